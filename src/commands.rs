@@ -1,0 +1,381 @@
+//! What each subcommand does: the edge where library errors meet the user.
+//!
+//! Each command returns an [`Outcome`] that `main` turns into the exit status: 0 when everything
+//! asked for happened, 1 when something failed at run time (data not accepted, an endpoint gone),
+//! 2 for a usage or scenario error. Messages are printed here, once, with their context; the
+//! library below only returns typed errors.
+
+use crate::cli::{
+    Cli, Command, GenerateArgs, ListArgs, RunArgs, ScenarioArgs, SinkArgs, ValidateArgs,
+};
+use crate::config::{self, Tenants};
+use crate::generate::{Plan, PlanOptions};
+use crate::otlp::http::HttpOptions;
+use crate::scenario::{
+    Diagnostics, Library, LoadError, LoadOptions, Scenario, ScenarioFile, scenario_paths,
+};
+use crate::sink::{SinkHandle, SinkOptions};
+use crate::workload::{self, Mix, RunSettings, Show};
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// How a command ended, and so the process's exit status.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    Success = 0,
+    Failure = 1,
+    Usage = 2,
+}
+
+pub fn run(cli: Cli) -> Outcome {
+    match &cli.command {
+        Command::Scenario(args) => scenario(&cli, args),
+        Command::Run(args) => run_mixed(&cli, args),
+        Command::List(args) => list(args),
+        Command::Validate(args) => validate(args),
+        Command::Sink(args) => sink(args),
+    }
+}
+
+fn env(name: &str) -> Option<String> {
+    config::process_env(name)
+}
+
+fn load_options(max_spans_per_trace: u64) -> LoadOptions {
+    LoadOptions {
+        prefix: config::attr_prefix(&env),
+        max_spans_per_trace,
+    }
+}
+
+fn print_warnings(diagnostics: &Diagnostics) {
+    for warning in &diagnostics.0 {
+        eprintln!("{warning}");
+    }
+}
+
+fn scenario(cli: &Cli, args: &ScenarioArgs) -> Outcome {
+    let options = load_options(args.generate.max_spans_per_trace);
+    let library = Library::new(args.generate.scenarios_dir.clone());
+    let scenario = match library.load(&args.name, &options) {
+        Ok((scenario, warnings)) => {
+            print_warnings(&warnings);
+            scenario
+        }
+        Err(error) => return load_failed(&error),
+    };
+    let count = args.count.unwrap_or(scenario.repeat_count);
+    let interval = args.interval.unwrap_or(scenario.interval_ms);
+    generate(cli, &args.generate, &[scenario], count, interval)
+}
+
+fn run_mixed(cli: &Cli, args: &RunArgs) -> Outcome {
+    let options = load_options(args.generate.max_spans_per_trace);
+    let library = Library::new(args.generate.scenarios_dir.clone());
+    let files = match library.files() {
+        Ok(files) => files,
+        Err(error) => return load_failed(&error),
+    };
+    let mut scenarios = Vec::new();
+    let mut failed = false;
+    for file in &files {
+        match file.decode(&options) {
+            Ok((scenario, warnings)) => {
+                print_warnings(&warnings);
+                scenarios.push(scenario);
+            }
+            Err(diagnostics) => {
+                eprintln!("{diagnostics}");
+                failed = true;
+            }
+        }
+    }
+    if failed {
+        return Outcome::Usage;
+    }
+    if scenarios.is_empty() {
+        eprintln!("error: no scenarios in {library}");
+        return Outcome::Usage;
+    }
+    generate(cli, &args.generate, &scenarios, args.count, args.interval)
+}
+
+fn load_failed(error: &LoadError) -> Outcome {
+    eprintln!("{}", error_text(error));
+    match error {
+        LoadError::Io { .. } => Outcome::Failure,
+        LoadError::NotFound { .. } | LoadError::Invalid(_) => Outcome::Usage,
+    }
+}
+
+fn error_text(error: &LoadError) -> String {
+    match error {
+        LoadError::Invalid(d) => d.to_string(),
+        other => format!("error: {other}"),
+    }
+}
+
+/// Generates `count` iterations over `scenarios` (weighted by their `weight`) and exports them.
+fn generate(
+    cli: &Cli,
+    args: &GenerateArgs,
+    scenarios: &[Scenario],
+    count: u64,
+    interval_ms: f64,
+) -> Outcome {
+    let tenants = match Tenants::from_env(&env) {
+        Ok(t) => t,
+        Err(error) => {
+            eprintln!("error: {error}");
+            return Outcome::Usage;
+        }
+    };
+    if !(interval_ms.is_finite() && interval_ms >= 0.0) {
+        eprintln!("error: --interval must be a number of milliseconds ≥ 0");
+        return Outcome::Usage;
+    }
+    let prefix = config::attr_prefix(&env);
+    let seed = args.seed.unwrap_or_else(workload::fresh_seed);
+    let plan_options = PlanOptions {
+        prefix: prefix.clone(),
+        tenants: tenants.ids.clone(),
+    };
+    let plans: Vec<Plan> = scenarios
+        .iter()
+        .map(|s| Plan::compile(s, &plan_options))
+        .collect();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(error) => {
+            eprintln!("error: cannot start the async runtime: {error}");
+            return Outcome::Failure;
+        }
+    };
+    let local_sink = if args.local_sink {
+        let options = SinkOptions {
+            listen: ([127, 0, 0, 1], 0).into(),
+            quiet: true,
+        };
+        match runtime.block_on(SinkHandle::start(options)) {
+            Ok(handle) => Some(handle),
+            Err(error) => {
+                eprintln!("error: {error}");
+                return Outcome::Failure;
+            }
+        }
+    } else {
+        None
+    };
+    let endpoint = match &local_sink {
+        Some(sink) => Some(format!("http://{}", sink.local_addr())),
+        None => cli.endpoint.clone(),
+    };
+    let url = config::traces_url(endpoint.as_deref(), &env);
+    let service_name = config::service_name(cli.service_name.as_deref(), &env);
+    let settings = RunSettings {
+        seed,
+        count,
+        interval: Duration::from_secs_f64(interval_ms / 1000.0),
+        tenant_weights: tenants.weights.clone(),
+        show: if args.show_full_spans {
+            Show::FullSpans
+        } else if args.show_spans {
+            Show::Spans
+        } else {
+            Show::Nothing
+        },
+        quiet: args.quiet,
+        http: HttpOptions {
+            url: url.clone(),
+            headers: Vec::new(),
+            timeout: Duration::from_secs(10),
+            retry_max_elapsed: Duration::from_secs(60),
+        },
+        exporters: 2,
+        batch_spans: 512,
+        resource: config::resource(&prefix, &service_name, &format!("{seed:016x}"), &env),
+    };
+    let mix = match plans.as_slice() {
+        [one] => Mix::One(one),
+        many => Mix::Weighted(
+            many.iter()
+                .zip(scenarios)
+                .map(|(p, s)| (p, s.weight))
+                .collect(),
+        ),
+    };
+    if !args.quiet {
+        let what = match plans.as_slice() {
+            [one] => format!("scenario {}", one.scenario),
+            many => format!("a mix of {} scenarios", many.len()),
+        };
+        eprintln!(
+            "Running {what}: {count} traces, {interval_ms} ms apart, to {url} (seed {seed}; --seed {seed} repeats this run)"
+        );
+    }
+    let summary = match workload::run(&mix, &settings, &runtime) {
+        Ok(summary) => summary,
+        Err(error) => {
+            eprintln!("error: {error}");
+            return Outcome::Failure;
+        }
+    };
+    print!("{}", summary.render(&url));
+    if let Some(sink) = local_sink {
+        let received = runtime.block_on(sink.shutdown());
+        println!("\nThe local sink received:\n{}", received.render());
+    }
+    if summary.lossless() {
+        Outcome::Success
+    } else {
+        eprintln!(
+            "error: {} of {} spans were not accepted by {url}",
+            summary.spans - summary.export.accepted,
+            summary.spans
+        );
+        Outcome::Failure
+    }
+}
+
+fn list(args: &ListArgs) -> Outcome {
+    let library = Library::new(args.scenarios_dir.clone());
+    let files = match library.files() {
+        Ok(files) => files,
+        Err(error) => return load_failed(&error),
+    };
+    if files.is_empty() {
+        println!("No scenarios found.\nLooking in: {library}");
+        return Outcome::Success;
+    }
+    let options = load_options(u64::MAX);
+    let mut outcome = Outcome::Success;
+    println!("Available scenarios:\n");
+    for file in files {
+        match file.decode(&options) {
+            Ok((s, _)) => {
+                let mut description = s
+                    .description
+                    .split_whitespace()
+                    .collect::<Vec<_>>()
+                    .join(" ");
+                if description.chars().count() > 60 {
+                    description = description.chars().take(60).collect::<String>() + "...";
+                }
+                let tags = if s.tags.is_empty() {
+                    "none".to_string()
+                } else {
+                    s.tags.join(", ")
+                };
+                println!("  - {}", s.name);
+                println!("     {description}");
+                println!("     Tags: {tags}");
+                println!(
+                    "     Repeat: {}, Interval: {}ms\n",
+                    s.repeat_count, s.interval_ms
+                );
+            }
+            Err(_) => {
+                // One broken file must not hide the others; `validate` says what is wrong.
+                println!(
+                    "  - {} (invalid: run `telemetry-simulator validate {}`)\n",
+                    file.name, file.display
+                );
+                outcome = Outcome::Usage;
+            }
+        }
+    }
+    outcome
+}
+
+fn validate(args: &ValidateArgs) -> Outcome {
+    let options = load_options(args.max_spans_per_trace);
+    let mut files: Vec<Result<ScenarioFile, LoadError>> = Vec::new();
+    if args.paths.is_empty() {
+        match Library::new(args.scenarios_dir.clone()).files() {
+            Ok(found) => files.extend(found.into_iter().map(Ok)),
+            Err(error) => files.push(Err(error)),
+        }
+    }
+    for path in &args.paths {
+        if path.is_dir() {
+            match scenario_paths(path) {
+                Ok(paths) => files.extend(paths.iter().map(|p| ScenarioFile::read(p))),
+                Err(error) => files.push(Err(error)),
+            }
+        } else {
+            files.push(ScenarioFile::read(path));
+        }
+    }
+    let (mut checked, mut bad, mut errors, mut warnings) = (0, 0, 0, 0);
+    for file in files {
+        checked += 1;
+        let result = file.and_then(|f| {
+            f.decode(&options)
+                .map(|(_, w)| (f, w))
+                .map_err(LoadError::Invalid)
+        });
+        match result {
+            Ok((file, found)) => {
+                warnings += found.0.len();
+                print_warnings(&found);
+                println!("ok: {}", file.display);
+            }
+            Err(LoadError::Invalid(found)) => {
+                bad += 1;
+                errors += found.errors().count();
+                warnings += found.0.len() - found.errors().count();
+                eprintln!("{found}");
+            }
+            Err(other) => {
+                bad += 1;
+                errors += 1;
+                eprintln!("{}", error_text(&other));
+            }
+        }
+    }
+    println!(
+        "{checked} files checked: {} valid, {bad} invalid ({errors} errors, {warnings} warnings)",
+        checked - bad
+    );
+    if bad > 0 {
+        Outcome::Usage
+    } else {
+        Outcome::Success
+    }
+}
+
+fn sink(args: &SinkArgs) -> Outcome {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(error) => {
+            eprintln!("error: cannot start the async runtime: {error}");
+            return Outcome::Failure;
+        }
+    };
+    let options = SinkOptions {
+        listen: args.listen,
+        quiet: args.quiet,
+    };
+    let port_file: Option<PathBuf> = args.port_file.clone();
+    match runtime.block_on(crate::sink::run_until_signal(
+        options,
+        port_file,
+        args.summary_json.clone(),
+    )) {
+        Ok(summary) => {
+            println!("{}", summary.render());
+            Outcome::Success
+        }
+        Err(error) => {
+            eprintln!("error: {error}");
+            Outcome::Failure
+        }
+    }
+}

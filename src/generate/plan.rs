@@ -1,0 +1,520 @@
+//! The plan: a scenario compiled once into what generating a trace needs.
+//!
+//! Compilation flattens the step tree into a node table, builds every sampler, interns attribute
+//! keys and constant values, and merges each span type's conventional attributes (GenAI semantic
+//! conventions, the original tool's vendor attributes) with the scenario's own, the scenario
+//! winning. Generating a trace then only draws numbers and copies small handles; no string is
+//! built or hashed per span. Interpreting the scenario model directly on every trace was the
+//! rejected alternative: it would redo all of this millions of times.
+
+use super::sampler::Sampler;
+use crate::scenario::{
+    Attribute, AttributeValue, Count, Distribution, ErrorModel, Jitter, Latency, Literal,
+    Propagation, Retry, Scenario, SpanKind, SpanType, Step,
+};
+use rand_distr::weighted::WeightedIndex;
+use std::collections::HashMap;
+
+/// An interned string.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Sym(pub u32);
+
+/// Index of a node in the plan.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct NodeId(pub u32);
+
+/// Index of a constant value in the plan.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LiteralId(pub u32);
+
+/// An attribute value as generated: small and `Copy`, pointing into the plan or the trace.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum AttrValue {
+    Str(Sym),
+    /// A string generated for this trace, stored in the trace's text buffer.
+    Text {
+        start: u32,
+        len: u32,
+    },
+    Int(i64),
+    Double(f64),
+    Bool(bool),
+    /// A list or mapping written in the scenario.
+    Literal(LiteralId),
+}
+
+/// Settings that shape what the plan emits.
+#[derive(Clone, Debug)]
+pub struct PlanOptions {
+    pub prefix: String,
+    pub tenants: Vec<String>,
+}
+
+pub struct Plan {
+    pub scenario: String,
+    pub prefix: String,
+    strings: Vec<String>,
+    index: HashMap<String, Sym>,
+    literals: Vec<Literal>,
+    pub(crate) nodes: Vec<PlanNode>,
+    pub tenants: Vec<Sym>,
+    pub(crate) keys: Keys,
+}
+
+/// Keys the generator sets itself.
+pub(crate) struct Keys {
+    pub error_type: Sym,
+    pub retry_attempt: Sym,
+    pub retry_is_retry: Sym,
+    pub attempt_index: Sym,
+    pub attempt_outcome: Sym,
+    pub success: Sym,
+    pub failure: Sym,
+}
+
+pub(crate) struct PlanNode {
+    pub span_type: SpanType,
+    pub kind: SpanKind,
+    pub name: Sym,
+    /// For MCP tool steps, the name of the per-attempt child spans.
+    pub attempt_name: Sym,
+    pub latency: LatencySampler,
+    pub error: ErrorPlan,
+    pub probability: f64,
+    pub count: CountPlan,
+    pub retry: Option<Retry>,
+    pub attrs: Vec<AttrPlan>,
+    pub children: Vec<NodeId>,
+}
+
+pub(crate) enum LatencySampler {
+    Jitter(Jitter),
+    Distribution(Sampler),
+}
+
+pub(crate) struct ErrorPlan {
+    pub rate: f64,
+    pub types: Vec<Sym>,
+    /// The span status message for each type.
+    pub messages: Vec<Sym>,
+    pub retryable: Vec<bool>,
+    pub pick: WeightedIndex<f64>,
+    pub propagation: Option<Propagation>,
+}
+
+pub(crate) enum CountPlan {
+    Fixed(u32),
+    Uniform {
+        min: u32,
+        max: u32,
+    },
+    Distribution {
+        min: u32,
+        max: u32,
+        sampler: Sampler,
+    },
+}
+
+/// How one attribute of a span gets its value.
+pub(crate) enum AttrPlan {
+    Constant {
+        key: Sym,
+        value: AttrValue,
+    },
+    Sampled {
+        key: Sym,
+        sampler: Sampler,
+        choices: Vec<AttrValue>,
+        integer: bool,
+    },
+    Generated {
+        key: Sym,
+        what: Generated,
+    },
+    /// The value another attribute of the same span got (e.g. the response model is the request's).
+    CopyOf {
+        key: Sym,
+        from: Sym,
+    },
+}
+
+/// Values made per trace or per span rather than drawn from a distribution.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Generated {
+    Tenant,
+    SessionId,
+    RequestId,
+    TraceIdHex,
+    ToolCallId,
+    ResponseId,
+    TaskId,
+}
+
+impl Plan {
+    pub fn compile(scenario: &Scenario, options: &PlanOptions) -> Plan {
+        let mut plan = Plan {
+            scenario: scenario.name.clone(),
+            prefix: options.prefix.clone(),
+            strings: Vec::new(),
+            index: HashMap::new(),
+            literals: Vec::new(),
+            nodes: Vec::new(),
+            tenants: Vec::new(),
+            keys: Keys {
+                error_type: Sym(0),
+                retry_attempt: Sym(0),
+                retry_is_retry: Sym(0),
+                attempt_index: Sym(0),
+                attempt_outcome: Sym(0),
+                success: Sym(0),
+                failure: Sym(0),
+            },
+        };
+        let p = &options.prefix;
+        plan.keys = Keys {
+            error_type: plan.intern("error.type"),
+            retry_attempt: plan.intern("retry.attempt"),
+            retry_is_retry: plan.intern("retry.is_retry"),
+            attempt_index: plan.intern(&format!("{p}.mcp.attempt.index")),
+            attempt_outcome: plan.intern(&format!("{p}.mcp.attempt.outcome")),
+            success: plan.intern("success"),
+            failure: plan.intern("failure"),
+        };
+        plan.tenants = options.tenants.iter().map(|t| plan.intern(t)).collect();
+        plan.add_step(&scenario.root, &scenario.display_name);
+        plan
+    }
+
+    pub fn root(&self) -> NodeId {
+        NodeId(0)
+    }
+
+    pub fn str(&self, sym: Sym) -> &str {
+        &self.strings[sym.0 as usize]
+    }
+
+    pub fn literal(&self, id: LiteralId) -> &Literal {
+        &self.literals[id.0 as usize]
+    }
+
+    pub(crate) fn node(&self, id: NodeId) -> &PlanNode {
+        &self.nodes[id.0 as usize]
+    }
+
+    pub fn intern(&mut self, s: &str) -> Sym {
+        if let Some(sym) = self.index.get(s) {
+            return *sym;
+        }
+        let sym = Sym(self.strings.len() as u32);
+        self.strings.push(s.to_string());
+        self.index.insert(s.to_string(), sym);
+        sym
+    }
+
+    fn add_step(&mut self, step: &Step, agent_name: &str) -> NodeId {
+        let id = NodeId(self.nodes.len() as u32);
+        let name = self.intern(&step.span_type.span_name(&self.prefix));
+        let attempt_name = self.intern(&SpanType::McpToolExecuteAttempt.span_name(&self.prefix));
+        let attrs = self.attributes(step, agent_name);
+        let error = self.error_plan(&step.error, step.span_type);
+        // Reserve the slot so children get higher ids than their parent.
+        self.nodes.push(PlanNode {
+            span_type: step.span_type,
+            kind: step.span_type.kind(),
+            name,
+            attempt_name,
+            latency: match &step.latency {
+                Latency::Jitter(j) => LatencySampler::Jitter(j.clone()),
+                Latency::Distribution(d) => LatencySampler::Distribution(Sampler::new(d)),
+            },
+            error,
+            probability: step.probability,
+            count: match &step.count {
+                Count::Fixed(n) => CountPlan::Fixed(*n),
+                Count::Uniform { min, max } => CountPlan::Uniform {
+                    min: *min,
+                    max: *max,
+                },
+                Count::Distribution {
+                    min,
+                    max,
+                    distribution,
+                } => CountPlan::Distribution {
+                    min: *min,
+                    max: *max,
+                    sampler: Sampler::new(distribution),
+                },
+            },
+            retry: step.retry.clone(),
+            attrs,
+            children: Vec::new(),
+        });
+        let children = step
+            .children
+            .iter()
+            .map(|c| self.add_step(c, agent_name))
+            .collect();
+        self.nodes[id.0 as usize].children = children;
+        id
+    }
+
+    fn error_plan(&mut self, model: &ErrorModel, span_type: SpanType) -> ErrorPlan {
+        let weights: Vec<f64> = model.types.iter().map(|(_, w)| *w).collect();
+        let what = match span_type {
+            SpanType::LlmCall => "LLM call",
+            SpanType::McpToolExecute | SpanType::McpToolExecuteAttempt => "tool call",
+            SpanType::RagRetrieve => "retrieval",
+            SpanType::A2aCall => "agent call",
+            SpanType::CpRequest => "control-plane request",
+            SpanType::Planner => "planning",
+            _ => "step",
+        };
+        ErrorPlan {
+            rate: model.rate,
+            types: model.types.iter().map(|(t, _)| self.intern(t)).collect(),
+            messages: model
+                .types
+                .iter()
+                .map(|(t, _)| self.intern(&format!("{what} failed: {}", t.replace('_', " "))))
+                .collect(),
+            retryable: model
+                .types
+                .iter()
+                .map(|(t, _)| model.retryable_types.contains(t))
+                .collect(),
+            pick: WeightedIndex::new(&weights).unwrap_or_else(|_| {
+                WeightedIndex::new(std::iter::once(1.0)).expect("a single positive weight is valid")
+            }),
+            propagation: model.propagation.clone(),
+        }
+    }
+
+    /// The span type's conventional attributes merged with the scenario's (the scenario wins).
+    fn attributes(&mut self, step: &Step, agent_name: &str) -> Vec<AttrPlan> {
+        let p = self.prefix.clone();
+        let written = |key: &str| step.attributes.iter().find(|a| a.key == key);
+        let constant = |key: &str| match written(key).map(|a| &a.value) {
+            Some(AttributeValue::Constant(Literal::Str(s))) => Some(s.clone()),
+            _ => None,
+        };
+        let mut defaults: Vec<(String, Default)> = vec![
+            ("tenant.id".into(), Default::Generated(Generated::Tenant)),
+            (
+                format!("{p}.session.id"),
+                Default::Generated(Generated::SessionId),
+            ),
+            (
+                format!("{p}.request.id"),
+                Default::Generated(Generated::RequestId),
+            ),
+        ];
+        if step.span_type.is_vendor() {
+            defaults.push((
+                format!("{p}.span.class"),
+                Default::Str(step.span_type.suffix().into()),
+            ));
+        }
+        let op = |name: &str| {
+            (
+                "gen_ai.operation.name".to_string(),
+                Default::Str(name.into()),
+            )
+        };
+        match step.span_type {
+            SpanType::A2aOrchestrate => {
+                defaults.push(op("invoke_agent"));
+                defaults.push(("gen_ai.agent.name".into(), Default::Str(agent_name.into())));
+                if let Some(id) = constant(&format!("{p}.a2a.agent.target.id")) {
+                    defaults.push(("gen_ai.agent.id".into(), Default::Str(id)));
+                }
+                defaults.push((
+                    "gen_ai.conversation.id".into(),
+                    Default::Generated(Generated::SessionId),
+                ));
+            }
+            SpanType::LlmCall => {
+                let provider = constant("gen_ai.provider.name")
+                    .or_else(|| constant("gen_ai.system"))
+                    .unwrap_or_else(|| "openai".into());
+                defaults.push(op("chat"));
+                defaults.push((
+                    "gen_ai.provider.name".into(),
+                    Default::Str(provider.clone()),
+                ));
+                defaults.push((
+                    "gen_ai.request.model".into(),
+                    Default::Str("gpt-4.1-mini".into()),
+                ));
+                defaults.push((
+                    "gen_ai.response.model".into(),
+                    Default::CopyOf("gen_ai.request.model".into()),
+                ));
+                defaults.push((
+                    "gen_ai.response.id".into(),
+                    Default::Generated(Generated::ResponseId),
+                ));
+                defaults.push((
+                    "gen_ai.usage.input_tokens".into(),
+                    Default::Sampled(Distribution::LogNormal {
+                        median: 500.0,
+                        sigma: 0.5,
+                    }),
+                ));
+                defaults.push((
+                    "gen_ai.usage.output_tokens".into(),
+                    Default::Sampled(Distribution::LogNormal {
+                        median: 200.0,
+                        sigma: 0.6,
+                    }),
+                ));
+                defaults.push((
+                    "gen_ai.conversation.id".into(),
+                    Default::Generated(Generated::SessionId),
+                ));
+                defaults.push((
+                    "server.address".into(),
+                    Default::Str(provider_host(&provider).into()),
+                ));
+                defaults.push(("server.port".into(), Default::Int(443)));
+            }
+            SpanType::McpToolExecute | SpanType::McpToolExecuteAttempt => {
+                defaults.push(op("execute_tool"));
+                defaults.push((
+                    "gen_ai.tool.name".into(),
+                    Default::Str("unknown.tool".into()),
+                ));
+                defaults.push(("gen_ai.tool.type".into(), Default::Str("function".into())));
+                defaults.push((
+                    "gen_ai.tool.call.id".into(),
+                    Default::Generated(Generated::ToolCallId),
+                ));
+                defaults.push(("mcp.method.name".into(), Default::Str("tools/call".into())));
+            }
+            SpanType::RagRetrieve => {
+                let source = constant("rag.index.name").unwrap_or_else(|| "default_index".into());
+                defaults.push(op("retrieval"));
+                defaults.push(("gen_ai.data_source.id".into(), Default::Str(source)));
+            }
+            SpanType::A2aCall => {
+                let target = constant("a2a.target.agent").unwrap_or_else(|| "remote-agent".into());
+                defaults.push(op("invoke_agent"));
+                defaults.push(("gen_ai.agent.name".into(), Default::Str(target)));
+            }
+            SpanType::TaskExecute => {
+                defaults.push((
+                    format!("{p}.task.id"),
+                    Default::Generated(Generated::TaskId),
+                ));
+                defaults.push((format!("{p}.task.type"), Default::Str("subtask".into())));
+            }
+            SpanType::ResponseCompose => {
+                defaults.push((format!("{p}.response.format"), Default::Str("text".into())));
+            }
+            SpanType::CpRequest => {
+                defaults.push((
+                    format!("{p}.cp.incoming_trace_id"),
+                    Default::Generated(Generated::TraceIdHex),
+                ));
+            }
+            SpanType::Planner | SpanType::LlmToolResponseBridge => {}
+        }
+
+        let mut plans: Vec<AttrPlan> = Vec::new();
+        for (key, default) in defaults {
+            if written(&key).is_some() {
+                continue;
+            }
+            let key_sym = self.intern(&key);
+            plans.push(match default {
+                Default::Str(s) => AttrPlan::Constant {
+                    key: key_sym,
+                    value: AttrValue::Str(self.intern(&s)),
+                },
+                Default::Int(i) => AttrPlan::Constant {
+                    key: key_sym,
+                    value: AttrValue::Int(i),
+                },
+                Default::Generated(what) => AttrPlan::Generated { key: key_sym, what },
+                Default::CopyOf(from) => AttrPlan::CopyOf {
+                    key: key_sym,
+                    from: self.intern(&from),
+                },
+                Default::Sampled(d) => self.sampled(key_sym, &key, &d),
+            });
+        }
+        for Attribute { key, value } in &step.attributes {
+            let key_sym = self.intern(key);
+            plans.push(match value {
+                AttributeValue::Constant(literal) => AttrPlan::Constant {
+                    key: key_sym,
+                    value: self.constant(literal),
+                },
+                AttributeValue::Sampled(d) => self.sampled(key_sym, key, d),
+            });
+        }
+        // The generator sets these from the sampled outcome, never from a constant.
+        plans.retain(
+            |a| !matches!(a, AttrPlan::Constant { key, .. } if *key == self.keys.error_type),
+        );
+        plans
+    }
+
+    fn sampled(&mut self, key_sym: Sym, key: &str, d: &Distribution) -> AttrPlan {
+        let choices = match d {
+            Distribution::Categorical { values, .. } => {
+                values.iter().map(|v| self.constant(v)).collect()
+            }
+            _ => Vec::new(),
+        };
+        AttrPlan::Sampled {
+            key: key_sym,
+            sampler: Sampler::new(d),
+            choices,
+            integer: is_token_count(key),
+        }
+    }
+
+    fn constant(&mut self, literal: &Literal) -> AttrValue {
+        match literal {
+            Literal::Str(s) => AttrValue::Str(self.intern(s)),
+            Literal::Int(i) => AttrValue::Int(*i),
+            Literal::Float(f) => AttrValue::Double(*f),
+            Literal::Bool(b) => AttrValue::Bool(*b),
+            Literal::List(_) | Literal::Map(_) => {
+                self.literals.push(literal.clone());
+                AttrValue::Literal(LiteralId(self.literals.len() as u32 - 1))
+            }
+        }
+    }
+}
+
+/// A conventional attribute before interning.
+enum Default {
+    Str(String),
+    Int(i64),
+    Generated(Generated),
+    CopyOf(String),
+    Sampled(Distribution),
+}
+
+/// Token counts are whole numbers even when drawn from a continuous distribution.
+fn is_token_count(key: &str) -> bool {
+    key.starts_with("gen_ai.usage.") && key.ends_with("_tokens")
+}
+
+/// The API host of a well-known `gen_ai.provider.name`.
+fn provider_host(provider: &str) -> &'static str {
+    match provider {
+        "anthropic" => "api.anthropic.com",
+        "cohere" => "api.cohere.com",
+        "mistral_ai" => "api.mistral.ai",
+        "groq" => "api.groq.com",
+        "deepseek" => "api.deepseek.com",
+        "x_ai" | "xai" => "api.x.ai",
+        "perplexity" => "api.perplexity.ai",
+        "aws.bedrock" => "bedrock-runtime.us-east-1.amazonaws.com",
+        "gcp.vertex_ai" | "gcp.gemini" | "gcp.gen_ai" => "generativelanguage.googleapis.com",
+        "azure.ai.openai" | "azure.ai.inference" => "models.inference.ai.azure.com",
+        _ => "api.openai.com",
+    }
+}

@@ -1,0 +1,638 @@
+//! Trace synthesis: one iteration of a scenario drawn from its own random stream.
+//!
+//! Each iteration's stream is seeded from the run seed and the iteration's index alone, so the
+//! same seed gives the same telemetry whatever the number of workers or shards, and any single
+//! trace can be regenerated on its own. Timestamps are laid out from the sampled durations, never
+//! by sleeping: children sit one after another inside their parent, with the parent's spare time
+//! spread evenly around them; a parent shorter than its children stretches to contain them; retry
+//! backoff is a real gap between attempts. The iteration ends at the instant it is given, so
+//! nothing arrives from the future and nothing waits in memory for its end.
+//!
+//! Records are small and `Copy`-heavy, written into buffers the caller reuses; turning them into
+//! OTLP is the encoder's business, so this module never sees a protobuf type.
+
+use super::plan::{
+    AttrPlan, AttrValue, CountPlan, Generated, LatencySampler, NodeId, Plan, PlanNode, Sym,
+};
+use super::sampler::Draw;
+use crate::scenario::{Retry, SpanKind, SpanType};
+use rand::{Rng, RngExt, SeedableRng};
+use rand_distr::{Distribution as _, StandardNormal};
+use rand_pcg::Pcg64Mcg;
+
+/// One generated span.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SpanRecord {
+    pub span_type: SpanType,
+    pub kind: SpanKind,
+    pub name: Sym,
+    pub span_id: [u8; 8],
+    /// Index of the parent in [`Trace::spans`]; `None` for the root.
+    pub parent: Option<u32>,
+    pub start_ns: u64,
+    pub end_ns: u64,
+    /// Error type and status message, when the span failed.
+    pub error: Option<(Sym, Sym)>,
+    /// This span's attributes: `Trace::attrs[attrs.0 .. attrs.1]`.
+    pub attrs: (u32, u32),
+}
+
+impl SpanRecord {
+    pub fn duration_ns(&self) -> u64 {
+        self.end_ns - self.start_ns
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Attr {
+    pub key: Sym,
+    pub value: AttrValue,
+}
+
+/// One trace: spans in creation order (every parent before its children).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Trace {
+    pub trace_id: [u8; 16],
+    /// Index into the plan's tenants.
+    pub tenant: u32,
+    pub spans: Vec<SpanRecord>,
+    pub attrs: Vec<Attr>,
+    text: String,
+}
+
+impl Trace {
+    pub fn attrs_of(&self, span: &SpanRecord) -> &[Attr] {
+        &self.attrs[span.attrs.0 as usize..span.attrs.1 as usize]
+    }
+
+    /// The text of an [`AttrValue::Text`].
+    pub fn text(&self, start: u32, len: u32) -> &str {
+        &self.text[start as usize..(start + len) as usize]
+    }
+
+    fn clear(&mut self) {
+        self.spans.clear();
+        self.attrs.clear();
+        self.text.clear();
+    }
+}
+
+/// The random stream of iteration `index` of a run seeded with `seed`.
+pub fn iteration_rng(seed: u64, index: u64) -> Pcg64Mcg {
+    Pcg64Mcg::seed_from_u64(splitmix64(
+        seed ^ splitmix64(index.wrapping_add(0x9E37_79B9_7F4A_7C15)),
+    ))
+}
+
+fn splitmix64(mut z: u64) -> u64 {
+    z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+/// What one iteration produced: usually one trace; a root step with `retry` gives one trace per
+/// attempt, as in the original.
+#[derive(Default)]
+pub struct Iteration {
+    pub traces: Vec<Trace>,
+    len: usize,
+}
+
+impl Iteration {
+    pub fn traces(&self) -> &[Trace] {
+        &self.traces[..self.len]
+    }
+
+    fn next_trace(&mut self) -> &mut Trace {
+        if self.len == self.traces.len() {
+            self.traces.push(Trace::default());
+        }
+        self.len += 1;
+        let trace = &mut self.traces[self.len - 1];
+        trace.clear();
+        trace
+    }
+}
+
+/// Generates iteration `index` of `plan`, ending at `end_unix_ns`, for tenant `tenant`
+/// (an index into the plan's tenants), into `out` (whose buffers are reused).
+pub fn generate(
+    plan: &Plan,
+    seed: u64,
+    index: u64,
+    tenant: u32,
+    end_unix_ns: u64,
+    out: &mut Iteration,
+) {
+    out.len = 0;
+    let mut rng = iteration_rng(seed, index);
+    let root = plan.node(plan.root());
+    let attempts = match (&root.retry, root.span_type) {
+        (Some(retry), t) if t != SpanType::McpToolExecute => {
+            attempts(&mut rng, root, retry, false, false)
+        }
+        _ => Vec::new(),
+    };
+    if attempts.is_empty() {
+        let trace = out.next_trace();
+        let mut b = Builder::new(plan, &mut rng, trace, tenant);
+        let block = b.block(plan.root(), None, false, false);
+        b.finish(block.items[0].0, end_unix_ns);
+        return;
+    }
+    // Each attempt of a retried root is its own trace, one after another with the backoff
+    // between them; the last one ends at `end_unix_ns`.
+    let mut ends = vec![0u64; attempts.len()];
+    let mut end = end_unix_ns;
+    let mut durations = Vec::with_capacity(attempts.len());
+    for (k, attempt) in attempts.iter().enumerate() {
+        let trace = out.next_trace();
+        let mut b = Builder::new(plan, &mut rng, trace, tenant);
+        let block = b.single(plan.root(), None, k as u32 + 1, *attempt);
+        durations.push(block.duration);
+        b.finish(block.items[0].0, block.duration);
+    }
+    for k in (0..attempts.len()).rev() {
+        ends[k] = end;
+        let backoff_before = if k > 0 { attempts[k - 1].backoff_ns } else { 0 };
+        end = end.saturating_sub(durations[k] + backoff_before);
+    }
+    for (trace, end) in out.traces[..attempts.len()].iter_mut().zip(ends) {
+        let root_end = trace.spans[0].end_ns;
+        let delta = end.saturating_sub(root_end);
+        for span in &mut trace.spans {
+            span.start_ns += delta;
+            span.end_ns += delta;
+        }
+    }
+}
+
+/// One attempt of a retried step.
+#[derive(Clone, Copy, Debug)]
+struct Attempt {
+    error: Option<usize>,
+    /// Gap after this attempt, before the next one.
+    backoff_ns: u64,
+}
+
+/// Draws the outcomes of a retry sequence.
+fn attempts<R: Rng>(
+    rng: &mut R,
+    node: &PlanNode,
+    retry: &Retry,
+    parent_errored: bool,
+    sibling_errored: bool,
+) -> Vec<Attempt> {
+    let mut out = Vec::new();
+    for k in 1..=retry.max_attempts {
+        let failed = if k == 1 {
+            retry.force_initial_failure || errs(rng, node, parent_errored, sibling_errored)
+        } else {
+            rng.random::<f64>() >= retry.success_rate(k)
+        };
+        if !failed {
+            out.push(Attempt {
+                error: None,
+                backoff_ns: 0,
+            });
+            break;
+        }
+        let kind = node.error.pick.sample(rng);
+        let last = k == retry.max_attempts || !node.error.retryable[kind];
+        let backoff_ns = if last {
+            0
+        } else {
+            let jitter = retry.backoff_jitter * (2.0 * rng.random::<f64>() - 1.0);
+            let ms = retry.backoff_base_ms
+                * retry.backoff_multiplier.powi(k as i32 - 1)
+                * (1.0 + jitter);
+            ms_to_ns(ms)
+        };
+        out.push(Attempt {
+            error: Some(kind),
+            backoff_ns,
+        });
+        if last {
+            break;
+        }
+    }
+    out
+}
+
+/// Whether a span fails, given its parent's and earlier siblings' outcomes.
+fn errs<R: Rng>(rng: &mut R, node: &PlanNode, parent_errored: bool, sibling_errored: bool) -> bool {
+    if let Some(p) = &node.error.propagation {
+        if parent_errored && rng.random::<f64>() < p.from_parent {
+            return true;
+        }
+        if sibling_errored && rng.random::<f64>() < p.cascade_to_siblings {
+            return true;
+        }
+    }
+    rng.random::<f64>() < node.error.rate
+}
+
+fn ms_to_ns(ms: f64) -> u64 {
+    if ms.is_finite() && ms > 0.0 {
+        (ms * 1e6).round().min(u64::MAX as f64 / 4.0) as u64
+    } else {
+        0
+    }
+}
+
+/// A laid-out piece of a parent's timeline: top-level spans with their offsets, and its length.
+struct Block {
+    items: Vec<(u32, u64)>,
+    duration: u64,
+    errored: bool,
+}
+
+struct Builder<'a, R> {
+    plan: &'a Plan,
+    rng: &'a mut R,
+    trace: &'a mut Trace,
+    tenant: u32,
+    session: AttrValue,
+    request: AttrValue,
+    trace_hex: AttrValue,
+    /// Offset of each span from its parent's start (from the trace start for the root).
+    offsets: Vec<u64>,
+}
+
+impl<'a, R: Rng> Builder<'a, R> {
+    fn new(plan: &'a Plan, rng: &'a mut R, trace: &'a mut Trace, tenant: u32) -> Self {
+        rng.fill(&mut trace.trace_id);
+        if trace.trace_id == [0; 16] {
+            trace.trace_id[15] = 1;
+        }
+        trace.tenant = tenant;
+        let mut b = Builder {
+            plan,
+            rng,
+            trace,
+            tenant,
+            session: AttrValue::Bool(false),
+            request: AttrValue::Bool(false),
+            trace_hex: AttrValue::Bool(false),
+            offsets: Vec::new(),
+        };
+        b.session = b.hex_text("sess_", 6);
+        b.request = b.hex_text("req_", 6);
+        let start = b.trace.text.len() as u32;
+        let id = b.trace.trace_id;
+        push_hex(&mut b.trace.text, &id);
+        b.trace_hex = AttrValue::Text { start, len: 32 };
+        b
+    }
+
+    /// A random `prefix` + `bytes`·2 hex digits, stored in the trace's text.
+    fn hex_text(&mut self, prefix: &str, bytes: usize) -> AttrValue {
+        let start = self.trace.text.len() as u32;
+        self.trace.text.push_str(prefix);
+        let mut raw = [0u8; 16];
+        let raw = &mut raw[..bytes.min(16)];
+        self.rng.fill(raw);
+        push_hex(&mut self.trace.text, raw);
+        AttrValue::Text {
+            start,
+            len: self.trace.text.len() as u32 - start,
+        }
+    }
+
+    fn span_id(&mut self) -> [u8; 8] {
+        let mut id = [0u8; 8];
+        self.rng.fill(&mut id);
+        if id == [0; 8] {
+            id[7] = 1;
+        }
+        id
+    }
+
+    fn latency_ns(&mut self, node: &PlanNode) -> u64 {
+        let ms = match &node.latency {
+            LatencySampler::Jitter(j) => {
+                let z: f64 = StandardNormal.sample(self.rng);
+                let mut ms = j.mean_ms * (1.0 + j.variance * z);
+                if j.spike_rate > 0.0 && self.rng.random::<f64>() < j.spike_rate {
+                    let (lo, hi) = if j.spike_multiplier >= 1.5 {
+                        (1.5, j.spike_multiplier)
+                    } else {
+                        (j.spike_multiplier, 1.5)
+                    };
+                    ms *= lo + (hi - lo) * self.rng.random::<f64>();
+                }
+                ms
+            }
+            LatencySampler::Distribution(s) => s.number(self.rng),
+        };
+        ms_to_ns(ms)
+    }
+
+    fn count(&mut self, node: &PlanNode) -> u32 {
+        match &node.count {
+            CountPlan::Fixed(n) => *n,
+            CountPlan::Uniform { min, max } => self.rng.random_range(*min..=*max),
+            CountPlan::Distribution { min, max, sampler } => {
+                let x = sampler.number(self.rng).round();
+                x.clamp(*min as f64, *max as f64) as u32
+            }
+        }
+    }
+
+    /// Pushes a span and its attributes; its times are filled in by the caller.
+    fn push_span(
+        &mut self,
+        node: &PlanNode,
+        name: Sym,
+        parent: Option<u32>,
+        error: Option<usize>,
+        extra: &[Attr],
+    ) -> u32 {
+        let index = self.trace.spans.len() as u32;
+        let span_id = self.span_id();
+        let start = self.trace.attrs.len();
+        for plan in &node.attrs {
+            let value = match plan {
+                AttrPlan::Constant { value, .. } => *value,
+                AttrPlan::Sampled {
+                    sampler,
+                    choices,
+                    integer,
+                    ..
+                } => match sampler.draw(self.rng) {
+                    Draw::Choice(i) => choices[i],
+                    Draw::Number(x) if *integer => AttrValue::Int(x.round().max(0.0) as i64),
+                    Draw::Number(x) => AttrValue::Double(x),
+                },
+                AttrPlan::Generated { what, .. } => match what {
+                    Generated::Tenant => AttrValue::Str(self.plan.tenants[self.tenant as usize]),
+                    Generated::SessionId => self.session,
+                    Generated::RequestId => self.request,
+                    Generated::TraceIdHex => self.trace_hex,
+                    Generated::ToolCallId => self.shared_call_id(parent),
+                    Generated::ResponseId => self.hex_text("chatcmpl-", 12),
+                    Generated::TaskId => self.hex_text("task_", 6),
+                },
+                AttrPlan::CopyOf { from, .. } => self.trace.attrs[start..]
+                    .iter()
+                    .find(|a| a.key == *from)
+                    .map_or(AttrValue::Str(*from), |a| a.value),
+            };
+            let key = match plan {
+                AttrPlan::Constant { key, .. }
+                | AttrPlan::Sampled { key, .. }
+                | AttrPlan::Generated { key, .. }
+                | AttrPlan::CopyOf { key, .. } => *key,
+            };
+            self.trace.attrs.push(Attr { key, value });
+        }
+        self.trace.attrs.extend_from_slice(extra);
+        let error = error.map(|kind| {
+            self.trace.attrs.push(Attr {
+                key: self.plan.keys.error_type,
+                value: AttrValue::Str(node.error.types[kind]),
+            });
+            (node.error.types[kind], node.error.messages[kind])
+        });
+        let end = self.trace.attrs.len() as u32;
+        self.trace.spans.push(SpanRecord {
+            span_type: node.span_type,
+            kind: node.kind,
+            name,
+            span_id,
+            parent,
+            start_ns: 0,
+            end_ns: 0,
+            error,
+            attrs: (start as u32, end),
+        });
+        self.offsets.push(0);
+        index
+    }
+
+    /// An MCP attempt carries its tool call's id: the one its execute span drew.
+    fn shared_call_id(&mut self, parent: Option<u32>) -> AttrValue {
+        let parent_call = parent.and_then(|p| {
+            let span = &self.trace.spans[p as usize];
+            (span.span_type == SpanType::McpToolExecute)
+                .then(|| {
+                    self.trace
+                        .attrs_of(span)
+                        .iter()
+                        .find(|a| is_call_id(self.plan, a.key))
+                })
+                .flatten()
+                .map(|a| a.value)
+        });
+        parent_call.unwrap_or_else(|| self.hex_text("call_", 12))
+    }
+
+    /// One instance of a step, with its retries: the piece it adds to its parent's timeline.
+    fn block(
+        &mut self,
+        id: NodeId,
+        parent: Option<u32>,
+        parent_errored: bool,
+        sibling_errored: bool,
+    ) -> Block {
+        let node = self.plan.node(id);
+        if node.span_type == SpanType::McpToolExecute {
+            return self.mcp(id, parent, parent_errored, sibling_errored);
+        }
+        let Some(retry) = &node.retry else {
+            let error = errs(self.rng, node, parent_errored, sibling_errored)
+                .then(|| node.error.pick.sample(self.rng));
+            return self.single(
+                id,
+                parent,
+                0,
+                Attempt {
+                    error,
+                    backoff_ns: 0,
+                },
+            );
+        };
+        let outcomes = attempts(self.rng, node, retry, parent_errored, sibling_errored);
+        let mut block = Block {
+            items: Vec::with_capacity(outcomes.len()),
+            duration: 0,
+            errored: false,
+        };
+        for (k, attempt) in outcomes.iter().enumerate() {
+            let one = self.single(id, parent, k as u32 + 1, *attempt);
+            block.items.push((one.items[0].0, block.duration));
+            block.duration += one.duration + attempt.backoff_ns;
+            block.errored = one.errored;
+        }
+        block
+    }
+
+    /// One span of `id` with its children. `number` is the 1-based attempt number, 0 when the
+    /// step has no retry.
+    fn single(&mut self, id: NodeId, parent: Option<u32>, number: u32, outcome: Attempt) -> Block {
+        let node = self.plan.node(id);
+        let retry_attrs = [
+            Attr {
+                key: self.plan.keys.retry_attempt,
+                value: AttrValue::Int(number as i64),
+            },
+            Attr {
+                key: self.plan.keys.retry_is_retry,
+                value: AttrValue::Bool(number > 1),
+            },
+        ];
+        let extra: &[Attr] = if number > 0 { &retry_attrs } else { &[] };
+        let span = self.push_span(node, node.name, parent, outcome.error, extra);
+        let errored = outcome.error.is_some();
+        let latency = self.latency_ns(node);
+        let children = self.children(id, span, errored);
+        let duration = self.place(children, latency);
+        self.trace.spans[span as usize].end_ns = duration;
+        Block {
+            items: vec![(span, 0)],
+            duration,
+            errored,
+        }
+    }
+
+    /// An MCP tool call: one execute span around one attempt span per try, then the step's
+    /// children.
+    fn mcp(
+        &mut self,
+        id: NodeId,
+        parent: Option<u32>,
+        parent_errored: bool,
+        sibling_errored: bool,
+    ) -> Block {
+        let node = self.plan.node(id);
+        let outcomes = match &node.retry {
+            Some(retry) => attempts(self.rng, node, retry, parent_errored, sibling_errored),
+            None => {
+                let error = errs(self.rng, node, parent_errored, sibling_errored)
+                    .then(|| node.error.pick.sample(self.rng));
+                vec![Attempt {
+                    error,
+                    backoff_ns: 0,
+                }]
+            }
+        };
+        let final_error = outcomes.last().and_then(|a| a.error);
+        let execute = self.push_span(node, node.name, parent, final_error, &[]);
+        let mut cursor = 0;
+        let keys = &self.plan.keys;
+        for (k, attempt) in outcomes.iter().enumerate() {
+            let extra = [
+                Attr {
+                    key: keys.retry_attempt,
+                    value: AttrValue::Int(k as i64 + 1),
+                },
+                Attr {
+                    key: keys.retry_is_retry,
+                    value: AttrValue::Bool(k > 0),
+                },
+                Attr {
+                    key: keys.attempt_index,
+                    value: AttrValue::Int(k as i64),
+                },
+                Attr {
+                    key: keys.attempt_outcome,
+                    value: AttrValue::Str(if attempt.error.is_some() {
+                        keys.failure
+                    } else {
+                        keys.success
+                    }),
+                },
+            ];
+            let span = self.push_span(
+                node,
+                node.attempt_name,
+                Some(execute),
+                attempt.error,
+                &extra,
+            );
+            let latency = self.latency_ns(node);
+            self.trace.spans[span as usize].end_ns = latency;
+            self.offsets[span as usize] = cursor;
+            cursor += latency + attempt.backoff_ns;
+        }
+        // Children of a tool step (rare) follow its attempts.
+        let (children, _) = self.children(id, execute, final_error.is_some());
+        for block in children {
+            for (span, offset) in block.items {
+                self.offsets[span as usize] = cursor + offset;
+            }
+            cursor += block.duration;
+        }
+        self.trace.spans[execute as usize].end_ns = cursor;
+        Block {
+            items: vec![(execute, 0)],
+            duration: cursor,
+            errored: final_error.is_some(),
+        }
+    }
+
+    /// Generates the child instances of `id` (already pushed as span `parent`), in order.
+    fn children(&mut self, id: NodeId, parent: u32, parent_errored: bool) -> (Vec<Block>, bool) {
+        let node = self.plan.node(id);
+        let mut blocks = Vec::new();
+        let mut sibling_errored = false;
+        for &child in &node.children {
+            let child_node = self.plan.node(child);
+            if child_node.probability < 1.0 && self.rng.random::<f64>() >= child_node.probability {
+                continue;
+            }
+            for _ in 0..self.count(child_node) {
+                let block = self.block(child, Some(parent), parent_errored, sibling_errored);
+                sibling_errored |= block.errored;
+                blocks.push(block);
+            }
+        }
+        (blocks, sibling_errored)
+    }
+
+    /// Lays child blocks one after another inside a span of sampled length `latency`, spreading
+    /// its spare time evenly before, between and after them; returns the span's duration, which
+    /// stretches to contain the children when they need more.
+    fn place(&mut self, (blocks, _): (Vec<Block>, bool), latency: u64) -> u64 {
+        let total: u64 = blocks.iter().map(|b| b.duration).sum();
+        let duration = latency.max(total);
+        let gap = (duration - total) / (blocks.len() as u64 + 1);
+        let mut cursor = gap;
+        for block in blocks {
+            for (span, offset) in block.items {
+                self.offsets[span as usize] = cursor + offset;
+            }
+            cursor += block.duration + gap;
+        }
+        duration
+    }
+
+    /// Converts offsets to absolute times, with the root ending at `end_unix_ns`.
+    fn finish(mut self, root: u32, end_unix_ns: u64) {
+        let root_duration = self.trace.spans[root as usize].end_ns;
+        self.offsets[root as usize] = end_unix_ns.saturating_sub(root_duration);
+        for i in 0..self.trace.spans.len() {
+            let span = &self.trace.spans[i];
+            let start = match span.parent {
+                Some(p) => self.trace.spans[p as usize].start_ns + self.offsets[i],
+                None => self.offsets[i],
+            };
+            let span = &mut self.trace.spans[i];
+            span.end_ns += start;
+            span.start_ns = start;
+        }
+    }
+}
+
+fn is_call_id(plan: &Plan, key: Sym) -> bool {
+    plan.str(key) == "gen_ai.tool.call.id"
+}
+
+fn push_hex(out: &mut String, bytes: &[u8]) {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    for b in bytes {
+        out.push(DIGITS[(b >> 4) as usize] as char);
+        out.push(DIGITS[(b & 15) as usize] as char);
+    }
+}

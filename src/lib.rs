@@ -1,0 +1,26 @@
+//! `telemetry-simulator`: realistic OpenTelemetry telemetry for LLM-agent systems, generated from
+//! YAML scenarios and sent over OTLP.
+//!
+//! The crate is a library with a thin binary (`src/main.rs`) on top, so that tests, benchmarks and
+//! other tools can drive every stage directly. Data flows one way through modules that each know
+//! only their neighbour:
+//!
+//! ```text
+//! scenario (YAML → typed, validated model) → generate (plan → traces of span records)
+//!          → otlp (records → OTLP messages → transport) ← workload (pacing, the run loop)
+//! ```
+//!
+//! The model knows nothing of OTLP, the generator nothing of transports, and transports nothing of
+//! scenarios. The alternative of building spans through an OpenTelemetry SDK was rejected: the
+//! simulator must set exact timestamps, ids and statuses, and an SDK pipeline would cost most of
+//! the time per span.
+#![forbid(unsafe_code)]
+
+pub mod cli;
+pub mod commands;
+pub mod config;
+pub mod generate;
+pub mod otlp;
+pub mod scenario;
+pub mod sink;
+pub mod workload;

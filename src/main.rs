@@ -1,0 +1,10 @@
+//! The `telemetry-simulator` binary: parse the command line, run the command, exit with its status.
+#![forbid(unsafe_code)]
+
+use clap::Parser;
+use telemetry_simulator::{cli::Cli, commands};
+
+fn main() -> std::process::ExitCode {
+    let outcome = commands::run(Cli::parse());
+    std::process::ExitCode::from(outcome as u8)
+}

@@ -1,0 +1,209 @@
+//! Span records to OTLP protobuf messages, the straightforward way.
+//!
+//! This builds `opentelemetry-proto`'s prost structs and lets prost encode them. It is the
+//! reference encoding: obviously right, because the official types define the wire format, and
+//! the oracle any faster writer must match byte for byte. Spans are grouped into one
+//! `ResourceSpans` per tenant, because each tenant is a resource of its own; spans of one trace
+//! always travel in one request.
+
+use crate::generate::{Attr, AttrValue, Plan, SpanRecord, Trace};
+use crate::scenario::{Literal, SpanKind};
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use opentelemetry_proto::tonic::common::v1::{
+    AnyValue, ArrayValue, InstrumentationScope, KeyValue, KeyValueList, any_value,
+};
+use opentelemetry_proto::tonic::resource::v1::Resource;
+use opentelemetry_proto::tonic::trace::v1::{
+    ResourceSpans, ScopeSpans, Span, Status, span, status,
+};
+
+/// The instrumentation scope every span is reported under.
+pub const SCOPE_NAME: &str = "telemetry-simulator";
+
+/// W3C "sampled", plus OTLP's "parent is-remote flag known" bit (the parent is never remote).
+const SPAN_FLAGS: u32 = 0x101;
+
+/// Resource attributes shared by every tenant; the tenant's own are added per resource.
+#[derive(Clone, Debug, Default)]
+pub struct ResourceTemplate {
+    pub attributes: Vec<(String, String)>,
+    /// Keys that carry the tenant id (e.g. `vendor.tenant.id`).
+    pub tenant_keys: Vec<String>,
+}
+
+impl ResourceTemplate {
+    pub fn resource(&self, tenant: &str) -> Resource {
+        let mut attributes: Vec<KeyValue> = self
+            .attributes
+            .iter()
+            .map(|(k, v)| string_kv(k, v))
+            .collect();
+        attributes.extend(self.tenant_keys.iter().map(|k| string_kv(k, tenant)));
+        Resource {
+            attributes,
+            ..Default::default()
+        }
+    }
+}
+
+fn string_kv(key: &str, value: &str) -> KeyValue {
+    KeyValue {
+        key: key.to_string(),
+        value: Some(AnyValue {
+            value: Some(any_value::Value::StringValue(value.to_string())),
+        }),
+        ..Default::default()
+    }
+}
+
+/// Collects traces into one export request, a `ResourceSpans` per tenant.
+pub struct TraceBatch {
+    template: ResourceTemplate,
+    /// (tenant name, spans) in order of first appearance.
+    groups: Vec<(String, Vec<Span>)>,
+    spans: usize,
+    traces: usize,
+}
+
+impl TraceBatch {
+    pub fn new(template: ResourceTemplate) -> TraceBatch {
+        TraceBatch {
+            template,
+            groups: Vec::new(),
+            spans: 0,
+            traces: 0,
+        }
+    }
+
+    pub fn spans(&self) -> usize {
+        self.spans
+    }
+
+    pub fn traces(&self) -> usize {
+        self.traces
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.spans == 0
+    }
+
+    pub fn add(&mut self, plan: &Plan, trace: &Trace) {
+        let tenant = plan.str(plan.tenants[trace.tenant as usize]);
+        let group = match self.groups.iter().position(|(t, _)| t == tenant) {
+            Some(i) => &mut self.groups[i].1,
+            None => {
+                self.groups.push((tenant.to_string(), Vec::new()));
+                &mut self.groups.last_mut().expect("just pushed").1
+            }
+        };
+        group.extend(trace.spans.iter().map(|s| span_message(plan, trace, s)));
+        self.spans += trace.spans.len();
+        self.traces += 1;
+    }
+
+    /// The request holding everything added so far; the batch is empty afterwards.
+    pub fn take(&mut self) -> ExportTraceServiceRequest {
+        self.spans = 0;
+        self.traces = 0;
+        let scope = InstrumentationScope {
+            name: SCOPE_NAME.to_string(),
+            version: env!("CARGO_PKG_VERSION").to_string(),
+            ..Default::default()
+        };
+        ExportTraceServiceRequest {
+            resource_spans: self
+                .groups
+                .drain(..)
+                .map(|(tenant, spans)| ResourceSpans {
+                    resource: Some(self.template.resource(&tenant)),
+                    scope_spans: vec![ScopeSpans {
+                        scope: Some(scope.clone()),
+                        spans,
+                        ..Default::default()
+                    }],
+                    ..Default::default()
+                })
+                .collect(),
+        }
+    }
+}
+
+/// One span record as an OTLP `Span`.
+pub fn span_message(plan: &Plan, trace: &Trace, record: &SpanRecord) -> Span {
+    Span {
+        trace_id: trace.trace_id.to_vec(),
+        span_id: record.span_id.to_vec(),
+        parent_span_id: record
+            .parent
+            .map(|p| trace.spans[p as usize].span_id.to_vec())
+            .unwrap_or_default(),
+        flags: SPAN_FLAGS,
+        name: plan.str(record.name).to_string(),
+        kind: span_kind(record.kind) as i32,
+        start_time_unix_nano: record.start_ns,
+        end_time_unix_nano: record.end_ns,
+        attributes: trace
+            .attrs_of(record)
+            .iter()
+            .map(|a| key_value(plan, trace, a))
+            .collect(),
+        status: record.error.map(|(_, message)| Status {
+            code: status::StatusCode::Error as i32,
+            message: plan.str(message).to_string(),
+        }),
+        ..Default::default()
+    }
+}
+
+pub fn span_kind(kind: SpanKind) -> span::SpanKind {
+    match kind {
+        SpanKind::Internal => span::SpanKind::Internal,
+        SpanKind::Server => span::SpanKind::Server,
+        SpanKind::Client => span::SpanKind::Client,
+    }
+}
+
+fn key_value(plan: &Plan, trace: &Trace, attr: &Attr) -> KeyValue {
+    KeyValue {
+        key: plan.str(attr.key).to_string(),
+        value: Some(any_value(plan, trace, attr.value)),
+        ..Default::default()
+    }
+}
+
+pub fn any_value(plan: &Plan, trace: &Trace, value: AttrValue) -> AnyValue {
+    use any_value::Value as V;
+    let value = match value {
+        AttrValue::Str(s) => V::StringValue(plan.str(s).to_string()),
+        AttrValue::Text { start, len } => V::StringValue(trace.text(start, len).to_string()),
+        AttrValue::Int(i) => V::IntValue(i),
+        AttrValue::Double(d) => V::DoubleValue(d),
+        AttrValue::Bool(b) => V::BoolValue(b),
+        AttrValue::Literal(id) => return literal(plan.literal(id)),
+    };
+    AnyValue { value: Some(value) }
+}
+
+fn literal(l: &Literal) -> AnyValue {
+    use any_value::Value as V;
+    let value = match l {
+        Literal::Str(s) => V::StringValue(s.clone()),
+        Literal::Int(i) => V::IntValue(*i),
+        Literal::Float(f) => V::DoubleValue(*f),
+        Literal::Bool(b) => V::BoolValue(*b),
+        Literal::List(items) => V::ArrayValue(ArrayValue {
+            values: items.iter().map(literal).collect(),
+        }),
+        Literal::Map(entries) => V::KvlistValue(KeyValueList {
+            values: entries
+                .iter()
+                .map(|(k, v)| KeyValue {
+                    key: k.clone(),
+                    value: Some(literal(v)),
+                    ..Default::default()
+                })
+                .collect(),
+        }),
+    };
+    AnyValue { value: Some(value) }
+}

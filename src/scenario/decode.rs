@@ -1,0 +1,1185 @@
+//! Reads a located YAML tree into a [`Scenario`], checking everything once.
+//!
+//! The decoder walks the tree by hand: it knows the key path at every point, applies the original
+//! format's defaults, aliases and shorthands, checks ranges, and keeps going after a problem so that
+//! one pass reports them all. Every accepted key is registered as it is read, so "unknown key"
+//! suggestions always come from the keys that were valid at that very place; there is no second
+//! list of keys to drift out of date.
+
+use super::diagnostic::{Diagnostic, Diagnostics, Severity, nearest};
+use super::model::*;
+use super::span_type::{SpanType, normalize_prefix};
+use super::yaml::{Mark, Node, Value};
+
+/// Settings that change how a file is read.
+#[derive(Clone, Debug)]
+pub struct LoadOptions {
+    /// `TELEMETRY_SIMULATOR_ATTR_PREFIX`: replaces `vendor.` in types and attribute keys.
+    pub prefix: String,
+    /// A scenario whose worst-case trace has more spans than this is rejected.
+    pub max_spans_per_trace: u64,
+}
+
+impl Default for LoadOptions {
+    fn default() -> Self {
+        LoadOptions {
+            prefix: super::span_type::YAML_PREFIX.to_string(),
+            max_spans_per_trace: 10_000,
+        }
+    }
+}
+
+/// Upper bound of a `count` that has a distribution but no `max`.
+pub const DEFAULT_DISTRIBUTION_COUNT_MAX: u32 = 1000;
+/// Retries beyond this are certainly a typo, and would only burn the span budget.
+const MAX_ATTEMPTS_LIMIT: i64 = 100;
+
+pub const DISTRIBUTIONS: [&str; 9] = [
+    "normal",
+    "log_normal",
+    "exponential",
+    "uniform",
+    "poisson",
+    "geometric",
+    "categorical",
+    "bernoulli",
+    "mixture",
+];
+
+/// Decodes `text`. On success the scenario comes with its warnings; on failure, every problem.
+pub fn decode(
+    text: &str,
+    file: &str,
+    name: &str,
+    options: &LoadOptions,
+) -> Result<(Scenario, Diagnostics), Diagnostics> {
+    let mut decoder = Decoder {
+        file,
+        lines: text.lines().collect(),
+        prefix: &options.prefix,
+        diagnostics: Vec::new(),
+    };
+    let scenario = match super::yaml::parse(text) {
+        Ok(node) => decoder.scenario(&node, name, options),
+        Err(error) => {
+            decoder.push(Severity::Error, error.mark, "", error.message, None);
+            None
+        }
+    };
+    let diagnostics = Diagnostics(decoder.diagnostics);
+    match scenario {
+        Some(scenario) if !diagnostics.has_errors() => Ok((scenario, diagnostics)),
+        _ => Err(diagnostics),
+    }
+}
+
+struct Decoder<'a> {
+    file: &'a str,
+    lines: Vec<&'a str>,
+    prefix: &'a str,
+    diagnostics: Vec<Diagnostic>,
+}
+
+/// Which bounds a number must respect, and how to say so.
+#[derive(Clone, Copy)]
+struct Range {
+    min: f64,
+    max: f64,
+    min_exclusive: bool,
+    what: &'static str,
+}
+
+const PROBABILITY: Range = Range {
+    min: 0.0,
+    max: 1.0,
+    min_exclusive: false,
+    what: "a probability between 0 and 1",
+};
+const NON_NEGATIVE: Range = Range {
+    min: 0.0,
+    max: f64::INFINITY,
+    min_exclusive: false,
+    what: "a number ≥ 0",
+};
+const POSITIVE: Range = Range {
+    min: 0.0,
+    max: f64::INFINITY,
+    min_exclusive: true,
+    what: "a number > 0",
+};
+const ANY_NUMBER: Range = Range {
+    min: f64::NEG_INFINITY,
+    max: f64::INFINITY,
+    min_exclusive: false,
+    what: "a number",
+};
+
+fn join(path: &str, key: &str) -> String {
+    if path.is_empty() {
+        key.to_string()
+    } else {
+        format!("{path}.{key}")
+    }
+}
+
+/// The entries of one mapping, with what has been read so far.
+struct Fields<'n> {
+    path: String,
+    mark: Mark,
+    entries: Vec<Entry<'n>>,
+    accepted: Vec<&'static str>,
+}
+
+struct Entry<'n> {
+    key: Option<String>,
+    key_mark: Mark,
+    value: &'n Node,
+    used: bool,
+}
+
+impl<'n> Fields<'n> {
+    /// Takes the value of the first of `names` present (the rest are aliases).
+    fn take(&mut self, d: &mut Decoder, names: &[&'static str]) -> Option<(String, &'n Node)> {
+        self.accepted.extend_from_slice(names);
+        let mut found: Option<(String, &'n Node)> = None;
+        for entry in self.entries.iter_mut().filter(|e| !e.used) {
+            let Some(key) = entry.key.as_deref() else {
+                continue;
+            };
+            if !names.contains(&key) {
+                continue;
+            }
+            entry.used = true;
+            match &found {
+                None => found = Some((join(&self.path, key), entry.value)),
+                Some((first, _)) => d.error(
+                    entry.key_mark,
+                    &join(&self.path, key),
+                    format!(
+                        "`{key}` repeats `{}`: they are two spellings of one key; keep one",
+                        first.rsplit('.').next().unwrap_or(first)
+                    ),
+                ),
+            }
+        }
+        found
+    }
+
+    fn has(&self, name: &str) -> bool {
+        self.entries.iter().any(|e| e.key.as_deref() == Some(name))
+    }
+
+    /// Reports every key that nothing took.
+    fn finish(self, d: &mut Decoder) {
+        for entry in self.entries.iter().filter(|e| !e.used) {
+            match &entry.key {
+                Some(key) => {
+                    let help = nearest(key, self.accepted.iter().copied())
+                        .map(|n| format!("did you mean `{n}`?"))
+                        .or_else(|| {
+                            let mut keys = self.accepted.clone();
+                            keys.sort_unstable();
+                            keys.dedup();
+                            Some(format!("valid keys here: {}", keys.join(", ")))
+                        });
+                    d.push(
+                        Severity::Error,
+                        Some(entry.key_mark),
+                        &join(&self.path, key),
+                        format!("unknown key `{key}`"),
+                        help,
+                    );
+                }
+                None => d.error(entry.key_mark, &self.path, "keys must be strings"),
+            }
+        }
+    }
+}
+
+impl<'a> Decoder<'a> {
+    fn push(
+        &mut self,
+        severity: Severity,
+        mark: Option<Mark>,
+        path: &str,
+        message: impl Into<String>,
+        help: Option<String>,
+    ) {
+        let source_line = mark
+            .and_then(|m| self.lines.get((m.line as usize).checked_sub(1)?))
+            .map(|l| l.to_string());
+        self.diagnostics.push(Diagnostic {
+            severity,
+            file: self.file.to_string(),
+            mark,
+            path: path.to_string(),
+            message: message.into(),
+            help,
+            source_line,
+        });
+    }
+
+    fn error(&mut self, mark: Mark, path: &str, message: impl Into<String>) {
+        self.push(Severity::Error, Some(mark), path, message, None);
+    }
+
+    fn warn(&mut self, mark: Mark, path: &str, message: impl Into<String>) {
+        self.push(Severity::Warning, Some(mark), path, message, None);
+    }
+
+    fn expected(&mut self, node: &Node, path: &str, what: &str) {
+        let found = match &node.value {
+            Value::Str(s) if s.chars().count() <= 40 => format!("\"{s}\""),
+            Value::Int(i) => i.to_string(),
+            Value::Float(f) => f.to_string(),
+            Value::Bool(b) => b.to_string(),
+            _ => node.kind().to_string(),
+        };
+        self.error(node.mark, path, format!("expected {what}, found {found}"));
+    }
+
+    fn fields<'n>(&mut self, node: &'n Node, path: &str) -> Option<Fields<'n>> {
+        let entries = match &node.value {
+            Value::Map(entries) => entries,
+            _ => {
+                self.expected(node, path, "a mapping");
+                return None;
+            }
+        };
+        Some(Fields {
+            path: path.to_string(),
+            mark: node.mark,
+            entries: entries
+                .iter()
+                .map(|(k, v)| Entry {
+                    key: match &k.value {
+                        Value::Str(s) => Some(s.clone()),
+                        _ => None,
+                    },
+                    key_mark: k.mark,
+                    value: v,
+                    used: false,
+                })
+                .collect(),
+            accepted: Vec::new(),
+        })
+    }
+
+    fn number(&mut self, node: &Node, path: &str, range: Range) -> Option<f64> {
+        let Some(x) = node.as_f64() else {
+            self.expected(node, path, range.what);
+            return None;
+        };
+        let below = if range.min_exclusive {
+            x <= range.min
+        } else {
+            x < range.min
+        };
+        if below || x > range.max || !x.is_finite() {
+            self.expected(node, path, range.what);
+            return None;
+        }
+        Some(x)
+    }
+
+    fn number_or(
+        &mut self,
+        f: &mut Fields,
+        names: &[&'static str],
+        range: Range,
+        default: f64,
+    ) -> f64 {
+        match f.take(self, names) {
+            Some((path, node)) => self.number(node, &path, range).unwrap_or(default),
+            None => default,
+        }
+    }
+
+    fn integer(&mut self, node: &Node, path: &str, min: i64, max: i64) -> Option<i64> {
+        let value = match node.value {
+            Value::Int(i) => Some(i),
+            Value::Float(f) if f.fract() == 0.0 && f.abs() < 9e15 => Some(f as i64),
+            _ => None,
+        };
+        match value {
+            Some(i) if (min..=max).contains(&i) => Some(i),
+            _ => {
+                let what = if max == i64::MAX {
+                    format!("an integer ≥ {min}")
+                } else {
+                    format!("an integer from {min} to {max}")
+                };
+                self.expected(node, path, &what);
+                None
+            }
+        }
+    }
+
+    fn boolean(&mut self, f: &mut Fields, name: &'static str, default: bool) -> bool {
+        match f.take(self, &[name]) {
+            Some((
+                _,
+                Node {
+                    value: Value::Bool(b),
+                    ..
+                },
+            )) => *b,
+            Some((path, node)) => {
+                self.expected(node, &path, "true or false");
+                default
+            }
+            None => default,
+        }
+    }
+
+    fn text(&mut self, f: &mut Fields, name: &'static str) -> Option<String> {
+        let (path, node) = f.take(self, &[name])?;
+        match &node.value {
+            Value::Null => None,
+            _ => node.scalar_text().or_else(|| {
+                self.expected(node, &path, "text");
+                None
+            }),
+        }
+    }
+
+    fn strings(&mut self, node: &Node, path: &str) -> Vec<String> {
+        match &node.value {
+            Value::Null => Vec::new(),
+            Value::Seq(items) => items
+                .iter()
+                .enumerate()
+                .filter_map(|(i, item)| match &item.value {
+                    Value::Str(s) => Some(s.clone()),
+                    _ => {
+                        self.expected(item, &format!("{path}[{i}]"), "a string");
+                        None
+                    }
+                })
+                .collect(),
+            _ => {
+                self.expected(node, path, "a list of strings");
+                Vec::new()
+            }
+        }
+    }
+
+    fn numbers(&mut self, node: &Node, path: &str, range: Range) -> Vec<f64> {
+        match &node.value {
+            Value::Seq(items) => items
+                .iter()
+                .enumerate()
+                .filter_map(|(i, item)| self.number(item, &format!("{path}[{i}]"), range))
+                .collect(),
+            _ => {
+                self.expected(node, path, &format!("a list of numbers ({})", range.what));
+                Vec::new()
+            }
+        }
+    }
+
+    // ---- the document -------------------------------------------------------------------
+
+    fn scenario(&mut self, node: &Node, name: &str, options: &LoadOptions) -> Option<Scenario> {
+        if node.value == Value::Null {
+            self.error(
+                node.mark,
+                "",
+                "the file is empty: a scenario needs at least a `root` step",
+            );
+            return None;
+        }
+        let mut f = self.fields(node, "")?;
+        let display_name = self
+            .text(&mut f, "name")
+            .unwrap_or_else(|| "unnamed".into());
+        let description = self.text(&mut f, "description").unwrap_or_default();
+        let tags = match f.take(self, &["tags"]) {
+            Some((path, node)) => self.strings(node, &path),
+            None => Vec::new(),
+        };
+        let repeat_count = match f.take(self, &["repeat_count"]) {
+            Some((path, node)) => self.integer(node, &path, 0, i64::MAX).unwrap_or(1) as u64,
+            None => 1,
+        };
+        let interval_ms = self.number_or(&mut f, &["interval_ms"], NON_NEGATIVE, 500.0);
+        let emit_metrics = self.boolean(&mut f, "emit_metrics", true);
+        let emit_logs = self.boolean(&mut f, "emit_logs", true);
+        let weight = self.number_or(&mut f, &["weight"], NON_NEGATIVE, 1.0);
+        let root = f.take(self, &["root"]);
+        let spans = f.take(self, &["spans"]);
+        let document_mark = f.mark;
+        f.finish(self);
+
+        let root = match (root, spans) {
+            (Some((path, node)), spans) => {
+                if let Some((spans_path, spans_node)) = spans {
+                    self.error(
+                        spans_node.mark,
+                        &spans_path,
+                        "both `root` and `spans` are given; `spans` is the old spelling of `root`, keep one",
+                    );
+                }
+                self.root(node, &path)
+            }
+            (None, Some((path, node))) => match &node.value {
+                Value::Seq(items) if items.len() == 1 => {
+                    self.root(&items[0], &format!("{path}[0]"))
+                }
+                Value::Seq(items) => {
+                    self.error(
+                        node.mark,
+                        &path,
+                        format!(
+                            "`spans` must hold exactly one root step, found {}; nest the others under its `children`",
+                            items.len()
+                        ),
+                    );
+                    None
+                }
+                _ => self.root(node, &path),
+            },
+            (None, None) => {
+                self.error(
+                    document_mark,
+                    "",
+                    "missing `root`: the step at the top of every trace",
+                );
+                None
+            }
+        }?;
+
+        let worst = worst_case_spans(&root);
+        if worst > options.max_spans_per_trace {
+            self.push(
+                Severity::Error,
+                Some(document_mark),
+                "root",
+                format!(
+                    "a trace of this scenario can have up to {worst} spans, more than the limit of {}",
+                    options.max_spans_per_trace
+                ),
+                Some(
+                    "lower a `count.max` or `retry.max_attempts`, or raise the limit with --max-spans-per-trace"
+                        .into(),
+                ),
+            );
+        }
+        Some(Scenario {
+            name: name.to_string(),
+            display_name,
+            description,
+            tags,
+            repeat_count,
+            interval_ms,
+            emit_metrics,
+            emit_logs,
+            weight,
+            root,
+        })
+    }
+
+    fn root(&mut self, node: &Node, path: &str) -> Option<Step> {
+        let step = self.step(node, path)?;
+        if step.probability != 1.0 {
+            self.error(
+                node.mark,
+                &join(path, "probability"),
+                "the root step is in every trace; `probability` applies to children only",
+            );
+        }
+        if step.count != Count::Fixed(1) {
+            self.error(
+                node.mark,
+                &join(path, "count"),
+                "the root step is one span per trace; use `repeat_count` for more traces",
+            );
+        }
+        Some(step)
+    }
+
+    fn step(&mut self, node: &Node, path: &str) -> Option<Step> {
+        // The original accepted a one-element list where a step belongs.
+        if let Value::Seq(items) = &node.value {
+            if items.len() == 1 {
+                return self.step(&items[0], &format!("{path}[0]"));
+            }
+            self.expected(node, path, "a step (a mapping with `type`)");
+            return None;
+        }
+        let mut f = self.fields(node, path)?;
+        let span_type = match f.take(self, &["type", "span_type"]) {
+            Some((path, node)) => self.span_type(node, &path),
+            None => Some(SpanType::A2aOrchestrate),
+        };
+        let latency = match f.take(self, &["latency"]) {
+            Some((path, node)) => self.latency(node, &path),
+            None => Latency::Jitter(Jitter::default()),
+        };
+        let error = match f.take(self, &["error"]) {
+            Some((path, node)) => self.error_model(node, &path),
+            None => ErrorModel::default(),
+        };
+        let probability = match f.take(self, &["probability"]) {
+            Some((path, node)) => {
+                let p = self.number(node, &path, PROBABILITY).unwrap_or(1.0);
+                if p == 0.0 {
+                    self.warn(node.mark, &path, "probability 0: this step never appears");
+                }
+                p
+            }
+            None => 1.0,
+        };
+        let count = match f.take(self, &["count"]) {
+            Some((path, node)) => self.count(node, &path),
+            None => Count::Fixed(1),
+        };
+        let retry = match f.take(self, &["retry"]) {
+            Some((path, node)) => self.retry(node, &path),
+            None => None,
+        };
+        let attributes = match f.take(self, &["attributes"]) {
+            Some((path, node)) => self.attributes(node, &path),
+            None => Vec::new(),
+        };
+        let children = match f.take(self, &["children"]) {
+            Some((path, node)) => match &node.value {
+                Value::Null => Vec::new(),
+                Value::Seq(items) => items
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(i, child)| self.step(child, &format!("{path}[{i}]")))
+                    .collect(),
+                _ => {
+                    self.expected(node, &path, "a list of steps");
+                    Vec::new()
+                }
+            },
+            None => Vec::new(),
+        };
+        f.finish(self);
+        Some(Step {
+            span_type: span_type?,
+            latency,
+            error,
+            probability,
+            count,
+            retry,
+            attributes,
+            children,
+        })
+    }
+
+    fn span_type(&mut self, node: &Node, path: &str) -> Option<SpanType> {
+        let Value::Str(text) = &node.value else {
+            self.expected(node, path, "a span type such as `vendor.llm.call`");
+            return None;
+        };
+        let found = SpanType::parse(text, self.prefix);
+        if found.is_none() {
+            let spellings: Vec<String> = SpanType::spellings()
+                .chain(SpanType::ALL.iter().map(|t| t.suffix().to_string()))
+                .collect();
+            let help = nearest(text, spellings.iter().map(String::as_str))
+                .map(|n| format!("did you mean `{n}`?"))
+                .unwrap_or_else(|| {
+                    format!(
+                        "span types: {}",
+                        SpanType::spellings().collect::<Vec<_>>().join(", ")
+                    )
+                });
+            self.push(
+                Severity::Error,
+                Some(node.mark),
+                path,
+                format!("unknown span type `{text}`"),
+                Some(help),
+            );
+        }
+        found
+    }
+
+    fn latency(&mut self, node: &Node, path: &str) -> Latency {
+        match &node.value {
+            Value::Null => Latency::Jitter(Jitter::default()),
+            Value::Int(_) | Value::Float(_) => Latency::Jitter(Jitter {
+                mean_ms: self.number(node, path, NON_NEGATIVE).unwrap_or(100.0),
+                ..Jitter::default()
+            }),
+            Value::Map(_) => {
+                let Some(mut f) = self.fields(node, path) else {
+                    return Latency::Jitter(Jitter::default());
+                };
+                let latency = if f.has("distribution") {
+                    let d = self.distribution(&mut f, None);
+                    match d {
+                        Some(d) if d.is_numeric() => Latency::Distribution(d),
+                        Some(_) => {
+                            self.expected(node, path, "a distribution of numbers (milliseconds)");
+                            Latency::Jitter(Jitter::default())
+                        }
+                        None => Latency::Jitter(Jitter::default()),
+                    }
+                } else {
+                    let defaults = Jitter::default();
+                    Latency::Jitter(Jitter {
+                        mean_ms: self.number_or(
+                            &mut f,
+                            &["mean_ms", "mean"],
+                            NON_NEGATIVE,
+                            defaults.mean_ms,
+                        ),
+                        variance: self.number_or(
+                            &mut f,
+                            &["variance"],
+                            NON_NEGATIVE,
+                            defaults.variance,
+                        ),
+                        spike_rate: self.number_or(
+                            &mut f,
+                            &["spike_rate"],
+                            PROBABILITY,
+                            defaults.spike_rate,
+                        ),
+                        spike_multiplier: self.number_or(
+                            &mut f,
+                            &["spike_multiplier"],
+                            NON_NEGATIVE,
+                            defaults.spike_multiplier,
+                        ),
+                    })
+                };
+                f.finish(self);
+                latency
+            }
+            _ => {
+                self.expected(node, path, "milliseconds or a latency mapping");
+                Latency::Jitter(Jitter::default())
+            }
+        }
+    }
+
+    /// Reads `distribution:` and its parameters from `f`. `count_bounds` are the enclosing
+    /// `count`'s `min`/`max`, which a uniform distribution there shares, as in the original.
+    fn distribution(
+        &mut self,
+        f: &mut Fields,
+        count_bounds: Option<(f64, f64)>,
+    ) -> Option<Distribution> {
+        let (path, node) = f.take(self, &["distribution"])?;
+        let Value::Str(raw) = &node.value else {
+            self.expected(node, &path, "a distribution name");
+            return None;
+        };
+        let name = raw.to_lowercase().replace('-', "_");
+        let d = match name.as_str() {
+            "normal" => {
+                let mean = self.number_or(f, &["mean", "mean_ms"], ANY_NUMBER, 100.0);
+                let variance = self.number_or(f, &["variance"], NON_NEGATIVE, 0.3);
+                let stddev = self.number_or(f, &["stddev"], NON_NEGATIVE, (mean * variance).abs());
+                Distribution::Normal { mean, stddev }
+            }
+            "log_normal" => Distribution::LogNormal {
+                median: self.number_or(f, &["median", "median_ms"], POSITIVE, 100.0),
+                sigma: self.number_or(f, &["sigma"], NON_NEGATIVE, 0.8),
+            },
+            "exponential" => Distribution::Exponential {
+                mean: self.number_or(f, &["mean", "mean_ms"], NON_NEGATIVE, 100.0),
+            },
+            "uniform" => {
+                let (low_default, high_default) = count_bounds.unwrap_or((0.0, 1.0));
+                let low = self.number_or(f, &["low", "min"], ANY_NUMBER, low_default);
+                let high = self.number_or(f, &["high", "max"], ANY_NUMBER, high_default);
+                if low > high {
+                    self.error(
+                        node.mark,
+                        &f.path,
+                        format!("uniform needs low ≤ high, found {low} > {high}"),
+                    );
+                }
+                Distribution::Uniform { low, high }
+            }
+            "poisson" => Distribution::Poisson {
+                lambda: self.number_or(f, &["lambda", "mean"], NON_NEGATIVE, 1.0),
+            },
+            "geometric" => Distribution::Geometric {
+                p: self.number_or(
+                    f,
+                    &["p"],
+                    Range {
+                        min: 0.0,
+                        max: 1.0,
+                        min_exclusive: true,
+                        what: "a probability in (0, 1]",
+                    },
+                    0.5,
+                ),
+            },
+            "bernoulli" => Distribution::Bernoulli {
+                p: self.number_or(f, &["p", "probability"], PROBABILITY, 0.5),
+            },
+            "categorical" => self.categorical(f, node)?,
+            "mixture" => self.mixture(f, node)?,
+            _ => {
+                let help = nearest(&name, DISTRIBUTIONS)
+                    .map(|n| format!("did you mean `{n}`?"))
+                    .unwrap_or_else(|| format!("distributions: {}", DISTRIBUTIONS.join(", ")));
+                self.push(
+                    Severity::Error,
+                    Some(node.mark),
+                    &path,
+                    format!("unknown distribution `{raw}`"),
+                    Some(help),
+                );
+                return None;
+            }
+        };
+        Some(d)
+    }
+
+    fn categorical(&mut self, f: &mut Fields, name_node: &Node) -> Option<Distribution> {
+        let Some((path, values)) = f.take(self, &["values"]) else {
+            self.error(name_node.mark, &f.path, "categorical needs `values`");
+            return None;
+        };
+        let weights_given = f.take(self, &["weights"]);
+        let (values, weights) = match &values.value {
+            Value::Map(entries) => {
+                if let Some((wpath, w)) = weights_given {
+                    self.error(w.mark, &wpath, "`weights` goes with a list of `values`; here the values already map to weights");
+                }
+                let mut vs = Vec::new();
+                let mut ws = Vec::new();
+                for (k, v) in entries {
+                    let key_text = k.scalar_text().unwrap_or_default();
+                    let literal = self.literal(k, &format!("{path}.{key_text}"));
+                    let weight = self.number(v, &format!("{path}.{key_text}"), NON_NEGATIVE);
+                    if let (Some(l), Some(w)) = (literal, weight) {
+                        vs.push(l);
+                        ws.push(w);
+                    }
+                }
+                (vs, ws)
+            }
+            Value::Seq(items) => {
+                let vs: Vec<Literal> = items
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(i, item)| self.literal(item, &format!("{path}[{i}]")))
+                    .collect();
+                let ws = match weights_given {
+                    Some((wpath, w)) => {
+                        let ws = self.numbers(w, &wpath, NON_NEGATIVE);
+                        if ws.len() != items.len() {
+                            self.error(
+                                w.mark,
+                                &wpath,
+                                format!(
+                                    "{} weights for {} values; give one weight per value",
+                                    ws.len(),
+                                    items.len()
+                                ),
+                            );
+                        }
+                        ws
+                    }
+                    None => vec![1.0; vs.len()],
+                };
+                (vs, ws)
+            }
+            _ => {
+                self.expected(
+                    values,
+                    &path,
+                    "a list of values or a mapping of value to weight",
+                );
+                return None;
+            }
+        };
+        if values.is_empty() {
+            self.error(
+                name_node.mark,
+                &path,
+                "categorical needs at least one value",
+            );
+            return None;
+        }
+        if weights.len() != values.len() {
+            return None;
+        }
+        if weights.iter().sum::<f64>() <= 0.0 {
+            self.error(
+                name_node.mark,
+                &path,
+                "categorical weights must add up to more than 0",
+            );
+            return None;
+        }
+        Some(Distribution::Categorical { values, weights })
+    }
+
+    fn mixture(&mut self, f: &mut Fields, name_node: &Node) -> Option<Distribution> {
+        let Some((path, node)) = f.take(self, &["components"]) else {
+            self.error(name_node.mark, &f.path, "mixture needs `components`");
+            return None;
+        };
+        let Value::Seq(items) = &node.value else {
+            self.expected(node, &path, "a list of weighted distributions");
+            return None;
+        };
+        let mut components = Vec::new();
+        for (i, item) in items.iter().enumerate() {
+            let item_path = format!("{path}[{i}]");
+            let Some(mut cf) = self.fields(item, &item_path) else {
+                continue;
+            };
+            let weight = self.number_or(&mut cf, &["weight"], NON_NEGATIVE, 1.0);
+            if !cf.has("distribution") {
+                self.error(
+                    item.mark,
+                    &item_path,
+                    "each mixture component needs `distribution`",
+                );
+            }
+            let d = self.distribution(&mut cf, None);
+            cf.finish(self);
+            if let Some(d) = d {
+                components.push((weight, d));
+            }
+        }
+        if components.is_empty() {
+            self.error(node.mark, &path, "mixture needs at least one component");
+            return None;
+        }
+        if components.iter().map(|(w, _)| w).sum::<f64>() <= 0.0 {
+            self.error(
+                node.mark,
+                &path,
+                "mixture weights must add up to more than 0",
+            );
+            return None;
+        }
+        Some(Distribution::Mixture { components })
+    }
+
+    fn error_model(&mut self, node: &Node, path: &str) -> ErrorModel {
+        match &node.value {
+            Value::Null => ErrorModel::default(),
+            Value::Int(_) | Value::Float(_) => ErrorModel::with_rate(
+                self.number(node, path, PROBABILITY)
+                    .unwrap_or(DEFAULT_ERROR_RATE),
+            ),
+            Value::Map(_) => {
+                let Some(mut f) = self.fields(node, path) else {
+                    return ErrorModel::default();
+                };
+                let mut model = ErrorModel::with_rate(self.number_or(
+                    &mut f,
+                    &["rate", "base_rate"],
+                    PROBABILITY,
+                    DEFAULT_ERROR_RATE,
+                ));
+                let types = f
+                    .take(self, &["types"])
+                    .map(|(p, n)| (self.strings(n, &p), n));
+                let weights = f
+                    .take(self, &["type_weights"])
+                    .map(|(p, n)| (self.numbers(n, &p, NON_NEGATIVE), n, p));
+                match (types, weights) {
+                    (Some((types, types_node)), weights) => {
+                        if types.is_empty() {
+                            self.expected(
+                                types_node,
+                                &join(path, "types"),
+                                "at least one error type",
+                            );
+                        } else {
+                            let ws = match weights {
+                                Some((ws, wnode, wpath)) if ws.len() != types.len() => {
+                                    self.error(
+                                        wnode.mark,
+                                        &wpath,
+                                        format!(
+                                            "{} weights for {} types; give one weight per type",
+                                            ws.len(),
+                                            types.len()
+                                        ),
+                                    );
+                                    vec![1.0; types.len()]
+                                }
+                                Some((ws, wnode, wpath)) => {
+                                    if ws.iter().sum::<f64>() <= 0.0 {
+                                        self.error(
+                                            wnode.mark,
+                                            &wpath,
+                                            "type weights must add up to more than 0",
+                                        );
+                                    }
+                                    ws
+                                }
+                                None => vec![1.0; types.len()],
+                            };
+                            model.types = types.into_iter().zip(ws).collect();
+                        }
+                    }
+                    (None, Some((_, wnode, wpath))) => {
+                        self.error(wnode.mark, &wpath, "`type_weights` needs `types` beside it");
+                    }
+                    (None, None) => {}
+                }
+                if let Some((p, n)) = f.take(self, &["retryable_types"]) {
+                    model.retryable_types = self.strings(n, &p);
+                }
+                if let Some((p, n)) = f.take(self, &["propagation"]) {
+                    model.propagation = match &n.value {
+                        Value::Null => Some(Propagation::default()),
+                        _ => self.fields(n, &p).map(|mut pf| {
+                            let defaults = Propagation::default();
+                            let propagation = Propagation {
+                                from_parent: self.number_or(
+                                    &mut pf,
+                                    &["from_parent"],
+                                    PROBABILITY,
+                                    defaults.from_parent,
+                                ),
+                                cascade_to_siblings: self.number_or(
+                                    &mut pf,
+                                    &["cascade_to_siblings"],
+                                    PROBABILITY,
+                                    defaults.cascade_to_siblings,
+                                ),
+                            };
+                            pf.finish(self);
+                            propagation
+                        }),
+                    };
+                }
+                f.finish(self);
+                model
+            }
+            _ => {
+                self.expected(node, path, "an error rate or an error mapping");
+                ErrorModel::default()
+            }
+        }
+    }
+
+    fn count(&mut self, node: &Node, path: &str) -> Count {
+        match &node.value {
+            Value::Null => Count::Fixed(1),
+            Value::Int(_) | Value::Float(_) => {
+                Count::Fixed(self.integer(node, path, 0, u32::MAX as i64).unwrap_or(1) as u32)
+            }
+            Value::Map(_) => {
+                let Some(mut f) = self.fields(node, path) else {
+                    return Count::Fixed(1);
+                };
+                let has_distribution = f.has("distribution");
+                let bound = |d: &mut Self, f: &mut Fields, name: &'static str, default: u32| match f
+                    .take(d, &[name])
+                {
+                    Some((p, n)) => d
+                        .integer(n, &p, 0, u32::MAX as i64)
+                        .map_or(default, |i| i as u32),
+                    None => default,
+                };
+                let min = bound(self, &mut f, "min", 1);
+                let max_default = if has_distribution {
+                    DEFAULT_DISTRIBUTION_COUNT_MAX
+                } else {
+                    1
+                };
+                let max = bound(self, &mut f, "max", max_default.max(min));
+                if min > max {
+                    self.error(
+                        node.mark,
+                        path,
+                        format!("count needs min ≤ max, found min {min} > max {max}"),
+                    );
+                }
+                let count = if has_distribution {
+                    match self.distribution(&mut f, Some((min as f64, max as f64))) {
+                        Some(d) if d.is_numeric() => Count::Distribution {
+                            min,
+                            max,
+                            distribution: d,
+                        },
+                        Some(_) => {
+                            self.expected(node, path, "a distribution of numbers");
+                            Count::Fixed(1)
+                        }
+                        None => Count::Fixed(1),
+                    }
+                } else {
+                    Count::Uniform { min, max }
+                };
+                f.finish(self);
+                count
+            }
+            _ => {
+                self.expected(node, path, "a whole number or a {min, max} mapping");
+                Count::Fixed(1)
+            }
+        }
+    }
+
+    fn retry(&mut self, node: &Node, path: &str) -> Option<Retry> {
+        if node.value == Value::Null {
+            return None;
+        }
+        let mut f = self.fields(node, path)?;
+        let defaults = Retry::default();
+        let enabled = self.boolean(&mut f, "enabled", true);
+        let max_attempts = match f.take(self, &["max_attempts"]) {
+            Some((p, n)) => self
+                .integer(n, &p, 1, MAX_ATTEMPTS_LIMIT)
+                .map_or(defaults.max_attempts, |i| i as u32),
+            None => defaults.max_attempts,
+        };
+        let force_initial_failure = self.boolean(&mut f, "force_initial_failure", false);
+        let backoff_base_ms = self.number_or(
+            &mut f,
+            &["backoff_base_ms"],
+            NON_NEGATIVE,
+            defaults.backoff_base_ms,
+        );
+        let backoff_multiplier = self.number_or(
+            &mut f,
+            &["backoff_multiplier"],
+            NON_NEGATIVE,
+            defaults.backoff_multiplier,
+        );
+        let backoff_jitter = self.number_or(
+            &mut f,
+            &["backoff_jitter"],
+            PROBABILITY,
+            defaults.backoff_jitter,
+        );
+        let success_rate_per_attempt = match f.take(self, &["success_rate_per_attempt"]) {
+            Some((p, n)) => {
+                let rates = self.numbers(n, &p, PROBABILITY);
+                if rates.is_empty() {
+                    self.expected(n, &p, "at least one success rate");
+                    defaults.success_rate_per_attempt
+                } else {
+                    rates
+                }
+            }
+            None => defaults.success_rate_per_attempt,
+        };
+        f.finish(self);
+        enabled.then_some(Retry {
+            max_attempts,
+            force_initial_failure,
+            backoff_base_ms,
+            backoff_multiplier,
+            backoff_jitter,
+            success_rate_per_attempt,
+        })
+    }
+
+    fn attributes(&mut self, node: &Node, path: &str) -> Vec<Attribute> {
+        let entries = match &node.value {
+            Value::Null => return Vec::new(),
+            Value::Map(entries) => entries,
+            _ => {
+                self.expected(node, path, "a mapping of attribute names to values");
+                return Vec::new();
+            }
+        };
+        let mut attributes = Vec::new();
+        for (k, v) in entries {
+            let Some(key) = k.scalar_text() else {
+                self.expected(k, path, "an attribute name");
+                continue;
+            };
+            let attr_path = format!("{path}.{key}");
+            let value = match &v.value {
+                Value::Map(inner)
+                    if inner
+                        .iter()
+                        .any(|(ik, _)| ik.value == Value::Str("distribution".into())) =>
+                {
+                    let Some(mut f) = self.fields(v, &attr_path) else {
+                        continue;
+                    };
+                    let d = self.distribution(&mut f, None);
+                    f.finish(self);
+                    d.map(AttributeValue::Sampled)
+                }
+                _ => self.literal(v, &attr_path).map(AttributeValue::Constant),
+            };
+            if let Some(value) = value {
+                attributes.push(Attribute {
+                    key: normalize_prefix(&key, self.prefix),
+                    value,
+                });
+            }
+        }
+        attributes
+    }
+
+    fn literal(&mut self, node: &Node, path: &str) -> Option<Literal> {
+        Some(match &node.value {
+            Value::Str(s) => Literal::Str(s.clone()),
+            Value::Int(i) => Literal::Int(*i),
+            Value::Float(f) => Literal::Float(*f),
+            Value::Bool(b) => Literal::Bool(*b),
+            Value::Seq(items) => Literal::List(
+                items
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(i, item)| self.literal(item, &format!("{path}[{i}]")))
+                    .collect(),
+            ),
+            Value::Map(entries) => Literal::Map(
+                entries
+                    .iter()
+                    .filter_map(|(k, v)| {
+                        let key = k.scalar_text()?;
+                        let value = self.literal(v, &format!("{path}.{key}"))?;
+                        Some((key, value))
+                    })
+                    .collect(),
+            ),
+            Value::Null => {
+                self.expected(
+                    node,
+                    path,
+                    "a value (OTLP attributes cannot be null; remove the key instead)",
+                );
+                return None;
+            }
+        })
+    }
+}
+
+/// The most spans one trace of `root` can hold (saturating).
+pub fn worst_case_spans(root: &Step) -> u64 {
+    fn instance(step: &Step) -> u64 {
+        let children: u64 = step
+            .children
+            .iter()
+            .map(|c| (c.count.max() as u64).saturating_mul(instance(c)))
+            .fold(0, u64::saturating_add);
+        let attempts = step.retry.as_ref().map_or(1, |r| r.max_attempts as u64);
+        if step.span_type == SpanType::McpToolExecute {
+            // One execute span around its attempts; children follow the attempts.
+            1u64.saturating_add(attempts).saturating_add(children)
+        } else {
+            attempts.saturating_mul(1u64.saturating_add(children))
+        }
+    }
+    match (&root.retry, root.span_type) {
+        // A root with retry sends each attempt as its own trace.
+        (Some(_), t) if t != SpanType::McpToolExecute => {
+            let children: u64 = root
+                .children
+                .iter()
+                .map(|c| (c.count.max() as u64).saturating_mul(instance(c)))
+                .fold(0, u64::saturating_add);
+            1u64.saturating_add(children)
+        }
+        _ => instance(root),
+    }
+}

@@ -1,0 +1,486 @@
+//! The built-in OTLP sink: a receiver that decodes, checks and counts what it is sent, and
+//! prints a summary. It is how a new user sees the simulator work with nothing else
+//! installed (`--local-sink`), how tests check what was sent, and the blackhole the
+//! benchmarks send to.
+//!
+//! Layout:
+//! - `recorder.rs`: the transport-neutral part (counters, span checks, last trace);
+//! - `window.rs`: the bounded window of open traces behind the missing-parent check;
+//! - `tree.rs`: the last trace, drawn as a tree for the summary;
+//! - `http.rs`: OTLP/HTTP (protobuf and JSON, gzip) on axum.
+//!
+//! This first cut serves HTTP only. gRPC goes beside it: a tonic server whose three
+//! services call the same `Recorder::record_*` methods, spawned next to the axum one in
+//! [`SinkHandle::start`] and stopped by the same shutdown signal.
+//!
+//! The sink counts and checks; it does not store what it receives. Storing every span
+//! (for later queries) was rejected: it is what a real backend is for, and a blackhole fed
+//! millions of spans per run must stay in constant memory. What is kept is bounded: the
+//! last ~10,000 open traces' ids (for the parent check), the first 20 problem
+//! descriptions, and up to 1,000 spans of the last trace (for the tree).
+
+mod http;
+mod recorder;
+mod tree;
+mod window;
+
+use std::fmt::Write as _;
+use std::io::{IsTerminal as _, Write as _};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use recorder::{Recorder, WindowLimits};
+
+/// Largest request body accepted, before and after decompression (larger gets 413).
+pub const MAX_BODY_BYTES: usize = 64 * 1024 * 1024;
+
+/// How long [`SinkHandle::shutdown`] waits for in-flight requests before cutting them off.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
+/// Where the sink listens and whether it prints its live line.
+#[derive(Clone, Debug)]
+pub struct SinkOptions {
+    /// Address to bind; port 0 picks a free port (see [`SinkHandle::local_addr`]).
+    pub listen: SocketAddr,
+    /// No live line on stderr (and no "listening" line from [`run_until_signal`]).
+    pub quiet: bool,
+}
+
+/// Why the sink could not run. Each message includes the underlying cause, so printing
+/// the error alone (`{}`) says everything; the cause is not also chained as `source()`,
+/// so `{:#}` in anyhow does not print it twice.
+#[derive(thiserror::Error, Debug)]
+pub enum SinkError {
+    /// The listen address could not be bound (in use, not local, no permission).
+    #[error("sink cannot listen on {addr}: {error}")]
+    Bind {
+        addr: SocketAddr,
+        error: std::io::Error,
+    },
+    /// The bound socket could not report its address.
+    #[error("sink cannot read its bound address: {error}")]
+    LocalAddr { error: std::io::Error },
+    /// Ctrl-C / SIGTERM handlers could not be installed.
+    #[error("sink cannot install signal handlers: {error}")]
+    Signal { error: std::io::Error },
+    /// The port file or the summary file could not be written.
+    #[error("sink cannot write {what} {}: {error}", path.display())]
+    WriteFile {
+        what: &'static str,
+        path: PathBuf,
+        error: std::io::Error,
+    },
+    /// The summary could not be serialised as JSON.
+    #[error("sink cannot serialise its summary as JSON: {error}")]
+    Json { error: serde_json::Error },
+}
+
+/// Counts for traces. Requests, bytes and spans count accepted requests; `rejected`
+/// counts requests answered with an error status (400, 413, 415).
+#[derive(serde::Serialize, Clone, Debug, Default, PartialEq, Eq)]
+pub struct TraceStats {
+    pub requests: u64,
+    pub rejected: u64,
+    /// Body bytes as received (compressed, if it was).
+    pub bytes: u64,
+    /// Body bytes after decompression.
+    pub bytes_decoded: u64,
+    pub spans: u64,
+    /// Distinct trace ids (valid ones) seen.
+    pub traces: u64,
+    /// Spans with status ERROR.
+    pub errors: u64,
+}
+
+/// Counts for metrics (`items` = data points of every kind) or logs (`items` = records).
+#[derive(serde::Serialize, Clone, Debug, Default, PartialEq, Eq)]
+pub struct SignalStats {
+    pub requests: u64,
+    pub rejected: u64,
+    pub bytes: u64,
+    pub bytes_decoded: u64,
+    pub items: u64,
+}
+
+/// What the sink received and found. `problems` holds the first 20 descriptions;
+/// `problem_count` counts them all.
+#[derive(serde::Serialize, Clone, Debug, Default)]
+pub struct SinkSummary {
+    pub traces: TraceStats,
+    pub metrics: SignalStats,
+    pub logs: SignalStats,
+    pub problems: Vec<String>,
+    pub problem_count: u64,
+    /// Hex id of the most recently received trace, if any.
+    pub last_trace_id: Option<String>,
+    /// That trace drawn as a tree: `name  KIND  12.3ms  STATUS`, indented by depth.
+    pub last_trace_tree: Vec<String>,
+}
+
+/// `1234567` → `1,234,567`.
+fn count(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// `1 span`, `1,234 spans`.
+fn plural(n: u64, word: &str) -> String {
+    if n == 1 {
+        format!("1 {word}")
+    } else {
+        format!("{} {word}s", count(n))
+    }
+}
+
+/// Decimal byte sizes: `950 B`, `2.1 MB`.
+fn size(bytes: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KB", "MB", "GB", "TB"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1000.0 && unit < UNITS.len() - 1 {
+        value /= 1000.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{bytes} B")
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
+}
+
+impl SinkSummary {
+    /// Wire bytes accepted, all signals.
+    pub fn total_bytes(&self) -> u64 {
+        self.traces.bytes + self.metrics.bytes + self.logs.bytes
+    }
+
+    /// The one-line progress view, as printed live on stderr.
+    pub fn live_line(&self) -> String {
+        format!(
+            "sink: {} spans ({} traces) · {} metric points · {} logs · {}",
+            count(self.traces.spans),
+            count(self.traces.traces),
+            count(self.metrics.items),
+            count(self.logs.items),
+            size(self.total_bytes())
+        )
+    }
+
+    /// The human summary (counts, problems, the last trace as a tree).
+    pub fn render(&self) -> String {
+        let mut s = String::new();
+        let t = &self.traces;
+        let decoded = |wire: u64, decoded: u64| {
+            if decoded == wire {
+                String::new()
+            } else {
+                format!(" ({} decoded)", size(decoded))
+            }
+        };
+        let rejected = |n: u64| {
+            if n == 0 {
+                String::new()
+            } else {
+                format!(" · {} rejected", count(n))
+            }
+        };
+        let _ = writeln!(s, "sink received:");
+        let _ = writeln!(
+            s,
+            "  traces   {} in {} · {} with status ERROR · {} · {}{}{}",
+            plural(t.spans, "span"),
+            plural(t.traces, "trace"),
+            count(t.errors),
+            plural(t.requests, "request"),
+            size(t.bytes),
+            decoded(t.bytes, t.bytes_decoded),
+            rejected(t.rejected)
+        );
+        for (name, unit, m) in [
+            ("metrics", "data point", &self.metrics),
+            ("logs   ", "record", &self.logs),
+        ] {
+            let _ = writeln!(
+                s,
+                "  {name}  {} · {} · {}{}{}",
+                plural(m.items, unit),
+                plural(m.requests, "request"),
+                size(m.bytes),
+                decoded(m.bytes, m.bytes_decoded),
+                rejected(m.rejected)
+            );
+        }
+        if self.problem_count == 0 {
+            let _ = writeln!(s, "problems: none");
+        } else {
+            let shown = self.problems.len() as u64;
+            let _ = writeln!(
+                s,
+                "problems: {}{}",
+                count(self.problem_count),
+                if shown < self.problem_count {
+                    format!(" (first {shown} shown)")
+                } else {
+                    String::new()
+                }
+            );
+            for p in &self.problems {
+                let _ = writeln!(s, "  - {p}");
+            }
+        }
+        if let Some(id) = &self.last_trace_id {
+            let _ = writeln!(s, "last trace {id}:");
+            for line in &self.last_trace_tree {
+                let _ = writeln!(s, "  {line}");
+            }
+        }
+        s
+    }
+}
+
+/// A running sink. Dropping it stops the server too (without the end-of-run checks);
+/// call [`SinkHandle::shutdown`] for those and the final summary.
+pub struct SinkHandle {
+    addr: SocketAddr,
+    recorder: Arc<Recorder>,
+    stop: watch::Sender<bool>,
+    server: JoinHandle<()>,
+    ticker: Option<JoinHandle<()>>,
+}
+
+/// Limits a test can shrink (the public API uses the defaults).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Limits {
+    pub max_body: usize,
+    pub window: WindowLimits,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_body: MAX_BODY_BYTES,
+            window: WindowLimits::default(),
+        }
+    }
+}
+
+impl SinkHandle {
+    /// Binds `opts.listen` and starts serving; returns once the socket is listening, so a
+    /// client may send as soon as this returns.
+    pub async fn start(opts: SinkOptions) -> Result<SinkHandle, SinkError> {
+        Self::start_with(opts, Limits::default()).await
+    }
+
+    pub(crate) async fn start_with(
+        opts: SinkOptions,
+        limits: Limits,
+    ) -> Result<SinkHandle, SinkError> {
+        use axum::serve::ListenerExt as _;
+
+        let listener = tokio::net::TcpListener::bind(opts.listen)
+            .await
+            .map_err(|error| SinkError::Bind {
+                addr: opts.listen,
+                error,
+            })?;
+        let addr = listener
+            .local_addr()
+            .map_err(|error| SinkError::LocalAddr { error })?;
+        // Small responses should not wait for Nagle.
+        let listener = listener.tap_io(|tcp| {
+            let _ = tcp.set_nodelay(true);
+        });
+        let recorder = Arc::new(Recorder::new(limits.window));
+        let (stop, stopped) = watch::channel(false);
+
+        let app = http::router(recorder.clone(), limits.max_body);
+        let mut server_stop = stopped.clone();
+        let server = tokio::spawn(async move {
+            let signal = async move {
+                // Also resolves (with Err) when the handle is dropped.
+                let _ = server_stop.wait_for(|&s| s).await;
+            };
+            // axum's graceful serve never returns an error (accept errors are retried).
+            let _ = axum::serve(listener, app)
+                .with_graceful_shutdown(signal)
+                .await;
+        });
+        let ticker = (!opts.quiet).then(|| tokio::spawn(live_ticker(recorder.clone(), stopped)));
+        Ok(SinkHandle {
+            addr,
+            recorder,
+            stop,
+            server,
+            ticker,
+        })
+    }
+
+    /// The bound address (with the real port when `listen` had port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Counts so far. The missing-parent check only covers traces already evicted from
+    /// the window; the rest are checked by [`SinkHandle::shutdown`].
+    pub fn snapshot(&self) -> SinkSummary {
+        self.recorder.snapshot()
+    }
+
+    /// Stops accepting connections, lets in-flight requests finish (up to 5 s), runs the
+    /// end-of-run checks and returns the final summary.
+    pub async fn shutdown(self) -> SinkSummary {
+        let _ = self.stop.send(true);
+        let mut server = self.server;
+        if tokio::time::timeout(SHUTDOWN_GRACE, &mut server)
+            .await
+            .is_err()
+        {
+            server.abort();
+        }
+        if let Some(ticker) = self.ticker {
+            let _ = ticker.await;
+        }
+        self.recorder.finish()
+    }
+}
+
+/// Prints the live line on stderr once a second while requests arrive. On a terminal the
+/// line is redrawn in place; otherwise (a log file, CI) one line is written per update.
+async fn live_ticker(recorder: Arc<Recorder>, mut stopped: watch::Receiver<bool>) {
+    let tty = std::io::stderr().is_terminal();
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    let mut seen = 0;
+    let mut drawn = false;
+    let print = |drawn: &mut bool| {
+        let line = recorder.counts().live_line();
+        let mut err = std::io::stderr().lock();
+        let _ = if tty {
+            write!(err, "\r{line}\x1b[K")
+        } else {
+            writeln!(err, "{line}")
+        };
+        let _ = err.flush();
+        *drawn = true;
+    };
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = stopped.wait_for(|&s| s) => break,
+        }
+        let now = recorder.activity();
+        if now != seen {
+            seen = now;
+            print(&mut drawn);
+        }
+    }
+    if recorder.activity() != seen {
+        print(&mut drawn);
+    }
+    if drawn && tty {
+        let _ = writeln!(std::io::stderr());
+    }
+}
+
+/// Writes `contents` to `path` via a temporary name in the same directory and a rename,
+/// so a reader polling for the file never sees it half-written.
+fn write_atomically(what: &'static str, path: &Path, contents: &[u8]) -> Result<(), SinkError> {
+    let err = |error| SinkError::WriteFile {
+        what,
+        path: path.to_owned(),
+        error,
+    };
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(format!(".tmp{}", std::process::id()));
+    let tmp = PathBuf::from(tmp);
+    std::fs::write(&tmp, contents).map_err(err)?;
+    std::fs::rename(&tmp, path).map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        err(e)
+    })
+}
+
+/// Runs the sink standalone until Ctrl-C or SIGTERM: starts it, writes the bound port
+/// (number and newline) to `port_file`, waits, shuts down gracefully, writes the summary
+/// as JSON to `summary_json`, and returns the summary (the caller prints `render()`).
+pub async fn run_until_signal(
+    opts: SinkOptions,
+    port_file: Option<PathBuf>,
+    summary_json: Option<PathBuf>,
+) -> Result<SinkSummary, SinkError> {
+    // Handlers are installed before the port file appears, so a harness that signals as
+    // soon as it has read the port is always caught.
+    let stop = stop_signal().map_err(|error| SinkError::Signal { error })?;
+    run_until(opts, port_file, summary_json, stop).await
+}
+
+/// [`run_until_signal`] with the stop condition as a future (tests use a channel).
+async fn run_until(
+    opts: SinkOptions,
+    port_file: Option<PathBuf>,
+    summary_json: Option<PathBuf>,
+    stop: impl Future<Output = ()>,
+) -> Result<SinkSummary, SinkError> {
+    let quiet = opts.quiet;
+    let handle = SinkHandle::start(opts).await?;
+    let addr = handle.local_addr();
+    if !quiet {
+        let _ = writeln!(
+            std::io::stderr(),
+            "sink: listening on http://{addr} (OTLP/HTTP: POST /v1/traces, /v1/metrics, /v1/logs); Ctrl-C to stop"
+        );
+    }
+    if let Some(path) = &port_file
+        && let Err(e) = write_atomically("port file", path, format!("{}\n", addr.port()).as_bytes())
+    {
+        handle.shutdown().await;
+        return Err(e);
+    }
+    stop.await;
+    let summary = handle.shutdown().await;
+    if let Some(path) = &summary_json {
+        let mut json =
+            serde_json::to_vec_pretty(&summary).map_err(|error| SinkError::Json { error })?;
+        json.push(b'\n');
+        write_atomically("summary file", path, &json)?;
+    }
+    Ok(summary)
+}
+
+/// A future that resolves on Ctrl-C (SIGINT) or, on Unix, SIGTERM. The handlers are
+/// registered now, not when the future is first polled.
+fn stop_signal() -> std::io::Result<impl Future<Output = ()>> {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut int = signal(SignalKind::interrupt())?;
+        let mut term = signal(SignalKind::terminate())?;
+        Ok(async move {
+            tokio::select! {
+                _ = int.recv() => {}
+                _ = term.recv() => {}
+            }
+        })
+    }
+    #[cfg(not(unix))]
+    {
+        Ok(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests;

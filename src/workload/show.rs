@@ -1,0 +1,156 @@
+//! `--show-spans` and `--show-full-spans`: what was generated, printed as it is generated.
+//!
+//! The short form is the original's one line per iteration; the full form prints each trace as a
+//! tree, parents before children, every attribute sorted by key. Printing reads the same records
+//! the encoder does, so what is shown is what is sent.
+
+use crate::generate::{AttrValue, Plan, Trace};
+use crate::scenario::{Literal, SpanKind};
+use std::io::Write;
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Show {
+    #[default]
+    Nothing,
+    Spans,
+    FullSpans,
+}
+
+/// Names listed per line before the rest is summarised as `..+K`.
+const NAMES_PER_LINE: usize = 12;
+
+impl Show {
+    pub fn print(
+        self,
+        out: &mut impl Write,
+        plan: &Plan,
+        traces: &[Trace],
+        index: u64,
+        count: u64,
+    ) {
+        let result = match self {
+            Show::Nothing => Ok(()),
+            Show::Spans => spans_line(out, plan, traces, index, count),
+            Show::FullSpans => traces.iter().try_for_each(|t| full_tree(out, plan, t)),
+        };
+        // A closed stdout (e.g. `| head`) must not stop the run.
+        let _ = result;
+    }
+}
+
+fn spans_line(
+    out: &mut impl Write,
+    plan: &Plan,
+    traces: &[Trace],
+    index: u64,
+    count: u64,
+) -> std::io::Result<()> {
+    let Some(last) = traces.last() else {
+        return Ok(());
+    };
+    let names: Vec<&str> = traces
+        .iter()
+        .flat_map(|t| t.spans.iter().map(|s| plan.str(s.name)))
+        .collect();
+    let mut listed = names
+        .iter()
+        .take(NAMES_PER_LINE)
+        .copied()
+        .collect::<Vec<_>>()
+        .join(",");
+    if names.len() > NAMES_PER_LINE {
+        listed += &format!(",..+{}", names.len() - NAMES_PER_LINE);
+    }
+    writeln!(
+        out,
+        "   [{}/{}] trace_id={}.. tenant_id={} spans={}",
+        index + 1,
+        count,
+        &hex(&last.trace_id)[..16],
+        plan.str(plan.tenants[last.tenant as usize]),
+        listed
+    )
+}
+
+fn full_tree(out: &mut impl Write, plan: &Plan, trace: &Trace) -> std::io::Result<()> {
+    let mut depth = vec![0usize; trace.spans.len()];
+    for (i, span) in trace.spans.iter().enumerate() {
+        depth[i] = span.parent.map_or(0, |p| depth[p as usize] + 1);
+        let indent = "  ".repeat(depth[i]);
+        let status = if span.error.is_some() {
+            "ERROR"
+        } else {
+            "UNSET"
+        };
+        writeln!(
+            out,
+            "   {indent}span name={} trace_id={} span_id={} parent_id={} kind={} status={} duration_ms={:.1}",
+            plan.str(span.name),
+            hex(&trace.trace_id),
+            hex(&span.span_id),
+            span.parent
+                .map_or(String::new(), |p| hex(&trace.spans[p as usize].span_id)),
+            kind_name(span.kind),
+            status,
+            span.duration_ns() as f64 / 1e6,
+        )?;
+        let mut attrs: Vec<(&str, String)> = trace
+            .attrs_of(span)
+            .iter()
+            .map(|a| (plan.str(a.key), value_text(plan, trace, a.value)))
+            .collect();
+        attrs.sort();
+        for (key, value) in attrs {
+            writeln!(out, "   {indent}   {key}={value}")?;
+        }
+    }
+    writeln!(out)
+}
+
+fn kind_name(kind: SpanKind) -> &'static str {
+    match kind {
+        SpanKind::Internal => "INTERNAL",
+        SpanKind::Server => "SERVER",
+        SpanKind::Client => "CLIENT",
+    }
+}
+
+pub fn value_text(plan: &Plan, trace: &Trace, value: AttrValue) -> String {
+    match value {
+        AttrValue::Str(s) => plan.str(s).to_string(),
+        AttrValue::Text { start, len } => trace.text(start, len).to_string(),
+        AttrValue::Int(i) => i.to_string(),
+        AttrValue::Double(d) => d.to_string(),
+        AttrValue::Bool(b) => b.to_string(),
+        AttrValue::Literal(id) => literal_text(plan.literal(id)),
+    }
+}
+
+fn literal_text(l: &Literal) -> String {
+    match l {
+        Literal::Str(s) => s.clone(),
+        Literal::Int(i) => i.to_string(),
+        Literal::Float(f) => f.to_string(),
+        Literal::Bool(b) => b.to_string(),
+        Literal::List(items) => format!(
+            "[{}]",
+            items
+                .iter()
+                .map(literal_text)
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        Literal::Map(entries) => format!(
+            "{{{}}}",
+            entries
+                .iter()
+                .map(|(k, v)| format!("{k}: {}", literal_text(v)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    }
+}
+
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
