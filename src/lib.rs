@@ -22,5 +22,6 @@ pub mod config;
 pub mod generate;
 pub mod otlp;
 pub mod scenario;
+pub mod schema;
 pub mod sink;
 pub mod workload;

@@ -84,6 +84,8 @@ pub(crate) struct PlanNode {
     pub count: CountPlan,
     pub retry: Option<Retry>,
     pub attrs: Vec<AttrPlan>,
+    /// For MCP tool steps, the attributes of the attempt spans.
+    pub attempt_attrs: Vec<AttrPlan>,
     pub children: Vec<NodeId>,
 }
 
@@ -215,7 +217,12 @@ impl Plan {
         let id = NodeId(self.nodes.len() as u32);
         let name = self.intern(&step.span_type.span_name(&self.prefix));
         let attempt_name = self.intern(&SpanType::McpToolExecuteAttempt.span_name(&self.prefix));
-        let attrs = self.attributes(step, agent_name);
+        let attrs = self.attributes(step, step.span_type, agent_name);
+        let attempt_attrs = if step.span_type == SpanType::McpToolExecute {
+            self.attributes(step, SpanType::McpToolExecuteAttempt, agent_name)
+        } else {
+            Vec::new()
+        };
         let error = self.error_plan(&step.error, step.span_type);
         // Reserve the slot so children get higher ids than their parent.
         self.nodes.push(PlanNode {
@@ -247,6 +254,7 @@ impl Plan {
             },
             retry: step.retry.clone(),
             attrs,
+            attempt_attrs,
             children: Vec::new(),
         });
         let children = step
@@ -290,7 +298,7 @@ impl Plan {
     }
 
     /// The span type's conventional attributes merged with the scenario's (the scenario wins).
-    fn attributes(&mut self, step: &Step, agent_name: &str) -> Vec<AttrPlan> {
+    fn attributes(&mut self, step: &Step, span_type: SpanType, agent_name: &str) -> Vec<AttrPlan> {
         let p = self.prefix.clone();
         let written = |key: &str| step.attributes.iter().find(|a| a.key == key);
         let constant = |key: &str| match written(key).map(|a| &a.value) {
@@ -308,10 +316,10 @@ impl Plan {
                 Default::Generated(Generated::RequestId),
             ),
         ];
-        if step.span_type.is_vendor() {
+        if span_type.is_vendor() {
             defaults.push((
                 format!("{p}.span.class"),
-                Default::Str(step.span_type.suffix().into()),
+                Default::Str(span_type.suffix().into()),
             ));
         }
         let op = |name: &str| {
@@ -320,7 +328,7 @@ impl Plan {
                 Default::Str(name.into()),
             )
         };
-        match step.span_type {
+        match span_type {
             SpanType::A2aOrchestrate => {
                 defaults.push(op("invoke_agent"));
                 defaults.push(("gen_ai.agent.name".into(), Default::Str(agent_name.into())));
@@ -336,6 +344,8 @@ impl Plan {
                 let provider = constant("gen_ai.provider.name")
                     .or_else(|| constant("gen_ai.system"))
                     .unwrap_or_else(|| "openai".into());
+                // Embeddings produce no output tokens and no completion id.
+                let generates = constant("gen_ai.operation.name").as_deref() != Some("embeddings");
                 defaults.push(op("chat"));
                 defaults.push((
                     "gen_ai.provider.name".into(),
@@ -349,24 +359,25 @@ impl Plan {
                     "gen_ai.response.model".into(),
                     Default::CopyOf("gen_ai.request.model".into()),
                 ));
-                defaults.push((
-                    "gen_ai.response.id".into(),
-                    Default::Generated(Generated::ResponseId),
-                ));
-                defaults.push((
-                    "gen_ai.usage.input_tokens".into(),
-                    Default::Sampled(Distribution::LogNormal {
-                        median: 500.0,
-                        sigma: 0.5,
-                    }),
-                ));
-                defaults.push((
-                    "gen_ai.usage.output_tokens".into(),
-                    Default::Sampled(Distribution::LogNormal {
+                let input = Distribution::LogNormal {
+                    median: 500.0,
+                    sigma: 0.5,
+                };
+                defaults.push(("gen_ai.usage.input_tokens".into(), Default::Sampled(input)));
+                if generates {
+                    defaults.push((
+                        "gen_ai.response.id".into(),
+                        Default::Generated(Generated::ResponseId),
+                    ));
+                    let output = Distribution::LogNormal {
                         median: 200.0,
                         sigma: 0.6,
-                    }),
-                ));
+                    };
+                    defaults.push((
+                        "gen_ai.usage.output_tokens".into(),
+                        Default::Sampled(output),
+                    ));
+                }
                 defaults.push((
                     "gen_ai.conversation.id".into(),
                     Default::Generated(Generated::SessionId),
@@ -456,6 +467,8 @@ impl Plan {
         plans.retain(
             |a| !matches!(a, AttrPlan::Constant { key, .. } if *key == self.keys.error_type),
         );
+        // Copies read the values they copy, so they go last.
+        plans.sort_by_key(|a| matches!(a, AttrPlan::CopyOf { .. }));
         plans
     }
 
@@ -470,7 +483,7 @@ impl Plan {
             key: key_sym,
             sampler: Sampler::new(d),
             choices,
-            integer: is_token_count(key),
+            integer: is_token_count(key) || d.is_integer_valued(),
         }
     }
 

@@ -344,7 +344,7 @@ impl<'a, R: Rng> Builder<'a, R> {
     fn push_span(
         &mut self,
         node: &PlanNode,
-        name: Sym,
+        attempt: bool,
         parent: Option<u32>,
         error: Option<usize>,
         extra: &[Attr],
@@ -352,7 +352,12 @@ impl<'a, R: Rng> Builder<'a, R> {
         let index = self.trace.spans.len() as u32;
         let span_id = self.span_id();
         let start = self.trace.attrs.len();
-        for plan in &node.attrs {
+        let (name, plans) = if attempt {
+            (node.attempt_name, &node.attempt_attrs)
+        } else {
+            (node.name, &node.attrs)
+        };
+        for plan in plans {
             let value = match plan {
                 AttrPlan::Constant { value, .. } => *value,
                 AttrPlan::Sampled {
@@ -483,7 +488,7 @@ impl<'a, R: Rng> Builder<'a, R> {
             },
         ];
         let extra: &[Attr] = if number > 0 { &retry_attrs } else { &[] };
-        let span = self.push_span(node, node.name, parent, outcome.error, extra);
+        let span = self.push_span(node, false, parent, outcome.error, extra);
         let errored = outcome.error.is_some();
         let latency = self.latency_ns(node);
         let children = self.children(id, span, errored);
@@ -518,7 +523,7 @@ impl<'a, R: Rng> Builder<'a, R> {
             }
         };
         let final_error = outcomes.last().and_then(|a| a.error);
-        let execute = self.push_span(node, node.name, parent, final_error, &[]);
+        let execute = self.push_span(node, false, parent, final_error, &[]);
         let mut cursor = 0;
         let keys = &self.plan.keys;
         for (k, attempt) in outcomes.iter().enumerate() {
@@ -544,13 +549,7 @@ impl<'a, R: Rng> Builder<'a, R> {
                     }),
                 },
             ];
-            let span = self.push_span(
-                node,
-                node.attempt_name,
-                Some(execute),
-                attempt.error,
-                &extra,
-            );
+            let span = self.push_span(node, true, Some(execute), attempt.error, &extra);
             let latency = self.latency_ns(node);
             self.trace.spans[span as usize].end_ns = latency;
             self.offsets[span as usize] = cursor;

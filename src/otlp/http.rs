@@ -42,7 +42,13 @@ pub struct HttpExporter {
     options: HttpOptions,
     stats: Arc<ExportStats>,
     endpoint_dead: AtomicBool,
+    /// Whether the endpoint has ever answered; until it has, connection errors get a short budget.
+    ever_answered: AtomicBool,
 }
+
+/// Retry budget for an endpoint that has not answered once since the run began: long enough to
+/// ride out a collector still starting, short enough that a wrong address fails fast.
+const NEVER_ANSWERED_BUDGET: Duration = Duration::from_secs(5);
 
 const INITIAL_BACKOFF: Duration = Duration::from_millis(100);
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
@@ -77,6 +83,7 @@ impl HttpExporter {
             options,
             stats,
             endpoint_dead: AtomicBool::new(false),
+            ever_answered: AtomicBool::new(false),
         })
     }
 
@@ -84,7 +91,7 @@ impl HttpExporter {
     pub async fn export(&self, body: Bytes, items: u64) {
         let stats = &self.stats;
         if self.endpoint_dead.load(Ordering::Relaxed) {
-            stats.dropped(items, "endpoint unreachable");
+            stats.dropped(items, "not sent: the endpoint was unreachable");
             return;
         }
         let started = Instant::now();
@@ -110,17 +117,16 @@ impl HttpExporter {
                 } => {
                     let jittered = backoff.mul_f64(rand::rng().random::<f64>());
                     let wait = retry_after.unwrap_or(jittered);
-                    if started.elapsed() + wait > self.options.retry_max_elapsed {
+                    let budget = if unreachable && !self.ever_answered.load(Ordering::Relaxed) {
+                        self.options.retry_max_elapsed.min(NEVER_ANSWERED_BUDGET)
+                    } else {
+                        self.options.retry_max_elapsed
+                    };
+                    if started.elapsed() + wait > budget {
                         if unreachable {
                             self.endpoint_dead.store(true, Ordering::Relaxed);
                         }
-                        stats.dropped(
-                            items,
-                            &format!(
-                                "{reason} (gave up after {:.1} s of retries)",
-                                started.elapsed().as_secs_f64()
-                            ),
-                        );
+                        stats.dropped(items, &format!("{reason} (gave up retrying)"));
                         return;
                     }
                     stats.count_retry();
@@ -143,12 +149,13 @@ impl HttpExporter {
             Ok(r) => r,
             Err(e) => {
                 return Attempt::Retryable {
-                    reason: format!("cannot reach {}: {}", self.options.url, error_chain(&e)),
+                    reason: format!("cannot reach {}: {}", self.options.url, root_cause(&e)),
                     retry_after: None,
                     unreachable: true,
                 };
             }
         };
+        self.ever_answered.store(true, Ordering::Relaxed);
         let status = response.status();
         let retry_after = response
             .headers()
@@ -213,15 +220,13 @@ fn server_message(body: &[u8]) -> String {
     }
 }
 
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
+/// The innermost cause, which is what a user can act on ("Connection refused", "timed out").
+fn root_cause(e: &dyn std::error::Error) -> String {
+    let mut cause = e;
+    while let Some(source) = cause.source() {
+        cause = source;
     }
-    text
+    cause.to_string()
 }
 
 #[cfg(test)]

@@ -62,15 +62,39 @@ pub fn decode(
     let scenario = match super::yaml::parse(text) {
         Ok(node) => decoder.scenario(&node, name, options),
         Err(error) => {
-            decoder.push(Severity::Error, error.mark, "", error.message, None);
+            decoder.push(
+                Severity::Error,
+                error.mark,
+                "",
+                plain_syntax_message(&error.message),
+                None,
+            );
             None
         }
     };
-    let diagnostics = Diagnostics(decoder.diagnostics);
+    let mut diagnostics = Diagnostics(decoder.diagnostics);
+    diagnostics
+        .0
+        .sort_by_key(|d| d.mark.map(|m| (m.line, m.column)));
     match scenario {
         Some(scenario) if !diagnostics.has_errors() => Ok((scenario, diagnostics)),
         _ => Err(diagnostics),
     }
+}
+
+/// The YAML crate's messages, reworded where they speak of its own settings.
+fn plain_syntax_message(message: &str) -> String {
+    if let Some(key) = message.strip_prefix("duplicate mapping key: ") {
+        let key = key.split(',').next().unwrap_or(key).trim();
+        return format!("duplicate key `{key}`: each key may appear once in a mapping");
+    }
+    if message.contains("budget breached") || message.contains("recursion limit") {
+        return format!(
+            "the document is too large or too deeply nested once its anchors and aliases are expanded \
+             (at most 64 levels and 200,000 nodes; {message})"
+        );
+    }
+    message.to_string()
 }
 
 struct Decoder<'a> {
@@ -163,6 +187,13 @@ impl<'n> Fields<'n> {
             }
         }
         found
+    }
+
+    /// Marks every remaining key as read (after an error that makes them meaningless).
+    fn skip_rest(&mut self) {
+        for entry in &mut self.entries {
+            entry.used = true;
+        }
     }
 
     fn has(&self, name: &str) -> bool {
@@ -316,19 +347,24 @@ impl<'a> Decoder<'a> {
     }
 
     fn boolean(&mut self, f: &mut Fields, name: &'static str, default: bool) -> bool {
-        match f.take(self, &[name]) {
-            Some((
-                _,
-                Node {
-                    value: Value::Bool(b),
-                    ..
-                },
-            )) => *b,
-            Some((path, node)) => {
+        let Some((path, node)) = f.take(self, &[name]) else {
+            return default;
+        };
+        match &node.value {
+            Value::Bool(b) => *b,
+            // The original read YAML 1.1, where these words are booleans too.
+            Value::Str(word) => match word.to_lowercase().as_str() {
+                "yes" | "on" => true,
+                "no" | "off" => false,
+                _ => {
+                    self.expected(node, &path, "true or false");
+                    default
+                }
+            },
+            _ => {
                 self.expected(node, &path, "true or false");
                 default
             }
-            None => default,
         }
     }
 
@@ -731,6 +767,7 @@ impl<'a> Decoder<'a> {
                     format!("unknown distribution `{raw}`"),
                     Some(help),
                 );
+                f.skip_rest();
                 return None;
             }
         };

@@ -104,16 +104,31 @@ pub struct ScenarioFile {
 
 impl ScenarioFile {
     pub fn read(path: &Path) -> Result<ScenarioFile, LoadError> {
-        let text = std::fs::read_to_string(path).map_err(|source| LoadError::Io {
+        let bytes = std::fs::read(path).map_err(|source| LoadError::Io {
             path: path.to_path_buf(),
             source,
+        })?;
+        let display = path.display().to_string();
+        let text = String::from_utf8(bytes).map_err(|e| {
+            let valid = &e.as_bytes()[..e.utf8_error().valid_up_to()];
+            let line = valid.iter().filter(|b| **b == b'\n').count() as u32 + 1;
+            let column = valid.iter().rev().take_while(|b| **b != b'\n').count() as u32 + 1;
+            LoadError::Invalid(Diagnostics(vec![Diagnostic {
+                severity: Severity::Error,
+                file: display.clone(),
+                mark: Some(yaml::Mark { line, column }),
+                path: String::new(),
+                message: "the file is not UTF-8 text".into(),
+                help: Some("save it as UTF-8".into()),
+                source_line: None,
+            }]))
         })?;
         Ok(ScenarioFile {
             name: path
                 .file_stem()
                 .map(|s| s.to_string_lossy().into_owned())
                 .unwrap_or_default(),
-            display: path.display().to_string(),
+            display,
             text,
         })
     }

@@ -267,6 +267,22 @@ impl Distribution {
         }
     }
 
+    /// Whether every value it can produce is a whole number (counts, flags).
+    pub fn is_integer_valued(&self) -> bool {
+        match self {
+            Distribution::Poisson { .. }
+            | Distribution::Geometric { .. }
+            | Distribution::Bernoulli { .. } => true,
+            Distribution::Categorical { values, .. } => {
+                values.iter().all(|v| matches!(v, Literal::Int(_)))
+            }
+            Distribution::Mixture { components } => {
+                components.iter().all(|(_, d)| d.is_integer_valued())
+            }
+            _ => false,
+        }
+    }
+
     /// The distribution's mean, where it has a closed form (used by `check` and tests).
     pub fn mean(&self) -> Option<f64> {
         Some(match self {

@@ -98,8 +98,11 @@ fn budget() -> Budget {
 pub fn parse(text: &str) -> Result<Node, SyntaxError> {
     let mut options = Options::default();
     options.budget = Some(budget());
+    // YAML 1.2 booleans only: `y`, `n`, `no`, `on` stay strings (model names, country codes,
+    // categorical values). Boolean-typed keys still accept the YAML 1.1 words; see the decoder.
+    options.strict_booleans = true;
     serde_saphyr::from_str_with_options::<Spanned<Raw>>(text, options)
-        .map(|spanned| located(spanned))
+        .map(located)
         .map_err(|error| SyntaxError {
             mark: error.location().map(|l| Mark {
                 line: l.line() as u32,
@@ -247,6 +250,20 @@ mod tests {
         );
         assert_eq!(entries[2].0.mark, Mark { line: 3, column: 1 });
         assert_eq!(entries[2].1.mark, Mark { line: 3, column: 4 });
+    }
+
+    #[test]
+    fn only_yaml_1_2_words_are_booleans() {
+        let node = parse("[y, n, yes, on, NO, true, false]").unwrap();
+        let Value::Seq(items) = node.value else {
+            panic!("not a list")
+        };
+        let values: Vec<_> = items.into_iter().map(|n| n.value).collect();
+        assert_eq!(
+            values[..5],
+            ["y", "n", "yes", "on", "NO"].map(|s| Value::Str(s.into()))
+        );
+        assert_eq!(values[5..], [Value::Bool(true), Value::Bool(false)]);
     }
 
     #[test]

@@ -223,7 +223,6 @@ pub fn run(
     }
     send(&mut batch);
     let _ = stdout.flush();
-    drop(send);
     drop(tx);
     runtime.block_on(async {
         for sender in senders {

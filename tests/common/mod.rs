@@ -68,10 +68,10 @@ pub fn manifest_dir() -> PathBuf {
 /// The Python that runs the judges: `$PYTHON`, else `target/judge-venv/bin/python` if it
 /// exists (see `scripts/judge-venv`), else `python3`.
 pub fn python() -> String {
-    if let Ok(p) = std::env::var("PYTHON") {
-        if !p.trim().is_empty() {
-            return p;
-        }
+    if let Ok(p) = std::env::var("PYTHON")
+        && !p.trim().is_empty()
+    {
+        return p;
     }
     let venv = manifest_dir().join("target/judge-venv/bin/python");
     if venv.exists() {
@@ -135,11 +135,11 @@ impl Judge {
         };
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
-            if let Ok(text) = std::fs::read_to_string(&port_file) {
-                if let Ok(port) = text.trim().parse::<u16>() {
-                    judge.port = port;
-                    return judge;
-                }
+            if let Ok(text) = std::fs::read_to_string(&port_file)
+                && let Ok(port) = text.trim().parse::<u16>()
+            {
+                judge.port = port;
+                return judge;
             }
             let child = judge.child.as_mut().expect("child present");
             if let Ok(Some(status)) = child.try_wait() {

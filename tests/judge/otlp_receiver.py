@@ -628,7 +628,8 @@ def main(argv=None):
     port = server.server_address[1]
 
     def on_signal(signum, _frame):
-        STOP_REASON[0] = signal.Signals(signum).name
+        if not STOP.is_set():  # keep the first reason (e.g. POST /shutdown, then SIGTERM)
+            STOP_REASON[0] = signal.Signals(signum).name
         STOP.set()
 
     signal.signal(signal.SIGTERM, on_signal)

@@ -1,0 +1,944 @@
+//! Reads a located YAML tree into a [`Schema`], checking the keys it knows and ignoring the rest.
+//!
+//! The walk is by hand over [`Node`], like the scenario decoder, so every problem comes with its
+//! line, column and key path and one pass reports them all. Unlike scenarios, unknown keys are not
+//! errors: the original ignored them and real schema files are full of documentation-only sections
+//! (`lineage`, `*_model`, `*_span_spec`) and per-attribute notes. Only the types of the keys the
+//! simulator reads are checked, and an attribute's values against its declared `type`, since a
+//! wrongly typed default would otherwise reach every span.
+
+use super::{
+    AttributeDef, AttributeType, Category, DEFAULT_VERSION, Kind, MetricDef, Requirement, Schema,
+    Section, SpanDef,
+};
+use crate::scenario::yaml::{self, Mark, Node, Value};
+use crate::scenario::{Diagnostic, Diagnostics, Literal, Severity, nearest};
+
+/// Decodes schema `text`, read from `file`.
+pub(super) fn decode(text: &str, file: &str) -> Result<Schema, Diagnostics> {
+    let mut d = Decoder {
+        file,
+        lines: text.lines().collect(),
+        diagnostics: Vec::new(),
+    };
+    let mut schema = Schema {
+        source: file.to_string(),
+        ..Schema::default()
+    };
+    match yaml::parse(text) {
+        Ok(node) => d.document(&node, &mut schema),
+        Err(error) => d.push(Severity::Error, error.mark, "", error.message, None),
+    }
+    let diagnostics = Diagnostics(d.diagnostics);
+    if diagnostics.has_errors() {
+        return Err(diagnostics);
+    }
+    schema.warnings = diagnostics;
+    Ok(schema)
+}
+
+struct Decoder<'a> {
+    file: &'a str,
+    lines: Vec<&'a str>,
+    diagnostics: Vec<Diagnostic>,
+}
+
+fn join(path: &str, key: &str) -> String {
+    if path.is_empty() {
+        key.to_string()
+    } else {
+        format!("{path}.{key}")
+    }
+}
+
+/// A node as it appears in a "found …" message.
+fn show(node: &Node) -> String {
+    match &node.value {
+        Value::Str(s) => format!("{s:?}"),
+        Value::Int(i) => i.to_string(),
+        Value::Float(f) => f.to_string(),
+        Value::Bool(b) => b.to_string(),
+        Value::Null | Value::Seq(_) | Value::Map(_) => node.kind().to_string(),
+    }
+}
+
+/// Common misnamings of the attribute types, for the "did you mean".
+const TYPE_ALIASES: [(&str, AttributeType); 9] = [
+    ("integer", AttributeType::Int),
+    ("int64", AttributeType::Int),
+    ("long", AttributeType::Int),
+    ("float", AttributeType::Double),
+    ("number", AttributeType::Double),
+    ("float64", AttributeType::Double),
+    ("bool", AttributeType::Boolean),
+    ("str", AttributeType::String),
+    ("enum", AttributeType::String),
+];
+
+impl<'a> Decoder<'a> {
+    fn push(
+        &mut self,
+        severity: Severity,
+        mark: Option<Mark>,
+        path: &str,
+        message: String,
+        help: Option<String>,
+    ) {
+        let source_line = mark
+            .and_then(|m| self.lines.get((m.line as usize).checked_sub(1)?))
+            .map(|l| l.to_string());
+        self.diagnostics.push(Diagnostic {
+            severity,
+            file: self.file.to_string(),
+            mark,
+            path: path.to_string(),
+            message,
+            help,
+            source_line,
+        });
+    }
+
+    fn error(&mut self, node: &Node, path: &str, message: impl Into<String>, help: Option<String>) {
+        self.push(Severity::Error, Some(node.mark), path, message.into(), help);
+    }
+
+    fn expected(&mut self, node: &Node, path: &str, what: &str) {
+        let help = match (&node.value, what) {
+            (Value::Int(_) | Value::Float(_) | Value::Bool(_), "a string") => Some(format!(
+                "quote it: \"{}\"",
+                node.scalar_text().unwrap_or_default()
+            )),
+            _ => None,
+        };
+        self.error(
+            node,
+            path,
+            format!("expected {what}, found {}", show(node)),
+            help,
+        );
+    }
+
+    /// The entries of a mapping node; `None` (after reporting) if it is something else. Null is an
+    /// empty mapping.
+    fn mapping<'n>(
+        &mut self,
+        node: &'n Node,
+        path: &str,
+        what: &str,
+    ) -> Option<Vec<(String, &'n Node, &'n Node)>> {
+        match &node.value {
+            Value::Null => Some(Vec::new()),
+            Value::Map(entries) => {
+                let mut out = Vec::with_capacity(entries.len());
+                for (key, value) in entries {
+                    match key.scalar_text() {
+                        Some(text) => out.push((text, key, value)),
+                        None => self.error(
+                            key,
+                            path,
+                            format!("keys must be names, found {}", key.kind()),
+                            None,
+                        ),
+                    }
+                }
+                Some(out)
+            }
+            _ => {
+                self.expected(node, path, what);
+                None
+            }
+        }
+    }
+
+    /// A string, or `None` for null (after reporting anything else).
+    fn string(&mut self, node: &Node, path: &str) -> Option<String> {
+        match &node.value {
+            Value::Str(s) => Some(s.clone()),
+            Value::Null => None,
+            _ => {
+                self.expected(node, path, "a string");
+                None
+            }
+        }
+    }
+
+    /// A boolean, or `None` for null.
+    fn boolean(&mut self, node: &Node, path: &str) -> Option<bool> {
+        match &node.value {
+            Value::Bool(b) => Some(*b),
+            Value::Null => None,
+            _ => {
+                let help = matches!(&node.value, Value::Str(s) if s == "true" || s == "false")
+                    .then(|| "remove the quotes".to_string());
+                self.error(
+                    node,
+                    path,
+                    format!("expected true or false, found {}", show(node)),
+                    help,
+                );
+                None
+            }
+        }
+    }
+
+    /// A list of scalars as text (`dimensions`, `applies_to`); null is empty.
+    fn names(&mut self, node: &Node, path: &str) -> Vec<String> {
+        match &node.value {
+            Value::Null => Vec::new(),
+            Value::Seq(items) => items
+                .iter()
+                .enumerate()
+                .filter_map(|(i, item)| {
+                    let text = match &item.value {
+                        Value::Str(s) => Some(s.clone()),
+                        _ => None,
+                    };
+                    if text.is_none() {
+                        self.expected(item, &format!("{path}[{i}]"), "a string");
+                    }
+                    text
+                })
+                .collect(),
+            _ => {
+                self.expected(node, path, "a list of strings");
+                Vec::new()
+            }
+        }
+    }
+
+    fn document(&mut self, node: &Node, schema: &mut Schema) {
+        let entries = match &node.value {
+            Value::Null => return,
+            Value::Map(_) => self.mapping(node, "", "a mapping").unwrap_or_default(),
+            _ => {
+                self.error(
+                    node,
+                    "",
+                    format!(
+                        "expected a mapping of schema sections, found {}",
+                        node.kind()
+                    ),
+                    Some("a minimal schema is the line `schema_version: \"1.0.0\"`".into()),
+                );
+                return;
+            }
+        };
+        for (key, key_node, value) in entries {
+            match key.as_str() {
+                "schema_version" => {
+                    schema.version = self
+                        .string(value, &key)
+                        .unwrap_or_else(|| DEFAULT_VERSION.to_string())
+                }
+                "span_names" => self.spans(value, &key, schema),
+                "canonical_metrics" => self.metrics(value, &key, schema),
+                "status_schema" => self.status(value, &key, schema),
+                _ if key.ends_with("_attributes") => {
+                    let known = key == "resource_attributes" || key == "common_attributes";
+                    match &value.value {
+                        Value::Map(_) => {
+                            let section = self.section(value, &key);
+                            schema.sections.push(section);
+                        }
+                        Value::Null => {}
+                        _ if known => {
+                            self.expected(value, &key, "a mapping of attribute name to definition")
+                        }
+                        _ => self.push(
+                            Severity::Warning,
+                            Some(key_node.mark),
+                            &key,
+                            format!(
+                                "ignored: {} is not a mapping of attribute definitions",
+                                value.kind()
+                            ),
+                            None,
+                        ),
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+
+    fn section(&mut self, node: &Node, name: &str) -> Section {
+        let entries = self.mapping(node, name, "a mapping").unwrap_or_default();
+        let attributes = entries
+            .into_iter()
+            .filter_map(|(attr, key, value)| self.attribute(name, &attr, key.mark, value))
+            .collect();
+        Section {
+            name: name.to_string(),
+            attributes,
+        }
+    }
+
+    fn attribute(
+        &mut self,
+        section: &str,
+        name: &str,
+        mark: Mark,
+        node: &Node,
+    ) -> Option<AttributeDef> {
+        let path = join(section, name);
+        let entries = self.mapping(node, &path, "a mapping (type, required, default, ...)")?;
+        let mut def = AttributeDef {
+            name: name.to_string(),
+            section: section.to_string(),
+            ty: AttributeType::String,
+            requirement: Requirement::Optional,
+            category: Category::Metadata,
+            description: String::new(),
+            allowed_values: Vec::new(),
+            examples: Vec::new(),
+            default: None,
+            sensitive: false,
+            mark,
+        };
+        // Values are checked against the type, which may be written after them.
+        let mut values: Vec<(&str, &Node)> = Vec::new();
+        let mut type_ok = true;
+        for (key, _, value) in entries {
+            let key_path = join(&path, &key);
+            match key.as_str() {
+                "type" => match self.attribute_type(value, &key_path) {
+                    Some(ty) => def.ty = ty,
+                    // Checking values against a type that was not understood would only add
+                    // errors that go away once the type is fixed.
+                    None => type_ok = matches!(value.value, Value::Null),
+                },
+                "required" => def.requirement = self.requirement(value, &key_path),
+                "category" => {
+                    def.category = match self.string(value, &key_path).as_deref() {
+                        Some("first_class") => Category::FirstClass,
+                        _ => Category::Metadata,
+                    }
+                }
+                "description" => {
+                    def.description = self.string(value, &key_path).unwrap_or_default()
+                }
+                "sensitive" => def.sensitive = self.boolean(value, &key_path).unwrap_or(false),
+                "default" => values.push(("default", value)),
+                "allowed_values" => values.push(("allowed_values", value)),
+                "examples" => values.push(("examples", value)),
+                _ => {}
+            }
+        }
+        for (key, value) in values.into_iter().filter(|_| type_ok) {
+            let key_path = join(&path, key);
+            match key {
+                "default" => def.default = self.typed(def.ty, value, &key_path, true),
+                "allowed_values" => def.allowed_values = self.typed_list(def.ty, value, &key_path),
+                _ => def.examples = self.typed_list(def.ty, value, &key_path),
+            }
+        }
+        Some(def)
+    }
+
+    fn attribute_type(&mut self, node: &Node, path: &str) -> Option<AttributeType> {
+        if let Value::Str(text) = &node.value
+            && let Some(ty) = AttributeType::parse(text)
+        {
+            return Some(ty);
+        }
+        if matches!(node.value, Value::Null) {
+            return None;
+        }
+        let names: Vec<&str> = AttributeType::ALL.iter().map(|t| t.as_str()).collect();
+        let help = match &node.value {
+            Value::Str(text) => {
+                let lower = text.to_ascii_lowercase();
+                TYPE_ALIASES
+                    .iter()
+                    .find(|(alias, _)| *alias == lower)
+                    .map(|(_, ty)| ty.as_str())
+                    .or_else(|| AttributeType::parse(&lower).map(|t| t.as_str()))
+                    .or_else(|| nearest(&lower, names.iter().copied()))
+                    .map(|n| format!("did you mean `{n}`?"))
+            }
+            _ => None,
+        };
+        self.error(
+            node,
+            path,
+            format!("expected one of {}, found {}", names.join(", "), show(node)),
+            help,
+        );
+        None
+    }
+
+    fn requirement(&mut self, node: &Node, path: &str) -> Requirement {
+        match &node.value {
+            Value::Bool(true) => Requirement::Required,
+            Value::Str(s) if s == "recommended" => Requirement::Recommended,
+            // "required" is what `true` means; the original read any other string as optional.
+            Value::Str(s) if s == "required" => Requirement::Required,
+            Value::Bool(false) | Value::Str(_) | Value::Null => Requirement::Optional,
+            _ => {
+                self.error(
+                    node,
+                    path,
+                    format!(
+                        "expected true, false or \"recommended\", found {}",
+                        show(node)
+                    ),
+                    None,
+                );
+                Requirement::Optional
+            }
+        }
+    }
+
+    /// A value of type `ty`. Null is "not given" where `null_ok`, else an error.
+    fn typed(
+        &mut self,
+        ty: AttributeType,
+        node: &Node,
+        path: &str,
+        null_ok: bool,
+    ) -> Option<Literal> {
+        let literal = match (&node.value, ty) {
+            (Value::Null, _) if null_ok => return None,
+            (Value::Str(s), AttributeType::String) => Some(Literal::Str(s.clone())),
+            (Value::Int(i), AttributeType::Int) => Some(Literal::Int(*i)),
+            (Value::Int(i), AttributeType::Double) => Some(Literal::Float(*i as f64)),
+            (Value::Float(f), AttributeType::Double) => Some(Literal::Float(*f)),
+            (Value::Bool(b), AttributeType::Boolean) => Some(Literal::Bool(*b)),
+            (_, AttributeType::Any) => literal(node),
+            _ => None,
+        };
+        if literal.is_none() {
+            let help = match (&node.value, ty) {
+                (Value::Int(_) | Value::Float(_) | Value::Bool(_), AttributeType::String) => Some(
+                    format!("quote it: \"{}\"", node.scalar_text().unwrap_or_default()),
+                ),
+                (Value::Str(s), AttributeType::Int) if s.trim().parse::<i64>().is_ok() => {
+                    Some("remove the quotes".into())
+                }
+                (Value::Str(s), AttributeType::Double) if s.trim().parse::<f64>().is_ok() => {
+                    Some("remove the quotes".into())
+                }
+                (Value::Str(s), AttributeType::Boolean) if s == "true" || s == "false" => {
+                    Some("remove the quotes".into())
+                }
+                (Value::Float(f), AttributeType::Int) if f.fract() == 0.0 => {
+                    Some(format!("write it without a fraction: {}", *f as i64))
+                }
+                (Value::Seq(_) | Value::Map(_), _) => {
+                    Some("structured values need `type: any`".into())
+                }
+                _ => None,
+            };
+            self.error(
+                node,
+                path,
+                format!(
+                    "expected a value of the declared type {ty}, found {}",
+                    show(node)
+                ),
+                help,
+            );
+        }
+        literal
+    }
+
+    /// `allowed_values` / `examples`: a list of values of type `ty`; null is empty.
+    fn typed_list(&mut self, ty: AttributeType, node: &Node, path: &str) -> Vec<Literal> {
+        match &node.value {
+            Value::Null => Vec::new(),
+            Value::Seq(items) => items
+                .iter()
+                .enumerate()
+                .filter_map(|(i, item)| self.typed(ty, item, &format!("{path}[{i}]"), false))
+                .collect(),
+            _ => {
+                let help = node
+                    .scalar_text()
+                    .map(|text| format!("write it as a list: [{text}]"));
+                self.error(
+                    node,
+                    path,
+                    format!("expected a list, found {}", show(node)),
+                    help,
+                );
+                Vec::new()
+            }
+        }
+    }
+
+    fn spans(&mut self, node: &Node, path: &str, schema: &mut Schema) {
+        let Some(entries) = self.mapping(node, path, "a mapping of span name to definition") else {
+            return;
+        };
+        for (name, _, value) in entries {
+            let span_path = join(path, &name);
+            let Some(fields) = self.mapping(
+                value,
+                &span_path,
+                "a mapping (description, span_kind, parent, ...)",
+            ) else {
+                continue;
+            };
+            let mut span = SpanDef {
+                name,
+                description: String::new(),
+                kinds: vec![Kind::Internal],
+                is_root: false,
+                parents: Vec::new(),
+                note: String::new(),
+            };
+            for (key, _, value) in fields {
+                let key_path = join(&span_path, &key);
+                match key.as_str() {
+                    "description" => {
+                        span.description = self.string(value, &key_path).unwrap_or_default()
+                    }
+                    "note" => span.note = self.string(value, &key_path).unwrap_or_default(),
+                    "is_root" => span.is_root = self.boolean(value, &key_path).unwrap_or(false),
+                    "span_kind" => span.kinds = self.kinds(value, &key_path),
+                    "parent" => {
+                        span.parents = match &value.value {
+                            Value::Str(s) => s
+                                .split('|')
+                                .map(str::trim)
+                                .filter(|p| !p.is_empty())
+                                .map(String::from)
+                                .collect(),
+                            Value::Seq(_) => self.names(value, &key_path),
+                            Value::Null => Vec::new(),
+                            _ => {
+                                self.expected(value, &key_path, "a span name, `a | b`, or a list");
+                                Vec::new()
+                            }
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            schema.spans.push(span);
+        }
+    }
+
+    fn kinds(&mut self, node: &Node, path: &str) -> Vec<Kind> {
+        match &node.value {
+            Value::Null => vec![Kind::Internal],
+            Value::Seq(items) => items
+                .iter()
+                .enumerate()
+                .filter_map(|(i, item)| self.kind(item, &format!("{path}[{i}]")))
+                .collect(),
+            _ => self.kind(node, path).into_iter().collect(),
+        }
+    }
+
+    fn kind(&mut self, node: &Node, path: &str) -> Option<Kind> {
+        if let Value::Str(text) = &node.value
+            && let Some(kind) = Kind::parse(text)
+        {
+            return Some(kind);
+        }
+        let names: Vec<&str> = Kind::ALL.iter().map(|k| k.as_str()).collect();
+        let help = match &node.value {
+            Value::Str(text) => Kind::parse(&text.to_ascii_uppercase())
+                .map(|k| format!("span kinds are upper-case: `{k}`"))
+                .or_else(|| {
+                    nearest(&text.to_ascii_uppercase(), names.iter().copied())
+                        .map(|n| format!("did you mean `{n}`?"))
+                }),
+            _ => None,
+        };
+        self.error(
+            node,
+            path,
+            format!("expected one of {}, found {}", names.join(", "), show(node)),
+            help,
+        );
+        None
+    }
+
+    fn metrics(&mut self, node: &Node, path: &str, schema: &mut Schema) {
+        let Some(entries) = self.mapping(node, path, "a mapping of metric name to definition")
+        else {
+            return;
+        };
+        for (name, _, value) in entries {
+            let metric_path = join(path, &name);
+            let Some(fields) = self.mapping(
+                value,
+                &metric_path,
+                "a mapping (type, unit, dimensions, ...)",
+            ) else {
+                continue;
+            };
+            let mut metric = MetricDef {
+                name,
+                metric_type: "counter".into(),
+                unit: "1".into(),
+                description: String::new(),
+                dimensions: Vec::new(),
+                emitted_by: "data-plane".into(),
+                aligns_with_span: None,
+            };
+            for (key, _, value) in fields {
+                let key_path = join(&metric_path, &key);
+                match key.as_str() {
+                    "type" => {
+                        if let Some(t) = self.string(value, &key_path) {
+                            metric.metric_type = t;
+                        }
+                    }
+                    // `unit: 1` unquoted means the same as "1".
+                    "unit" => match &value.value {
+                        Value::Int(_) | Value::Float(_) | Value::Str(_) => {
+                            metric.unit = value.scalar_text().unwrap_or_default()
+                        }
+                        Value::Null => {}
+                        _ => self.expected(value, &key_path, "a unit string such as \"ms\""),
+                    },
+                    "description" => {
+                        metric.description = self.string(value, &key_path).unwrap_or_default()
+                    }
+                    "dimensions" => metric.dimensions = self.names(value, &key_path),
+                    "emitted_by" => {
+                        if let Some(e) = self.string(value, &key_path) {
+                            metric.emitted_by = e;
+                        }
+                    }
+                    "aligns_with_span" => metric.aligns_with_span = self.string(value, &key_path),
+                    _ => {}
+                }
+            }
+            schema.metrics.push(metric);
+        }
+    }
+
+    fn status(&mut self, node: &Node, path: &str, schema: &mut Schema) {
+        let Some(entries) = self.mapping(node, path, "a mapping") else {
+            return;
+        };
+        for (key, _, value) in entries {
+            if key == "applies_to" {
+                schema.status_applies_to = self.names(value, &join(path, &key));
+            }
+        }
+    }
+}
+
+/// Any non-null node as a literal (for `type: any`).
+fn literal(node: &Node) -> Option<Literal> {
+    Some(match &node.value {
+        Value::Null => return None,
+        Value::Bool(b) => Literal::Bool(*b),
+        Value::Int(i) => Literal::Int(*i),
+        Value::Float(f) => Literal::Float(*f),
+        Value::Str(s) => Literal::Str(s.clone()),
+        Value::Seq(items) => Literal::List(items.iter().filter_map(literal).collect()),
+        Value::Map(entries) => Literal::Map(
+            entries
+                .iter()
+                .filter_map(|(k, v)| Some((k.scalar_text()?, literal(v)?)))
+                .collect(),
+        ),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::*;
+    use crate::scenario::Severity;
+
+    fn errors(text: &str) -> Vec<String> {
+        match parse(text, "s.yaml") {
+            Ok(schema) => panic!("expected errors, got {schema:?}"),
+            Err(d) => d
+                .errors()
+                .map(|e| {
+                    let mark = e.mark.unwrap();
+                    format!("{}:{}: {}: {}", mark.line, mark.column, e.path, e.message)
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn minimal_schema_is_one_line() {
+        let schema = parse("schema_version: \"1.0.0\"\n", "min.yaml").unwrap();
+        assert_eq!(schema.version, "1.0.0");
+        assert_eq!(schema.source, "min.yaml");
+        assert!(schema.spans.is_empty() && schema.sections.is_empty() && schema.metrics.is_empty());
+        assert!(schema.span_attributes("vendor.llm.call").is_empty());
+        // An empty file is the minimal schema too, with the default version.
+        assert_eq!(parse("", "e.yaml").unwrap().version, "1.0.0");
+        assert_eq!(
+            parse("# only comments\n", "e.yaml").unwrap().version,
+            "1.0.0"
+        );
+    }
+
+    #[test]
+    fn unknown_sections_and_keys_are_ignored() {
+        let text = r#"
+schema_version: "2.0.0"
+lineage:
+  control_plane: {description: "free text", anything: [1, 2]}
+emission_policy: 42
+task_execution_span_spec:
+  attributes:
+    x: {type: "string (enum)"}
+notes_attributes: [a, b]
+empty_attributes:
+common_attributes:
+  tenant.id:
+    type: string
+    note: "ignored"
+    applies_to: [a2a.orchestrate]
+    values: {a: b}
+    attribute_consistency: {resource: [x]}
+"#;
+        let schema = parse(text, "s.yaml").unwrap();
+        assert_eq!(schema.version, "2.0.0");
+        let names: Vec<&str> = schema.sections.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(names, ["common_attributes"]);
+        assert_eq!(schema.common_attributes()[0].name, "tenant.id");
+        // A non-mapping `*_attributes` key is ignored with a warning; a null one silently.
+        assert_eq!(schema.warnings.0.len(), 1, "{}", schema.warnings);
+        assert_eq!(schema.warnings.0[0].severity, Severity::Warning);
+        assert_eq!(schema.warnings.0[0].path, "notes_attributes");
+    }
+
+    #[test]
+    fn attribute_type_errors_carry_location_path_and_suggestion() {
+        let text = "common_attributes:\n  tenant.id:\n    type: integer\n";
+        let d = parse(text, "s.yaml").unwrap_err();
+        let e = d.errors().next().unwrap();
+        assert_eq!(
+            e.mark,
+            Some(Mark {
+                line: 3,
+                column: 11
+            })
+        );
+        assert_eq!(e.path, "common_attributes.tenant.id.type");
+        assert_eq!(
+            e.message,
+            "expected one of string, int, double, boolean, any, found \"integer\""
+        );
+        assert_eq!(e.help.as_deref(), Some("did you mean `int`?"));
+        let rendered = d.to_string();
+        assert!(
+            rendered.starts_with("error: s.yaml:3:11: common_attributes.tenant.id.type:"),
+            "{rendered}"
+        );
+        assert!(
+            rendered.contains("3 |     type: integer\n  |           ^"),
+            "{rendered}"
+        );
+
+        let d = parse("x_attributes:\n  a: {type: strng}\n", "s.yaml").unwrap_err();
+        assert_eq!(d.0[0].help.as_deref(), Some("did you mean `string`?"));
+        let d = parse("x_attributes:\n  a: {type: Boolean}\n", "s.yaml").unwrap_err();
+        assert_eq!(d.0[0].help.as_deref(), Some("did you mean `boolean`?"));
+    }
+
+    #[test]
+    fn values_must_match_the_declared_type() {
+        let text = r#"
+x_attributes:
+  a.count: {type: int, default: "3"}
+  b.rate: {type: double, allowed_values: [0.5, 1, high]}
+  c.flag: {type: boolean, examples: [true, "false"]}
+  d.name: {default: 443, type: string}
+  e.list: {type: int, allowed_values: 7}
+"#;
+        assert_eq!(
+            errors(text),
+            [
+                "3:33: x_attributes.a.count.default: expected a value of the declared type int, found \"3\"",
+                "4:51: x_attributes.b.rate.allowed_values[2]: expected a value of the declared type double, found \"high\"",
+                "5:44: x_attributes.c.flag.examples[1]: expected a value of the declared type boolean, found \"false\"",
+                "6:21: x_attributes.d.name.default: expected a value of the declared type string, found 443",
+                "7:39: x_attributes.e.list.allowed_values: expected a list, found 7",
+            ]
+        );
+        let d = parse("x_attributes:\n  d.name: {default: 443}\n", "s.yaml").unwrap_err();
+        assert_eq!(d.0[0].help.as_deref(), Some("quote it: \"443\""));
+    }
+
+    #[test]
+    fn typed_values_are_converted() {
+        let text = r#"
+x_attributes:
+  a.rate: {type: double, default: 1, allowed_values: [0, 0.5]}
+  b.msgs: {type: any, default: [{role: user}]}
+  c.empty: {type: int, default: null}
+"#;
+        let schema = parse(text, "s.yaml").unwrap();
+        let attrs = &schema.section("x_attributes").unwrap().attributes;
+        assert_eq!(attrs[0].default, Some(Literal::Float(1.0)));
+        assert_eq!(
+            attrs[0].allowed_values,
+            [Literal::Float(0.0), Literal::Float(0.5)]
+        );
+        assert_eq!(
+            attrs[1].default,
+            Some(Literal::List(vec![Literal::Map(vec![(
+                "role".into(),
+                Literal::Str("user".into())
+            )])]))
+        );
+        assert_eq!(attrs[2].default, None);
+        assert_eq!(attrs[2].mark, Mark { line: 5, column: 3 });
+    }
+
+    #[test]
+    fn attribute_fields_are_read() {
+        let text = r#"
+resource_attributes:
+  service.name:
+    type: string
+    required: true
+    category: first_class
+    description: "Logical name"
+    sensitive: true
+  a: {required: recommended}
+  b: {required: "maybe", category: other}
+  c:
+"#;
+        let schema = parse(text, "s.yaml").unwrap();
+        let attrs = schema.resource_attributes();
+        assert_eq!(attrs.len(), 4);
+        assert_eq!(attrs[0].requirement, Requirement::Required);
+        assert_eq!(attrs[0].category, Category::FirstClass);
+        assert_eq!(attrs[0].description, "Logical name");
+        assert!(attrs[0].sensitive);
+        assert_eq!(attrs[1].requirement, Requirement::Recommended);
+        assert_eq!(attrs[2].requirement, Requirement::Optional);
+        assert_eq!(attrs[2].category, Category::Metadata);
+        assert_eq!(
+            (attrs[3].name.as_str(), attrs[3].ty),
+            ("c", AttributeType::String)
+        );
+        assert_eq!(attrs[3].section, "resource_attributes");
+    }
+
+    #[test]
+    fn span_names_are_read_and_kinds_checked() {
+        let text = r#"
+span_names:
+  vendor.a2a.orchestrate: {description: Root, span_kind: SERVER, is_root: true}
+  vendor.task.execute: {span_kind: [INTERNAL, CLIENT], parent: "vendor.planner | vendor.a2a.orchestrate"}
+  vendor.planner: {parent: [vendor.a2a.orchestrate]}
+  other:
+"#;
+        let schema = parse(text, "s.yaml").unwrap();
+        assert_eq!(schema.spans.len(), 4);
+        assert_eq!(schema.spans[0].kinds, [Kind::Server]);
+        assert!(schema.spans[0].is_root);
+        assert_eq!(schema.spans[1].kinds, [Kind::Internal, Kind::Client]);
+        assert_eq!(
+            schema.spans[1].parents,
+            ["vendor.planner", "vendor.a2a.orchestrate"]
+        );
+        assert_eq!(schema.spans[2].parents, ["vendor.a2a.orchestrate"]);
+        assert_eq!(schema.spans[3].kinds, [Kind::Internal]);
+
+        let text = "span_names:\n  a: {span_kind: server}\n  b: {span_kind: [CLIENT, CLEINT]}\n  c: {is_root: \"yes\"}\n";
+        let d = parse(text, "s.yaml").unwrap_err();
+        let all: Vec<_> = d
+            .errors()
+            .map(|e| (e.path.as_str(), e.help.clone()))
+            .collect();
+        assert_eq!(
+            all,
+            [
+                (
+                    "span_names.a.span_kind",
+                    Some("span kinds are upper-case: `SERVER`".to_string())
+                ),
+                (
+                    "span_names.b.span_kind[1]",
+                    Some("did you mean `CLIENT`?".to_string())
+                ),
+                ("span_names.c.is_root", None),
+            ]
+        );
+    }
+
+    #[test]
+    fn metrics_and_status_are_read() {
+        let text = r#"
+canonical_metrics:
+  vendor.turn.count: {dimensions: [tenant.id, vendor.route], aligns_with_span: vendor.a2a.orchestrate}
+  vendor.turn.duration_ms: {type: histogram, unit: ms, emitted_by: control-plane, description: D}
+  bare:
+status_schema:
+  shape: {result: boolean}
+  applies_to: ["vendor.a2a.outcome (vendor.a2a.orchestrate)"]
+"#;
+        let schema = parse(text, "s.yaml").unwrap();
+        let m = &schema.metrics;
+        assert_eq!(
+            (m[0].metric_type.as_str(), m[0].unit.as_str()),
+            ("counter", "1")
+        );
+        assert_eq!(m[0].dimensions, ["tenant.id", "vendor.route"]);
+        assert_eq!(
+            m[0].aligns_with_span.as_deref(),
+            Some("vendor.a2a.orchestrate")
+        );
+        assert_eq!(
+            (m[1].metric_type.as_str(), m[1].unit.as_str()),
+            ("histogram", "ms")
+        );
+        assert_eq!(m[1].emitted_by, "control-plane");
+        assert_eq!(m[2].emitted_by, "data-plane");
+        assert_eq!(
+            schema.status_applies_to,
+            ["vendor.a2a.outcome (vendor.a2a.orchestrate)"]
+        );
+
+        assert_eq!(
+            errors("canonical_metrics:\n  m: {dimensions: tenant.id}\n"),
+            [
+                "2:19: canonical_metrics.m.dimensions: expected a list of strings, found \"tenant.id\""
+            ]
+        );
+    }
+
+    #[test]
+    fn wrong_shapes_of_known_sections_are_errors() {
+        assert_eq!(
+            errors(
+                "schema_version: 1.1\nspan_names: [a]\ncommon_attributes: x\nresource_attributes:\n  a: text\n"
+            ),
+            [
+                "1:17: schema_version: expected a string, found 1.1",
+                "2:13: span_names: expected a mapping of span name to definition, found a list",
+                "3:20: common_attributes: expected a mapping of attribute name to definition, found \"x\"",
+                "5:6: resource_attributes.a: expected a mapping (type, required, default, ...), found \"text\"",
+            ]
+        );
+        assert_eq!(
+            errors("- a\n- b\n")[0],
+            "1:1: : expected a mapping of schema sections, found a list"
+        );
+        let d = parse("a: [1\n", "s.yaml").unwrap_err();
+        assert!(d.has_errors());
+    }
+
+    #[test]
+    fn values_are_not_checked_against_a_type_that_was_not_understood() {
+        assert_eq!(
+            errors("x_attributes:\n  a: {type: integer, default: 5, allowed_values: [1, 2]}\n"),
+            [
+                "2:13: x_attributes.a.type: expected one of string, int, double, boolean, any, found \"integer\""
+            ]
+        );
+    }
+
+    #[test]
+    fn every_problem_is_reported_at_once() {
+        let text = "x_attributes:\n  a: {type: integer}\n  b: {type: int, default: x}\nspan_names:\n  s: {span_kind: FOO}\n";
+        assert_eq!(errors(text).len(), 3);
+    }
+}
