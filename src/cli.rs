@@ -131,6 +131,15 @@ pub struct ValidateArgs {
     /// Reject scenarios whose worst-case trace has more spans than this
     #[arg(long, value_name = "N", default_value_t = 10_000)]
     pub max_spans_per_trace: u64,
+    /// Print the schema's span types and attribute counts
+    #[arg(long)]
+    pub show_schema: bool,
+    /// Print the schema's span definitions
+    #[arg(long)]
+    pub show_spans: bool,
+    /// Print the schema's canonical metrics
+    #[arg(long)]
+    pub show_metrics: bool,
 }
 
 #[derive(Debug, Args)]

@@ -14,9 +14,12 @@ use crate::otlp::http::HttpOptions;
 use crate::scenario::{
     Diagnostics, Library, LoadError, LoadOptions, Scenario, ScenarioFile, scenario_paths,
 };
+use crate::schema::{self, Schema};
 use crate::sink::{SinkHandle, SinkOptions};
 use crate::workload::{self, Mix, RunSettings, Show};
+use std::path::Path;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// How a command ended, and so the process's exit status.
@@ -32,7 +35,7 @@ pub fn run(cli: Cli) -> Outcome {
         Command::Scenario(args) => scenario(&cli, args),
         Command::Run(args) => run_mixed(&cli, args),
         Command::List(args) => list(args),
-        Command::Validate(args) => validate(args),
+        Command::Validate(args) => validate(&cli, args),
         Command::Sink(args) => sink(args),
     }
 }
@@ -46,6 +49,22 @@ fn load_options(max_spans_per_trace: u64) -> LoadOptions {
         prefix: config::attr_prefix(&env),
         max_spans_per_trace,
     }
+}
+
+/// The schema at `path`, else the bundled one, with its names under the configured prefix.
+fn load_schema(path: Option<&Path>, prefix: &str) -> Result<Schema, Outcome> {
+    let schema = match path {
+        Some(path) => schema::load(path).map_err(|error| {
+            match &error {
+                schema::SchemaError::Invalid(d) => eprintln!("{d}"),
+                other => eprintln!("error: {other}"),
+            }
+            Outcome::Usage
+        })?,
+        None => schema::bundled(),
+    };
+    print_warnings(&schema.warnings);
+    Ok(schema.with_prefix(prefix))
 }
 
 fn print_warnings(diagnostics: &Diagnostics) {
@@ -135,10 +154,17 @@ fn generate(
         return Outcome::Usage;
     }
     let prefix = config::attr_prefix(&env);
+    let schema = match load_schema(cli.schema_path.as_deref(), &prefix) {
+        Ok(schema) => Arc::new(schema),
+        Err(outcome) => return outcome,
+    };
     let seed = args.seed.unwrap_or_else(workload::fresh_seed);
+    let service_name = config::service_name(cli.service_name.as_deref(), &env);
     let plan_options = PlanOptions {
         prefix: prefix.clone(),
         tenants: tenants.ids.clone(),
+        schema: Some(schema.clone()),
+        service_name: service_name.clone(),
     };
     let plans: Vec<Plan> = scenarios
         .iter()
@@ -175,7 +201,10 @@ fn generate(
         None => cli.endpoint.clone(),
     };
     let url = config::traces_url(endpoint.as_deref(), &env);
-    let service_name = config::service_name(cli.service_name.as_deref(), &env);
+    let mut resource = config::resource(&prefix, &service_name, &format!("{seed:016x}"), &env);
+    resource
+        .attributes
+        .push((format!("{prefix}.schema.version"), schema.version.clone()));
     let settings = RunSettings {
         seed,
         count,
@@ -197,7 +226,7 @@ fn generate(
         },
         exporters: 2,
         batch_spans: 512,
-        resource: config::resource(&prefix, &service_name, &format!("{seed:016x}"), &env),
+        resource,
     };
     let mix = match plans.as_slice() {
         [one] => Mix::One(one),
@@ -291,8 +320,27 @@ fn list(args: &ListArgs) -> Outcome {
     outcome
 }
 
-fn validate(args: &ValidateArgs) -> Outcome {
+fn validate(cli: &Cli, args: &ValidateArgs) -> Outcome {
     let options = load_options(args.max_spans_per_trace);
+    let schema = match load_schema(cli.schema_path.as_deref(), &options.prefix) {
+        Ok(schema) => schema,
+        Err(outcome) => return outcome,
+    };
+    if args.show_schema || args.show_spans || args.show_metrics {
+        println!("Schema loaded successfully\n{}", schema.describe_header());
+        if args.show_schema {
+            println!("{}", schema.describe_summary());
+        }
+        if args.show_spans {
+            println!("{}", schema.describe_spans());
+        }
+        if args.show_metrics {
+            println!("{}", schema.describe_metrics());
+        }
+        if args.paths.is_empty() && args.scenarios_dir.is_none() {
+            return Outcome::Success;
+        }
+    }
     let mut files: Vec<Result<ScenarioFile, LoadError>> = Vec::new();
     if args.paths.is_empty() {
         match Library::new(args.scenarios_dir.clone()).files() {

@@ -12,8 +12,10 @@ use crate::scenario::{
     Attribute, AttributeValue, Count, Distribution, ErrorModel, Jitter, Latency, Literal,
     Propagation, Retry, Scenario, SpanKind, SpanType, Step,
 };
+use crate::schema::{ContextValue, Schema, StringStyle, ValueRule, is_outcome_attribute};
 use rand_distr::weighted::WeightedIndex;
 use std::collections::HashMap;
+use std::sync::Arc;
 
 /// An interned string.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -48,6 +50,10 @@ pub enum AttrValue {
 pub struct PlanOptions {
     pub prefix: String,
     pub tenants: Vec<String>,
+    /// Semantic conventions that fill in attributes neither the scenario nor the span type sets.
+    pub schema: Option<Arc<Schema>>,
+    /// `service.name`, for schema attributes that ask for it.
+    pub service_name: String,
 }
 
 pub struct Plan {
@@ -59,6 +65,8 @@ pub struct Plan {
     pub(crate) nodes: Vec<PlanNode>,
     pub tenants: Vec<Sym>,
     pub(crate) keys: Keys,
+    schema: Option<Arc<Schema>>,
+    service_name: String,
 }
 
 /// Keys the generator sets itself.
@@ -138,6 +146,12 @@ pub(crate) enum AttrPlan {
         key: Sym,
         from: Sym,
     },
+    /// A value that follows the span's sampled outcome (a status code, an outcome word).
+    Outcome {
+        key: Sym,
+        success: AttrValue,
+        failure: AttrValue,
+    },
 }
 
 /// Values made per trace or per span rather than drawn from a distribution.
@@ -150,11 +164,19 @@ pub(crate) enum Generated {
     ToolCallId,
     ResponseId,
     TaskId,
+    EnduserId,
+    TurnIndex,
+    /// `sha256:` and 32 hex digits.
+    Hash,
+    /// The interned prefix and 8 hex digits.
+    RandomId(Sym),
 }
 
 impl Plan {
     pub fn compile(scenario: &Scenario, options: &PlanOptions) -> Plan {
         let mut plan = Plan {
+            schema: options.schema.clone(),
+            service_name: options.service_name.clone(),
             scenario: scenario.name.clone(),
             prefix: options.prefix.clone(),
             strings: Vec::new(),
@@ -184,6 +206,10 @@ impl Plan {
         };
         plan.tenants = options.tenants.iter().map(|t| plan.intern(t)).collect();
         plan.add_step(&scenario.root, &scenario.display_name);
+        // The root names its scenario, so mixed workloads can be told apart downstream.
+        let key = plan.intern(&format!("{p}.scenario.name"));
+        let value = AttrValue::Str(plan.intern(&scenario.name));
+        plan.nodes[0].attrs.push(AttrPlan::Constant { key, value });
         plan
     }
 
@@ -463,6 +489,19 @@ impl Plan {
                 AttributeValue::Sampled(d) => self.sampled(key_sym, key, d),
             });
         }
+        if let Some(schema) = self.schema.clone() {
+            let span_name = span_type.span_name(&self.prefix);
+            for def in schema.span_attributes(&span_name) {
+                let present = |plans: &[AttrPlan], key: Sym| plans.iter().any(|a| a.key() == key);
+                let key_sym = self.intern(&def.name);
+                if present(&plans, key_sym) || written(&def.name).is_some() {
+                    continue;
+                }
+                if let Some(plan) = self.schema_attribute(&schema, &span_name, def, key_sym) {
+                    plans.push(plan);
+                }
+            }
+        }
         // The generator sets these from the sampled outcome, never from a constant.
         plans.retain(
             |a| !matches!(a, AttrPlan::Constant { key, .. } if *key == self.keys.error_type),
@@ -470,6 +509,107 @@ impl Plan {
         // Copies read the values they copy, so they go last.
         plans.sort_by_key(|a| matches!(a, AttrPlan::CopyOf { .. }));
         plans
+    }
+
+    /// A schema attribute's value, per the original's rules, except that outcome attributes
+    /// follow the span's sampled outcome instead of being drawn at random.
+    fn schema_attribute(
+        &mut self,
+        schema: &Schema,
+        span_name: &str,
+        def: &crate::schema::AttributeDef,
+        key: Sym,
+    ) -> Option<AttrPlan> {
+        if is_outcome_attribute(&def.name) {
+            let (success, failure) = schema.outcome_values(span_name, &def.name)?;
+            return Some(AttrPlan::Outcome {
+                key,
+                success: self.constant(&success),
+                failure: self.constant(&failure),
+            });
+        }
+        let generated = |what| Some(AttrPlan::Generated { key, what });
+        let text = |plan: &mut Self, s: &str| {
+            Some(AttrPlan::Constant {
+                key,
+                value: AttrValue::Str(plan.intern(s)),
+            })
+        };
+        match def.rule() {
+            ValueRule::Constant(l) => Some(AttrPlan::Constant {
+                key,
+                value: self.constant(&l),
+            }),
+            ValueRule::OneOf(values) => {
+                let weights = vec![1.0; values.len()];
+                Some(self.sampled(
+                    key,
+                    &def.name,
+                    &Distribution::Categorical { values, weights },
+                ))
+            }
+            ValueRule::Context(c) => match c {
+                ContextValue::TenantId => generated(Generated::Tenant),
+                ContextValue::SessionId => generated(Generated::SessionId),
+                ContextValue::RequestId => generated(Generated::RequestId),
+                ContextValue::EnduserId => generated(Generated::EnduserId),
+                ContextValue::TurnIndex => generated(Generated::TurnIndex),
+                ContextValue::Route => text(self, "default"),
+                ContextValue::SchemaVersion => text(self, &schema.version.clone()),
+                ContextValue::ServiceName => text(self, &self.service_name.clone()),
+                ContextValue::ServiceVersion => text(self, env!("CARGO_PKG_VERSION")),
+            },
+            ValueRule::Hash => generated(Generated::Hash),
+            ValueRule::Redacted => text(self, "[REDACTED]"),
+            ValueRule::RandomString { style } => {
+                let prefix = match style {
+                    StringStyle::Id => format!("{}_", def.name.rsplit('.').next().unwrap_or("id")),
+                    StringStyle::Name => "name_".into(),
+                    StringStyle::Other => "value_".into(),
+                    StringStyle::Version => {
+                        let values = ["1.0.0", "1.2.3", "2.0.1", "2.4.0", "3.1.7"]
+                            .map(|v| Literal::Str(v.into()))
+                            .to_vec();
+                        let weights = vec![1.0; values.len()];
+                        return Some(self.sampled(
+                            key,
+                            &def.name,
+                            &Distribution::Categorical { values, weights },
+                        ));
+                    }
+                };
+                generated(Generated::RandomId(self.intern(&prefix)))
+            }
+            ValueRule::RandomInt { min, max } => Some(AttrPlan::Sampled {
+                key,
+                sampler: Sampler::new(&Distribution::Uniform {
+                    low: min as f64,
+                    high: max as f64,
+                }),
+                choices: Vec::new(),
+                integer: true,
+            }),
+            ValueRule::RandomDouble { min, max } => Some(self.sampled(
+                key,
+                &def.name,
+                &Distribution::Uniform {
+                    low: min,
+                    high: max,
+                },
+            )),
+            ValueRule::RandomBool => {
+                let values = vec![Literal::Bool(true), Literal::Bool(false)];
+                Some(self.sampled(
+                    key,
+                    &def.name,
+                    &Distribution::Categorical {
+                        values,
+                        weights: vec![1.0, 1.0],
+                    },
+                ))
+            }
+            ValueRule::Omit => None,
+        }
     }
 
     fn sampled(&mut self, key_sym: Sym, key: &str, d: &Distribution) -> AttrPlan {
@@ -497,6 +637,18 @@ impl Plan {
                 self.literals.push(literal.clone());
                 AttrValue::Literal(LiteralId(self.literals.len() as u32 - 1))
             }
+        }
+    }
+}
+
+impl AttrPlan {
+    pub fn key(&self) -> Sym {
+        match self {
+            AttrPlan::Constant { key, .. }
+            | AttrPlan::Sampled { key, .. }
+            | AttrPlan::Generated { key, .. }
+            | AttrPlan::CopyOf { key, .. }
+            | AttrPlan::Outcome { key, .. } => *key,
         }
     }
 }

@@ -136,7 +136,7 @@ pub fn generate(
     };
     if attempts.is_empty() {
         let trace = out.next_trace();
-        let mut b = Builder::new(plan, &mut rng, trace, tenant);
+        let mut b = Builder::new(plan, &mut rng, trace, tenant, index);
         let block = b.block(plan.root(), None, false, false);
         b.finish(block.items[0].0, end_unix_ns);
         return;
@@ -148,7 +148,7 @@ pub fn generate(
     let mut durations = Vec::with_capacity(attempts.len());
     for (k, attempt) in attempts.iter().enumerate() {
         let trace = out.next_trace();
-        let mut b = Builder::new(plan, &mut rng, trace, tenant);
+        let mut b = Builder::new(plan, &mut rng, trace, tenant, index);
         let block = b.single(plan.root(), None, k as u32 + 1, *attempt);
         durations.push(block.duration);
         b.finish(block.items[0].0, block.duration);
@@ -256,12 +256,15 @@ struct Builder<'a, R> {
     session: AttrValue,
     request: AttrValue,
     trace_hex: AttrValue,
+    enduser: AttrValue,
+    /// The iteration's index in the run.
+    index: u64,
     /// Offset of each span from its parent's start (from the trace start for the root).
     offsets: Vec<u64>,
 }
 
 impl<'a, R: Rng> Builder<'a, R> {
-    fn new(plan: &'a Plan, rng: &'a mut R, trace: &'a mut Trace, tenant: u32) -> Self {
+    fn new(plan: &'a Plan, rng: &'a mut R, trace: &'a mut Trace, tenant: u32, index: u64) -> Self {
         rng.fill(&mut trace.trace_id);
         if trace.trace_id == [0; 16] {
             trace.trace_id[15] = 1;
@@ -275,10 +278,13 @@ impl<'a, R: Rng> Builder<'a, R> {
             session: AttrValue::Bool(false),
             request: AttrValue::Bool(false),
             trace_hex: AttrValue::Bool(false),
+            enduser: AttrValue::Bool(false),
+            index,
             offsets: Vec::new(),
         };
         b.session = b.hex_text("sess_", 6);
         b.request = b.hex_text("req_", 6);
+        b.enduser = b.hex_text("usr_sha256:", 8);
         let start = b.trace.text.len() as u32;
         let id = b.trace.trace_id;
         push_hex(&mut b.trace.text, &id);
@@ -378,18 +384,29 @@ impl<'a, R: Rng> Builder<'a, R> {
                     Generated::ToolCallId => self.shared_call_id(parent),
                     Generated::ResponseId => self.hex_text("chatcmpl-", 12),
                     Generated::TaskId => self.hex_text("task_", 6),
+                    Generated::EnduserId => self.enduser,
+                    Generated::TurnIndex => AttrValue::Int((self.index % 10) as i64),
+                    Generated::Hash => self.hex_text("sha256:", 16),
+                    Generated::RandomId(prefix) => {
+                        let plan = self.plan;
+                        self.hex_text(plan.str(*prefix), 4)
+                    }
                 },
+                AttrPlan::Outcome {
+                    success, failure, ..
+                } => {
+                    if error.is_some() {
+                        *failure
+                    } else {
+                        *success
+                    }
+                }
                 AttrPlan::CopyOf { from, .. } => self.trace.attrs[start..]
                     .iter()
                     .find(|a| a.key == *from)
                     .map_or(AttrValue::Str(*from), |a| a.value),
             };
-            let key = match plan {
-                AttrPlan::Constant { key, .. }
-                | AttrPlan::Sampled { key, .. }
-                | AttrPlan::Generated { key, .. }
-                | AttrPlan::CopyOf { key, .. } => *key,
-            };
+            let key = plan.key();
             self.trace.attrs.push(Attr { key, value });
         }
         self.trace.attrs.extend_from_slice(extra);

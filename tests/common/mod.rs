@@ -65,19 +65,29 @@ pub fn manifest_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// The Python that runs the judges: `$PYTHON`, else `target/judge-venv/bin/python` if it
-/// exists (see `scripts/judge-venv`), else `python3`.
+/// The Python that runs the judges: `$PYTHON`, else the virtual environment that
+/// `scripts/judge-venv` makes (or finds up to date) in `target/judge-venv`, so that a plain
+/// `cargo test` sets up its own judges; `python3` only if that script fails.
 pub fn python() -> String {
-    if let Ok(p) = std::env::var("PYTHON")
-        && !p.trim().is_empty()
-    {
-        return p;
-    }
-    let venv = manifest_dir().join("target/judge-venv/bin/python");
-    if venv.exists() {
-        return venv.to_string_lossy().into_owned();
-    }
-    "python3".to_string()
+    static PYTHON: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    PYTHON
+        .get_or_init(|| {
+            if let Ok(p) = std::env::var("PYTHON")
+                && !p.trim().is_empty()
+            {
+                return p;
+            }
+            let made = Command::new(manifest_dir().join("scripts/judge-venv"))
+                .stderr(Stdio::inherit())
+                .output();
+            match made {
+                Ok(out) if out.status.success() => {
+                    String::from_utf8_lossy(&out.stdout).trim().to_string()
+                }
+                _ => "python3".to_string(),
+            }
+        })
+        .clone()
 }
 
 /// A `python()` command running `tests/judge/<script>`, with the same scrubbed environment.
