@@ -10,6 +10,7 @@ use crate::cli::{
 };
 use crate::config::{self, Tenants};
 use crate::generate::{Plan, PlanOptions};
+use crate::otlp::export::RetryPolicy;
 use crate::otlp::http::HttpOptions;
 use crate::scenario::{
     Diagnostics, Library, LoadError, LoadOptions, Scenario, ScenarioFile, scenario_paths,
@@ -219,11 +220,10 @@ fn generate(
         },
         quiet: args.quiet,
         http: HttpOptions {
-            url: url.clone(),
-            headers: Vec::new(),
-            timeout: Duration::from_secs(10),
-            retry_max_elapsed: Duration::from_secs(60),
+            traces_url: url.clone(),
+            ..HttpOptions::for_endpoint(endpoint.as_deref().unwrap_or(config::DEFAULT_ENDPOINT))
         },
+        retry: RetryPolicy::default(),
         exporters: 2,
         batch_spans: 512,
         resource,
@@ -263,7 +263,7 @@ fn generate(
     } else {
         eprintln!(
             "error: {} of {} spans were not accepted by {url}",
-            summary.spans - summary.export.accepted,
+            summary.spans - summary.export.traces.accepted,
             summary.spans
         );
         Outcome::Failure

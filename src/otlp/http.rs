@@ -1,28 +1,44 @@
-//! OTLP/HTTP export with protobuf bodies, retried the way the OTLP specification asks.
+//! OTLP/HTTP with protobuf bodies: one attempt at a time.
 //!
-//! A request body is encoded once into `Bytes` and the same bytes are resent on every retry.
-//! Retryable answers (429, 502, 503, 504, and no answer at all) are retried with exponential
-//! backoff and full jitter, honouring `Retry-After`, until the batch's time budget runs out; any
-//! other answer is final, and the batch counts as rejected with the server's words. Once one batch
-//! has given up because the endpoint never answered, later batches are dropped at once instead of
-//! each waiting out its own budget: a dead endpoint ends the run in bounded time, with one line
-//! saying so rather than a flood.
+//! The transport only knows how to POST a body and read the answer as the OTLP specification
+//! defines it: 2xx is accepted (maybe partially), 429/502/503/504 and no answer at all are worth
+//! retrying (with `Retry-After` when the server sends it), anything else is final. Whether and when
+//! to try again is [`super::export`]'s decision, shared with every other transport.
 
-use super::{ExportStats, Signal};
+use super::Signal;
+use super::export::{Attempt, Transport};
 use bytes::Bytes;
-use rand::RngExt;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 #[derive(Clone, Debug)]
 pub struct HttpOptions {
-    /// The full URL requests go to, e.g. `http://localhost:4318/v1/traces`.
-    pub url: String,
+    /// The full URL of each signal, e.g. `http://localhost:4318/v1/traces`.
+    pub traces_url: String,
+    pub metrics_url: String,
+    pub logs_url: String,
     pub headers: Vec<(String, String)>,
     pub timeout: Duration,
-    /// How long one batch may keep retrying.
-    pub retry_max_elapsed: Duration,
+}
+
+impl HttpOptions {
+    /// Options with every signal under one base endpoint.
+    pub fn for_endpoint(endpoint: &str) -> HttpOptions {
+        HttpOptions {
+            traces_url: signal_url(endpoint, Signal::Traces),
+            metrics_url: signal_url(endpoint, Signal::Metrics),
+            logs_url: signal_url(endpoint, Signal::Logs),
+            headers: Vec::new(),
+            timeout: Duration::from_secs(10),
+        }
+    }
+
+    pub fn url(&self, signal: Signal) -> &str {
+        match signal {
+            Signal::Traces => &self.traces_url,
+            Signal::Metrics => &self.metrics_url,
+            Signal::Logs => &self.logs_url,
+        }
+    }
 }
 
 /// The URL for `signal` under a base endpoint, as the OTel SDKs build it: the signal's path is
@@ -37,110 +53,27 @@ pub fn signal_url(endpoint: &str, signal: Signal) -> String {
     }
 }
 
-pub struct HttpExporter {
+pub struct HttpTransport {
     client: reqwest::Client,
     options: HttpOptions,
-    stats: Arc<ExportStats>,
-    endpoint_dead: AtomicBool,
-    /// Whether the endpoint has ever answered; until it has, connection errors get a short budget.
-    ever_answered: AtomicBool,
 }
 
-/// Retry budget for an endpoint that has not answered once since the run began: long enough to
-/// ride out a collector still starting, short enough that a wrong address fails fast.
-const NEVER_ANSWERED_BUDGET: Duration = Duration::from_secs(5);
-
-const INITIAL_BACKOFF: Duration = Duration::from_millis(100);
-const MAX_BACKOFF: Duration = Duration::from_secs(5);
-
-/// How one attempt ended.
-enum Attempt {
-    Accepted {
-        rejected: u64,
-        message: String,
-    },
-    Retryable {
-        reason: String,
-        retry_after: Option<Duration>,
-        unreachable: bool,
-    },
-    Permanent {
-        reason: String,
-    },
-}
-
-impl HttpExporter {
-    pub fn new(
-        options: HttpOptions,
-        stats: Arc<ExportStats>,
-    ) -> Result<HttpExporter, reqwest::Error> {
+impl HttpTransport {
+    pub fn new(options: HttpOptions) -> Result<HttpTransport, reqwest::Error> {
         let client = reqwest::Client::builder()
             .timeout(options.timeout)
             .user_agent(concat!("telemetry-simulator/", env!("CARGO_PKG_VERSION")))
             .build()?;
-        Ok(HttpExporter {
-            client,
-            options,
-            stats,
-            endpoint_dead: AtomicBool::new(false),
-            ever_answered: AtomicBool::new(false),
-        })
+        Ok(HttpTransport { client, options })
     }
+}
 
-    /// Sends one protobuf body holding `items` items, retrying as allowed, and accounts for them.
-    pub async fn export(&self, body: Bytes, items: u64) {
-        let stats = &self.stats;
-        if self.endpoint_dead.load(Ordering::Relaxed) {
-            stats.dropped(items, "not sent: the endpoint was unreachable");
-            return;
-        }
-        let started = Instant::now();
-        let mut backoff = INITIAL_BACKOFF;
-        loop {
-            stats.count_request(body.len() as u64);
-            match self.attempt(body.clone()).await {
-                Attempt::Accepted { rejected, message } => {
-                    stats.accepted(items.saturating_sub(rejected));
-                    if rejected > 0 {
-                        stats.rejected(rejected, &format!("partial success: {message}"));
-                    }
-                    return;
-                }
-                Attempt::Permanent { reason } => {
-                    stats.rejected(items, &reason);
-                    return;
-                }
-                Attempt::Retryable {
-                    reason,
-                    retry_after,
-                    unreachable,
-                } => {
-                    let jittered = backoff.mul_f64(rand::rng().random::<f64>());
-                    let wait = retry_after.unwrap_or(jittered);
-                    let budget = if unreachable && !self.ever_answered.load(Ordering::Relaxed) {
-                        self.options.retry_max_elapsed.min(NEVER_ANSWERED_BUDGET)
-                    } else {
-                        self.options.retry_max_elapsed
-                    };
-                    if started.elapsed() + wait > budget {
-                        if unreachable {
-                            self.endpoint_dead.store(true, Ordering::Relaxed);
-                        }
-                        stats.dropped(items, &format!("{reason} (gave up retrying)"));
-                        return;
-                    }
-                    stats.count_retry();
-                    tokio::time::sleep(wait).await;
-                    backoff = (backoff * 2).min(MAX_BACKOFF);
-                }
-            }
-        }
-    }
-
-    async fn attempt(&self, body: Bytes) -> Attempt {
+impl Transport for HttpTransport {
+    async fn attempt(&self, signal: Signal, body: Bytes) -> Attempt {
+        let url = self.options.url(signal);
         let mut request = self
             .client
-            .post(&self.options.url)
+            .post(url)
             .header("content-type", "application/x-protobuf");
         for (k, v) in &self.options.headers {
             request = request.header(k, v);
@@ -149,13 +82,12 @@ impl HttpExporter {
             Ok(r) => r,
             Err(e) => {
                 return Attempt::Retryable {
-                    reason: format!("cannot reach {}: {}", self.options.url, root_cause(&e)),
+                    reason: format!("cannot reach {url}: {}", root_cause(&e)),
                     retry_after: None,
                     unreachable: true,
                 };
             }
         };
-        self.ever_answered.store(true, Ordering::Relaxed);
         let status = response.status();
         let retry_after = response
             .headers()
@@ -165,14 +97,10 @@ impl HttpExporter {
             .map(Duration::from_secs);
         let body = response.bytes().await.unwrap_or_default();
         if status.is_success() {
-            let (rejected, message) = partial_success(&body);
+            let (rejected, message) = partial_success(signal, &body);
             return Attempt::Accepted { rejected, message };
         }
-        let reason = format!(
-            "HTTP {status} from {}: {}",
-            self.options.url,
-            server_message(&body)
-        );
+        let reason = format!("HTTP {status} from {url}: {}", server_message(&body));
         if matches!(status.as_u16(), 429 | 502 | 503 | 504) {
             Attempt::Retryable {
                 reason,
@@ -185,15 +113,25 @@ impl HttpExporter {
     }
 }
 
-/// `(rejected spans, message)` of an `ExportTraceServiceResponse`, if it carries a partial success.
-fn partial_success(body: &[u8]) -> (u64, String) {
-    use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceResponse;
+/// `(rejected items, message)` of an `Export*ServiceResponse`, if it carries a partial success.
+fn partial_success(signal: Signal, body: &[u8]) -> (u64, String) {
+    use opentelemetry_proto::tonic::collector::{logs, metrics, trace};
     use prost::Message;
-    ExportTraceServiceResponse::decode(body)
-        .ok()
-        .and_then(|r| r.partial_success)
-        .map(|p| (p.rejected_spans.max(0) as u64, p.error_message))
-        .unwrap_or_default()
+    let found = match signal {
+        Signal::Traces => trace::v1::ExportTraceServiceResponse::decode(body)
+            .ok()
+            .and_then(|r| r.partial_success)
+            .map(|p| (p.rejected_spans, p.error_message)),
+        Signal::Metrics => metrics::v1::ExportMetricsServiceResponse::decode(body)
+            .ok()
+            .and_then(|r| r.partial_success)
+            .map(|p| (p.rejected_data_points, p.error_message)),
+        Signal::Logs => logs::v1::ExportLogsServiceResponse::decode(body)
+            .ok()
+            .and_then(|r| r.partial_success)
+            .map(|p| (p.rejected_log_records, p.error_message)),
+    };
+    found.map(|(n, m)| (n.max(0) as u64, m)).unwrap_or_default()
 }
 
 /// The message of a `google.rpc.Status` body, or the body as text.

@@ -7,7 +7,9 @@
 //! derived from it, because losing data silently is the one thing a pipeline test tool must not do.
 
 pub mod encode;
+pub mod export;
 pub mod http;
+pub mod pipeline;
 
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -15,9 +17,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 /// The OTLP signals.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Signal {
-    Traces,
-    Metrics,
-    Logs,
+    Traces = 0,
+    Metrics = 1,
+    Logs = 2,
 }
 
 impl Signal {

@@ -10,15 +10,16 @@
 mod show;
 
 use crate::generate::{Iteration, Plan, generate, iteration_rng};
+use crate::otlp::Signal;
 use crate::otlp::encode::{ResourceTemplate, TraceBatch};
-use crate::otlp::http::{HttpExporter, HttpOptions};
-use crate::otlp::{ExportSnapshot, ExportStats};
+use crate::otlp::export::{Exporter, RetryPolicy};
+use crate::otlp::http::{HttpOptions, HttpTransport};
+use crate::otlp::pipeline::{Pipeline, PipelineSummary};
 use bytes::Bytes;
 use prost::Message;
 use rand::RngExt;
 use rand_distr::{Distribution as _, weighted::WeightedIndex};
 use std::io::Write;
-use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 pub use show::Show;
@@ -37,6 +38,7 @@ pub struct RunSettings {
     pub show: Show,
     pub quiet: bool,
     pub http: HttpOptions,
+    pub retry: RetryPolicy,
     /// Concurrent requests in flight.
     pub exporters: usize,
     /// A request is sent once it holds this many spans.
@@ -54,14 +56,14 @@ pub struct RunSummary {
     pub error_spans: u64,
     pub elapsed_s: f64,
     pub spans_per_s: f64,
-    pub export: ExportSnapshot,
+    pub export: PipelineSummary,
     pub sample_trace_ids: Vec<String>,
 }
 
 impl RunSummary {
     /// Whether every generated span was accepted by the endpoint.
     pub fn lossless(&self) -> bool {
-        self.export.accepted == self.spans
+        self.export.traces.accepted == self.spans
     }
 
     pub fn render(&self, url: &str) -> String {
@@ -69,7 +71,7 @@ impl RunSummary {
             "Generated {} traces ({} spans, {} with errors) in {:.2} s: {:.0} spans/s, seed {}\n",
             self.traces, self.spans, self.error_spans, self.elapsed_s, self.spans_per_s, self.seed
         );
-        let e = &self.export;
+        let e = &self.export.traces;
         out += &format!(
             "Export to {url}: {} accepted, {} rejected, {} dropped ({} requests, {} retries, {:.1} KB)\n",
             e.accepted,
@@ -112,25 +114,14 @@ pub fn run(
     settings: &RunSettings,
     runtime: &tokio::runtime::Runtime,
 ) -> Result<RunSummary, RunError> {
-    let stats = Arc::new(ExportStats::default());
-    let exporter = Arc::new(HttpExporter::new(settings.http.clone(), stats.clone())?);
-    let (tx, rx) = tokio::sync::mpsc::channel::<(Bytes, u64)>(settings.exporters * 2);
-    let rx = Arc::new(tokio::sync::Mutex::new(rx));
-    let senders: Vec<_> = (0..settings.exporters.max(1))
-        .map(|_| {
-            let rx = rx.clone();
-            let exporter = exporter.clone();
-            runtime.spawn(async move {
-                loop {
-                    let next = rx.lock().await.recv().await;
-                    match next {
-                        Some((body, items)) => exporter.export(body, items).await,
-                        None => break,
-                    }
-                }
-            })
-        })
-        .collect();
+    let transport = HttpTransport::new(settings.http.clone())?;
+    let exporter = Exporter::new(transport, settings.retry.clone());
+    let pipeline = Pipeline::start(
+        exporter,
+        settings.exporters,
+        settings.exporters * 2,
+        runtime.handle(),
+    );
 
     let tenant_pick = WeightedIndex::new(&settings.tenant_weights).ok();
     let scenario_pick = match mix {
@@ -148,7 +139,7 @@ pub fn run(
         error_spans: 0,
         elapsed_s: 0.0,
         spans_per_s: 0.0,
-        export: ExportSnapshot::default(),
+        export: PipelineSummary::default(),
         sample_trace_ids: Vec::new(),
     };
     let mut send = |batch: &mut TraceBatch| {
@@ -161,8 +152,7 @@ pub fn run(
             .take()
             .encode(&mut encoded)
             .expect("a Vec grows to fit any message");
-        // Fails only if every sender has stopped, which they do only after the queue closes.
-        let _ = tx.blocking_send((Bytes::copy_from_slice(&encoded), items));
+        pipeline.send(Signal::Traces, Bytes::copy_from_slice(&encoded), items);
     };
     let started = Instant::now();
     let mut last_progress = started;
@@ -223,15 +213,9 @@ pub fn run(
     }
     send(&mut batch);
     let _ = stdout.flush();
-    drop(tx);
-    runtime.block_on(async {
-        for sender in senders {
-            let _ = sender.await;
-        }
-    });
+    summary.export = pipeline.finish();
     summary.elapsed_s = started.elapsed().as_secs_f64();
     summary.spans_per_s = summary.spans as f64 / summary.elapsed_s.max(1e-9);
-    summary.export = stats.snapshot();
     Ok(summary)
 }
 

@@ -1,0 +1,249 @@
+//! Delivering one encoded request: the retry policy and the accounting, whatever the transport.
+//!
+//! A transport makes one attempt and says how it ended ([`Attempt`]); this module decides what
+//! follows. Retryable outcomes are retried with exponential backoff and full jitter, honouring the
+//! server's requested delay, until the request's time budget runs out; anything else is final.
+//! Keeping the policy here, not in each transport, is what lets HTTP, gRPC and files share one set
+//! of rules and one set of counters. Once a request has given up because the endpoint never
+//! answered, later requests are dropped at once instead of each waiting out its own budget: a dead
+//! endpoint ends the run in bounded time, with one line saying so rather than a flood.
+
+use super::{ExportStats, Signal};
+use bytes::Bytes;
+use rand::RngExt;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+/// How one attempt to deliver a request ended.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Attempt {
+    /// The endpoint took the request; `rejected` items were refused in a partial success.
+    Accepted { rejected: u64, message: String },
+    /// Worth trying again (throttling, a restarting server, no answer at all).
+    Retryable {
+        reason: String,
+        retry_after: Option<Duration>,
+        /// No answer at all: the endpoint may not exist.
+        unreachable: bool,
+    },
+    /// The endpoint refused the request for good (bad data, auth).
+    Permanent { reason: String },
+}
+
+#[derive(Clone, Debug)]
+pub struct RetryPolicy {
+    /// How long one request may keep retrying.
+    pub max_elapsed: Duration,
+    pub initial_backoff: Duration,
+    pub max_backoff: Duration,
+    /// Budget for connection errors while the endpoint has never answered: long enough to ride
+    /// out a collector still starting, short enough that a wrong address fails fast.
+    pub never_answered_budget: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            max_elapsed: Duration::from_secs(60),
+            initial_backoff: Duration::from_millis(100),
+            max_backoff: Duration::from_secs(5),
+            never_answered_budget: Duration::from_secs(5),
+        }
+    }
+}
+
+/// One attempt at delivering a request; implemented by each transport.
+pub trait Transport: Send + Sync + 'static {
+    fn attempt(&self, signal: Signal, body: Bytes) -> impl Future<Output = Attempt> + Send;
+}
+
+/// Sends requests through a transport under the retry policy, counting every item.
+pub struct Exporter<T> {
+    transport: T,
+    policy: RetryPolicy,
+    stats: [Arc<ExportStats>; 3],
+    endpoint_dead: AtomicBool,
+    ever_answered: AtomicBool,
+}
+
+impl<T: Transport> Exporter<T> {
+    pub fn new(transport: T, policy: RetryPolicy) -> Exporter<T> {
+        Exporter {
+            transport,
+            policy,
+            stats: Default::default(),
+            endpoint_dead: AtomicBool::new(false),
+            ever_answered: AtomicBool::new(false),
+        }
+    }
+
+    pub fn stats(&self, signal: Signal) -> &Arc<ExportStats> {
+        &self.stats[signal as usize]
+    }
+
+    /// Delivers one request holding `items` items, retrying as the policy allows.
+    pub async fn export(&self, signal: Signal, body: Bytes, items: u64) {
+        let stats = &self.stats[signal as usize];
+        if self.endpoint_dead.load(Ordering::Relaxed) {
+            stats.dropped(items, "not sent: the endpoint was unreachable");
+            return;
+        }
+        let started = Instant::now();
+        let mut backoff = self.policy.initial_backoff;
+        loop {
+            stats.count_request(body.len() as u64);
+            let outcome = self.transport.attempt(signal, body.clone()).await;
+            if !matches!(
+                outcome,
+                Attempt::Retryable {
+                    unreachable: true,
+                    ..
+                }
+            ) {
+                self.ever_answered.store(true, Ordering::Relaxed);
+            }
+            match outcome {
+                Attempt::Accepted { rejected, message } => {
+                    stats.accepted(items.saturating_sub(rejected));
+                    if rejected > 0 {
+                        stats.rejected(rejected.min(items), &format!("partial success: {message}"));
+                    }
+                    return;
+                }
+                Attempt::Permanent { reason } => {
+                    stats.rejected(items, &reason);
+                    return;
+                }
+                Attempt::Retryable {
+                    reason,
+                    retry_after,
+                    unreachable,
+                } => {
+                    let jittered = backoff.mul_f64(rand::rng().random::<f64>());
+                    let wait = retry_after.unwrap_or(jittered);
+                    let budget = if unreachable && !self.ever_answered.load(Ordering::Relaxed) {
+                        self.policy
+                            .max_elapsed
+                            .min(self.policy.never_answered_budget)
+                    } else {
+                        self.policy.max_elapsed
+                    };
+                    if started.elapsed() + wait > budget {
+                        if unreachable {
+                            self.endpoint_dead.store(true, Ordering::Relaxed);
+                        }
+                        stats.dropped(items, &format!("{reason} (gave up retrying)"));
+                        return;
+                    }
+                    stats.count_retry();
+                    tokio::time::sleep(wait).await;
+                    backoff = (backoff * 2).min(self.policy.max_backoff);
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Mutex;
+
+    /// Answers with a scripted sequence of outcomes, then accepts.
+    struct Scripted(Mutex<Vec<Attempt>>);
+
+    impl Transport for Scripted {
+        async fn attempt(&self, _: Signal, _: Bytes) -> Attempt {
+            let mut script = self.0.lock().unwrap();
+            if script.is_empty() {
+                Attempt::Accepted {
+                    rejected: 0,
+                    message: String::new(),
+                }
+            } else {
+                script.remove(0)
+            }
+        }
+    }
+
+    fn fast() -> RetryPolicy {
+        RetryPolicy {
+            max_elapsed: Duration::from_millis(300),
+            initial_backoff: Duration::from_millis(1),
+            max_backoff: Duration::from_millis(5),
+            never_answered_budget: Duration::from_millis(50),
+        }
+    }
+
+    fn retryable(unreachable: bool) -> Attempt {
+        Attempt::Retryable {
+            reason: "busy".into(),
+            retry_after: None,
+            unreachable,
+        }
+    }
+
+    #[tokio::test]
+    async fn transient_failures_are_retried_until_accepted() {
+        let e = Exporter::new(
+            Scripted(Mutex::new(vec![retryable(false), retryable(false)])),
+            fast(),
+        );
+        e.export(Signal::Traces, Bytes::from_static(b"x"), 7).await;
+        let s = e.stats(Signal::Traces).snapshot();
+        assert_eq!(
+            (s.accepted, s.rejected, s.dropped, s.requests, s.retries),
+            (7, 0, 0, 3, 2)
+        );
+    }
+
+    #[tokio::test]
+    async fn permanent_failures_and_partial_successes_are_rejections() {
+        let e = Exporter::new(
+            Scripted(Mutex::new(vec![
+                Attempt::Permanent {
+                    reason: "HTTP 400".into(),
+                },
+                Attempt::Accepted {
+                    rejected: 2,
+                    message: "bad spans".into(),
+                },
+            ])),
+            fast(),
+        );
+        e.export(Signal::Logs, Bytes::new(), 5).await;
+        e.export(Signal::Logs, Bytes::new(), 5).await;
+        let s = e.stats(Signal::Logs).snapshot();
+        assert_eq!((s.accepted, s.rejected, s.dropped), (3, 7, 0));
+        assert_eq!(s.reasons.len(), 2);
+    }
+
+    #[tokio::test]
+    async fn a_dead_endpoint_gives_up_fast_and_drops_the_rest_at_once() {
+        let always_down = (0..10_000).map(|_| retryable(true)).collect();
+        let e = Exporter::new(Scripted(Mutex::new(always_down)), fast());
+        let started = Instant::now();
+        e.export(Signal::Traces, Bytes::new(), 4).await;
+        e.export(Signal::Traces, Bytes::new(), 6).await;
+        assert!(started.elapsed() < Duration::from_millis(250));
+        let s = e.stats(Signal::Traces).snapshot();
+        assert_eq!((s.accepted, s.dropped), (0, 10));
+    }
+
+    #[tokio::test]
+    async fn retry_after_is_honoured() {
+        let e = Exporter::new(
+            Scripted(Mutex::new(vec![Attempt::Retryable {
+                reason: "429".into(),
+                retry_after: Some(Duration::from_millis(120)),
+                unreachable: false,
+            }])),
+            fast(),
+        );
+        let started = Instant::now();
+        e.export(Signal::Metrics, Bytes::new(), 1).await;
+        assert!(started.elapsed() >= Duration::from_millis(120));
+        assert_eq!(e.stats(Signal::Metrics).snapshot().accepted, 1);
+    }
+}
