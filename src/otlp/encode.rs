@@ -3,8 +3,10 @@
 //! This builds `opentelemetry-proto`'s prost structs and lets prost encode them. It is the
 //! reference encoding: obviously right, because the official types define the wire format, and
 //! the oracle any faster writer must match byte for byte. Spans are grouped into one
-//! `ResourceSpans` per tenant, because each tenant is a resource of its own; spans of one trace
-//! always travel in one request.
+//! `ResourceSpans` per tenant, because each tenant is a resource of its own. Requests are cut by
+//! span count and by encoded size (measured with prost's `encoded_len` as spans are added, so a
+//! request never has to be encoded twice to find out it was too big); the spans of one trace
+//! travel in one request whenever they fit in one.
 
 use crate::generate::{Attr, AttrValue, Plan, SpanRecord, Trace};
 use crate::scenario::{Literal, SpanKind};
@@ -16,6 +18,7 @@ use opentelemetry_proto::tonic::resource::v1::Resource;
 use opentelemetry_proto::tonic::trace::v1::{
     ResourceSpans, ScopeSpans, Span, Status, span, status,
 };
+use prost::Message as _;
 
 /// The instrumentation scope every span is reported under.
 pub const SCOPE_NAME: &str = "telemetry-simulator";
@@ -56,22 +59,57 @@ fn string_kv(key: &str, value: &str) -> KeyValue {
     }
 }
 
-/// Collects traces into one export request, a `ResourceSpans` per tenant.
+/// When a request is full.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BatchLimits {
+    /// Items (spans) per request.
+    pub max_items: usize,
+    /// Encoded protobuf size per request, before compression. Receivers commonly refuse more
+    /// than 4 MiB (gRPC's default message limit); the default stays well under it.
+    pub max_bytes: usize,
+}
+
+impl Default for BatchLimits {
+    fn default() -> Self {
+        BatchLimits {
+            max_items: 512,
+            max_bytes: 1024 * 1024,
+        }
+    }
+}
+
+/// Protobuf framing of one span inside `ScopeSpans` (field tag and length prefix), at most.
+const SPAN_FRAMING: usize = 4;
+/// Resource, scope and framing of one tenant's group, roughly (the resource is measured).
+const GROUP_FRAMING: usize = 96;
+
+/// Collects traces into export requests, a `ResourceSpans` per tenant, and hands over each
+/// request once it is full. A trace is never split across requests unless it alone exceeds
+/// the limits; a batch that cannot take the next whole trace is sent first.
 pub struct TraceBatch {
     template: ResourceTemplate,
+    limits: BatchLimits,
     /// (tenant name, spans) in order of first appearance.
     groups: Vec<(String, Vec<Span>)>,
     spans: usize,
+    bytes: usize,
     traces: usize,
+    scratch: Vec<(Span, usize)>,
 }
 
 impl TraceBatch {
-    pub fn new(template: ResourceTemplate) -> TraceBatch {
+    pub fn new(template: ResourceTemplate, limits: BatchLimits) -> TraceBatch {
         TraceBatch {
             template,
+            limits: BatchLimits {
+                max_items: limits.max_items.max(1),
+                max_bytes: limits.max_bytes.max(1),
+            },
             groups: Vec::new(),
             spans: 0,
+            bytes: 0,
             traces: 0,
+            scratch: Vec::new(),
         }
     }
 
@@ -83,27 +121,77 @@ impl TraceBatch {
         self.traces
     }
 
+    /// Encoded size of the batch so far, approximately (within a few bytes per group).
+    pub fn bytes(&self) -> usize {
+        self.bytes
+    }
+
     pub fn is_empty(&self) -> bool {
         self.spans == 0
     }
 
-    pub fn add(&mut self, plan: &Plan, trace: &Trace) {
+    fn fits(&self, spans: usize, bytes: usize) -> bool {
+        self.spans + spans <= self.limits.max_items && self.bytes + bytes <= self.limits.max_bytes
+    }
+
+    /// Adds a trace; every request that fills up is passed to `ready` with its span count.
+    pub fn add(
+        &mut self,
+        plan: &Plan,
+        trace: &Trace,
+        ready: &mut dyn FnMut(ExportTraceServiceRequest, u64),
+    ) {
         let tenant = plan.str(plan.tenants[trace.tenant as usize]);
-        let group = match self.groups.iter().position(|(t, _)| t == tenant) {
-            Some(i) => &mut self.groups[i].1,
+        let mut scratch = std::mem::take(&mut self.scratch);
+        scratch.clear();
+        scratch.extend(trace.spans.iter().map(|s| {
+            let span = span_message(plan, trace, s);
+            let size = span.encoded_len() + SPAN_FRAMING;
+            (span, size)
+        }));
+        let total: usize = scratch.iter().map(|(_, size)| size).sum();
+        if !self.is_empty() && !self.fits(scratch.len(), total) {
+            self.flush(ready);
+        }
+        for (span, size) in scratch.drain(..) {
+            if !self.is_empty() && !self.fits(1, size) {
+                self.flush(ready);
+            }
+            self.push(tenant, span, size);
+        }
+        self.scratch = scratch;
+        self.traces += 1;
+        if !self.fits(1, 0) || self.bytes >= self.limits.max_bytes {
+            self.flush(ready);
+        }
+    }
+
+    fn push(&mut self, tenant: &str, span: Span, size: usize) {
+        let index = match self.groups.iter().position(|(t, _)| t == tenant) {
+            Some(i) => i,
             None => {
+                self.bytes += self.template.resource(tenant).encoded_len() + GROUP_FRAMING;
                 self.groups.push((tenant.to_string(), Vec::new()));
-                &mut self.groups.last_mut().expect("just pushed").1
+                self.groups.len() - 1
             }
         };
-        group.extend(trace.spans.iter().map(|s| span_message(plan, trace, s)));
-        self.spans += trace.spans.len();
-        self.traces += 1;
+        self.groups[index].1.push(span);
+        self.spans += 1;
+        self.bytes += size;
+    }
+
+    /// Passes what has been collected to `ready`, if anything.
+    pub fn flush(&mut self, ready: &mut dyn FnMut(ExportTraceServiceRequest, u64)) {
+        if !self.is_empty() {
+            let items = self.spans as u64;
+            ready(self.take(), items);
+        }
     }
 
     /// The request holding everything added so far; the batch is empty afterwards.
     pub fn take(&mut self) -> ExportTraceServiceRequest {
         self.spans = 0;
+        self.bytes = 0;
         self.traces = 0;
         let scope = InstrumentationScope {
             name: SCOPE_NAME.to_string(),

@@ -10,16 +10,16 @@
 mod show;
 
 use crate::generate::{Iteration, Plan, generate, iteration_rng};
+use crate::interrupt::Interrupt;
 use crate::otlp::Signal;
-use crate::otlp::encode::{ResourceTemplate, TraceBatch};
-use crate::otlp::export::{Exporter, RetryPolicy};
-use crate::otlp::http::{HttpOptions, HttpTransport};
+use crate::otlp::encode::{BatchLimits, ResourceTemplate, TraceBatch};
+use crate::otlp::export::{Exporter, RetryPolicy, Transport};
+use crate::otlp::payload::OtlpRequest;
 use crate::otlp::pipeline::{Pipeline, PipelineSummary};
-use bytes::Bytes;
-use prost::Message;
 use rand::RngExt;
 use rand_distr::{Distribution as _, weighted::WeightedIndex};
 use std::io::Write;
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 pub use show::Show;
@@ -37,12 +37,11 @@ pub struct RunSettings {
     pub tenant_weights: Vec<f64>,
     pub show: Show,
     pub quiet: bool,
-    pub http: HttpOptions,
     pub retry: RetryPolicy,
     /// Concurrent requests in flight.
     pub exporters: usize,
-    /// A request is sent once it holds this many spans.
-    pub batch_spans: usize,
+    /// When a request is full.
+    pub batch: BatchLimits,
     pub resource: ResourceTemplate,
 }
 
@@ -55,34 +54,55 @@ pub struct RunSummary {
     pub spans: u64,
     pub error_spans: u64,
     pub elapsed_s: f64,
+    /// Spans generated per second of the run.
     pub spans_per_s: f64,
+    /// Set when a signal stopped the run early (2 = SIGINT, 15 = SIGTERM).
+    pub interrupted_by: Option<i32>,
     pub export: PipelineSummary,
     pub sample_trace_ids: Vec<String>,
 }
 
 impl RunSummary {
-    /// Whether every generated span was accepted by the endpoint.
+    /// Whether every generated item of every signal was accepted.
     pub fn lossless(&self) -> bool {
-        self.export.traces.accepted == self.spans
+        self.export.lossless()
     }
 
-    pub fn render(&self, url: &str) -> String {
+    /// The human summary; `destination` names where each signal went.
+    pub fn render(&self, destination: &dyn Fn(Signal) -> String) -> String {
         let mut out = format!(
             "Generated {} traces ({} spans, {} with errors) in {:.2} s: {:.0} spans/s, seed {}\n",
             self.traces, self.spans, self.error_spans, self.elapsed_s, self.spans_per_s, self.seed
         );
-        let e = &self.export.traces;
-        out += &format!(
-            "Export to {url}: {} accepted, {} rejected, {} dropped ({} requests, {} retries, {:.1} KB)\n",
-            e.accepted,
-            e.rejected,
-            e.dropped,
-            e.requests,
-            e.retries,
-            e.bytes as f64 / 1024.0
-        );
-        for (reason, items) in &e.reasons {
-            out += &format!("  {items} spans: {reason}\n");
+        if let Some(signal) = self.interrupted_by {
+            out += &format!(
+                "Interrupted by {}: generation stopped early\n",
+                if signal == 15 { "SIGTERM" } else { "SIGINT" }
+            );
+        }
+        for signal in Signal::ALL {
+            let e = self.export.signal(signal);
+            if e.generated == 0 && signal != Signal::Traces {
+                continue;
+            }
+            let rate = e.accepted as f64 / self.elapsed_s.max(1e-9);
+            out += &format!(
+                "Export of {} to {}: {} accepted, {} rejected, {} dropped of {} {} ({} requests, {} retries, {} sent, {:.0} accepted/s)\n",
+                signal.name(),
+                destination(signal),
+                e.accepted,
+                e.rejected,
+                e.dropped,
+                e.generated,
+                signal.item(),
+                e.requests,
+                e.retries,
+                bytes_sent(e.bytes_uncompressed, e.bytes),
+                rate,
+            );
+            for (reason, items) in &e.reasons {
+                out += &format!("  {items} {}: {reason}\n", signal.item());
+            }
         }
         if !self.sample_trace_ids.is_empty() {
             out += "Sample trace IDs:\n";
@@ -94,12 +114,20 @@ impl RunSummary {
     }
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum RunError {
-    #[error("cannot start the exporter: {0}")]
-    Exporter(#[from] reqwest::Error),
-    #[error("cannot start the async runtime: {0}")]
-    Runtime(std::io::Error),
+/// `1.2 MB` or `1.2 MB, 310.0 KB gzip'd`.
+fn bytes_sent(uncompressed: u64, wire: u64) -> String {
+    let size = |b: u64| {
+        if b >= 1_000_000 {
+            format!("{:.1} MB", b as f64 / 1e6)
+        } else {
+            format!("{:.1} KB", b as f64 / 1e3)
+        }
+    };
+    if uncompressed == wire {
+        size(wire)
+    } else {
+        format!("{} → {} compressed", size(uncompressed), size(wire))
+    }
 }
 
 /// Which plan each iteration uses: the only one, or a weighted draw among several.
@@ -108,19 +136,23 @@ pub enum Mix<'a> {
     Weighted(Vec<(&'a Plan, f64)>),
 }
 
-/// Runs `count` iterations and exports them; blocks until every batch has been answered.
-pub fn run(
+/// Runs `count` iterations and exports them through `transport`; blocks until every batch has
+/// been answered. An interrupt stops generation early; what was generated is still flushed
+/// and accounted for.
+pub fn run<T: Transport>(
     mix: &Mix,
     settings: &RunSettings,
     runtime: &tokio::runtime::Runtime,
-) -> Result<RunSummary, RunError> {
-    let transport = HttpTransport::new(settings.http.clone())?;
+    transport: T,
+    interrupt: &Arc<Interrupt>,
+) -> RunSummary {
     let exporter = Exporter::new(transport, settings.retry.clone());
     let pipeline = Pipeline::start(
         exporter,
         settings.exporters,
         settings.exporters * 2,
         runtime.handle(),
+        interrupt.clone(),
     );
 
     let tenant_pick = WeightedIndex::new(&settings.tenant_weights).ok();
@@ -128,8 +160,7 @@ pub fn run(
         Mix::One(_) => None,
         Mix::Weighted(plans) => WeightedIndex::new(plans.iter().map(|(_, w)| *w)).ok(),
     };
-    let mut batch = TraceBatch::new(settings.resource.clone());
-    let mut encoded = Vec::new();
+    let mut batch = TraceBatch::new(settings.resource.clone(), settings.batch);
     let mut iteration = Iteration::default();
     let mut summary = RunSummary {
         seed: settings.seed,
@@ -139,21 +170,11 @@ pub fn run(
         error_spans: 0,
         elapsed_s: 0.0,
         spans_per_s: 0.0,
+        interrupted_by: None,
         export: PipelineSummary::default(),
         sample_trace_ids: Vec::new(),
     };
-    let mut send = |batch: &mut TraceBatch| {
-        if batch.is_empty() {
-            return;
-        }
-        let items = batch.spans() as u64;
-        encoded.clear();
-        batch
-            .take()
-            .encode(&mut encoded)
-            .expect("a Vec grows to fit any message");
-        pipeline.send(Signal::Traces, Bytes::copy_from_slice(&encoded), items);
-    };
+    let mut send = |request, items| pipeline.send(OtlpRequest::Traces(request), items);
     let started = Instant::now();
     let mut last_progress = started;
     let mut stdout = std::io::stdout().lock();
@@ -163,9 +184,12 @@ pub fn run(
         if due > now {
             // Nothing should sit in a batch while we wait for the next trace.
             if due - now > Duration::from_millis(50) {
-                send(&mut batch);
+                batch.flush(&mut send);
             }
-            std::thread::sleep(due - now);
+            sleep_until(due, interrupt);
+        }
+        if interrupt.requested() {
+            break;
         }
         let tenant = tenant_pick.as_ref().map_or(0, |w| {
             w.sample(&mut iteration_rng(settings.seed ^ TENANT_SALT, index))
@@ -192,15 +216,12 @@ pub fn run(
             if summary.sample_trace_ids.len() < 5 {
                 summary.sample_trace_ids.push(show::hex(&trace.trace_id));
             }
-            batch.add(plan, trace);
+            batch.add(plan, trace, &mut send);
         }
         settings
             .show
             .print(&mut stdout, plan, iteration.traces(), index, settings.count);
         summary.iterations += 1;
-        if batch.spans() >= settings.batch_spans {
-            send(&mut batch);
-        }
         if !settings.quiet && last_progress.elapsed() >= Duration::from_secs(2) {
             last_progress = Instant::now();
             eprintln!(
@@ -211,12 +232,25 @@ pub fn run(
             );
         }
     }
-    send(&mut batch);
+    batch.flush(&mut send);
     let _ = stdout.flush();
+    summary.interrupted_by = interrupt.requests().signal;
     summary.export = pipeline.finish();
     summary.elapsed_s = started.elapsed().as_secs_f64();
     summary.spans_per_s = summary.spans as f64 / summary.elapsed_s.max(1e-9);
-    Ok(summary)
+    summary
+}
+
+/// Sleeps until `due`, waking early if the run is interrupted.
+fn sleep_until(due: Instant, interrupt: &Interrupt) {
+    const SLICE: Duration = Duration::from_millis(50);
+    loop {
+        let now = Instant::now();
+        if now >= due || interrupt.requested() {
+            return;
+        }
+        std::thread::sleep((due - now).min(SLICE));
+    }
 }
 
 /// A random seed for runs given none, printed so the run can be repeated. It stays below 2^53 so
