@@ -177,7 +177,9 @@ pub fn run<T: Transport>(
     let mut send = |request, items| pipeline.send(OtlpRequest::Traces(request), items);
     let started = Instant::now();
     let mut last_progress = started;
-    let mut stdout = std::io::stdout().lock();
+    // Locked per iteration, not for the whole run: `--output -` writes requests to stdout
+    // from the sender tasks.
+    let stdout = std::io::stdout();
     for index in 0..settings.count {
         let due = started + settings.interval.mul_f64(index as f64);
         let now = Instant::now();
@@ -218,9 +220,13 @@ pub fn run<T: Transport>(
             }
             batch.add(plan, trace, &mut send);
         }
-        settings
-            .show
-            .print(&mut stdout, plan, iteration.traces(), index, settings.count);
+        if settings.show != Show::Nothing {
+            let mut out = stdout.lock();
+            settings
+                .show
+                .print(&mut out, plan, iteration.traces(), index, settings.count);
+            let _ = out.flush();
+        }
         summary.iterations += 1;
         if !settings.quiet && last_progress.elapsed() >= Duration::from_secs(2) {
             last_progress = Instant::now();
@@ -233,7 +239,6 @@ pub fn run<T: Transport>(
         }
     }
     batch.flush(&mut send);
-    let _ = stdout.flush();
     summary.interrupted_by = interrupt.requests().signal;
     summary.export = pipeline.finish();
     summary.elapsed_s = started.elapsed().as_secs_f64();

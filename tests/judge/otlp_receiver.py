@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Independent OTLP/HTTP receiver: the "judge" of the telemetry-simulator conformance tests.
+"""Independent OTLP receiver (HTTP and gRPC): the "judge" of the telemetry-simulator conformance tests.
 
 What it is
 ----------
@@ -23,6 +23,7 @@ Usage
 -----
     python3 tests/judge/otlp_receiver.py --port-file PATH --dump PATH [--host 127.0.0.1]
                                          [--port 0] [--max-seconds 900]
+                                         [--grpc-port-file PATH]
 
 * Binds ``--host`` (default 127.0.0.1) on ``--port`` (default 0 = an ephemeral port), then writes
   the port number and a newline to ``--port-file`` atomically (temp file + ``os.replace``), so a
@@ -37,6 +38,13 @@ Usage
   (recorded in ``decode_errors`` too, so a wrong URL never goes unnoticed).
 * Everything is recorded *before* the response is sent, so whatever a client saw accepted is in
   the dump.
+* With ``--grpc-port-file``, also serves OTLP/gRPC (the three ``Export`` services, via the
+  official ``grpcio`` and the ``*_pb2_grpc`` stubs shipped in ``opentelemetry-proto``) on another
+  ephemeral port of the same host, written to that file the same way. grpcio decodes the
+  message (gzip included); each call is recorded like an HTTP request, with ``path`` the gRPC
+  method (``/opentelemetry.proto.collector.trace.v1.TraceService/Export``), ``content_type``
+  ``application/grpc``, ``content_encoding`` the ``grpc-encoding`` metadata (or null),
+  ``headers`` the invocation metadata, and ``bytes``/``decoded_bytes`` the decoded size.
 * Stops on SIGTERM, SIGINT or ``POST /shutdown``: writes the dump (atomically) and exits 0.
   It also stops by itself (dump written, exit 3) after ``--max-seconds`` or when its parent
   process goes away, so a crashed test never leaves it running.
@@ -101,11 +109,16 @@ import threading
 import time
 
 try:
+    import grpc
+    from concurrent import futures
     from google.protobuf import json_format
     from google.protobuf.message import DecodeError
     from opentelemetry.proto.collector.logs.v1 import logs_service_pb2
     from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2
     from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
+    from opentelemetry.proto.collector.logs.v1 import logs_service_pb2_grpc
+    from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2_grpc
+    from opentelemetry.proto.collector.trace.v1 import trace_service_pb2_grpc
 except ImportError as e:  # pragma: no cover - environment problem, reported clearly
     sys.stderr.write(
         f"otlp_receiver: cannot import the OpenTelemetry protobuf bindings ({e}).\n"
@@ -600,6 +613,85 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self._reply(200, resp, resp_type)
 
 
+# ----------------------------------------------------------------------------------------------
+# gRPC
+# ----------------------------------------------------------------------------------------------
+
+GRPC_SIGNALS = {
+    # method -> (signal path, response class, converter)
+    "/opentelemetry.proto.collector.trace.v1.TraceService/Export":
+        ("/v1/traces", trace_service_pb2.ExportTraceServiceResponse),
+    "/opentelemetry.proto.collector.metrics.v1.MetricsService/Export":
+        ("/v1/metrics", metrics_service_pb2.ExportMetricsServiceResponse),
+    "/opentelemetry.proto.collector.logs.v1.LogsService/Export":
+        ("/v1/logs", logs_service_pb2.ExportLogsServiceResponse),
+}
+
+
+def record_grpc(method, request, context):
+    """Records one gRPC Export call like an HTTP request; returns the (empty) response."""
+    signal_path, resp_cls = GRPC_SIGNALS[method]
+    headers = {}
+    for key, value in context.invocation_metadata():
+        headers[key] = f"{headers[key]}, {value}" if key in headers else value
+    size = request.ByteSize()
+    record = {
+        "path": method,
+        "content_type": "application/grpc",
+        "content_encoding": headers.get("grpc-encoding"),
+        "headers": headers,
+        "bytes": size,
+        "decoded_bytes": size,
+        "items": 0,
+        "status": 0,
+        "error": None,
+    }
+    warnings, spans, metrics, logs = [], [], [], []
+    if signal_path == "/v1/traces":
+        items = convert_traces(request, spans, warnings)
+    elif signal_path == "/v1/metrics":
+        items = convert_metrics(request, metrics, warnings)
+    else:
+        items = convert_logs(request, logs, warnings)
+    record["items"] = items
+    with STATE.lock:  # record first, then answer
+        STATE.requests.append(record)
+        STATE.warnings.extend(f"{method}: {w}" for w in warnings)
+        STATE.spans.extend(spans)
+        STATE.metrics.extend(metrics)
+        STATE.logs.extend(logs)
+    return resp_cls()
+
+
+class TraceServicer(trace_service_pb2_grpc.TraceServiceServicer):
+    def Export(self, request, context):
+        return record_grpc("/opentelemetry.proto.collector.trace.v1.TraceService/Export", request, context)
+
+
+class MetricsServicer(metrics_service_pb2_grpc.MetricsServiceServicer):
+    def Export(self, request, context):
+        return record_grpc("/opentelemetry.proto.collector.metrics.v1.MetricsService/Export", request, context)
+
+
+class LogsServicer(logs_service_pb2_grpc.LogsServiceServicer):
+    def Export(self, request, context):
+        return record_grpc("/opentelemetry.proto.collector.logs.v1.LogsService/Export", request, context)
+
+
+def start_grpc(host):
+    """-> (server, port)"""
+    server = grpc.server(
+        futures.ThreadPoolExecutor(max_workers=8),
+        options=[("grpc.max_receive_message_length", MAX_BODY)],
+    )
+    trace_service_pb2_grpc.add_TraceServiceServicer_to_server(TraceServicer(), server)
+    metrics_service_pb2_grpc.add_MetricsServiceServicer_to_server(MetricsServicer(), server)
+    logs_service_pb2_grpc.add_LogsServiceServicer_to_server(LogsServicer(), server)
+    port = server.add_insecure_port(f"{host}:0")
+    server.start()
+    return server, port
+
+
 class Server(http.server.ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = False
@@ -620,6 +712,7 @@ def main(argv=None):
     ap.add_argument("--dump", required=True, help="where to write the JSON dump on shutdown")
     ap.add_argument("--host", default="127.0.0.1")
     ap.add_argument("--port", type=int, default=0, help="0 = an ephemeral port (default)")
+    ap.add_argument("--grpc-port-file", help="also serve OTLP/gRPC; write its port here")
     ap.add_argument("--max-seconds", type=float, default=900.0,
                     help="stop by itself after this long (dump written, exit 3); 0 = never")
     args = ap.parse_args(argv)
@@ -637,6 +730,10 @@ def main(argv=None):
 
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
     thread.start()
+    grpc_server = None
+    if args.grpc_port_file:
+        grpc_server, grpc_port = start_grpc(args.host)
+        write_atomic(args.grpc_port_file, f"{grpc_port}\n")
     write_atomic(args.port_file, f"{port}\n")
 
     parent = os.getppid()
@@ -655,6 +752,8 @@ def main(argv=None):
             break
     server.shutdown()
     server.server_close()
+    if grpc_server is not None:
+        grpc_server.stop(grace=5).wait()
     dump = STATE.dump()
     dump["stopped_by"] = STOP_REASON[0]
     write_atomic(args.dump, json.dumps(dump, allow_nan=False))
