@@ -110,7 +110,10 @@ fn every_protocol_and_compression_reaches_the_judge_intact_with_its_headers() {
             assert!(out.status.success(), "{run}: {}", text(&out));
             let t = &summary["export"]["traces"];
             if compression == "gzip" {
-                assert!(n(&t["bytes"]) * 3 < n(&t["bytes_uncompressed"]), "{run}: {t}");
+                assert!(
+                    n(&t["bytes"]) * 3 < n(&t["bytes_uncompressed"]),
+                    "{run}: {t}"
+                );
             } else {
                 assert_eq!(n(&t["bytes"]), n(&t["bytes_uncompressed"]), "{run}: {t}");
             }
@@ -172,8 +175,8 @@ fn metrics_and_logs_travel_every_protocol() {
     use opentelemetry_proto::tonic::common::v1::{AnyValue, any_value};
     use opentelemetry_proto::tonic::logs::v1::{LogRecord, ResourceLogs, ScopeLogs};
     use opentelemetry_proto::tonic::metrics::v1::{
-        Histogram, HistogramDataPoint, Metric, NumberDataPoint, ResourceMetrics, ScopeMetrics,
-        Sum, metric::Data, number_data_point,
+        Histogram, HistogramDataPoint, Metric, NumberDataPoint, ResourceMetrics, ScopeMetrics, Sum,
+        metric::Data, number_data_point,
     };
     use std::time::Duration;
     use telemetry_simulator::config::{ExportFlags, output};
@@ -299,9 +302,15 @@ fn metrics_and_logs_travel_every_protocol() {
     for metric in &received.metrics {
         if metric["type"] == "histogram" {
             let point = &metric["points"][0];
-            assert_eq!((point["count"].clone(), point["sum"].clone()), (3.into(), 1.5.into()));
+            assert_eq!(
+                (point["count"].clone(), point["sum"].clone()),
+                (3.into(), 1.5.into())
+            );
             // Unset min/max stay unset, whatever the encoding.
-            assert_eq!((point["min"].clone(), point["max"].clone()), (Value::Null, Value::Null));
+            assert_eq!(
+                (point["min"].clone(), point["max"].clone()),
+                (Value::Null, Value::Null)
+            );
         } else {
             assert_eq!(metric["points"][0]["value"], 7);
         }
@@ -437,14 +446,25 @@ fn requests_are_cut_by_size_and_count_keeping_traces_whole() {
         }
         offset += items;
     }
-    let sizes: Vec<usize> = received.requests.iter().map(|r| n(&r["items"]) as usize).collect();
+    let sizes: Vec<usize> = received
+        .requests
+        .iter()
+        .map(|r| n(&r["items"]) as usize)
+        .collect();
     for (trace, spans) in received.traces() {
         if spans.len() <= 20 {
-            assert_eq!(requests_of[trace.as_str()].len(), 1, "trace {trace} was split");
+            assert_eq!(
+                requests_of[trace.as_str()].len(),
+                1,
+                "trace {trace} was split"
+            );
         }
     }
     assert!(sizes.iter().all(|&s| s <= 20), "{sizes:?}");
-    assert_eq!(n(&summary["export"]["traces"]["requests"]), sizes.len() as u64);
+    assert_eq!(
+        n(&summary["export"]["traces"]["requests"]),
+        sizes.len() as u64
+    );
 
     // By size: requests stay under --batch-bytes (with a whole trace as the only exception).
     let judge = Judge::start();
@@ -500,7 +520,10 @@ fn file_and_null_outputs_are_accounted_like_endpoints() {
         .lines()
         .map(|l| serde_json::from_str(l).expect("each line is one JSON request"))
         .collect();
-    assert_eq!(lines.len() as u64, n(&summary["export"]["traces"]["requests"]));
+    assert_eq!(
+        lines.len() as u64,
+        n(&summary["export"]["traces"]["requests"])
+    );
     let spans: usize = lines
         .iter()
         .flat_map(|l| l["resourceSpans"].as_array().unwrap())
@@ -514,17 +537,42 @@ fn file_and_null_outputs_are_accounted_like_endpoints() {
 
     // To stdout: the data on stdout, the summary on stderr.
     let (out, summary) = simulate(
-        &["scenario", "--name", "successful_agent_turn", "--count", "3", "--interval", "0", "--output", "-"],
+        &[
+            "scenario",
+            "--name",
+            "successful_agent_turn",
+            "--count",
+            "3",
+            "--interval",
+            "0",
+            "--output",
+            "-",
+        ],
         &[],
     );
     assert!(out.status.success(), "{}", text(&out));
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(stdout.lines().all(|l| l.starts_with("{\"resourceSpans\"")), "{stdout}");
+    assert!(
+        stdout.lines().all(|l| l.starts_with("{\"resourceSpans\"")),
+        "{stdout}"
+    );
     assert_eq!(all_accepted(&summary), 21);
     assert!(String::from_utf8_lossy(&out.stderr).contains("21 accepted"));
 
     let (out, summary) = simulate(
-        &["scenario", "--name", "successful_agent_turn", "--count", "50", "--interval", "0", "--output", "null", "--compression", "gzip"],
+        &[
+            "scenario",
+            "--name",
+            "successful_agent_turn",
+            "--count",
+            "50",
+            "--interval",
+            "0",
+            "--output",
+            "null",
+            "--compression",
+            "gzip",
+        ],
         &[],
     );
     assert!(out.status.success(), "{}", text(&out));

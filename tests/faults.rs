@@ -89,10 +89,26 @@ fn endpoint_for(sink: &Sink, protocol: &str) -> String {
 /// The run delivered everything, and the sink counted exactly that.
 fn assert_lossless(summary: &Value, sink: &Value, context: &str) {
     let t = &summary["export"]["traces"];
-    assert_eq!(n(&t["generated"]), n(&summary["spans"]), "{context}: {summary:#}");
-    assert_eq!(n(&t["accepted"]), n(&t["generated"]), "{context}: {summary:#}");
-    assert_eq!(n(&t["dropped"]) + n(&t["rejected"]), 0, "{context}: {summary:#}");
-    assert_eq!(n(&sink["traces"]["spans"]), n(&t["accepted"]), "{context}: {sink:#}");
+    assert_eq!(
+        n(&t["generated"]),
+        n(&summary["spans"]),
+        "{context}: {summary:#}"
+    );
+    assert_eq!(
+        n(&t["accepted"]),
+        n(&t["generated"]),
+        "{context}: {summary:#}"
+    );
+    assert_eq!(
+        n(&t["dropped"]) + n(&t["rejected"]),
+        0,
+        "{context}: {summary:#}"
+    );
+    assert_eq!(
+        n(&sink["traces"]["spans"]),
+        n(&t["accepted"]),
+        "{context}: {sink:#}"
+    );
     assert_eq!(n(&sink["problem_count"]), 0, "{context}: {sink:#}");
 }
 
@@ -113,7 +129,14 @@ fn transient_503s_are_retried_and_nothing_is_lost() {
 #[test]
 fn throttling_429s_with_retry_after_are_honoured() {
     for protocol in ["http/protobuf", "grpc"] {
-        let sink = Sink::start(&["--fail-first", "2", "--fail-status", "429", "--retry-after", "1"]);
+        let sink = Sink::start(&[
+            "--fail-first",
+            "2",
+            "--fail-status",
+            "429",
+            "--retry-after",
+            "1",
+        ]);
         let endpoint = endpoint_for(&sink, protocol);
         let started = Instant::now();
         let (out, summary) = simulate(&agent_turns("40", &endpoint, protocol));
@@ -123,7 +146,10 @@ fn throttling_429s_with_retry_after_are_honoured() {
         assert_lossless(&summary, &received, protocol);
         assert_eq!(n(&summary["export"]["traces"]["retries"]), 2, "{protocol}");
         // Two requests fail at once (two senders), each waits the second it was asked to.
-        assert!(took >= Duration::from_secs(1), "{protocol}: retried after {took:?}");
+        assert!(
+            took >= Duration::from_secs(1),
+            "{protocol}: retried after {took:?}"
+        );
     }
 }
 
@@ -140,12 +166,19 @@ fn a_rejecting_endpoint_fails_the_run_and_names_the_reason() {
         assert_eq!(n(&t["accepted"]) + n(&t["dropped"]) + n(&t["retries"]), 0);
         assert_eq!(n(&received["traces"]["spans"]), 0);
         let reason = t["reasons"][0][0].as_str().unwrap();
-        let want = if protocol == "grpc" { "gRPC INVALID_ARGUMENT" } else { "HTTP 400" };
+        let want = if protocol == "grpc" {
+            "gRPC INVALID_ARGUMENT"
+        } else {
+            "HTTP 400"
+        };
         assert!(reason.contains(want), "{reason}");
         assert!(reason.contains("injected by --fail-first"), "{reason}");
         let t = text(&out);
         assert!(t.contains("210 spans:") && t.contains(want), "{t}");
-        assert!(t.contains("error: 210 of 210 spans were not accepted"), "{t}");
+        assert!(
+            t.contains("error: 210 of 210 spans were not accepted"),
+            "{t}"
+        );
 
         // --allow-export-failures: still reported, but not fatal.
         let sink = Sink::start(&["--fail-first", "1000000", "--fail-status", "400"]);
@@ -168,13 +201,24 @@ fn a_dead_grpc_endpoint_ends_the_run_in_bounded_time_with_one_clear_line() {
     let endpoint = format!("http://127.0.0.1:{port}");
     let started = Instant::now();
     let (out, summary) = simulate(&agent_turns("300", &endpoint, "grpc"));
-    assert!(started.elapsed() < Duration::from_secs(30), "took {:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "took {:?}",
+        started.elapsed()
+    );
     assert_eq!(out.status.code(), Some(1));
     let t = &summary["export"]["traces"];
-    assert_eq!((n(&t["accepted"]), n(&t["dropped"])), (0, 2100), "{summary:#}");
+    assert_eq!(
+        (n(&t["accepted"]), n(&t["dropped"])),
+        (0, 2100),
+        "{summary:#}"
+    );
     let t = text(&out);
     assert!(t.contains("cannot reach"), "{t}");
-    assert!(t.lines().filter(|l| l.contains("cannot reach")).count() <= 3, "{t}");
+    assert!(
+        t.lines().filter(|l| l.contains("cannot reach")).count() <= 3,
+        "{t}"
+    );
 }
 
 #[test]
@@ -201,10 +245,16 @@ fn a_receiver_restarted_mid_run_loses_nothing() {
         assert!(out.status.success(), "{protocol}: {}", text(&out));
         let t = &summary["export"]["traces"];
         assert_eq!(n(&t["accepted"]), 14_000, "{protocol}: {summary:#}");
-        assert!(n(&t["retries"]) > 0, "{protocol}: the restart was not noticed");
+        assert!(
+            n(&t["retries"]) > 0,
+            "{protocol}: the restart was not noticed"
+        );
         let spans_first = n(&first["traces"]["spans"]);
         let spans_second = n(&second["traces"]["spans"]);
-        assert!(spans_first > 0 && spans_second > 0, "{spans_first} + {spans_second}");
+        assert!(
+            spans_first > 0 && spans_second > 0,
+            "{spans_first} + {spans_second}"
+        );
         assert_eq!(spans_first + spans_second, 14_000, "{protocol}");
     }
 }
@@ -224,13 +274,20 @@ fn sigint_stops_generation_flushes_and_summarises() {
             .status()
             .unwrap();
         let (out, summary) = run.wait();
-        assert!(started.elapsed() < Duration::from_secs(15), "{:?}", started.elapsed());
+        assert!(
+            started.elapsed() < Duration::from_secs(15),
+            "{:?}",
+            started.elapsed()
+        );
         let (received, _) = sink.finish();
         assert_eq!(out.status.code(), Some(status), "{}", text(&out));
         let t = text(&out);
         assert!(t.contains("Interrupted by SIG"), "{t}");
         assert!(n(&summary["spans"]) < 7_000_000);
-        assert_eq!(summary["interrupted_by"], if status == 130 { 2 } else { 15 });
+        assert_eq!(
+            summary["interrupted_by"],
+            if status == 130 { 2 } else { 15 }
+        );
         assert_lossless(&summary, &received, signal);
     }
 }

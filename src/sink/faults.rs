@@ -97,8 +97,7 @@ impl FaultState {
             status: self.faults.status,
             retry_after: self.faults.retry_after,
             message: format!(
-                "failure {} of {} injected by --fail-first",
-                n + 1,
+                "failure injected by --fail-first {}",
                 self.faults.fail_first
             ),
         })

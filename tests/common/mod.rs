@@ -538,9 +538,15 @@ impl Sink {
                 return sink;
             }
             if let Ok(Some(status)) = sink.child.as_mut().expect("child").try_wait() {
-                panic!("the sink exited ({status}) before listening:\n{}", sink.stderr());
+                panic!(
+                    "the sink exited ({status}) before listening:\n{}",
+                    sink.stderr()
+                );
             }
-            assert!(Instant::now() < deadline, "the sink did not start within 20 s");
+            assert!(
+                Instant::now() < deadline,
+                "the sink did not start within 20 s"
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
     }
@@ -568,10 +574,17 @@ impl Sink {
             .args(["-TERM", &child.id().to_string()])
             .status();
         let status = child.wait().expect("the sink exits");
-        assert!(status.success(), "the sink exited with {status}:\n{}", self.stderr());
+        assert!(
+            status.success(),
+            "the sink exited with {status}:\n{}",
+            self.stderr()
+        );
         let summary = read(&self.dir.path().join("summary.json"));
         let summary = serde_json::from_str(&summary).expect("the sink's summary is JSON");
-        let dir = tempfile::Builder::new().prefix("sink-").tempdir().expect("temp dir");
+        let dir = tempfile::Builder::new()
+            .prefix("sink-")
+            .tempdir()
+            .expect("temp dir");
         (summary, std::mem::replace(&mut self.dir, dir))
     }
 }
