@@ -104,13 +104,16 @@ fn read_certificates(what: &'static str, path: &Path) -> Result<Vec<u8>, TlsErro
 /// certificate is not trusted, or ours was refused).
 pub fn certificate_problem(error: &(dyn std::error::Error + 'static)) -> Option<String> {
     let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(error);
-    while let Some(e) = cause {
-        let tls = e.downcast_ref::<rustls::Error>().or_else(|| {
-            e.downcast_ref::<std::io::Error>()
-                .and_then(|io| io.get_ref())
-                .and_then(|inner| inner.downcast_ref::<rustls::Error>())
-        });
-        if let Some(tls) = tls
+    while let Some(mut e) = cause {
+        // `io::Error::source` skips the error it wraps, and TLS errors arrive wrapped in an
+        // io::Error (sometimes twice): look inside.
+        while let Some(inner) = e
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
+        {
+            e = inner;
+        }
+        if let Some(tls) = e.downcast_ref::<rustls::Error>()
             && matches!(
                 tls,
                 rustls::Error::InvalidCertificate(_)

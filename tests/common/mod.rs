@@ -115,15 +115,20 @@ impl Judge {
     /// Spawns the receiver (OTLP/HTTP only) and waits (at most ~20 s) until it has written its
     /// port. Panics with the receiver's stderr if it does not come up.
     pub fn start() -> Judge {
-        Judge::spawn(false)
+        Judge::spawn(false, &[])
     }
 
     /// [`Judge::start`], serving OTLP/gRPC (grpcio) too.
     pub fn start_with_grpc() -> Judge {
-        Judge::spawn(true)
+        Judge::spawn(true, &[])
     }
 
-    fn spawn(grpc: bool) -> Judge {
+    /// HTTP and gRPC, with extra receiver arguments (e.g. `--tls-cert`).
+    pub fn start_with(args: &[&str]) -> Judge {
+        Judge::spawn(true, args)
+    }
+
+    fn spawn(grpc: bool, args: &[&str]) -> Judge {
         let dir = tempfile::Builder::new()
             .prefix("otlp-judge-")
             .tempdir()
@@ -146,6 +151,7 @@ impl Judge {
         if grpc {
             cmd.arg("--grpc-port-file").arg(&grpc_port_file);
         }
+        cmd.args(args);
         let child = cmd.spawn().unwrap_or_else(|e| {
             panic!(
                 "cannot start the OTLP judge with `{}`: {e}; {SETUP_HINT}",

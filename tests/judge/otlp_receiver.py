@@ -24,6 +24,7 @@ Usage
     python3 tests/judge/otlp_receiver.py --port-file PATH --dump PATH [--host 127.0.0.1]
                                          [--port 0] [--max-seconds 900]
                                          [--grpc-port-file PATH]
+                                         [--tls-cert PEM --tls-key PEM [--tls-client-ca PEM]]
 
 * Binds ``--host`` (default 127.0.0.1) on ``--port`` (default 0 = an ephemeral port), then writes
   the port number and a newline to ``--port-file`` atomically (temp file + ``os.replace``), so a
@@ -45,6 +46,10 @@ Usage
   method (``/opentelemetry.proto.collector.trace.v1.TraceService/Export``), ``content_type``
   ``application/grpc``, ``content_encoding`` the ``grpc-encoding`` metadata (or null),
   ``headers`` the invocation metadata, and ``bytes``/``decoded_bytes`` the decoded size.
+* With ``--tls-cert``/``--tls-key`` both servers speak TLS only (the standard library's ``ssl``
+  for HTTP, ``grpc.ssl_server_credentials`` for gRPC); with ``--tls-client-ca`` they also
+  require a client certificate signed by that CA (mutual TLS). A failed handshake is not a
+  request and is not recorded.
 * Stops on SIGTERM, SIGINT or ``POST /shutdown``: writes the dump (atomically) and exits 0.
   It also stops by itself (dump written, exit 3) after ``--max-seconds`` or when its parent
   process goes away, so a crashed test never leaves it running.
@@ -104,6 +109,7 @@ import json
 import math
 import os
 import signal
+import ssl
 import sys
 import threading
 import time
@@ -678,8 +684,8 @@ class LogsServicer(logs_service_pb2_grpc.LogsServiceServicer):
         return record_grpc("/opentelemetry.proto.collector.logs.v1.LogsService/Export", request, context)
 
 
-def start_grpc(host):
-    """-> (server, port)"""
+def start_grpc(host, tls):
+    """-> (server, port); tls is None or (cert path, key path, client CA path or None)"""
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=8),
         options=[("grpc.max_receive_message_length", MAX_BODY)],
@@ -687,7 +693,16 @@ def start_grpc(host):
     trace_service_pb2_grpc.add_TraceServiceServicer_to_server(TraceServicer(), server)
     metrics_service_pb2_grpc.add_MetricsServiceServicer_to_server(MetricsServicer(), server)
     logs_service_pb2_grpc.add_LogsServiceServicer_to_server(LogsServicer(), server)
-    port = server.add_insecure_port(f"{host}:0")
+    if tls is None:
+        port = server.add_insecure_port(f"{host}:0")
+    else:
+        cert, key, client_ca = tls
+        with open(cert, "rb") as c, open(key, "rb") as k:
+            pair = (k.read(), c.read())
+        root = open(client_ca, "rb").read() if client_ca else None
+        credentials = grpc.ssl_server_credentials(
+            [pair], root_certificates=root, require_client_auth=bool(client_ca))
+        port = server.add_secure_port(f"{host}:0", credentials)
     server.start()
     return server, port
 
@@ -713,12 +728,24 @@ def main(argv=None):
     ap.add_argument("--host", default="127.0.0.1")
     ap.add_argument("--port", type=int, default=0, help="0 = an ephemeral port (default)")
     ap.add_argument("--grpc-port-file", help="also serve OTLP/gRPC; write its port here")
+    ap.add_argument("--tls-cert", help="serve TLS with this PEM certificate chain")
+    ap.add_argument("--tls-key", help="PEM private key of --tls-cert")
+    ap.add_argument("--tls-client-ca", help="require client certificates signed by this PEM CA")
     ap.add_argument("--max-seconds", type=float, default=900.0,
                     help="stop by itself after this long (dump written, exit 3); 0 = never")
     args = ap.parse_args(argv)
 
     server = Server((args.host, args.port), Handler)
     port = server.server_address[1]
+    tls = None
+    if args.tls_cert:
+        tls = (args.tls_cert, args.tls_key, args.tls_client_ca)
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(args.tls_cert, args.tls_key)
+        if args.tls_client_ca:
+            context.verify_mode = ssl.CERT_REQUIRED
+            context.load_verify_locations(args.tls_client_ca)
+        server.socket = context.wrap_socket(server.socket, server_side=True, do_handshake_on_connect=False)
 
     def on_signal(signum, _frame):
         if not STOP.is_set():  # keep the first reason (e.g. POST /shutdown, then SIGTERM)
@@ -732,7 +759,7 @@ def main(argv=None):
     thread.start()
     grpc_server = None
     if args.grpc_port_file:
-        grpc_server, grpc_port = start_grpc(args.host)
+        grpc_server, grpc_port = start_grpc(args.host, tls)
         write_atomic(args.grpc_port_file, f"{grpc_port}\n")
     write_atomic(args.port_file, f"{port}\n")
 
