@@ -580,3 +580,51 @@ fn file_and_null_outputs_are_accounted_like_endpoints() {
     let t = &summary["export"]["traces"];
     assert!(n(&t["bytes"]) < n(&t["bytes_uncompressed"]), "{t}");
 }
+
+#[test]
+fn the_sink_dumps_every_request_as_a_line_of_otlp_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let dump = dir.path().join("dump.jsonl");
+    let sink = Sink::start(&["--dump", dump.to_str().unwrap()]);
+    let mut accepted = 0;
+    for (endpoint, protocol) in [
+        (sink.endpoint(), "http/json"),
+        (sink.grpc_endpoint(), "grpc"),
+    ] {
+        let (out, summary) = simulate(
+            &[
+                "scenario",
+                "--name",
+                "tool_retry",
+                "--count",
+                "20",
+                "--interval",
+                "0",
+                "-q",
+                "--batch-size",
+                "30",
+                "--endpoint",
+                &endpoint,
+                "--protocol",
+                protocol,
+            ],
+            &[],
+        );
+        assert!(out.status.success(), "{}", text(&out));
+        accepted += all_accepted(&summary);
+    }
+    let (received, _) = sink.finish();
+    assert_eq!(n(&received["traces"]["spans"]), accepted);
+    let lines: Vec<Value> = read(&dump)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("one JSON request per line"))
+        .collect();
+    assert_eq!(lines.len() as u64, n(&received["traces"]["requests"]));
+    let spans: usize = lines
+        .iter()
+        .flat_map(|l| l["resourceSpans"].as_array().unwrap())
+        .flat_map(|rs| rs["scopeSpans"].as_array().unwrap())
+        .map(|ss| ss["spans"].as_array().unwrap().len())
+        .sum();
+    assert_eq!(spans as u64, accepted);
+}

@@ -11,7 +11,7 @@ use super::Signal;
 use super::export::{Attempt, Transport};
 use super::payload::{Compression, Format, Payload};
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 /// Appends each request as one line of OTLP/JSON. Clones share the same file.
@@ -36,14 +36,6 @@ impl FileTransport {
             out: Arc::new(Mutex::new(out)),
             name,
         })
-    }
-
-    pub fn path_name(path: &Path) -> String {
-        if path == Path::new("-") {
-            "stdout".into()
-        } else {
-            PathBuf::from(path).display().to_string()
-        }
     }
 }
 

@@ -193,11 +193,11 @@ impl GrpcTransport {
         let mut channel = self.channel.clone();
         std::future::poll_fn(|cx| channel.poll_ready(cx))
             .await
-            .map_err(|e| CallError::Transport(Box::new(e)))?;
+            .map_err(Box::new)?;
         let response = channel
             .call(self.request(signal, payload))
             .await
-            .map_err(|e| CallError::Transport(Box::new(e)))?;
+            .map_err(Box::new)?;
         let (parts, body) = response.into_parts();
         if parts.status != http::StatusCode::OK {
             return Ok(Answer {
@@ -213,7 +213,7 @@ impl GrpcTransport {
         let collected = body
             .collect()
             .await
-            .map_err(|e| CallError::Transport(e.into()))?;
+            .map_err(|e| -> CallError { e.into() })?;
         let trailers = collected.trailers().cloned().unwrap_or_default();
         let body = collected.to_bytes();
         let mut answer = Answer::from_headers(&trailers).unwrap_or(Answer {
@@ -237,9 +237,8 @@ struct Answer {
     body: Bytes,
 }
 
-enum CallError {
-    Transport(Box<dyn std::error::Error + Send + Sync>),
-}
+/// The call got no gRPC answer (no connection, a broken stream).
+type CallError = Box<dyn std::error::Error + Send + Sync>;
 
 impl Answer {
     fn from_headers(headers: &HeaderMap) -> Option<Answer> {
@@ -314,7 +313,7 @@ impl Transport for GrpcTransport {
                     unreachable: false,
                 };
             }
-            Ok(Err(CallError::Transport(error))) => {
+            Ok(Err(error)) => {
                 if let Some(tls) = certificate_problem(error.as_ref()) {
                     return Attempt::Permanent {
                         reason: format!("TLS with {endpoint} failed: {tls}"),

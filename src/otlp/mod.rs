@@ -4,10 +4,13 @@
 //! nothing at all for benchmarks) reuses one encoder, and so a request is encoded once and its
 //! bytes reused on every retry. Layout: `encode.rs` (records → messages, batching), `payload.rs`
 //! (messages → bytes, gzip), `export.rs` (retry policy and accounting), `pipeline.rs` (bounded
-//! queue and senders), `transport.rs` (the choice of transport), with one module per transport
-//! (`http.rs`, `grpc.rs`, `file.rs`) and `tls.rs` for the certificates they share. Every item handed to export is accounted for in [`ExportStats`]:
-//! accepted, rejected (with the server's reason) or dropped (with ours); the run's exit status is
-//! derived from it, because losing data silently is the one thing a pipeline test tool must not do.
+//! queue and senders), `transport.rs` (the choice of transport), one module per transport
+//! (`http.rs`, `grpc.rs`, `file.rs`), `tls.rs` for the certificates they share and `status.rs`
+//! for what servers answer.
+//!
+//! Every item handed to export is accounted for in [`ExportStats`]: accepted, rejected (with the
+//! server's reason) or dropped (with ours); the run's exit status is derived from it, because
+//! losing data silently is the one thing a pipeline test tool must not do.
 
 pub mod encode;
 pub mod export;

@@ -85,6 +85,10 @@ impl Reject {
             StatusCode::UNSUPPORTED_MEDIA_TYPE => UNIMPLEMENTED,
             _ => INVALID_ARGUMENT,
         };
+        self.respond_with_code(code, format)
+    }
+
+    fn respond_with_code(self, code: i32, format: Option<Format>) -> Response {
         let status = RpcStatus {
             code,
             message: self.message,
@@ -252,7 +256,8 @@ fn decode<S: Signal>(format: Format, bytes: &[u8]) -> Result<S::Request, Reject>
 /// `google.rpc.Status` body in the request's encoding.
 fn injected_failure(injected: Injected, format: Format) -> Response {
     let status = StatusCode::from_u16(injected.status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
-    let mut response = Reject::new(status, injected.message).respond(Some(format));
+    let code = injected.grpc_code();
+    let mut response = Reject::new(status, injected.message).respond_with_code(code, Some(format));
     if let Some(delay) = injected.retry_after
         && let Ok(value) = HeaderValue::from_str(&delay.as_secs().to_string())
     {

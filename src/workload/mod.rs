@@ -87,7 +87,7 @@ impl RunSummary {
             }
             let rate = e.accepted as f64 / self.elapsed_s.max(1e-9);
             out += &format!(
-                "Export of {} to {}: {} accepted, {} rejected, {} dropped of {} {} ({} requests, {} retries, {} sent, {:.0} accepted/s)\n",
+                "Export of {} to {}: {} accepted, {} rejected, {} dropped of {} {} ({} {}, {} {}, {} sent, {:.0} accepted/s)\n",
                 signal.name(),
                 destination(signal),
                 e.accepted,
@@ -96,7 +96,13 @@ impl RunSummary {
                 e.generated,
                 signal.item(),
                 e.requests,
+                if e.requests == 1 {
+                    "request"
+                } else {
+                    "requests"
+                },
                 e.retries,
+                if e.retries == 1 { "retry" } else { "retries" },
                 bytes_sent(e.bytes_uncompressed, e.bytes),
                 rate,
             );
