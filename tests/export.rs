@@ -628,3 +628,51 @@ fn the_sink_dumps_every_request_as_a_line_of_otlp_json() {
         .sum();
     assert_eq!(spans as u64, accepted);
 }
+
+#[test]
+fn a_grpc_endpoint_without_a_scheme_uses_tls_unless_insecure() {
+    let sink = Sink::start(&[]);
+    let bare = format!("127.0.0.1:{}", sink.grpc_port);
+    let args = |extra: &[&'static str]| {
+        let mut args = vec![
+            "scenario",
+            "--name",
+            "successful_agent_turn",
+            "--count",
+            "3",
+            "--interval",
+            "0",
+            "--protocol",
+            "grpc",
+            "--retry-max-elapsed",
+            "2s",
+        ];
+        args.extend(extra);
+        args
+    };
+    let mut with_endpoint = args(&["--insecure"]);
+    with_endpoint.extend(["--endpoint", &bare]);
+    let (out, summary) = simulate(&with_endpoint, &[]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(all_accepted(&summary), 21);
+    // The same through the environment; without --insecure a TLS handshake with a plaintext
+    // server fails, and the run says so.
+    let (out, _) = simulate(
+        &args(&[]),
+        &[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", &bare),
+            ("OTEL_EXPORTER_OTLP_INSECURE", "true"),
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let (out, summary) = simulate(&args(&[]), &[("OTEL_EXPORTER_OTLP_ENDPOINT", &bare)]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert_eq!(n(&summary["export"]["traces"]["rejected"]), 21);
+    assert!(
+        text(&out).contains("use http:// or --insecure"),
+        "{}",
+        text(&out)
+    );
+    let (received, _) = sink.finish();
+    assert_eq!(n(&received["traces"]["spans"]), 42);
+}

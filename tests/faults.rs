@@ -227,11 +227,11 @@ fn a_receiver_restarted_mid_run_loses_nothing() {
         let sink = Sink::start(&[]);
         let (http, grpc) = (sink.http_port, sink.grpc_port);
         let endpoint = endpoint_for(&sink, protocol);
-        // 2,000 traces 1.5 ms apart: about 3 s of traffic.
-        let mut args = agent_turns("2000", &endpoint, protocol);
+        // 3,000 traces 1.5 ms apart: about 4.5 s of traffic.
+        let mut args = agent_turns("3000", &endpoint, protocol);
         args[6] = "1.5";
         let run = Run::start(&args);
-        std::thread::sleep(Duration::from_millis(800));
+        std::thread::sleep(Duration::from_millis(1200));
         let (first, dir) = sink.finish();
         std::thread::sleep(Duration::from_millis(700));
         let sink = Sink::start_on(
@@ -244,7 +244,7 @@ fn a_receiver_restarted_mid_run_loses_nothing() {
         let (second, _) = sink.finish();
         assert!(out.status.success(), "{protocol}: {}", text(&out));
         let t = &summary["export"]["traces"];
-        assert_eq!(n(&t["accepted"]), 14_000, "{protocol}: {summary:#}");
+        assert_eq!(n(&t["accepted"]), 21_000, "{protocol}: {summary:#}");
         assert!(
             n(&t["retries"]) > 0,
             "{protocol}: the restart was not noticed"
@@ -255,7 +255,7 @@ fn a_receiver_restarted_mid_run_loses_nothing() {
             spans_first > 0 && spans_second > 0,
             "{spans_first} + {spans_second}"
         );
-        assert_eq!(spans_first + spans_second, 14_000, "{protocol}");
+        assert_eq!(spans_first + spans_second, 21_000, "{protocol}");
     }
 }
 

@@ -101,7 +101,7 @@ fn read_certificates(what: &'static str, path: &Path) -> Result<Vec<u8>, TlsErro
 }
 
 /// The TLS failure behind a failed request, if it was one a retry cannot fix (the server's
-/// certificate is not trusted, or ours was refused).
+/// certificate is not trusted, ours was refused, or the server does not speak TLS at all).
 pub fn certificate_problem(error: &(dyn std::error::Error + 'static)) -> Option<String> {
     let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(error);
     while let Some(mut e) = cause {
@@ -113,15 +113,18 @@ pub fn certificate_problem(error: &(dyn std::error::Error + 'static)) -> Option<
         {
             e = inner;
         }
-        if let Some(tls) = e.downcast_ref::<rustls::Error>()
-            && matches!(
-                tls,
-                rustls::Error::InvalidCertificate(_)
-                    | rustls::Error::NoCertificatesPresented
-                    | rustls::Error::AlertReceived(_)
-            )
-        {
-            return Some(tls.to_string());
+        match e.downcast_ref::<rustls::Error>() {
+            Some(
+                tls @ (rustls::Error::InvalidCertificate(_)
+                | rustls::Error::NoCertificatesPresented
+                | rustls::Error::AlertReceived(_)),
+            ) => return Some(tls.to_string()),
+            Some(tls @ rustls::Error::InvalidMessage(_)) => {
+                return Some(format!(
+                    "{tls} (does the endpoint speak plaintext? then use http:// or --insecure)"
+                ));
+            }
+            _ => {}
         }
         cause = e.source();
     }
