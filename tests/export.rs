@@ -676,3 +676,51 @@ fn a_grpc_endpoint_without_a_scheme_uses_tls_unless_insecure() {
     let (received, _) = sink.finish();
     assert_eq!(n(&received["traces"]["spans"]), 42);
 }
+
+#[test]
+fn partial_successes_are_counted_as_rejections_with_the_servers_message() {
+    let judge = Judge::start_with(&["--partial-reject", "3"]);
+    for protocol in PROTOCOLS {
+        let endpoint = if protocol == "grpc" {
+            judge.grpc_endpoint()
+        } else {
+            judge.endpoint()
+        };
+        let (out, summary) = simulate(
+            &[
+                "scenario",
+                "--name",
+                "successful_agent_turn",
+                "--count",
+                "20",
+                "--interval",
+                "0",
+                "-q",
+                "--batch-size",
+                "35",
+                "--endpoint",
+                &endpoint,
+                "--protocol",
+                protocol,
+            ],
+            &[],
+        );
+        assert_eq!(out.status.code(), Some(1), "{protocol}: {}", text(&out));
+        let t = &summary["export"]["traces"];
+        // 140 spans in 4 requests of 35, each with 3 rejected.
+        assert_eq!(n(&t["requests"]), 4, "{protocol}: {t}");
+        assert_eq!(
+            (n(&t["accepted"]), n(&t["rejected"])),
+            (128, 12),
+            "{protocol}: {t}"
+        );
+        let reason = t["reasons"][0][0].as_str().unwrap();
+        assert!(
+            reason.contains("partial success: judge rejected 3"),
+            "{protocol}: {reason}"
+        );
+    }
+    let received = judge.finish();
+    let rejected: u64 = received.requests.iter().map(|r| n(&r["rejected"])).sum();
+    assert_eq!(rejected, 3 * 12);
+}

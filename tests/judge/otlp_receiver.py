@@ -46,6 +46,8 @@ Usage
   method (``/opentelemetry.proto.collector.trace.v1.TraceService/Export``), ``content_type``
   ``application/grpc``, ``content_encoding`` the ``grpc-encoding`` metadata (or null),
   ``headers`` the invocation metadata, and ``bytes``/``decoded_bytes`` the decoded size.
+* With ``--partial-reject N`` every successful answer is a partial success rejecting
+  min(N, items) items of the request (``rejected`` in its record), with an ``error_message``.
 * With ``--tls-cert``/``--tls-key`` both servers speak TLS only (the standard library's ``ssl``
   for HTTP, ``grpc.ssl_server_credentials`` for gRPC); with ``--tls-client-ca`` they also
   require a client certificate signed by that CA (mutual TLS). A failed handshake is not a
@@ -475,6 +477,18 @@ class State:
 
 
 STATE = State()
+PARTIAL_REJECT = [0]  # --partial-reject: items of each request to reject in a partial success
+PARTIAL_FIELD = {"/v1/traces": "rejected_spans", "/v1/metrics": "rejected_data_points", "/v1/logs": "rejected_log_records"}
+
+
+def response_for(signal_path, resp_cls, items):
+    """The Export*ServiceResponse: empty, or a partial success rejecting --partial-reject items."""
+    resp = resp_cls()
+    rejected = min(PARTIAL_REJECT[0], items)
+    if rejected:
+        setattr(resp.partial_success, PARTIAL_FIELD[signal_path], rejected)
+        resp.partial_success.error_message = f"judge rejected {rejected} (--partial-reject)"
+    return resp
 STOP = threading.Event()
 STOP_REASON = ["signal"]
 
@@ -609,7 +623,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 STATE.decode_errors.append(f"{path}: receiver error: {e!r}")
             self._reply(500, f"{e!r}\n".encode())
             return
-        record.update(items=items, decoded_bytes=decoded_len)
+        record.update(items=items, decoded_bytes=decoded_len, rejected=min(PARTIAL_REJECT[0], items))
+        if PARTIAL_REJECT[0]:
+            partial = response_for(path, SIGNALS[path][1], items)
+            resp = (partial.SerializeToString() if resp_type == "application/x-protobuf"
+                    else json_format.MessageToJson(partial).encode("utf-8"))
         with STATE.lock:  # record first, then answer: a 200 seen by a client is in the dump
             STATE.requests.append(record)
             STATE.warnings.extend(f"{path}: {w}" for w in warnings)
@@ -660,13 +678,14 @@ def record_grpc(method, request, context):
     else:
         items = convert_logs(request, logs, warnings)
     record["items"] = items
+    record["rejected"] = min(PARTIAL_REJECT[0], items)
     with STATE.lock:  # record first, then answer
         STATE.requests.append(record)
         STATE.warnings.extend(f"{method}: {w}" for w in warnings)
         STATE.spans.extend(spans)
         STATE.metrics.extend(metrics)
         STATE.logs.extend(logs)
-    return resp_cls()
+    return response_for(signal_path, resp_cls, items)
 
 
 class TraceServicer(trace_service_pb2_grpc.TraceServiceServicer):
@@ -728,12 +747,15 @@ def main(argv=None):
     ap.add_argument("--host", default="127.0.0.1")
     ap.add_argument("--port", type=int, default=0, help="0 = an ephemeral port (default)")
     ap.add_argument("--grpc-port-file", help="also serve OTLP/gRPC; write its port here")
+    ap.add_argument("--partial-reject", type=int, default=0, metavar="N",
+                    help="answer every request with a partial success rejecting N of its items")
     ap.add_argument("--tls-cert", help="serve TLS with this PEM certificate chain")
     ap.add_argument("--tls-key", help="PEM private key of --tls-cert")
     ap.add_argument("--tls-client-ca", help="require client certificates signed by this PEM CA")
     ap.add_argument("--max-seconds", type=float, default=900.0,
                     help="stop by itself after this long (dump written, exit 3); 0 = never")
     args = ap.parse_args(argv)
+    PARTIAL_REJECT[0] = args.partial_reject
 
     server = Server((args.host, args.port), Handler)
     port = server.server_address[1]
