@@ -15,8 +15,10 @@ use std::path::PathBuf;
     version,
     about = "Generate realistic OpenTelemetry traces for LLM-agent systems from YAML scenarios and send them over OTLP",
     after_help = "Environment: TENANT_UUID or TELEMETRY_TENANT_UUIDS (+ TELEMETRY_TENANT_WEIGHTS) choose tenants; \
-TELEMETRY_SIMULATOR_ATTR_PREFIX sets the attribute prefix (default vendor); OTEL_EXPORTER_OTLP_ENDPOINT, \
-OTLP_HTTP_ENDPOINT and OTEL_SERVICE_NAME work as in the OpenTelemetry SDKs."
+TELEMETRY_SIMULATOR_ATTR_PREFIX sets the attribute prefix (default vendor); the OpenTelemetry SDK variables \
+OTEL_EXPORTER_OTLP_[TRACES_|METRICS_|LOGS_]{ENDPOINT,PROTOCOL,HEADERS,COMPRESSION,TIMEOUT,CERTIFICATE,CLIENT_CERTIFICATE,\
+CLIENT_KEY,INSECURE}, OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES work as in the SDKs (a flag beats its variable); \
+OTLP_HTTP_ENDPOINT is read too."
 )]
 pub struct Cli {
     /// OTLP endpoint; for OTLP/HTTP `/v1/traces` etc. are appended [default: http://localhost:4318, or http://localhost:4317 for grpc]
@@ -155,7 +157,7 @@ pub struct ExportArgs {
     #[arg(long, value_name = "BYTES", default_value_t = 1024 * 1024, value_parser = clap::value_parser!(u32).range(1024..))]
     pub batch_bytes: u32,
     /// Write OTLP/JSON lines to FILE (`-`: stdout) instead of sending, or `null` to encode and discard
-    #[arg(long, value_name = "FILE|-|null")]
+    #[arg(long, value_name = "FILE|-|null", conflicts_with = "local_sink")]
     pub output: Option<PathBuf>,
     /// Write the run's summary (per signal: generated, accepted, rejected, dropped, ...) as JSON to FILE
     #[arg(long, value_name = "FILE")]

@@ -278,6 +278,13 @@ impl SinkSummary {
                 rejected(m.rejected)
             );
         }
+        if self.injected_failures > 0 {
+            let _ = writeln!(
+                s,
+                "  failed on purpose (--fail-first): {}",
+                plural(self.injected_failures, "request")
+            );
+        }
         if self.problem_count == 0 {
             let _ = writeln!(s, "problems: none");
         } else {

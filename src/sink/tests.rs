@@ -260,6 +260,7 @@ async fn gzip_bodies_are_decompressed_and_both_sizes_counted() {
 #[tokio::test]
 async fn http2_prior_knowledge_works_too() {
     let sink = start().await;
+    crate::otlp::tls::install_crypto_provider();
     let h2 = reqwest::Client::builder()
         .http2_prior_knowledge()
         .build()
@@ -616,7 +617,7 @@ async fn concurrent_clients_are_all_counted() {
     for _ in 0..8 {
         let body = body.clone();
         tasks.push(tokio::spawn(async move {
-            let c = reqwest::Client::new();
+            let c = client();
             for _ in 0..25 {
                 let resp = c
                     .post(format!("http://{addr}/v1/traces"))
