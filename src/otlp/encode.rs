@@ -295,3 +295,103 @@ fn literal(l: &Literal) -> AnyValue {
     };
     AnyValue { value: Some(value) }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::generate::{Iteration, PlanOptions, generate};
+    use crate::scenario::{Library, LoadOptions};
+
+    /// Requests cut from `iterations` iterations of a bundled scenario over two tenants.
+    fn requests(
+        scenario: &str,
+        iterations: u64,
+        limits: BatchLimits,
+    ) -> Vec<(ExportTraceServiceRequest, u64)> {
+        let options = LoadOptions {
+            prefix: "vendor".into(),
+            max_spans_per_trace: 10_000,
+        };
+        let (scenario, _) = Library::new(None).load(scenario, &options).unwrap();
+        let plan = Plan::compile(
+            &scenario,
+            &PlanOptions {
+                prefix: "vendor".into(),
+                tenants: vec!["a".into(), "b".into()],
+                schema: None,
+                service_name: "svc".into(),
+            },
+        );
+        let template = ResourceTemplate {
+            attributes: vec![("service.name".into(), "svc".into())],
+            tenant_keys: vec!["tenant.id".into()],
+        };
+        let mut batch = TraceBatch::new(template, limits);
+        let mut iteration = Iteration::default();
+        let mut out = Vec::new();
+        let mut ready = |request, items| out.push((request, items));
+        for index in 0..iterations {
+            generate(
+                &plan,
+                7,
+                index,
+                (index % 2) as u32,
+                1_700_000_000_000_000_000,
+                &mut iteration,
+            );
+            for trace in iteration.traces() {
+                batch.add(&plan, trace, &mut ready);
+            }
+        }
+        batch.flush(&mut ready);
+        out
+    }
+
+    fn spans(request: &ExportTraceServiceRequest) -> Vec<&Span> {
+        request
+            .resource_spans
+            .iter()
+            .flat_map(|rs| &rs.scope_spans)
+            .flat_map(|ss| &ss.spans)
+            .collect()
+    }
+
+    #[test]
+    fn requests_respect_both_limits_and_keep_traces_whole() {
+        let limits = BatchLimits {
+            max_items: 50,
+            max_bytes: 16 * 1024,
+        };
+        let out = requests("tool_retry", 200, limits);
+        let mut seen_in: std::collections::HashMap<Vec<u8>, usize> = Default::default();
+        let mut total = 0;
+        for (i, (request, items)) in out.iter().enumerate() {
+            let spans = spans(request);
+            assert_eq!(spans.len() as u64, *items);
+            assert!(spans.len() <= limits.max_items);
+            assert!(
+                request.encoded_len() <= limits.max_bytes,
+                "{}",
+                request.encoded_len()
+            );
+            for span in spans {
+                let first = *seen_in.entry(span.trace_id.clone()).or_insert(i);
+                assert_eq!(first, i, "a trace that fits was split across requests");
+            }
+            total += items;
+        }
+        assert!(out.len() > 5);
+        assert!(total > 200);
+    }
+
+    #[test]
+    fn a_trace_larger_than_a_request_is_split_at_the_limits() {
+        let limits = BatchLimits {
+            max_items: 3,
+            max_bytes: 1 << 20,
+        };
+        let out = requests("successful_agent_turn", 1, limits);
+        let sizes: Vec<u64> = out.iter().map(|(_, items)| *items).collect();
+        assert_eq!(sizes, vec![3, 3, 1]);
+    }
+}
