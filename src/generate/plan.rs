@@ -78,6 +78,7 @@ pub(crate) struct Keys {
     pub attempt_outcome: Sym,
     pub success: Sym,
     pub failure: Sym,
+    pub tool_call_id: Sym,
 }
 
 pub(crate) struct PlanNode {
@@ -192,6 +193,7 @@ impl Plan {
                 attempt_outcome: Sym(0),
                 success: Sym(0),
                 failure: Sym(0),
+                tool_call_id: Sym(0),
             },
         };
         let p = &options.prefix;
@@ -203,6 +205,7 @@ impl Plan {
             attempt_outcome: plan.intern(&format!("{p}.mcp.attempt.outcome")),
             success: plan.intern("success"),
             failure: plan.intern("failure"),
+            tool_call_id: plan.intern("gen_ai.tool.call.id"),
         };
         plan.tenants = options.tenants.iter().map(|t| plan.intern(t)).collect();
         plan.add_step(&scenario.root, &scenario.display_name);

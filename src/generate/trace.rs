@@ -442,7 +442,7 @@ impl<'a, R: Rng> Builder<'a, R> {
                     self.trace
                         .attrs_of(span)
                         .iter()
-                        .find(|a| is_call_id(self.plan, a.key))
+                        .find(|a| a.key == self.plan.keys.tool_call_id)
                 })
                 .flatten()
                 .map(|a| a.value)
@@ -641,14 +641,157 @@ impl<'a, R: Rng> Builder<'a, R> {
     }
 }
 
-fn is_call_id(plan: &Plan, key: Sym) -> bool {
-    plan.str(key) == "gen_ai.tool.call.id"
-}
-
 fn push_hex(out: &mut String, bytes: &[u8]) {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
     for b in bytes {
         out.push(DIGITS[(b >> 4) as usize] as char);
         out.push(DIGITS[(b & 15) as usize] as char);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::generate::PlanOptions;
+    use crate::scenario::{
+        Count, Distribution, ErrorModel, Jitter, Latency, Propagation, Retry, Scenario, Step,
+        worst_case_spans,
+    };
+    use proptest::prelude::*;
+
+    fn step_strategy() -> impl Strategy<Value = Step> {
+        let leaf = (
+            prop::sample::select(SpanType::ALL.to_vec()),
+            prop_oneof![
+                (0.0..500.0f64).prop_map(|m| Latency::Jitter(Jitter {
+                    mean_ms: m,
+                    ..Jitter::default()
+                })),
+                (1.0..500.0f64, 0.0..1.5f64).prop_map(|(median, sigma)| Latency::Distribution(
+                    Distribution::LogNormal { median, sigma }
+                )),
+                (0.0..50.0f64)
+                    .prop_map(|mean| Latency::Distribution(Distribution::Exponential { mean })),
+            ],
+            (0.0..=1.0f64, any::<bool>()),
+            0.0..=1.0f64,
+            prop_oneof![
+                (0u32..3).prop_map(Count::Fixed),
+                (0u32..3, 0u32..3).prop_map(|(a, b)| Count::Uniform {
+                    min: a.min(b),
+                    max: a.max(b)
+                }),
+            ],
+            prop::option::of((1u32..4, any::<bool>(), 0.0..=1.0f64).prop_map(
+                |(max_attempts, force, rate)| Retry {
+                    max_attempts,
+                    force_initial_failure: force,
+                    success_rate_per_attempt: vec![0.0, rate],
+                    ..Retry::default()
+                },
+            )),
+        )
+            .prop_map(
+                |(span_type, latency, (rate, propagate), probability, count, retry)| Step {
+                    span_type,
+                    latency,
+                    error: ErrorModel {
+                        propagation: propagate.then(Propagation::default),
+                        ..ErrorModel::with_rate(rate)
+                    },
+                    probability,
+                    count,
+                    retry,
+                    attributes: Vec::new(),
+                    children: Vec::new(),
+                },
+            );
+        leaf.prop_recursive(3, 24, 4, |inner| {
+            (inner.clone(), prop::collection::vec(inner, 0..4)).prop_map(|(mut step, children)| {
+                step.children = children;
+                step
+            })
+        })
+    }
+
+    fn scenario(mut root: Step) -> Scenario {
+        root.probability = 1.0;
+        root.count = Count::Fixed(1);
+        Scenario {
+            name: "prop".into(),
+            display_name: "prop".into(),
+            description: String::new(),
+            tags: Vec::new(),
+            repeat_count: 1,
+            interval_ms: 0.0,
+            emit_metrics: true,
+            emit_logs: true,
+            weight: 1.0,
+            root,
+        }
+    }
+
+    fn options() -> PlanOptions {
+        PlanOptions {
+            prefix: "vendor".into(),
+            tenants: vec!["a".into(), "b".into()],
+            schema: Some(std::sync::Arc::new(crate::schema::bundled())),
+            service_name: "svc".into(),
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(200))]
+
+        #[test]
+        fn every_trace_is_a_well_formed_tree_inside_its_budget(root in step_strategy(), seed in any::<u64>(), index in 0u64..1000) {
+            let scenario = scenario(root);
+            let plan = Plan::compile(&scenario, &options());
+            let end = 1_800_000_000_000_000_000u64;
+            let mut out = Iteration::default();
+            generate(&plan, seed, index, 1, end, &mut out);
+            prop_assert!(!out.traces().is_empty());
+            for trace in out.traces() {
+                prop_assert!(trace.trace_id != [0; 16]);
+                prop_assert!(trace.spans.len() as u64 <= worst_case_spans(&scenario.root));
+                prop_assert_eq!(trace.spans.iter().filter(|s| s.parent.is_none()).count(), 1);
+                prop_assert!(trace.spans[0].parent.is_none());
+                let mut ids = std::collections::HashSet::new();
+                for (i, span) in trace.spans.iter().enumerate() {
+                    prop_assert!(span.span_id != [0; 8]);
+                    prop_assert!(ids.insert(span.span_id), "duplicate span id");
+                    prop_assert!(span.start_ns <= span.end_ns);
+                    prop_assert!(span.end_ns <= end, "a span ends after its send time");
+                    if let Some(p) = span.parent {
+                        prop_assert!((p as usize) < i, "parents come before children");
+                        let parent = &trace.spans[p as usize];
+                        prop_assert!(span.start_ns >= parent.start_ns && span.end_ns <= parent.end_ns,
+                            "child [{}, {}] outside parent [{}, {}]", span.start_ns, span.end_ns, parent.start_ns, parent.end_ns);
+                    }
+                    let has_error_type = trace.attrs_of(span).iter().any(|a| a.key == plan.keys.error_type);
+                    prop_assert_eq!(has_error_type, span.error.is_some(), "error.type exactly on failed spans");
+                }
+            }
+            prop_assert_eq!(out.traces().last().unwrap().spans[0].end_ns, end, "the iteration ends when it is sent");
+        }
+
+        #[test]
+        fn the_same_seed_and_index_give_the_same_iteration(root in step_strategy(), seed in any::<u64>(), index in any::<u64>()) {
+            let plan = Plan::compile(&scenario(root), &options());
+            let (mut a, mut b) = (Iteration::default(), Iteration::default());
+            generate(&plan, seed, index, 0, 5_000_000_000, &mut a);
+            // `b` is reused from another iteration first: reuse must not leak state.
+            generate(&plan, seed ^ 1, index + 1, 1, 9_000_000_000, &mut b);
+            generate(&plan, seed, index, 0, 5_000_000_000, &mut b);
+            prop_assert_eq!(a.traces(), b.traces());
+        }
+    }
+
+    #[test]
+    fn streams_differ_between_indexes_and_seeds() {
+        use rand::Rng;
+        let first = iteration_rng(1, 0).next_u64();
+        assert_ne!(first, iteration_rng(1, 1).next_u64());
+        assert_ne!(first, iteration_rng(2, 0).next_u64());
     }
 }

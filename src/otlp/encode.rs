@@ -207,3 +207,75 @@ fn literal(l: &Literal) -> AnyValue {
     };
     AnyValue { value: Some(value) }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::generate::{Iteration, PlanOptions, generate};
+    use crate::scenario::{LoadOptions, decode};
+    use proptest::prelude::*;
+    use prost::Message;
+
+    fn plan(name: &str) -> Plan {
+        let text = crate::scenario::BUNDLED
+            .iter()
+            .find(|(n, _)| *n == name)
+            .unwrap()
+            .1;
+        let (scenario, _) = decode(text, name, name, &LoadOptions::default()).unwrap();
+        Plan::compile(
+            &scenario,
+            &PlanOptions {
+                prefix: "vendor".into(),
+                tenants: vec!["t1".into(), "t2".into(), "t3".into()],
+                schema: None,
+                service_name: "svc".into(),
+            },
+        )
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        #[test]
+        fn a_batch_decodes_to_every_span_it_was_given(
+            seed in any::<u64>(),
+            tenants in prop::collection::vec(0u32..3, 1..20),
+            name in prop::sample::select(crate::scenario::BUNDLED.iter().map(|(n, _)| *n).collect::<Vec<_>>()),
+        ) {
+            let plan = plan(name);
+            let mut batch = TraceBatch::new(ResourceTemplate {
+                attributes: vec![("service.name".into(), "svc".into())],
+                tenant_keys: vec!["tenant.id".into()],
+            });
+            let mut expected = Vec::new();
+            let mut iteration = Iteration::default();
+            for (index, tenant) in tenants.iter().enumerate() {
+                generate(&plan, seed, index as u64, *tenant, 1_700_000_000_000_000_000, &mut iteration);
+                for trace in iteration.traces() {
+                    batch.add(&plan, trace);
+                    expected.extend(trace.spans.iter().map(|s| (trace.tenant, trace.trace_id, s.span_id)));
+                }
+            }
+            let request = batch.take();
+            prop_assert!(batch.is_empty());
+            let bytes = request.encode_to_vec();
+            prop_assert_eq!(bytes.len(), request.encoded_len());
+            let decoded = ExportTraceServiceRequest::decode(bytes.as_slice()).unwrap();
+            prop_assert_eq!(&decoded, &request);
+            let mut got = Vec::new();
+            for rs in &decoded.resource_spans {
+                let tenant = rs.resource.as_ref().unwrap().attributes.iter()
+                    .find(|kv| kv.key == "tenant.id").unwrap();
+                let Some(any_value::Value::StringValue(tenant)) = &tenant.value.as_ref().unwrap().value else { panic!() };
+                let tenant = tenant.trim_start_matches('t').parse::<u32>().unwrap() - 1;
+                for span in &rs.scope_spans[0].spans {
+                    got.push((tenant, <[u8; 16]>::try_from(span.trace_id.as_slice()).unwrap(), <[u8; 8]>::try_from(span.span_id.as_slice()).unwrap()));
+                }
+            }
+            expected.sort();
+            got.sort();
+            prop_assert_eq!(got, expected, "every span lands under its own tenant's resource");
+        }
+    }
+}
