@@ -228,6 +228,37 @@ impl Plan {
         &self.literals[id.0 as usize]
     }
 
+    pub fn symbol_count(&self) -> usize {
+        self.strings.len()
+    }
+
+    pub fn literal_count(&self) -> usize {
+        self.literals.len()
+    }
+
+    pub(crate) fn nodes(&self) -> impl Iterator<Item = &PlanNode> {
+        self.nodes.iter()
+    }
+
+    /// For each attribute a span of `id` gets from its plan, in order: the key and value when
+    /// they are the same for every span, `None` when drawn per span.
+    pub(crate) fn node_constants(
+        &self,
+        id: NodeId,
+        attempt: bool,
+    ) -> impl Iterator<Item = Option<(Sym, AttrValue)>> {
+        let node = self.node(id);
+        let plans = if attempt {
+            &node.attempt_attrs
+        } else {
+            &node.attrs
+        };
+        plans.iter().map(|p| match p {
+            AttrPlan::Constant { key, value } => Some((*key, *value)),
+            _ => None,
+        })
+    }
+
     pub(crate) fn node(&self, id: NodeId) -> &PlanNode {
         &self.nodes[id.0 as usize]
     }

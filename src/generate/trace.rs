@@ -23,6 +23,10 @@ use rand_pcg::Pcg64Mcg;
 /// One generated span.
 #[derive(Clone, Debug, PartialEq)]
 pub struct SpanRecord {
+    /// The plan node the span was drawn from.
+    pub node: NodeId,
+    /// An MCP attempt span (drawn from its tool step's node).
+    pub attempt: bool,
     pub span_type: SpanType,
     pub kind: SpanKind,
     pub name: Sym,
@@ -349,12 +353,13 @@ impl<'a, R: Rng> Builder<'a, R> {
     /// Pushes a span and its attributes; its times are filled in by the caller.
     fn push_span(
         &mut self,
-        node: &PlanNode,
+        id: NodeId,
         attempt: bool,
         parent: Option<u32>,
         error: Option<usize>,
         extra: &[Attr],
     ) -> u32 {
+        let node = self.plan.node(id);
         let index = self.trace.spans.len() as u32;
         let span_id = self.span_id();
         let start = self.trace.attrs.len();
@@ -419,6 +424,8 @@ impl<'a, R: Rng> Builder<'a, R> {
         });
         let end = self.trace.attrs.len() as u32;
         self.trace.spans.push(SpanRecord {
+            node: id,
+            attempt,
             span_type: node.span_type,
             kind: node.kind,
             name,
@@ -505,7 +512,7 @@ impl<'a, R: Rng> Builder<'a, R> {
             },
         ];
         let extra: &[Attr] = if number > 0 { &retry_attrs } else { &[] };
-        let span = self.push_span(node, false, parent, outcome.error, extra);
+        let span = self.push_span(id, false, parent, outcome.error, extra);
         let errored = outcome.error.is_some();
         let latency = self.latency_ns(node);
         let children = self.children(id, span, errored);
@@ -540,7 +547,7 @@ impl<'a, R: Rng> Builder<'a, R> {
             }
         };
         let final_error = outcomes.last().and_then(|a| a.error);
-        let execute = self.push_span(node, false, parent, final_error, &[]);
+        let execute = self.push_span(id, false, parent, final_error, &[]);
         let mut cursor = 0;
         let keys = &self.plan.keys;
         for (k, attempt) in outcomes.iter().enumerate() {
@@ -566,7 +573,7 @@ impl<'a, R: Rng> Builder<'a, R> {
                     }),
                 },
             ];
-            let span = self.push_span(node, true, Some(execute), attempt.error, &extra);
+            let span = self.push_span(id, true, Some(execute), attempt.error, &extra);
             let latency = self.latency_ns(node);
             self.trace.spans[span as usize].end_ns = latency;
             self.offsets[span as usize] = cursor;

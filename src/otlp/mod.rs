@@ -10,6 +10,7 @@ pub mod encode;
 pub mod export;
 pub mod http;
 pub mod pipeline;
+pub mod wire;
 
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
