@@ -7,6 +7,7 @@
 //! calling thread; export runs on a small async runtime behind a bounded queue, so a slow endpoint
 //! slows generation down instead of letting memory grow.
 
+mod schedule;
 mod show;
 
 use crate::generate::{Iteration, Plan, generate, iteration_rng};
@@ -22,6 +23,7 @@ use rand_distr::{Distribution as _, weighted::WeightedIndex};
 use std::io::Write;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+pub use schedule::{Arrivals, Pace, Pattern, Schedule};
 pub use show::Show;
 
 /// Salts that give the workload's own choices streams apart from the traces' streams.
