@@ -134,7 +134,7 @@ impl Schedule {
 
     /// When iteration `next_index` is due, as an offset from the start of the run; the schedule
     /// then moves on to the next index. Unpaced runs are always due at once.
-    pub fn next(&mut self) -> Duration {
+    pub fn next_due(&mut self) -> Duration {
         let index = self.next_index;
         self.next_index += 1;
         if self.pace.rate.is_none() {
@@ -176,7 +176,7 @@ mod tests {
 
     fn offsets(pace: Pace, n: usize) -> Vec<f64> {
         let mut s = Schedule::new(pace, 42);
-        (0..n).map(|_| s.next().as_secs_f64()).collect()
+        (0..n).map(|_| s.next_due().as_secs_f64()).collect()
     }
 
     #[test]
