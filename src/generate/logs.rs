@@ -62,6 +62,15 @@ pub struct LogRecord {
     pub span: u32,
     /// Its attributes: `TraceLogs::attrs[attrs.0 .. attrs.1]`.
     attrs: (u32, u32),
+    /// Written when its span started (else when it ended).
+    at_start: bool,
+}
+
+/// When, in its span's life, a record is written.
+#[derive(Clone, Copy, PartialEq)]
+enum At {
+    Start,
+    End,
 }
 
 /// The log records of one trace; buffers are reused from trace to trace.
@@ -80,7 +89,15 @@ impl TraceLogs {
         for view in views(plan, trace) {
             self.span(&view);
         }
-        self.records[..self.len].sort_by_key(|r| r.time_ns);
+        // In time order; at the same instant, spans start parents first and end children first.
+        self.records[..self.len].sort_by_key(|r| {
+            let span = r.span as i64;
+            (
+                r.time_ns,
+                !r.at_start,
+                if r.at_start { span } else { -span },
+            )
+        });
     }
 
     pub fn records(&self) -> &[LogRecord] {
@@ -94,18 +111,17 @@ impl TraceLogs {
     fn span(&mut self, v: &SpanView) {
         let k = v.keys();
         let plan = v.plan;
-        let (start, end) = (v.span.start_ns, v.span.end_ns);
         let ok = v.succeeded();
         let message = v.exception().map_or("", |(_, m)| plan.str(m));
         let failed = |sev: Severity| if v.errored() { sev } else { Severity::Info };
         match v.span.span_type {
             SpanType::A2aOrchestrate => {
-                self.open(v, start, Severity::Info, k.turn_start_event);
+                self.open(v, At::Start, Severity::Info, k.turn_start_event);
                 self.body(format_args!("Agent turn started"));
                 self.attr_or(v, k.route, k.default_route);
                 let code = v.status_code().unwrap_or(k.success);
                 let severity = if ok { Severity::Info } else { Severity::Warn };
-                self.open(v, end, severity, k.turn_end_event);
+                self.open(v, At::End, severity, k.turn_end_event);
                 self.body(format_args!(
                     "Agent turn completed with status {}",
                     plan.str(code)
@@ -116,7 +132,7 @@ impl TraceLogs {
             }
             SpanType::McpToolExecute => {
                 let tool = v.word(k.tool_name, k.unknown_tool);
-                self.open(v, end, failed(Severity::Error), k.tool_call_event);
+                self.open(v, At::End, failed(Severity::Error), k.tool_call_event);
                 if v.errored() {
                     self.body(format_args!("Tool call to {tool} failed: {message}"));
                 } else {
@@ -137,7 +153,7 @@ impl TraceLogs {
                 let provider = v.provider().unwrap_or(unknown);
                 let model = v.attr(k.request_model).unwrap_or(unknown);
                 let (provider, model) = (shown(v, provider), shown(v, model));
-                self.open(v, end, failed(Severity::Error), k.llm_call_event);
+                self.open(v, At::End, failed(Severity::Error), k.llm_call_event);
                 if v.errored() {
                     self.body(format_args!(
                         "LLM inference failed: {provider}/{model}: {message}"
@@ -156,7 +172,7 @@ impl TraceLogs {
             }
             SpanType::RagRetrieve => {
                 let index = v.word(k.rag_index, k.default_index);
-                self.open(v, end, failed(Severity::Error), k.rag_event);
+                self.open(v, At::End, failed(Severity::Error), k.rag_event);
                 match v.attr(k.rag_documents) {
                     _ if v.errored() => {
                         self.body(format_args!("RAG retrieval from {index} failed: {message}"))
@@ -181,7 +197,7 @@ impl TraceLogs {
                 let operation = v.word(k.a2a_operation, k.unknown);
                 let code = v.status_code().unwrap_or(k.ok);
                 let severity = if ok { Severity::Info } else { Severity::Warn };
-                self.open(v, end, severity, k.a2a_event);
+                self.open(v, At::End, severity, k.a2a_event);
                 self.body(format_args!(
                     "A2A call to {} ({operation}): {}",
                     shown(v, target),
@@ -203,7 +219,7 @@ impl TraceLogs {
                 } else {
                     (Severity::Error, Some("blocked"))
                 };
-                self.open(v, end, severity, k.cp_event);
+                self.open(v, At::End, severity, k.cp_event);
                 match what {
                     Some(what) => self.body(format_args!("Control-plane {what} request")),
                     None => self.body(format_args!("Control-plane request failed: {message}")),
@@ -223,7 +239,7 @@ impl TraceLogs {
             } else {
                 (k.exception_event, Severity::Error)
             };
-            self.open(v, end, severity, event);
+            self.open(v, At::End, severity, event);
             self.body(format_args!("{}", plan.str(message)));
             self.attr(k.exception_type, AttrValue::Str(kind));
             self.attr(k.exception_message, AttrValue::Str(message));
@@ -232,14 +248,18 @@ impl TraceLogs {
 
     /// Starts a record of span `v`, with the context every record carries: the tenant, and the
     /// span's session, request and turn index.
-    fn open(&mut self, v: &SpanView, time_ns: u64, severity: Severity, event_name: Sym) {
+    fn open(&mut self, v: &SpanView, at: At, severity: Severity, event_name: Sym) {
         if self.len == self.records.len() {
             self.records.push(LogRecord::default());
         }
         let start = self.attrs.len() as u32;
         let record = &mut self.records[self.len];
         self.len += 1;
-        record.time_ns = time_ns;
+        record.at_start = at == At::Start;
+        record.time_ns = match at {
+            At::Start => v.span.start_ns,
+            At::End => v.span.end_ns,
+        };
         record.severity = severity;
         record.event_name = event_name;
         record.body.clear();
@@ -283,5 +303,108 @@ fn shown<'a>(v: &SpanView<'a>, value: AttrValue) -> ValueDisplay<'a> {
         plan: v.plan,
         trace: v.trace,
         value,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::generate::testing;
+
+    #[test]
+    fn every_bundled_scenario_logs_each_span_once_at_its_time_and_each_failure() {
+        for (name, _) in crate::scenario::BUNDLED {
+            let plan = testing::bundled(name);
+            let k = &plan.derived;
+            let mut logs = TraceLogs::default();
+            for trace in testing::traces(&plan, 3, 120) {
+                logs.derive(&plan, &trace);
+                let records = logs.records();
+                assert!(records.windows(2).all(|w| w[0].time_ns <= w[1].time_ns));
+                let count = |event: Sym| records.iter().filter(|r| r.event_name == event).count();
+                let spans = |t: SpanType| trace.spans.iter().filter(|s| s.span_type == t).count();
+                assert_eq!(count(k.turn_start_event), spans(SpanType::A2aOrchestrate));
+                assert_eq!(count(k.turn_end_event), spans(SpanType::A2aOrchestrate));
+                assert_eq!(count(k.tool_call_event), spans(SpanType::McpToolExecute));
+                assert_eq!(count(k.llm_call_event), spans(SpanType::LlmCall));
+                assert_eq!(count(k.rag_event), spans(SpanType::RagRetrieve));
+                assert_eq!(count(k.a2a_event), spans(SpanType::A2aCall));
+                assert_eq!(count(k.cp_event), spans(SpanType::CpRequest));
+                let failed = |genai: bool| {
+                    trace
+                        .spans
+                        .iter()
+                        .filter(|s| {
+                            s.error.is_some() && is_genai_client_operation(s.span_type) == genai
+                        })
+                        .count()
+                };
+                assert_eq!(count(k.exception_event), failed(false), "{name}");
+                assert_eq!(count(k.genai_exception_event), failed(true), "{name}");
+                for record in records {
+                    let span = &trace.spans[record.span as usize];
+                    let expected = if record.event_name == k.turn_start_event {
+                        span.start_ns
+                    } else {
+                        span.end_ns
+                    };
+                    assert_eq!(record.time_ns, expected);
+                    let attrs = logs.attrs_of(record);
+                    assert_eq!(attrs[0].key, k.tenant_id);
+                    assert_eq!(
+                        attrs[0].value,
+                        AttrValue::Str(plan.tenants[trace.tenant as usize])
+                    );
+                    if record.event_name == k.exception_event {
+                        assert_eq!(record.severity, Severity::Error);
+                        let (kind, message) = span.error.unwrap();
+                        assert!(attrs.contains(&Attr {
+                            key: k.exception_type,
+                            value: AttrValue::Str(kind)
+                        }));
+                        assert_eq!(record.body, plan.str(message));
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn bodies_and_severities_follow_the_outcome() {
+        let plan = testing::plan(
+            "name: t\nroot:\n  type: vendor.a2a.orchestrate\n  error: {rate: 0}\n  children:\n    - type: vendor.mcp.tool.execute\n      error: {rate: 1, types: [timeout]}\n      attributes: {gen_ai.tool.name: search}\n    - type: vendor.llm.call\n      error: {rate: 0}\n      attributes: {gen_ai.request.model: m1}\n",
+        );
+        let trace = &testing::traces(&plan, 1, 1)[0];
+        let mut logs = TraceLogs::default();
+        logs.derive(&plan, trace);
+        let texts: Vec<(&str, &str, &str)> = logs
+            .records()
+            .iter()
+            .map(|r| (plan.str(r.event_name), r.severity.text(), r.body.as_str()))
+            .collect();
+        assert_eq!(
+            texts,
+            [
+                ("turn.start", "INFO", "Agent turn started"),
+                // The attempt ends with the tool call: its exception comes first.
+                ("exception", "ERROR", "tool call failed: timeout"),
+                (
+                    "tool.call",
+                    "ERROR",
+                    "Tool call to search failed: tool call failed: timeout"
+                ),
+                ("exception", "ERROR", "tool call failed: timeout"),
+                (
+                    "vendor.llm.call",
+                    "INFO",
+                    "LLM inference completed: openai/m1"
+                ),
+                (
+                    "turn.end",
+                    "INFO",
+                    "Agent turn completed with status SUCCESS"
+                ),
+            ]
+        );
     }
 }

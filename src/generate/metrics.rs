@@ -732,3 +732,265 @@ fn number(value: Option<AttrValue>) -> Option<f64> {
         _ => None,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::generate::testing;
+    use std::collections::BTreeMap;
+
+    /// (tenant, metric, attributes) → sum, or (count, sum) for histograms.
+    type Totals = BTreeMap<(String, String, String), (u64, f64)>;
+
+    fn totals(exports: &[MetricsExport]) -> Totals {
+        let mut out = Totals::new();
+        for export in exports {
+            for tenant in &export.tenants {
+                for metric in &tenant.metrics {
+                    for point in &metric.points {
+                        let key = (
+                            tenant.tenant.clone(),
+                            metric.instrument.name.clone(),
+                            format!("{:?}", point.attributes),
+                        );
+                        let (count, sum) = match &point.data {
+                            PointData::Sum(n) => (0, *n as f64),
+                            PointData::Histogram(h) => (h.count, h.sum),
+                        };
+                        let total = out.entry(key).or_default();
+                        total.0 += count;
+                        total.1 += sum;
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// Totals per metric name, over every tenant and attribute set.
+    fn by_name(totals: &Totals) -> BTreeMap<String, (u64, f64)> {
+        let mut out: BTreeMap<String, (u64, f64)> = BTreeMap::new();
+        for ((_, name, _), (count, sum)) in totals {
+            let total = out.entry(name.clone()).or_default();
+            total.0 += count;
+            total.1 += sum;
+        }
+        out
+    }
+
+    fn spans_of<'a>(
+        traces: &'a [Trace],
+        types: &'a [SpanType],
+    ) -> impl Iterator<Item = (&'a Trace, &'a crate::generate::SpanRecord)> {
+        traces.iter().flat_map(move |t| {
+            t.spans
+                .iter()
+                .filter(|s| types.contains(&s.span_type))
+                .map(move |s| (t, s))
+        })
+    }
+
+    fn close(a: f64, b: f64) -> bool {
+        (a - b).abs() <= 1e-9 * a.abs().max(b.abs()).max(1.0)
+    }
+
+    #[test]
+    fn histogram_buckets_hold_values_up_to_and_including_their_bound() {
+        let bounds = [1.0, 2.0];
+        let mut b = Buckets::new(&bounds);
+        let e = Exemplar {
+            value: 0.0,
+            time_ns: 0,
+            trace_id: [1; 16],
+            span_id: [1; 8],
+        };
+        for v in [0.0, 1.0, 1.5, 2.0, 2.5] {
+            b.observe(&bounds, v, e);
+        }
+        assert_eq!(b.counts, [2, 2, 1]);
+        assert_eq!((b.count, b.sum, b.min, b.max), (5, 7.0, 0.0, 2.5));
+    }
+
+    #[test]
+    fn every_bundled_scenario_gets_metrics_that_add_up_to_its_spans() {
+        for (name, _) in crate::scenario::BUNDLED {
+            let plan = testing::bundled(name);
+            let traces = testing::traces(&plan, 5, 150);
+            let mut agg = Aggregator::new("vendor", Temporality::Cumulative, 0);
+            for trace in &traces {
+                agg.record(&plan, trace);
+            }
+            let export = agg.collect(u64::MAX);
+            let names = by_name(&totals(export.as_slice()));
+            let get = |m: &str| names.get(m).copied().unwrap_or_default();
+            let count = |types: &[SpanType]| spans_of(&traces, types).count() as u64;
+            let ms = |types: &[SpanType]| {
+                spans_of(&traces, types)
+                    .map(|(_, s)| s.duration_ns() as f64 / 1e6)
+                    .sum::<f64>()
+            };
+            use SpanType::*;
+            for (counter, histogram, types) in [
+                (
+                    "vendor.turn.count",
+                    "vendor.turn.duration_ms",
+                    [A2aOrchestrate],
+                ),
+                (
+                    "vendor.tool.count",
+                    "vendor.tool.latency_ms",
+                    [McpToolExecute],
+                ),
+                ("vendor.llm.count", "vendor.llm.latency_ms", [LlmCall]),
+                ("vendor.rag.count", "vendor.rag.latency_ms", [RagRetrieve]),
+                ("vendor.a2a.count", "vendor.a2a.latency_ms", [A2aCall]),
+                (
+                    "vendor.cp.request.count",
+                    "vendor.cp.request.duration_ms",
+                    [CpRequest],
+                ),
+            ] {
+                let n = count(&types);
+                assert_eq!(get(counter).1, n as f64, "{name}: {counter}");
+                assert_eq!(get(histogram).0, n, "{name}: {histogram}");
+                assert!(close(get(histogram).1, ms(&types)), "{name}: {histogram}");
+            }
+            let genai = [LlmCall, RagRetrieve, A2aCall];
+            assert_eq!(get("gen_ai.client.operation.duration").0, count(&genai));
+            assert!(close(
+                get("gen_ai.client.operation.duration").1,
+                ms(&genai) / 1e3
+            ));
+            assert_eq!(
+                get("mcp.client.operation.duration").0,
+                count(&[McpToolExecute])
+            );
+            let tokens: f64 = spans_of(&traces, &[LlmCall])
+                .flat_map(|(t, s)| t.attrs_of(s))
+                .filter(|a| {
+                    ["gen_ai.usage.input_tokens", "gen_ai.usage.output_tokens"]
+                        .contains(&plan.str(a.key))
+                })
+                .map(|a| match a.value {
+                    AttrValue::Int(i) => i as f64,
+                    other => panic!("token count {other:?}"),
+                })
+                .sum();
+            assert_eq!(
+                get("vendor.llm.tokens.input").1 + get("vendor.llm.tokens.output").1,
+                tokens,
+                "{name}"
+            );
+            assert_eq!(get("gen_ai.client.token.usage").1, tokens, "{name}");
+        }
+    }
+
+    #[test]
+    fn delta_collections_add_up_to_the_cumulative_totals() {
+        let plan = testing::bundled("example_scenario");
+        let traces = testing::traces(&plan, 9, 300);
+        let mut cumulative = Aggregator::new("vendor", Temporality::Cumulative, 10);
+        let mut delta = Aggregator::new("vendor", Temporality::Delta, 10);
+        let mut deltas = Vec::new();
+        for (i, trace) in traces.iter().enumerate() {
+            cumulative.record(&plan, trace);
+            delta.record(&plan, trace);
+            if i % 37 == 0 {
+                deltas.extend(delta.collect(100 + i as u64));
+                // Nothing measured since: nothing to report.
+                assert_eq!(delta.collect(100 + i as u64), None);
+            }
+        }
+        deltas.extend(delta.collect(1000));
+        assert!(deltas.len() > 5);
+        for pair in deltas.windows(2) {
+            assert_eq!(
+                pair[1].start_ns, pair[0].time_ns,
+                "delta windows are contiguous"
+            );
+        }
+        assert_eq!(deltas[0].start_ns, 10);
+        let final_cumulative = cumulative.collect(1000).unwrap();
+        assert_eq!(final_cumulative.start_ns, 10);
+        let (a, b) = (totals(&deltas), totals(&[final_cumulative]));
+        assert_eq!(
+            a.keys().collect::<Vec<_>>(),
+            b.keys().collect::<Vec<_>>(),
+            "the same series"
+        );
+        for (key, (count, sum)) in &a {
+            let (c, s) = b[key];
+            assert_eq!(*count, c, "{key:?}");
+            assert!(close(*sum, s), "{key:?}: {sum} vs {s}");
+        }
+    }
+
+    #[test]
+    fn exemplars_point_at_the_spans_measured_since_the_last_collection() {
+        let plan = testing::bundled("successful_agent_turn");
+        let traces = testing::traces(&plan, 2, 50);
+        let mut agg = Aggregator::new("vendor", Temporality::Cumulative, 0);
+        for trace in &traces {
+            agg.record(&plan, trace);
+        }
+        let export = agg.collect(1).unwrap();
+        let mut seen = 0;
+        for metric in export.tenants.iter().flat_map(|t| &t.metrics) {
+            for point in &metric.points {
+                let PointData::Histogram(h) = &point.data else {
+                    continue;
+                };
+                assert!(!h.exemplars.is_empty() && h.exemplars.len() as u64 <= h.count);
+                for e in &h.exemplars {
+                    let trace = traces.iter().find(|t| t.trace_id == e.trace_id).unwrap();
+                    let span = trace.spans.iter().find(|s| s.span_id == e.span_id).unwrap();
+                    assert_eq!(e.time_ns, span.end_ns);
+                    seen += 1;
+                }
+            }
+        }
+        assert!(seen > 0);
+        // Cumulative points are reported again, but their exemplars were for the last interval.
+        let again = agg.collect(2).unwrap();
+        assert_eq!(again.points, export.points);
+        assert!(again.tenants.iter().flat_map(|t| &t.metrics).all(|m| {
+            m.points.iter().all(|p| match &p.data {
+                PointData::Histogram(h) => h.exemplars.is_empty(),
+                PointData::Sum(_) => true,
+            })
+        }));
+    }
+
+    #[test]
+    fn unbounded_values_fold_into_the_overflow_series() {
+        let plan = testing::plan(
+            "name: wide\nroot:\n  type: vendor.a2a.orchestrate\n  children:\n    - type: vendor.mcp.tool.execute\n      error: {rate: 0}\n      attributes:\n        vendor.tool.server.name: {distribution: poisson, lambda: 1000000000}\n",
+        );
+        let traces = testing::traces(&plan, 1, 6000);
+        let mut agg = Aggregator::new("vendor", Temporality::Cumulative, 0);
+        for trace in &traces {
+            agg.record(&plan, trace);
+        }
+        let export = agg.collect(1).unwrap();
+        for tenant in &export.tenants {
+            let tools = tenant
+                .metrics
+                .iter()
+                .find(|m| m.instrument.name == "vendor.tool.count")
+                .unwrap();
+            assert_eq!(tools.points.len(), CARDINALITY_LIMIT + 1);
+            let overflow = tools.points.last().unwrap();
+            assert!(
+                overflow
+                    .attributes
+                    .contains(&("otel.metric.overflow".to_string(), MetricValue::Bool(true)))
+            );
+        }
+        let calls = spans_of(&traces, &[SpanType::McpToolExecute]).count();
+        let names = by_name(&totals(&[export]));
+        assert_eq!(
+            names["vendor.tool.count"].1, calls as f64,
+            "nothing is lost"
+        );
+    }
+}

@@ -476,7 +476,11 @@ impl<'a, R: Rng> Builder<'a, R> {
         self.trace.spans.push(SpanRecord {
             node: id,
             attempt,
-            span_type: node.span_type,
+            span_type: if attempt {
+                SpanType::McpToolExecuteAttempt
+            } else {
+                node.span_type
+            },
             kind: node.kind,
             name,
             span_id,

@@ -99,3 +99,48 @@ pub fn log_message(
         ..Default::default()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::generate::testing;
+    use prost::Message;
+
+    #[test]
+    fn records_carry_their_spans_ids_and_round_trip() {
+        let plan = testing::bundled("tool_retry");
+        let mut batch = LogBatch::new(ResourceTemplate::default());
+        let mut logs = TraceLogs::default();
+        let traces = testing::traces(&plan, 8, 40);
+        let mut expected = 0;
+        for trace in &traces {
+            logs.derive(&plan, trace);
+            batch.add(&plan, trace, &logs);
+            expected += logs.records().len();
+        }
+        assert_eq!(batch.records(), expected);
+        let request = batch.take();
+        assert!(batch.is_empty());
+        let decoded = ExportLogsServiceRequest::decode(request.encode_to_vec().as_slice()).unwrap();
+        assert_eq!(decoded, request);
+        let records: Vec<&proto::LogRecord> = decoded
+            .resource_logs
+            .iter()
+            .flat_map(|r| &r.scope_logs[0].log_records)
+            .collect();
+        assert_eq!(records.len(), expected);
+        for r in records {
+            let trace = traces
+                .iter()
+                .find(|t| t.trace_id.as_slice() == r.trace_id)
+                .unwrap();
+            let span = trace
+                .spans
+                .iter()
+                .find(|s| s.span_id.as_slice() == r.span_id)
+                .unwrap();
+            assert!(r.time_unix_nano == span.start_ns || r.time_unix_nano == span.end_ns);
+            assert!(!r.event_name.is_empty());
+        }
+    }
+}

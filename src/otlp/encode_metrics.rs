@@ -132,3 +132,58 @@ fn attributes(point: &Point) -> Vec<KeyValue> {
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::generate::metrics::Aggregator;
+    use crate::generate::testing;
+    use prost::Message;
+
+    #[test]
+    fn a_collection_round_trips_with_one_resource_per_tenant() {
+        let plan = testing::bundled("example_scenario");
+        let mut agg = Aggregator::new("vendor", Temporality::Delta, 5);
+        for trace in testing::traces(&plan, 4, 60) {
+            agg.record(&plan, &trace);
+        }
+        let export = agg.collect(9).unwrap();
+        let template = ResourceTemplate {
+            attributes: vec![("service.name".into(), "svc".into())],
+            tenant_keys: vec!["tenant.id".into()],
+        };
+        let request = metrics_request(&export, &template);
+        let decoded =
+            ExportMetricsServiceRequest::decode(request.encode_to_vec().as_slice()).unwrap();
+        assert_eq!(decoded, request);
+        assert_eq!(decoded.resource_metrics.len(), 2, "tenants t1 and t2");
+        let mut points = 0;
+        for rm in &decoded.resource_metrics {
+            for m in &rm.scope_metrics[0].metrics {
+                match m.data.as_ref().unwrap() {
+                    metric::Data::Sum(s) => {
+                        assert!(s.is_monotonic);
+                        assert_eq!(
+                            s.aggregation_temporality,
+                            AggregationTemporality::Delta as i32
+                        );
+                        for p in &s.data_points {
+                            assert_eq!((p.start_time_unix_nano, p.time_unix_nano), (5, 9));
+                        }
+                        points += s.data_points.len();
+                    }
+                    metric::Data::Histogram(h) => {
+                        for p in &h.data_points {
+                            assert_eq!(p.bucket_counts.len(), p.explicit_bounds.len() + 1);
+                            assert_eq!(p.bucket_counts.iter().sum::<u64>(), p.count);
+                            assert!(p.exemplars.iter().all(|e| e.trace_id.len() == 16));
+                        }
+                        points += h.data_points.len();
+                    }
+                    other => panic!("unexpected {other:?}"),
+                }
+            }
+        }
+        assert_eq!(points, export.points);
+    }
+}
