@@ -8,6 +8,7 @@
 use clap::{Args, Parser, Subcommand};
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -111,6 +112,56 @@ pub struct GenerateArgs {
     /// Print only the final summary
     #[arg(long, short)]
     pub quiet: bool,
+    #[command(flatten)]
+    pub signals: SignalArgs,
+}
+
+/// Options of the metrics and logs derived from the spans.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Metrics and logs")]
+pub struct SignalArgs {
+    /// How often metrics are exported, e.g. 10s, 500ms, 1m (a bare number is milliseconds); a
+    /// run always ends with a final export
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_interval)]
+    pub metrics_interval: Duration,
+    /// Aggregation temporality of the metrics: totals since the run's start, or changes since
+    /// the previous export
+    #[arg(long, value_enum, value_name = "KIND", default_value_t = MetricsTemporality::Cumulative)]
+    pub metrics_temporality: MetricsTemporality,
+    /// Also record each failure as an `exception` span event (the exception log record, which
+    /// the semantic conventions now prefer, is sent with the logs either way)
+    #[arg(long)]
+    pub exception_span_events: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum MetricsTemporality {
+    Cumulative,
+    Delta,
+}
+
+/// A duration such as `10s`, `250ms`, `1.5s` or `2m`; a bare number is milliseconds. Between 1 ms
+/// and one day.
+fn parse_interval(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let scale = match unit.trim() {
+        "" | "ms" => 1e-3,
+        "s" => 1.0,
+        "m" | "min" => 60.0,
+        other => return Err(format!("unknown unit `{other}` (use ms, s or m)")),
+    };
+    let seconds = number
+        .parse::<f64>()
+        .map_err(|_| format!("`{text}` is not a duration (e.g. 10s, 500ms)"))?
+        * scale;
+    if !(1e-3..=86_400.0).contains(&seconds) {
+        return Err(format!("`{text}` is out of range (1ms to 24h)"));
+    }
+    Ok(Duration::from_secs_f64(seconds))
 }
 
 #[derive(Debug, Args)]
@@ -166,6 +217,19 @@ mod tests {
     #[test]
     fn definition_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn metric_intervals_take_units() {
+        let ms = Duration::from_millis;
+        assert_eq!(parse_interval("200ms"), Ok(ms(200)));
+        assert_eq!(parse_interval("10s"), Ok(ms(10_000)));
+        assert_eq!(parse_interval("1.5s"), Ok(ms(1500)));
+        assert_eq!(parse_interval("2m"), Ok(ms(120_000)));
+        assert_eq!(parse_interval("750"), Ok(ms(750)));
+        for bad in ["0", "0s", "-1s", "10x", "s", "", "2d", "1e3"] {
+            assert!(parse_interval(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

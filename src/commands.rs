@@ -6,10 +6,13 @@
 //! library below only returns typed errors.
 
 use crate::cli::{
-    Cli, Command, GenerateArgs, ListArgs, RunArgs, ScenarioArgs, SinkArgs, ValidateArgs,
+    Cli, Command, GenerateArgs, ListArgs, MetricsTemporality, RunArgs, ScenarioArgs, SinkArgs,
+    ValidateArgs,
 };
 use crate::config::{self, Tenants};
+use crate::generate::metrics::Temporality;
 use crate::generate::{Plan, PlanOptions};
+use crate::otlp::Signal;
 use crate::otlp::export::RetryPolicy;
 use crate::otlp::http::HttpOptions;
 use crate::scenario::{
@@ -17,7 +20,7 @@ use crate::scenario::{
 };
 use crate::schema::{self, Schema};
 use crate::sink::{SinkHandle, SinkOptions};
-use crate::workload::{self, Mix, RunSettings, Show};
+use crate::workload::{self, Mix, RunSettings, Show, SignalSettings};
 use std::path::Path;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -221,12 +224,15 @@ fn generate(
         quiet: args.quiet,
         http: HttpOptions {
             traces_url: url.clone(),
+            metrics_url: config::otlp_url(endpoint.as_deref(), Signal::Metrics, &env),
+            logs_url: config::otlp_url(endpoint.as_deref(), Signal::Logs, &env),
             ..HttpOptions::for_endpoint(endpoint.as_deref().unwrap_or(config::DEFAULT_ENDPOINT))
         },
         retry: RetryPolicy::default(),
         exporters: 2,
         batch_spans: 512,
         resource,
+        signals: signal_settings(args),
     };
     let mix = match plans.as_slice() {
         [one] => Mix::One(one),
@@ -258,15 +264,30 @@ fn generate(
         let received = runtime.block_on(sink.shutdown());
         println!("\nThe local sink received:\n{}", received.render());
     }
-    if summary.lossless() {
+    let losses = summary.losses();
+    for (what, lost, generated) in &losses {
+        eprintln!("error: {lost} of {generated} {what} were not accepted by the endpoint");
+    }
+    if losses.is_empty() {
         Outcome::Success
     } else {
-        eprintln!(
-            "error: {} of {} spans were not accepted by {url}",
-            summary.spans - summary.export.traces.accepted,
-            summary.spans
-        );
         Outcome::Failure
+    }
+}
+
+/// The derived signals a run sends, from `--no-metrics`, `--no-logs` and the signal options.
+fn signal_settings(args: &GenerateArgs) -> SignalSettings {
+    let s = &args.signals;
+    SignalSettings {
+        metrics: !args.no_metrics,
+        logs: !args.no_logs,
+        metrics_interval: s.metrics_interval,
+        temporality: match s.metrics_temporality {
+            MetricsTemporality::Cumulative => Temporality::Cumulative,
+            MetricsTemporality::Delta => Temporality::Delta,
+        },
+        exception_span_events: s.exception_span_events,
+        ..SignalSettings::default()
     }
 }
 

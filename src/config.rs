@@ -113,21 +113,32 @@ pub fn attr_prefix(env: Env) -> String {
 pub const DEFAULT_ENDPOINT: &str = "http://localhost:4318";
 pub const DEFAULT_SERVICE_NAME: &str = "telemetry-simulator";
 
-/// Where traces go: the flag, else `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` (used as is, per the OTel
-/// SDK rules), else `OTEL_EXPORTER_OTLP_ENDPOINT` or the seed's `OTLP_HTTP_ENDPOINT` (with
-/// `/v1/traces` appended), else `http://localhost:4318`.
+/// Where traces go: see [`otlp_url`].
 pub fn traces_url(flag: Option<&str>, env: Env) -> String {
+    otlp_url(flag, crate::otlp::Signal::Traces, env)
+}
+
+/// Where `signal` goes: the flag (with the signal's path appended), else the signal's own
+/// `OTEL_EXPORTER_OTLP_{TRACES,METRICS,LOGS}_ENDPOINT` (used as is, per the OTel SDK rules), else
+/// `OTEL_EXPORTER_OTLP_ENDPOINT` or the seed's `OTLP_HTTP_ENDPOINT` (with the path appended), else
+/// `http://localhost:4318`.
+pub fn otlp_url(flag: Option<&str>, signal: crate::otlp::Signal, env: Env) -> String {
     use crate::otlp::{Signal, http::signal_url};
     if let Some(endpoint) = flag {
-        return signal_url(endpoint, Signal::Traces);
+        return signal_url(endpoint, signal);
     }
-    if let Some(url) = env("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") {
+    let own = match signal {
+        Signal::Traces => "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+        Signal::Metrics => "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT",
+        Signal::Logs => "OTEL_EXPORTER_OTLP_LOGS_ENDPOINT",
+    };
+    if let Some(url) = env(own) {
         return url;
     }
     let base = env("OTEL_EXPORTER_OTLP_ENDPOINT")
         .or_else(|| env("OTLP_HTTP_ENDPOINT"))
         .unwrap_or_else(|| DEFAULT_ENDPOINT.to_string());
-    signal_url(&base, Signal::Traces)
+    signal_url(&base, signal)
 }
 
 /// `service.name`: the flag, else `OTEL_SERVICE_NAME`, else `telemetry-simulator`.
@@ -254,6 +265,20 @@ mod tests {
         );
         let env = env_of(&[("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "http://t:1/custom")]);
         assert_eq!(traces_url(None, &env), "http://t:1/custom");
+        use crate::otlp::Signal;
+        let env = env_of(&[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://otel:4318"),
+            ("OTEL_EXPORTER_OTLP_LOGS_ENDPOINT", "http://logs:1/in"),
+        ]);
+        assert_eq!(
+            otlp_url(None, Signal::Metrics, &env),
+            "http://otel:4318/v1/metrics"
+        );
+        assert_eq!(otlp_url(None, Signal::Logs, &env), "http://logs:1/in");
+        assert_eq!(
+            otlp_url(Some("http://flag:1"), Signal::Logs, &env),
+            "http://flag:1/v1/logs"
+        );
         assert_eq!(
             traces_url(None, &env_of(&[])),
             "http://localhost:4318/v1/traces"

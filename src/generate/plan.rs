@@ -7,6 +7,7 @@
 //! built or hashed per span. Interpreting the scenario model directly on every trace was the
 //! rejected alternative: it would redo all of this millions of times.
 
+use super::derive::DerivedKeys;
 use super::sampler::Sampler;
 use crate::scenario::{
     Attribute, AttributeValue, Count, Distribution, ErrorModel, Jitter, Latency, Literal,
@@ -18,7 +19,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 /// An interned string.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub struct Sym(pub u32);
 
 /// Index of a node in the plan.
@@ -65,6 +66,11 @@ pub struct Plan {
     pub(crate) nodes: Vec<PlanNode>,
     pub tenants: Vec<Sym>,
     pub(crate) keys: Keys,
+    /// Keys and words the derived metrics and logs use.
+    pub(crate) derived: DerivedKeys,
+    /// Whether this scenario's traces feed the metrics and the logs (`emit_metrics`, `emit_logs`).
+    pub emit_metrics: bool,
+    pub emit_logs: bool,
     schema: Option<Arc<Schema>>,
     service_name: String,
 }
@@ -195,7 +201,11 @@ impl Plan {
                 failure: Sym(0),
                 tool_call_id: Sym(0),
             },
+            derived: DerivedKeys::default(),
+            emit_metrics: scenario.emit_metrics,
+            emit_logs: scenario.emit_logs,
         };
+        plan.derived = DerivedKeys::intern(&mut plan);
         let p = &options.prefix;
         plan.keys = Keys {
             error_type: plan.intern("error.type"),

@@ -15,7 +15,7 @@ use super::plan::{
     AttrPlan, AttrValue, CountPlan, Generated, LatencySampler, NodeId, Plan, PlanNode, Sym,
 };
 use super::sampler::Draw;
-use crate::scenario::{Retry, SpanKind, SpanType};
+use crate::scenario::{Literal, Retry, SpanKind, SpanType};
 use rand::{Rng, RngExt, SeedableRng};
 use rand_distr::{Distribution as _, StandardNormal};
 use rand_pcg::Pcg64Mcg;
@@ -51,6 +51,56 @@ impl SpanRecord {
 pub struct Attr {
     pub key: Sym,
     pub value: AttrValue,
+}
+
+/// An attribute value as text, for people: `--show-full-spans`, log bodies.
+pub struct ValueDisplay<'a> {
+    pub plan: &'a Plan,
+    pub trace: &'a Trace,
+    pub value: AttrValue,
+}
+
+impl std::fmt::Display for ValueDisplay<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.value {
+            AttrValue::Str(s) => f.write_str(self.plan.str(s)),
+            AttrValue::Text { start, len } => f.write_str(self.trace.text(start, len)),
+            AttrValue::Int(i) => write!(f, "{i}"),
+            AttrValue::Double(d) => write!(f, "{d}"),
+            AttrValue::Bool(b) => write!(f, "{b}"),
+            AttrValue::Literal(id) => literal(f, self.plan.literal(id)),
+        }
+    }
+}
+
+fn literal(f: &mut std::fmt::Formatter<'_>, l: &Literal) -> std::fmt::Result {
+    match l {
+        Literal::Str(s) => f.write_str(s),
+        Literal::Int(i) => write!(f, "{i}"),
+        Literal::Float(x) => write!(f, "{x}"),
+        Literal::Bool(b) => write!(f, "{b}"),
+        Literal::List(items) => {
+            f.write_str("[")?;
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    f.write_str(", ")?;
+                }
+                literal(f, item)?;
+            }
+            f.write_str("]")
+        }
+        Literal::Map(entries) => {
+            f.write_str("{")?;
+            for (i, (k, v)) in entries.iter().enumerate() {
+                if i > 0 {
+                    f.write_str(", ")?;
+                }
+                write!(f, "{k}: ")?;
+                literal(f, v)?;
+            }
+            f.write_str("}")
+        }
+    }
 }
 
 /// One trace: spans in creation order (every parent before its children).
@@ -426,7 +476,11 @@ impl<'a, R: Rng> Builder<'a, R> {
         self.trace.spans.push(SpanRecord {
             node: id,
             attempt,
-            span_type: node.span_type,
+            span_type: if attempt {
+                SpanType::McpToolExecuteAttempt
+            } else {
+                node.span_type
+            },
             kind: node.kind,
             name,
             span_id,

@@ -1,10 +1,12 @@
-//! Span records to OTLP protobuf messages, the straightforward way.
+//! Span records to OTLP protobuf messages, the straightforward way, and the pieces every signal's
+//! encoding shares (resources per tenant, the scope, attribute values).
 //!
 //! This builds `opentelemetry-proto`'s prost structs and lets prost encode them. It is the
 //! reference encoding: obviously right, because the official types define the wire format, and
 //! the oracle any faster writer must match byte for byte. Spans are grouped into one
 //! `ResourceSpans` per tenant, because each tenant is a resource of its own; spans of one trace
-//! always travel in one request.
+//! always travel in one request. Metrics and logs (`encode_metrics.rs`, `encode_logs.rs`) group
+//! the same way, with the same [`TenantGroups`], so a tenant is one resource in every signal.
 
 use crate::generate::{Attr, AttrValue, Plan, SpanRecord, Trace};
 use crate::scenario::{Literal, SpanKind};
@@ -46,7 +48,7 @@ impl ResourceTemplate {
     }
 }
 
-fn string_kv(key: &str, value: &str) -> KeyValue {
+pub fn string_kv(key: &str, value: &str) -> KeyValue {
     KeyValue {
         key: key.to_string(),
         value: Some(AnyValue {
@@ -56,23 +58,77 @@ fn string_kv(key: &str, value: &str) -> KeyValue {
     }
 }
 
+/// Items of one export request grouped by tenant, in order of first appearance: each tenant is
+/// a resource of its own, in every signal.
+#[derive(Debug)]
+pub struct TenantGroups<T> {
+    groups: Vec<(String, Vec<T>)>,
+}
+
+impl<T> Default for TenantGroups<T> {
+    fn default() -> Self {
+        TenantGroups { groups: Vec::new() }
+    }
+}
+
+impl<T> TenantGroups<T> {
+    /// The items of `tenant`, created empty on first use.
+    pub fn group(&mut self, tenant: &str) -> &mut Vec<T> {
+        let i = match self.groups.iter().position(|(t, _)| t == tenant) {
+            Some(i) => i,
+            None => {
+                self.groups.push((tenant.to_string(), Vec::new()));
+                self.groups.len() - 1
+            }
+        };
+        &mut self.groups[i].1
+    }
+
+    /// Every group with its tenant's resource; the groups are empty afterwards.
+    pub fn drain<'a>(
+        &'a mut self,
+        template: &'a ResourceTemplate,
+    ) -> impl Iterator<Item = (Resource, Vec<T>)> + 'a {
+        self.groups
+            .drain(..)
+            .map(|(tenant, items)| (template.resource(&tenant), items))
+    }
+}
+
+/// The instrumentation scope every signal is reported under.
+pub fn scope() -> InstrumentationScope {
+    InstrumentationScope {
+        name: SCOPE_NAME.to_string(),
+        version: env!("CARGO_PKG_VERSION").to_string(),
+        ..Default::default()
+    }
+}
+
 /// Collects traces into one export request, a `ResourceSpans` per tenant.
 pub struct TraceBatch {
     template: ResourceTemplate,
-    /// (tenant name, spans) in order of first appearance.
-    groups: Vec<(String, Vec<Span>)>,
+    groups: TenantGroups<Span>,
     spans: usize,
     traces: usize,
+    exception_events: bool,
 }
 
 impl TraceBatch {
     pub fn new(template: ResourceTemplate) -> TraceBatch {
         TraceBatch {
             template,
-            groups: Vec::new(),
+            groups: TenantGroups::default(),
             spans: 0,
             traces: 0,
+            exception_events: false,
         }
+    }
+
+    /// Also records each failure as an `exception` span event (the conventions' older form; the
+    /// exception log record is the current one).
+    pub fn with_exception_events(mut self, on: bool) -> TraceBatch {
+        self.exception_events = on;
+        self
     }
 
     pub fn spans(&self) -> usize {
@@ -89,14 +145,16 @@ impl TraceBatch {
 
     pub fn add(&mut self, plan: &Plan, trace: &Trace) {
         let tenant = plan.str(plan.tenants[trace.tenant as usize]);
-        let group = match self.groups.iter().position(|(t, _)| t == tenant) {
-            Some(i) => &mut self.groups[i].1,
-            None => {
-                self.groups.push((tenant.to_string(), Vec::new()));
-                &mut self.groups.last_mut().expect("just pushed").1
-            }
-        };
-        group.extend(trace.spans.iter().map(|s| span_message(plan, trace, s)));
+        let events = self.exception_events;
+        self.groups
+            .group(tenant)
+            .extend(trace.spans.iter().map(|s| {
+                let mut span = span_message(plan, trace, s);
+                if events {
+                    span.events.extend(exception_event(plan, s));
+                }
+                span
+            }));
         self.spans += trace.spans.len();
         self.traces += 1;
     }
@@ -105,17 +163,13 @@ impl TraceBatch {
     pub fn take(&mut self) -> ExportTraceServiceRequest {
         self.spans = 0;
         self.traces = 0;
-        let scope = InstrumentationScope {
-            name: SCOPE_NAME.to_string(),
-            version: env!("CARGO_PKG_VERSION").to_string(),
-            ..Default::default()
-        };
+        let scope = scope();
         ExportTraceServiceRequest {
             resource_spans: self
                 .groups
-                .drain(..)
-                .map(|(tenant, spans)| ResourceSpans {
-                    resource: Some(self.template.resource(&tenant)),
+                .drain(&self.template)
+                .map(|(resource, spans)| ResourceSpans {
+                    resource: Some(resource),
                     scope_spans: vec![ScopeSpans {
                         scope: Some(scope.clone()),
                         spans,
@@ -126,6 +180,21 @@ impl TraceBatch {
                 .collect(),
         }
     }
+}
+
+/// The `exception` span event of a failed span, at its end: `exception.type` (the sampled error
+/// type) and `exception.message` (its status message), as the exception log record has them.
+pub fn exception_event(plan: &Plan, record: &SpanRecord) -> Option<span::Event> {
+    let (kind, message) = record.error?;
+    Some(span::Event {
+        time_unix_nano: record.end_ns,
+        name: "exception".to_string(),
+        attributes: vec![
+            string_kv("exception.type", plan.str(kind)),
+            string_kv("exception.message", plan.str(message)),
+        ],
+        ..Default::default()
+    })
 }
 
 /// One span record as an OTLP `Span`.
@@ -163,7 +232,7 @@ pub fn span_kind(kind: SpanKind) -> span::SpanKind {
     }
 }
 
-fn key_value(plan: &Plan, trace: &Trace, attr: &Attr) -> KeyValue {
+pub fn key_value(plan: &Plan, trace: &Trace, attr: &Attr) -> KeyValue {
     KeyValue {
         key: plan.str(attr.key).to_string(),
         value: Some(any_value(plan, trace, attr.value)),

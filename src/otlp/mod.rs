@@ -7,6 +7,8 @@
 //! derived from it, because losing data silently is the one thing a pipeline test tool must not do.
 
 pub mod encode;
+pub mod encode_logs;
+pub mod encode_metrics;
 pub mod export;
 pub mod http;
 pub mod pipeline;

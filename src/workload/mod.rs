@@ -9,13 +9,14 @@
 
 mod schedule;
 mod show;
+mod signals;
 
 use crate::generate::{Iteration, Plan, generate, iteration_rng};
-use crate::otlp::Signal;
 use crate::otlp::encode::{ResourceTemplate, TraceBatch};
-use crate::otlp::export::{Exporter, RetryPolicy};
+use crate::otlp::export::{Exporter, RetryPolicy, Transport};
 use crate::otlp::http::{HttpOptions, HttpTransport};
 use crate::otlp::pipeline::{Pipeline, PipelineSummary};
+use crate::otlp::{ExportSnapshot, Signal};
 use bytes::Bytes;
 use prost::Message;
 use rand::RngExt;
@@ -25,6 +26,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 pub use schedule::{Arrivals, Pace, Pattern, Schedule};
 pub use show::Show;
+use signals::Signals;
+pub use signals::{SignalCounts, SignalSettings};
 
 /// Salts that give the workload's own choices streams apart from the traces' streams.
 const TENANT_SALT: u64 = 0x7E4A_17C0_FFEE_0001;
@@ -46,6 +49,8 @@ pub struct RunSettings {
     /// A request is sent once it holds this many spans.
     pub batch_spans: usize,
     pub resource: ResourceTemplate,
+    /// Metrics and logs derived from the spans.
+    pub signals: SignalSettings,
 }
 
 /// What a run did.
@@ -56,6 +61,10 @@ pub struct RunSummary {
     pub traces: u64,
     pub spans: u64,
     pub error_spans: u64,
+    /// Metric data points and log records handed to export.
+    pub metric_points: u64,
+    pub metric_exports: u64,
+    pub log_records: u64,
     pub elapsed_s: f64,
     pub spans_per_s: f64,
     pub export: PipelineSummary,
@@ -63,9 +72,26 @@ pub struct RunSummary {
 }
 
 impl RunSummary {
-    /// Whether every generated span was accepted by the endpoint.
+    /// What was not accepted: `(what, lost, generated)` for each signal that lost anything.
+    pub fn losses(&self) -> Vec<(&'static str, u64, u64)> {
+        [
+            ("spans", self.export.traces.accepted, self.spans),
+            (
+                "metric points",
+                self.export.metrics.accepted,
+                self.metric_points,
+            ),
+            ("log records", self.export.logs.accepted, self.log_records),
+        ]
+        .into_iter()
+        .filter(|(_, accepted, generated)| accepted != generated)
+        .map(|(what, accepted, generated)| (what, generated.saturating_sub(accepted), generated))
+        .collect()
+    }
+
+    /// Whether everything generated (spans, metric points, log records) was accepted.
     pub fn lossless(&self) -> bool {
-        self.export.traces.accepted == self.spans
+        self.losses().is_empty()
     }
 
     pub fn render(&self, url: &str) -> String {
@@ -73,18 +99,20 @@ impl RunSummary {
             "Generated {} traces ({} spans, {} with errors) in {:.2} s: {:.0} spans/s, seed {}\n",
             self.traces, self.spans, self.error_spans, self.elapsed_s, self.spans_per_s, self.seed
         );
-        let e = &self.export.traces;
-        out += &format!(
-            "Export to {url}: {} accepted, {} rejected, {} dropped ({} requests, {} retries, {:.1} KB)\n",
-            e.accepted,
-            e.rejected,
-            e.dropped,
-            e.requests,
-            e.retries,
-            e.bytes as f64 / 1024.0
-        );
-        for (reason, items) in &e.reasons {
-            out += &format!("  {items} spans: {reason}\n");
+        out += &export_line(&format!("Export to {url}:"), &self.export.traces, "spans");
+        let metrics = &self.export.metrics;
+        if self.metric_points > 0 || metrics.requests > 0 {
+            let exports = match self.metric_exports {
+                1 => "1 export".to_string(),
+                n => format!("{n} exports"),
+            };
+            let head = format!("Metrics: {} points in {exports}:", self.metric_points);
+            out += &export_line(&head, metrics, "metric points");
+        }
+        let logs = &self.export.logs;
+        if self.log_records > 0 || logs.requests > 0 {
+            let head = format!("Logs: {} records:", self.log_records);
+            out += &export_line(&head, logs, "log records");
         }
         if !self.sample_trace_ids.is_empty() {
             out += "Sample trace IDs:\n";
@@ -94,6 +122,23 @@ impl RunSummary {
         }
         out
     }
+}
+
+/// `head` and what became of one signal's items, with a line per reason for a loss.
+fn export_line(head: &str, e: &ExportSnapshot, items: &str) -> String {
+    let mut out = format!(
+        "{head} {} accepted, {} rejected, {} dropped ({} requests, {} retries, {:.1} KB)\n",
+        e.accepted,
+        e.rejected,
+        e.dropped,
+        e.requests,
+        e.retries,
+        e.bytes as f64 / 1024.0
+    );
+    for (reason, n) in &e.reasons {
+        out += &format!("  {n} {items}: {reason}\n");
+    }
+    out
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -130,8 +175,8 @@ pub fn run(
         Mix::One(_) => None,
         Mix::Weighted(plans) => WeightedIndex::new(plans.iter().map(|(_, w)| *w)).ok(),
     };
-    let mut batch = TraceBatch::new(settings.resource.clone());
-    let mut encoded = Vec::new();
+    let mut batch = TraceBatch::new(settings.resource.clone())
+        .with_exception_events(settings.signals.exception_span_events);
     let mut iteration = Iteration::default();
     let mut summary = RunSummary {
         seed: settings.seed,
@@ -139,36 +184,39 @@ pub fn run(
         traces: 0,
         spans: 0,
         error_spans: 0,
+        metric_points: 0,
+        metric_exports: 0,
+        log_records: 0,
         elapsed_s: 0.0,
         spans_per_s: 0.0,
         export: PipelineSummary::default(),
         sample_trace_ids: Vec::new(),
     };
-    let mut send = |batch: &mut TraceBatch| {
-        if batch.is_empty() {
-            return;
-        }
-        let items = batch.spans() as u64;
-        encoded.clear();
-        batch
-            .take()
-            .encode(&mut encoded)
-            .expect("a Vec grows to fit any message");
-        pipeline.send(Signal::Traces, Bytes::copy_from_slice(&encoded), items);
-    };
     let started = Instant::now();
+    let prefix = match mix {
+        Mix::One(plan) => &plan.prefix,
+        Mix::Weighted(plans) => plans.first().map_or("", |(p, _)| &p.prefix),
+    };
+    let mut signals = Signals::new(
+        &settings.signals,
+        settings.resource.clone(),
+        prefix,
+        started,
+        unix_now_ns(),
+    );
     let mut last_progress = started;
     let mut stdout = std::io::stdout().lock();
     for index in 0..settings.count {
         let due = started + settings.interval.mul_f64(index as f64);
-        let now = Instant::now();
-        if due > now {
+        if due > Instant::now() {
             // Nothing should sit in a batch while we wait for the next trace.
-            if due - now > Duration::from_millis(50) {
-                send(&mut batch);
+            if due - Instant::now() > Duration::from_millis(50) {
+                send_traces(&mut batch, &pipeline);
+                signals.send_logs(&pipeline);
             }
-            std::thread::sleep(due - now);
+            wait_until(due, &mut signals, &pipeline);
         }
+        signals.export_due(Instant::now(), &pipeline);
         let tenant = tenant_pick.as_ref().map_or(0, |w| {
             w.sample(&mut iteration_rng(settings.seed ^ TENANT_SALT, index))
         });
@@ -195,13 +243,17 @@ pub fn run(
                 summary.sample_trace_ids.push(show::hex(&trace.trace_id));
             }
             batch.add(plan, trace);
+            signals.record(plan, trace);
         }
         settings
             .show
             .print(&mut stdout, plan, iteration.traces(), index, settings.count);
         summary.iterations += 1;
         if batch.spans() >= settings.batch_spans {
-            send(&mut batch);
+            send_traces(&mut batch, &pipeline);
+        }
+        if signals.logs_full() {
+            signals.send_logs(&pipeline);
         }
         if !settings.quiet && last_progress.elapsed() >= Duration::from_secs(2) {
             last_progress = Instant::now();
@@ -213,12 +265,41 @@ pub fn run(
             );
         }
     }
-    send(&mut batch);
+    send_traces(&mut batch, &pipeline);
+    let counts = signals.finish(&pipeline);
+    summary.metric_points = counts.metric_points;
+    summary.metric_exports = counts.metric_exports;
+    summary.log_records = counts.log_records;
     let _ = stdout.flush();
     summary.export = pipeline.finish();
     summary.elapsed_s = started.elapsed().as_secs_f64();
     summary.spans_per_s = summary.spans as f64 / summary.elapsed_s.max(1e-9);
     Ok(summary)
+}
+
+/// Sends the batched spans, if any.
+fn send_traces<T: Transport>(batch: &mut TraceBatch, pipeline: &Pipeline<T>) {
+    if batch.is_empty() {
+        return;
+    }
+    let items = batch.spans() as u64;
+    let body = Bytes::from(batch.take().encode_to_vec());
+    pipeline.send(Signal::Traces, body, items);
+}
+
+/// Sleeps until `due`, waking on the way for every metric export that falls due.
+fn wait_until<T: Transport>(due: Instant, signals: &mut Signals, pipeline: &Pipeline<T>) {
+    loop {
+        let now = Instant::now();
+        if now >= due {
+            return;
+        }
+        let wake = signals.next_export().map_or(due, |next| next.min(due));
+        if wake > now {
+            std::thread::sleep(wake - now);
+        }
+        signals.export_due(Instant::now(), pipeline);
+    }
 }
 
 /// A random seed for runs given none, printed so the run can be repeated. It stays below 2^53 so
