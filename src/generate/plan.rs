@@ -526,6 +526,21 @@ impl Plan {
         for Attribute { key, value } in &step.attributes {
             let key_sym = self.intern(key);
             plans.push(match value {
+                // A status or outcome the scenario writes describes the span's success; a failed
+                // span reports failure instead, so the span never contradicts its own status.
+                AttributeValue::Constant(literal) if is_outcome_attribute(key) => {
+                    match failure_of(literal) {
+                        Some(failure) => AttrPlan::Outcome {
+                            key: key_sym,
+                            success: self.constant(literal),
+                            failure: self.constant(&failure),
+                        },
+                        None => AttrPlan::Constant {
+                            key: key_sym,
+                            value: self.constant(literal),
+                        },
+                    }
+                }
                 AttributeValue::Constant(literal) => AttrPlan::Constant {
                     key: key_sym,
                     value: self.constant(literal),
@@ -704,6 +719,31 @@ enum Default {
     Generated(Generated),
     CopyOf(String),
     Sampled(Distribution),
+}
+
+/// What a success-describing status or outcome value becomes on a failed span: `false` for a
+/// boolean result, `ERROR` for an upper-case code, `failure` for a lower-case word. Values that
+/// already describe failure, or are not words, stay as written.
+fn failure_of(success: &Literal) -> Option<Literal> {
+    match success {
+        Literal::Bool(true) => Some(Literal::Bool(false)),
+        Literal::Str(s) => {
+            let word = s.to_ascii_lowercase();
+            let already_failure = [
+                "error", "failure", "failed", "fail", "blocked", "denied", "timeout", "false",
+            ]
+            .iter()
+            .any(|f| word.contains(f));
+            if already_failure || s.is_empty() {
+                None
+            } else if s.chars().all(|c| !c.is_ascii_lowercase()) {
+                Some(Literal::Str("ERROR".into()))
+            } else {
+                Some(Literal::Str("failure".into()))
+            }
+        }
+        _ => None,
+    }
 }
 
 /// Token counts are whole numbers even when drawn from a continuous distribution.
