@@ -111,6 +111,22 @@ pub struct GenerateArgs {
     /// Print only the final summary
     #[arg(long, short)]
     pub quiet: bool,
+    #[command(flatten)]
+    pub genai: GenAiArgs,
+}
+
+/// What GenAI observability backends (Phoenix and other OpenInference tools) look for.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "GenAI backends")]
+pub struct GenAiArgs {
+    /// Project the traces belong to (resource attribute `openinference.project.name`, which
+    /// Phoenix routes by) [default: the backend's default project]
+    #[arg(long, value_name = "NAME")]
+    pub project: Option<String>,
+    /// Add message content: prompts and completions (`gen_ai.input.messages`,
+    /// `gen_ai.output.messages`), tool call arguments and results, `input.value`/`output.value`
+    #[arg(long)]
+    pub content: bool,
 }
 
 #[derive(Debug, Args)]

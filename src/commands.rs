@@ -166,6 +166,7 @@ fn generate(
         tenants: tenants.ids.clone(),
         schema: Some(schema.clone()),
         service_name: service_name.clone(),
+        content: args.genai.content,
     };
     let plans: Vec<Plan> = scenarios
         .iter()
@@ -206,6 +207,15 @@ fn generate(
     resource
         .attributes
         .push((format!("{prefix}.schema.version"), schema.version.clone()));
+    if let Some(project) = &args.genai.project {
+        resource
+            .attributes
+            .retain(|(k, _)| k != crate::generate::openinference::PROJECT_NAME);
+        resource.attributes.push((
+            crate::generate::openinference::PROJECT_NAME.into(),
+            project.clone(),
+        ));
+    }
     let settings = RunSettings {
         seed,
         count,

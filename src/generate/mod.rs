@@ -4,6 +4,8 @@
 //! handles into the plan), not OTLP messages: the encoder turns them into bytes, and the metric
 //! and log derivations read the very same records, so every signal agrees with the traces sent.
 
+mod content;
+pub mod openinference;
 mod plan;
 mod sampler;
 mod trace;
