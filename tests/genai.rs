@@ -7,7 +7,7 @@
 
 mod common;
 
-use common::{Judge, Received, Span, bin};
+use common::{Judge, Received, Span, bin, openinference_kind};
 use serde_json::Value;
 use std::collections::BTreeMap;
 
@@ -32,19 +32,8 @@ fn send(args: &[&str]) -> Received {
     received
 }
 
-/// The OpenInference span kind each span name must carry.
 fn expected_kind(span: &Span) -> &'static str {
-    let name = span.name.strip_prefix("vendor.").unwrap_or(&span.name);
-    match name {
-        "a2a.orchestrate" | "a2a.call" => "AGENT",
-        "llm.call" if span.attr_str("gen_ai.operation.name") == Some("embeddings") => "EMBEDDING",
-        "llm.call" => "LLM",
-        "mcp.tool.execute" | "mcp.tool.execute.attempt" => "TOOL",
-        "rag.retrieve" => "RETRIEVER",
-        "cp.request" => "GUARDRAIL",
-        "planner" | "task.execute" | "response.compose" | "llm.tool.response.bridge" => "CHAIN",
-        other => panic!("unexpected span name {other}"),
-    }
+    openinference_kind(&span.name, span.attr_str("gen_ai.operation.name"))
 }
 
 const CONTENT_KEYS: [&str; 10] = [
