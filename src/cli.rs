@@ -52,6 +52,19 @@ pub enum Command {
     Validate(ValidateArgs),
     /// Receive OTLP and summarise what arrives (a built-in collector stand-in)
     Sink(SinkArgs),
+    /// Print a shell completion script (docs/cli.md says where to put it)
+    #[command(hide = true)]
+    Completions(CompletionsArgs),
+    /// Print the man page (roff), generated from this command line
+    #[command(hide = true)]
+    Man,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete in
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
 }
 
 #[derive(Debug, Args)]
@@ -174,10 +187,37 @@ pub struct SinkArgs {
     pub quiet: bool,
 }
 
+/// The command line with a repeated program name dropped: container images of the original tool
+/// were run as `IMAGE telemetry-simulator scenario ...`, which with this image's entrypoint
+/// arrives here as `telemetry-simulator telemetry-simulator scenario ...`.
+pub fn args_os() -> Vec<std::ffi::OsString> {
+    strip_repeated_name(std::env::args_os().collect())
+}
+
+fn strip_repeated_name(mut args: Vec<std::ffi::OsString>) -> Vec<std::ffi::OsString> {
+    if args.get(1).is_some_and(|a| a == "telemetry-simulator") {
+        args.remove(1);
+    }
+    args
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use clap::CommandFactory;
+
+    #[test]
+    fn a_repeated_program_name_is_dropped() {
+        let args = |v: &[&str]| v.iter().map(std::ffi::OsString::from).collect::<Vec<_>>();
+        assert_eq!(
+            strip_repeated_name(args(&["/bin/ts", "telemetry-simulator", "list"])),
+            args(&["/bin/ts", "list"])
+        );
+        assert_eq!(
+            strip_repeated_name(args(&["/bin/ts", "list"])),
+            args(&["/bin/ts", "list"])
+        );
+    }
 
     #[test]
     fn definition_is_consistent() {

@@ -38,6 +38,8 @@ pub fn run(cli: Cli) -> Outcome {
         Command::List(args) => list(args),
         Command::Validate(args) => validate(&cli, args),
         Command::Sink(args) => sink(args),
+        Command::Completions(args) => crate::manual::completions(args.shell),
+        Command::Man => crate::manual::man(),
     }
 }
 

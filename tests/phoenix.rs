@@ -120,7 +120,9 @@ impl Phoenix {
     /// One HTTP/1.1 GET on a fresh connection: (status, body), `None` if nothing answers.
     fn try_get(&self, path: &str) -> Option<(u16, Vec<u8>)> {
         let mut stream = TcpStream::connect(("127.0.0.1", self.port)).ok()?;
-        stream.set_read_timeout(Some(Duration::from_secs(30))).ok()?;
+        stream
+            .set_read_timeout(Some(Duration::from_secs(30)))
+            .ok()?;
         let request = format!(
             "GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nAccept: application/json\r\nConnection: close\r\n\r\n",
             self.port
@@ -185,7 +187,11 @@ impl Phoenix {
                 Vec::new()
             };
             if spans.len() >= expected {
-                assert_eq!(spans.len(), expected, "Phoenix holds more spans than were sent");
+                assert_eq!(
+                    spans.len(),
+                    expected,
+                    "Phoenix holds more spans than were sent"
+                );
                 return spans;
             }
             assert!(
@@ -231,7 +237,13 @@ struct Sent {
 fn simulate(phoenix: &Phoenix, args: &[&str]) -> Sent {
     let out = bin()
         .args(args)
-        .args(["--endpoint", &phoenix.endpoint(), "--quiet", "--interval", "0"])
+        .args([
+            "--endpoint",
+            &phoenix.endpoint(),
+            "--quiet",
+            "--interval",
+            "0",
+        ])
         .env("TELEMETRY_TENANT_UUIDS", "tenant-a,tenant-b")
         .output()
         .expect("run the simulator");
@@ -283,8 +295,14 @@ fn check_project(phoenix: &Phoenix, project: &str, sent: &Sent) -> Vec<Value> {
             let input = attr(span, "gen_ai.usage.input_tokens").as_i64().unwrap();
             let output = attr(span, "gen_ai.usage.output_tokens").as_i64().unwrap();
             assert_eq!(attr(span, "llm.token_count.prompt").as_i64(), Some(input));
-            assert_eq!(attr(span, "llm.token_count.completion").as_i64(), Some(output));
-            assert_eq!(attr(span, "llm.token_count.total").as_i64(), Some(input + output));
+            assert_eq!(
+                attr(span, "llm.token_count.completion").as_i64(),
+                Some(output)
+            );
+            assert_eq!(
+                attr(span, "llm.token_count.total").as_i64(),
+                Some(input + output)
+            );
             assert_eq!(
                 attr(span, "llm.model_name"),
                 attr(span, "gen_ai.request.model")
@@ -368,19 +386,39 @@ fn phoenix_shows_agent_llm_and_tool_spans_with_tokens_and_whole_trees() {
     // Every bundled scenario (retries, RAG, embeddings, delegation, guardrails) in another.
     let mix = simulate(
         &phoenix,
-        &["run", "--count", "80", "--seed", "77", "--project", "sim-mix"],
+        &[
+            "run",
+            "--count",
+            "80",
+            "--seed",
+            "77",
+            "--project",
+            "sim-mix",
+        ],
     );
 
     // --project routes each run to its project, and nothing lands in the default one.
     let turn_spans = check_project(&phoenix, "sim-turns", &turns);
     let mix_spans = check_project(&phoenix, "sim-mix", &mix);
     let default_spans = phoenix.all("/v1/projects/default/spans");
-    assert!(default_spans.is_empty(), "{} spans in default", default_spans.len());
+    assert!(
+        default_spans.is_empty(),
+        "{} spans in default",
+        default_spans.len()
+    );
     let kinds: BTreeSet<&str> = mix_spans
         .iter()
         .map(|s| s["span_kind"].as_str().unwrap())
         .collect();
-    for kind in ["AGENT", "LLM", "TOOL", "RETRIEVER", "EMBEDDING", "CHAIN", "GUARDRAIL"] {
+    for kind in [
+        "AGENT",
+        "LLM",
+        "TOOL",
+        "RETRIEVER",
+        "EMBEDDING",
+        "CHAIN",
+        "GUARDRAIL",
+    ] {
         assert!(kinds.contains(kind), "no {kind} span in the mix: {kinds:?}");
     }
 
@@ -393,7 +431,10 @@ fn phoenix_shows_agent_llm_and_tool_spans_with_tokens_and_whole_trees() {
         assert_eq!(attr(span, "llm.input_messages.0.message.role"), "system");
         assert_eq!(attr(span, "llm.input_messages.1.message.role"), "user");
         assert!(attr(span, "llm.input_messages.1.message.content").is_string());
-        assert_eq!(attr(span, "llm.output_messages.0.message.role"), "assistant");
+        assert_eq!(
+            attr(span, "llm.output_messages.0.message.role"),
+            "assistant"
+        );
         rendered += 1;
     }
     assert!(rendered >= 12, "{rendered} LLM spans with a conversation");
