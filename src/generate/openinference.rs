@@ -4,13 +4,14 @@
 //! Every value here is either a constant of the span type or a copy of a GenAI attribute of the
 //! same span (token counts are the very draws of `gen_ai.usage.*`, the total their sum), so the two
 //! vocabularies can never disagree. They are always on: a GenAI dashboard user expects them, and
-//! they cost about 110 bytes per span in a mixed workload (see docs/compatibility.md). A flag was
-//! rejected because a backend that needs them shows a flat, kind-less trace without them, and
-//! nobody would guess the flag; a backend that does not read them ignores a few extra keys.
+//! they cost about 115 bytes per span (19%) in the mixed workload (docs/compatibility.md has the
+//! measurement). A flag was rejected because a backend that needs them shows a flat, kind-less
+//! trace without them, and nobody would guess the flag; a backend that does not read them ignores
+//! a few extra keys.
 //!
-//! Phoenix 13+ also synthesises some of these from `gen_ai.*` on ingest, but only for spans with a
-//! GenAI operation: planners, response composition and guardrails would show as UNKNOWN there,
-//! and older Phoenix releases and other OpenInference tools synthesise nothing.
+//! Recent Phoenix releases (20.x) also synthesise some of these from `gen_ai.*` on ingest, but
+//! only for spans with a GenAI operation: planners, response composition and guardrails would show
+//! as UNKNOWN there, and older Phoenix releases and other OpenInference tools synthesise nothing.
 
 use super::plan::Default;
 use crate::scenario::SpanType;
