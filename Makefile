@@ -55,7 +55,7 @@ BENCH_COUNT ?= 100000
 	sink test test-phoenix bench jaeger-up jaeger-down phoenix lint-container man completions
 
 help:
-	@sed -n '2,/^$$/s/^# \{0,1\}//p' $(firstword $(MAKEFILE_LIST))
+	@sed -n '1,/^$$/s/^# \{0,1\}//p' $(firstword $(MAKEFILE_LIST))
 
 install:
 	cargo install --path . --locked
