@@ -360,59 +360,45 @@ impl Conversation {
                 _ => None,
             });
         let mut out = Out { text, attrs };
+        let (json, plain) = (k.application_json, k.text_plain);
+        let failed = span.error.is_some();
         match span.kind {
             Kind::Agent => {
-                let question = self.question();
-                out.text_value(k.input_messages, |t| {
-                    t.push('[');
-                    message(t, "user", question, None);
-                    t.push(']');
+                let (question, answer) = (self.question(), self.answer());
+                out.write(k.input_messages, |t| {
+                    messages(t, &[("user", question)], None)
                 });
-                out.plain(k, k.input_value, k.input_mime, question);
-                if span.error.is_none() {
-                    let answer = self.answer();
-                    out.text_value(k.output_messages, |t| {
-                        t.push('[');
-                        message(t, "assistant", answer, Some("stop"));
-                        t.push(']');
+                out.put(k.input_value, question);
+                out.push(k.input_mime, AttrValue::Str(plain));
+                if !failed {
+                    out.write(k.output_messages, |t| {
+                        messages(t, &[("assistant", answer)], Some("stop"))
                     });
-                    out.plain(k, k.output_value, k.output_mime, answer);
+                    out.put(k.output_value, answer);
+                    out.push(k.output_mime, AttrValue::Str(plain));
                 }
             }
             Kind::Llm => {
-                let start = out.text.len();
-                self.input_messages(out.text);
-                let input = out.push_from(k.input_messages, start);
-                out.attrs.push(Attr {
-                    key: k.input_value,
-                    value: input,
-                });
-                out.attrs.push(Attr {
-                    key: k.input_mime,
-                    value: AttrValue::Str(k.application_json),
-                });
-                if span.error.is_none() {
-                    let start = out.text.len();
-                    self.output_messages(content, span.under_planner, out.text);
-                    let output = out.push_from(k.output_messages, start);
-                    out.attrs.push(Attr {
-                        key: k.output_value,
-                        value: output,
+                let input = out.write(k.input_messages, |t| self.input_messages(t));
+                out.push(k.input_value, input);
+                out.push(k.input_mime, AttrValue::Str(json));
+                if !failed {
+                    let output = out.write(k.output_messages, |t| {
+                        self.output_messages(content, span.under_planner, t)
                     });
-                    out.attrs.push(Attr {
-                        key: k.output_mime,
-                        value: AttrValue::Str(k.application_json),
-                    });
+                    out.push(k.output_value, output);
+                    out.push(k.output_mime, AttrValue::Str(json));
                 }
             }
             Kind::Embedding | Kind::Guardrail => {
-                out.plain(k, k.input_value, k.input_mime, self.question());
+                out.put(k.input_value, self.question());
+                out.push(k.input_mime, AttrValue::Str(plain));
             }
             Kind::Retriever => {
-                let question = self.question();
-                out.text_value(k.retrieval_query, |t| t.push_str(question));
-                out.plain(k, k.input_value, k.input_mime, question);
-                if span.error.is_none() {
+                let query = out.put(k.retrieval_query, self.question());
+                out.push(k.input_value, query);
+                out.push(k.input_mime, AttrValue::Str(plain));
+                if !failed {
                     let n = documents.unwrap_or_else(|| self.rng.random_range(3..=5));
                     let mut score = 0.95 - 0.1 * self.rng.random::<f64>();
                     let mut docs = Vec::with_capacity(n);
@@ -420,7 +406,7 @@ impl Conversation {
                         docs.push((self.rng.random::<u32>(), score));
                         score *= 0.8 + 0.15 * self.rng.random::<f64>();
                     }
-                    out.text_value(k.retrieval_documents, |t| {
+                    out.write(k.retrieval_documents, |t| {
                         t.push('[');
                         for (i, (id, score)) in docs.iter().enumerate() {
                             if i > 0 {
@@ -435,11 +421,13 @@ impl Conversation {
             Kind::Tool => {
                 let name = tool_name.unwrap_or_else(|| "tool".into());
                 let (arguments, result) = self.tool_texts(&name);
-                out.text_value(k.tool_arguments, |t| t.push_str(arguments));
-                out.json(k, k.input_value, k.input_mime, arguments);
-                if span.error.is_none() {
-                    out.text_value(k.tool_result, |t| t.push_str(result));
-                    out.json(k, k.output_value, k.output_mime, result);
+                let input = out.put(k.tool_arguments, arguments);
+                out.push(k.input_value, input);
+                out.push(k.input_mime, AttrValue::Str(json));
+                if !failed {
+                    let output = out.put(k.tool_result, result);
+                    out.push(k.output_value, output);
+                    out.push(k.output_mime, AttrValue::Str(json));
                 }
                 if !span.attempt {
                     self.calls.push(Call {
@@ -491,11 +479,7 @@ impl Conversation {
                 tool_call(t, None, name, arguments);
                 t.push_str("],\"finish_reason\":\"tool_call\"}]");
             }
-            _ => {
-                t.push('[');
-                message(t, "assistant", self.answer(), Some("stop"));
-                t.push(']');
-            }
+            _ => messages(t, &[("assistant", self.answer())], Some("stop")),
         }
     }
 }
@@ -507,37 +491,43 @@ struct Out<'a> {
 }
 
 impl Out<'_> {
-    /// Pushes `key` with the text written since `start`; returns that value.
-    fn push_from(&mut self, key: Sym, start: usize) -> AttrValue {
+    fn push(&mut self, key: Sym, value: AttrValue) {
+        self.attrs.push(Attr { key, value });
+    }
+
+    /// Pushes `key` with the text `write` appends to the trace's buffer; returns that value, for
+    /// other keys that carry the same text.
+    fn write(&mut self, key: Sym, write: impl FnOnce(&mut String)) -> AttrValue {
+        let start = self.text.len();
+        write(self.text);
         let value = AttrValue::Text {
             start: start as u32,
             len: (self.text.len() - start) as u32,
         };
-        self.attrs.push(Attr { key, value });
+        self.push(key, value);
         value
     }
 
-    fn text_value(&mut self, key: Sym, write: impl FnOnce(&mut String)) -> AttrValue {
-        let start = self.text.len();
-        write(self.text);
-        self.push_from(key, start)
+    fn put(&mut self, key: Sym, text: &str) -> AttrValue {
+        self.write(key, |t| t.push_str(text))
     }
+}
 
-    fn plain(&mut self, k: &Keys, key: Sym, mime_key: Sym, value: &str) {
-        self.text_value(key, |t| t.push_str(value));
-        self.attrs.push(Attr {
-            key: mime_key,
-            value: AttrValue::Str(k.text_plain),
-        });
+/// A JSON list of one-text-part messages, the last with `finish_reason` for output messages.
+fn messages(t: &mut String, list: &[(&str, &str)], finish_reason: Option<&str>) {
+    t.push('[');
+    for (i, (role, content)) in list.iter().enumerate() {
+        if i > 0 {
+            t.push(',');
+        }
+        message(
+            t,
+            role,
+            content,
+            finish_reason.filter(|_| i + 1 == list.len()),
+        );
     }
-
-    fn json(&mut self, k: &Keys, key: Sym, mime_key: Sym, value: &str) {
-        self.text_value(key, |t| t.push_str(value));
-        self.attrs.push(Attr {
-            key: mime_key,
-            value: AttrValue::Str(k.application_json),
-        });
-    }
+    t.push(']');
 }
 
 /// `{"role":…,"parts":[{"type":"text","content":…}]}`, with a finish reason for output messages.

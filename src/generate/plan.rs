@@ -487,24 +487,21 @@ impl Plan {
             }
             SpanType::Planner | SpanType::LlmToolResponseBridge => {}
         }
-        let operation = constant("gen_ai.operation.name").or_else(|| {
-            defaults
-                .iter()
-                .find(|(k, _)| k == "gen_ai.operation.name")
-                .and_then(|(_, d)| match d {
-                    Default::Str(s) => Some(s.clone()),
-                    _ => None,
-                })
-        });
+        // The OpenInference kind and provider follow the operation and provider the span ends
+        // up with: the scenario's constant, else the default; none when the scenario samples it.
+        let default_str = |key: &str| {
+            defaults.iter().find_map(|(k, d)| match d {
+                Default::Str(s) if k == key => Some(s.clone()),
+                _ => None,
+            })
+        };
+        let operation = match written("gen_ai.operation.name") {
+            Some(_) => constant("gen_ai.operation.name"),
+            None => default_str("gen_ai.operation.name"),
+        };
         let provider = match written("gen_ai.provider.name").or_else(|| written("gen_ai.system")) {
             Some(_) => constant("gen_ai.provider.name").or_else(|| constant("gen_ai.system")),
-            None => defaults
-                .iter()
-                .find(|(k, _)| k == "gen_ai.provider.name")
-                .and_then(|(_, d)| match d {
-                    Default::Str(s) => Some(s.clone()),
-                    _ => None,
-                }),
+            None => default_str("gen_ai.provider.name"),
         };
         defaults.extend(openinference::defaults(
             Kind::of(span_type, operation.as_deref()),

@@ -434,7 +434,6 @@ impl<'a, R: Rng> Builder<'a, R> {
                     value
                 }
             };
-            let key = plan.key();
             self.trace.attrs.push(Attr { key, value });
         }
         if let (Some(content), Some(conversation)) = (&self.plan.content, &mut self.conversation) {
