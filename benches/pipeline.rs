@@ -33,6 +33,7 @@ fn plan(name: &str) -> Plan {
             tenants: vec!["tenant-a".into(), "tenant-b".into()],
             schema: Some(std::sync::Arc::new(telemetry_simulator::schema::bundled())),
             service_name: "telemetry-simulator".into(),
+            content: false,
         },
     )
 }

@@ -53,6 +53,19 @@ pub enum Command {
     Validate(ValidateArgs),
     /// Receive OTLP and summarise what arrives (a built-in collector stand-in)
     Sink(SinkArgs),
+    /// Print a shell completion script (docs/cli.md says where to put it)
+    #[command(hide = true)]
+    Completions(CompletionsArgs),
+    /// Print the man page (roff), generated from this command line
+    #[command(hide = true)]
+    Man,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete in
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
 }
 
 #[derive(Debug, Args)]
@@ -114,6 +127,8 @@ pub struct GenerateArgs {
     pub quiet: bool,
     #[command(flatten)]
     pub signals: SignalArgs,
+    #[command(flatten)]
+    pub genai: GenAiArgs,
 }
 
 /// Options of the metrics and logs derived from the spans.
@@ -164,6 +179,20 @@ fn parse_interval(text: &str) -> Result<Duration, String> {
     Ok(Duration::from_secs_f64(seconds))
 }
 
+/// What GenAI observability backends (Phoenix and other OpenInference tools) look for.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "GenAI backends")]
+pub struct GenAiArgs {
+    /// Project the traces belong to (resource attribute `openinference.project.name`, which
+    /// Phoenix routes by) [default: the backend's default project]
+    #[arg(long, value_name = "NAME")]
+    pub project: Option<String>,
+    /// Add message content: prompts and completions (`gen_ai.input.messages`,
+    /// `gen_ai.output.messages`), tool call arguments and results, `input.value`/`output.value`
+    #[arg(long)]
+    pub content: bool,
+}
+
 #[derive(Debug, Args)]
 pub struct ListArgs {
     /// Folder of scenario YAML files [default: the bundled samples]
@@ -209,10 +238,37 @@ pub struct SinkArgs {
     pub quiet: bool,
 }
 
+/// The command line with a repeated program name dropped: container images of the original tool
+/// were run as `IMAGE telemetry-simulator scenario ...`, which with this image's entrypoint
+/// arrives here as `telemetry-simulator telemetry-simulator scenario ...`.
+pub fn args_os() -> Vec<std::ffi::OsString> {
+    strip_repeated_name(std::env::args_os().collect())
+}
+
+fn strip_repeated_name(mut args: Vec<std::ffi::OsString>) -> Vec<std::ffi::OsString> {
+    if args.get(1).is_some_and(|a| a == "telemetry-simulator") {
+        args.remove(1);
+    }
+    args
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use clap::CommandFactory;
+
+    #[test]
+    fn a_repeated_program_name_is_dropped() {
+        let args = |v: &[&str]| v.iter().map(std::ffi::OsString::from).collect::<Vec<_>>();
+        assert_eq!(
+            strip_repeated_name(args(&["/bin/ts", "telemetry-simulator", "list"])),
+            args(&["/bin/ts", "list"])
+        );
+        assert_eq!(
+            strip_repeated_name(args(&["/bin/ts", "list"])),
+            args(&["/bin/ts", "list"])
+        );
+    }
 
     #[test]
     fn definition_is_consistent() {

@@ -41,6 +41,8 @@ pub fn run(cli: Cli) -> Outcome {
         Command::List(args) => list(args),
         Command::Validate(args) => validate(&cli, args),
         Command::Sink(args) => sink(args),
+        Command::Completions(args) => crate::manual::completions(args.shell),
+        Command::Man => crate::manual::man(),
     }
 }
 
@@ -169,6 +171,7 @@ fn generate(
         tenants: tenants.ids.clone(),
         schema: Some(schema.clone()),
         service_name: service_name.clone(),
+        content: args.genai.content,
     };
     let plans: Vec<Plan> = scenarios
         .iter()
@@ -209,6 +212,15 @@ fn generate(
     resource
         .attributes
         .push((format!("{prefix}.schema.version"), schema.version.clone()));
+    if let Some(project) = &args.genai.project {
+        resource
+            .attributes
+            .retain(|(k, _)| k != crate::generate::openinference::PROJECT_NAME);
+        resource.attributes.push((
+            crate::generate::openinference::PROJECT_NAME.into(),
+            project.clone(),
+        ));
+    }
     let settings = RunSettings {
         seed,
         count,

@@ -5,9 +5,11 @@
 //! and log derivations (`metrics`, `logs`, sharing their reading of a span in `derive`) read the
 //! very same records, so every signal agrees with the traces sent.
 
+mod content;
 mod derive;
 pub mod logs;
 pub mod metrics;
+pub mod openinference;
 mod plan;
 mod sampler;
 mod trace;
@@ -36,6 +38,7 @@ pub(crate) mod testing {
                 tenants: vec!["t1".into(), "t2".into()],
                 schema: Some(Arc::new(crate::schema::bundled().with_prefix("vendor"))),
                 service_name: "svc".into(),
+                content: false,
             },
         )
     }

@@ -11,6 +11,7 @@
 //! Records are small and `Copy`-heavy, written into buffers the caller reuses; turning them into
 //! OTLP is the encoder's business, so this module never sees a protobuf type.
 
+use super::content::{Conversation, SpanFacts};
 use super::plan::{
     AttrPlan, AttrValue, CountPlan, Generated, LatencySampler, NodeId, Plan, PlanNode, Sym,
 };
@@ -315,6 +316,8 @@ struct Builder<'a, R> {
     index: u64,
     /// Offset of each span from its parent's start (from the trace start for the root).
     offsets: Vec<u64>,
+    /// The trace's story, when the plan has message content.
+    conversation: Option<Conversation>,
 }
 
 impl<'a, R: Rng> Builder<'a, R> {
@@ -335,7 +338,12 @@ impl<'a, R: Rng> Builder<'a, R> {
             enduser: AttrValue::Bool(false),
             index,
             offsets: Vec::new(),
+            conversation: None,
         };
+        b.conversation = plan
+            .content
+            .as_ref()
+            .map(|c| Conversation::new(c, &b.trace.trace_id));
         b.session = b.hex_text("sess_", 6);
         b.request = b.hex_text("req_", 6);
         b.enduser = b.hex_text("usr_sha256:", 8);
@@ -418,7 +426,17 @@ impl<'a, R: Rng> Builder<'a, R> {
         } else {
             (node.name, &node.attrs)
         };
+        let keys = &self.plan.keys;
         for plan in plans {
+            let key = plan.key();
+            // An attempt is one try of its tool call: same call id, same tool.
+            if attempt
+                && (key == keys.tool_call_id || key == keys.tool_name)
+                && let Some(value) = self.call_value(parent, key)
+            {
+                self.trace.attrs.push(Attr { key, value });
+                continue;
+            }
             let value = match plan {
                 AttrPlan::Constant { value, .. } => *value,
                 AttrPlan::Sampled {
@@ -436,7 +454,7 @@ impl<'a, R: Rng> Builder<'a, R> {
                     Generated::SessionId => self.session,
                     Generated::RequestId => self.request,
                     Generated::TraceIdHex => self.trace_hex,
-                    Generated::ToolCallId => self.shared_call_id(parent),
+                    Generated::ToolCallId => self.hex_text("call_", 12),
                     Generated::ResponseId => self.hex_text("chatcmpl-", 12),
                     Generated::TaskId => self.hex_text("task_", 6),
                     Generated::EnduserId => self.enduser,
@@ -456,13 +474,39 @@ impl<'a, R: Rng> Builder<'a, R> {
                         *success
                     }
                 }
-                AttrPlan::CopyOf { from, .. } => self.trace.attrs[start..]
-                    .iter()
-                    .find(|a| a.key == *from)
-                    .map_or(AttrValue::Str(*from), |a| a.value),
+                // The plan keeps a copy or a sum only where its sources exist.
+                AttrPlan::CopyOf { from, .. } => {
+                    let Some(value) = find(&self.trace.attrs[start..], *from) else {
+                        continue;
+                    };
+                    value
+                }
+                AttrPlan::Sum { of: [a, b], .. } => {
+                    let span = &self.trace.attrs[start..];
+                    let Some(value) = sum(find(span, *a), find(span, *b)) else {
+                        continue;
+                    };
+                    value
+                }
             };
-            let key = plan.key();
             self.trace.attrs.push(Attr { key, value });
+        }
+        if let (Some(content), Some(conversation)) = (&self.plan.content, &mut self.conversation) {
+            let facts = SpanFacts {
+                kind: node.role,
+                attempt,
+                under_planner: parent
+                    .is_some_and(|p| self.trace.spans[p as usize].span_type == SpanType::Planner),
+                error: error.map(|k| self.plan.str(node.error.types[k])),
+            };
+            conversation.annotate(
+                self.plan,
+                content,
+                facts,
+                start,
+                &mut self.trace.text,
+                &mut self.trace.attrs,
+            );
         }
         self.trace.attrs.extend_from_slice(extra);
         let error = error.map(|kind| {
@@ -494,21 +538,13 @@ impl<'a, R: Rng> Builder<'a, R> {
         index
     }
 
-    /// An MCP attempt carries its tool call's id: the one its execute span drew.
-    fn shared_call_id(&mut self, parent: Option<u32>) -> AttrValue {
-        let parent_call = parent.and_then(|p| {
-            let span = &self.trace.spans[p as usize];
-            (span.span_type == SpanType::McpToolExecute)
-                .then(|| {
-                    self.trace
-                        .attrs_of(span)
-                        .iter()
-                        .find(|a| a.key == self.plan.keys.tool_call_id)
-                })
-                .flatten()
-                .map(|a| a.value)
-        });
-        parent_call.unwrap_or_else(|| self.hex_text("call_", 12))
+    /// The value of `key` on the tool call (the MCP execute span) that `parent` is, if it is one.
+    fn call_value(&self, parent: Option<u32>, key: Sym) -> Option<AttrValue> {
+        let span = &self.trace.spans[parent? as usize];
+        if span.span_type != SpanType::McpToolExecute {
+            return None;
+        }
+        find(self.trace.attrs_of(span), key)
     }
 
     /// One instance of a step, with its retries: the piece it adds to its parent's timeline.
@@ -702,6 +738,27 @@ impl<'a, R: Rng> Builder<'a, R> {
     }
 }
 
+/// The value of `key` among a span's attributes so far.
+fn find(attrs: &[Attr], key: Sym) -> Option<AttrValue> {
+    attrs.iter().find(|a| a.key == key).map(|a| a.value)
+}
+
+/// The sum of two numbers: whole when both are, `None` when either is not a number.
+fn sum(a: Option<AttrValue>, b: Option<AttrValue>) -> Option<AttrValue> {
+    match (a?, b?) {
+        (AttrValue::Int(x), AttrValue::Int(y)) => Some(AttrValue::Int(x.saturating_add(y))),
+        (x, y) => Some(AttrValue::Double(number(x)? + number(y)?)),
+    }
+}
+
+fn number(v: AttrValue) -> Option<f64> {
+    match v {
+        AttrValue::Int(i) => Some(i as f64),
+        AttrValue::Double(d) => Some(d),
+        _ => None,
+    }
+}
+
 fn push_hex(out: &mut String, bytes: &[u8]) {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
     for b in bytes {
@@ -798,6 +855,7 @@ mod tests {
             tenants: vec!["a".into(), "b".into()],
             schema: Some(std::sync::Arc::new(crate::schema::bundled())),
             service_name: "svc".into(),
+            content: false,
         }
     }
 

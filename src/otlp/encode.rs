@@ -299,6 +299,7 @@ mod tests {
                 tenants: vec!["t1".into(), "t2".into(), "t3".into()],
                 schema: None,
                 service_name: "svc".into(),
+                content: false,
             },
         )
     }

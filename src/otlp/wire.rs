@@ -463,6 +463,7 @@ mod tests {
                 schema: schema
                     .then(|| std::sync::Arc::new(crate::schema::bundled().with_prefix(prefix))),
                 service_name: "svc".into(),
+                content: false,
             },
         )
     }
