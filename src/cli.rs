@@ -8,6 +8,7 @@
 use clap::{Args, Parser, Subcommand};
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -54,6 +55,19 @@ pub enum Command {
     Validate(ValidateArgs),
     /// Receive OTLP and summarise what arrives (a built-in collector stand-in)
     Sink(SinkArgs),
+    /// Print a shell completion script (docs/cli.md says where to put it)
+    #[command(hide = true)]
+    Completions(CompletionsArgs),
+    /// Print the man page (roff), generated from this command line
+    #[command(hide = true)]
+    Man,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete in
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
 }
 
 #[derive(Debug, Args)]
@@ -115,10 +129,77 @@ pub struct GenerateArgs {
     pub quiet: bool,
     #[command(flatten)]
     pub export: ExportArgs,
+    #[command(flatten)]
+    pub signals: SignalArgs,
+    #[command(flatten)]
+    pub genai: GenAiArgs,
+}
+
+/// Options of the metrics and logs derived from the spans.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Metrics and logs")]
+pub struct SignalArgs {
+    /// How often metrics are exported, e.g. 10s, 500ms, 1m (a bare number is milliseconds); a
+    /// run always ends with a final export
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_interval)]
+    pub metrics_interval: Duration,
+    /// Aggregation temporality of the metrics: totals since the run's start, or changes since
+    /// the previous export
+    #[arg(long, value_enum, value_name = "KIND", default_value_t = MetricsTemporality::Cumulative)]
+    pub metrics_temporality: MetricsTemporality,
+    /// Also record each failure as an `exception` span event (the exception log record, which
+    /// the semantic conventions now prefer, is sent with the logs either way)
+    #[arg(long)]
+    pub exception_span_events: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum MetricsTemporality {
+    Cumulative,
+    Delta,
+}
+
+/// A duration such as `10s`, `250ms`, `1.5s` or `2m`; a bare number is milliseconds. Between 1 ms
+/// and one day.
+fn parse_interval(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let scale = match unit.trim() {
+        "" | "ms" => 1e-3,
+        "s" => 1.0,
+        "m" | "min" => 60.0,
+        other => return Err(format!("unknown unit `{other}` (use ms, s or m)")),
+    };
+    let seconds = number
+        .parse::<f64>()
+        .map_err(|_| format!("`{text}` is not a duration (e.g. 10s, 500ms)"))?
+        * scale;
+    if !(1e-3..=86_400.0).contains(&seconds) {
+        return Err(format!("`{text}` is out of range (1ms to 24h)"));
+    }
+    Ok(Duration::from_secs_f64(seconds))
+}
+
+/// What GenAI observability backends (Phoenix and other OpenInference tools) look for.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "GenAI backends")]
+pub struct GenAiArgs {
+    /// Project the traces belong to (resource attribute `openinference.project.name`, which
+    /// Phoenix routes by) [default: the backend's default project]
+    #[arg(long, value_name = "NAME")]
+    pub project: Option<String>,
+    /// Add message content: prompts and completions (`gen_ai.input.messages`,
+    /// `gen_ai.output.messages`), tool call arguments and results, `input.value`/`output.value`
+    #[arg(long)]
+    pub content: bool,
 }
 
 /// How and where telemetry is exported (each flag overrides its OTEL_EXPORTER_OTLP_* variable).
 #[derive(Debug, Args)]
+#[command(next_help_heading = "Export")]
 pub struct ExportArgs {
     /// OTLP protocol (also OTEL_EXPORTER_OTLP_PROTOCOL) [default: http/protobuf]
     #[arg(long, value_name = "PROTOCOL", value_parser = ["http/protobuf", "http/json", "grpc"])]
@@ -130,8 +211,8 @@ pub struct ExportArgs {
     #[arg(long = "header", value_name = "KEY=VALUE")]
     pub headers: Vec<String>,
     /// Time limit of one request, e.g. 10s or 500ms (also OTEL_EXPORTER_OTLP_TIMEOUT, in ms) [default: 10s]
-    #[arg(long, value_name = "DURATION")]
-    pub timeout: Option<String>,
+    #[arg(long, value_name = "DURATION", value_parser = parse_interval)]
+    pub timeout: Option<Duration>,
     /// gRPC endpoints given as host:port use plaintext instead of TLS (also OTEL_EXPORTER_OTLP_INSECURE)
     #[arg(long)]
     pub insecure: bool,
@@ -145,8 +226,8 @@ pub struct ExportArgs {
     #[arg(long, value_name = "FILE")]
     pub client_key: Option<PathBuf>,
     /// Give up retrying a request after this long, e.g. 60s or 2m
-    #[arg(long, value_name = "DURATION", default_value = "60s")]
-    pub retry_max_elapsed: String,
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_interval)]
+    pub retry_max_elapsed: Duration,
     /// Requests in flight at once
     #[arg(long, value_name = "N", default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..=256))]
     pub exporters: u16,
@@ -236,14 +317,54 @@ pub struct SinkArgs {
     pub quiet: bool,
 }
 
+/// The command line with a repeated program name dropped: container images of the original tool
+/// were run as `IMAGE telemetry-simulator scenario ...`, which with this image's entrypoint
+/// arrives here as `telemetry-simulator telemetry-simulator scenario ...`.
+pub fn args_os() -> Vec<std::ffi::OsString> {
+    strip_repeated_name(std::env::args_os().collect())
+}
+
+fn strip_repeated_name(mut args: Vec<std::ffi::OsString>) -> Vec<std::ffi::OsString> {
+    if args.get(1).is_some_and(|a| a == "telemetry-simulator") {
+        args.remove(1);
+    }
+    args
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use clap::CommandFactory;
 
     #[test]
+    fn a_repeated_program_name_is_dropped() {
+        let args = |v: &[&str]| v.iter().map(std::ffi::OsString::from).collect::<Vec<_>>();
+        assert_eq!(
+            strip_repeated_name(args(&["/bin/ts", "telemetry-simulator", "list"])),
+            args(&["/bin/ts", "list"])
+        );
+        assert_eq!(
+            strip_repeated_name(args(&["/bin/ts", "list"])),
+            args(&["/bin/ts", "list"])
+        );
+    }
+
+    #[test]
     fn definition_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn metric_intervals_take_units() {
+        let ms = Duration::from_millis;
+        assert_eq!(parse_interval("200ms"), Ok(ms(200)));
+        assert_eq!(parse_interval("10s"), Ok(ms(10_000)));
+        assert_eq!(parse_interval("1.5s"), Ok(ms(1500)));
+        assert_eq!(parse_interval("2m"), Ok(ms(120_000)));
+        assert_eq!(parse_interval("750"), Ok(ms(750)));
+        for bad in ["0", "0s", "-1s", "10x", "s", "", "2d", "1e3"] {
+            assert!(parse_interval(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -6,9 +6,11 @@
 //! library below only returns typed errors.
 
 use crate::cli::{
-    Cli, Command, GenerateArgs, ListArgs, RunArgs, ScenarioArgs, SinkArgs, ValidateArgs,
+    Cli, Command, GenerateArgs, ListArgs, MetricsTemporality, RunArgs, ScenarioArgs, SinkArgs,
+    ValidateArgs,
 };
 use crate::config::{self, Tenants};
+use crate::generate::metrics::Temporality;
 use crate::generate::{Plan, PlanOptions};
 use crate::interrupt::Interrupt;
 use crate::otlp::Signal;
@@ -21,7 +23,7 @@ use crate::scenario::{
 use crate::schema::{self, Schema};
 use crate::sink::faults::Faults;
 use crate::sink::{PortFiles, SinkHandle, SinkOptions};
-use crate::workload::{self, Mix, RunSettings, Show};
+use crate::workload::{self, Mix, RunSettings, Show, SignalSettings};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -56,6 +58,8 @@ pub fn run(cli: Cli) -> Outcome {
         Command::List(args) => list(args),
         Command::Validate(args) => validate(&cli, args),
         Command::Sink(args) => sink(args),
+        Command::Completions(args) => crate::manual::completions(args.shell),
+        Command::Man => crate::manual::man(),
     }
 }
 
@@ -184,21 +188,12 @@ fn generate(
         tenants: tenants.ids.clone(),
         schema: Some(schema.clone()),
         service_name: service_name.clone(),
+        content: args.genai.content,
     };
     let plans: Vec<Plan> = scenarios
         .iter()
         .map(|s| Plan::compile(s, &plan_options))
         .collect();
-    let retry_max_elapsed = match config::parse_duration(&args.export.retry_max_elapsed) {
-        Some(d) => d,
-        None => {
-            eprintln!(
-                "error: --retry-max-elapsed: `{}` is not a duration such as 60s or 2m",
-                args.export.retry_max_elapsed
-            );
-            return Outcome::Usage;
-        }
-    };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -257,6 +252,15 @@ fn generate(
     resource
         .attributes
         .push((format!("{prefix}.schema.version"), schema.version.clone()));
+    if let Some(project) = &args.genai.project {
+        resource
+            .attributes
+            .retain(|(k, _)| k != crate::generate::openinference::PROJECT_NAME);
+        resource.attributes.push((
+            crate::generate::openinference::PROJECT_NAME.into(),
+            project.clone(),
+        ));
+    }
     let settings = RunSettings {
         seed,
         count,
@@ -271,7 +275,7 @@ fn generate(
         },
         quiet: args.quiet,
         retry: RetryPolicy {
-            max_elapsed: retry_max_elapsed,
+            max_elapsed: args.export.retry_max_elapsed,
             ..RetryPolicy::default()
         },
         exporters: usize::from(args.export.exporters),
@@ -280,6 +284,7 @@ fn generate(
             max_bytes: args.export.batch_bytes as usize,
         },
         resource,
+        signals: signal_settings(args),
     };
     let mix = match plans.as_slice() {
         [one] => Mix::One(one),
@@ -324,6 +329,22 @@ fn generate(
     match interrupt.exit_status() {
         Some(status) => Outcome::Interrupted(status),
         None => outcome,
+    }
+}
+
+/// The derived signals a run sends, from `--no-metrics`, `--no-logs` and the signal options.
+fn signal_settings(args: &GenerateArgs) -> SignalSettings {
+    let s = &args.signals;
+    SignalSettings {
+        metrics: !args.no_metrics,
+        logs: !args.no_logs,
+        metrics_interval: s.metrics_interval,
+        temporality: match s.metrics_temporality {
+            MetricsTemporality::Cumulative => Temporality::Cumulative,
+            MetricsTemporality::Delta => Temporality::Delta,
+        },
+        exception_span_events: s.exception_span_events,
+        ..SignalSettings::default()
     }
 }
 

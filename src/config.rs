@@ -138,7 +138,7 @@ pub struct ExportFlags<'a> {
     pub compression: Option<&'a str>,
     /// `K=V` each.
     pub headers: &'a [String],
-    pub timeout: Option<&'a str>,
+    pub timeout: Option<Duration>,
     pub insecure: bool,
     pub ca_cert: Option<&'a Path>,
     pub client_cert: Option<&'a Path>,
@@ -227,11 +227,7 @@ pub fn target(signal: Signal, flags: &ExportFlags, env: Env) -> Result<Target, C
         },
     };
     let timeout = match flags.timeout {
-        Some(value) => parse_duration(value).ok_or_else(|| ConfigError::BadValue {
-            setting: "--timeout".into(),
-            value: value.into(),
-            expected: "a duration such as 10s, 500ms or 2m",
-        })?,
+        Some(timeout) => timeout,
         None => match setting("TIMEOUT") {
             Some((name, value)) => parse_millis(&name, &value)?,
             None => DEFAULT_TIMEOUT,
@@ -328,24 +324,6 @@ fn parse_millis(setting: &str, value: &str) -> Result<Duration, ConfigError> {
             value: value.into(),
             expected: "a positive number of milliseconds",
         })
-}
-
-/// A duration flag: `500ms`, `10s`, `2m`, or a bare number of seconds (fractions allowed).
-/// Zero and negative durations are refused.
-pub fn parse_duration(value: &str) -> Option<Duration> {
-    let value = value.trim();
-    let (number, scale) = if let Some(n) = value.strip_suffix("ms") {
-        (n, 0.001)
-    } else if let Some(n) = value.strip_suffix('s') {
-        (n, 1.0)
-    } else if let Some(n) = value.strip_suffix('m') {
-        (n, 60.0)
-    } else {
-        (value, 1.0)
-    };
-    let seconds = number.trim().parse::<f64>().ok()? * scale;
-    (seconds.is_finite() && seconds > 0.0 && seconds < 1e9)
-        .then(|| Duration::from_secs_f64(seconds))
 }
 
 /// `key1=value1,key2=value2`, keys and values percent-decoded (the W3C Baggage format that
@@ -601,7 +579,7 @@ mod tests {
         let headers = ["X-Tenant=b".to_string(), "extra=1=2".to_string()];
         let flags = ExportFlags {
             headers: &headers,
-            timeout: Some("500ms"),
+            timeout: Some(Duration::from_millis(500)),
             compression: Some("none"),
             ca_cert: Some(Path::new("/flag.pem")),
             ..Default::default()
@@ -670,17 +648,6 @@ mod tests {
             ..Default::default()
         };
         assert!(err(flags, &[]).contains("gzip or none"));
-    }
-
-    #[test]
-    fn durations_take_units() {
-        assert_eq!(parse_duration("10"), Some(Duration::from_secs(10)));
-        assert_eq!(parse_duration("1.5s"), Some(Duration::from_millis(1500)));
-        assert_eq!(parse_duration("250ms"), Some(Duration::from_millis(250)));
-        assert_eq!(parse_duration("2m"), Some(Duration::from_secs(120)));
-        assert_eq!(parse_duration("0"), None);
-        assert_eq!(parse_duration("-1s"), None);
-        assert_eq!(parse_duration("soon"), None);
     }
 
     #[test]

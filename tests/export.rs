@@ -117,7 +117,14 @@ fn every_protocol_and_compression_reaches_the_judge_intact_with_its_headers() {
             } else {
                 assert_eq!(n(&t["bytes"]), n(&t["bytes_uncompressed"]), "{run}: {t}");
             }
-            accepted.insert(run, all_accepted(&summary));
+            all_accepted(&summary);
+            let mut per_signal = BTreeMap::new();
+            for signal in ["traces", "metrics", "logs"] {
+                let e = &summary["export"][signal];
+                assert_eq!(n(&e["accepted"]), n(&e["generated"]), "{run} {signal}: {e}");
+                per_signal.insert(signal, n(&e["accepted"]));
+            }
+            accepted.insert(run, per_signal);
         }
     }
     let received = judge.finish();
@@ -127,6 +134,7 @@ fn every_protocol_and_compression_reaches_the_judge_intact_with_its_headers() {
     // Spans arrive in request order; cut them into runs by the requests' x-run header.
     let mut offset = 0;
     let mut spans_of: BTreeMap<String, Vec<&common::Span>> = BTreeMap::new();
+    let mut items_of: BTreeMap<(String, &str), u64> = BTreeMap::new();
     for request in &received.requests {
         let headers = &request["headers"];
         let run = headers["x-run"].as_str().expect("x-run header delivered");
@@ -138,34 +146,59 @@ fn every_protocol_and_compression_reaches_the_judge_intact_with_its_headers() {
             _ => "application/grpc",
         };
         assert_eq!(request["content_type"], want_type, "{run}");
-        if protocol == "grpc" {
+        let path = request["path"].as_str().unwrap();
+        let signal = if protocol == "grpc" {
             // grpcio keeps grpc-encoding to itself; that a gzip'd message decoded at all (the
             // compressed flag is set, see the byte counts above) shows it was declared right.
-            assert_eq!(
-                request["path"],
-                "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
-            );
+            match path {
+                "/opentelemetry.proto.collector.trace.v1.TraceService/Export" => "traces",
+                "/opentelemetry.proto.collector.metrics.v1.MetricsService/Export" => "metrics",
+                "/opentelemetry.proto.collector.logs.v1.LogsService/Export" => "logs",
+                other => panic!("{run}: unexpected method {other}"),
+            }
         } else {
             let want_encoding = (compression == "gzip").then_some("gzip");
             assert_eq!(request["content_encoding"].as_str(), want_encoding, "{run}");
-            assert_eq!(request["path"], "/v1/traces");
+            path.strip_prefix("/v1/").expect("an OTLP/HTTP path")
+        };
+        let items = n(&request["items"]);
+        *items_of.entry((run.to_string(), signal)).or_default() += items;
+        if signal == "traces" {
+            spans_of
+                .entry(run.to_string())
+                .or_default()
+                .extend(&received.spans[offset..offset + items as usize]);
+            offset += items as usize;
         }
-        let items = n(&request["items"]) as usize;
-        spans_of
-            .entry(run.to_string())
-            .or_default()
-            .extend(&received.spans[offset..offset + items]);
-        offset += items;
     }
     assert_eq!(offset, received.spans.len());
     assert_eq!(spans_of.len(), 6, "{:?}", spans_of.keys());
     let reference = fingerprint(&spans_of["http/protobuf+none"]);
     for (run, spans) in &spans_of {
-        assert_eq!(spans.len() as u64, accepted[run], "{run}: judge vs summary");
         // One seed, so the same telemetry whatever the encoding: JSON and gRPC carry exactly
         // what protobuf does.
         assert_eq!(fingerprint(spans), reference, "{run}");
     }
+    // Every signal's accounting equals what the judge decoded, run by run.
+    for (run, accepted) in &accepted {
+        for signal in ["traces", "metrics", "logs"] {
+            let got = items_of.get(&(run.clone(), signal)).copied().unwrap_or(0);
+            assert_eq!(got, accepted[signal], "{run} {signal}: judge vs summary");
+            assert!(got > 0, "{run}: no {signal}");
+        }
+    }
+    assert_eq!(
+        received
+            .metrics
+            .iter()
+            .map(|m| m["points"].as_array().unwrap().len() as u64)
+            .sum::<u64>(),
+        items_of
+            .iter()
+            .filter(|((_, s), _)| *s == "metrics")
+            .map(|(_, n)| n)
+            .sum::<u64>()
+    );
 }
 
 #[test]
@@ -355,6 +388,8 @@ fn the_otel_environment_variables_choose_protocol_endpoint_and_headers() {
             "--interval",
             "0",
             "-q",
+            "--no-metrics",
+            "--no-logs",
         ],
         &[
             ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
@@ -378,6 +413,8 @@ fn the_otel_environment_variables_choose_protocol_endpoint_and_headers() {
             "--interval",
             "0",
             "-q",
+            "--no-metrics",
+            "--no-logs",
             "--protocol",
             "http/json",
             "--endpoint",
@@ -425,6 +462,8 @@ fn requests_are_cut_by_size_and_count_keeping_traces_whole() {
             "--seed",
             "5",
             "-q",
+            "--no-metrics",
+            "--no-logs",
             "--batch-size",
             "20",
             "--endpoint",
@@ -478,6 +517,8 @@ fn requests_are_cut_by_size_and_count_keeping_traces_whole() {
             "--seed",
             "5",
             "-q",
+            "--no-metrics",
+            "--no-logs",
             "--batch-bytes",
             "8192",
             "--endpoint",
@@ -507,6 +548,8 @@ fn file_and_null_outputs_are_accounted_like_endpoints() {
             "30",
             "--interval",
             "0",
+            "--no-metrics",
+            "--no-logs",
             "--batch-size",
             "50",
             "--output",
@@ -545,6 +588,8 @@ fn file_and_null_outputs_are_accounted_like_endpoints() {
             "3",
             "--interval",
             "0",
+            "--no-metrics",
+            "--no-logs",
             "--output",
             "-",
         ],
@@ -568,6 +613,8 @@ fn file_and_null_outputs_are_accounted_like_endpoints() {
             "50",
             "--interval",
             "0",
+            "--no-metrics",
+            "--no-logs",
             "--output",
             "null",
             "--compression",
@@ -603,6 +650,8 @@ fn the_sink_dumps_every_request_as_a_line_of_otlp_json() {
                 "-q",
                 "--batch-size",
                 "30",
+                "--no-metrics",
+                "--no-logs",
                 "--endpoint",
                 &endpoint,
                 "--protocol",
@@ -698,6 +747,8 @@ fn partial_successes_are_counted_as_rejections_with_the_servers_message() {
                 "-q",
                 "--batch-size",
                 "35",
+                "--no-metrics",
+                "--no-logs",
                 "--endpoint",
                 &endpoint,
                 "--protocol",

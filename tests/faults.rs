@@ -71,6 +71,8 @@ fn agent_turns<'a>(count: &'a str, endpoint: &'a str, protocol: &'a str) -> Vec<
         "-q",
         "--batch-size",
         "70",
+        "--no-metrics",
+        "--no-logs",
         "--endpoint",
         endpoint,
         "--protocol",
@@ -124,6 +126,35 @@ fn transient_503s_are_retried_and_nothing_is_lost() {
         assert_eq!(n(&summary["export"]["traces"]["retries"]), 3, "{protocol}");
         assert_eq!(n(&received["injected_failures"]), 3);
     }
+    // With the metrics and logs derived from the spans: every signal gets through.
+    let sink = Sink::start(&["--fail-first", "5", "--fail-status", "503"]);
+    let endpoint = sink.grpc_endpoint();
+    let args: Vec<&str> = agent_turns("100", &endpoint, "grpc")
+        .into_iter()
+        .filter(|a| !a.starts_with("--no-"))
+        .collect();
+    let (out, summary) = simulate(&args);
+    let (received, _) = sink.finish();
+    assert!(out.status.success(), "{}", text(&out));
+    assert_lossless(&summary, &received, "all signals");
+    let mut retries = 0;
+    for signal in ["metrics", "logs"] {
+        let e = &summary["export"][signal];
+        assert!(n(&e["generated"]) > 0, "{signal}: {summary:#}");
+        assert_eq!(
+            n(&e["accepted"]),
+            n(&e["generated"]),
+            "{signal}: {summary:#}"
+        );
+        assert_eq!(
+            n(&received[signal]["items"]),
+            n(&e["accepted"]),
+            "{signal}: {received:#}"
+        );
+        retries += n(&e["retries"]);
+    }
+    retries += n(&summary["export"]["traces"]["retries"]);
+    assert_eq!(retries, 5);
 }
 
 #[test]

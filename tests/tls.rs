@@ -106,7 +106,14 @@ fn send(endpoint: &str, protocol: &str, tls: &[&str]) -> Output {
             "0",
             "-q",
         ])
-        .args(["--endpoint", endpoint, "--protocol", protocol])
+        .args([
+            "--endpoint",
+            endpoint,
+            "--protocol",
+            protocol,
+            "--no-metrics",
+            "--no-logs",
+        ])
         .args(tls)
         .output()
         .unwrap()

@@ -22,7 +22,7 @@ pub fn output(
         protocol: args.protocol.as_deref(),
         compression: args.compression.as_deref(),
         headers: &args.headers,
-        timeout: args.timeout.as_deref(),
+        timeout: args.timeout,
         insecure: args.insecure,
         ca_cert: args.ca_cert.as_deref(),
         client_cert: args.client_cert.as_deref(),

@@ -1,4 +1,5 @@
-//! Span records to OTLP protobuf messages, the straightforward way.
+//! Span records to OTLP protobuf messages, the straightforward way, and the pieces every signal's
+//! encoding shares (resources per tenant, the scope, attribute values).
 //!
 //! This builds `opentelemetry-proto`'s prost structs and lets prost encode them. It is the
 //! reference encoding: obviously right, because the official types define the wire format, and
@@ -6,7 +7,8 @@
 //! `ResourceSpans` per tenant, because each tenant is a resource of its own. Requests are cut by
 //! span count and by encoded size (measured with prost's `encoded_len` as spans are added, so a
 //! request never has to be encoded twice to find out it was too big); the spans of one trace
-//! travel in one request whenever they fit in one.
+//! travel in one request whenever they fit in one. Metrics and logs (`encode_metrics.rs`, `encode_logs.rs`) group
+//! the same way, with the same [`TenantGroups`], so a tenant is one resource in every signal.
 
 use crate::generate::{Attr, AttrValue, Plan, SpanRecord, Trace};
 use crate::scenario::{Literal, SpanKind};
@@ -49,12 +51,63 @@ impl ResourceTemplate {
     }
 }
 
-fn string_kv(key: &str, value: &str) -> KeyValue {
+pub fn string_kv(key: &str, value: &str) -> KeyValue {
     KeyValue {
         key: key.to_string(),
         value: Some(AnyValue {
             value: Some(any_value::Value::StringValue(value.to_string())),
         }),
+        ..Default::default()
+    }
+}
+
+/// Items of one export request grouped by tenant, in order of first appearance: each tenant is
+/// a resource of its own, in every signal.
+#[derive(Debug)]
+pub struct TenantGroups<T> {
+    groups: Vec<(String, Vec<T>)>,
+}
+
+impl<T> Default for TenantGroups<T> {
+    fn default() -> Self {
+        TenantGroups { groups: Vec::new() }
+    }
+}
+
+impl<T> TenantGroups<T> {
+    /// The items of `tenant`, created empty on first use.
+    pub fn group(&mut self, tenant: &str) -> &mut Vec<T> {
+        let i = match self.groups.iter().position(|(t, _)| t == tenant) {
+            Some(i) => i,
+            None => {
+                self.groups.push((tenant.to_string(), Vec::new()));
+                self.groups.len() - 1
+            }
+        };
+        &mut self.groups[i].1
+    }
+
+    /// Whether `tenant` has a group yet.
+    pub fn has(&self, tenant: &str) -> bool {
+        self.groups.iter().any(|(t, _)| t == tenant)
+    }
+
+    /// Every group with its tenant's resource; the groups are empty afterwards.
+    pub fn drain<'a>(
+        &'a mut self,
+        template: &'a ResourceTemplate,
+    ) -> impl Iterator<Item = (Resource, Vec<T>)> + 'a {
+        self.groups
+            .drain(..)
+            .map(|(tenant, items)| (template.resource(&tenant), items))
+    }
+}
+
+/// The instrumentation scope every signal is reported under.
+pub fn scope() -> InstrumentationScope {
+    InstrumentationScope {
+        name: SCOPE_NAME.to_string(),
+        version: env!("CARGO_PKG_VERSION").to_string(),
         ..Default::default()
     }
 }
@@ -67,6 +120,15 @@ pub struct BatchLimits {
     /// Encoded protobuf size per request, before compression. Receivers commonly refuse more
     /// than 4 MiB (gRPC's default message limit); the default stays well under it.
     pub max_bytes: usize,
+}
+
+impl BatchLimits {
+    /// No limit: everything added goes into one request (for tests and benchmarks that build
+    /// one request by hand).
+    pub const UNLIMITED: BatchLimits = BatchLimits {
+        max_items: usize::MAX,
+        max_bytes: usize::MAX,
+    };
 }
 
 impl Default for BatchLimits {
@@ -89,11 +151,11 @@ const GROUP_FRAMING: usize = 96;
 pub struct TraceBatch {
     template: ResourceTemplate,
     limits: BatchLimits,
-    /// (tenant name, spans) in order of first appearance.
-    groups: Vec<(String, Vec<Span>)>,
+    groups: TenantGroups<Span>,
     spans: usize,
     bytes: usize,
     traces: usize,
+    exception_events: bool,
     scratch: Vec<(Span, usize)>,
 }
 
@@ -105,12 +167,20 @@ impl TraceBatch {
                 max_items: limits.max_items.max(1),
                 max_bytes: limits.max_bytes.max(1),
             },
-            groups: Vec::new(),
+            groups: TenantGroups::default(),
             spans: 0,
             bytes: 0,
             traces: 0,
+            exception_events: false,
             scratch: Vec::new(),
         }
+    }
+
+    /// Also records each failure as an `exception` span event (the conventions' older form; the
+    /// exception log record is the current one).
+    pub fn with_exception_events(mut self, on: bool) -> TraceBatch {
+        self.exception_events = on;
+        self
     }
 
     pub fn spans(&self) -> usize {
@@ -121,13 +191,13 @@ impl TraceBatch {
         self.traces
     }
 
+    pub fn is_empty(&self) -> bool {
+        self.spans == 0
+    }
+
     /// Encoded size of the batch so far, approximately (within a few bytes per group).
     pub fn bytes(&self) -> usize {
         self.bytes
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.spans == 0
     }
 
     fn fits(&self, spans: usize, bytes: usize) -> bool {
@@ -142,10 +212,14 @@ impl TraceBatch {
         ready: &mut dyn FnMut(ExportTraceServiceRequest, u64),
     ) {
         let tenant = plan.str(plan.tenants[trace.tenant as usize]);
+        let events = self.exception_events;
         let mut scratch = std::mem::take(&mut self.scratch);
         scratch.clear();
         scratch.extend(trace.spans.iter().map(|s| {
-            let span = span_message(plan, trace, s);
+            let mut span = span_message(plan, trace, s);
+            if events {
+                span.events.extend(exception_event(plan, s));
+            }
             let size = span.encoded_len() + SPAN_FRAMING;
             (span, size)
         }));
@@ -167,15 +241,10 @@ impl TraceBatch {
     }
 
     fn push(&mut self, tenant: &str, span: Span, size: usize) {
-        let index = match self.groups.iter().position(|(t, _)| t == tenant) {
-            Some(i) => i,
-            None => {
-                self.bytes += self.template.resource(tenant).encoded_len() + GROUP_FRAMING;
-                self.groups.push((tenant.to_string(), Vec::new()));
-                self.groups.len() - 1
-            }
-        };
-        self.groups[index].1.push(span);
+        if !self.groups.has(tenant) {
+            self.bytes += self.template.resource(tenant).encoded_len() + GROUP_FRAMING;
+        }
+        self.groups.group(tenant).push(span);
         self.spans += 1;
         self.bytes += size;
     }
@@ -193,17 +262,13 @@ impl TraceBatch {
         self.spans = 0;
         self.bytes = 0;
         self.traces = 0;
-        let scope = InstrumentationScope {
-            name: SCOPE_NAME.to_string(),
-            version: env!("CARGO_PKG_VERSION").to_string(),
-            ..Default::default()
-        };
+        let scope = scope();
         ExportTraceServiceRequest {
             resource_spans: self
                 .groups
-                .drain(..)
-                .map(|(tenant, spans)| ResourceSpans {
-                    resource: Some(self.template.resource(&tenant)),
+                .drain(&self.template)
+                .map(|(resource, spans)| ResourceSpans {
+                    resource: Some(resource),
                     scope_spans: vec![ScopeSpans {
                         scope: Some(scope.clone()),
                         spans,
@@ -214,6 +279,21 @@ impl TraceBatch {
                 .collect(),
         }
     }
+}
+
+/// The `exception` span event of a failed span, at its end: `exception.type` (the sampled error
+/// type) and `exception.message` (its status message), as the exception log record has them.
+pub fn exception_event(plan: &Plan, record: &SpanRecord) -> Option<span::Event> {
+    let (kind, message) = record.error?;
+    Some(span::Event {
+        time_unix_nano: record.end_ns,
+        name: "exception".to_string(),
+        attributes: vec![
+            string_kv("exception.type", plan.str(kind)),
+            string_kv("exception.message", plan.str(message)),
+        ],
+        ..Default::default()
+    })
 }
 
 /// One span record as an OTLP `Span`.
@@ -251,7 +331,7 @@ pub fn span_kind(kind: SpanKind) -> span::SpanKind {
     }
 }
 
-fn key_value(plan: &Plan, trace: &Trace, attr: &Attr) -> KeyValue {
+pub fn key_value(plan: &Plan, trace: &Trace, attr: &Attr) -> KeyValue {
     KeyValue {
         key: plan.str(attr.key).to_string(),
         value: Some(any_value(plan, trace, attr.value)),
@@ -300,7 +380,73 @@ fn literal(l: &Literal) -> AnyValue {
 mod tests {
     use super::*;
     use crate::generate::{Iteration, PlanOptions, generate};
-    use crate::scenario::{Library, LoadOptions};
+    use crate::scenario::{LoadOptions, decode};
+    use proptest::prelude::*;
+    use prost::Message;
+
+    fn plan(name: &str) -> Plan {
+        let text = crate::scenario::BUNDLED
+            .iter()
+            .find(|(n, _)| *n == name)
+            .unwrap()
+            .1;
+        let (scenario, _) = decode(text, name, name, &LoadOptions::default()).unwrap();
+        Plan::compile(
+            &scenario,
+            &PlanOptions {
+                prefix: "vendor".into(),
+                tenants: vec!["t1".into(), "t2".into(), "t3".into()],
+                schema: None,
+                service_name: "svc".into(),
+                content: false,
+            },
+        )
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        #[test]
+        fn a_batch_decodes_to_every_span_it_was_given(
+            seed in any::<u64>(),
+            tenants in prop::collection::vec(0u32..3, 1..20),
+            name in prop::sample::select(crate::scenario::BUNDLED.iter().map(|(n, _)| *n).collect::<Vec<_>>()),
+        ) {
+            let plan = plan(name);
+            let mut batch = TraceBatch::new(ResourceTemplate {
+                attributes: vec![("service.name".into(), "svc".into())],
+                tenant_keys: vec!["tenant.id".into()],
+            }, BatchLimits::UNLIMITED);
+            let mut expected = Vec::new();
+            let mut iteration = Iteration::default();
+            for (index, tenant) in tenants.iter().enumerate() {
+                generate(&plan, seed, index as u64, *tenant, 1_700_000_000_000_000_000, &mut iteration);
+                for trace in iteration.traces() {
+                    batch.add(&plan, trace, &mut |_, _| panic!("an unlimited batch never fills"));
+                    expected.extend(trace.spans.iter().map(|s| (trace.tenant, trace.trace_id, s.span_id)));
+                }
+            }
+            let request = batch.take();
+            prop_assert!(batch.is_empty());
+            let bytes = request.encode_to_vec();
+            prop_assert_eq!(bytes.len(), request.encoded_len());
+            let decoded = ExportTraceServiceRequest::decode(bytes.as_slice()).unwrap();
+            prop_assert_eq!(&decoded, &request);
+            let mut got = Vec::new();
+            for rs in &decoded.resource_spans {
+                let tenant = rs.resource.as_ref().unwrap().attributes.iter()
+                    .find(|kv| kv.key == "tenant.id").unwrap();
+                let Some(any_value::Value::StringValue(tenant)) = &tenant.value.as_ref().unwrap().value else { panic!() };
+                let tenant = tenant.trim_start_matches('t').parse::<u32>().unwrap() - 1;
+                for span in &rs.scope_spans[0].spans {
+                    got.push((tenant, <[u8; 16]>::try_from(span.trace_id.as_slice()).unwrap(), <[u8; 8]>::try_from(span.span_id.as_slice()).unwrap()));
+                }
+            }
+            expected.sort();
+            got.sort();
+            prop_assert_eq!(got, expected, "every span lands under its own tenant's resource");
+        }
+    }
 
     /// Requests cut from `iterations` iterations of a bundled scenario over two tenants.
     fn requests(
@@ -308,20 +454,7 @@ mod tests {
         iterations: u64,
         limits: BatchLimits,
     ) -> Vec<(ExportTraceServiceRequest, u64)> {
-        let options = LoadOptions {
-            prefix: "vendor".into(),
-            max_spans_per_trace: 10_000,
-        };
-        let (scenario, _) = Library::new(None).load(scenario, &options).unwrap();
-        let plan = Plan::compile(
-            &scenario,
-            &PlanOptions {
-                prefix: "vendor".into(),
-                tenants: vec!["a".into(), "b".into()],
-                schema: None,
-                service_name: "svc".into(),
-            },
-        );
+        let plan = plan(scenario);
         let template = ResourceTemplate {
             attributes: vec![("service.name".into(), "svc".into())],
             tenant_keys: vec!["tenant.id".into()],

@@ -53,6 +53,11 @@ impl HttpTransport {
             .timeout(target.timeout)
             .user_agent(super::USER_AGENT)
             .tls_backend_rustls();
+        // HTTP(S)_PROXY applies to remote endpoints only: a proxy cannot reach this machine's
+        // loopback, where the local sink and most development collectors listen.
+        if is_loopback(&target.url) {
+            builder = builder.no_proxy();
+        }
         if let Some(ca) = &tls.ca_pem {
             for certificate in reqwest::Certificate::from_pem_bundle(ca)? {
                 builder = builder.add_root_certificate(certificate);
@@ -85,6 +90,20 @@ impl HttpTransport {
             timeout: target.timeout,
         })
     }
+}
+
+/// Whether `url`'s host is this machine (localhost, 127.0.0.0/8, ::1).
+fn is_loopback(url: &str) -> bool {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let host = match authority.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or_default(),
+        None => authority.rsplit_once(':').map_or(authority, |(h, _)| h),
+    };
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 impl Transport for HttpTransport {
@@ -215,6 +234,27 @@ pub(crate) fn root_cause(e: &dyn std::error::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn loopback_endpoints_are_recognised() {
+        for url in [
+            "http://localhost:4318/v1/traces",
+            "http://127.0.0.1:36925/v1/traces",
+            "http://127.8.0.2/v1/traces",
+            "https://[::1]:4318/v1/traces",
+            "http://LOCALHOST",
+        ] {
+            assert!(is_loopback(url), "{url}");
+        }
+        for url in [
+            "http://collector:4318/v1/traces",
+            "http://10.0.0.1:4318",
+            "https://[2001:db8::1]:4318/v1/traces",
+            "http://localhost.example.com/v1/traces",
+        ] {
+            assert!(!is_loopback(url), "{url}");
+        }
+    }
 
     #[test]
     fn signal_paths_are_appended_once() {

@@ -13,6 +13,8 @@
 //! losing data silently is the one thing a pipeline test tool must not do.
 
 pub mod encode;
+pub mod encode_logs;
+pub mod encode_metrics;
 pub mod export;
 pub mod file;
 pub mod grpc;
@@ -22,12 +24,13 @@ pub mod pipeline;
 pub mod status;
 pub mod tls;
 pub mod transport;
+pub mod wire;
 
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// The `User-Agent` of every request, as OTel exporters identify themselves.
 pub const USER_AGENT: &str = concat!("telemetry-simulator/", env!("CARGO_PKG_VERSION"));
-use std::sync::atomic::{AtomicU64, Ordering};
 
 /// The OTLP signals.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -53,11 +53,60 @@ pub fn decode(
     name: &str,
     options: &LoadOptions,
 ) -> Result<(Scenario, Diagnostics), Diagnostics> {
+    decode_collecting(text, file, name, options).0
+}
+
+/// Every key the decoder accepts somewhere in a scenario, aliases included, as the decoder itself
+/// registers them while reading: the list the reference documentation is tested against.
+///
+/// It decodes a census document that visits every kind of mapping (top level, step, both latency
+/// forms, every distribution in every place a distribution goes, count, error, propagation,
+/// retry, mixture components) and returns the keys each mapping took, so no second list of keys
+/// exists to drift out of date.
+pub fn accepted_keys() -> std::collections::BTreeSet<&'static str> {
+    let distribution = |name: &str| match name {
+        "categorical" => "{distribution: categorical, values: [1, 2]}".to_string(),
+        "mixture" => "{distribution: mixture, components: [{distribution: normal}]}".to_string(),
+        other => format!("{{distribution: {other}}}"),
+    };
+    let mut text = String::from(
+        "name: census\ndescription: d\ntags: [t]\nrepeat_count: 1\ninterval_ms: 1\n\
+         emit_metrics: true\nemit_logs: true\nweight: 1\n\
+         root:\n  type: a2a.orchestrate\n\
+         \x20 latency: {mean_ms: 1}\n\
+         \x20 error: {rate: 0.1, types: [timeout], type_weights: [1], retryable_types: [timeout],\
+         \x20propagation: {from_parent: 0.5}}\n\
+         \x20 retry: {max_attempts: 2}\n\
+         \x20 attributes: {a: 1}\n\
+         \x20 children:\n",
+    );
+    for name in DISTRIBUTIONS {
+        let d = distribution(name);
+        text += &format!(
+            "    - {{type: planner, probability: 0.5, latency: {d}, attributes: {{a: {d}}}}}\n"
+        );
+        if name != "categorical" && name != "mixture" {
+            let count = d.replacen('{', "{min: 1, max: 2, ", 1);
+            text += &format!("    - {{type: planner, count: {count}}}\n");
+        }
+    }
+    decode_collecting(&text, "census", "census", &LoadOptions::default()).1
+}
+
+type Decoded = Result<(Scenario, Diagnostics), Diagnostics>;
+
+fn decode_collecting(
+    text: &str,
+    file: &str,
+    name: &str,
+    options: &LoadOptions,
+) -> (Decoded, std::collections::BTreeSet<&'static str>) {
     let mut decoder = Decoder {
         file,
         lines: text.lines().collect(),
         prefix: &options.prefix,
         diagnostics: Vec::new(),
+        accepted: Default::default(),
     };
     let scenario = match super::yaml::parse(text) {
         Ok(node) => decoder.scenario(&node, name, options),
@@ -76,10 +125,11 @@ pub fn decode(
     diagnostics
         .0
         .sort_by_key(|d| d.mark.map(|m| (m.line, m.column)));
-    match scenario {
+    let decoded = match scenario {
         Some(scenario) if !diagnostics.has_errors() => Ok((scenario, diagnostics)),
         _ => Err(diagnostics),
-    }
+    };
+    (decoded, decoder.accepted)
 }
 
 /// The YAML crate's messages, reworded where they speak of its own settings.
@@ -102,6 +152,8 @@ struct Decoder<'a> {
     lines: Vec<&'a str>,
     prefix: &'a str,
     diagnostics: Vec<Diagnostic>,
+    /// Every key any mapping of the document accepted (see [`accepted_keys`]).
+    accepted: std::collections::BTreeSet<&'static str>,
 }
 
 /// Which bounds a number must respect, and how to say so.
@@ -165,6 +217,7 @@ impl<'n> Fields<'n> {
     /// Takes the value of the first of `names` present (the rest are aliases).
     fn take(&mut self, d: &mut Decoder, names: &[&'static str]) -> Option<(String, &'n Node)> {
         self.accepted.extend_from_slice(names);
+        d.accepted.extend(names);
         let mut found: Option<(String, &'n Node)> = None;
         for entry in self.entries.iter_mut().filter(|e| !e.used) {
             let Some(key) = entry.key.as_deref() else {
@@ -1218,5 +1271,37 @@ pub fn worst_case_spans(root: &Step) -> u64 {
             1u64.saturating_add(children)
         }
         _ => instance(root),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_census_reaches_every_kind_of_mapping() {
+        let keys = accepted_keys();
+        for key in [
+            "spans",
+            "span_type",
+            "spike_multiplier",
+            "stddev",
+            "median_ms",
+            "high",
+            "lambda",
+            "p",
+            "probability",
+            "weights",
+            "components",
+            "weight",
+            "min",
+            "base_rate",
+            "retryable_types",
+            "cascade_to_siblings",
+            "success_rate_per_attempt",
+            "backoff_jitter",
+        ] {
+            assert!(keys.contains(key), "{key} missing from {keys:?}");
+        }
     }
 }

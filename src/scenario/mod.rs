@@ -11,7 +11,8 @@ mod span_type;
 pub mod yaml;
 
 pub use decode::{
-    DEFAULT_DISTRIBUTION_COUNT_MAX, DISTRIBUTIONS, LoadOptions, decode, worst_case_spans,
+    DEFAULT_DISTRIBUTION_COUNT_MAX, DISTRIBUTIONS, LoadOptions, accepted_keys, decode,
+    worst_case_spans,
 };
 pub use diagnostic::{Diagnostic, Diagnostics, Severity, nearest};
 pub use model::*;

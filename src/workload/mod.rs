@@ -7,7 +7,9 @@
 //! calling thread; export runs on a small async runtime behind a bounded queue, so a slow endpoint
 //! slows generation down instead of letting memory grow.
 
+mod schedule;
 mod show;
+mod signals;
 
 use crate::generate::{Iteration, Plan, generate, iteration_rng};
 use crate::interrupt::Interrupt;
@@ -22,7 +24,10 @@ use std::io::Write;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+pub use schedule::{Arrivals, Pace, Pattern, Schedule};
 pub use show::Show;
+use signals::Signals;
+pub use signals::{SignalCounts, SignalSettings};
 
 /// Salts that give the workload's own choices streams apart from the traces' streams.
 const TENANT_SALT: u64 = 0x7E4A_17C0_FFEE_0001;
@@ -40,9 +45,11 @@ pub struct RunSettings {
     pub retry: RetryPolicy,
     /// Concurrent requests in flight.
     pub exporters: usize,
-    /// When a request is full.
+    /// When a request of spans is full.
     pub batch: BatchLimits,
     pub resource: ResourceTemplate,
+    /// Metrics and logs derived from the spans.
+    pub signals: SignalSettings,
 }
 
 /// What a run did.
@@ -53,6 +60,10 @@ pub struct RunSummary {
     pub traces: u64,
     pub spans: u64,
     pub error_spans: u64,
+    /// Metric data points and log records handed to export.
+    pub metric_points: u64,
+    pub metric_exports: u64,
+    pub log_records: u64,
     pub elapsed_s: f64,
     /// Spans generated per second of the run.
     pub spans_per_s: f64,
@@ -82,13 +93,19 @@ impl RunSummary {
         }
         for signal in Signal::ALL {
             let e = self.export.signal(signal);
-            if e.generated == 0 && signal != Signal::Traces {
+            if e.generated == 0 && e.requests == 0 && signal != Signal::Traces {
                 continue;
             }
+            let what = match signal {
+                Signal::Metrics => match self.metric_exports {
+                    1 => "metrics (1 export)".to_string(),
+                    n => format!("metrics ({n} exports)"),
+                },
+                other => other.name().to_string(),
+            };
             let rate = e.accepted as f64 / self.elapsed_s.max(1e-9);
             out += &format!(
-                "Export of {} to {}: {} accepted, {} rejected, {} dropped of {} {} ({} {}, {} {}, {} sent, {:.0} accepted/s)\n",
-                signal.name(),
+                "Export of {what} to {}: {} accepted, {} rejected, {} dropped of {} {} ({} {}, {} {}, {} sent, {:.0} accepted/s)\n",
                 destination(signal),
                 e.accepted,
                 e.rejected,
@@ -120,7 +137,7 @@ impl RunSummary {
     }
 }
 
-/// `1.2 MB` or `1.2 MB, 310.0 KB gzip'd`.
+/// `1.2 MB` or `1.2 MB → 310.0 KB compressed`.
 fn bytes_sent(uncompressed: u64, wire: u64) -> String {
     let size = |b: u64| {
         if b >= 1_000_000 {
@@ -143,8 +160,8 @@ pub enum Mix<'a> {
 }
 
 /// Runs `count` iterations and exports them through `transport`; blocks until every batch has
-/// been answered. An interrupt stops generation early; what was generated is still flushed
-/// and accounted for.
+/// been answered. An interrupt stops generation early; what was generated is still flushed and
+/// accounted for.
 pub fn run<T: Transport>(
     mix: &Mix,
     settings: &RunSettings,
@@ -166,7 +183,8 @@ pub fn run<T: Transport>(
         Mix::One(_) => None,
         Mix::Weighted(plans) => WeightedIndex::new(plans.iter().map(|(_, w)| *w)).ok(),
     };
-    let mut batch = TraceBatch::new(settings.resource.clone(), settings.batch);
+    let mut batch = TraceBatch::new(settings.resource.clone(), settings.batch)
+        .with_exception_events(settings.signals.exception_span_events);
     let mut iteration = Iteration::default();
     let mut summary = RunSummary {
         seed: settings.seed,
@@ -174,31 +192,46 @@ pub fn run<T: Transport>(
         traces: 0,
         spans: 0,
         error_spans: 0,
+        metric_points: 0,
+        metric_exports: 0,
+        log_records: 0,
         elapsed_s: 0.0,
         spans_per_s: 0.0,
         interrupted_by: None,
         export: PipelineSummary::default(),
         sample_trace_ids: Vec::new(),
     };
-    let mut send = |request, items| pipeline.send(OtlpRequest::Traces(request), items);
     let started = Instant::now();
+    let prefix = match mix {
+        Mix::One(plan) => &plan.prefix,
+        Mix::Weighted(plans) => plans.first().map_or("", |(p, _)| &p.prefix),
+    };
+    let mut signals = Signals::new(
+        &settings.signals,
+        settings.resource.clone(),
+        prefix,
+        started,
+        unix_now_ns(),
+    );
     let mut last_progress = started;
-    // Locked per iteration, not for the whole run: `--output -` writes requests to stdout
-    // from the sender tasks.
+    // Locked per iteration, not for the whole run: `--output -` writes requests to stdout from
+    // the sender tasks.
     let stdout = std::io::stdout();
+    let mut send = |request, items| pipeline.send(OtlpRequest::Traces(request), items);
     for index in 0..settings.count {
         let due = started + settings.interval.mul_f64(index as f64);
-        let now = Instant::now();
-        if due > now {
+        if due > Instant::now() {
             // Nothing should sit in a batch while we wait for the next trace.
-            if due - now > Duration::from_millis(50) {
+            if due - Instant::now() > Duration::from_millis(50) {
                 batch.flush(&mut send);
+                signals.send_logs(&pipeline);
             }
-            sleep_until(due, interrupt);
+            wait_until(due, &mut signals, &pipeline, interrupt);
         }
         if interrupt.requested() {
             break;
         }
+        signals.export_due(Instant::now(), &pipeline);
         let tenant = tenant_pick.as_ref().map_or(0, |w| {
             w.sample(&mut iteration_rng(settings.seed ^ TENANT_SALT, index))
         });
@@ -225,6 +258,7 @@ pub fn run<T: Transport>(
                 summary.sample_trace_ids.push(show::hex(&trace.trace_id));
             }
             batch.add(plan, trace, &mut send);
+            signals.record(plan, trace);
         }
         if settings.show != Show::Nothing {
             let mut out = stdout.lock();
@@ -234,6 +268,9 @@ pub fn run<T: Transport>(
             let _ = out.flush();
         }
         summary.iterations += 1;
+        if signals.logs_full() {
+            signals.send_logs(&pipeline);
+        }
         if !settings.quiet && last_progress.elapsed() >= Duration::from_secs(2) {
             last_progress = Instant::now();
             eprintln!(
@@ -245,6 +282,10 @@ pub fn run<T: Transport>(
         }
     }
     batch.flush(&mut send);
+    let counts = signals.finish(&pipeline);
+    summary.metric_points = counts.metric_points;
+    summary.metric_exports = counts.metric_exports;
+    summary.log_records = counts.log_records;
     summary.interrupted_by = interrupt.requests().signal;
     summary.export = pipeline.finish();
     summary.elapsed_s = started.elapsed().as_secs_f64();
@@ -252,15 +293,25 @@ pub fn run<T: Transport>(
     summary
 }
 
-/// Sleeps until `due`, waking early if the run is interrupted.
-fn sleep_until(due: Instant, interrupt: &Interrupt) {
+/// Sleeps until `due`, waking on the way for every metric export that falls due, and early
+/// (within 50 ms) if the run is interrupted.
+fn wait_until<T: Transport>(
+    due: Instant,
+    signals: &mut Signals,
+    pipeline: &Pipeline<T>,
+    interrupt: &Interrupt,
+) {
     const SLICE: Duration = Duration::from_millis(50);
     loop {
         let now = Instant::now();
         if now >= due || interrupt.requested() {
             return;
         }
-        std::thread::sleep((due - now).min(SLICE));
+        let wake = signals.next_export().map_or(due, |next| next.min(due));
+        if wake > now {
+            std::thread::sleep((wake - now).min(SLICE));
+        }
+        signals.export_due(Instant::now(), pipeline);
     }
 }
 

@@ -709,3 +709,26 @@ pub fn assert_mean_within(xs: &[f64], expected: f64, what: &str) {
         expected + allowance
     );
 }
+
+/// The OpenInference span kind a span of this name must carry (`operation` is its
+/// `gen_ai.operation.name`): the mapping as the tests read it, written apart from the code's.
+pub fn openinference_kind(name: &str, operation: Option<&str>) -> &'static str {
+    let suffix = name.split_once('.').map_or(name, |(first, rest)| {
+        // `vendor.llm.call` and `rag.retrieve` alike: strip a vendor prefix, keep the rest.
+        if ["rag", "a2a", "cp"].contains(&first) {
+            name
+        } else {
+            rest
+        }
+    });
+    match suffix {
+        "a2a.orchestrate" | "a2a.call" => "AGENT",
+        "llm.call" if operation == Some("embeddings") => "EMBEDDING",
+        "llm.call" => "LLM",
+        "mcp.tool.execute" | "mcp.tool.execute.attempt" => "TOOL",
+        "rag.retrieve" => "RETRIEVER",
+        "cp.request" => "GUARDRAIL",
+        "planner" | "task.execute" | "response.compose" | "llm.tool.response.bridge" => "CHAIN",
+        other => panic!("unexpected span name {other}"),
+    }
+}
