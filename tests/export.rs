@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{Judge, Received, Sink, bin, read, sdk_send};
+use common::{Judge, Received, Sink, bin, judge_decode_jsonl, read, sdk_send};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 use std::process::Output;
@@ -774,4 +774,47 @@ fn partial_successes_are_counted_as_rejections_with_the_servers_message() {
     let received = judge.finish();
     let rejected: u64 = received.requests.iter().map(|r| n(&r["rejected"])).sum();
     assert_eq!(rejected, 3 * 12);
+}
+
+#[test]
+fn the_output_file_is_otlp_json_the_official_bindings_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("all.jsonl");
+    let (out, summary) = simulate(
+        &[
+            "run",
+            "--count",
+            "60",
+            "--interval",
+            "0",
+            "--seed",
+            "3",
+            "-q",
+            "--output",
+            file.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let received = judge_decode_jsonl(&file);
+    received.assert_no_decode_errors();
+    assert!(received.warnings.is_empty(), "{:#?}", received.warnings);
+    for (signal, path) in [
+        ("traces", "/v1/traces"),
+        ("metrics", "/v1/metrics"),
+        ("logs", "/v1/logs"),
+    ] {
+        let e = &summary["export"][signal];
+        assert_eq!(n(&e["accepted"]), n(&e["generated"]), "{signal}: {e}");
+        let requests = received.requests_to(path);
+        assert_eq!(requests.len() as u64, n(&e["requests"]), "{signal}");
+        let items: u64 = requests.iter().map(|r| n(&r["items"])).sum();
+        assert!(items > 0, "no {signal}");
+        assert_eq!(
+            items,
+            n(&e["accepted"]),
+            "{signal}: the file vs the summary"
+        );
+    }
+    assert_eq!(received.spans.len() as u64, n(&summary["spans"]));
 }

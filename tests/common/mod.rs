@@ -485,6 +485,32 @@ pub fn sdk_send(
     })
 }
 
+/// Decodes a file of OTLP/JSON lines (what `--output FILE` writes) with the judge's official
+/// bindings (`otlp_receiver.py --decode-jsonl`); each line is one of the returned requests.
+pub fn judge_decode_jsonl(path: &Path) -> Received {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let dump = dir.path().join("dump.json");
+    let out = judge_script("otlp_receiver.py")
+        .arg("--decode-jsonl")
+        .arg(path)
+        .arg("--dump")
+        .arg(&dump)
+        .output()
+        .unwrap_or_else(|e| {
+            panic!(
+                "cannot run the judge with `{}`: {e}; {SETUP_HINT}",
+                python()
+            )
+        });
+    let raw: Value = serde_json::from_str(&read(&dump)).unwrap_or_else(|e| {
+        panic!(
+            "no judge dump ({e}):\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    Received::from_value(raw)
+}
+
 /// A running `telemetry-simulator sink` (HTTP and gRPC on ephemeral ports of 127.0.0.1), started
 /// with extra arguments (faults, `--dump`). [`Sink::finish`] stops it with SIGTERM and returns
 /// its `--summary-json`.

@@ -25,6 +25,7 @@ Usage
                                          [--port 0] [--max-seconds 900]
                                          [--grpc-port-file PATH]
                                          [--tls-cert PEM --tls-key PEM [--tls-client-ca PEM]]
+    python3 tests/judge/otlp_receiver.py --decode-jsonl FILE --dump PATH
 
 * Binds ``--host`` (default 127.0.0.1) on ``--port`` (default 0 = an ephemeral port), then writes
   the port number and a newline to ``--port-file`` atomically (temp file + ``os.replace``), so a
@@ -46,6 +47,10 @@ Usage
   method (``/opentelemetry.proto.collector.trace.v1.TraceService/Export``), ``content_type``
   ``application/grpc``, ``content_encoding`` the ``grpc-encoding`` metadata (or null),
   ``headers`` the invocation metadata, and ``bytes``/``decoded_bytes`` the decoded size.
+* With ``--decode-jsonl FILE`` it serves nothing: it decodes FILE, one OTLP/JSON export request
+  per line (the Collector file exporter's format, what ``--output FILE`` writes), each line
+  recorded like a request (``path`` ``/v1/traces`` etc. by its top-level key, ``content_type``
+  ``application/json``), writes the dump and exits (1 if a line could not be decoded).
 * With ``--partial-reject N`` every successful answer is a partial success rejecting
   min(N, items) items of the request (``rejected`` in its record), with an ``error_message``.
 * With ``--tls-cert``/``--tls-key`` both servers speak TLS only (the standard library's ``ssl``
@@ -740,9 +745,54 @@ def write_atomic(path, text):
     os.replace(tmp, path)
 
 
+JSONL_KEYS = {"resourceSpans": "/v1/traces", "resourceMetrics": "/v1/metrics", "resourceLogs": "/v1/logs"}
+
+
+def decode_jsonl(path):
+    """Decodes a file of OTLP/JSON lines into STATE; returns the number of bad lines."""
+    bad = 0
+    with open(path, "rb") as f:
+        for number, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            where = f"{path}:{number}"
+            record = {"path": None, "content_type": "application/json", "content_encoding": None,
+                      "headers": {}, "bytes": len(line), "decoded_bytes": len(line), "items": 0,
+                      "status": 200, "error": None}
+            try:
+                doc = json.loads(line)
+                keys = [k for k in JSONL_KEYS if k in doc]
+                if len(keys) != 1:
+                    raise BadBody(f"want exactly one of {sorted(JSONL_KEYS)} at the top level, got {sorted(doc)}")
+                signal_path = JSONL_KEYS[keys[0]]
+                record["path"] = signal_path
+                warnings, spans, metrics, logs = [], [], [], []
+                msg = parse_json(line, SIGNALS[signal_path][0], warnings)
+                if signal_path == "/v1/traces":
+                    items = convert_traces(msg, spans, warnings)
+                elif signal_path == "/v1/metrics":
+                    items = convert_metrics(msg, metrics, warnings)
+                else:
+                    items = convert_logs(msg, logs, warnings)
+            except (BadBody, ValueError) as e:
+                bad += 1
+                record.update(status=400, error=str(e))
+                STATE.requests.append(record)
+                STATE.decode_errors.append(f"{where}: {e}")
+                continue
+            record["items"] = items
+            STATE.requests.append(record)
+            STATE.warnings.extend(f"{where}: {w}" for w in warnings)
+            STATE.spans.extend(spans)
+            STATE.metrics.extend(metrics)
+            STATE.logs.extend(logs)
+    return bad
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description="Independent OTLP/HTTP receiver (test judge).")
-    ap.add_argument("--port-file", required=True, help="where to write the bound port (atomically)")
+    ap.add_argument("--port-file", help="where to write the bound port (atomically); required unless --decode-jsonl")
+    ap.add_argument("--decode-jsonl", metavar="FILE", help="decode a file of OTLP/JSON lines instead of serving")
     ap.add_argument("--dump", required=True, help="where to write the JSON dump on shutdown")
     ap.add_argument("--host", default="127.0.0.1")
     ap.add_argument("--port", type=int, default=0, help="0 = an ephemeral port (default)")
@@ -756,6 +806,12 @@ def main(argv=None):
                     help="stop by itself after this long (dump written, exit 3); 0 = never")
     args = ap.parse_args(argv)
     PARTIAL_REJECT[0] = args.partial_reject
+    if args.decode_jsonl:
+        bad = decode_jsonl(args.decode_jsonl)
+        write_atomic(args.dump, json.dumps(STATE.dump(), allow_nan=False))
+        return 1 if bad else 0
+    if not args.port_file:
+        ap.error("--port-file is required")
 
     server = Server((args.host, args.port), Handler)
     port = server.server_address[1]
