@@ -5,10 +5,11 @@
 //! from `scripts/bench`.
 
 use divan::{Bencher, black_box, counter::ItemsCount};
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use prost::Message;
 use rand::SeedableRng;
 use telemetry_simulator::generate::{Iteration, Plan, PlanOptions, Sampler, generate};
-use telemetry_simulator::otlp::encode::{ResourceTemplate, TraceBatch};
+use telemetry_simulator::otlp::encode::{BatchLimits, ResourceTemplate, TraceBatch};
 use telemetry_simulator::otlp::wire::{SpanBatch, SpanEncoder};
 use telemetry_simulator::scenario::{BUNDLED, Distribution, LoadOptions, decode};
 
@@ -73,21 +74,24 @@ fn generate_and_encode(bencher: Bencher, name: &str) {
         attributes: vec![("service.name".into(), "telemetry-simulator".into())],
         tenant_keys: vec!["tenant.id".into()],
     };
-    let mut batch = TraceBatch::new(template);
+    let limits = BatchLimits {
+        max_items: 512,
+        max_bytes: usize::MAX,
+    };
+    let mut batch = TraceBatch::new(template, limits);
     let mut buffer = Vec::with_capacity(1 << 20);
     bencher.counter(ItemsCount::new(spans)).bench_local(|| {
+        let mut encode = |request: ExportTraceServiceRequest, _| {
+            buffer.clear();
+            request.encode(&mut buffer).expect("fits");
+        };
         for i in 0..ITERATIONS {
             generate(&plan, 7, i, (i % 2) as u32, 1 << 60, &mut out);
             for trace in out.traces() {
-                batch.add(&plan, trace);
-            }
-            if batch.spans() >= 512 {
-                buffer.clear();
-                batch.take().encode(&mut buffer).expect("fits");
+                batch.add(&plan, trace, &mut encode);
             }
         }
-        buffer.clear();
-        batch.take().encode(&mut buffer).expect("fits");
+        batch.flush(&mut encode);
         black_box(&buffer);
     });
 }

@@ -16,11 +16,13 @@ use std::time::Duration;
     version,
     about = "Generate realistic OpenTelemetry traces for LLM-agent systems from YAML scenarios and send them over OTLP",
     after_help = "Environment: TENANT_UUID or TELEMETRY_TENANT_UUIDS (+ TELEMETRY_TENANT_WEIGHTS) choose tenants; \
-TELEMETRY_SIMULATOR_ATTR_PREFIX sets the attribute prefix (default vendor); OTEL_EXPORTER_OTLP_ENDPOINT, \
-OTLP_HTTP_ENDPOINT and OTEL_SERVICE_NAME work as in the OpenTelemetry SDKs."
+TELEMETRY_SIMULATOR_ATTR_PREFIX sets the attribute prefix (default vendor); the OpenTelemetry SDK variables \
+OTEL_EXPORTER_OTLP_[TRACES_|METRICS_|LOGS_]{ENDPOINT,PROTOCOL,HEADERS,COMPRESSION,TIMEOUT,CERTIFICATE,CLIENT_CERTIFICATE,\
+CLIENT_KEY,INSECURE}, OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES work as in the SDKs (a flag beats its variable); \
+OTLP_HTTP_ENDPOINT is read too."
 )]
 pub struct Cli {
-    /// OTLP/HTTP endpoint; `/v1/traces` is appended [default: http://localhost:4318]
+    /// OTLP endpoint; for OTLP/HTTP `/v1/traces` etc. are appended [default: http://localhost:4318, or http://localhost:4317 for grpc]
     #[arg(long, global = true, value_name = "URL")]
     pub endpoint: Option<String>,
 
@@ -126,6 +128,8 @@ pub struct GenerateArgs {
     #[arg(long, short)]
     pub quiet: bool,
     #[command(flatten)]
+    pub export: ExportArgs,
+    #[command(flatten)]
     pub signals: SignalArgs,
     #[command(flatten)]
     pub genai: GenAiArgs,
@@ -193,6 +197,57 @@ pub struct GenAiArgs {
     pub content: bool,
 }
 
+/// How and where telemetry is exported (each flag overrides its OTEL_EXPORTER_OTLP_* variable).
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Export")]
+pub struct ExportArgs {
+    /// OTLP protocol (also OTEL_EXPORTER_OTLP_PROTOCOL) [default: http/protobuf]
+    #[arg(long, value_name = "PROTOCOL", value_parser = ["http/protobuf", "http/json", "grpc"])]
+    pub protocol: Option<String>,
+    /// Compress requests (also OTEL_EXPORTER_OTLP_COMPRESSION) [default: none]
+    #[arg(long, value_name = "ALGORITHM", value_parser = ["gzip", "none"])]
+    pub compression: Option<String>,
+    /// Extra request header or gRPC metadata, e.g. authorization=Bearer x (repeatable; also OTEL_EXPORTER_OTLP_HEADERS)
+    #[arg(long = "header", value_name = "KEY=VALUE")]
+    pub headers: Vec<String>,
+    /// Time limit of one request, e.g. 10s or 500ms (also OTEL_EXPORTER_OTLP_TIMEOUT, in ms) [default: 10s]
+    #[arg(long, value_name = "DURATION", value_parser = parse_interval)]
+    pub timeout: Option<Duration>,
+    /// gRPC endpoints given as host:port use plaintext instead of TLS (also OTEL_EXPORTER_OTLP_INSECURE)
+    #[arg(long)]
+    pub insecure: bool,
+    /// PEM file of CA certificates to trust besides the system's (also OTEL_EXPORTER_OTLP_CERTIFICATE)
+    #[arg(long, value_name = "FILE")]
+    pub ca_cert: Option<PathBuf>,
+    /// PEM client certificate for mutual TLS (also OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE)
+    #[arg(long, value_name = "FILE")]
+    pub client_cert: Option<PathBuf>,
+    /// PEM private key of --client-cert (also OTEL_EXPORTER_OTLP_CLIENT_KEY)
+    #[arg(long, value_name = "FILE")]
+    pub client_key: Option<PathBuf>,
+    /// Give up retrying a request after this long, e.g. 60s or 2m
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_interval)]
+    pub retry_max_elapsed: Duration,
+    /// Requests in flight at once
+    #[arg(long, value_name = "N", default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub exporters: u16,
+    /// Spans per request at most
+    #[arg(long, value_name = "N", default_value_t = 512, value_parser = clap::value_parser!(u32).range(1..))]
+    pub batch_size: u32,
+    /// Encoded bytes per request at most (before compression); whole traces are kept together when they fit
+    #[arg(long, value_name = "BYTES", default_value_t = 1024 * 1024, value_parser = clap::value_parser!(u32).range(1024..))]
+    pub batch_bytes: u32,
+    /// Write OTLP/JSON lines to FILE (`-`: stdout) instead of sending, or `null` to encode and discard
+    #[arg(long, value_name = "FILE|-|null", conflicts_with = "local_sink")]
+    pub output: Option<PathBuf>,
+    /// Write the run's summary (per signal: generated, accepted, rejected, dropped, ...) as JSON to FILE
+    #[arg(long, value_name = "FILE")]
+    pub summary_json: Option<PathBuf>,
+    /// Exit 0 even if some telemetry was rejected or dropped (it is still reported)
+    #[arg(long)]
+    pub allow_export_failures: bool,
+}
+
 #[derive(Debug, Args)]
 pub struct ListArgs {
     /// Folder of scenario YAML files [default: the bundled samples]
@@ -227,12 +282,36 @@ pub struct SinkArgs {
     /// Address to listen on for OTLP/HTTP
     #[arg(long, default_value = "127.0.0.1:4318")]
     pub listen: SocketAddr,
-    /// Write the bound port to this file once listening (useful with port 0)
+    /// Address to listen on for OTLP/gRPC
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:4317")]
+    pub grpc_listen: SocketAddr,
+    /// Do not serve OTLP/gRPC
+    #[arg(long)]
+    pub no_grpc: bool,
+    /// Write the bound HTTP port to this file once listening (useful with port 0)
     #[arg(long, value_name = "FILE")]
     pub port_file: Option<PathBuf>,
+    /// Write the bound gRPC port to this file once listening
+    #[arg(long, value_name = "FILE")]
+    pub grpc_port_file: Option<PathBuf>,
     /// Write the final summary as JSON to this file
     #[arg(long, value_name = "FILE")]
     pub summary_json: Option<PathBuf>,
+    /// Write every accepted request as one line of OTLP/JSON to this file
+    #[arg(long, value_name = "FILE")]
+    pub dump: Option<PathBuf>,
+    /// Fail the first N requests (to test exporters' retries)
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub fail_first: u64,
+    /// HTTP status of the failed requests; gRPC gets the matching code
+    #[arg(long, value_name = "CODE", default_value_t = 503, value_parser = clap::value_parser!(u16).range(400..600))]
+    pub fail_status: u16,
+    /// Ask clients to retry after this many seconds (Retry-After, gRPC RetryInfo) when failing
+    #[arg(long, value_name = "SECONDS")]
+    pub retry_after: Option<u64>,
+    /// Wait this long before answering each request
+    #[arg(long, value_name = "MS", default_value_t = 0)]
+    pub latency: u64,
     /// No live progress line
     #[arg(long, short)]
     pub quiet: bool,

@@ -21,6 +21,7 @@ pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod generate;
+pub mod interrupt;
 pub mod manual;
 pub mod otlp;
 pub mod scenario;

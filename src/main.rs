@@ -6,5 +6,5 @@ use telemetry_simulator::{cli, cli::Cli, commands};
 
 fn main() -> std::process::ExitCode {
     let outcome = commands::run(Cli::parse_from(cli::args_os()));
-    std::process::ExitCode::from(outcome as u8)
+    std::process::ExitCode::from(outcome.exit_status())
 }

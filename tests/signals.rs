@@ -868,7 +868,7 @@ fn paced_run(temporality: &str) -> Received {
         ],
         &[],
     );
-    assert!(out.contains("Metrics: "), "{out}");
+    assert!(out.contains("Export of metrics"), "{out}");
     received
 }
 
@@ -989,10 +989,16 @@ fn switches_turn_metrics_and_logs_off() {
     };
     let (r, out) = send(&args(&["--no-metrics"]), &[]);
     assert!(r.requests_to("/v1/metrics").is_empty() && !r.logs.is_empty());
-    assert!(!out.contains("Metrics:") && out.contains("Logs:"), "{out}");
+    assert!(
+        !out.contains("Export of metrics") && out.contains("Export of logs"),
+        "{out}"
+    );
     let (r, out) = send(&args(&["--no-logs"]), &[]);
     assert!(r.requests_to("/v1/logs").is_empty() && !r.metrics.is_empty());
-    assert!(out.contains("Metrics:") && !out.contains("Logs:"), "{out}");
+    assert!(
+        out.contains("Export of metrics") && !out.contains("Export of logs"),
+        "{out}"
+    );
     let (r, _) = send(&args(&[]), &[]);
     assert!(
         !r.metrics.is_empty() && !r.logs.is_empty(),

@@ -4,8 +4,10 @@
 //! This builds `opentelemetry-proto`'s prost structs and lets prost encode them. It is the
 //! reference encoding: obviously right, because the official types define the wire format, and
 //! the oracle any faster writer must match byte for byte. Spans are grouped into one
-//! `ResourceSpans` per tenant, because each tenant is a resource of its own; spans of one trace
-//! always travel in one request. Metrics and logs (`encode_metrics.rs`, `encode_logs.rs`) group
+//! `ResourceSpans` per tenant, because each tenant is a resource of its own. Requests are cut by
+//! span count and by encoded size (measured with prost's `encoded_len` as spans are added, so a
+//! request never has to be encoded twice to find out it was too big); the spans of one trace
+//! travel in one request whenever they fit in one. Metrics and logs (`encode_metrics.rs`, `encode_logs.rs`) group
 //! the same way, with the same [`TenantGroups`], so a tenant is one resource in every signal.
 
 use crate::generate::{Attr, AttrValue, Plan, SpanRecord, Trace};
@@ -18,6 +20,7 @@ use opentelemetry_proto::tonic::resource::v1::Resource;
 use opentelemetry_proto::tonic::trace::v1::{
     ResourceSpans, ScopeSpans, Span, Status, span, status,
 };
+use prost::Message as _;
 
 /// The instrumentation scope every span is reported under.
 pub const SCOPE_NAME: &str = "telemetry-simulator";
@@ -84,6 +87,11 @@ impl<T> TenantGroups<T> {
         &mut self.groups[i].1
     }
 
+    /// Whether `tenant` has a group yet.
+    pub fn has(&self, tenant: &str) -> bool {
+        self.groups.iter().any(|(t, _)| t == tenant)
+    }
+
     /// Every group with its tenant's resource; the groups are empty afterwards.
     pub fn drain<'a>(
         &'a mut self,
@@ -104,23 +112,67 @@ pub fn scope() -> InstrumentationScope {
     }
 }
 
-/// Collects traces into one export request, a `ResourceSpans` per tenant.
+/// When a request is full.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BatchLimits {
+    /// Items (spans) per request.
+    pub max_items: usize,
+    /// Encoded protobuf size per request, before compression. Receivers commonly refuse more
+    /// than 4 MiB (gRPC's default message limit); the default stays well under it.
+    pub max_bytes: usize,
+}
+
+impl BatchLimits {
+    /// No limit: everything added goes into one request (for tests and benchmarks that build
+    /// one request by hand).
+    pub const UNLIMITED: BatchLimits = BatchLimits {
+        max_items: usize::MAX,
+        max_bytes: usize::MAX,
+    };
+}
+
+impl Default for BatchLimits {
+    fn default() -> Self {
+        BatchLimits {
+            max_items: 512,
+            max_bytes: 1024 * 1024,
+        }
+    }
+}
+
+/// Protobuf framing of one span inside `ScopeSpans` (field tag and length prefix), at most.
+const SPAN_FRAMING: usize = 4;
+/// Resource, scope and framing of one tenant's group, roughly (the resource is measured).
+const GROUP_FRAMING: usize = 96;
+
+/// Collects traces into export requests, a `ResourceSpans` per tenant, and hands over each
+/// request once it is full. A trace is never split across requests unless it alone exceeds
+/// the limits; a batch that cannot take the next whole trace is sent first.
 pub struct TraceBatch {
     template: ResourceTemplate,
+    limits: BatchLimits,
     groups: TenantGroups<Span>,
     spans: usize,
+    bytes: usize,
     traces: usize,
     exception_events: bool,
+    scratch: Vec<(Span, usize)>,
 }
 
 impl TraceBatch {
-    pub fn new(template: ResourceTemplate) -> TraceBatch {
+    pub fn new(template: ResourceTemplate, limits: BatchLimits) -> TraceBatch {
         TraceBatch {
             template,
+            limits: BatchLimits {
+                max_items: limits.max_items.max(1),
+                max_bytes: limits.max_bytes.max(1),
+            },
             groups: TenantGroups::default(),
             spans: 0,
+            bytes: 0,
             traces: 0,
             exception_events: false,
+            scratch: Vec::new(),
         }
     }
 
@@ -143,25 +195,72 @@ impl TraceBatch {
         self.spans == 0
     }
 
-    pub fn add(&mut self, plan: &Plan, trace: &Trace) {
+    /// Encoded size of the batch so far, approximately (within a few bytes per group).
+    pub fn bytes(&self) -> usize {
+        self.bytes
+    }
+
+    fn fits(&self, spans: usize, bytes: usize) -> bool {
+        self.spans + spans <= self.limits.max_items && self.bytes + bytes <= self.limits.max_bytes
+    }
+
+    /// Adds a trace; every request that fills up is passed to `ready` with its span count.
+    pub fn add(
+        &mut self,
+        plan: &Plan,
+        trace: &Trace,
+        ready: &mut dyn FnMut(ExportTraceServiceRequest, u64),
+    ) {
         let tenant = plan.str(plan.tenants[trace.tenant as usize]);
         let events = self.exception_events;
-        self.groups
-            .group(tenant)
-            .extend(trace.spans.iter().map(|s| {
-                let mut span = span_message(plan, trace, s);
-                if events {
-                    span.events.extend(exception_event(plan, s));
-                }
-                span
-            }));
-        self.spans += trace.spans.len();
+        let mut scratch = std::mem::take(&mut self.scratch);
+        scratch.clear();
+        scratch.extend(trace.spans.iter().map(|s| {
+            let mut span = span_message(plan, trace, s);
+            if events {
+                span.events.extend(exception_event(plan, s));
+            }
+            let size = span.encoded_len() + SPAN_FRAMING;
+            (span, size)
+        }));
+        let total: usize = scratch.iter().map(|(_, size)| size).sum();
+        if !self.is_empty() && !self.fits(scratch.len(), total) {
+            self.flush(ready);
+        }
+        for (span, size) in scratch.drain(..) {
+            if !self.is_empty() && !self.fits(1, size) {
+                self.flush(ready);
+            }
+            self.push(tenant, span, size);
+        }
+        self.scratch = scratch;
         self.traces += 1;
+        if !self.fits(1, 0) || self.bytes >= self.limits.max_bytes {
+            self.flush(ready);
+        }
+    }
+
+    fn push(&mut self, tenant: &str, span: Span, size: usize) {
+        if !self.groups.has(tenant) {
+            self.bytes += self.template.resource(tenant).encoded_len() + GROUP_FRAMING;
+        }
+        self.groups.group(tenant).push(span);
+        self.spans += 1;
+        self.bytes += size;
+    }
+
+    /// Passes what has been collected to `ready`, if anything.
+    pub fn flush(&mut self, ready: &mut dyn FnMut(ExportTraceServiceRequest, u64)) {
+        if !self.is_empty() {
+            let items = self.spans as u64;
+            ready(self.take(), items);
+        }
     }
 
     /// The request holding everything added so far; the batch is empty afterwards.
     pub fn take(&mut self) -> ExportTraceServiceRequest {
         self.spans = 0;
+        self.bytes = 0;
         self.traces = 0;
         let scope = scope();
         ExportTraceServiceRequest {
@@ -317,13 +416,13 @@ mod tests {
             let mut batch = TraceBatch::new(ResourceTemplate {
                 attributes: vec![("service.name".into(), "svc".into())],
                 tenant_keys: vec!["tenant.id".into()],
-            });
+            }, BatchLimits::UNLIMITED);
             let mut expected = Vec::new();
             let mut iteration = Iteration::default();
             for (index, tenant) in tenants.iter().enumerate() {
                 generate(&plan, seed, index as u64, *tenant, 1_700_000_000_000_000_000, &mut iteration);
                 for trace in iteration.traces() {
-                    batch.add(&plan, trace);
+                    batch.add(&plan, trace, &mut |_, _| panic!("an unlimited batch never fills"));
                     expected.extend(trace.spans.iter().map(|s| (trace.tenant, trace.trace_id, s.span_id)));
                 }
             }
@@ -347,5 +446,85 @@ mod tests {
             got.sort();
             prop_assert_eq!(got, expected, "every span lands under its own tenant's resource");
         }
+    }
+
+    /// Requests cut from `iterations` iterations of a bundled scenario over two tenants.
+    fn requests(
+        scenario: &str,
+        iterations: u64,
+        limits: BatchLimits,
+    ) -> Vec<(ExportTraceServiceRequest, u64)> {
+        let plan = plan(scenario);
+        let template = ResourceTemplate {
+            attributes: vec![("service.name".into(), "svc".into())],
+            tenant_keys: vec!["tenant.id".into()],
+        };
+        let mut batch = TraceBatch::new(template, limits);
+        let mut iteration = Iteration::default();
+        let mut out = Vec::new();
+        let mut ready = |request, items| out.push((request, items));
+        for index in 0..iterations {
+            generate(
+                &plan,
+                7,
+                index,
+                (index % 2) as u32,
+                1_700_000_000_000_000_000,
+                &mut iteration,
+            );
+            for trace in iteration.traces() {
+                batch.add(&plan, trace, &mut ready);
+            }
+        }
+        batch.flush(&mut ready);
+        out
+    }
+
+    fn spans(request: &ExportTraceServiceRequest) -> Vec<&Span> {
+        request
+            .resource_spans
+            .iter()
+            .flat_map(|rs| &rs.scope_spans)
+            .flat_map(|ss| &ss.spans)
+            .collect()
+    }
+
+    #[test]
+    fn requests_respect_both_limits_and_keep_traces_whole() {
+        let limits = BatchLimits {
+            max_items: 50,
+            max_bytes: 16 * 1024,
+        };
+        let out = requests("tool_retry", 200, limits);
+        let mut seen_in: std::collections::HashMap<Vec<u8>, usize> = Default::default();
+        let mut total = 0;
+        for (i, (request, items)) in out.iter().enumerate() {
+            let spans = spans(request);
+            assert_eq!(spans.len() as u64, *items);
+            assert!(spans.len() <= limits.max_items);
+            assert!(
+                request.encoded_len() <= limits.max_bytes,
+                "{}",
+                request.encoded_len()
+            );
+            for span in spans {
+                let first = *seen_in.entry(span.trace_id.clone()).or_insert(i);
+                assert_eq!(first, i, "a trace that fits was split across requests");
+            }
+            total += items;
+        }
+        assert!(out.len() > 5);
+        assert!(total > 200);
+    }
+
+    #[test]
+    fn a_trace_larger_than_a_request_is_split_at_the_limits() {
+        let limits = BatchLimits {
+            max_items: 3,
+            max_bytes: 1 << 20,
+        };
+        let out = requests("successful_agent_turn", 1, limits);
+        let sizes: Vec<u64> = out.iter().map(|(_, items)| *items).collect();
+        assert_eq!(sizes, vec![3, 3, 1]);
     }
 }

@@ -444,7 +444,7 @@ impl SpanBatch {
 mod tests {
     use super::*;
     use crate::generate::{Iteration, PlanOptions, generate};
-    use crate::otlp::encode::TraceBatch;
+    use crate::otlp::encode::{BatchLimits, TraceBatch};
     use crate::scenario::{BUNDLED, LoadOptions, decode};
     use proptest::prelude::*;
 
@@ -487,13 +487,13 @@ mod tests {
                 tenant_keys: vec!["tenant.id".into()],
             };
             let encoder = SpanEncoder::new(&plan);
-            let mut reference = TraceBatch::new(template.clone());
+            let mut reference = TraceBatch::new(template.clone(), BatchLimits::UNLIMITED);
             let mut fast = SpanBatch::new(&template, "tenant-b");
             let mut out = Iteration::default();
             for index in 0..iterations {
                 generate(&plan, seed, index, 1, end, &mut out);
                 for trace in out.traces() {
-                    reference.add(&plan, trace);
+                    reference.add(&plan, trace, &mut |_, _| unreachable!("unlimited"));
                     fast.add(&encoder, trace);
                 }
             }

@@ -13,14 +13,12 @@
 use crate::generate::logs::TraceLogs;
 use crate::generate::metrics::{Aggregator, Temporality};
 use crate::generate::{Plan, Trace};
-use crate::otlp::Signal;
 use crate::otlp::encode::ResourceTemplate;
 use crate::otlp::encode_logs::LogBatch;
 use crate::otlp::encode_metrics::metrics_request;
 use crate::otlp::export::Transport;
+use crate::otlp::payload::OtlpRequest;
 use crate::otlp::pipeline::Pipeline;
-use bytes::Bytes;
-use prost::Message;
 use std::time::{Duration, Instant};
 
 /// What the run derives from its spans besides the traces.
@@ -133,9 +131,8 @@ impl Signals {
             return;
         }
         let items = l.batch.records() as u64;
-        let body = Bytes::from(l.batch.take().encode_to_vec());
         self.counts.log_records += items;
-        pipeline.send(Signal::Logs, body, items);
+        pipeline.send(OtlpRequest::Logs(l.batch.take()), items);
     }
 
     /// When the next metric export is due.
@@ -161,10 +158,12 @@ impl Signals {
             return;
         };
         let items = export.points as u64;
-        let body = Bytes::from(metrics_request(&export, &self.resource).encode_to_vec());
         self.counts.metric_points += items;
         self.counts.metric_exports += 1;
-        pipeline.send(Signal::Metrics, body, items);
+        pipeline.send(
+            OtlpRequest::Metrics(metrics_request(&export, &self.resource)),
+            items,
+        );
     }
 
     /// Sends what is left: the last log records and the final metric export.
