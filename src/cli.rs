@@ -75,7 +75,7 @@ pub struct ScenarioArgs {
     /// The scenario's name (its file name without .yaml)
     #[arg(long)]
     pub name: String,
-    /// Traces to generate [default: the scenario's repeat_count]
+    /// Traces to generate [default: the scenario's repeat_count, or no limit with --duration]
     #[arg(long)]
     pub count: Option<u64>,
     /// Milliseconds between traces [default: the scenario's interval_ms]
@@ -87,9 +87,9 @@ pub struct ScenarioArgs {
 
 #[derive(Debug, Args)]
 pub struct RunArgs {
-    /// Traces to generate
-    #[arg(long, default_value_t = 100)]
-    pub count: u64,
+    /// Traces to generate [default: 100, or no limit with --duration]
+    #[arg(long)]
+    pub count: Option<u64>,
     /// Milliseconds between traces
     #[arg(long, value_name = "MS", default_value_t = 500.0)]
     pub interval: f64,
@@ -129,6 +129,8 @@ pub struct GenerateArgs {
     pub quiet: bool,
     #[command(flatten)]
     pub export: ExportArgs,
+    #[command(flatten)]
+    pub pace: PaceArgs,
     #[command(flatten)]
     pub signals: SignalArgs,
     #[command(flatten)]
@@ -181,6 +183,78 @@ fn parse_interval(text: &str) -> Result<Duration, String> {
         return Err(format!("`{text}` is out of range (1ms to 24h)"));
     }
     Ok(Duration::from_secs_f64(seconds))
+}
+
+/// How fast and for how long a run goes.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Pacing")]
+pub struct PaceArgs {
+    /// Target rate in traces per second (overrides --interval)
+    #[arg(long, value_name = "PER_SECOND", value_parser = parse_rate)]
+    pub rate: Option<f64>,
+    /// How arrivals are spaced at the target rate: evenly, or as a Poisson process
+    #[arg(long, value_enum, value_name = "KIND", default_value_t = ArrivalsArg::Constant)]
+    pub arrivals: ArrivalsArg,
+    /// Stop after this long, e.g. 30s, 10m, 2h, or `inf` to run until interrupted
+    #[arg(long, value_name = "DURATION", value_parser = parse_run_duration)]
+    pub duration: Option<RunDuration>,
+    /// Climb linearly from 0 to the target rate over this time, e.g. 30s
+    #[arg(long, value_name = "DURATION", value_parser = parse_run_duration)]
+    pub ramp_up: Option<RunDuration>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum ArrivalsArg {
+    Constant,
+    Poisson,
+}
+
+/// A run's length: a time, or until interrupted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RunDuration {
+    For(Duration),
+    Forever,
+}
+
+fn parse_rate(text: &str) -> Result<f64, String> {
+    match text.trim().parse::<f64>() {
+        Ok(r) if r > 0.0 && r.is_finite() => Ok(r),
+        _ => Err(format!(
+            "`{text}` is not a rate above 0 (traces per second)"
+        )),
+    }
+}
+
+/// `30s`, `10m`, `2h`, `1.5h`, `500ms`, or `inf`.
+fn parse_run_duration(text: &str) -> Result<RunDuration, String> {
+    let text = text.trim();
+    if matches!(text, "inf" | "infinite" | "forever") {
+        return Ok(RunDuration::Forever);
+    }
+    let split = text
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let scale = match unit.trim() {
+        "ms" => 1e-3,
+        "" | "s" => 1.0,
+        "m" | "min" => 60.0,
+        "h" => 3600.0,
+        "d" => 86_400.0,
+        other => {
+            return Err(format!(
+                "unknown unit `{other}` (use ms, s, m, h, d or inf)"
+            ));
+        }
+    };
+    let seconds = number
+        .parse::<f64>()
+        .map_err(|_| format!("`{text}` is not a duration (e.g. 30s, 10m, inf)"))?
+        * scale;
+    if !(seconds > 0.0 && seconds < 1e9) {
+        return Err(format!("`{text}` is out of range"));
+    }
+    Ok(RunDuration::For(Duration::from_secs_f64(seconds)))
 }
 
 /// What GenAI observability backends (Phoenix and other OpenInference tools) look for.

@@ -6,8 +6,8 @@
 //! library below only returns typed errors.
 
 use crate::cli::{
-    Cli, Command, GenerateArgs, ListArgs, MetricsTemporality, RunArgs, ScenarioArgs, SinkArgs,
-    ValidateArgs,
+    ArrivalsArg, Cli, Command, GenerateArgs, ListArgs, MetricsTemporality, PaceArgs, RunArgs,
+    RunDuration, ScenarioArgs, SinkArgs, ValidateArgs,
 };
 use crate::config::{self, Tenants};
 use crate::generate::metrics::Temporality;
@@ -23,7 +23,7 @@ use crate::scenario::{
 use crate::schema::{self, Schema};
 use crate::sink::faults::Faults;
 use crate::sink::{PortFiles, SinkHandle, SinkOptions};
-use crate::workload::{self, Mix, RunSettings, Show, SignalSettings};
+use crate::workload::{self, Arrivals, Mix, Pace, RunSettings, Show, SignalSettings};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -106,7 +106,13 @@ fn scenario(cli: &Cli, args: &ScenarioArgs) -> Outcome {
         }
         Err(error) => return load_failed(&error),
     };
-    let count = args.count.unwrap_or(scenario.repeat_count);
+    let count = args
+        .count
+        .unwrap_or(if args.generate.pace.duration.is_some() {
+            u64::MAX
+        } else {
+            scenario.repeat_count
+        });
     let interval = args.interval.unwrap_or(scenario.interval_ms);
     generate(cli, &args.generate, &[scenario], count, interval)
 }
@@ -139,7 +145,14 @@ fn run_mixed(cli: &Cli, args: &RunArgs) -> Outcome {
         eprintln!("error: no scenarios in {library}");
         return Outcome::Usage;
     }
-    generate(cli, &args.generate, &scenarios, args.count, args.interval)
+    let count = args
+        .count
+        .unwrap_or(if args.generate.pace.duration.is_some() {
+            u64::MAX
+        } else {
+            100
+        });
+    generate(cli, &args.generate, &scenarios, count, args.interval)
 }
 
 fn load_failed(error: &LoadError) -> Outcome {
@@ -264,7 +277,11 @@ fn generate(
     let settings = RunSettings {
         seed,
         count,
-        interval: Duration::from_secs_f64(interval_ms / 1000.0),
+        pace: pace(&args.pace, interval_ms),
+        duration: match args.pace.duration {
+            Some(RunDuration::For(d)) => Some(d),
+            Some(RunDuration::Forever) | None => None,
+        },
         tenant_weights: tenants.weights.clone(),
         show: if args.show_full_spans {
             Show::FullSpans
@@ -301,8 +318,20 @@ fn generate(
             [one] => format!("scenario {}", one.scenario),
             many => format!("a mix of {} scenarios", many.len()),
         };
+        let how_many = if count == u64::MAX {
+            "until stopped".to_string()
+        } else {
+            format!("{count} traces")
+        };
+        let pace = match settings.pace.rate {
+            Some(rate) => format!("at {rate} traces/s"),
+            None => "as fast as possible".to_string(),
+        };
+        let limit = settings
+            .duration
+            .map_or(String::new(), |d| format!(" for {:.1} s", d.as_secs_f64()));
         eprintln!(
-            "Running {what}: {count} traces, {interval_ms} ms apart, to {destination} (seed {seed}; --seed {seed} repeats this run)"
+            "Running {what}: {how_many} {pace}{limit}, to {destination} (seed {seed}; --seed {seed} repeats this run)"
         );
     }
     let summary = workload::run(&mix, &settings, &runtime, transports, &interrupt);
@@ -345,6 +374,28 @@ fn signal_settings(args: &GenerateArgs) -> SignalSettings {
         },
         exception_span_events: s.exception_span_events,
         ..SignalSettings::default()
+    }
+}
+
+/// The run's pace: `--rate` if given, else one iteration every `interval_ms`.
+fn pace(args: &PaceArgs, interval_ms: f64) -> Pace {
+    let base = match args.rate {
+        Some(rate) => Pace {
+            rate: Some(rate),
+            ..Pace::unpaced()
+        },
+        None => Pace::every_ms(interval_ms),
+    };
+    Pace {
+        arrivals: match args.arrivals {
+            ArrivalsArg::Constant => Arrivals::Constant,
+            ArrivalsArg::Poisson => Arrivals::Poisson,
+        },
+        ramp_up: match args.ramp_up {
+            Some(RunDuration::For(d)) => d,
+            Some(RunDuration::Forever) | None => Duration::ZERO,
+        },
+        ..base
     }
 }
 

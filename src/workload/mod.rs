@@ -37,8 +37,11 @@ const SCENARIO_SALT: u64 = 0x5CE4_A210_FFEE_0002;
 #[derive(Clone, Debug)]
 pub struct RunSettings {
     pub seed: u64,
+    /// Iterations to run; `u64::MAX` for no limit.
     pub count: u64,
-    pub interval: Duration,
+    pub pace: Pace,
+    /// Stop generating once this much time has passed.
+    pub duration: Option<Duration>,
     pub tenant_weights: Vec<f64>,
     pub show: Show,
     pub quiet: bool,
@@ -67,6 +70,10 @@ pub struct RunSummary {
     pub elapsed_s: f64,
     /// Spans generated per second of the run.
     pub spans_per_s: f64,
+    /// The target rate in iterations per second, when the run was paced by one.
+    pub target_rate: Option<f64>,
+    /// Iterations per second achieved.
+    pub achieved_rate: f64,
     /// Set when a signal stopped the run early (2 = SIGINT, 15 = SIGTERM).
     pub interrupted_by: Option<i32>,
     pub export: PipelineSummary,
@@ -85,6 +92,17 @@ impl RunSummary {
             "Generated {} traces ({} spans, {} with errors) in {:.2} s: {:.0} spans/s, seed {}\n",
             self.traces, self.spans, self.error_spans, self.elapsed_s, self.spans_per_s, self.seed
         );
+        if let Some(target) = self.target_rate {
+            out += &format!(
+                "Rate: {:.1} traces/s achieved, {:.1} targeted ({:.1}%)\n",
+                self.achieved_rate,
+                target,
+                100.0 * self.achieved_rate / target
+            );
+            if self.achieved_rate < 0.99 * target {
+                out += "  below target: the machine or the endpoint could not keep up\n";
+            }
+        }
         if let Some(signal) = self.interrupted_by {
             out += &format!(
                 "Interrupted by {}: generation stopped early\n",
@@ -197,11 +215,14 @@ pub fn run<T: Transport>(
         log_records: 0,
         elapsed_s: 0.0,
         spans_per_s: 0.0,
+        target_rate: None,
+        achieved_rate: 0.0,
         interrupted_by: None,
         export: PipelineSummary::default(),
         sample_trace_ids: Vec::new(),
     };
     let started = Instant::now();
+    let started_unix_ns = unix_now_ns();
     let prefix = match mix {
         Mix::One(plan) => &plan.prefix,
         Mix::Weighted(plans) => plans.first().map_or("", |(p, _)| &p.prefix),
@@ -218,8 +239,16 @@ pub fn run<T: Transport>(
     // the sender tasks.
     let stdout = std::io::stdout();
     let mut send = |request, items| pipeline.send(OtlpRequest::Traces(request), items);
+    let mut schedule = Schedule::new(settings.pace.clone(), settings.seed);
     for index in 0..settings.count {
-        let due = started + settings.interval.mul_f64(index as f64);
+        let offset = schedule.next_due();
+        if settings
+            .duration
+            .is_some_and(|d| offset >= d || started.elapsed() >= d)
+        {
+            break;
+        }
+        let due = started + offset;
         if due > Instant::now() {
             // Nothing should sit in a batch while we wait for the next trace.
             if due - Instant::now() > Duration::from_millis(50) {
@@ -247,7 +276,12 @@ pub fn run<T: Transport>(
             settings.seed,
             index,
             tenant as u32,
-            unix_now_ns(),
+            // A paced iteration ends at its scheduled instant (reproducible, never ahead of the
+            // clock, since it was waited for); an unpaced one when it is made.
+            match settings.pace.rate {
+                Some(_) => started_unix_ns + offset.as_nanos() as u64,
+                None => unix_now_ns(),
+            },
             &mut iteration,
         );
         for trace in iteration.traces() {
@@ -273,14 +307,15 @@ pub fn run<T: Transport>(
         }
         if !settings.quiet && last_progress.elapsed() >= Duration::from_secs(2) {
             last_progress = Instant::now();
-            eprintln!(
-                "  {}/{} traces, {} spans",
-                index + 1,
-                settings.count,
-                summary.spans
-            );
+            let of = if settings.count == u64::MAX {
+                String::new()
+            } else {
+                format!("/{}", settings.count)
+            };
+            eprintln!("  {}{of} traces, {} spans", index + 1, summary.spans);
         }
     }
+    let generating = started.elapsed().as_secs_f64();
     batch.flush(&mut send);
     let counts = signals.finish(&pipeline);
     summary.metric_points = counts.metric_points;
@@ -290,6 +325,12 @@ pub fn run<T: Transport>(
     summary.export = pipeline.finish();
     summary.elapsed_s = started.elapsed().as_secs_f64();
     summary.spans_per_s = summary.spans as f64 / summary.elapsed_s.max(1e-9);
+    summary.target_rate = settings.pace.rate;
+    // Over the time spent generating (a duration-bound run: the duration), not the final flush.
+    let window = settings
+        .duration
+        .map_or(generating, |d| d.as_secs_f64().min(generating).max(1e-9));
+    summary.achieved_rate = summary.iterations as f64 / window.max(1e-9);
     summary
 }
 
