@@ -201,6 +201,41 @@ pub struct PaceArgs {
     /// Climb linearly from 0 to the target rate over this time, e.g. 30s
     #[arg(long, value_name = "DURATION", value_parser = parse_run_duration)]
     pub ramp_up: Option<RunDuration>,
+    /// Generate history: spread the traces over this past window (e.g. 24h), as fast as possible
+    #[arg(long, value_name = "DURATION", value_parser = parse_run_duration, conflicts_with_all = ["rate", "duration"])]
+    pub backfill: Option<RunDuration>,
+    /// Take shard K of N (0-based): every N-th iteration of the same global sequence, so shards
+    /// never overlap and together equal the unsharded run
+    #[arg(long, value_name = "K/N", value_parser = parse_shard)]
+    pub shard: Option<Shard>,
+    /// The number of shards, with K from JOB_COMPLETION_INDEX (a Kubernetes Indexed Job)
+    #[arg(long, value_name = "N", conflicts_with = "shard")]
+    pub shards: Option<u64>,
+}
+
+/// Shard `index` of `count`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Shard {
+    pub index: u64,
+    pub count: u64,
+}
+
+fn parse_shard(text: &str) -> Result<Shard, String> {
+    let (k, n) = text
+        .split_once('/')
+        .ok_or_else(|| format!("`{text}` is not K/N (e.g. 0/4)"))?;
+    let index: u64 = k
+        .trim()
+        .parse()
+        .map_err(|_| format!("`{k}` is not a shard number"))?;
+    let count: u64 = n
+        .trim()
+        .parse()
+        .map_err(|_| format!("`{n}` is not a shard count"))?;
+    if count == 0 || index >= count {
+        return Err(format!("shard {index}/{count}: need 0 ≤ K < N"));
+    }
+    Ok(Shard { index, count })
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]

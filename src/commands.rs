@@ -189,6 +189,28 @@ fn generate(
         eprintln!("error: --interval must be a number of milliseconds ≥ 0");
         return Outcome::Usage;
     }
+    let shard = match (args.pace.shard, args.pace.shards) {
+        (Some(shard), _) => Some(shard),
+        (None, Some(count)) => {
+            let index = env("JOB_COMPLETION_INDEX").and_then(|i| i.trim().parse::<u64>().ok());
+            match index {
+                Some(index) if count > 0 && index < count => {
+                    Some(crate::cli::Shard { index, count })
+                }
+                _ => {
+                    eprintln!(
+                        "error: --shards {count} needs JOB_COMPLETION_INDEX set to a number below {count}"
+                    );
+                    return Outcome::Usage;
+                }
+            }
+        }
+        (None, None) => None,
+    };
+    if matches!(args.pace.backfill, Some(RunDuration::Forever)) {
+        eprintln!("error: --backfill needs a window such as 24h");
+        return Outcome::Usage;
+    }
     let prefix = config::attr_prefix(&env);
     let schema = match load_schema(cli.schema_path.as_deref(), &prefix) {
         Ok(schema) => Arc::new(schema),
@@ -277,7 +299,22 @@ fn generate(
     let settings = RunSettings {
         seed,
         count,
-        pace: pace(&args.pace, interval_ms),
+        pace: match args.pace.backfill {
+            // History: the count spread evenly over the window.
+            Some(RunDuration::For(window)) if count != u64::MAX => Pace {
+                rate: Some(count as f64 / window.as_secs_f64()),
+                ..pace(&args.pace, interval_ms)
+            },
+            _ => pace(&args.pace, interval_ms),
+        },
+        backfill: match args.pace.backfill {
+            Some(RunDuration::For(window)) => Some(window),
+            _ => None,
+        },
+        shard: match shard {
+            Some(s) => (s.index, s.count),
+            None => (0, 1),
+        },
         duration: match args.pace.duration {
             Some(RunDuration::For(d)) => Some(d),
             Some(RunDuration::Forever) | None => None,

@@ -159,6 +159,24 @@ impl Iteration {
         &self.traces[..self.len]
     }
 
+    /// Moves every span of the iteration later by `ns` (to keep history inside its window).
+    pub fn delay(&mut self, ns: u64) {
+        for trace in &mut self.traces[..self.len] {
+            for span in &mut trace.spans {
+                span.start_ns += ns;
+                span.end_ns += ns;
+            }
+        }
+    }
+
+    /// The earliest span start of the iteration.
+    pub fn earliest_start(&self) -> Option<u64> {
+        self.traces()
+            .iter()
+            .flat_map(|t| t.spans.iter().map(|s| s.start_ns))
+            .min()
+    }
+
     fn next_trace(&mut self) -> &mut Trace {
         if self.len == self.traces.len() {
             self.traces.push(Trace::default());

@@ -42,6 +42,10 @@ pub struct RunSettings {
     pub pace: Pace,
     /// Stop generating once this much time has passed.
     pub duration: Option<Duration>,
+    /// Generate history: the schedule's instants are laid over this past window without waiting.
+    pub backfill: Option<Duration>,
+    /// `(K, N)`: generate only iterations with index ≡ K (mod N).
+    pub shard: (u64, u64),
     pub tenant_weights: Vec<f64>,
     pub show: Show,
     pub quiet: bool,
@@ -248,7 +252,14 @@ pub fn run<T: Transport>(
         {
             break;
         }
-        let due = started + offset;
+        if index % settings.shard.1 != settings.shard.0 {
+            continue;
+        }
+        let due = if settings.backfill.is_some() {
+            started
+        } else {
+            started + offset
+        };
         if due > Instant::now() {
             // Nothing should sit in a batch while we wait for the next trace.
             if due - Instant::now() > Duration::from_millis(50) {
@@ -278,12 +289,23 @@ pub fn run<T: Transport>(
             tenant as u32,
             // A paced iteration ends at its scheduled instant (reproducible, never ahead of the
             // clock, since it was waited for); an unpaced one when it is made.
-            match settings.pace.rate {
-                Some(_) => started_unix_ns + offset.as_nanos() as u64,
-                None => unix_now_ns(),
+            match (settings.backfill, settings.pace.rate) {
+                (Some(window), _) => {
+                    window_start(started_unix_ns, window) + offset.as_nanos() as u64
+                }
+                (None, Some(_)) => started_unix_ns + offset.as_nanos() as u64,
+                (None, None) => unix_now_ns(),
             },
             &mut iteration,
         );
+        if let Some(window) = settings.backfill {
+            // History stays inside its window: an early trace that would start before it moves
+            // later, still ending long before now.
+            let start = window_start(started_unix_ns, window);
+            if let Some(earliest) = iteration.earliest_start().filter(|e| *e < start) {
+                iteration.delay(start - earliest);
+            }
+        }
         for trace in iteration.traces() {
             summary.traces += 1;
             summary.spans += trace.spans.len() as u64;
@@ -361,6 +383,11 @@ fn wait_until<T: Transport>(
 pub fn fresh_seed() -> u64 {
     let mut rng = rand::rng();
     rng.random::<u64>() >> 11
+}
+
+/// The start of a backfill window ending at `now_ns`.
+fn window_start(now_ns: u64, window: Duration) -> u64 {
+    now_ns.saturating_sub(window.as_nanos() as u64)
 }
 
 pub fn unix_now_ns() -> u64 {
