@@ -90,6 +90,13 @@ pub struct RunArgs {
     /// Traces to generate [default: 100, or no limit with --duration]
     #[arg(long)]
     pub count: Option<u64>,
+    /// Weights of the mix, e.g. `successful_agent_turn=3,tool_retry=1` (replaces the scenarios'
+    /// `weight:`; scenarios not named are left out)
+    #[arg(long, value_name = "NAME=W,...", value_parser = parse_mix)]
+    pub mix: Option<MixWeights>,
+    /// Only scenarios with at least one of these tags, e.g. `retry,baseline`
+    #[arg(long, value_name = "TAG,...", value_delimiter = ',')]
+    pub tags: Vec<String>,
     /// Milliseconds between traces
     #[arg(long, value_name = "MS", default_value_t = 500.0)]
     pub interval: f64,
@@ -249,6 +256,26 @@ pub enum ArrivalsArg {
 pub enum RunDuration {
     For(Duration),
     Forever,
+}
+
+/// `--mix` weights by scenario name.
+#[derive(Clone, Debug, PartialEq)]
+pub struct MixWeights(pub Vec<(String, f64)>);
+
+fn parse_mix(text: &str) -> Result<MixWeights, String> {
+    text.split(',')
+        .filter(|p| !p.trim().is_empty())
+        .map(|pair| {
+            let (name, weight) = pair
+                .split_once('=')
+                .ok_or_else(|| format!("`{pair}` is not NAME=WEIGHT"))?;
+            match weight.trim().parse::<f64>() {
+                Ok(w) if w >= 0.0 && w.is_finite() => Ok((name.trim().to_string(), w)),
+                _ => Err(format!("`{weight}` is not a weight ≥ 0")),
+            }
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .map(MixWeights)
 }
 
 fn parse_rate(text: &str) -> Result<f64, String> {

@@ -141,6 +141,24 @@ fn run_mixed(cli: &Cli, args: &RunArgs) -> Outcome {
     if failed {
         return Outcome::Usage;
     }
+    if !args.tags.is_empty() {
+        scenarios.retain(|s| s.tags.iter().any(|t| args.tags.contains(t)));
+    }
+    if let Some(crate::cli::MixWeights(mix)) = &args.mix {
+        for (name, _) in mix {
+            if !scenarios.iter().any(|s| &s.name == name) {
+                eprintln!("error: --mix names `{name}`, which is not among the scenarios to run");
+                return Outcome::Usage;
+            }
+        }
+        for scenario in &mut scenarios {
+            scenario.weight = mix
+                .iter()
+                .find(|(n, _)| *n == scenario.name)
+                .map_or(0.0, |(_, w)| *w);
+        }
+        scenarios.retain(|s| s.weight > 0.0);
+    }
     if scenarios.is_empty() {
         eprintln!("error: no scenarios in {library}");
         return Outcome::Usage;

@@ -237,3 +237,86 @@ fn backfill_spreads_history_over_the_window_without_waiting() {
         assert!(t >= now - day && t <= later);
     }
 }
+
+#[test]
+fn a_mixed_run_follows_its_weights_and_tags() {
+    let judge = Judge::start();
+    let out = bin()
+        .args([
+            "run",
+            "--count",
+            "2000",
+            "--interval",
+            "0",
+            "--seed",
+            "21",
+            "--no-metrics",
+            "--no-logs",
+            "-q",
+        ])
+        .args([
+            "--mix",
+            "successful_agent_turn=3,tool_retry=1",
+            "--endpoint",
+            &judge.endpoint(),
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let received = judge.finish();
+    let roots: Vec<&str> = received
+        .spans
+        .iter()
+        .filter(|s| s.is_root())
+        .map(|s| s.attr_str("vendor.scenario.name").unwrap())
+        .collect();
+    assert_eq!(roots.len(), 2000);
+    assert!(
+        roots
+            .iter()
+            .all(|r| *r == "successful_agent_turn" || *r == "tool_retry")
+    );
+    let first = roots
+        .iter()
+        .filter(|r| **r == "successful_agent_turn")
+        .count();
+    common::assert_proportion(first, roots.len(), 0.75, "share of the weight-3 scenario");
+
+    let judge = Judge::start();
+    let out = bin()
+        .args([
+            "run",
+            "--count",
+            "50",
+            "--interval",
+            "0",
+            "--no-metrics",
+            "--no-logs",
+            "-q",
+            "--tags",
+            "retry",
+        ])
+        .args(["--endpoint", &judge.endpoint()])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let tagged = common::manifest_dir().join("scenarios");
+    for root in judge.finish().spans.iter().filter(|s| s.is_root()) {
+        let name = root.attr_str("vendor.scenario.name").unwrap();
+        let text = std::fs::read_to_string(tagged.join(format!("{name}.yaml"))).unwrap();
+        assert!(text.contains("- retry"), "{name} is not tagged retry");
+    }
+    let bad = bin()
+        .args(["run", "--mix", "no_such=1", "--count", "1"])
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+}
