@@ -208,6 +208,10 @@ pub struct PaceArgs {
     /// Climb linearly from 0 to the target rate over this time, e.g. 30s
     #[arg(long, value_name = "DURATION", value_parser = parse_run_duration)]
     pub ramp_up: Option<RunDuration>,
+    /// Traffic shape over the run: `constant`, `diurnal[:PERIOD[:AMPLITUDE]]` (default 24h, 0.5)
+    /// or `bursty[:PERIOD[:DUTY[:FACTOR]]]` (default 60s, 0.1, 5): multiplies the target rate
+    #[arg(long, value_name = "SHAPE", value_parser = parse_traffic, default_value = "constant")]
+    pub traffic: crate::workload::Pattern,
     /// Generate history: spread the traces over this past window (e.g. 24h), as fast as possible
     #[arg(long, value_name = "DURATION", value_parser = parse_run_duration, conflicts_with_all = ["rate", "duration"])]
     pub backfill: Option<RunDuration>,
@@ -276,6 +280,48 @@ fn parse_mix(text: &str) -> Result<MixWeights, String> {
         })
         .collect::<Result<Vec<_>, _>>()
         .map(MixWeights)
+}
+
+fn parse_traffic(text: &str) -> Result<crate::workload::Pattern, String> {
+    use crate::workload::Pattern;
+    let mut parts = text.trim().split(':');
+    let kind = parts.next().unwrap_or_default();
+    let duration = |p: Option<&str>, default: Duration| match p {
+        Some(p) => match parse_run_duration(p)? {
+            RunDuration::For(d) => Ok(d),
+            RunDuration::Forever => Err("a traffic period must be finite".to_string()),
+        },
+        None => Ok(default),
+    };
+    let number = |p: Option<&str>, default: f64, what: &str| match p {
+        Some(p) => p
+            .parse::<f64>()
+            .ok()
+            .filter(|x| *x >= 0.0 && x.is_finite())
+            .ok_or(format!("`{p}` is not a valid {what}")),
+        None => Ok(default),
+    };
+    let pattern = match kind {
+        "constant" => Pattern::Constant,
+        "diurnal" => Pattern::Diurnal {
+            period: duration(parts.next(), Duration::from_secs(86_400))?,
+            amplitude: number(parts.next(), 0.5, "amplitude")?.min(1.0),
+        },
+        "bursty" => Pattern::Bursty {
+            period: duration(parts.next(), Duration::from_secs(60))?,
+            duty: number(parts.next(), 0.1, "duty share")?.min(1.0),
+            factor: number(parts.next(), 5.0, "burst factor")?,
+        },
+        other => {
+            return Err(format!(
+                "unknown traffic shape `{other}` (constant, diurnal, bursty)"
+            ));
+        }
+    };
+    if parts.next().is_some() {
+        return Err(format!("too many parts in `{text}`"));
+    }
+    Ok(pattern)
 }
 
 fn parse_rate(text: &str) -> Result<f64, String> {
@@ -501,6 +547,35 @@ mod tests {
         for bad in ["0", "0s", "-1s", "10x", "s", "", "2d", "1e3"] {
             assert!(parse_interval(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn pacing_values_parse() {
+        use crate::workload::Pattern;
+        assert_eq!(parse_traffic("constant"), Ok(Pattern::Constant));
+        assert_eq!(
+            parse_traffic("diurnal:1h:0.8"),
+            Ok(Pattern::Diurnal {
+                period: Duration::from_secs(3600),
+                amplitude: 0.8
+            })
+        );
+        assert!(
+            matches!(parse_traffic("bursty"), Ok(Pattern::Bursty { factor, .. }) if factor == 5.0)
+        );
+        assert!(parse_traffic("wavy").is_err());
+        assert_eq!(parse_run_duration("inf"), Ok(RunDuration::Forever));
+        assert_eq!(
+            parse_run_duration("2h"),
+            Ok(RunDuration::For(Duration::from_secs(7200)))
+        );
+        assert!(parse_run_duration("-1s").is_err());
+        assert_eq!(parse_shard("1/4"), Ok(Shard { index: 1, count: 4 }));
+        assert!(parse_shard("4/4").is_err());
+        assert_eq!(
+            parse_mix("a=3, b=1"),
+            Ok(MixWeights(vec![("a".into(), 3.0), ("b".into(), 1.0)]))
+        );
     }
 
     #[test]

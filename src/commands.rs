@@ -446,6 +446,7 @@ fn pace(args: &PaceArgs, interval_ms: f64) -> Pace {
             ArrivalsArg::Constant => Arrivals::Constant,
             ArrivalsArg::Poisson => Arrivals::Poisson,
         },
+        pattern: args.traffic,
         ramp_up: match args.ramp_up {
             Some(RunDuration::For(d)) => d,
             Some(RunDuration::Forever) | None => Duration::ZERO,
