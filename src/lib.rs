@@ -20,6 +20,7 @@ pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod generate;
+pub mod lint;
 pub mod otlp;
 pub mod scenario;
 pub mod schema;

@@ -8,6 +8,9 @@ mod plan;
 mod sampler;
 mod trace;
 
-pub use plan::{AttrValue, LiteralId, NodeId, Plan, PlanOptions, Sym};
+pub use plan::{
+    AttrValue, LatencySampler, LiteralId, NodeId, Plan, PlanOptions, Sym, is_integer_attribute,
+    is_token_count,
+};
 pub use sampler::{Draw, Sampler};
 pub use trace::{Attr, Iteration, SpanRecord, Trace, generate, iteration_rng};
