@@ -16,6 +16,7 @@
 //! the time per span.
 #![forbid(unsafe_code)]
 
+pub mod check;
 pub mod cli;
 pub mod commands;
 pub mod config;
