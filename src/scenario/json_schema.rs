@@ -95,12 +95,35 @@ pub fn scenario_schema(prefix: &str) -> Value {
 fn closed(mapping: &Mapping, except: &[&str], prefix: &str) -> Value {
     let mut properties = Map::new();
     add_keys(&mut properties, mapping, except, prefix);
-    json!({
+    let mut object = json!({
         "type": "object",
         "description": mapping.doc,
         "properties": properties,
         "additionalProperties": false,
-    })
+    });
+    let mut rules = one_spelling(&[mapping]);
+    if std::ptr::eq(mapping, &format::DOCUMENT) {
+        // `spans` is the old spelling of `root`: one of them, not both.
+        rules.push(json!({"anyOf": [{"required": ["root"]}, {"required": ["spans"]}]}));
+        rules.push(json!({"not": {"required": ["root", "spans"]}}));
+    }
+    if !rules.is_empty() {
+        object["allOf"] = Value::Array(rules);
+    }
+    object
+}
+
+/// A key may be written under one of its spellings, not two.
+fn one_spelling(mappings: &[&Mapping]) -> Vec<Value> {
+    let mut rules = Vec::new();
+    for key in mappings.iter().flat_map(|m| m.keys) {
+        for (i, a) in key.names.iter().enumerate() {
+            for b in &key.names[i + 1..] {
+                rules.push(json!({"not": {"required": [a, b]}}));
+            }
+        }
+    }
+    rules
 }
 
 fn add_keys(properties: &mut Map<String, Value>, mapping: &Mapping, except: &[&str], prefix: &str) {
@@ -140,14 +163,19 @@ fn sampled(head: &Mapping, prefix: &str) -> Value {
                     "description": params.doc,
                 }),
             );
-            json!({
+            let mut object = json!({
                 "type": "object",
                 "title": *name,
                 "description": params.doc,
                 "properties": properties,
                 "required": ["distribution"],
                 "additionalProperties": false,
-            })
+            });
+            let rules = one_spelling(&[head, params]);
+            if !rules.is_empty() {
+                object["allOf"] = Value::Array(rules);
+            }
+            object
         })
         .collect();
     json!({"anyOf": variants})
