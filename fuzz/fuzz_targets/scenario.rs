@@ -41,6 +41,10 @@ fuzz_target!(|data: &[u8]| {
     // The static worst case is a true bound of every trace generated.
     let worst = worst_case_spans(&decoded.scenario.root);
     for trace in iteration.traces() {
-        assert!(trace.spans.len() as u64 <= worst, "{} spans > worst case {worst}", trace.spans.len());
+        assert!(
+            trace.spans.len() as u64 <= worst,
+            "{} spans > worst case {worst}",
+            trace.spans.len()
+        );
     }
 });

@@ -123,10 +123,7 @@ pub struct Mapping {
 
 impl Mapping {
     /// The key whose canonical spelling is `name`.
-    pub fn key(&self, name: &str) -> Option<&'static Key>
-    where
-        Self: 'static,
-    {
+    pub fn key(&'static self, name: &str) -> Option<&'static Key> {
         self.keys.iter().find(|k| k.name() == name)
     }
 }
