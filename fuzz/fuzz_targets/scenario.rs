@@ -1,50 +1,14 @@
-//! Any bytes as a scenario file: the loader must answer with a scenario or diagnostics, never a
-//! panic; a scenario that loads must lint, compile and generate one iteration without a panic.
+//! Any bytes as a scenario file, through decode → lint → compile → one iteration
+//! (see `../harness.rs`).
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use telemetry_simulator::generate::{Iteration, Plan, PlanOptions, generate};
-use telemetry_simulator::lint::{LintContext, lint};
-use telemetry_simulator::scenario::{LoadOptions, decode_located, worst_case_spans};
+
+#[path = "../harness.rs"]
+mod harness;
 
 fuzz_target!(|data: &[u8]| {
-    let Ok(text) = std::str::from_utf8(data) else {
-        return;
-    };
-    let options = LoadOptions {
-        // Keep one iteration cheap: the limit is enforced by the loader itself.
-        max_spans_per_trace: 2_000,
-        ..LoadOptions::default()
-    };
-    let Ok(decoded) = decode_located(text, "fuzz.yaml", "fuzz", &options) else {
-        return;
-    };
-    let schema = telemetry_simulator::schema::bundled();
-    let context = LintContext {
-        file: "fuzz.yaml",
-        text,
-        schema: &schema,
-        prefix: &options.prefix,
-    };
-    let _ = lint(&decoded, &context);
-    let plan = Plan::compile(
-        &decoded.scenario,
-        &PlanOptions {
-            prefix: options.prefix.clone(),
-            tenants: vec!["fuzz-tenant".into()],
-            schema: Some(std::sync::Arc::new(schema)),
-            service_name: "fuzz".into(),
-        },
-    );
-    let mut iteration = Iteration::default();
-    generate(&plan, 1, 0, 0, 1_700_000_000_000_000_000, &mut iteration);
-    // The static worst case is a true bound of every trace generated.
-    let worst = worst_case_spans(&decoded.scenario.root);
-    for trace in iteration.traces() {
-        assert!(
-            trace.spans.len() as u64 <= worst,
-            "{} spans > worst case {worst}",
-            trace.spans.len()
-        );
+    if let Ok(text) = std::str::from_utf8(data) {
+        harness::exercise(text);
     }
 });
