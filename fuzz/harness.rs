@@ -31,6 +31,8 @@ pub fn exercise(text: &str) {
             tenants: vec!["fuzz-tenant".into()],
             schema: Some(std::sync::Arc::new(schema)),
             service_name: "fuzz".into(),
+            // Message content is generated too, so the fuzzer reaches that code as well.
+            content: true,
         },
     );
     let mut iteration = Iteration::default();

@@ -8,6 +8,7 @@
 use clap::{Args, Parser, Subcommand};
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -15,11 +16,13 @@ use std::path::PathBuf;
     version,
     about = "Generate realistic OpenTelemetry traces for LLM-agent systems from YAML scenarios and send them over OTLP",
     after_help = "Environment: TENANT_UUID or TELEMETRY_TENANT_UUIDS (+ TELEMETRY_TENANT_WEIGHTS) choose tenants; \
-TELEMETRY_SIMULATOR_ATTR_PREFIX sets the attribute prefix (default vendor); OTEL_EXPORTER_OTLP_ENDPOINT, \
-OTLP_HTTP_ENDPOINT and OTEL_SERVICE_NAME work as in the OpenTelemetry SDKs."
+TELEMETRY_SIMULATOR_ATTR_PREFIX sets the attribute prefix (default vendor); the OpenTelemetry SDK variables \
+OTEL_EXPORTER_OTLP_[TRACES_|METRICS_|LOGS_]{ENDPOINT,PROTOCOL,HEADERS,COMPRESSION,TIMEOUT,CERTIFICATE,CLIENT_CERTIFICATE,\
+CLIENT_KEY,INSECURE}, OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES work as in the SDKs (a flag beats its variable); \
+OTLP_HTTP_ENDPOINT is read too."
 )]
 pub struct Cli {
-    /// OTLP/HTTP endpoint; `/v1/traces` is appended [default: http://localhost:4318]
+    /// OTLP endpoint; for OTLP/HTTP `/v1/traces` etc. are appended [default: http://localhost:4318, or http://localhost:4317 for grpc]
     #[arg(long, global = true, value_name = "URL")]
     pub endpoint: Option<String>,
 
@@ -56,6 +59,19 @@ pub enum Command {
     Check(CheckArgs),
     /// Print the JSON Schema of the scenario format (for editors and CI)
     Schema,
+    /// Print a shell completion script (docs/cli.md says where to put it)
+    #[command(hide = true)]
+    Completions(CompletionsArgs),
+    /// Print the man page (roff), generated from this command line
+    #[command(hide = true)]
+    Man,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete in
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
 }
 
 #[derive(Debug, Args)]
@@ -115,6 +131,125 @@ pub struct GenerateArgs {
     /// Print only the final summary
     #[arg(long, short)]
     pub quiet: bool,
+    #[command(flatten)]
+    pub export: ExportArgs,
+    #[command(flatten)]
+    pub signals: SignalArgs,
+    #[command(flatten)]
+    pub genai: GenAiArgs,
+}
+
+/// Options of the metrics and logs derived from the spans.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Metrics and logs")]
+pub struct SignalArgs {
+    /// How often metrics are exported, e.g. 10s, 500ms, 1m (a bare number is milliseconds); a
+    /// run always ends with a final export
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_interval)]
+    pub metrics_interval: Duration,
+    /// Aggregation temporality of the metrics: totals since the run's start, or changes since
+    /// the previous export
+    #[arg(long, value_enum, value_name = "KIND", default_value_t = MetricsTemporality::Cumulative)]
+    pub metrics_temporality: MetricsTemporality,
+    /// Also record each failure as an `exception` span event (the exception log record, which
+    /// the semantic conventions now prefer, is sent with the logs either way)
+    #[arg(long)]
+    pub exception_span_events: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum MetricsTemporality {
+    Cumulative,
+    Delta,
+}
+
+/// A duration such as `10s`, `250ms`, `1.5s` or `2m`; a bare number is milliseconds. Between 1 ms
+/// and one day.
+fn parse_interval(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let scale = match unit.trim() {
+        "" | "ms" => 1e-3,
+        "s" => 1.0,
+        "m" | "min" => 60.0,
+        other => return Err(format!("unknown unit `{other}` (use ms, s or m)")),
+    };
+    let seconds = number
+        .parse::<f64>()
+        .map_err(|_| format!("`{text}` is not a duration (e.g. 10s, 500ms)"))?
+        * scale;
+    if !(1e-3..=86_400.0).contains(&seconds) {
+        return Err(format!("`{text}` is out of range (1ms to 24h)"));
+    }
+    Ok(Duration::from_secs_f64(seconds))
+}
+
+/// What GenAI observability backends (Phoenix and other OpenInference tools) look for.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "GenAI backends")]
+pub struct GenAiArgs {
+    /// Project the traces belong to (resource attribute `openinference.project.name`, which
+    /// Phoenix routes by) [default: the backend's default project]
+    #[arg(long, value_name = "NAME")]
+    pub project: Option<String>,
+    /// Add message content: prompts and completions (`gen_ai.input.messages`,
+    /// `gen_ai.output.messages`), tool call arguments and results, `input.value`/`output.value`
+    #[arg(long)]
+    pub content: bool,
+}
+
+/// How and where telemetry is exported (each flag overrides its OTEL_EXPORTER_OTLP_* variable).
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Export")]
+pub struct ExportArgs {
+    /// OTLP protocol (also OTEL_EXPORTER_OTLP_PROTOCOL) [default: http/protobuf]
+    #[arg(long, value_name = "PROTOCOL", value_parser = ["http/protobuf", "http/json", "grpc"])]
+    pub protocol: Option<String>,
+    /// Compress requests (also OTEL_EXPORTER_OTLP_COMPRESSION) [default: none]
+    #[arg(long, value_name = "ALGORITHM", value_parser = ["gzip", "none"])]
+    pub compression: Option<String>,
+    /// Extra request header or gRPC metadata, e.g. authorization=Bearer x (repeatable; also OTEL_EXPORTER_OTLP_HEADERS)
+    #[arg(long = "header", value_name = "KEY=VALUE")]
+    pub headers: Vec<String>,
+    /// Time limit of one request, e.g. 10s or 500ms (also OTEL_EXPORTER_OTLP_TIMEOUT, in ms) [default: 10s]
+    #[arg(long, value_name = "DURATION", value_parser = parse_interval)]
+    pub timeout: Option<Duration>,
+    /// gRPC endpoints given as host:port use plaintext instead of TLS (also OTEL_EXPORTER_OTLP_INSECURE)
+    #[arg(long)]
+    pub insecure: bool,
+    /// PEM file of CA certificates to trust besides the system's (also OTEL_EXPORTER_OTLP_CERTIFICATE)
+    #[arg(long, value_name = "FILE")]
+    pub ca_cert: Option<PathBuf>,
+    /// PEM client certificate for mutual TLS (also OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE)
+    #[arg(long, value_name = "FILE")]
+    pub client_cert: Option<PathBuf>,
+    /// PEM private key of --client-cert (also OTEL_EXPORTER_OTLP_CLIENT_KEY)
+    #[arg(long, value_name = "FILE")]
+    pub client_key: Option<PathBuf>,
+    /// Give up retrying a request after this long, e.g. 60s or 2m
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_interval)]
+    pub retry_max_elapsed: Duration,
+    /// Requests in flight at once
+    #[arg(long, value_name = "N", default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub exporters: u16,
+    /// Spans per request at most
+    #[arg(long, value_name = "N", default_value_t = 512, value_parser = clap::value_parser!(u32).range(1..))]
+    pub batch_size: u32,
+    /// Encoded bytes per request at most (before compression); whole traces are kept together when they fit
+    #[arg(long, value_name = "BYTES", default_value_t = 1024 * 1024, value_parser = clap::value_parser!(u32).range(1024..))]
+    pub batch_bytes: u32,
+    /// Write OTLP/JSON lines to FILE (`-`: stdout) instead of sending, or `null` to encode and discard
+    #[arg(long, value_name = "FILE|-|null", conflicts_with = "local_sink")]
+    pub output: Option<PathBuf>,
+    /// Write the run's summary (per signal: generated, accepted, rejected, dropped, ...) as JSON to FILE
+    #[arg(long, value_name = "FILE")]
+    pub summary_json: Option<PathBuf>,
+    /// Exit 0 even if some telemetry was rejected or dropped (it is still reported)
+    #[arg(long)]
+    pub allow_export_failures: bool,
 }
 
 #[derive(Debug, Args)]
@@ -167,7 +302,7 @@ pub struct CheckArgs {
     /// Iterations to simulate (the same as the first N of a run with the same seed)
     #[arg(long, value_name = "N", default_value_t = 10_000)]
     pub samples: u64,
-    /// Seed of the random streams, as for `scenario` [default: 0]
+    /// Seed of the random streams, as for `scenario`
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
     /// How to print the report: text for people, json for scripts
@@ -186,15 +321,53 @@ pub struct SinkArgs {
     /// Address to listen on for OTLP/HTTP
     #[arg(long, default_value = "127.0.0.1:4318")]
     pub listen: SocketAddr,
-    /// Write the bound port to this file once listening (useful with port 0)
+    /// Address to listen on for OTLP/gRPC
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:4317")]
+    pub grpc_listen: SocketAddr,
+    /// Do not serve OTLP/gRPC
+    #[arg(long)]
+    pub no_grpc: bool,
+    /// Write the bound HTTP port to this file once listening (useful with port 0)
     #[arg(long, value_name = "FILE")]
     pub port_file: Option<PathBuf>,
+    /// Write the bound gRPC port to this file once listening
+    #[arg(long, value_name = "FILE")]
+    pub grpc_port_file: Option<PathBuf>,
     /// Write the final summary as JSON to this file
     #[arg(long, value_name = "FILE")]
     pub summary_json: Option<PathBuf>,
+    /// Write every accepted request as one line of OTLP/JSON to this file
+    #[arg(long, value_name = "FILE")]
+    pub dump: Option<PathBuf>,
+    /// Fail the first N requests (to test exporters' retries)
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub fail_first: u64,
+    /// HTTP status of the failed requests; gRPC gets the matching code
+    #[arg(long, value_name = "CODE", default_value_t = 503, value_parser = clap::value_parser!(u16).range(400..600))]
+    pub fail_status: u16,
+    /// Ask clients to retry after this many seconds (Retry-After, gRPC RetryInfo) when failing
+    #[arg(long, value_name = "SECONDS")]
+    pub retry_after: Option<u64>,
+    /// Wait this long before answering each request
+    #[arg(long, value_name = "MS", default_value_t = 0)]
+    pub latency: u64,
     /// No live progress line
     #[arg(long, short)]
     pub quiet: bool,
+}
+
+/// The command line with a repeated program name dropped: container images of the original tool
+/// were run as `IMAGE telemetry-simulator scenario ...`, which with this image's entrypoint
+/// arrives here as `telemetry-simulator telemetry-simulator scenario ...`.
+pub fn args_os() -> Vec<std::ffi::OsString> {
+    strip_repeated_name(std::env::args_os().collect())
+}
+
+fn strip_repeated_name(mut args: Vec<std::ffi::OsString>) -> Vec<std::ffi::OsString> {
+    if args.get(1).is_some_and(|a| a == "telemetry-simulator") {
+        args.remove(1);
+    }
+    args
 }
 
 #[cfg(test)]
@@ -203,8 +376,34 @@ mod tests {
     use clap::CommandFactory;
 
     #[test]
+    fn a_repeated_program_name_is_dropped() {
+        let args = |v: &[&str]| v.iter().map(std::ffi::OsString::from).collect::<Vec<_>>();
+        assert_eq!(
+            strip_repeated_name(args(&["/bin/ts", "telemetry-simulator", "list"])),
+            args(&["/bin/ts", "list"])
+        );
+        assert_eq!(
+            strip_repeated_name(args(&["/bin/ts", "list"])),
+            args(&["/bin/ts", "list"])
+        );
+    }
+
+    #[test]
     fn definition_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn metric_intervals_take_units() {
+        let ms = Duration::from_millis;
+        assert_eq!(parse_interval("200ms"), Ok(ms(200)));
+        assert_eq!(parse_interval("10s"), Ok(ms(10_000)));
+        assert_eq!(parse_interval("1.5s"), Ok(ms(1500)));
+        assert_eq!(parse_interval("2m"), Ok(ms(120_000)));
+        assert_eq!(parse_interval("750"), Ok(ms(750)));
+        for bad in ["0", "0s", "-1s", "10x", "s", "", "2d", "1e3"] {
+            assert!(parse_interval(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

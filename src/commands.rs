@@ -5,30 +5,50 @@
 //! 2 for a usage or scenario error. Messages are printed here, once, with their context; the
 //! library below only returns typed errors.
 
-use crate::cli::{Cli, Command, GenerateArgs, ListArgs, RunArgs, ScenarioArgs, SinkArgs};
+use crate::cli::{
+    Cli, Command, GenerateArgs, ListArgs, MetricsTemporality, RunArgs, ScenarioArgs, SinkArgs,
+};
 use crate::config::{self, Tenants};
+use crate::generate::metrics::Temporality;
 use crate::generate::{Plan, PlanOptions};
+use crate::interrupt::Interrupt;
+use crate::otlp::Signal;
+use crate::otlp::encode::BatchLimits;
 use crate::otlp::export::RetryPolicy;
-use crate::otlp::http::HttpOptions;
+use crate::otlp::transport::{Output, Transports};
 use crate::scenario::{Diagnostics, Library, LoadError, LoadOptions, Scenario};
 use crate::schema::{self, Schema};
-use crate::sink::{SinkHandle, SinkOptions};
-use crate::workload::{self, Mix, RunSettings, Show};
+use crate::sink::faults::Faults;
+use crate::sink::{PortFiles, SinkHandle, SinkOptions};
+use crate::workload::{self, Mix, RunSettings, Show, SignalSettings};
 use std::path::Path;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 mod check;
+mod export;
 mod json_schema;
 mod validate;
 
 /// How a command ended, and so the process's exit status.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Outcome {
-    Success = 0,
-    Failure = 1,
-    Usage = 2,
+    Success,
+    Failure,
+    Usage,
+    /// Stopped by a signal: 128 + its number (130 for Ctrl-C, 143 for SIGTERM).
+    Interrupted(u8),
+}
+
+impl Outcome {
+    pub fn exit_status(self) -> u8 {
+        match self {
+            Outcome::Success => 0,
+            Outcome::Failure => 1,
+            Outcome::Usage => 2,
+            Outcome::Interrupted(status) => status,
+        }
+    }
 }
 
 pub fn run(cli: Cli) -> Outcome {
@@ -40,6 +60,8 @@ pub fn run(cli: Cli) -> Outcome {
         Command::Sink(args) => sink(args),
         Command::Check(args) => check::check(&cli, args),
         Command::Schema => json_schema::print_json_schema(),
+        Command::Completions(args) => crate::manual::completions(args.shell),
+        Command::Man => crate::manual::man(),
     }
 }
 
@@ -168,6 +190,7 @@ fn generate(
         tenants: tenants.ids.clone(),
         schema: Some(schema.clone()),
         service_name: service_name.clone(),
+        content: args.genai.content,
     };
     let plans: Vec<Plan> = scenarios
         .iter()
@@ -184,10 +207,17 @@ fn generate(
             return Outcome::Failure;
         }
     };
+    let interrupt = match Interrupt::install(runtime.handle()) {
+        Ok(interrupt) => interrupt,
+        Err(error) => {
+            eprintln!("error: cannot install signal handlers: {error}");
+            return Outcome::Failure;
+        }
+    };
     let local_sink = if args.local_sink {
         let options = SinkOptions {
-            listen: ([127, 0, 0, 1], 0).into(),
-            quiet: true,
+            grpc_listen: Some(([127, 0, 0, 1], 0).into()),
+            ..SinkOptions::local()
         };
         match runtime.block_on(SinkHandle::start(options)) {
             Ok(handle) => Some(handle),
@@ -199,15 +229,40 @@ fn generate(
     } else {
         None
     };
-    let endpoint = match &local_sink {
-        Some(sink) => Some(format!("http://{}", sink.local_addr())),
-        None => cli.endpoint.clone(),
+    let output = match export::output(cli, &args.export, local_sink.as_ref()) {
+        Ok(output) => output,
+        Err(error) => {
+            eprintln!("error: {error}");
+            return Outcome::Usage;
+        }
     };
-    let url = config::traces_url(endpoint.as_deref(), &env);
-    let mut resource = config::resource(&prefix, &service_name, &format!("{seed:016x}"), &env);
+    let transports = {
+        let _inside = runtime.enter();
+        match Transports::open(&output) {
+            Ok(t) => t,
+            Err(error) => {
+                eprintln!("error: {error}");
+                return Outcome::Usage;
+            }
+        }
+    };
+    let (mut resource, warnings) =
+        config::resource(&prefix, &service_name, &format!("{seed:016x}"), &env);
+    for warning in warnings {
+        eprintln!("{warning}");
+    }
     resource
         .attributes
         .push((format!("{prefix}.schema.version"), schema.version.clone()));
+    if let Some(project) = &args.genai.project {
+        resource
+            .attributes
+            .retain(|(k, _)| k != crate::generate::openinference::PROJECT_NAME);
+        resource.attributes.push((
+            crate::generate::openinference::PROJECT_NAME.into(),
+            project.clone(),
+        ));
+    }
     let settings = RunSettings {
         seed,
         count,
@@ -221,14 +276,17 @@ fn generate(
             Show::Nothing
         },
         quiet: args.quiet,
-        http: HttpOptions {
-            traces_url: url.clone(),
-            ..HttpOptions::for_endpoint(endpoint.as_deref().unwrap_or(config::DEFAULT_ENDPOINT))
+        retry: RetryPolicy {
+            max_elapsed: args.export.retry_max_elapsed,
+            ..RetryPolicy::default()
         },
-        retry: RetryPolicy::default(),
-        exporters: 2,
-        batch_spans: 512,
+        exporters: usize::from(args.export.exporters),
+        batch: BatchLimits {
+            max_items: args.export.batch_size as usize,
+            max_bytes: args.export.batch_bytes as usize,
+        },
         resource,
+        signals: signal_settings(args),
     };
     let mix = match plans.as_slice() {
         [one] => Mix::One(one),
@@ -239,36 +297,56 @@ fn generate(
                 .collect(),
         ),
     };
+    let destination = output.describe(Signal::Traces);
     if !args.quiet {
         let what = match plans.as_slice() {
             [one] => format!("scenario {}", one.scenario),
             many => format!("a mix of {} scenarios", many.len()),
         };
         eprintln!(
-            "Running {what}: {count} traces, {interval_ms} ms apart, to {url} (seed {seed}; --seed {seed} repeats this run)"
+            "Running {what}: {count} traces, {interval_ms} ms apart, to {destination} (seed {seed}; --seed {seed} repeats this run)"
         );
     }
-    let summary = match workload::run(&mix, &settings, &runtime) {
-        Ok(summary) => summary,
-        Err(error) => {
-            eprintln!("error: {error}");
-            return Outcome::Failure;
-        }
-    };
-    print!("{}", summary.render(&url));
+    let summary = workload::run(&mix, &settings, &runtime, transports, &interrupt);
+    let report = summary.render(&|signal| output.describe(signal));
+    // With --output -, stdout carries the data; the summary goes to stderr.
+    if output == Output::File("-".into()) {
+        eprint!("{report}");
+    } else {
+        print!("{report}");
+    }
+    let mut outcome = export::outcome(&summary, &output, args.export.allow_export_failures);
+    if let Some(path) = &args.export.summary_json
+        && let Err(error) = export::write_summary(path, &summary)
+    {
+        eprintln!("error: {error}");
+        outcome = outcome.max(Outcome::Failure);
+    }
     if let Some(sink) = local_sink {
         let received = runtime.block_on(sink.shutdown());
         println!("\nThe local sink received:\n{}", received.render());
     }
-    if summary.lossless() {
-        Outcome::Success
-    } else {
-        eprintln!(
-            "error: {} of {} spans were not accepted by {url}",
-            summary.spans - summary.export.traces.accepted,
-            summary.spans
-        );
-        Outcome::Failure
+    // Do not wait for requests the exporter gave up on.
+    runtime.shutdown_timeout(Duration::from_millis(100));
+    match interrupt.exit_status() {
+        Some(status) => Outcome::Interrupted(status),
+        None => outcome,
+    }
+}
+
+/// The derived signals a run sends, from `--no-metrics`, `--no-logs` and the signal options.
+fn signal_settings(args: &GenerateArgs) -> SignalSettings {
+    let s = &args.signals;
+    SignalSettings {
+        metrics: !args.no_metrics,
+        logs: !args.no_logs,
+        metrics_interval: s.metrics_interval,
+        temporality: match s.metrics_temporality {
+            MetricsTemporality::Cumulative => Temporality::Cumulative,
+            MetricsTemporality::Delta => Temporality::Delta,
+        },
+        exception_span_events: s.exception_span_events,
+        ..SignalSettings::default()
     }
 }
 
@@ -335,12 +413,23 @@ fn sink(args: &SinkArgs) -> Outcome {
     };
     let options = SinkOptions {
         listen: args.listen,
+        grpc_listen: (!args.no_grpc).then_some(args.grpc_listen),
         quiet: args.quiet,
+        faults: Faults {
+            fail_first: args.fail_first,
+            status: args.fail_status,
+            retry_after: args.retry_after.map(Duration::from_secs),
+            latency: Duration::from_millis(args.latency),
+        },
+        dump: args.dump.clone(),
     };
-    let port_file: Option<PathBuf> = args.port_file.clone();
+    let port_files = PortFiles {
+        http: args.port_file.clone(),
+        grpc: args.grpc_port_file.clone(),
+    };
     match runtime.block_on(crate::sink::run_until_signal(
         options,
-        port_file,
+        port_files,
         args.summary_json.clone(),
     )) {
         Ok(summary) => {

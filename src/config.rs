@@ -1,11 +1,19 @@
-//! Settings that come from the environment: tenants, the attribute prefix, the resource, the
-//! endpoint.
+//! Settings that come from the environment: tenants, the attribute prefix, the resource, and
+//! where to export (endpoints, protocol, headers, compression, timeout, TLS: the OTel
+//! `OTEL_EXPORTER_OTLP_*` variables, merged with the flags that override them).
 //!
 //! Every reader takes the environment as a lookup function instead of calling `std::env` itself,
 //! so the rules (which variable wins, what a malformed value says) are tested without touching
 //! the process environment, which tests running in parallel would share.
 
+use crate::otlp::Signal;
 use crate::otlp::encode::ResourceTemplate;
+use crate::otlp::http::signal_url;
+use crate::otlp::payload::{Compression, Format};
+use crate::otlp::tls::TlsOptions;
+use crate::otlp::transport::{Output, Protocol, Target};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 /// Looks up one environment variable; `None` when unset or empty.
 pub type Env<'a> = &'a dyn Fn(&str) -> Option<String>;
@@ -34,6 +42,12 @@ pub enum ConfigError {
     },
     #[error("{variable}: the weights add up to 0; at least one must be positive")]
     ZeroWeights { variable: &'static str },
+    #[error("{setting}: `{value}` is not valid; expected {expected}")]
+    BadValue {
+        setting: String,
+        value: String,
+        expected: &'static str,
+    },
 }
 
 /// The tenants traces are spread over, with their (normalised) weights.
@@ -110,24 +124,238 @@ pub fn attr_prefix(env: Env) -> String {
         .unwrap_or_else(|| crate::scenario::YAML_PREFIX.to_string())
 }
 
-pub const DEFAULT_ENDPOINT: &str = "http://localhost:4318";
+pub const DEFAULT_HTTP_ENDPOINT: &str = "http://localhost:4318";
+pub const DEFAULT_GRPC_ENDPOINT: &str = "http://localhost:4317";
 pub const DEFAULT_SERVICE_NAME: &str = "telemetry-simulator";
+/// `OTEL_EXPORTER_OTLP_TIMEOUT`'s default, as in every OTel SDK.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Where traces go: the flag, else `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` (used as is, per the OTel
-/// SDK rules), else `OTEL_EXPORTER_OTLP_ENDPOINT` or the seed's `OTLP_HTTP_ENDPOINT` (with
-/// `/v1/traces` appended), else `http://localhost:4318`.
-pub fn traces_url(flag: Option<&str>, env: Env) -> String {
-    use crate::otlp::{Signal, http::signal_url};
-    if let Some(endpoint) = flag {
-        return signal_url(endpoint, Signal::Traces);
+/// The export options given on the command line (each overrides its environment variables).
+#[derive(Clone, Debug, Default)]
+pub struct ExportFlags<'a> {
+    pub endpoint: Option<&'a str>,
+    pub protocol: Option<&'a str>,
+    pub compression: Option<&'a str>,
+    /// `K=V` each.
+    pub headers: &'a [String],
+    pub timeout: Option<Duration>,
+    pub insecure: bool,
+    pub ca_cert: Option<&'a Path>,
+    pub client_cert: Option<&'a Path>,
+    pub client_key: Option<&'a Path>,
+    /// `--output`: a file, `-` (stdout) or `null`.
+    pub output: Option<&'a Path>,
+}
+
+/// Where the run's requests go, from the flags and the OTel environment variables, with the
+/// OTel SDK rules: a flag beats its variable, a signal's own variable
+/// (`OTEL_EXPORTER_OTLP_TRACES_*`) beats the general one (`OTEL_EXPORTER_OTLP_*`), and that
+/// beats the default. A signal's own endpoint is used as is; a general one (the flag,
+/// `OTEL_EXPORTER_OTLP_ENDPOINT`, or the seed's `OTLP_HTTP_ENDPOINT`) gets the signal's path
+/// (`/v1/traces`) appended for OTLP/HTTP. Headers from `--header` are added to those of the
+/// environment, replacing any of the same name.
+pub fn output(flags: &ExportFlags, env: Env) -> Result<Output, ConfigError> {
+    if let Some(path) = flags.output {
+        if path == Path::new("null") {
+            let traces = target(Signal::Traces, flags, env)?;
+            let format = match traces.protocol {
+                Protocol::HttpJson => Format::Json,
+                Protocol::HttpProtobuf | Protocol::Grpc => Format::Protobuf,
+            };
+            return Ok(Output::Null {
+                format,
+                compression: traces.compression,
+            });
+        }
+        return Ok(Output::File(path.to_owned()));
     }
-    if let Some(url) = env("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") {
-        return url;
+    Ok(Output::Otlp(Box::new([
+        target(Signal::Traces, flags, env)?,
+        target(Signal::Metrics, flags, env)?,
+        target(Signal::Logs, flags, env)?,
+    ])))
+}
+
+/// One signal's endpoint and settings.
+pub fn target(signal: Signal, flags: &ExportFlags, env: Env) -> Result<Target, ConfigError> {
+    let own = |suffix: &str| {
+        let name = format!(
+            "OTEL_EXPORTER_OTLP_{}_{suffix}",
+            signal.name().to_uppercase()
+        );
+        env(&name).map(|v| (name, v))
+    };
+    let general = |suffix: &str| {
+        let name = format!("OTEL_EXPORTER_OTLP_{suffix}");
+        env(&name).map(|v| (name, v))
+    };
+    let setting = |suffix: &str| own(suffix).or_else(|| general(suffix));
+
+    let protocol = match flags.protocol {
+        Some(value) => parse_protocol("--protocol", value)?,
+        None => match setting("PROTOCOL") {
+            Some((name, value)) => parse_protocol(&name, &value)?,
+            None => Protocol::HttpProtobuf,
+        },
+    };
+    let http = protocol != Protocol::Grpc;
+    let base = |endpoint: &str| {
+        if http {
+            signal_url(endpoint, signal)
+        } else {
+            endpoint.to_string()
+        }
+    };
+    let url = if let Some(endpoint) = flags.endpoint {
+        base(endpoint)
+    } else if let Some((_, url)) = own("ENDPOINT") {
+        url
+    } else if let Some((_, endpoint)) = general("ENDPOINT") {
+        base(&endpoint)
+    } else if let (true, Some(endpoint)) = (http, env("OTLP_HTTP_ENDPOINT")) {
+        base(&endpoint)
+    } else if http {
+        base(DEFAULT_HTTP_ENDPOINT)
+    } else {
+        DEFAULT_GRPC_ENDPOINT.to_string()
+    };
+    let compression = match flags.compression {
+        Some(value) => parse_compression("--compression", value)?,
+        None => match setting("COMPRESSION") {
+            Some((name, value)) => parse_compression(&name, &value)?,
+            None => Compression::None,
+        },
+    };
+    let timeout = match flags.timeout {
+        Some(timeout) => timeout,
+        None => match setting("TIMEOUT") {
+            Some((name, value)) => parse_millis(&name, &value)?,
+            None => DEFAULT_TIMEOUT,
+        },
+    };
+    let mut headers = match setting("HEADERS") {
+        Some((name, value)) => parse_headers(&name, &value)?,
+        None => Vec::new(),
+    };
+    for flag in flags.headers {
+        let (key, value) = flag.split_once('=').ok_or_else(|| ConfigError::BadValue {
+            setting: "--header".into(),
+            value: flag.clone(),
+            expected: "KEY=VALUE",
+        })?;
+        let key = key.trim();
+        if key.is_empty() {
+            return Err(ConfigError::BadValue {
+                setting: "--header".into(),
+                value: flag.clone(),
+                expected: "KEY=VALUE with a non-empty KEY",
+            });
+        }
+        headers.retain(|(k, _)| !k.eq_ignore_ascii_case(key));
+        headers.push((key.to_string(), value.trim().to_string()));
     }
-    let base = env("OTEL_EXPORTER_OTLP_ENDPOINT")
-        .or_else(|| env("OTLP_HTTP_ENDPOINT"))
-        .unwrap_or_else(|| DEFAULT_ENDPOINT.to_string());
-    signal_url(&base, Signal::Traces)
+    let path = |flag: Option<&Path>, suffix: &str| {
+        flag.map(Path::to_owned)
+            .or_else(|| setting(suffix).map(|(_, v)| PathBuf::from(v)))
+    };
+    let tls = TlsOptions {
+        ca_cert: path(flags.ca_cert, "CERTIFICATE"),
+        client_cert: path(flags.client_cert, "CLIENT_CERTIFICATE"),
+        client_key: path(flags.client_key, "CLIENT_KEY"),
+    };
+    let insecure = flags.insecure
+        || match setting("INSECURE") {
+            Some((name, value)) => parse_bool(&name, &value)?,
+            None => false,
+        };
+    Ok(Target {
+        protocol,
+        url,
+        headers,
+        compression,
+        timeout,
+        tls,
+        insecure,
+    })
+}
+
+fn parse_protocol(setting: &str, value: &str) -> Result<Protocol, ConfigError> {
+    Protocol::parse(value).ok_or_else(|| ConfigError::BadValue {
+        setting: setting.into(),
+        value: value.into(),
+        expected: "http/protobuf, http/json or grpc",
+    })
+}
+
+fn parse_compression(setting: &str, value: &str) -> Result<Compression, ConfigError> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "gzip" => Ok(Compression::Gzip),
+        "none" | "" => Ok(Compression::None),
+        _ => Err(ConfigError::BadValue {
+            setting: setting.into(),
+            value: value.into(),
+            expected: "gzip or none",
+        }),
+    }
+}
+
+fn parse_bool(setting: &str, value: &str) -> Result<bool, ConfigError> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "true" => Ok(true),
+        "false" => Ok(false),
+        _ => Err(ConfigError::BadValue {
+            setting: setting.into(),
+            value: value.into(),
+            expected: "true or false",
+        }),
+    }
+}
+
+/// An OTel `*_TIMEOUT` variable: whole milliseconds.
+fn parse_millis(setting: &str, value: &str) -> Result<Duration, ConfigError> {
+    value
+        .trim()
+        .parse::<u64>()
+        .ok()
+        .filter(|&ms| ms > 0)
+        .map(Duration::from_millis)
+        .ok_or_else(|| ConfigError::BadValue {
+            setting: setting.into(),
+            value: value.into(),
+            expected: "a positive number of milliseconds",
+        })
+}
+
+/// `key1=value1,key2=value2`, keys and values percent-decoded (the W3C Baggage format that
+/// `OTEL_EXPORTER_OTLP_HEADERS` and `OTEL_RESOURCE_ATTRIBUTES` use).
+fn parse_pairs(value: &str) -> Option<Vec<(String, String)>> {
+    let decode = |s: &str| {
+        percent_encoding::percent_decode_str(s.trim())
+            .decode_utf8()
+            .ok()
+            .map(|c| c.into_owned())
+    };
+    let mut pairs = Vec::new();
+    for item in value.split(',') {
+        if item.trim().is_empty() {
+            continue;
+        }
+        let (k, v) = item.split_once('=')?;
+        let k = decode(k)?;
+        if k.is_empty() {
+            return None;
+        }
+        pairs.push((k, decode(v)?));
+    }
+    Some(pairs)
+}
+
+fn parse_headers(setting: &str, value: &str) -> Result<Vec<(String, String)>, ConfigError> {
+    parse_pairs(value).ok_or_else(|| ConfigError::BadValue {
+        setting: setting.into(),
+        value: value.into(),
+        expected: "comma-separated key=value pairs (percent-encoded where needed)",
+    })
 }
 
 /// `service.name`: the flag, else `OTEL_SERVICE_NAME`, else `telemetry-simulator`.
@@ -138,7 +366,13 @@ pub fn service_name(flag: Option<&str>, env: Env) -> String {
 }
 
 /// The resource every tenant's spans are reported under (the tenant's id is added per tenant).
-pub fn resource(prefix: &str, service_name: &str, instance_id: &str, env: Env) -> ResourceTemplate {
+/// Also returns warnings about variables it had to ignore.
+pub fn resource(
+    prefix: &str,
+    service_name: &str,
+    instance_id: &str,
+    env: Env,
+) -> (ResourceTemplate, Vec<String>) {
     let mut attributes: Vec<(String, String)> = vec![
         ("service.name".into(), service_name.into()),
         ("service.version".into(), env!("CARGO_PKG_VERSION").into()),
@@ -171,21 +405,28 @@ pub fn resource(prefix: &str, service_name: &str, instance_id: &str, env: Env) -
             env("TELEMETRY_SIMULATOR_OTEL_SOURCE").unwrap_or_else(|| "propagated".into()),
         ),
     ];
-    // OTEL_RESOURCE_ATTRIBUTES adds to (and never overrides) what is set explicitly.
+    // OTEL_RESOURCE_ATTRIBUTES adds to (and never overrides) what is set explicitly. A value
+    // that does not decode is dropped whole, with a warning, as the OTel specification asks.
+    let mut warnings = Vec::new();
     if let Some(extra) = env("OTEL_RESOURCE_ATTRIBUTES") {
-        for pair in extra.split(',') {
-            if let Some((k, v)) = pair.split_once('=') {
-                let (k, v) = (k.trim(), v.trim());
-                if !k.is_empty() && !attributes.iter().any(|(existing, _)| existing == k) {
-                    attributes.push((k.to_string(), v.to_string()));
+        match parse_pairs(&extra) {
+            Some(pairs) => {
+                for (k, v) in pairs {
+                    if !attributes.iter().any(|(existing, _)| *existing == k) {
+                        attributes.push((k, v));
+                    }
                 }
             }
+            None => warnings.push(format!(
+                "warning: OTEL_RESOURCE_ATTRIBUTES ignored: `{extra}` is not a list of key=value pairs (percent-encoded where needed)"
+            )),
         }
     }
-    ResourceTemplate {
+    let template = ResourceTemplate {
         attributes,
         tenant_keys: vec![format!("{prefix}.tenant.id"), "tenant.id".into()],
-    }
+    };
+    (template, warnings)
 }
 
 #[cfg(test)]
@@ -237,27 +478,224 @@ mod tests {
         ));
     }
 
+    fn traces(flags: &ExportFlags, env: &dyn Fn(&str) -> Option<String>) -> Target {
+        target(Signal::Traces, flags, env).unwrap()
+    }
+
     #[test]
     fn endpoint_precedence() {
         let env = env_of(&[
             ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://otel:4318"),
             ("OTLP_HTTP_ENDPOINT", "http://seed:4318"),
         ]);
+        let flag = ExportFlags {
+            endpoint: Some("http://flag:1"),
+            ..Default::default()
+        };
+        assert_eq!(traces(&flag, &env).url, "http://flag:1/v1/traces");
+        let none = ExportFlags::default();
+        assert_eq!(traces(&none, &env).url, "http://otel:4318/v1/traces");
+        let seed = env_of(&[("OTLP_HTTP_ENDPOINT", "http://seed:4318")]);
+        assert_eq!(traces(&none, &seed).url, "http://seed:4318/v1/traces");
         assert_eq!(
-            traces_url(Some("http://flag:1"), &env),
-            "http://flag:1/v1/traces"
+            target(Signal::Logs, &none, &seed).unwrap().url,
+            "http://seed:4318/v1/logs"
         );
-        assert_eq!(traces_url(None, &env), "http://otel:4318/v1/traces");
+        let own = env_of(&[
+            ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "http://t:1/custom"),
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://otel:4318"),
+        ]);
+        assert_eq!(traces(&none, &own).url, "http://t:1/custom");
         assert_eq!(
-            traces_url(None, &env_of(&[("OTLP_HTTP_ENDPOINT", "http://seed:4318")])),
-            "http://seed:4318/v1/traces"
+            target(Signal::Metrics, &none, &own).unwrap().url,
+            "http://otel:4318/v1/metrics"
         );
-        let env = env_of(&[("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "http://t:1/custom")]);
-        assert_eq!(traces_url(None, &env), "http://t:1/custom");
+        assert_eq!(traces(&flag, &own).url, "http://flag:1/v1/traces");
         assert_eq!(
-            traces_url(None, &env_of(&[])),
+            traces(&none, &env_of(&[])).url,
             "http://localhost:4318/v1/traces"
         );
+    }
+
+    #[test]
+    fn grpc_endpoints_are_used_as_given_and_default_to_4317() {
+        let grpc = ExportFlags {
+            protocol: Some("grpc"),
+            ..Default::default()
+        };
+        let t = traces(
+            &grpc,
+            &env_of(&[("OTLP_HTTP_ENDPOINT", "http://seed:4318")]),
+        );
+        assert_eq!(
+            (t.protocol, t.url.as_str()),
+            (Protocol::Grpc, "http://localhost:4317")
+        );
+        let env = env_of(&[
+            ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/json"),
+            ("OTEL_EXPORTER_OTLP_LOGS_PROTOCOL", "grpc"),
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "collector:4317"),
+            ("OTEL_EXPORTER_OTLP_INSECURE", "true"),
+        ]);
+        let logs = target(Signal::Logs, &ExportFlags::default(), &env).unwrap();
+        assert_eq!(
+            (logs.protocol, logs.url.as_str(), logs.insecure),
+            (Protocol::Grpc, "collector:4317", true)
+        );
+        let t = traces(&ExportFlags::default(), &env);
+        assert_eq!(t.protocol, Protocol::HttpJson);
+        assert_eq!(t.url, "collector:4317/v1/traces");
+    }
+
+    #[test]
+    fn headers_timeouts_compression_and_certificates_follow_the_otel_rules() {
+        let env = env_of(&[
+            (
+                "OTEL_EXPORTER_OTLP_HEADERS",
+                "api-key=secret%20one, x-tenant=a",
+            ),
+            ("OTEL_EXPORTER_OTLP_METRICS_HEADERS", "only=metrics"),
+            ("OTEL_EXPORTER_OTLP_TIMEOUT", "2500"),
+            ("OTEL_EXPORTER_OTLP_COMPRESSION", "gzip"),
+            ("OTEL_EXPORTER_OTLP_CERTIFICATE", "/ca.pem"),
+            ("OTEL_EXPORTER_OTLP_TRACES_CLIENT_KEY", "/key.pem"),
+        ]);
+        let t = traces(&ExportFlags::default(), &env);
+        assert_eq!(
+            t.headers,
+            vec![
+                ("api-key".to_string(), "secret one".to_string()),
+                ("x-tenant".to_string(), "a".to_string())
+            ]
+        );
+        assert_eq!(t.timeout, Duration::from_millis(2500));
+        assert_eq!(t.compression, Compression::Gzip);
+        assert_eq!(t.tls.ca_cert.as_deref(), Some(Path::new("/ca.pem")));
+        assert_eq!(t.tls.client_key.as_deref(), Some(Path::new("/key.pem")));
+        let m = target(Signal::Metrics, &ExportFlags::default(), &env).unwrap();
+        assert_eq!(m.headers, vec![("only".to_string(), "metrics".to_string())]);
+        assert_eq!(m.tls.client_key, None);
+
+        let headers = ["X-Tenant=b".to_string(), "extra=1=2".to_string()];
+        let flags = ExportFlags {
+            headers: &headers,
+            timeout: Some(Duration::from_millis(500)),
+            compression: Some("none"),
+            ca_cert: Some(Path::new("/flag.pem")),
+            ..Default::default()
+        };
+        let t = traces(&flags, &env);
+        assert_eq!(
+            t.headers,
+            vec![
+                ("api-key".to_string(), "secret one".to_string()),
+                ("X-Tenant".to_string(), "b".to_string()),
+                ("extra".to_string(), "1=2".to_string())
+            ]
+        );
+        assert_eq!(t.timeout, Duration::from_millis(500));
+        assert_eq!(t.compression, Compression::None);
+        assert_eq!(t.tls.ca_cert.as_deref(), Some(Path::new("/flag.pem")));
+        assert_eq!(
+            traces(&ExportFlags::default(), &env_of(&[])).timeout,
+            DEFAULT_TIMEOUT
+        );
+    }
+
+    #[test]
+    fn bad_values_name_their_setting() {
+        let err = |flags: ExportFlags, pairs: &[(&str, &str)]| {
+            target(Signal::Traces, &flags, &env_of(pairs))
+                .unwrap_err()
+                .to_string()
+        };
+        assert!(
+            err(
+                ExportFlags::default(),
+                &[("OTEL_EXPORTER_OTLP_PROTOCOL", "thrift")]
+            )
+            .starts_with("OTEL_EXPORTER_OTLP_PROTOCOL: `thrift` is not valid")
+        );
+        assert!(
+            err(
+                ExportFlags::default(),
+                &[("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", "10s")]
+            )
+            .starts_with("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT")
+        );
+        assert!(
+            err(
+                ExportFlags::default(),
+                &[("OTEL_EXPORTER_OTLP_HEADERS", "novalue")]
+            )
+            .starts_with("OTEL_EXPORTER_OTLP_HEADERS")
+        );
+        assert!(
+            err(
+                ExportFlags::default(),
+                &[("OTEL_EXPORTER_OTLP_INSECURE", "yes")]
+            )
+            .starts_with("OTEL_EXPORTER_OTLP_INSECURE")
+        );
+        let headers = ["no-equals".to_string()];
+        let flags = ExportFlags {
+            headers: &headers,
+            ..Default::default()
+        };
+        assert!(err(flags, &[]).starts_with("--header: `no-equals`"));
+        let flags = ExportFlags {
+            compression: Some("zstd"),
+            ..Default::default()
+        };
+        assert!(err(flags, &[]).contains("gzip or none"));
+    }
+
+    #[test]
+    fn outputs_other_than_otlp() {
+        let flags = ExportFlags {
+            output: Some(Path::new("null")),
+            protocol: Some("http/json"),
+            compression: Some("gzip"),
+            ..Default::default()
+        };
+        assert_eq!(
+            output(&flags, &env_of(&[])).unwrap(),
+            Output::Null {
+                format: Format::Json,
+                compression: Compression::Gzip
+            }
+        );
+        let flags = ExportFlags {
+            output: Some(Path::new("-")),
+            ..Default::default()
+        };
+        assert_eq!(
+            output(&flags, &env_of(&[])).unwrap(),
+            Output::File("-".into())
+        );
+    }
+
+    #[test]
+    fn resource_attributes_are_percent_decoded_and_never_override() {
+        let env = env_of(&[(
+            "OTEL_RESOURCE_ATTRIBUTES",
+            "team=gen%20ai,service.name=ignored,region=eu%2Cwest",
+        )]);
+        let (r, warnings) = resource("vendor", "svc", "i", &env);
+        assert!(warnings.is_empty());
+        let get = |k: &str| {
+            r.attributes
+                .iter()
+                .find(|(key, _)| key == k)
+                .map(|(_, v)| v.as_str())
+        };
+        assert_eq!(get("team"), Some("gen ai"));
+        assert_eq!(get("region"), Some("eu,west"));
+        assert_eq!(get("service.name"), Some("svc"));
+        let bad = env_of(&[("OTEL_RESOURCE_ATTRIBUTES", "team=%ZZ%ff%fe")]);
+        let (r, warnings) = resource("vendor", "svc", "i", &bad);
+        assert_eq!(warnings.len(), 1);
+        assert!(!r.attributes.iter().any(|(k, _)| k == "team"));
     }
 
     #[test]

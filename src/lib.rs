@@ -1,12 +1,13 @@
-//! `telemetry-simulator`: realistic OpenTelemetry telemetry for LLM-agent systems, generated from
-//! YAML scenarios and sent over OTLP.
+//! `telemetry-simulator`: realistic OpenTelemetry telemetry for LLM-agent systems (traces, and the
+//! metrics and logs derived from them), generated from YAML scenarios and sent over OTLP.
 //!
 //! The crate is a library with a thin binary (`src/main.rs`) on top, so that tests, benchmarks and
 //! other tools can drive every stage directly. Data flows one way through modules that each know
 //! only their neighbour:
 //!
 //! ```text
-//! scenario (YAML → typed, validated model) → generate (plan → traces of span records)
+//! scenario (YAML → typed, validated model) → generate (plan → traces of span records,
+//!          and the metrics and logs derived from them)
 //!          → otlp (records → OTLP messages → transport) ← workload (pacing, the run loop)
 //! ```
 //!
@@ -21,7 +22,9 @@ pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod generate;
+pub mod interrupt;
 pub mod lint;
+pub mod manual;
 pub mod otlp;
 pub mod scenario;
 pub mod schema;

@@ -2,9 +2,9 @@
 #![forbid(unsafe_code)]
 
 use clap::Parser;
-use telemetry_simulator::{cli::Cli, commands};
+use telemetry_simulator::{cli, cli::Cli, commands};
 
 fn main() -> std::process::ExitCode {
-    let outcome = commands::run(Cli::parse());
-    std::process::ExitCode::from(outcome as u8)
+    let outcome = commands::run(Cli::parse_from(cli::args_os()));
+    std::process::ExitCode::from(outcome.exit_status())
 }

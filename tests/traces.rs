@@ -141,6 +141,22 @@ fn successful_agent_turn_has_the_seeds_shape_with_children_inside_parents() {
                 span.resource_str("service.name"),
                 Some("telemetry-simulator")
             );
+            // Outcome attributes written in the scenario follow the span's sampled outcome.
+            if let Some(outcome) = span.attr_str("vendor.step.outcome") {
+                assert_eq!(
+                    outcome == "failure",
+                    span.status_code == 2,
+                    "{}: {outcome}",
+                    span.name
+                );
+            }
+            if let Some(code) = span.attr_str("vendor.turn.status.code") {
+                assert_eq!(code == "ERROR", span.status_code == 2);
+                assert_eq!(
+                    span.attr_bool("vendor.turn.status.result"),
+                    Some(span.status_code != 2)
+                );
+            }
             if span.status_code == 2 {
                 assert!(
                     span.attr_str("error.type").is_some(),

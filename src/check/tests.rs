@@ -16,6 +16,7 @@ fn plan(s: &Scenario) -> Plan {
             tenants: vec!["t".into()],
             schema: None,
             service_name: "s".into(),
+            content: false,
         },
     )
 }

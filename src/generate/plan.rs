@@ -7,6 +7,9 @@
 //! built or hashed per span. Interpreting the scenario model directly on every trace was the
 //! rejected alternative: it would redo all of this millions of times.
 
+use super::content::ContentPlan;
+use super::derive::DerivedKeys;
+use super::openinference::{self, Kind};
 use super::sampler::Sampler;
 use crate::scenario::{
     Attribute, AttributeValue, Count, Distribution, ErrorModel, Jitter, Latency, Literal,
@@ -19,7 +22,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 /// An interned string.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub struct Sym(pub u32);
 
 /// Index of a node in the plan.
@@ -55,6 +58,8 @@ pub struct PlanOptions {
     pub schema: Option<Arc<Schema>>,
     /// `service.name`, for schema attributes that ask for it.
     pub service_name: String,
+    /// Opt-in message content (`--content`): prompts, completions, tool arguments and results.
+    pub content: bool,
 }
 
 pub struct Plan {
@@ -66,8 +71,15 @@ pub struct Plan {
     pub(crate) nodes: Vec<PlanNode>,
     pub tenants: Vec<Sym>,
     pub(crate) keys: Keys,
+    /// Keys and words the derived metrics and logs use.
+    pub(crate) derived: DerivedKeys,
+    /// Whether this scenario's traces feed the metrics and the logs (`emit_metrics`, `emit_logs`).
+    pub emit_metrics: bool,
+    pub emit_logs: bool,
     schema: Option<Arc<Schema>>,
     service_name: String,
+    /// Present when message content is on (`--content`).
+    pub(crate) content: Option<ContentPlan>,
 }
 
 /// Keys the generator sets itself.
@@ -79,11 +91,16 @@ pub(crate) struct Keys {
     pub attempt_outcome: Sym,
     pub success: Sym,
     pub failure: Sym,
+    /// What an MCP attempt shares with its tool call.
+    pub tool_name: Sym,
+    pub tool_call_id: Sym,
 }
 
 pub(crate) struct PlanNode {
     pub span_type: SpanType,
     pub kind: SpanKind,
+    /// What the span is to a GenAI backend (and so which content it carries).
+    pub role: Kind,
     pub name: Sym,
     /// For MCP tool steps, the name of the per-attempt child spans.
     pub attempt_name: Sym,
@@ -180,6 +197,11 @@ pub(crate) enum AttrPlan {
         key: Sym,
         from: Sym,
     },
+    /// The sum of two numeric attributes of the same span (e.g. total = input + output tokens).
+    Sum {
+        key: Sym,
+        of: [Sym; 2],
+    },
     /// A value that follows the span's sampled outcome (a status code, an outcome word).
     Outcome {
         key: Sym,
@@ -211,6 +233,7 @@ impl Plan {
         let mut plan = Plan {
             schema: options.schema.clone(),
             service_name: options.service_name.clone(),
+            content: None,
             scenario: scenario.name.clone(),
             prefix: options.prefix.clone(),
             strings: Vec::new(),
@@ -226,8 +249,14 @@ impl Plan {
                 attempt_outcome: Sym(0),
                 success: Sym(0),
                 failure: Sym(0),
+                tool_name: Sym(0),
+                tool_call_id: Sym(0),
             },
+            derived: DerivedKeys::default(),
+            emit_metrics: scenario.emit_metrics,
+            emit_logs: scenario.emit_logs,
         };
+        plan.derived = DerivedKeys::intern(&mut plan);
         let p = &options.prefix;
         plan.keys = Keys {
             error_type: plan.intern("error.type"),
@@ -237,6 +266,8 @@ impl Plan {
             attempt_outcome: plan.intern(&format!("{p}.mcp.attempt.outcome")),
             success: plan.intern("success"),
             failure: plan.intern("failure"),
+            tool_name: plan.intern("gen_ai.tool.name"),
+            tool_call_id: plan.intern("gen_ai.tool.call.id"),
         };
         plan.tenants = options.tenants.iter().map(|t| plan.intern(t)).collect();
         plan.add_step(&scenario.root, &scenario.display_name);
@@ -244,6 +275,9 @@ impl Plan {
         let key = plan.intern(&format!("{p}.scenario.name"));
         let value = AttrValue::Str(plan.intern(&scenario.name));
         plan.nodes[0].attrs.push(AttrPlan::Constant { key, value });
+        if options.content {
+            plan.content = Some(ContentPlan::new(&mut plan));
+        }
         plan
     }
 
@@ -257,6 +291,37 @@ impl Plan {
 
     pub fn literal(&self, id: LiteralId) -> &Literal {
         &self.literals[id.0 as usize]
+    }
+
+    pub fn symbol_count(&self) -> usize {
+        self.strings.len()
+    }
+
+    pub fn literal_count(&self) -> usize {
+        self.literals.len()
+    }
+
+    pub(crate) fn nodes(&self) -> impl Iterator<Item = &PlanNode> {
+        self.nodes.iter()
+    }
+
+    /// For each attribute a span of `id` gets from its plan, in order: the key and value when
+    /// they are the same for every span, `None` when drawn per span.
+    pub(crate) fn node_constants(
+        &self,
+        id: NodeId,
+        attempt: bool,
+    ) -> impl Iterator<Item = Option<(Sym, AttrValue)>> {
+        let node = self.node(id);
+        let plans = if attempt {
+            &node.attempt_attrs
+        } else {
+            &node.attrs
+        };
+        plans.iter().map(|p| match p {
+            AttrPlan::Constant { key, value } => Some((*key, *value)),
+            _ => None,
+        })
     }
 
     pub(crate) fn node(&self, id: NodeId) -> &PlanNode {
@@ -284,10 +349,18 @@ impl Plan {
             Vec::new()
         };
         let error = self.error_plan(&step.error, step.span_type);
+        let operation = step.attributes.iter().find_map(|a| match &a.value {
+            AttributeValue::Constant(Literal::Str(s)) if a.key == "gen_ai.operation.name" => {
+                Some(s.as_str())
+            }
+            _ => None,
+        });
+        let role = Kind::of(step.span_type, operation);
         // Reserve the slot so children get higher ids than their parent.
         self.nodes.push(PlanNode {
             span_type: step.span_type,
             kind: step.span_type.kind(),
+            role,
             name,
             attempt_name,
             latency: LatencySampler::new(&step.latency),
@@ -486,6 +559,26 @@ impl Plan {
             }
             SpanType::Planner | SpanType::LlmToolResponseBridge => {}
         }
+        // The OpenInference kind and provider follow the operation and provider the span ends
+        // up with: the scenario's constant, else the default; none when the scenario samples it.
+        let default_str = |key: &str| {
+            defaults.iter().find_map(|(k, d)| match d {
+                Default::Str(s) if k == key => Some(s.clone()),
+                _ => None,
+            })
+        };
+        let operation = match written("gen_ai.operation.name") {
+            Some(_) => constant("gen_ai.operation.name"),
+            None => default_str("gen_ai.operation.name"),
+        };
+        let provider = match written("gen_ai.provider.name").or_else(|| written("gen_ai.system")) {
+            Some(_) => constant("gen_ai.provider.name").or_else(|| constant("gen_ai.system")),
+            None => default_str("gen_ai.provider.name"),
+        };
+        defaults.extend(openinference::defaults(
+            Kind::of(span_type, operation.as_deref()),
+            provider.as_deref(),
+        ));
 
         let mut plans: Vec<AttrPlan> = Vec::new();
         for (key, default) in defaults {
@@ -507,12 +600,31 @@ impl Plan {
                     key: key_sym,
                     from: self.intern(&from),
                 },
+                Default::Sum(a, b) => AttrPlan::Sum {
+                    key: key_sym,
+                    of: [self.intern(&a), self.intern(&b)],
+                },
                 Default::Sampled(d) => self.sampled(key_sym, &key, &d),
             });
         }
         for Attribute { key, value } in &step.attributes {
             let key_sym = self.intern(key);
             plans.push(match value {
+                // A status or outcome the scenario writes describes the span's success; a failed
+                // span reports failure instead, so the span never contradicts its own status.
+                AttributeValue::Constant(literal) if is_outcome_attribute(key) => {
+                    match failure_of(literal) {
+                        Some(failure) => AttrPlan::Outcome {
+                            key: key_sym,
+                            success: self.constant(literal),
+                            failure: self.constant(&failure),
+                        },
+                        None => AttrPlan::Constant {
+                            key: key_sym,
+                            value: self.constant(literal),
+                        },
+                    }
+                }
                 AttributeValue::Constant(literal) => AttrPlan::Constant {
                     key: key_sym,
                     value: self.constant(literal),
@@ -537,8 +649,12 @@ impl Plan {
         plans.retain(
             |a| !matches!(a, AttrPlan::Constant { key, .. } if *key == self.keys.error_type),
         );
-        // Copies read the values they copy, so they go last.
-        plans.sort_by_key(|a| matches!(a, AttrPlan::CopyOf { .. }));
+        // A copy or sum of an attribute this span does not have (output tokens of an embedding
+        // call, say) is left out rather than invented.
+        let keys: Vec<Sym> = plans.iter().map(AttrPlan::key).collect();
+        plans.retain(|a| a.sources().iter().all(|s| keys.contains(s)));
+        // Copies and sums read the values they derive from, so they go last.
+        plans.sort_by_key(|a| !a.sources().is_empty());
         plans
     }
 
@@ -679,18 +795,55 @@ impl AttrPlan {
             | AttrPlan::Sampled { key, .. }
             | AttrPlan::Generated { key, .. }
             | AttrPlan::CopyOf { key, .. }
+            | AttrPlan::Sum { key, .. }
             | AttrPlan::Outcome { key, .. } => *key,
+        }
+    }
+
+    /// The attributes of the same span this one's value is derived from.
+    pub fn sources(&self) -> &[Sym] {
+        match self {
+            AttrPlan::CopyOf { from, .. } => std::slice::from_ref(from),
+            AttrPlan::Sum { of, .. } => of,
+            _ => &[],
         }
     }
 }
 
 /// A conventional attribute before interning.
-enum Default {
+pub(super) enum Default {
     Str(String),
     Int(i64),
     Generated(Generated),
     CopyOf(String),
+    /// The sum of two attributes of the same span.
+    Sum(String, String),
     Sampled(Distribution),
+}
+
+/// What a success-describing status or outcome value becomes on a failed span: `false` for a
+/// boolean result, `ERROR` for an upper-case code, `failure` for a lower-case word. Values that
+/// already describe failure, or are not words, stay as written.
+fn failure_of(success: &Literal) -> Option<Literal> {
+    match success {
+        Literal::Bool(true) => Some(Literal::Bool(false)),
+        Literal::Str(s) => {
+            let word = s.to_ascii_lowercase();
+            let already_failure = [
+                "error", "failure", "failed", "fail", "blocked", "denied", "timeout", "false",
+            ]
+            .iter()
+            .any(|f| word.contains(f));
+            if already_failure || s.is_empty() {
+                None
+            } else if s.chars().all(|c| !c.is_ascii_lowercase()) {
+                Some(Literal::Str("ERROR".into()))
+            } else {
+                Some(Literal::Str("failure".into()))
+            }
+        }
+        _ => None,
+    }
 }
 
 /// Whether attribute `key` sampled from `d` is emitted as an integer: token counts are whole

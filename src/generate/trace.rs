@@ -11,9 +11,10 @@
 //! Records are small and `Copy`-heavy, written into buffers the caller reuses; turning them into
 //! OTLP is the encoder's business, so this module never sees a protobuf type.
 
+use super::content::{Conversation, SpanFacts};
 use super::plan::{AttrPlan, AttrValue, CountPlan, Generated, NodeId, Plan, PlanNode, Sym};
 use super::sampler::Draw;
-use crate::scenario::{Retry, SpanKind, SpanType};
+use crate::scenario::{Literal, Retry, SpanKind, SpanType};
 use rand::{Rng, RngExt, SeedableRng};
 use rand_distr::Distribution as _;
 use rand_pcg::Pcg64Mcg;
@@ -21,6 +22,10 @@ use rand_pcg::Pcg64Mcg;
 /// One generated span.
 #[derive(Clone, Debug, PartialEq)]
 pub struct SpanRecord {
+    /// The plan node the span was drawn from.
+    pub node: NodeId,
+    /// An MCP attempt span (drawn from its tool step's node).
+    pub attempt: bool,
     pub span_type: SpanType,
     pub kind: SpanKind,
     pub name: Sym,
@@ -45,6 +50,56 @@ impl SpanRecord {
 pub struct Attr {
     pub key: Sym,
     pub value: AttrValue,
+}
+
+/// An attribute value as text, for people: `--show-full-spans`, log bodies.
+pub struct ValueDisplay<'a> {
+    pub plan: &'a Plan,
+    pub trace: &'a Trace,
+    pub value: AttrValue,
+}
+
+impl std::fmt::Display for ValueDisplay<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.value {
+            AttrValue::Str(s) => f.write_str(self.plan.str(s)),
+            AttrValue::Text { start, len } => f.write_str(self.trace.text(start, len)),
+            AttrValue::Int(i) => write!(f, "{i}"),
+            AttrValue::Double(d) => write!(f, "{d}"),
+            AttrValue::Bool(b) => write!(f, "{b}"),
+            AttrValue::Literal(id) => literal(f, self.plan.literal(id)),
+        }
+    }
+}
+
+fn literal(f: &mut std::fmt::Formatter<'_>, l: &Literal) -> std::fmt::Result {
+    match l {
+        Literal::Str(s) => f.write_str(s),
+        Literal::Int(i) => write!(f, "{i}"),
+        Literal::Float(x) => write!(f, "{x}"),
+        Literal::Bool(b) => write!(f, "{b}"),
+        Literal::List(items) => {
+            f.write_str("[")?;
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    f.write_str(", ")?;
+                }
+                literal(f, item)?;
+            }
+            f.write_str("]")
+        }
+        Literal::Map(entries) => {
+            f.write_str("{")?;
+            for (i, (k, v)) in entries.iter().enumerate() {
+                if i > 0 {
+                    f.write_str(", ")?;
+                }
+                write!(f, "{k}: ")?;
+                literal(f, v)?;
+            }
+            f.write_str("}")
+        }
+    }
 }
 
 /// One trace: spans in creation order (every parent before its children).
@@ -259,6 +314,8 @@ struct Builder<'a, R> {
     index: u64,
     /// Offset of each span from its parent's start (from the trace start for the root).
     offsets: Vec<u64>,
+    /// The trace's story, when the plan has message content.
+    conversation: Option<Conversation>,
 }
 
 impl<'a, R: Rng> Builder<'a, R> {
@@ -279,7 +336,12 @@ impl<'a, R: Rng> Builder<'a, R> {
             enduser: AttrValue::Bool(false),
             index,
             offsets: Vec::new(),
+            conversation: None,
         };
+        b.conversation = plan
+            .content
+            .as_ref()
+            .map(|c| Conversation::new(c, &b.trace.trace_id));
         b.session = b.hex_text("sess_", 6);
         b.request = b.hex_text("req_", 6);
         b.enduser = b.hex_text("usr_sha256:", 8);
@@ -331,12 +393,13 @@ impl<'a, R: Rng> Builder<'a, R> {
     /// Pushes a span and its attributes; its times are filled in by the caller.
     fn push_span(
         &mut self,
-        node: &PlanNode,
+        id: NodeId,
         attempt: bool,
         parent: Option<u32>,
         error: Option<usize>,
         extra: &[Attr],
     ) -> u32 {
+        let node = self.plan.node(id);
         let index = self.trace.spans.len() as u32;
         let span_id = self.span_id();
         let start = self.trace.attrs.len();
@@ -345,7 +408,17 @@ impl<'a, R: Rng> Builder<'a, R> {
         } else {
             (node.name, &node.attrs)
         };
+        let keys = &self.plan.keys;
         for plan in plans {
+            let key = plan.key();
+            // An attempt is one try of its tool call: same call id, same tool.
+            if attempt
+                && (key == keys.tool_call_id || key == keys.tool_name)
+                && let Some(value) = self.call_value(parent, key)
+            {
+                self.trace.attrs.push(Attr { key, value });
+                continue;
+            }
             let value = match plan {
                 AttrPlan::Constant { value, .. } => *value,
                 AttrPlan::Sampled {
@@ -363,7 +436,7 @@ impl<'a, R: Rng> Builder<'a, R> {
                     Generated::SessionId => self.session,
                     Generated::RequestId => self.request,
                     Generated::TraceIdHex => self.trace_hex,
-                    Generated::ToolCallId => self.shared_call_id(parent),
+                    Generated::ToolCallId => self.hex_text("call_", 12),
                     Generated::ResponseId => self.hex_text("chatcmpl-", 12),
                     Generated::TaskId => self.hex_text("task_", 6),
                     Generated::EnduserId => self.enduser,
@@ -383,13 +456,39 @@ impl<'a, R: Rng> Builder<'a, R> {
                         *success
                     }
                 }
-                AttrPlan::CopyOf { from, .. } => self.trace.attrs[start..]
-                    .iter()
-                    .find(|a| a.key == *from)
-                    .map_or(AttrValue::Str(*from), |a| a.value),
+                // The plan keeps a copy or a sum only where its sources exist.
+                AttrPlan::CopyOf { from, .. } => {
+                    let Some(value) = find(&self.trace.attrs[start..], *from) else {
+                        continue;
+                    };
+                    value
+                }
+                AttrPlan::Sum { of: [a, b], .. } => {
+                    let span = &self.trace.attrs[start..];
+                    let Some(value) = sum(find(span, *a), find(span, *b)) else {
+                        continue;
+                    };
+                    value
+                }
             };
-            let key = plan.key();
             self.trace.attrs.push(Attr { key, value });
+        }
+        if let (Some(content), Some(conversation)) = (&self.plan.content, &mut self.conversation) {
+            let facts = SpanFacts {
+                kind: node.role,
+                attempt,
+                under_planner: parent
+                    .is_some_and(|p| self.trace.spans[p as usize].span_type == SpanType::Planner),
+                error: error.map(|k| self.plan.str(node.error.types[k])),
+            };
+            conversation.annotate(
+                self.plan,
+                content,
+                facts,
+                start,
+                &mut self.trace.text,
+                &mut self.trace.attrs,
+            );
         }
         self.trace.attrs.extend_from_slice(extra);
         let error = error.map(|kind| {
@@ -401,7 +500,13 @@ impl<'a, R: Rng> Builder<'a, R> {
         });
         let end = self.trace.attrs.len() as u32;
         self.trace.spans.push(SpanRecord {
-            span_type: node.span_type,
+            node: id,
+            attempt,
+            span_type: if attempt {
+                SpanType::McpToolExecuteAttempt
+            } else {
+                node.span_type
+            },
             kind: node.kind,
             name,
             span_id,
@@ -415,21 +520,13 @@ impl<'a, R: Rng> Builder<'a, R> {
         index
     }
 
-    /// An MCP attempt carries its tool call's id: the one its execute span drew.
-    fn shared_call_id(&mut self, parent: Option<u32>) -> AttrValue {
-        let parent_call = parent.and_then(|p| {
-            let span = &self.trace.spans[p as usize];
-            (span.span_type == SpanType::McpToolExecute)
-                .then(|| {
-                    self.trace
-                        .attrs_of(span)
-                        .iter()
-                        .find(|a| is_call_id(self.plan, a.key))
-                })
-                .flatten()
-                .map(|a| a.value)
-        });
-        parent_call.unwrap_or_else(|| self.hex_text("call_", 12))
+    /// The value of `key` on the tool call (the MCP execute span) that `parent` is, if it is one.
+    fn call_value(&self, parent: Option<u32>, key: Sym) -> Option<AttrValue> {
+        let span = &self.trace.spans[parent? as usize];
+        if span.span_type != SpanType::McpToolExecute {
+            return None;
+        }
+        find(self.trace.attrs_of(span), key)
     }
 
     /// One instance of a step, with its retries: the piece it adds to its parent's timeline.
@@ -487,7 +584,7 @@ impl<'a, R: Rng> Builder<'a, R> {
             },
         ];
         let extra: &[Attr] = if number > 0 { &retry_attrs } else { &[] };
-        let span = self.push_span(node, false, parent, outcome.error, extra);
+        let span = self.push_span(id, false, parent, outcome.error, extra);
         let errored = outcome.error.is_some();
         let latency = self.latency_ns(node);
         let children = self.children(id, span, errored);
@@ -522,7 +619,7 @@ impl<'a, R: Rng> Builder<'a, R> {
             }
         };
         let final_error = outcomes.last().and_then(|a| a.error);
-        let execute = self.push_span(node, false, parent, final_error, &[]);
+        let execute = self.push_span(id, false, parent, final_error, &[]);
         let mut cursor = 0;
         let keys = &self.plan.keys;
         for (k, attempt) in outcomes.iter().enumerate() {
@@ -548,7 +645,7 @@ impl<'a, R: Rng> Builder<'a, R> {
                     }),
                 },
             ];
-            let span = self.push_span(node, true, Some(execute), attempt.error, &extra);
+            let span = self.push_span(id, true, Some(execute), attempt.error, &extra);
             let latency = self.latency_ns(node);
             self.trace.spans[span as usize].end_ns = latency;
             self.offsets[span as usize] = cursor;
@@ -623,8 +720,25 @@ impl<'a, R: Rng> Builder<'a, R> {
     }
 }
 
-fn is_call_id(plan: &Plan, key: Sym) -> bool {
-    plan.str(key) == "gen_ai.tool.call.id"
+/// The value of `key` among a span's attributes so far.
+fn find(attrs: &[Attr], key: Sym) -> Option<AttrValue> {
+    attrs.iter().find(|a| a.key == key).map(|a| a.value)
+}
+
+/// The sum of two numbers: whole when both are, `None` when either is not a number.
+fn sum(a: Option<AttrValue>, b: Option<AttrValue>) -> Option<AttrValue> {
+    match (a?, b?) {
+        (AttrValue::Int(x), AttrValue::Int(y)) => Some(AttrValue::Int(x.saturating_add(y))),
+        (x, y) => Some(AttrValue::Double(number(x)? + number(y)?)),
+    }
+}
+
+fn number(v: AttrValue) -> Option<f64> {
+    match v {
+        AttrValue::Int(i) => Some(i as f64),
+        AttrValue::Double(d) => Some(d),
+        _ => None,
+    }
 }
 
 fn push_hex(out: &mut String, bytes: &[u8]) {
@@ -632,5 +746,153 @@ fn push_hex(out: &mut String, bytes: &[u8]) {
     for b in bytes {
         out.push(DIGITS[(b >> 4) as usize] as char);
         out.push(DIGITS[(b & 15) as usize] as char);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::generate::PlanOptions;
+    use crate::scenario::{
+        Count, Distribution, ErrorModel, Jitter, Latency, Propagation, Retry, Scenario, Step,
+        worst_case_spans,
+    };
+    use proptest::prelude::*;
+
+    fn step_strategy() -> impl Strategy<Value = Step> {
+        let leaf = (
+            prop::sample::select(SpanType::ALL.to_vec()),
+            prop_oneof![
+                (0.0..500.0f64).prop_map(|m| Latency::Jitter(Jitter {
+                    mean_ms: m,
+                    ..Jitter::default()
+                })),
+                (1.0..500.0f64, 0.0..1.5f64).prop_map(|(median, sigma)| Latency::Distribution(
+                    Distribution::LogNormal { median, sigma }
+                )),
+                (0.0..50.0f64)
+                    .prop_map(|mean| Latency::Distribution(Distribution::Exponential { mean })),
+            ],
+            (0.0..=1.0f64, any::<bool>()),
+            0.0..=1.0f64,
+            prop_oneof![
+                (0u32..3).prop_map(Count::Fixed),
+                (0u32..3, 0u32..3).prop_map(|(a, b)| Count::Uniform {
+                    min: a.min(b),
+                    max: a.max(b)
+                }),
+            ],
+            prop::option::of((1u32..4, any::<bool>(), 0.0..=1.0f64).prop_map(
+                |(max_attempts, force, rate)| Retry {
+                    max_attempts,
+                    force_initial_failure: force,
+                    success_rate_per_attempt: vec![0.0, rate],
+                    ..Retry::default()
+                },
+            )),
+        )
+            .prop_map(
+                |(span_type, latency, (rate, propagate), probability, count, retry)| Step {
+                    span_type,
+                    latency,
+                    error: ErrorModel {
+                        propagation: propagate.then(Propagation::default),
+                        ..ErrorModel::with_rate(rate)
+                    },
+                    probability,
+                    count,
+                    retry,
+                    attributes: Vec::new(),
+                    children: Vec::new(),
+                },
+            );
+        leaf.prop_recursive(3, 24, 4, |inner| {
+            (inner.clone(), prop::collection::vec(inner, 0..4)).prop_map(|(mut step, children)| {
+                step.children = children;
+                step
+            })
+        })
+    }
+
+    fn scenario(mut root: Step) -> Scenario {
+        root.probability = 1.0;
+        root.count = Count::Fixed(1);
+        Scenario {
+            name: "prop".into(),
+            display_name: "prop".into(),
+            description: String::new(),
+            tags: Vec::new(),
+            repeat_count: 1,
+            interval_ms: 0.0,
+            emit_metrics: true,
+            emit_logs: true,
+            weight: 1.0,
+            root,
+        }
+    }
+
+    fn options() -> PlanOptions {
+        PlanOptions {
+            prefix: "vendor".into(),
+            tenants: vec!["a".into(), "b".into()],
+            schema: Some(std::sync::Arc::new(crate::schema::bundled())),
+            service_name: "svc".into(),
+            content: false,
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(200))]
+
+        #[test]
+        fn every_trace_is_a_well_formed_tree_inside_its_budget(root in step_strategy(), seed in any::<u64>(), index in 0u64..1000) {
+            let scenario = scenario(root);
+            let plan = Plan::compile(&scenario, &options());
+            let end = 1_800_000_000_000_000_000u64;
+            let mut out = Iteration::default();
+            generate(&plan, seed, index, 1, end, &mut out);
+            prop_assert!(!out.traces().is_empty());
+            for trace in out.traces() {
+                prop_assert!(trace.trace_id != [0; 16]);
+                prop_assert!(trace.spans.len() as u64 <= worst_case_spans(&scenario.root));
+                prop_assert_eq!(trace.spans.iter().filter(|s| s.parent.is_none()).count(), 1);
+                prop_assert!(trace.spans[0].parent.is_none());
+                let mut ids = std::collections::HashSet::new();
+                for (i, span) in trace.spans.iter().enumerate() {
+                    prop_assert!(span.span_id != [0; 8]);
+                    prop_assert!(ids.insert(span.span_id), "duplicate span id");
+                    prop_assert!(span.start_ns <= span.end_ns);
+                    prop_assert!(span.end_ns <= end, "a span ends after its send time");
+                    if let Some(p) = span.parent {
+                        prop_assert!((p as usize) < i, "parents come before children");
+                        let parent = &trace.spans[p as usize];
+                        prop_assert!(span.start_ns >= parent.start_ns && span.end_ns <= parent.end_ns,
+                            "child [{}, {}] outside parent [{}, {}]", span.start_ns, span.end_ns, parent.start_ns, parent.end_ns);
+                    }
+                    let has_error_type = trace.attrs_of(span).iter().any(|a| a.key == plan.keys.error_type);
+                    prop_assert_eq!(has_error_type, span.error.is_some(), "error.type exactly on failed spans");
+                }
+            }
+            prop_assert_eq!(out.traces().last().unwrap().spans[0].end_ns, end, "the iteration ends when it is sent");
+        }
+
+        #[test]
+        fn the_same_seed_and_index_give_the_same_iteration(root in step_strategy(), seed in any::<u64>(), index in any::<u64>()) {
+            let plan = Plan::compile(&scenario(root), &options());
+            let (mut a, mut b) = (Iteration::default(), Iteration::default());
+            generate(&plan, seed, index, 0, 5_000_000_000, &mut a);
+            // `b` is reused from another iteration first: reuse must not leak state.
+            generate(&plan, seed ^ 1, index + 1, 1, 9_000_000_000, &mut b);
+            generate(&plan, seed, index, 0, 5_000_000_000, &mut b);
+            prop_assert_eq!(a.traces(), b.traces());
+        }
+    }
+
+    #[test]
+    fn streams_differ_between_indexes_and_seeds() {
+        use rand::Rng;
+        let first = iteration_rng(1, 0).next_u64();
+        assert_ne!(first, iteration_rng(1, 1).next_u64());
+        assert_ne!(first, iteration_rng(2, 0).next_u64());
     }
 }

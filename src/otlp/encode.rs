@@ -1,10 +1,14 @@
-//! Span records to OTLP protobuf messages, the straightforward way.
+//! Span records to OTLP protobuf messages, the straightforward way, and the pieces every signal's
+//! encoding shares (resources per tenant, the scope, attribute values).
 //!
 //! This builds `opentelemetry-proto`'s prost structs and lets prost encode them. It is the
 //! reference encoding: obviously right, because the official types define the wire format, and
 //! the oracle any faster writer must match byte for byte. Spans are grouped into one
-//! `ResourceSpans` per tenant, because each tenant is a resource of its own; spans of one trace
-//! always travel in one request.
+//! `ResourceSpans` per tenant, because each tenant is a resource of its own. Requests are cut by
+//! span count and by encoded size (measured with prost's `encoded_len` as spans are added, so a
+//! request never has to be encoded twice to find out it was too big); the spans of one trace
+//! travel in one request whenever they fit in one. Metrics and logs (`encode_metrics.rs`, `encode_logs.rs`) group
+//! the same way, with the same [`TenantGroups`], so a tenant is one resource in every signal.
 
 use crate::generate::{Attr, AttrValue, Plan, SpanRecord, Trace};
 use crate::scenario::{Literal, SpanKind};
@@ -16,6 +20,7 @@ use opentelemetry_proto::tonic::resource::v1::Resource;
 use opentelemetry_proto::tonic::trace::v1::{
     ResourceSpans, ScopeSpans, Span, Status, span, status,
 };
+use prost::Message as _;
 
 /// The instrumentation scope every span is reported under.
 pub const SCOPE_NAME: &str = "telemetry-simulator";
@@ -46,7 +51,7 @@ impl ResourceTemplate {
     }
 }
 
-fn string_kv(key: &str, value: &str) -> KeyValue {
+pub fn string_kv(key: &str, value: &str) -> KeyValue {
     KeyValue {
         key: key.to_string(),
         value: Some(AnyValue {
@@ -56,23 +61,126 @@ fn string_kv(key: &str, value: &str) -> KeyValue {
     }
 }
 
-/// Collects traces into one export request, a `ResourceSpans` per tenant.
+/// Items of one export request grouped by tenant, in order of first appearance: each tenant is
+/// a resource of its own, in every signal.
+#[derive(Debug)]
+pub struct TenantGroups<T> {
+    groups: Vec<(String, Vec<T>)>,
+}
+
+impl<T> Default for TenantGroups<T> {
+    fn default() -> Self {
+        TenantGroups { groups: Vec::new() }
+    }
+}
+
+impl<T> TenantGroups<T> {
+    /// The items of `tenant`, created empty on first use.
+    pub fn group(&mut self, tenant: &str) -> &mut Vec<T> {
+        let i = match self.groups.iter().position(|(t, _)| t == tenant) {
+            Some(i) => i,
+            None => {
+                self.groups.push((tenant.to_string(), Vec::new()));
+                self.groups.len() - 1
+            }
+        };
+        &mut self.groups[i].1
+    }
+
+    /// Whether `tenant` has a group yet.
+    pub fn has(&self, tenant: &str) -> bool {
+        self.groups.iter().any(|(t, _)| t == tenant)
+    }
+
+    /// Every group with its tenant's resource; the groups are empty afterwards.
+    pub fn drain<'a>(
+        &'a mut self,
+        template: &'a ResourceTemplate,
+    ) -> impl Iterator<Item = (Resource, Vec<T>)> + 'a {
+        self.groups
+            .drain(..)
+            .map(|(tenant, items)| (template.resource(&tenant), items))
+    }
+}
+
+/// The instrumentation scope every signal is reported under.
+pub fn scope() -> InstrumentationScope {
+    InstrumentationScope {
+        name: SCOPE_NAME.to_string(),
+        version: env!("CARGO_PKG_VERSION").to_string(),
+        ..Default::default()
+    }
+}
+
+/// When a request is full.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BatchLimits {
+    /// Items (spans) per request.
+    pub max_items: usize,
+    /// Encoded protobuf size per request, before compression. Receivers commonly refuse more
+    /// than 4 MiB (gRPC's default message limit); the default stays well under it.
+    pub max_bytes: usize,
+}
+
+impl BatchLimits {
+    /// No limit: everything added goes into one request (for tests and benchmarks that build
+    /// one request by hand).
+    pub const UNLIMITED: BatchLimits = BatchLimits {
+        max_items: usize::MAX,
+        max_bytes: usize::MAX,
+    };
+}
+
+impl Default for BatchLimits {
+    fn default() -> Self {
+        BatchLimits {
+            max_items: 512,
+            max_bytes: 1024 * 1024,
+        }
+    }
+}
+
+/// Protobuf framing of one span inside `ScopeSpans` (field tag and length prefix), at most.
+const SPAN_FRAMING: usize = 4;
+/// Resource, scope and framing of one tenant's group, roughly (the resource is measured).
+const GROUP_FRAMING: usize = 96;
+
+/// Collects traces into export requests, a `ResourceSpans` per tenant, and hands over each
+/// request once it is full. A trace is never split across requests unless it alone exceeds
+/// the limits; a batch that cannot take the next whole trace is sent first.
 pub struct TraceBatch {
     template: ResourceTemplate,
-    /// (tenant name, spans) in order of first appearance.
-    groups: Vec<(String, Vec<Span>)>,
+    limits: BatchLimits,
+    groups: TenantGroups<Span>,
     spans: usize,
+    bytes: usize,
     traces: usize,
+    exception_events: bool,
+    scratch: Vec<(Span, usize)>,
 }
 
 impl TraceBatch {
-    pub fn new(template: ResourceTemplate) -> TraceBatch {
+    pub fn new(template: ResourceTemplate, limits: BatchLimits) -> TraceBatch {
         TraceBatch {
             template,
-            groups: Vec::new(),
+            limits: BatchLimits {
+                max_items: limits.max_items.max(1),
+                max_bytes: limits.max_bytes.max(1),
+            },
+            groups: TenantGroups::default(),
             spans: 0,
+            bytes: 0,
             traces: 0,
+            exception_events: false,
+            scratch: Vec::new(),
         }
+    }
+
+    /// Also records each failure as an `exception` span event (the conventions' older form; the
+    /// exception log record is the current one).
+    pub fn with_exception_events(mut self, on: bool) -> TraceBatch {
+        self.exception_events = on;
+        self
     }
 
     pub fn spans(&self) -> usize {
@@ -87,35 +195,80 @@ impl TraceBatch {
         self.spans == 0
     }
 
-    pub fn add(&mut self, plan: &Plan, trace: &Trace) {
+    /// Encoded size of the batch so far, approximately (within a few bytes per group).
+    pub fn bytes(&self) -> usize {
+        self.bytes
+    }
+
+    fn fits(&self, spans: usize, bytes: usize) -> bool {
+        self.spans + spans <= self.limits.max_items && self.bytes + bytes <= self.limits.max_bytes
+    }
+
+    /// Adds a trace; every request that fills up is passed to `ready` with its span count.
+    pub fn add(
+        &mut self,
+        plan: &Plan,
+        trace: &Trace,
+        ready: &mut dyn FnMut(ExportTraceServiceRequest, u64),
+    ) {
         let tenant = plan.str(plan.tenants[trace.tenant as usize]);
-        let group = match self.groups.iter().position(|(t, _)| t == tenant) {
-            Some(i) => &mut self.groups[i].1,
-            None => {
-                self.groups.push((tenant.to_string(), Vec::new()));
-                &mut self.groups.last_mut().expect("just pushed").1
+        let events = self.exception_events;
+        let mut scratch = std::mem::take(&mut self.scratch);
+        scratch.clear();
+        scratch.extend(trace.spans.iter().map(|s| {
+            let mut span = span_message(plan, trace, s);
+            if events {
+                span.events.extend(exception_event(plan, s));
             }
-        };
-        group.extend(trace.spans.iter().map(|s| span_message(plan, trace, s)));
-        self.spans += trace.spans.len();
+            let size = span.encoded_len() + SPAN_FRAMING;
+            (span, size)
+        }));
+        let total: usize = scratch.iter().map(|(_, size)| size).sum();
+        if !self.is_empty() && !self.fits(scratch.len(), total) {
+            self.flush(ready);
+        }
+        for (span, size) in scratch.drain(..) {
+            if !self.is_empty() && !self.fits(1, size) {
+                self.flush(ready);
+            }
+            self.push(tenant, span, size);
+        }
+        self.scratch = scratch;
         self.traces += 1;
+        if !self.fits(1, 0) || self.bytes >= self.limits.max_bytes {
+            self.flush(ready);
+        }
+    }
+
+    fn push(&mut self, tenant: &str, span: Span, size: usize) {
+        if !self.groups.has(tenant) {
+            self.bytes += self.template.resource(tenant).encoded_len() + GROUP_FRAMING;
+        }
+        self.groups.group(tenant).push(span);
+        self.spans += 1;
+        self.bytes += size;
+    }
+
+    /// Passes what has been collected to `ready`, if anything.
+    pub fn flush(&mut self, ready: &mut dyn FnMut(ExportTraceServiceRequest, u64)) {
+        if !self.is_empty() {
+            let items = self.spans as u64;
+            ready(self.take(), items);
+        }
     }
 
     /// The request holding everything added so far; the batch is empty afterwards.
     pub fn take(&mut self) -> ExportTraceServiceRequest {
         self.spans = 0;
+        self.bytes = 0;
         self.traces = 0;
-        let scope = InstrumentationScope {
-            name: SCOPE_NAME.to_string(),
-            version: env!("CARGO_PKG_VERSION").to_string(),
-            ..Default::default()
-        };
+        let scope = scope();
         ExportTraceServiceRequest {
             resource_spans: self
                 .groups
-                .drain(..)
-                .map(|(tenant, spans)| ResourceSpans {
-                    resource: Some(self.template.resource(&tenant)),
+                .drain(&self.template)
+                .map(|(resource, spans)| ResourceSpans {
+                    resource: Some(resource),
                     scope_spans: vec![ScopeSpans {
                         scope: Some(scope.clone()),
                         spans,
@@ -126,6 +279,21 @@ impl TraceBatch {
                 .collect(),
         }
     }
+}
+
+/// The `exception` span event of a failed span, at its end: `exception.type` (the sampled error
+/// type) and `exception.message` (its status message), as the exception log record has them.
+pub fn exception_event(plan: &Plan, record: &SpanRecord) -> Option<span::Event> {
+    let (kind, message) = record.error?;
+    Some(span::Event {
+        time_unix_nano: record.end_ns,
+        name: "exception".to_string(),
+        attributes: vec![
+            string_kv("exception.type", plan.str(kind)),
+            string_kv("exception.message", plan.str(message)),
+        ],
+        ..Default::default()
+    })
 }
 
 /// One span record as an OTLP `Span`.
@@ -163,7 +331,7 @@ pub fn span_kind(kind: SpanKind) -> span::SpanKind {
     }
 }
 
-fn key_value(plan: &Plan, trace: &Trace, attr: &Attr) -> KeyValue {
+pub fn key_value(plan: &Plan, trace: &Trace, attr: &Attr) -> KeyValue {
     KeyValue {
         key: plan.str(attr.key).to_string(),
         value: Some(any_value(plan, trace, attr.value)),
@@ -206,4 +374,157 @@ fn literal(l: &Literal) -> AnyValue {
         }),
     };
     AnyValue { value: Some(value) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::generate::{Iteration, PlanOptions, generate};
+    use crate::scenario::{LoadOptions, decode};
+    use proptest::prelude::*;
+    use prost::Message;
+
+    fn plan(name: &str) -> Plan {
+        let text = crate::scenario::BUNDLED
+            .iter()
+            .find(|(n, _)| *n == name)
+            .unwrap()
+            .1;
+        let (scenario, _) = decode(text, name, name, &LoadOptions::default()).unwrap();
+        Plan::compile(
+            &scenario,
+            &PlanOptions {
+                prefix: "vendor".into(),
+                tenants: vec!["t1".into(), "t2".into(), "t3".into()],
+                schema: None,
+                service_name: "svc".into(),
+                content: false,
+            },
+        )
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        #[test]
+        fn a_batch_decodes_to_every_span_it_was_given(
+            seed in any::<u64>(),
+            tenants in prop::collection::vec(0u32..3, 1..20),
+            name in prop::sample::select(crate::scenario::BUNDLED.iter().map(|(n, _)| *n).collect::<Vec<_>>()),
+        ) {
+            let plan = plan(name);
+            let mut batch = TraceBatch::new(ResourceTemplate {
+                attributes: vec![("service.name".into(), "svc".into())],
+                tenant_keys: vec!["tenant.id".into()],
+            }, BatchLimits::UNLIMITED);
+            let mut expected = Vec::new();
+            let mut iteration = Iteration::default();
+            for (index, tenant) in tenants.iter().enumerate() {
+                generate(&plan, seed, index as u64, *tenant, 1_700_000_000_000_000_000, &mut iteration);
+                for trace in iteration.traces() {
+                    batch.add(&plan, trace, &mut |_, _| panic!("an unlimited batch never fills"));
+                    expected.extend(trace.spans.iter().map(|s| (trace.tenant, trace.trace_id, s.span_id)));
+                }
+            }
+            let request = batch.take();
+            prop_assert!(batch.is_empty());
+            let bytes = request.encode_to_vec();
+            prop_assert_eq!(bytes.len(), request.encoded_len());
+            let decoded = ExportTraceServiceRequest::decode(bytes.as_slice()).unwrap();
+            prop_assert_eq!(&decoded, &request);
+            let mut got = Vec::new();
+            for rs in &decoded.resource_spans {
+                let tenant = rs.resource.as_ref().unwrap().attributes.iter()
+                    .find(|kv| kv.key == "tenant.id").unwrap();
+                let Some(any_value::Value::StringValue(tenant)) = &tenant.value.as_ref().unwrap().value else { panic!() };
+                let tenant = tenant.trim_start_matches('t').parse::<u32>().unwrap() - 1;
+                for span in &rs.scope_spans[0].spans {
+                    got.push((tenant, <[u8; 16]>::try_from(span.trace_id.as_slice()).unwrap(), <[u8; 8]>::try_from(span.span_id.as_slice()).unwrap()));
+                }
+            }
+            expected.sort();
+            got.sort();
+            prop_assert_eq!(got, expected, "every span lands under its own tenant's resource");
+        }
+    }
+
+    /// Requests cut from `iterations` iterations of a bundled scenario over two tenants.
+    fn requests(
+        scenario: &str,
+        iterations: u64,
+        limits: BatchLimits,
+    ) -> Vec<(ExportTraceServiceRequest, u64)> {
+        let plan = plan(scenario);
+        let template = ResourceTemplate {
+            attributes: vec![("service.name".into(), "svc".into())],
+            tenant_keys: vec!["tenant.id".into()],
+        };
+        let mut batch = TraceBatch::new(template, limits);
+        let mut iteration = Iteration::default();
+        let mut out = Vec::new();
+        let mut ready = |request, items| out.push((request, items));
+        for index in 0..iterations {
+            generate(
+                &plan,
+                7,
+                index,
+                (index % 2) as u32,
+                1_700_000_000_000_000_000,
+                &mut iteration,
+            );
+            for trace in iteration.traces() {
+                batch.add(&plan, trace, &mut ready);
+            }
+        }
+        batch.flush(&mut ready);
+        out
+    }
+
+    fn spans(request: &ExportTraceServiceRequest) -> Vec<&Span> {
+        request
+            .resource_spans
+            .iter()
+            .flat_map(|rs| &rs.scope_spans)
+            .flat_map(|ss| &ss.spans)
+            .collect()
+    }
+
+    #[test]
+    fn requests_respect_both_limits_and_keep_traces_whole() {
+        let limits = BatchLimits {
+            max_items: 50,
+            max_bytes: 16 * 1024,
+        };
+        let out = requests("tool_retry", 200, limits);
+        let mut seen_in: std::collections::HashMap<Vec<u8>, usize> = Default::default();
+        let mut total = 0;
+        for (i, (request, items)) in out.iter().enumerate() {
+            let spans = spans(request);
+            assert_eq!(spans.len() as u64, *items);
+            assert!(spans.len() <= limits.max_items);
+            assert!(
+                request.encoded_len() <= limits.max_bytes,
+                "{}",
+                request.encoded_len()
+            );
+            for span in spans {
+                let first = *seen_in.entry(span.trace_id.clone()).or_insert(i);
+                assert_eq!(first, i, "a trace that fits was split across requests");
+            }
+            total += items;
+        }
+        assert!(out.len() > 5);
+        assert!(total > 200);
+    }
+
+    #[test]
+    fn a_trace_larger_than_a_request_is_split_at_the_limits() {
+        let limits = BatchLimits {
+            max_items: 3,
+            max_bytes: 1 << 20,
+        };
+        let out = requests("successful_agent_turn", 1, limits);
+        let sizes: Vec<u64> = out.iter().map(|(_, items)| *items).collect();
+        assert_eq!(sizes, vec![3, 3, 1]);
+    }
 }

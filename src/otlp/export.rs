@@ -8,12 +8,13 @@
 //! answered, later requests are dropped at once instead of each waiting out its own budget: a dead
 //! endpoint ends the run in bounded time, with one line saying so rather than a flood.
 
+use super::payload::{Compression, Format, Payload};
 use super::{ExportStats, Signal};
-use bytes::Bytes;
 use rand::RngExt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
+use tokio::sync::watch;
 
 /// How one attempt to deliver a request ended.
 #[derive(Clone, Debug, PartialEq)]
@@ -55,7 +56,17 @@ impl Default for RetryPolicy {
 
 /// One attempt at delivering a request; implemented by each transport.
 pub trait Transport: Send + Sync + 'static {
-    fn attempt(&self, signal: Signal, body: Bytes) -> impl Future<Output = Attempt> + Send;
+    /// How requests for `signal` must be encoded and compressed for this transport.
+    fn encoding(&self, signal: Signal) -> (Format, Compression);
+
+    fn attempt(&self, signal: Signal, payload: &Payload) -> impl Future<Output = Attempt> + Send;
+}
+
+/// What one signal's endpoint has shown so far.
+#[derive(Default)]
+struct EndpointState {
+    dead: AtomicBool,
+    ever_answered: AtomicBool,
 }
 
 /// Sends requests through a transport under the retry policy, counting every item.
@@ -63,9 +74,14 @@ pub struct Exporter<T> {
     transport: T,
     policy: RetryPolicy,
     stats: [Arc<ExportStats>; 3],
-    endpoint_dead: AtomicBool,
-    ever_answered: AtomicBool,
+    endpoints: [EndpointState; 3],
+    /// Set when the run is interrupted and its flush deadline has passed: whatever is still
+    /// waiting or retrying is given up on (and counted as dropped) at once.
+    abandon: watch::Sender<bool>,
 }
+
+/// Why an item was dropped when the run was interrupted before it could be delivered.
+pub const INTERRUPTED: &str = "not delivered: the run was interrupted";
 
 impl<T: Transport> Exporter<T> {
     pub fn new(transport: T, policy: RetryPolicy) -> Exporter<T> {
@@ -73,27 +89,57 @@ impl<T: Transport> Exporter<T> {
             transport,
             policy,
             stats: Default::default(),
-            endpoint_dead: AtomicBool::new(false),
-            ever_answered: AtomicBool::new(false),
+            endpoints: Default::default(),
+            abandon: watch::channel(false).0,
         }
+    }
+
+    pub fn transport(&self) -> &T {
+        &self.transport
     }
 
     pub fn stats(&self, signal: Signal) -> &Arc<ExportStats> {
         &self.stats[signal as usize]
     }
 
+    /// Gives up on every request still waiting or in flight, now and from now on.
+    pub fn abandon(&self) {
+        self.abandon.send_replace(true);
+    }
+
+    pub fn abandoned(&self) -> bool {
+        *self.abandon.borrow()
+    }
+
+    /// Resolves once [`Exporter::abandon`] has been called.
+    async fn abandoned_signal(&self) {
+        let mut rx = self.abandon.subscribe();
+        let _ = rx.wait_for(|&a| a).await;
+    }
+
     /// Delivers one request holding `items` items, retrying as the policy allows.
-    pub async fn export(&self, signal: Signal, body: Bytes, items: u64) {
+    pub async fn export(&self, signal: Signal, payload: Payload, items: u64) {
         let stats = &self.stats[signal as usize];
-        if self.endpoint_dead.load(Ordering::Relaxed) {
+        let endpoint = &self.endpoints[signal as usize];
+        if self.abandoned() {
+            stats.dropped(items, INTERRUPTED);
+            return;
+        }
+        if endpoint.dead.load(Ordering::Relaxed) {
             stats.dropped(items, "not sent: the endpoint was unreachable");
             return;
         }
+        stats.count_sent(items, payload.raw_len as u64, payload.body.len() as u64);
         let started = Instant::now();
         let mut backoff = self.policy.initial_backoff;
         loop {
-            stats.count_request(body.len() as u64);
-            let outcome = self.transport.attempt(signal, body.clone()).await;
+            let outcome = tokio::select! {
+                outcome = self.transport.attempt(signal, &payload) => outcome,
+                () = self.abandoned_signal() => {
+                    stats.dropped(items, INTERRUPTED);
+                    return;
+                }
+            };
             if !matches!(
                 outcome,
                 Attempt::Retryable {
@@ -101,7 +147,7 @@ impl<T: Transport> Exporter<T> {
                     ..
                 }
             ) {
-                self.ever_answered.store(true, Ordering::Relaxed);
+                endpoint.ever_answered.store(true, Ordering::Relaxed);
             }
             match outcome {
                 Attempt::Accepted { rejected, message } => {
@@ -122,7 +168,7 @@ impl<T: Transport> Exporter<T> {
                 } => {
                     let jittered = backoff.mul_f64(rand::rng().random::<f64>());
                     let wait = retry_after.unwrap_or(jittered);
-                    let budget = if unreachable && !self.ever_answered.load(Ordering::Relaxed) {
+                    let budget = if unreachable && !endpoint.ever_answered.load(Ordering::Relaxed) {
                         self.policy
                             .max_elapsed
                             .min(self.policy.never_answered_budget)
@@ -131,13 +177,19 @@ impl<T: Transport> Exporter<T> {
                     };
                     if started.elapsed() + wait > budget {
                         if unreachable {
-                            self.endpoint_dead.store(true, Ordering::Relaxed);
+                            endpoint.dead.store(true, Ordering::Relaxed);
                         }
                         stats.dropped(items, &format!("{reason} (gave up retrying)"));
                         return;
                     }
                     stats.count_retry();
-                    tokio::time::sleep(wait).await;
+                    tokio::select! {
+                        () = tokio::time::sleep(wait) => {}
+                        () = self.abandoned_signal() => {
+                            stats.dropped(items, INTERRUPTED);
+                            return;
+                        }
+                    }
                     backoff = (backoff * 2).min(self.policy.max_backoff);
                 }
             }
@@ -148,13 +200,18 @@ impl<T: Transport> Exporter<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use bytes::Bytes;
     use std::sync::Mutex;
 
     /// Answers with a scripted sequence of outcomes, then accepts.
     struct Scripted(Mutex<Vec<Attempt>>);
 
     impl Transport for Scripted {
-        async fn attempt(&self, _: Signal, _: Bytes) -> Attempt {
+        fn encoding(&self, _: Signal) -> (Format, Compression) {
+            (Format::Protobuf, Compression::None)
+        }
+
+        async fn attempt(&self, _: Signal, _: &Payload) -> Attempt {
             let mut script = self.0.lock().unwrap();
             if script.is_empty() {
                 Attempt::Accepted {
@@ -164,6 +221,15 @@ mod tests {
             } else {
                 script.remove(0)
             }
+        }
+    }
+
+    fn payload() -> Payload {
+        Payload {
+            body: Bytes::from_static(b"x"),
+            raw_len: 1,
+            format: Format::Protobuf,
+            compression: Compression::None,
         }
     }
 
@@ -190,11 +256,13 @@ mod tests {
             Scripted(Mutex::new(vec![retryable(false), retryable(false)])),
             fast(),
         );
-        e.export(Signal::Traces, Bytes::from_static(b"x"), 7).await;
+        e.export(Signal::Traces, payload(), 7).await;
         let s = e.stats(Signal::Traces).snapshot();
         assert_eq!(
-            (s.accepted, s.rejected, s.dropped, s.requests, s.retries),
-            (7, 0, 0, 3, 2)
+            (
+                s.sent, s.accepted, s.rejected, s.dropped, s.requests, s.retries
+            ),
+            (7, 7, 0, 0, 1, 2)
         );
     }
 
@@ -212,8 +280,8 @@ mod tests {
             ])),
             fast(),
         );
-        e.export(Signal::Logs, Bytes::new(), 5).await;
-        e.export(Signal::Logs, Bytes::new(), 5).await;
+        e.export(Signal::Logs, payload(), 5).await;
+        e.export(Signal::Logs, payload(), 5).await;
         let s = e.stats(Signal::Logs).snapshot();
         assert_eq!((s.accepted, s.rejected, s.dropped), (3, 7, 0));
         assert_eq!(s.reasons.len(), 2);
@@ -224,8 +292,8 @@ mod tests {
         let always_down = (0..10_000).map(|_| retryable(true)).collect();
         let e = Exporter::new(Scripted(Mutex::new(always_down)), fast());
         let started = Instant::now();
-        e.export(Signal::Traces, Bytes::new(), 4).await;
-        e.export(Signal::Traces, Bytes::new(), 6).await;
+        e.export(Signal::Traces, payload(), 4).await;
+        e.export(Signal::Traces, payload(), 6).await;
         assert!(started.elapsed() < Duration::from_millis(250));
         let s = e.stats(Signal::Traces).snapshot();
         assert_eq!((s.accepted, s.dropped), (0, 10));
@@ -242,8 +310,31 @@ mod tests {
             fast(),
         );
         let started = Instant::now();
-        e.export(Signal::Metrics, Bytes::new(), 1).await;
+        e.export(Signal::Metrics, payload(), 1).await;
         assert!(started.elapsed() >= Duration::from_millis(120));
         assert_eq!(e.stats(Signal::Metrics).snapshot().accepted, 1);
+    }
+
+    #[tokio::test]
+    async fn abandoning_drops_what_is_still_retrying() {
+        let always_busy = (0..10_000).map(|_| retryable(false)).collect();
+        let e = Arc::new(Exporter::new(
+            Scripted(Mutex::new(always_busy)),
+            RetryPolicy {
+                max_elapsed: Duration::from_secs(60),
+                ..fast()
+            },
+        ));
+        let worker = tokio::spawn({
+            let e = e.clone();
+            async move { e.export(Signal::Logs, payload(), 3).await }
+        });
+        tokio::time::sleep(Duration::from_millis(30)).await;
+        e.abandon();
+        worker.await.unwrap();
+        e.export(Signal::Logs, payload(), 2).await;
+        let s = e.stats(Signal::Logs).snapshot();
+        assert_eq!((s.accepted, s.dropped), (0, 5));
+        assert_eq!(s.reasons, vec![(INTERRUPTED.to_string(), 5)]);
     }
 }

@@ -1,45 +1,18 @@
-//! OTLP/HTTP with protobuf bodies: one attempt at a time.
+//! OTLP/HTTP (protobuf or JSON bodies, optionally gzip, over TLS when the URL says https): one
+//! attempt at a time.
 //!
 //! The transport only knows how to POST a body and read the answer as the OTLP specification
 //! defines it: 2xx is accepted (maybe partially), 429/502/503/504 and no answer at all are worth
-//! retrying (with `Retry-After` when the server sends it), anything else is final. Whether and when
+//! retrying (with `Retry-After`, in seconds or as an HTTP-date, when the server sends it),
+//! anything else is final. Whether and when
 //! to try again is [`super::export`]'s decision, shared with every other transport.
 
 use super::Signal;
 use super::export::{Attempt, Transport};
-use bytes::Bytes;
-use std::time::Duration;
-
-#[derive(Clone, Debug)]
-pub struct HttpOptions {
-    /// The full URL of each signal, e.g. `http://localhost:4318/v1/traces`.
-    pub traces_url: String,
-    pub metrics_url: String,
-    pub logs_url: String,
-    pub headers: Vec<(String, String)>,
-    pub timeout: Duration,
-}
-
-impl HttpOptions {
-    /// Options with every signal under one base endpoint.
-    pub fn for_endpoint(endpoint: &str) -> HttpOptions {
-        HttpOptions {
-            traces_url: signal_url(endpoint, Signal::Traces),
-            metrics_url: signal_url(endpoint, Signal::Metrics),
-            logs_url: signal_url(endpoint, Signal::Logs),
-            headers: Vec::new(),
-            timeout: Duration::from_secs(10),
-        }
-    }
-
-    pub fn url(&self, signal: Signal) -> &str {
-        match signal {
-            Signal::Traces => &self.traces_url,
-            Signal::Metrics => &self.metrics_url,
-            Signal::Logs => &self.logs_url,
-        }
-    }
-}
+use super::payload::{Compression, Format, Payload};
+use super::tls::{TlsMaterial, install_crypto_provider};
+use super::transport::{Target, TransportError};
+use std::time::{Duration, SystemTime};
 
 /// The URL for `signal` under a base endpoint, as the OTel SDKs build it: the signal's path is
 /// appended unless the endpoint already ends with it.
@@ -53,54 +26,122 @@ pub fn signal_url(endpoint: &str, signal: Signal) -> String {
     }
 }
 
+/// OTLP/HTTP to one URL (one signal's endpoint).
 pub struct HttpTransport {
     client: reqwest::Client,
-    options: HttpOptions,
+    url: String,
+    headers: reqwest::header::HeaderMap,
+    format: Format,
+    compression: Compression,
+    timeout: Duration,
 }
 
 impl HttpTransport {
-    pub fn new(options: HttpOptions) -> Result<HttpTransport, reqwest::Error> {
-        let client = reqwest::Client::builder()
-            .timeout(options.timeout)
-            .user_agent(concat!("telemetry-simulator/", env!("CARGO_PKG_VERSION")))
-            .build()?;
-        Ok(HttpTransport { client, options })
+    pub fn new(target: &Target, format: Format, tls: &TlsMaterial) -> Result<Self, TransportError> {
+        install_crypto_provider();
+        let url = reqwest::Url::parse(&target.url).map_err(|e| TransportError::BadEndpoint {
+            endpoint: target.url.clone(),
+            reason: e.to_string(),
+        })?;
+        if !matches!(url.scheme(), "http" | "https") {
+            return Err(TransportError::BadEndpoint {
+                endpoint: target.url.clone(),
+                reason: "OTLP/HTTP needs an http:// or https:// URL".into(),
+            });
+        }
+        let mut builder = reqwest::Client::builder()
+            .timeout(target.timeout)
+            .user_agent(super::USER_AGENT)
+            .tls_backend_rustls();
+        // HTTP(S)_PROXY applies to remote endpoints only: a proxy cannot reach this machine's
+        // loopback, where the local sink and most development collectors listen.
+        if is_loopback(&target.url) {
+            builder = builder.no_proxy();
+        }
+        if let Some(ca) = &tls.ca_pem {
+            for certificate in reqwest::Certificate::from_pem_bundle(ca)? {
+                builder = builder.add_root_certificate(certificate);
+            }
+        }
+        if let Some((cert, key)) = &tls.identity {
+            let mut pem = cert.clone();
+            pem.push(b'\n');
+            pem.extend_from_slice(key);
+            builder = builder.identity(reqwest::Identity::from_pem(&pem)?);
+        }
+        let mut headers = reqwest::header::HeaderMap::new();
+        for (name, value) in &target.headers {
+            let bad = |reason: String| TransportError::BadHeader {
+                name: name.clone(),
+                reason,
+            };
+            let name = reqwest::header::HeaderName::from_bytes(name.as_bytes())
+                .map_err(|e| bad(e.to_string()))?;
+            let value =
+                reqwest::header::HeaderValue::from_str(value).map_err(|e| bad(e.to_string()))?;
+            headers.append(name, value);
+        }
+        Ok(HttpTransport {
+            client: builder.build()?,
+            url: target.url.clone(),
+            headers,
+            format,
+            compression: target.compression,
+            timeout: target.timeout,
+        })
     }
 }
 
+/// Whether `url`'s host is this machine (localhost, 127.0.0.0/8, ::1).
+fn is_loopback(url: &str) -> bool {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let host = match authority.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or_default(),
+        None => authority.rsplit_once(':').map_or(authority, |(h, _)| h),
+    };
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
 impl Transport for HttpTransport {
-    async fn attempt(&self, signal: Signal, body: Bytes) -> Attempt {
-        let url = self.options.url(signal);
+    fn encoding(&self, _: Signal) -> (Format, Compression) {
+        (self.format, self.compression)
+    }
+
+    async fn attempt(&self, signal: Signal, payload: &Payload) -> Attempt {
+        let url = &self.url;
         let mut request = self
             .client
             .post(url)
-            .header("content-type", "application/x-protobuf");
-        for (k, v) in &self.options.headers {
-            request = request.header(k, v);
+            .headers(self.headers.clone())
+            .header("content-type", payload.format.content_type());
+        if payload.compression == Compression::Gzip {
+            request = request.header("content-encoding", "gzip");
         }
-        let response = match request.body(body).send().await {
+        let response = match request.body(payload.body.clone()).send().await {
             Ok(r) => r,
-            Err(e) => {
-                return Attempt::Retryable {
-                    reason: format!("cannot reach {url}: {}", root_cause(&e)),
-                    retry_after: None,
-                    unreachable: true,
-                };
-            }
+            Err(e) => return failed_request(url, &e, self.timeout),
         };
         let status = response.status();
         let retry_after = response
             .headers()
             .get("retry-after")
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<u64>().ok())
-            .map(Duration::from_secs);
+            .and_then(|v| parse_retry_after(v, SystemTime::now()));
+        let json = response
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("application/json"));
         let body = response.bytes().await.unwrap_or_default();
         if status.is_success() {
-            let (rejected, message) = partial_success(signal, &body);
+            let (rejected, message) = partial_success(signal, &body, json);
             return Attempt::Accepted { rejected, message };
         }
-        let reason = format!("HTTP {status} from {url}: {}", server_message(&body));
+        let reason = format!("HTTP {status} from {url}: {}", server_message(&body, json));
         if matches!(status.as_u16(), 429 | 502 | 503 | 504) {
             Attempt::Retryable {
                 reason,
@@ -113,38 +154,61 @@ impl Transport for HttpTransport {
     }
 }
 
-/// `(rejected items, message)` of an `Export*ServiceResponse`, if it carries a partial success.
-fn partial_success(signal: Signal, body: &[u8]) -> (u64, String) {
-    use opentelemetry_proto::tonic::collector::{logs, metrics, trace};
-    use prost::Message;
-    let found = match signal {
-        Signal::Traces => trace::v1::ExportTraceServiceResponse::decode(body)
-            .ok()
-            .and_then(|r| r.partial_success)
-            .map(|p| (p.rejected_spans, p.error_message)),
-        Signal::Metrics => metrics::v1::ExportMetricsServiceResponse::decode(body)
-            .ok()
-            .and_then(|r| r.partial_success)
-            .map(|p| (p.rejected_data_points, p.error_message)),
-        Signal::Logs => logs::v1::ExportLogsServiceResponse::decode(body)
-            .ok()
-            .and_then(|r| r.partial_success)
-            .map(|p| (p.rejected_log_records, p.error_message)),
-    };
-    found.map(|(n, m)| (n.max(0) as u64, m)).unwrap_or_default()
+/// What a request that got no HTTP answer means: a certificate the client refuses is final
+/// (retrying cannot fix it); a timeout is worth retrying; anything else is an endpoint that
+/// cannot be reached (yet).
+fn failed_request(url: &str, error: &reqwest::Error, timeout: Duration) -> Attempt {
+    if let Some(tls) = super::tls::certificate_problem(error) {
+        return Attempt::Permanent {
+            reason: format!("TLS with {url} failed: {tls}"),
+        };
+    }
+    if error.is_timeout() {
+        return Attempt::Retryable {
+            reason: format!("no answer from {url} within {timeout:?}"),
+            retry_after: None,
+            unreachable: false,
+        };
+    }
+    Attempt::Retryable {
+        reason: format!("cannot reach {url}: {}", root_cause(error)),
+        retry_after: None,
+        unreachable: true,
+    }
 }
 
-/// The message of a `google.rpc.Status` body, or the body as text.
-fn server_message(body: &[u8]) -> String {
-    #[derive(prost::Message)]
-    struct RpcStatus {
-        #[prost(int32, tag = "1")]
-        code: i32,
-        #[prost(string, tag = "2")]
-        message: String,
+/// A `Retry-After` value: delay-seconds or an HTTP-date (RFC 9110 §10.2.3). A date in the past
+/// means "now".
+pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
+    let value = value.trim();
+    if let Ok(seconds) = value.parse::<u64>() {
+        return Some(Duration::from_secs(seconds));
     }
+    let when = httpdate::parse_http_date(value).ok()?;
+    Some(when.duration_since(now).unwrap_or(Duration::ZERO))
+}
+
+/// `(rejected items, message)` of an `Export*ServiceResponse` body (protobuf, or JSON when
+/// the server answered in JSON), if it carries a partial success.
+fn partial_success(signal: Signal, body: &[u8], json: bool) -> (u64, String) {
+    if json {
+        super::status::partial_success_json(signal, body)
+    } else {
+        super::status::partial_success_protobuf(signal, body)
+    }
+}
+
+/// The message of a `google.rpc.Status` body (protobuf or JSON), or the body as text.
+fn server_message(body: &[u8], json: bool) -> String {
     use prost::Message;
-    if let Ok(status) = RpcStatus::decode(body)
+    if json {
+        if let Ok(value) = serde_json::from_slice::<serde_json::Value>(body)
+            && let Some(message) = value.get("message").and_then(|m| m.as_str())
+            && !message.is_empty()
+        {
+            return message.to_string();
+        }
+    } else if let Ok(status) = super::status::RpcStatus::decode(body)
         && !status.message.is_empty()
     {
         return status.message;
@@ -159,7 +223,7 @@ fn server_message(body: &[u8]) -> String {
 }
 
 /// The innermost cause, which is what a user can act on ("Connection refused", "timed out").
-fn root_cause(e: &dyn std::error::Error) -> String {
+pub(crate) fn root_cause(e: &dyn std::error::Error) -> String {
     let mut cause = e;
     while let Some(source) = cause.source() {
         cause = source;
@@ -170,6 +234,27 @@ fn root_cause(e: &dyn std::error::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn loopback_endpoints_are_recognised() {
+        for url in [
+            "http://localhost:4318/v1/traces",
+            "http://127.0.0.1:36925/v1/traces",
+            "http://127.8.0.2/v1/traces",
+            "https://[::1]:4318/v1/traces",
+            "http://LOCALHOST",
+        ] {
+            assert!(is_loopback(url), "{url}");
+        }
+        for url in [
+            "http://collector:4318/v1/traces",
+            "http://10.0.0.1:4318",
+            "https://[2001:db8::1]:4318/v1/traces",
+            "http://localhost.example.com/v1/traces",
+        ] {
+            assert!(!is_loopback(url), "{url}");
+        }
+    }
 
     #[test]
     fn signal_paths_are_appended_once() {
@@ -189,7 +274,32 @@ mod tests {
 
     #[test]
     fn server_messages_are_read_from_rpc_status_or_text() {
-        assert_eq!(server_message(b"bad span"), "bad span");
-        assert_eq!(server_message(b""), "(no message)");
+        use prost::Message;
+        let status = crate::otlp::status::RpcStatus {
+            code: 3,
+            message: "bad span".into(),
+            details: vec![],
+        };
+        assert_eq!(server_message(&status.encode_to_vec(), false), "bad span");
+        assert_eq!(
+            server_message(br#"{"code":3,"message":"bad json"}"#, true),
+            "bad json"
+        );
+        assert_eq!(server_message(b"plain text", false), "plain text");
+        assert_eq!(server_message(b"", false), "(no message)");
+    }
+
+    #[test]
+    fn retry_after_takes_seconds_or_an_http_date() {
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        assert_eq!(parse_retry_after(" 7 ", now), Some(Duration::from_secs(7)));
+        let later = httpdate::fmt_http_date(now + Duration::from_secs(30));
+        assert_eq!(
+            parse_retry_after(&later, now),
+            Some(Duration::from_secs(30))
+        );
+        let earlier = httpdate::fmt_http_date(now - Duration::from_secs(30));
+        assert_eq!(parse_retry_after(&earlier, now), Some(Duration::ZERO));
+        assert_eq!(parse_retry_after("soon", now), None);
     }
 }

@@ -1,30 +1,40 @@
 //! The bounded queue between generation and export.
 //!
-//! Generation runs on ordinary threads and hands each encoded request to [`Pipeline::send`],
-//! which blocks while the queue is full: when the endpoint is slower than generation, generation
-//! waits and memory stays flat. A fixed number of sender tasks on an async runtime drain the
-//! queue, so several requests are in flight at once. An unbounded queue (the Python tool's
-//! choice, with a drop policy) was rejected because it turns a slow endpoint into either lost data
-//! or unbounded memory.
+//! Generation runs on an ordinary thread and hands each request (a message, not yet bytes) to
+//! [`Pipeline::send`], which blocks while the queue is full: when the endpoint is slower than
+//! generation, generation waits and memory stays flat. A fixed number of sender tasks on an
+//! async runtime drain the queue; each encodes and compresses its request (so that work runs in
+//! parallel with generation) and delivers it under the retry policy, so several requests are in
+//! flight at once. An unbounded queue (the Python tool's choice, with a drop policy) was
+//! rejected because it turns a slow endpoint into either lost data or unbounded memory.
+//!
+//! When the run is interrupted, [`Pipeline::send`] stops waiting for room, and
+//! [`Pipeline::finish`] gives the queue [`FLUSH_DEADLINE`] to drain before giving up on what is
+//! left; either way the items are counted as dropped, never forgotten.
 
-use super::export::{Exporter, Transport};
+use super::export::{Exporter, INTERRUPTED, Transport};
+use super::payload::{OtlpRequest, Payload};
 use super::{ExportSnapshot, Signal};
-use bytes::Bytes;
+use crate::interrupt::Interrupt;
 use std::sync::Arc;
+use std::time::Duration;
 use tokio::sync::mpsc;
 
-/// One encoded request and how many items it carries.
-struct Request {
-    signal: Signal,
-    body: Bytes,
+/// How long an interrupted run keeps flushing what it had queued.
+pub const FLUSH_DEADLINE: Duration = Duration::from_secs(10);
+
+/// One request and how many items it carries.
+struct Queued {
+    request: OtlpRequest,
     items: u64,
 }
 
 pub struct Pipeline<T: Transport> {
-    tx: mpsc::Sender<Request>,
+    tx: mpsc::Sender<Queued>,
     senders: Vec<tokio::task::JoinHandle<()>>,
     exporter: Arc<Exporter<T>>,
     handle: tokio::runtime::Handle,
+    interrupt: Arc<Interrupt>,
 }
 
 /// What became of each signal's items.
@@ -35,6 +45,21 @@ pub struct PipelineSummary {
     pub logs: ExportSnapshot,
 }
 
+impl PipelineSummary {
+    pub fn signal(&self, signal: Signal) -> &ExportSnapshot {
+        match signal {
+            Signal::Traces => &self.traces,
+            Signal::Metrics => &self.metrics,
+            Signal::Logs => &self.logs,
+        }
+    }
+
+    /// Whether every generated item of every signal was accepted.
+    pub fn lossless(&self) -> bool {
+        Signal::ALL.iter().all(|s| self.signal(*s).lossless())
+    }
+}
+
 impl<T: Transport> Pipeline<T> {
     /// Starts `senders` tasks on `handle`, fed by a queue of `queue` requests.
     pub fn start(
@@ -42,21 +67,31 @@ impl<T: Transport> Pipeline<T> {
         senders: usize,
         queue: usize,
         handle: &tokio::runtime::Handle,
+        interrupt: Arc<Interrupt>,
     ) -> Self {
         let exporter = Arc::new(exporter);
-        let (tx, rx) = mpsc::channel::<Request>(queue.max(1));
+        let (tx, rx) = mpsc::channel::<Queued>(queue.max(1));
         let rx = Arc::new(tokio::sync::Mutex::new(rx));
         let senders = (0..senders.max(1))
             .map(|_| {
                 let rx = rx.clone();
                 let exporter = exporter.clone();
                 handle.spawn(async move {
+                    let mut scratch = Vec::new();
                     loop {
                         let next = rx.lock().await.recv().await;
-                        let Some(request) = next else { break };
-                        exporter
-                            .export(request.signal, request.body, request.items)
-                            .await;
+                        let Some(Queued { request, items }) = next else {
+                            break;
+                        };
+                        let signal = request.signal();
+                        if exporter.abandoned() {
+                            exporter.stats(signal).dropped(items, INTERRUPTED);
+                            continue;
+                        }
+                        let (format, compression) = exporter.transport().encoding(signal);
+                        let payload = Payload::build(&request, format, compression, &mut scratch);
+                        drop(request);
+                        exporter.export(signal, payload, items).await;
                     }
                 })
             })
@@ -66,52 +101,83 @@ impl<T: Transport> Pipeline<T> {
             senders,
             exporter,
             handle: handle.clone(),
+            interrupt,
         }
     }
 
-    /// Queues a request, waiting while the queue is full. Call from a thread that is not one of
-    /// the runtime's own.
-    pub fn send(&self, signal: Signal, body: Bytes, items: u64) {
-        let request = Request {
-            signal,
-            body,
-            items,
+    /// Queues a request of `items` items, waiting while the queue is full. If the run is
+    /// interrupted while waiting, the request is counted as dropped instead. Call from a thread
+    /// that is not one of the runtime's own.
+    pub fn send(&self, request: OtlpRequest, items: u64) {
+        let signal = request.signal();
+        let stats = self.exporter.stats(signal);
+        stats.count_generated(items);
+        let queued = Queued { request, items };
+        let refused = match self.tx.try_send(queued) {
+            Ok(()) => return,
+            Err(mpsc::error::TrySendError::Closed(_)) => true,
+            Err(mpsc::error::TrySendError::Full(queued)) => self.handle.block_on(async {
+                tokio::select! {
+                    sent = self.tx.send(queued) => sent.is_err(),
+                    () = self.interrupt.stopped() => true,
+                }
+            }),
         };
-        if let Err(mpsc::error::SendError(request)) = self.tx.blocking_send(request) {
-            // Only possible if every sender died; count the loss rather than hide it.
-            self.exporter
-                .stats(request.signal)
-                .dropped(request.items, "not sent: the export pipeline stopped");
+        if refused {
+            let reason = if self.interrupt.requested() {
+                INTERRUPTED
+            } else {
+                // Only possible if every sender died; count the loss rather than hide it.
+                "not sent: the export pipeline stopped"
+            };
+            stats.dropped(items, reason);
         }
     }
 
     /// What has been accounted for so far.
     pub fn snapshot(&self) -> PipelineSummary {
-        PipelineSummary {
-            traces: self.exporter.stats(Signal::Traces).snapshot(),
-            metrics: self.exporter.stats(Signal::Metrics).snapshot(),
-            logs: self.exporter.stats(Signal::Logs).snapshot(),
-        }
+        summary(&self.exporter)
     }
 
-    /// Waits until every queued request has been answered (or given up on).
+    /// Waits until every queued request has been answered or given up on. After an interrupt
+    /// the wait lasts at most [`FLUSH_DEADLINE`] (nothing, after a second interrupt); what is
+    /// still queued or in flight then is dropped.
     pub fn finish(self) -> PipelineSummary {
         let Pipeline {
             tx,
             senders,
             exporter,
             handle,
+            interrupt,
         } = self;
         drop(tx);
         handle.block_on(async {
-            for sender in senders {
-                let _ = sender.await;
+            let drained = async {
+                for sender in senders {
+                    let _ = sender.await;
+                }
+            };
+            tokio::pin!(drained);
+            tokio::select! {
+                () = &mut drained => return,
+                () = interrupt.stopped() => {}
             }
+            tokio::select! {
+                () = &mut drained => return,
+                () = tokio::time::sleep(FLUSH_DEADLINE) => {}
+                () = interrupt.stopped_now() => {}
+            }
+            exporter.abandon();
+            drained.await;
         });
-        PipelineSummary {
-            traces: exporter.stats(Signal::Traces).snapshot(),
-            metrics: exporter.stats(Signal::Metrics).snapshot(),
-            logs: exporter.stats(Signal::Logs).snapshot(),
-        }
+        summary(&exporter)
+    }
+}
+
+fn summary<T: Transport>(exporter: &Exporter<T>) -> PipelineSummary {
+    PipelineSummary {
+        traces: exporter.stats(Signal::Traces).snapshot(),
+        metrics: exporter.stats(Signal::Metrics).snapshot(),
+        logs: exporter.stats(Signal::Logs).snapshot(),
     }
 }

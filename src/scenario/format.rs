@@ -563,9 +563,46 @@ pub fn mappings() -> impl Iterator<Item = &'static Mapping> {
     .chain(DISTRIBUTIONS.iter().map(|(_, m)| *m))
 }
 
+/// Every key accepted somewhere in a scenario, aliases included: the list the reference
+/// documentation is tested against (tests/docs.rs). It is read off the tables above, which the
+/// decoder reads keys through, so no second list of keys exists to drift out of date.
+pub fn accepted_keys() -> std::collections::BTreeSet<&'static str> {
+    mappings()
+        .flat_map(|m| m.keys)
+        .flat_map(|k| k.names.iter().copied())
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn accepted_keys_reach_every_kind_of_mapping() {
+        let keys = accepted_keys();
+        for key in [
+            "spans",
+            "span_type",
+            "spike_multiplier",
+            "stddev",
+            "median_ms",
+            "high",
+            "lambda",
+            "p",
+            "probability",
+            "weights",
+            "components",
+            "weight",
+            "min",
+            "base_rate",
+            "retryable_types",
+            "cascade_to_siblings",
+            "success_rate_per_attempt",
+            "backoff_jitter",
+        ] {
+            assert!(keys.contains(key), "{key} missing from {keys:?}");
+        }
+    }
 
     #[test]
     fn spellings_are_unique_within_each_mapping() {

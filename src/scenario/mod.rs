@@ -17,6 +17,7 @@ pub use decode::{
     DEFAULT_DISTRIBUTION_COUNT_MAX, Decoded, LoadOptions, decode, decode_located, worst_case_spans,
 };
 pub use diagnostic::{Diagnostic, Diagnostics, Severity, nearest};
+pub use format::accepted_keys;
 pub use model::*;
 pub use source_map::{SourceMap, StepSource};
 pub use span_type::{SpanKind, SpanType, YAML_PREFIX, normalize_prefix};

@@ -36,25 +36,16 @@ use prost::Message;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use super::Intake;
+use super::faults::Injected;
 use super::recorder::{Counters, Recorder};
 
 const PROTOBUF: &str = "application/x-protobuf";
 const JSON: &str = "application/json";
 
-/// gRPC status codes used in error bodies.
-const INVALID_ARGUMENT: i32 = 3;
-const RESOURCE_EXHAUSTED: i32 = 8;
-const UNIMPLEMENTED: i32 = 12;
-
-/// `google.rpc.Status` without `details` (which the sink never sends). It is not part of
-/// opentelemetry-proto's generated code, and three fields do not justify another crate.
-#[derive(Clone, PartialEq, Message)]
-struct RpcStatus {
-    #[prost(int32, tag = "1")]
-    code: i32,
-    #[prost(string, tag = "2")]
-    message: String,
-}
+use crate::otlp::grpc::code::{INVALID_ARGUMENT, RESOURCE_EXHAUSTED, UNIMPLEMENTED};
+use crate::otlp::payload::OtlpRequest;
+use crate::otlp::status::RpcStatus;
 
 /// The two OTLP/HTTP encodings.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -94,9 +85,14 @@ impl Reject {
             StatusCode::UNSUPPORTED_MEDIA_TYPE => UNIMPLEMENTED,
             _ => INVALID_ARGUMENT,
         };
+        self.respond_with_code(code, format)
+    }
+
+    fn respond_with_code(self, code: i32, format: Option<Format>) -> Response {
         let status = RpcStatus {
             code,
             message: self.message,
+            details: Vec::new(),
         };
         let body = match format {
             Some(Format::Protobuf) => status.encode_to_vec(),
@@ -126,7 +122,7 @@ trait Signal: Send + Sync + 'static {
     type Request: Message + Default + DeserializeOwned;
     type Response: Message + Default + Serialize;
     fn counters(rec: &Recorder) -> &Counters;
-    fn record(rec: &Recorder, req: &Self::Request, wire: usize, decoded: usize);
+    fn wrap(req: Self::Request) -> OtlpRequest;
 }
 
 struct Traces;
@@ -139,8 +135,8 @@ impl Signal for Traces {
     fn counters(rec: &Recorder) -> &Counters {
         &rec.traces
     }
-    fn record(rec: &Recorder, req: &Self::Request, wire: usize, decoded: usize) {
-        rec.record_traces(req, wire, decoded);
+    fn wrap(req: Self::Request) -> OtlpRequest {
+        OtlpRequest::Traces(req)
     }
 }
 
@@ -150,8 +146,8 @@ impl Signal for Metrics {
     fn counters(rec: &Recorder) -> &Counters {
         &rec.metrics
     }
-    fn record(rec: &Recorder, req: &Self::Request, wire: usize, decoded: usize) {
-        rec.record_metrics(req, wire, decoded);
+    fn wrap(req: Self::Request) -> OtlpRequest {
+        OtlpRequest::Metrics(req)
     }
 }
 
@@ -161,26 +157,26 @@ impl Signal for Logs {
     fn counters(rec: &Recorder) -> &Counters {
         &rec.logs
     }
-    fn record(rec: &Recorder, req: &Self::Request, wire: usize, decoded: usize) {
-        rec.record_logs(req, wire, decoded);
+    fn wrap(req: Self::Request) -> OtlpRequest {
+        OtlpRequest::Logs(req)
     }
 }
 
 #[derive(Clone)]
 struct App {
-    recorder: Arc<Recorder>,
+    intake: Arc<Intake>,
     max_body: usize,
 }
 
 /// The OTLP/HTTP routes. `max_body` limits both the body as received and after
 /// decompression; larger requests get 413.
-pub(crate) fn router(recorder: Arc<Recorder>, max_body: usize) -> Router {
+pub(crate) fn router(intake: Arc<Intake>, max_body: usize) -> Router {
     Router::new()
         .route("/v1/traces", post(export::<Traces>))
         .route("/v1/metrics", post(export::<Metrics>))
         .route("/v1/logs", post(export::<Logs>))
         .layer(DefaultBodyLimit::max(max_body))
-        .with_state(App { recorder, max_body })
+        .with_state(App { intake, max_body })
 }
 
 fn header_str(headers: &HeaderMap, name: header::HeaderName) -> Option<&str> {
@@ -256,6 +252,20 @@ fn decode<S: Signal>(format: Format, bytes: &[u8]) -> Result<S::Request, Reject>
     }
 }
 
+/// A failure asked for with `--fail-first`: the status, `Retry-After` if requested, and a
+/// `google.rpc.Status` body in the request's encoding.
+fn injected_failure(injected: Injected, format: Format) -> Response {
+    let status = StatusCode::from_u16(injected.status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
+    let code = injected.grpc_code();
+    let mut response = Reject::new(status, injected.message).respond_with_code(code, Some(format));
+    if let Some(delay) = injected.retry_after
+        && let Ok(value) = HeaderValue::from_str(&delay.as_secs().to_string())
+    {
+        response.headers_mut().insert(header::RETRY_AFTER, value);
+    }
+    response
+}
+
 fn success<S: Signal>(format: Format) -> Response {
     let response = S::Response::default();
     let body = match format {
@@ -278,13 +288,17 @@ async fn export<S: Signal>(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
+    let recorder = &app.intake.recorder;
     let format = match format_of(&headers) {
         Ok(f) => f,
         Err(reject) => {
-            S::counters(&app.recorder).reject();
+            S::counters(recorder).reject();
             return reject.respond(None);
         }
     };
+    if let Some(injected) = app.intake.faults.before_request().await {
+        return injected_failure(injected, format);
+    }
     let result = body
         .map_err(|e| Reject::new(e.status(), e.body_text()))
         .and_then(|wire| {
@@ -294,11 +308,11 @@ async fn export<S: Signal>(
         });
     match result {
         Ok((request, wire, decoded)) => {
-            S::record(&app.recorder, &request, wire, decoded);
+            app.intake.record(S::wrap(request), wire, decoded);
             success::<S>(format)
         }
         Err(reject) => {
-            S::counters(&app.recorder).reject();
+            S::counters(recorder).reject();
             reject.respond(Some(format))
         }
     }

@@ -7,11 +7,13 @@
 //! - `recorder.rs`: the transport-neutral part (counters, span checks, last trace);
 //! - `window.rs`: the bounded window of open traces behind the missing-parent check;
 //! - `tree.rs`: the last trace, drawn as a tree for the summary;
-//! - `http.rs`: OTLP/HTTP (protobuf and JSON, gzip) on axum.
+//! - `faults.rs`: misbehaviour on request (latency, failing the first N requests);
+//! - `dump.rs`: `--dump`, every request as a line of OTLP/JSON;
+//! - `http.rs`: OTLP/HTTP (protobuf and JSON, gzip) on axum;
+//! - `grpc.rs`: OTLP/gRPC (gzip) on tonic.
 //!
-//! This first cut serves HTTP only. gRPC goes beside it: a tonic server whose three
-//! services call the same `Recorder::record_*` methods, spawned next to the axum one in
-//! [`SinkHandle::start`] and stopped by the same shutdown signal.
+//! Both servers hand each decoded request to one [`Intake`] (faults, recorder, dump), are
+//! started together by [`SinkHandle::start`] and stopped by the same shutdown signal.
 //!
 //! The sink counts and checks; it does not store what it receives. Storing every span
 //! (for later queries) was rejected: it is what a real backend is for, and a blackhole fed
@@ -19,6 +21,9 @@
 //! last ~10,000 open traces' ids (for the parent check), the first 20 problem
 //! descriptions, and up to 1,000 spans of the last trace (for the tree).
 
+mod dump;
+pub mod faults;
+mod grpc;
 mod http;
 mod recorder;
 mod tree;
@@ -34,6 +39,9 @@ use std::time::Duration;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+use crate::otlp::payload::OtlpRequest;
+use dump::Dump;
+use faults::{FaultState, Faults};
 use recorder::{Recorder, WindowLimits};
 
 /// Largest request body accepted, before and after decompression (larger gets 413).
@@ -42,13 +50,53 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024 * 1024;
 /// How long [`SinkHandle::shutdown`] waits for in-flight requests before cutting them off.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
-/// Where the sink listens and whether it prints its live line.
+/// Where the sink listens, how it behaves and what it writes.
 #[derive(Clone, Debug)]
 pub struct SinkOptions {
-    /// Address to bind; port 0 picks a free port (see [`SinkHandle::local_addr`]).
+    /// Address to bind for OTLP/HTTP; port 0 picks a free port (see [`SinkHandle::local_addr`]).
     pub listen: SocketAddr,
+    /// Address to bind for OTLP/gRPC, if gRPC is served (see [`SinkHandle::grpc_addr`]).
+    pub grpc_listen: Option<SocketAddr>,
     /// No live line on stderr (and no "listening" line from [`run_until_signal`]).
     pub quiet: bool,
+    /// Misbehaviour on request.
+    pub faults: Faults,
+    /// Write every accepted request to this file as a line of OTLP/JSON.
+    pub dump: Option<PathBuf>,
+}
+
+impl SinkOptions {
+    /// HTTP only, on a free port of 127.0.0.1, quiet, well-behaved: the in-process sink.
+    pub fn local() -> SinkOptions {
+        SinkOptions {
+            listen: ([127, 0, 0, 1], 0).into(),
+            grpc_listen: None,
+            quiet: true,
+            faults: Faults::default(),
+            dump: None,
+        }
+    }
+}
+
+/// Where both servers hand what they decoded.
+pub(crate) struct Intake {
+    pub recorder: Recorder,
+    pub faults: FaultState,
+    pub dump: Option<Dump>,
+}
+
+impl Intake {
+    /// Counts and checks an accepted request (and dumps it, if asked to).
+    pub fn record(&self, request: OtlpRequest, wire: usize, decoded: usize) {
+        match &request {
+            OtlpRequest::Traces(r) => self.recorder.record_traces(r, wire, decoded),
+            OtlpRequest::Metrics(r) => self.recorder.record_metrics(r, wire, decoded),
+            OtlpRequest::Logs(r) => self.recorder.record_logs(r, wire, decoded),
+        }
+        if let Some(dump) = &self.dump {
+            dump.write(&request);
+        }
+    }
 }
 
 /// Why the sink could not run. Each message includes the underlying cause, so printing
@@ -68,6 +116,12 @@ pub enum SinkError {
     /// Ctrl-C / SIGTERM handlers could not be installed.
     #[error("sink cannot install signal handlers: {error}")]
     Signal { error: std::io::Error },
+    /// The dump file could not be created or written.
+    #[error("sink cannot write the dump {}: {error}", path.display())]
+    Dump {
+        path: PathBuf,
+        error: std::io::Error,
+    },
     /// The port file or the summary file could not be written.
     #[error("sink cannot write {what} {}: {error}", path.display())]
     WriteFile {
@@ -116,6 +170,8 @@ pub struct SinkSummary {
     pub logs: SignalStats,
     pub problems: Vec<String>,
     pub problem_count: u64,
+    /// Requests failed on purpose (`--fail-first`); not counted above.
+    pub injected_failures: u64,
     /// Hex id of the most recently received trace, if any.
     pub last_trace_id: Option<String>,
     /// That trace drawn as a tree: `name  KIND  12.3ms  STATUS`, indented by depth.
@@ -222,6 +278,13 @@ impl SinkSummary {
                 rejected(m.rejected)
             );
         }
+        if self.injected_failures > 0 {
+            let _ = writeln!(
+                s,
+                "  failed on purpose (--fail-first): {}",
+                plural(self.injected_failures, "request")
+            );
+        }
         if self.problem_count == 0 {
             let _ = writeln!(s, "problems: none");
         } else {
@@ -254,9 +317,11 @@ impl SinkSummary {
 /// call [`SinkHandle::shutdown`] for those and the final summary.
 pub struct SinkHandle {
     addr: SocketAddr,
-    recorder: Arc<Recorder>,
+    grpc_addr: Option<SocketAddr>,
+    intake: Arc<Intake>,
+    dump_path: Option<PathBuf>,
     stop: watch::Sender<bool>,
-    server: JoinHandle<()>,
+    servers: Vec<JoinHandle<()>>,
     ticker: Option<JoinHandle<()>>,
 }
 
@@ -302,63 +367,121 @@ impl SinkHandle {
         let listener = listener.tap_io(|tcp| {
             let _ = tcp.set_nodelay(true);
         });
-        let recorder = Arc::new(Recorder::new(limits.window));
+        let grpc_listener = match opts.grpc_listen {
+            Some(grpc) => Some(
+                tokio::net::TcpListener::bind(grpc)
+                    .await
+                    .map_err(|error| SinkError::Bind { addr: grpc, error })?,
+            ),
+            None => None,
+        };
+        let grpc_addr = grpc_listener
+            .as_ref()
+            .map(|l| l.local_addr())
+            .transpose()
+            .map_err(|error| SinkError::LocalAddr { error })?;
+        let dump = opts
+            .dump
+            .as_deref()
+            .map(Dump::create)
+            .transpose()
+            .map_err(|error| SinkError::Dump {
+                path: opts.dump.clone().unwrap_or_default(),
+                error,
+            })?;
+        let intake = Arc::new(Intake {
+            recorder: Recorder::new(limits.window),
+            faults: FaultState::new(opts.faults.clone()),
+            dump,
+        });
         let (stop, stopped) = watch::channel(false);
+        let stop_signal = |mut stopped: watch::Receiver<bool>| async move {
+            // Also resolves (with Err) when the handle is dropped.
+            let _ = stopped.wait_for(|&s| s).await;
+        };
 
-        let app = http::router(recorder.clone(), limits.max_body);
-        let mut server_stop = stopped.clone();
-        let server = tokio::spawn(async move {
-            let signal = async move {
-                // Also resolves (with Err) when the handle is dropped.
-                let _ = server_stop.wait_for(|&s| s).await;
-            };
+        let app = http::router(intake.clone(), limits.max_body);
+        let http_stop = stop_signal(stopped.clone());
+        let mut servers = vec![tokio::spawn(async move {
             // axum's graceful serve never returns an error (accept errors are retried).
             let _ = axum::serve(listener, app)
-                .with_graceful_shutdown(signal)
+                .with_graceful_shutdown(http_stop)
                 .await;
-        });
-        let ticker = (!opts.quiet).then(|| tokio::spawn(live_ticker(recorder.clone(), stopped)));
+        })];
+        if let Some(grpc_listener) = grpc_listener {
+            servers.push(tokio::spawn(grpc::serve(
+                intake.clone(),
+                grpc_listener,
+                limits.max_body,
+                stop_signal(stopped.clone()),
+            )));
+        }
+        let ticker = (!opts.quiet).then(|| tokio::spawn(live_ticker(intake.clone(), stopped)));
         Ok(SinkHandle {
             addr,
-            recorder,
+            grpc_addr,
+            intake,
+            dump_path: opts.dump,
             stop,
-            server,
+            servers,
             ticker,
         })
     }
 
-    /// The bound address (with the real port when `listen` had port 0).
+    /// The bound HTTP address (with the real port when `listen` had port 0).
     pub fn local_addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// The bound gRPC address, if gRPC is served.
+    pub fn grpc_addr(&self) -> Option<SocketAddr> {
+        self.grpc_addr
     }
 
     /// Counts so far. The missing-parent check only covers traces already evicted from
     /// the window; the rest are checked by [`SinkHandle::shutdown`].
     pub fn snapshot(&self) -> SinkSummary {
-        self.recorder.snapshot()
+        let mut summary = self.intake.recorder.snapshot();
+        summary.injected_failures = self.intake.faults.injected();
+        summary
     }
 
     /// Stops accepting connections, lets in-flight requests finish (up to 5 s), runs the
     /// end-of-run checks and returns the final summary.
     pub async fn shutdown(self) -> SinkSummary {
+        self.shutdown_checked().await.0
+    }
+
+    /// [`SinkHandle::shutdown`], also saying whether the dump could be written.
+    async fn shutdown_checked(self) -> (SinkSummary, Result<(), SinkError>) {
         let _ = self.stop.send(true);
-        let mut server = self.server;
-        if tokio::time::timeout(SHUTDOWN_GRACE, &mut server)
-            .await
-            .is_err()
-        {
-            server.abort();
+        for mut server in self.servers {
+            if tokio::time::timeout(SHUTDOWN_GRACE, &mut server)
+                .await
+                .is_err()
+            {
+                server.abort();
+            }
         }
         if let Some(ticker) = self.ticker {
             let _ = ticker.await;
         }
-        self.recorder.finish()
+        let dumped = match (&self.intake.dump, self.dump_path) {
+            (Some(dump), Some(path)) => dump
+                .finish()
+                .map_err(|error| SinkError::Dump { path, error }),
+            _ => Ok(()),
+        };
+        let mut summary = self.intake.recorder.finish();
+        summary.injected_failures = self.intake.faults.injected();
+        (summary, dumped)
     }
 }
 
 /// Prints the live line on stderr once a second while requests arrive. On a terminal the
 /// line is redrawn in place; otherwise (a log file, CI) one line is written per update.
-async fn live_ticker(recorder: Arc<Recorder>, mut stopped: watch::Receiver<bool>) {
+async fn live_ticker(intake: Arc<Intake>, mut stopped: watch::Receiver<bool>) {
+    let recorder = &intake.recorder;
     let tty = std::io::stderr().is_terminal();
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
@@ -412,24 +535,31 @@ fn write_atomically(what: &'static str, path: &Path, contents: &[u8]) -> Result<
     })
 }
 
-/// Runs the sink standalone until Ctrl-C or SIGTERM: starts it, writes the bound port
-/// (number and newline) to `port_file`, waits, shuts down gracefully, writes the summary
-/// as JSON to `summary_json`, and returns the summary (the caller prints `render()`).
+/// Files to write the bound ports to (number and newline), once listening.
+#[derive(Clone, Debug, Default)]
+pub struct PortFiles {
+    pub http: Option<PathBuf>,
+    pub grpc: Option<PathBuf>,
+}
+
+/// Runs the sink standalone until Ctrl-C or SIGTERM: starts it, writes the bound ports to
+/// `port_files`, waits, shuts down gracefully, writes the summary as JSON to
+/// `summary_json`, and returns the summary (the caller prints `render()`).
 pub async fn run_until_signal(
     opts: SinkOptions,
-    port_file: Option<PathBuf>,
+    port_files: PortFiles,
     summary_json: Option<PathBuf>,
 ) -> Result<SinkSummary, SinkError> {
     // Handlers are installed before the port file appears, so a harness that signals as
     // soon as it has read the port is always caught.
     let stop = stop_signal().map_err(|error| SinkError::Signal { error })?;
-    run_until(opts, port_file, summary_json, stop).await
+    run_until(opts, port_files, summary_json, stop).await
 }
 
 /// [`run_until_signal`] with the stop condition as a future (tests use a channel).
 async fn run_until(
     opts: SinkOptions,
-    port_file: Option<PathBuf>,
+    port_files: PortFiles,
     summary_json: Option<PathBuf>,
     stop: impl Future<Output = ()>,
 ) -> Result<SinkSummary, SinkError> {
@@ -437,25 +567,37 @@ async fn run_until(
     let handle = SinkHandle::start(opts).await?;
     let addr = handle.local_addr();
     if !quiet {
+        let grpc = handle
+            .grpc_addr()
+            .map(|a| format!(" and OTLP/gRPC on {a}"))
+            .unwrap_or_default();
         let _ = writeln!(
             std::io::stderr(),
-            "sink: listening on http://{addr} (OTLP/HTTP: POST /v1/traces, /v1/metrics, /v1/logs); Ctrl-C to stop"
+            "sink: listening for OTLP/HTTP on http://{addr} (POST /v1/traces, /v1/metrics, /v1/logs){grpc}; Ctrl-C to stop"
         );
     }
-    if let Some(path) = &port_file
-        && let Err(e) = write_atomically("port file", path, format!("{}\n", addr.port()).as_bytes())
-    {
-        handle.shutdown().await;
-        return Err(e);
+    let ports = [
+        (&port_files.http, Some(addr)),
+        (&port_files.grpc, handle.grpc_addr()),
+    ];
+    for (file, addr) in ports {
+        if let (Some(path), Some(addr)) = (file, addr)
+            && let Err(e) =
+                write_atomically("port file", path, format!("{}\n", addr.port()).as_bytes())
+        {
+            handle.shutdown().await;
+            return Err(e);
+        }
     }
     stop.await;
-    let summary = handle.shutdown().await;
+    let (summary, dumped) = handle.shutdown_checked().await;
     if let Some(path) = &summary_json {
         let mut json =
             serde_json::to_vec_pretty(&summary).map_err(|error| SinkError::Json { error })?;
         json.push(b'\n');
         write_atomically("summary file", path, &json)?;
     }
+    dumped?;
     Ok(summary)
 }
 

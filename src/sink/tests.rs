@@ -32,7 +32,7 @@ async fn start() -> SinkHandle {
 async fn start_limited(limits: Limits) -> SinkHandle {
     let opts = SinkOptions {
         listen: "127.0.0.1:0".parse().expect("address"),
-        quiet: true,
+        ..SinkOptions::local()
     };
     SinkHandle::start_with(opts, limits)
         .await
@@ -40,6 +40,7 @@ async fn start_limited(limits: Limits) -> SinkHandle {
 }
 
 fn client() -> reqwest::Client {
+    crate::otlp::tls::install_crypto_provider();
     reqwest::Client::new()
 }
 
@@ -259,6 +260,7 @@ async fn gzip_bodies_are_decompressed_and_both_sizes_counted() {
 #[tokio::test]
 async fn http2_prior_knowledge_works_too() {
     let sink = start().await;
+    crate::otlp::tls::install_crypto_provider();
     let h2 = reqwest::Client::builder()
         .http2_prior_knowledge()
         .build()
@@ -615,7 +617,7 @@ async fn concurrent_clients_are_all_counted() {
     for _ in 0..8 {
         let body = body.clone();
         tasks.push(tokio::spawn(async move {
-            let c = reqwest::Client::new();
+            let c = client();
             for _ in 0..25 {
                 let resp = c
                     .post(format!("http://{addr}/v1/traces"))
@@ -656,7 +658,7 @@ async fn binding_a_busy_port_names_the_address() {
     let sink = start().await;
     let opts = SinkOptions {
         listen: sink.local_addr(),
-        quiet: true,
+        ..SinkOptions::local()
     };
     let err = SinkHandle::start(opts)
         .await
@@ -678,11 +680,14 @@ async fn run_until_writes_the_port_file_and_the_summary_json() {
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let opts = SinkOptions {
         listen: "127.0.0.1:0".parse().expect("address"),
-        quiet: true,
+        ..SinkOptions::local()
     };
     let run = tokio::spawn(run_until(
         opts,
-        Some(port_file.clone()),
+        PortFiles {
+            http: Some(port_file.clone()),
+            grpc: None,
+        },
         Some(summary_file.clone()),
         async {
             let _ = rx.await;
@@ -753,8 +758,8 @@ fn numbers_and_sizes_are_human() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_live_line_task_stops_with_the_sink() {
     let sink = SinkHandle::start(SinkOptions {
-        listen: "127.0.0.1:0".parse().expect("address"),
         quiet: false,
+        ..SinkOptions::local()
     })
     .await
     .expect("sink starts");

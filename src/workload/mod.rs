@@ -7,22 +7,27 @@
 //! calling thread; export runs on a small async runtime behind a bounded queue, so a slow endpoint
 //! slows generation down instead of letting memory grow.
 
+mod schedule;
 mod show;
+mod signals;
 
 use crate::generate::{Iteration, Plan, generate, iteration_rng};
+use crate::interrupt::Interrupt;
 use crate::otlp::Signal;
-use crate::otlp::encode::{ResourceTemplate, TraceBatch};
-use crate::otlp::export::{Exporter, RetryPolicy};
-use crate::otlp::http::{HttpOptions, HttpTransport};
+use crate::otlp::encode::{BatchLimits, ResourceTemplate, TraceBatch};
+use crate::otlp::export::{Exporter, RetryPolicy, Transport};
+use crate::otlp::payload::OtlpRequest;
 use crate::otlp::pipeline::{Pipeline, PipelineSummary};
-use bytes::Bytes;
-use prost::Message;
 use rand::RngExt;
 use rand_distr::{Distribution as _, weighted::WeightedIndex};
 use std::io::Write;
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+pub use schedule::{Arrivals, Pace, Pattern, Schedule};
 pub use show::Show;
+use signals::Signals;
+pub use signals::{SignalCounts, SignalSettings};
 
 /// Salts that give the workload's own choices streams apart from the traces' streams.
 const TENANT_SALT: u64 = 0x7E4A_17C0_FFEE_0001;
@@ -37,13 +42,14 @@ pub struct RunSettings {
     pub tenant_weights: Vec<f64>,
     pub show: Show,
     pub quiet: bool,
-    pub http: HttpOptions,
     pub retry: RetryPolicy,
     /// Concurrent requests in flight.
     pub exporters: usize,
-    /// A request is sent once it holds this many spans.
-    pub batch_spans: usize,
+    /// When a request of spans is full.
+    pub batch: BatchLimits,
     pub resource: ResourceTemplate,
+    /// Metrics and logs derived from the spans.
+    pub signals: SignalSettings,
 }
 
 /// What a run did.
@@ -54,35 +60,72 @@ pub struct RunSummary {
     pub traces: u64,
     pub spans: u64,
     pub error_spans: u64,
+    /// Metric data points and log records handed to export.
+    pub metric_points: u64,
+    pub metric_exports: u64,
+    pub log_records: u64,
     pub elapsed_s: f64,
+    /// Spans generated per second of the run.
     pub spans_per_s: f64,
+    /// Set when a signal stopped the run early (2 = SIGINT, 15 = SIGTERM).
+    pub interrupted_by: Option<i32>,
     pub export: PipelineSummary,
     pub sample_trace_ids: Vec<String>,
 }
 
 impl RunSummary {
-    /// Whether every generated span was accepted by the endpoint.
+    /// Whether every generated item of every signal was accepted.
     pub fn lossless(&self) -> bool {
-        self.export.traces.accepted == self.spans
+        self.export.lossless()
     }
 
-    pub fn render(&self, url: &str) -> String {
+    /// The human summary; `destination` names where each signal went.
+    pub fn render(&self, destination: &dyn Fn(Signal) -> String) -> String {
         let mut out = format!(
             "Generated {} traces ({} spans, {} with errors) in {:.2} s: {:.0} spans/s, seed {}\n",
             self.traces, self.spans, self.error_spans, self.elapsed_s, self.spans_per_s, self.seed
         );
-        let e = &self.export.traces;
-        out += &format!(
-            "Export to {url}: {} accepted, {} rejected, {} dropped ({} requests, {} retries, {:.1} KB)\n",
-            e.accepted,
-            e.rejected,
-            e.dropped,
-            e.requests,
-            e.retries,
-            e.bytes as f64 / 1024.0
-        );
-        for (reason, items) in &e.reasons {
-            out += &format!("  {items} spans: {reason}\n");
+        if let Some(signal) = self.interrupted_by {
+            out += &format!(
+                "Interrupted by {}: generation stopped early\n",
+                if signal == 15 { "SIGTERM" } else { "SIGINT" }
+            );
+        }
+        for signal in Signal::ALL {
+            let e = self.export.signal(signal);
+            if e.generated == 0 && e.requests == 0 && signal != Signal::Traces {
+                continue;
+            }
+            let what = match signal {
+                Signal::Metrics => match self.metric_exports {
+                    1 => "metrics (1 export)".to_string(),
+                    n => format!("metrics ({n} exports)"),
+                },
+                other => other.name().to_string(),
+            };
+            let rate = e.accepted as f64 / self.elapsed_s.max(1e-9);
+            out += &format!(
+                "Export of {what} to {}: {} accepted, {} rejected, {} dropped of {} {} ({} {}, {} {}, {} sent, {:.0} accepted/s)\n",
+                destination(signal),
+                e.accepted,
+                e.rejected,
+                e.dropped,
+                e.generated,
+                signal.item(),
+                e.requests,
+                if e.requests == 1 {
+                    "request"
+                } else {
+                    "requests"
+                },
+                e.retries,
+                if e.retries == 1 { "retry" } else { "retries" },
+                bytes_sent(e.bytes_uncompressed, e.bytes),
+                rate,
+            );
+            for (reason, items) in &e.reasons {
+                out += &format!("  {items} {}: {reason}\n", signal.item());
+            }
         }
         if !self.sample_trace_ids.is_empty() {
             out += "Sample trace IDs:\n";
@@ -94,12 +137,20 @@ impl RunSummary {
     }
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum RunError {
-    #[error("cannot start the exporter: {0}")]
-    Exporter(#[from] reqwest::Error),
-    #[error("cannot start the async runtime: {0}")]
-    Runtime(std::io::Error),
+/// `1.2 MB` or `1.2 MB → 310.0 KB compressed`.
+fn bytes_sent(uncompressed: u64, wire: u64) -> String {
+    let size = |b: u64| {
+        if b >= 1_000_000 {
+            format!("{:.1} MB", b as f64 / 1e6)
+        } else {
+            format!("{:.1} KB", b as f64 / 1e3)
+        }
+    };
+    if uncompressed == wire {
+        size(wire)
+    } else {
+        format!("{} → {} compressed", size(uncompressed), size(wire))
+    }
 }
 
 /// Which plan each iteration uses: the only one, or a weighted draw among several.
@@ -108,19 +159,23 @@ pub enum Mix<'a> {
     Weighted(Vec<(&'a Plan, f64)>),
 }
 
-/// Runs `count` iterations and exports them; blocks until every batch has been answered.
-pub fn run(
+/// Runs `count` iterations and exports them through `transport`; blocks until every batch has
+/// been answered. An interrupt stops generation early; what was generated is still flushed and
+/// accounted for.
+pub fn run<T: Transport>(
     mix: &Mix,
     settings: &RunSettings,
     runtime: &tokio::runtime::Runtime,
-) -> Result<RunSummary, RunError> {
-    let transport = HttpTransport::new(settings.http.clone())?;
+    transport: T,
+    interrupt: &Arc<Interrupt>,
+) -> RunSummary {
     let exporter = Exporter::new(transport, settings.retry.clone());
     let pipeline = Pipeline::start(
         exporter,
         settings.exporters,
         settings.exporters * 2,
         runtime.handle(),
+        interrupt.clone(),
     );
 
     let tenant_pick = WeightedIndex::new(&settings.tenant_weights).ok();
@@ -128,8 +183,8 @@ pub fn run(
         Mix::One(_) => None,
         Mix::Weighted(plans) => WeightedIndex::new(plans.iter().map(|(_, w)| *w)).ok(),
     };
-    let mut batch = TraceBatch::new(settings.resource.clone());
-    let mut encoded = Vec::new();
+    let mut batch = TraceBatch::new(settings.resource.clone(), settings.batch)
+        .with_exception_events(settings.signals.exception_span_events);
     let mut iteration = Iteration::default();
     let mut summary = RunSummary {
         seed: settings.seed,
@@ -137,36 +192,46 @@ pub fn run(
         traces: 0,
         spans: 0,
         error_spans: 0,
+        metric_points: 0,
+        metric_exports: 0,
+        log_records: 0,
         elapsed_s: 0.0,
         spans_per_s: 0.0,
+        interrupted_by: None,
         export: PipelineSummary::default(),
         sample_trace_ids: Vec::new(),
     };
-    let mut send = |batch: &mut TraceBatch| {
-        if batch.is_empty() {
-            return;
-        }
-        let items = batch.spans() as u64;
-        encoded.clear();
-        batch
-            .take()
-            .encode(&mut encoded)
-            .expect("a Vec grows to fit any message");
-        pipeline.send(Signal::Traces, Bytes::copy_from_slice(&encoded), items);
-    };
     let started = Instant::now();
+    let prefix = match mix {
+        Mix::One(plan) => &plan.prefix,
+        Mix::Weighted(plans) => plans.first().map_or("", |(p, _)| &p.prefix),
+    };
+    let mut signals = Signals::new(
+        &settings.signals,
+        settings.resource.clone(),
+        prefix,
+        started,
+        unix_now_ns(),
+    );
     let mut last_progress = started;
-    let mut stdout = std::io::stdout().lock();
+    // Locked per iteration, not for the whole run: `--output -` writes requests to stdout from
+    // the sender tasks.
+    let stdout = std::io::stdout();
+    let mut send = |request, items| pipeline.send(OtlpRequest::Traces(request), items);
     for index in 0..settings.count {
         let due = started + settings.interval.mul_f64(index as f64);
-        let now = Instant::now();
-        if due > now {
+        if due > Instant::now() {
             // Nothing should sit in a batch while we wait for the next trace.
-            if due - now > Duration::from_millis(50) {
-                send(&mut batch);
+            if due - Instant::now() > Duration::from_millis(50) {
+                batch.flush(&mut send);
+                signals.send_logs(&pipeline);
             }
-            std::thread::sleep(due - now);
+            wait_until(due, &mut signals, &pipeline, interrupt);
         }
+        if interrupt.requested() {
+            break;
+        }
+        signals.export_due(Instant::now(), &pipeline);
         let tenant = tenant_pick.as_ref().map_or(0, |w| {
             w.sample(&mut iteration_rng(settings.seed ^ TENANT_SALT, index))
         });
@@ -192,14 +257,19 @@ pub fn run(
             if summary.sample_trace_ids.len() < 5 {
                 summary.sample_trace_ids.push(show::hex(&trace.trace_id));
             }
-            batch.add(plan, trace);
+            batch.add(plan, trace, &mut send);
+            signals.record(plan, trace);
         }
-        settings
-            .show
-            .print(&mut stdout, plan, iteration.traces(), index, settings.count);
+        if settings.show != Show::Nothing {
+            let mut out = stdout.lock();
+            settings
+                .show
+                .print(&mut out, plan, iteration.traces(), index, settings.count);
+            let _ = out.flush();
+        }
         summary.iterations += 1;
-        if batch.spans() >= settings.batch_spans {
-            send(&mut batch);
+        if signals.logs_full() {
+            signals.send_logs(&pipeline);
         }
         if !settings.quiet && last_progress.elapsed() >= Duration::from_secs(2) {
             last_progress = Instant::now();
@@ -211,12 +281,38 @@ pub fn run(
             );
         }
     }
-    send(&mut batch);
-    let _ = stdout.flush();
+    batch.flush(&mut send);
+    let counts = signals.finish(&pipeline);
+    summary.metric_points = counts.metric_points;
+    summary.metric_exports = counts.metric_exports;
+    summary.log_records = counts.log_records;
+    summary.interrupted_by = interrupt.requests().signal;
     summary.export = pipeline.finish();
     summary.elapsed_s = started.elapsed().as_secs_f64();
     summary.spans_per_s = summary.spans as f64 / summary.elapsed_s.max(1e-9);
-    Ok(summary)
+    summary
+}
+
+/// Sleeps until `due`, waking on the way for every metric export that falls due, and early
+/// (within 50 ms) if the run is interrupted.
+fn wait_until<T: Transport>(
+    due: Instant,
+    signals: &mut Signals,
+    pipeline: &Pipeline<T>,
+    interrupt: &Interrupt,
+) {
+    const SLICE: Duration = Duration::from_millis(50);
+    loop {
+        let now = Instant::now();
+        if now >= due || interrupt.requested() {
+            return;
+        }
+        let wake = signals.next_export().map_or(due, |next| next.min(due));
+        if wake > now {
+            std::thread::sleep((wake - now).min(SLICE));
+        }
+        signals.export_due(Instant::now(), pipeline);
+    }
 }
 
 /// A random seed for runs given none, printed so the run can be repeated. It stays below 2^53 so

@@ -4,8 +4,8 @@
 //! tree, parents before children, every attribute sorted by key. Printing reads the same records
 //! the encoder does, so what is shown is what is sent.
 
-use crate::generate::{AttrValue, Plan, Trace};
-use crate::scenario::{Literal, SpanKind};
+use crate::generate::{Plan, Trace, ValueDisplay};
+use crate::scenario::SpanKind;
 use std::io::Write;
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -97,7 +97,14 @@ fn full_tree(out: &mut impl Write, plan: &Plan, trace: &Trace) -> std::io::Resul
         let mut attrs: Vec<(&str, String)> = trace
             .attrs_of(span)
             .iter()
-            .map(|a| (plan.str(a.key), value_text(plan, trace, a.value)))
+            .map(|a| {
+                let value = ValueDisplay {
+                    plan,
+                    trace,
+                    value: a.value,
+                };
+                (plan.str(a.key), value.to_string())
+            })
             .collect();
         attrs.sort();
         for (key, value) in attrs {
@@ -112,42 +119,6 @@ fn kind_name(kind: SpanKind) -> &'static str {
         SpanKind::Internal => "INTERNAL",
         SpanKind::Server => "SERVER",
         SpanKind::Client => "CLIENT",
-    }
-}
-
-pub fn value_text(plan: &Plan, trace: &Trace, value: AttrValue) -> String {
-    match value {
-        AttrValue::Str(s) => plan.str(s).to_string(),
-        AttrValue::Text { start, len } => trace.text(start, len).to_string(),
-        AttrValue::Int(i) => i.to_string(),
-        AttrValue::Double(d) => d.to_string(),
-        AttrValue::Bool(b) => b.to_string(),
-        AttrValue::Literal(id) => literal_text(plan.literal(id)),
-    }
-}
-
-fn literal_text(l: &Literal) -> String {
-    match l {
-        Literal::Str(s) => s.clone(),
-        Literal::Int(i) => i.to_string(),
-        Literal::Float(f) => f.to_string(),
-        Literal::Bool(b) => b.to_string(),
-        Literal::List(items) => format!(
-            "[{}]",
-            items
-                .iter()
-                .map(literal_text)
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
-        Literal::Map(entries) => format!(
-            "{{{}}}",
-            entries
-                .iter()
-                .map(|(k, v)| format!("{k}: {}", literal_text(v)))
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
     }
 }
 

@@ -107,13 +107,28 @@ const SETUP_HINT: &str = "the test judges need a Python with tests/judge/require
 pub struct Judge {
     child: Option<Child>,
     port: u16,
+    grpc_port: Option<u16>,
     dir: tempfile::TempDir,
 }
 
 impl Judge {
-    /// Spawns the receiver and waits (at most ~20 s) until it has written its port.
-    /// Panics with the receiver's stderr if it does not come up.
+    /// Spawns the receiver (OTLP/HTTP only) and waits (at most ~20 s) until it has written its
+    /// port. Panics with the receiver's stderr if it does not come up.
     pub fn start() -> Judge {
+        Judge::spawn(false, &[])
+    }
+
+    /// [`Judge::start`], serving OTLP/gRPC (grpcio) too.
+    pub fn start_with_grpc() -> Judge {
+        Judge::spawn(true, &[])
+    }
+
+    /// HTTP and gRPC, with extra receiver arguments (e.g. `--tls-cert`).
+    pub fn start_with(args: &[&str]) -> Judge {
+        Judge::spawn(true, args)
+    }
+
+    fn spawn(grpc: bool, args: &[&str]) -> Judge {
         let dir = tempfile::Builder::new()
             .prefix("otlp-judge-")
             .tempdir()
@@ -132,6 +147,11 @@ impl Judge {
             .stdin(Stdio::null())
             .stdout(stdout)
             .stderr(stderr);
+        let grpc_port_file = dir.path().join("grpc-port");
+        if grpc {
+            cmd.arg("--grpc-port-file").arg(&grpc_port_file);
+        }
+        cmd.args(args);
         let child = cmd.spawn().unwrap_or_else(|e| {
             panic!(
                 "cannot start the OTLP judge with `{}`: {e}; {SETUP_HINT}",
@@ -141,6 +161,7 @@ impl Judge {
         let mut judge = Judge {
             child: Some(child),
             port: 0,
+            grpc_port: None,
             dir,
         };
         let deadline = Instant::now() + Duration::from_secs(20);
@@ -149,6 +170,11 @@ impl Judge {
                 && let Ok(port) = text.trim().parse::<u16>()
             {
                 judge.port = port;
+                if grpc {
+                    // Written before the HTTP port file.
+                    let text = read(&grpc_port_file);
+                    judge.grpc_port = Some(text.trim().parse().expect("gRPC port"));
+                }
                 return judge;
             }
             let child = judge.child.as_mut().expect("child present");
@@ -175,6 +201,12 @@ impl Judge {
 
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// `http://127.0.0.1:PORT` of the OTLP/gRPC server (see [`Judge::start_with_grpc`]).
+    pub fn grpc_endpoint(&self) -> String {
+        let port = self.grpc_port.expect("the judge was started without gRPC");
+        format!("http://127.0.0.1:{port}")
     }
 
     /// What the receiver wrote on stderr so far.
@@ -453,6 +485,151 @@ pub fn sdk_send(
     })
 }
 
+/// Decodes a file of OTLP/JSON lines (what `--output FILE` writes) with the judge's official
+/// bindings (`otlp_receiver.py --decode-jsonl`); each line is one of the returned requests.
+pub fn judge_decode_jsonl(path: &Path) -> Received {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let dump = dir.path().join("dump.json");
+    let out = judge_script("otlp_receiver.py")
+        .arg("--decode-jsonl")
+        .arg(path)
+        .arg("--dump")
+        .arg(&dump)
+        .output()
+        .unwrap_or_else(|e| {
+            panic!(
+                "cannot run the judge with `{}`: {e}; {SETUP_HINT}",
+                python()
+            )
+        });
+    let raw: Value = serde_json::from_str(&read(&dump)).unwrap_or_else(|e| {
+        panic!(
+            "no judge dump ({e}):\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    Received::from_value(raw)
+}
+
+/// A running `telemetry-simulator sink` (HTTP and gRPC on ephemeral ports of 127.0.0.1), started
+/// with extra arguments (faults, `--dump`). [`Sink::finish`] stops it with SIGTERM and returns
+/// its `--summary-json`.
+pub struct Sink {
+    child: Option<Child>,
+    pub http_port: u16,
+    pub grpc_port: u16,
+    dir: tempfile::TempDir,
+}
+
+impl Sink {
+    pub fn start(args: &[&str]) -> Sink {
+        let dir = tempfile::Builder::new()
+            .prefix("sink-")
+            .tempdir()
+            .expect("temp dir for the sink");
+        Sink::start_on(dir, "127.0.0.1:0", "127.0.0.1:0", args)
+    }
+
+    /// A sink on given addresses, e.g. to restart one on the ports a previous one had.
+    pub fn start_on(dir: tempfile::TempDir, http: &str, grpc: &str, args: &[&str]) -> Sink {
+        let http_file = dir.path().join("http-port");
+        let grpc_file = dir.path().join("grpc-port");
+        let _ = std::fs::remove_file(&http_file);
+        let _ = std::fs::remove_file(&grpc_file);
+        let stderr = std::fs::File::create(dir.path().join("stderr")).expect("sink stderr file");
+        let child = bin()
+            .args(["sink", "--quiet", "--listen", http, "--grpc-listen", grpc])
+            .arg("--port-file")
+            .arg(&http_file)
+            .arg("--grpc-port-file")
+            .arg(&grpc_file)
+            .arg("--summary-json")
+            .arg(dir.path().join("summary.json"))
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(stderr)
+            .spawn()
+            .expect("the sink starts");
+        let mut sink = Sink {
+            child: Some(child),
+            http_port: 0,
+            grpc_port: 0,
+            dir,
+        };
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let port = |f: &Path| {
+                std::fs::read_to_string(f)
+                    .ok()
+                    .and_then(|t| t.trim().parse::<u16>().ok())
+            };
+            if let (Some(h), Some(g)) = (port(&http_file), port(&grpc_file)) {
+                sink.http_port = h;
+                sink.grpc_port = g;
+                return sink;
+            }
+            if let Ok(Some(status)) = sink.child.as_mut().expect("child").try_wait() {
+                panic!(
+                    "the sink exited ({status}) before listening:\n{}",
+                    sink.stderr()
+                );
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the sink did not start within 20 s"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    pub fn endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}", self.http_port)
+    }
+
+    pub fn grpc_endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}", self.grpc_port)
+    }
+
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    pub fn stderr(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("stderr")).unwrap_or_default()
+    }
+
+    /// Stops the sink with SIGTERM and returns its summary JSON and its folder (for a restart).
+    pub fn finish(mut self) -> (Value, tempfile::TempDir) {
+        let mut child = self.child.take().expect("sink already finished");
+        let _ = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status();
+        let status = child.wait().expect("the sink exits");
+        assert!(
+            status.success(),
+            "the sink exited with {status}:\n{}",
+            self.stderr()
+        );
+        let summary = read(&self.dir.path().join("summary.json"));
+        let summary = serde_json::from_str(&summary).expect("the sink's summary is JSON");
+        let dir = tempfile::Builder::new()
+            .prefix("sink-")
+            .tempdir()
+            .expect("temp dir");
+        (summary, std::mem::replace(&mut self.dir, dir))
+    }
+}
+
+impl Drop for Sink {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
 /// Reads a whole file into a string, with the path in the panic message.
 pub fn read(path: &Path) -> String {
     std::fs::read_to_string(path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()))
@@ -557,4 +734,27 @@ pub fn assert_mean_within(xs: &[f64], expected: f64, what: &str) {
         expected - allowance,
         expected + allowance
     );
+}
+
+/// The OpenInference span kind a span of this name must carry (`operation` is its
+/// `gen_ai.operation.name`): the mapping as the tests read it, written apart from the code's.
+pub fn openinference_kind(name: &str, operation: Option<&str>) -> &'static str {
+    let suffix = name.split_once('.').map_or(name, |(first, rest)| {
+        // `vendor.llm.call` and `rag.retrieve` alike: strip a vendor prefix, keep the rest.
+        if ["rag", "a2a", "cp"].contains(&first) {
+            name
+        } else {
+            rest
+        }
+    });
+    match suffix {
+        "a2a.orchestrate" | "a2a.call" => "AGENT",
+        "llm.call" if operation == Some("embeddings") => "EMBEDDING",
+        "llm.call" => "LLM",
+        "mcp.tool.execute" | "mcp.tool.execute.attempt" => "TOOL",
+        "rag.retrieve" => "RETRIEVER",
+        "cp.request" => "GUARDRAIL",
+        "planner" | "task.execute" | "response.compose" | "llm.tool.response.bridge" => "CHAIN",
+        other => panic!("unexpected span name {other}"),
+    }
 }

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Independent OTLP/HTTP receiver: the "judge" of the telemetry-simulator conformance tests.
+"""Independent OTLP receiver (HTTP and gRPC): the "judge" of the telemetry-simulator conformance tests.
 
 What it is
 ----------
@@ -23,6 +23,9 @@ Usage
 -----
     python3 tests/judge/otlp_receiver.py --port-file PATH --dump PATH [--host 127.0.0.1]
                                          [--port 0] [--max-seconds 900]
+                                         [--grpc-port-file PATH]
+                                         [--tls-cert PEM --tls-key PEM [--tls-client-ca PEM]]
+    python3 tests/judge/otlp_receiver.py --decode-jsonl FILE --dump PATH
 
 * Binds ``--host`` (default 127.0.0.1) on ``--port`` (default 0 = an ephemeral port), then writes
   the port number and a newline to ``--port-file`` atomically (temp file + ``os.replace``), so a
@@ -37,6 +40,23 @@ Usage
   (recorded in ``decode_errors`` too, so a wrong URL never goes unnoticed).
 * Everything is recorded *before* the response is sent, so whatever a client saw accepted is in
   the dump.
+* With ``--grpc-port-file``, also serves OTLP/gRPC (the three ``Export`` services, via the
+  official ``grpcio`` and the ``*_pb2_grpc`` stubs shipped in ``opentelemetry-proto``) on another
+  ephemeral port of the same host, written to that file the same way. grpcio decodes the
+  message (gzip included); each call is recorded like an HTTP request, with ``path`` the gRPC
+  method (``/opentelemetry.proto.collector.trace.v1.TraceService/Export``), ``content_type``
+  ``application/grpc``, ``content_encoding`` the ``grpc-encoding`` metadata (or null),
+  ``headers`` the invocation metadata, and ``bytes``/``decoded_bytes`` the decoded size.
+* With ``--decode-jsonl FILE`` it serves nothing: it decodes FILE, one OTLP/JSON export request
+  per line (the Collector file exporter's format, what ``--output FILE`` writes), each line
+  recorded like a request (``path`` ``/v1/traces`` etc. by its top-level key, ``content_type``
+  ``application/json``), writes the dump and exits (1 if a line could not be decoded).
+* With ``--partial-reject N`` every successful answer is a partial success rejecting
+  min(N, items) items of the request (``rejected`` in its record), with an ``error_message``.
+* With ``--tls-cert``/``--tls-key`` both servers speak TLS only (the standard library's ``ssl``
+  for HTTP, ``grpc.ssl_server_credentials`` for gRPC); with ``--tls-client-ca`` they also
+  require a client certificate signed by that CA (mutual TLS). A failed handshake is not a
+  request and is not recorded.
 * Stops on SIGTERM, SIGINT or ``POST /shutdown``: writes the dump (atomically) and exits 0.
   It also stops by itself (dump written, exit 3) after ``--max-seconds`` or when its parent
   process goes away, so a crashed test never leaves it running.
@@ -96,16 +116,22 @@ import json
 import math
 import os
 import signal
+import ssl
 import sys
 import threading
 import time
 
 try:
+    import grpc
+    from concurrent import futures
     from google.protobuf import json_format
     from google.protobuf.message import DecodeError
     from opentelemetry.proto.collector.logs.v1 import logs_service_pb2
     from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2
     from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
+    from opentelemetry.proto.collector.logs.v1 import logs_service_pb2_grpc
+    from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2_grpc
+    from opentelemetry.proto.collector.trace.v1 import trace_service_pb2_grpc
 except ImportError as e:  # pragma: no cover - environment problem, reported clearly
     sys.stderr.write(
         f"otlp_receiver: cannot import the OpenTelemetry protobuf bindings ({e}).\n"
@@ -456,6 +482,18 @@ class State:
 
 
 STATE = State()
+PARTIAL_REJECT = [0]  # --partial-reject: items of each request to reject in a partial success
+PARTIAL_FIELD = {"/v1/traces": "rejected_spans", "/v1/metrics": "rejected_data_points", "/v1/logs": "rejected_log_records"}
+
+
+def response_for(signal_path, resp_cls, items):
+    """The Export*ServiceResponse: empty, or a partial success rejecting --partial-reject items."""
+    resp = resp_cls()
+    rejected = min(PARTIAL_REJECT[0], items)
+    if rejected:
+        setattr(resp.partial_success, PARTIAL_FIELD[signal_path], rejected)
+        resp.partial_success.error_message = f"judge rejected {rejected} (--partial-reject)"
+    return resp
 STOP = threading.Event()
 STOP_REASON = ["signal"]
 
@@ -590,7 +628,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 STATE.decode_errors.append(f"{path}: receiver error: {e!r}")
             self._reply(500, f"{e!r}\n".encode())
             return
-        record.update(items=items, decoded_bytes=decoded_len)
+        record.update(items=items, decoded_bytes=decoded_len, rejected=min(PARTIAL_REJECT[0], items))
+        if PARTIAL_REJECT[0]:
+            partial = response_for(path, SIGNALS[path][1], items)
+            resp = (partial.SerializeToString() if resp_type == "application/x-protobuf"
+                    else json_format.MessageToJson(partial).encode("utf-8"))
         with STATE.lock:  # record first, then answer: a 200 seen by a client is in the dump
             STATE.requests.append(record)
             STATE.warnings.extend(f"{path}: {w}" for w in warnings)
@@ -598,6 +640,95 @@ class Handler(http.server.BaseHTTPRequestHandler):
             STATE.metrics.extend(metrics)
             STATE.logs.extend(logs)
         self._reply(200, resp, resp_type)
+
+
+# ----------------------------------------------------------------------------------------------
+# gRPC
+# ----------------------------------------------------------------------------------------------
+
+GRPC_SIGNALS = {
+    # method -> (signal path, response class, converter)
+    "/opentelemetry.proto.collector.trace.v1.TraceService/Export":
+        ("/v1/traces", trace_service_pb2.ExportTraceServiceResponse),
+    "/opentelemetry.proto.collector.metrics.v1.MetricsService/Export":
+        ("/v1/metrics", metrics_service_pb2.ExportMetricsServiceResponse),
+    "/opentelemetry.proto.collector.logs.v1.LogsService/Export":
+        ("/v1/logs", logs_service_pb2.ExportLogsServiceResponse),
+}
+
+
+def record_grpc(method, request, context):
+    """Records one gRPC Export call like an HTTP request; returns the (empty) response."""
+    signal_path, resp_cls = GRPC_SIGNALS[method]
+    headers = {}
+    for key, value in context.invocation_metadata():
+        headers[key] = f"{headers[key]}, {value}" if key in headers else value
+    size = request.ByteSize()
+    record = {
+        "path": method,
+        "content_type": "application/grpc",
+        "content_encoding": headers.get("grpc-encoding"),
+        "headers": headers,
+        "bytes": size,
+        "decoded_bytes": size,
+        "items": 0,
+        "status": 0,
+        "error": None,
+    }
+    warnings, spans, metrics, logs = [], [], [], []
+    if signal_path == "/v1/traces":
+        items = convert_traces(request, spans, warnings)
+    elif signal_path == "/v1/metrics":
+        items = convert_metrics(request, metrics, warnings)
+    else:
+        items = convert_logs(request, logs, warnings)
+    record["items"] = items
+    record["rejected"] = min(PARTIAL_REJECT[0], items)
+    with STATE.lock:  # record first, then answer
+        STATE.requests.append(record)
+        STATE.warnings.extend(f"{method}: {w}" for w in warnings)
+        STATE.spans.extend(spans)
+        STATE.metrics.extend(metrics)
+        STATE.logs.extend(logs)
+    return response_for(signal_path, resp_cls, items)
+
+
+class TraceServicer(trace_service_pb2_grpc.TraceServiceServicer):
+    def Export(self, request, context):
+        return record_grpc("/opentelemetry.proto.collector.trace.v1.TraceService/Export", request, context)
+
+
+class MetricsServicer(metrics_service_pb2_grpc.MetricsServiceServicer):
+    def Export(self, request, context):
+        return record_grpc("/opentelemetry.proto.collector.metrics.v1.MetricsService/Export", request, context)
+
+
+class LogsServicer(logs_service_pb2_grpc.LogsServiceServicer):
+    def Export(self, request, context):
+        return record_grpc("/opentelemetry.proto.collector.logs.v1.LogsService/Export", request, context)
+
+
+def start_grpc(host, tls):
+    """-> (server, port); tls is None or (cert path, key path, client CA path or None)"""
+    server = grpc.server(
+        futures.ThreadPoolExecutor(max_workers=8),
+        options=[("grpc.max_receive_message_length", MAX_BODY)],
+    )
+    trace_service_pb2_grpc.add_TraceServiceServicer_to_server(TraceServicer(), server)
+    metrics_service_pb2_grpc.add_MetricsServiceServicer_to_server(MetricsServicer(), server)
+    logs_service_pb2_grpc.add_LogsServiceServicer_to_server(LogsServicer(), server)
+    if tls is None:
+        port = server.add_insecure_port(f"{host}:0")
+    else:
+        cert, key, client_ca = tls
+        with open(cert, "rb") as c, open(key, "rb") as k:
+            pair = (k.read(), c.read())
+        root = open(client_ca, "rb").read() if client_ca else None
+        credentials = grpc.ssl_server_credentials(
+            [pair], root_certificates=root, require_client_auth=bool(client_ca))
+        port = server.add_secure_port(f"{host}:0", credentials)
+    server.start()
+    return server, port
 
 
 class Server(http.server.ThreadingHTTPServer):
@@ -614,18 +745,85 @@ def write_atomic(path, text):
     os.replace(tmp, path)
 
 
+JSONL_KEYS = {"resourceSpans": "/v1/traces", "resourceMetrics": "/v1/metrics", "resourceLogs": "/v1/logs"}
+
+
+def decode_jsonl(path):
+    """Decodes a file of OTLP/JSON lines into STATE; returns the number of bad lines."""
+    bad = 0
+    with open(path, "rb") as f:
+        for number, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            where = f"{path}:{number}"
+            record = {"path": None, "content_type": "application/json", "content_encoding": None,
+                      "headers": {}, "bytes": len(line), "decoded_bytes": len(line), "items": 0,
+                      "status": 200, "error": None}
+            try:
+                doc = json.loads(line)
+                keys = [k for k in JSONL_KEYS if k in doc]
+                if len(keys) != 1:
+                    raise BadBody(f"want exactly one of {sorted(JSONL_KEYS)} at the top level, got {sorted(doc)}")
+                signal_path = JSONL_KEYS[keys[0]]
+                record["path"] = signal_path
+                warnings, spans, metrics, logs = [], [], [], []
+                msg = parse_json(line, SIGNALS[signal_path][0], warnings)
+                if signal_path == "/v1/traces":
+                    items = convert_traces(msg, spans, warnings)
+                elif signal_path == "/v1/metrics":
+                    items = convert_metrics(msg, metrics, warnings)
+                else:
+                    items = convert_logs(msg, logs, warnings)
+            except (BadBody, ValueError) as e:
+                bad += 1
+                record.update(status=400, error=str(e))
+                STATE.requests.append(record)
+                STATE.decode_errors.append(f"{where}: {e}")
+                continue
+            record["items"] = items
+            STATE.requests.append(record)
+            STATE.warnings.extend(f"{where}: {w}" for w in warnings)
+            STATE.spans.extend(spans)
+            STATE.metrics.extend(metrics)
+            STATE.logs.extend(logs)
+    return bad
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description="Independent OTLP/HTTP receiver (test judge).")
-    ap.add_argument("--port-file", required=True, help="where to write the bound port (atomically)")
+    ap.add_argument("--port-file", help="where to write the bound port (atomically); required unless --decode-jsonl")
+    ap.add_argument("--decode-jsonl", metavar="FILE", help="decode a file of OTLP/JSON lines instead of serving")
     ap.add_argument("--dump", required=True, help="where to write the JSON dump on shutdown")
     ap.add_argument("--host", default="127.0.0.1")
     ap.add_argument("--port", type=int, default=0, help="0 = an ephemeral port (default)")
+    ap.add_argument("--grpc-port-file", help="also serve OTLP/gRPC; write its port here")
+    ap.add_argument("--partial-reject", type=int, default=0, metavar="N",
+                    help="answer every request with a partial success rejecting N of its items")
+    ap.add_argument("--tls-cert", help="serve TLS with this PEM certificate chain")
+    ap.add_argument("--tls-key", help="PEM private key of --tls-cert")
+    ap.add_argument("--tls-client-ca", help="require client certificates signed by this PEM CA")
     ap.add_argument("--max-seconds", type=float, default=900.0,
                     help="stop by itself after this long (dump written, exit 3); 0 = never")
     args = ap.parse_args(argv)
+    PARTIAL_REJECT[0] = args.partial_reject
+    if args.decode_jsonl:
+        bad = decode_jsonl(args.decode_jsonl)
+        write_atomic(args.dump, json.dumps(STATE.dump(), allow_nan=False))
+        return 1 if bad else 0
+    if not args.port_file:
+        ap.error("--port-file is required")
 
     server = Server((args.host, args.port), Handler)
     port = server.server_address[1]
+    tls = None
+    if args.tls_cert:
+        tls = (args.tls_cert, args.tls_key, args.tls_client_ca)
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(args.tls_cert, args.tls_key)
+        if args.tls_client_ca:
+            context.verify_mode = ssl.CERT_REQUIRED
+            context.load_verify_locations(args.tls_client_ca)
+        server.socket = context.wrap_socket(server.socket, server_side=True, do_handshake_on_connect=False)
 
     def on_signal(signum, _frame):
         if not STOP.is_set():  # keep the first reason (e.g. POST /shutdown, then SIGTERM)
@@ -637,6 +835,10 @@ def main(argv=None):
 
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
     thread.start()
+    grpc_server = None
+    if args.grpc_port_file:
+        grpc_server, grpc_port = start_grpc(args.host, tls)
+        write_atomic(args.grpc_port_file, f"{grpc_port}\n")
     write_atomic(args.port_file, f"{port}\n")
 
     parent = os.getppid()
@@ -655,6 +857,8 @@ def main(argv=None):
             break
     server.shutdown()
     server.server_close()
+    if grpc_server is not None:
+        grpc_server.stop(grace=5).wait()
     dump = STATE.dump()
     dump["stopped_by"] = STOP_REASON[0]
     write_atomic(args.dump, json.dumps(dump, allow_nan=False))

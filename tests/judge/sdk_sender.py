@@ -14,6 +14,7 @@ Usage
     python3 tests/judge/sdk_sender.py --endpoint http://127.0.0.1:PORT --traces N --spans-per-trace M
                                       [--compression none|gzip] [--service-name NAME]
                                       [--timeout SECONDS] [--header k=v ...]
+                                      [--protocol http/protobuf|grpc]
 
 Creates N traces, each a root span (kind SERVER) with M-1 child spans (kind CLIENT) under it,
 with string, int, double and bool attributes and one event on the root, through a
@@ -27,8 +28,8 @@ the script exits 1 (with the reason on stderr, and no JSON line) if any export c
 if force_flush timed out, or if the number of spans the exporter reported as exported is not
 N*M. Exit 2 means the SDK packages are missing.
 
-(The gRPC exporter, ``opentelemetry-exporter-otlp-proto-grpc``, is pinned in requirements.txt
-for a later --protocol grpc.)
+With ``--protocol grpc`` the official OTLP/gRPC exporter (``opentelemetry-exporter-otlp-proto-grpc``)
+is used instead, sending to ``--endpoint`` (``http://host:port``, plaintext).
 """
 
 import argparse
@@ -93,6 +94,7 @@ def main(argv=None):
     ap.add_argument("--service-name", default="sdk-sender")
     ap.add_argument("--timeout", type=float, default=10.0, help="per-export HTTP timeout in seconds")
     ap.add_argument("--header", action="append", default=[], metavar="K=V", help="extra HTTP header")
+    ap.add_argument("--protocol", choices=["http/protobuf", "grpc"], default="http/protobuf")
     args = ap.parse_args(argv)
     if args.traces < 0 or args.spans_per_trace < 1:
         ap.error("--traces must be >= 0 and --spans-per-trace >= 1")
@@ -104,12 +106,23 @@ def main(argv=None):
             ap.error(f"--header wants K=V, got {h!r}")
         headers[k] = v
 
-    exporter = OTLPSpanExporter(
-        endpoint=f"{args.endpoint.rstrip('/')}/v1/traces",
-        compression=Compression.Gzip if args.compression == "gzip" else Compression.NoCompression,
-        timeout=args.timeout,
-        headers=headers or None,
-    )
+    if args.protocol == "grpc":
+        import grpc
+        from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter as GrpcSpanExporter
+        exporter = GrpcSpanExporter(
+            endpoint=args.endpoint.rstrip("/"),
+            insecure=True,
+            compression=grpc.Compression.Gzip if args.compression == "gzip" else grpc.Compression.NoCompression,
+            timeout=args.timeout,
+            headers=headers or None,
+        )
+    else:
+        exporter = OTLPSpanExporter(
+            endpoint=f"{args.endpoint.rstrip('/')}/v1/traces",
+            compression=Compression.Gzip if args.compression == "gzip" else Compression.NoCompression,
+            timeout=args.timeout,
+            headers=headers or None,
+        )
     recorder = RecordingExporter(exporter)
     provider = TracerProvider(resource=Resource.create({
         "service.name": args.service_name,

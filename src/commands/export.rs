@@ -1,0 +1,83 @@
+//! The export side of the generating commands: the output chosen from the flags and the
+//! environment, the run's exit status from its accounting, and the summary file.
+
+use super::Outcome;
+use crate::cli::{Cli, ExportArgs};
+use crate::config::{self, ConfigError, ExportFlags};
+use crate::otlp::Signal;
+use crate::otlp::transport::Output;
+use crate::sink::SinkHandle;
+use crate::workload::RunSummary;
+use std::path::Path;
+
+/// Where the run's requests go; with `--local-sink`, to that sink, over the chosen protocol.
+pub fn output(
+    cli: &Cli,
+    args: &ExportArgs,
+    local_sink: Option<&SinkHandle>,
+) -> Result<Output, ConfigError> {
+    let env = |name: &str| config::process_env(name);
+    let mut flags = ExportFlags {
+        endpoint: cli.endpoint.as_deref(),
+        protocol: args.protocol.as_deref(),
+        compression: args.compression.as_deref(),
+        headers: &args.headers,
+        timeout: args.timeout,
+        insecure: args.insecure,
+        ca_cert: args.ca_cert.as_deref(),
+        client_cert: args.client_cert.as_deref(),
+        client_key: args.client_key.as_deref(),
+        output: args.output.as_deref(),
+    };
+    let sink_endpoint;
+    if let Some(sink) = local_sink {
+        let grpc = config::target(Signal::Traces, &flags, &env)?.protocol
+            == crate::otlp::transport::Protocol::Grpc;
+        let addr = match (grpc, sink.grpc_addr()) {
+            (true, Some(addr)) => addr,
+            _ => sink.local_addr(),
+        };
+        sink_endpoint = format!("http://{addr}");
+        flags.endpoint = Some(&sink_endpoint);
+    }
+    config::output(&flags, &env)
+}
+
+/// 0 when everything generated was accepted (or losses are allowed), 1 otherwise, with one
+/// line per signal that lost something.
+pub fn outcome(summary: &RunSummary, output: &Output, allow_failures: bool) -> Outcome {
+    let mut outcome = Outcome::Success;
+    for signal in Signal::ALL {
+        let e = summary.export.signal(signal);
+        if e.lossless() {
+            continue;
+        }
+        let lost = e.generated - e.accepted;
+        let verdict = if allow_failures { "warning" } else { "error" };
+        eprintln!(
+            "{verdict}: {lost} of {} {} were not accepted by {}",
+            e.generated,
+            signal.item(),
+            output.describe(signal)
+        );
+        if !allow_failures {
+            outcome = Outcome::Failure;
+        }
+    }
+    outcome
+}
+
+/// Writes the summary as JSON (via a temporary file, so a reader never sees half of it).
+pub fn write_summary(path: &Path, summary: &RunSummary) -> Result<(), String> {
+    let mut json = serde_json::to_vec_pretty(summary)
+        .map_err(|e| format!("cannot serialise the summary: {e}"))?;
+    json.push(b'\n');
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(format!(".tmp{}", std::process::id()));
+    std::fs::write(&tmp, &json)
+        .and_then(|()| std::fs::rename(&tmp, path))
+        .map_err(|e| {
+            let _ = std::fs::remove_file(&tmp);
+            format!("cannot write the summary to {}: {e}", path.display())
+        })
+}

@@ -1,0 +1,410 @@
+//! Span-correlated log records: what an instrumented agent logs while it works, read off the
+//! spans that are sent.
+//!
+//! The records are the original's (`turn.start`/`turn.end`, `tool.call`, `{prefix}.llm.call`,
+//! `rag.retrieve`, `a2a.call`, `cp.request`, with its bodies, severities and attributes), with
+//! three differences that make them usable: each record carries its span's trace and span id
+//! (the original's had none, so logs could not be joined to traces); each is stamped at its
+//! span's time (`turn.start` at the turn's start, the others when their span ends) rather than
+//! when the whole trace had been built; and severities and status words follow the span's
+//! sampled outcome, not static YAML. A tool call is logged once, for its `mcp.tool.execute` span,
+//! not again for each attempt.
+//!
+//! Every failed span also gets an exception record, as the semantic conventions now prefer over
+//! span events: event `exception` (severity ERROR), or `gen_ai.client.operation.exception`
+//! (WARN) for GenAI client operations, with `exception.type` and `exception.message`.
+//!
+//! Records of one trace are derived together into a reused [`TraceLogs`], in time order, and
+//! stay plain data: attribute values are the trace's own handles, turned into OTLP by the encoder
+//! (`otlp::encode_logs`), so this module never sees a protobuf type.
+
+use super::derive::{SpanView, is_genai_client_operation, views};
+use super::plan::{AttrValue, Plan, Sym};
+use super::trace::{Attr, Trace, ValueDisplay};
+use crate::scenario::SpanType;
+use std::fmt::Write as _;
+
+/// Log severities, as OTLP numbers them.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Severity {
+    #[default]
+    Info,
+    Warn,
+    Error,
+}
+
+impl Severity {
+    pub fn number(self) -> i32 {
+        match self {
+            Severity::Info => 9,
+            Severity::Warn => 13,
+            Severity::Error => 17,
+        }
+    }
+
+    pub fn text(self) -> &'static str {
+        match self {
+            Severity::Info => "INFO",
+            Severity::Warn => "WARN",
+            Severity::Error => "ERROR",
+        }
+    }
+}
+
+/// One log record.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct LogRecord {
+    pub time_ns: u64,
+    pub severity: Severity,
+    pub event_name: Sym,
+    pub body: String,
+    /// The span it belongs to: an index into the trace's spans.
+    pub span: u32,
+    /// Its attributes: `TraceLogs::attrs[attrs.0 .. attrs.1]`.
+    attrs: (u32, u32),
+    /// Written when its span started (else when it ended).
+    at_start: bool,
+}
+
+/// When, in its span's life, a record is written.
+#[derive(Clone, Copy, PartialEq)]
+enum At {
+    Start,
+    End,
+}
+
+/// The log records of one trace; buffers are reused from trace to trace.
+#[derive(Default)]
+pub struct TraceLogs {
+    records: Vec<LogRecord>,
+    len: usize,
+    attrs: Vec<Attr>,
+}
+
+impl TraceLogs {
+    /// The records of `trace`, in time order (replacing the previous trace's).
+    pub fn derive(&mut self, plan: &Plan, trace: &Trace) {
+        self.len = 0;
+        self.attrs.clear();
+        for view in views(plan, trace) {
+            self.span(&view);
+        }
+        // In time order; at the same instant, spans start parents first and end children first.
+        self.records[..self.len].sort_by_key(|r| {
+            let span = r.span as i64;
+            (
+                r.time_ns,
+                !r.at_start,
+                if r.at_start { span } else { -span },
+            )
+        });
+    }
+
+    pub fn records(&self) -> &[LogRecord] {
+        &self.records[..self.len]
+    }
+
+    pub fn attrs_of(&self, record: &LogRecord) -> &[Attr] {
+        &self.attrs[record.attrs.0 as usize..record.attrs.1 as usize]
+    }
+
+    fn span(&mut self, v: &SpanView) {
+        let k = v.keys();
+        let plan = v.plan;
+        let ok = v.succeeded();
+        let message = v.exception().map_or("", |(_, m)| plan.str(m));
+        let failed = |sev: Severity| if v.errored() { sev } else { Severity::Info };
+        match v.span.span_type {
+            SpanType::A2aOrchestrate => {
+                self.open(v, At::Start, Severity::Info, k.turn_start_event);
+                self.body(format_args!("Agent turn started"));
+                self.attr_or(v, k.route, k.default_route);
+                let code = v.status_code().unwrap_or(k.success);
+                let severity = if ok { Severity::Info } else { Severity::Warn };
+                self.open(v, At::End, severity, k.turn_end_event);
+                self.body(format_args!(
+                    "Agent turn completed with status {}",
+                    plan.str(code)
+                ));
+                self.attr(k.turn_status_code, AttrValue::Str(code));
+                self.attr(k.turn_status_result, AttrValue::Bool(ok));
+                self.attr(k.duration_ms, AttrValue::Double(v.duration_ms()));
+            }
+            SpanType::McpToolExecute => {
+                let tool = v.word(k.tool_name, k.unknown_tool);
+                self.open(v, At::End, failed(Severity::Error), k.tool_call_event);
+                if v.errored() {
+                    self.body(format_args!("Tool call to {tool} failed: {message}"));
+                } else {
+                    self.body(format_args!("Tool call to {tool} completed"));
+                }
+                self.attr_or(v, k.tool_name, k.unknown_tool);
+                self.attr_or(v, k.tool_server_name, k.unknown_server);
+                let code = v.status_code().unwrap_or(k.ok);
+                self.attr(k.tool_status_code, AttrValue::Str(code));
+                self.attr(k.tool_status_result, AttrValue::Bool(ok));
+                self.attr(k.tool_latency_ms, AttrValue::Double(v.duration_ms()));
+                if let Some((_, message)) = v.exception() {
+                    self.attr(k.error_message, AttrValue::Str(message));
+                }
+            }
+            SpanType::LlmCall => {
+                let unknown = AttrValue::Str(k.unknown);
+                let provider = v.provider().unwrap_or(unknown);
+                let model = v.attr(k.request_model).unwrap_or(unknown);
+                let (provider, model) = (shown(v, provider), shown(v, model));
+                self.open(v, At::End, failed(Severity::Error), k.llm_call_event);
+                if v.errored() {
+                    self.body(format_args!(
+                        "LLM inference failed: {provider}/{model}: {message}"
+                    ));
+                } else {
+                    self.body(format_args!("LLM inference completed: {provider}/{model}"));
+                }
+                if let Some(p) = v.provider() {
+                    self.attr(k.provider, p);
+                }
+                self.copy(v, k.request_model);
+                self.copy(v, k.operation);
+                self.copy(v, k.input_tokens);
+                self.copy(v, k.output_tokens);
+                self.attr(k.duration_ms, AttrValue::Double(v.duration_ms()));
+            }
+            SpanType::RagRetrieve => {
+                let index = v.word(k.rag_index, k.default_index);
+                self.open(v, At::End, failed(Severity::Error), k.rag_event);
+                match v.attr(k.rag_documents) {
+                    _ if v.errored() => {
+                        self.body(format_args!("RAG retrieval from {index} failed: {message}"))
+                    }
+                    Some(n) => self.body(format_args!(
+                        "RAG retrieval from {index}: {} documents",
+                        shown(v, n)
+                    )),
+                    None => self.body(format_args!("RAG retrieval from {index} completed")),
+                }
+                self.attr_or(v, k.rag_index, k.default_index);
+                self.copy(v, k.rag_documents);
+                let code = v.status_code().unwrap_or(k.ok);
+                self.attr(k.rag_status_code, AttrValue::Str(code));
+                self.attr(k.duration_ms, AttrValue::Double(v.duration_ms()));
+            }
+            SpanType::A2aCall => {
+                let target = v
+                    .attr(k.a2a_target)
+                    .or_else(|| v.attr(k.agent_name))
+                    .unwrap_or(AttrValue::Str(k.unknown_agent));
+                let operation = v.word(k.a2a_operation, k.unknown);
+                let code = v.status_code().unwrap_or(k.ok);
+                let severity = if ok { Severity::Info } else { Severity::Warn };
+                self.open(v, At::End, severity, k.a2a_event);
+                self.body(format_args!(
+                    "A2A call to {} ({operation}): {}",
+                    shown(v, target),
+                    plan.str(code)
+                ));
+                self.attr(k.a2a_target, target);
+                self.copy(v, k.a2a_operation);
+                self.attr(k.a2a_status_code, AttrValue::Str(code));
+                self.attr(k.a2a_latency_ms, AttrValue::Double(v.duration_ms()));
+            }
+            SpanType::CpRequest => {
+                let code = v.status_code().unwrap_or(k.allowed);
+                let (severity, what) = if v.errored() {
+                    (Severity::Error, None)
+                } else if code == k.allowed {
+                    (Severity::Info, Some("allowed"))
+                } else if code == k.flagged {
+                    (Severity::Warn, Some("flagged"))
+                } else {
+                    (Severity::Error, Some("blocked"))
+                };
+                self.open(v, At::End, severity, k.cp_event);
+                match what {
+                    Some(what) => self.body(format_args!("Control-plane {what} request")),
+                    None => self.body(format_args!("Control-plane request failed: {message}")),
+                }
+                self.attr(k.cp_status_code, AttrValue::Str(code));
+                self.attr(k.cp_status_result, AttrValue::Bool(ok && code == k.allowed));
+            }
+            SpanType::Planner
+            | SpanType::TaskExecute
+            | SpanType::McpToolExecuteAttempt
+            | SpanType::LlmToolResponseBridge
+            | SpanType::ResponseCompose => {}
+        }
+        if let Some((kind, message)) = v.exception() {
+            let (event, severity) = if is_genai_client_operation(v.span.span_type) {
+                (k.genai_exception_event, Severity::Warn)
+            } else {
+                (k.exception_event, Severity::Error)
+            };
+            self.open(v, At::End, severity, event);
+            self.body(format_args!("{}", plan.str(message)));
+            self.attr(k.exception_type, AttrValue::Str(kind));
+            self.attr(k.exception_message, AttrValue::Str(message));
+        }
+    }
+
+    /// Starts a record of span `v`, with the context every record carries: the tenant, and the
+    /// span's session, request and turn index.
+    fn open(&mut self, v: &SpanView, at: At, severity: Severity, event_name: Sym) {
+        if self.len == self.records.len() {
+            self.records.push(LogRecord::default());
+        }
+        let start = self.attrs.len() as u32;
+        let record = &mut self.records[self.len];
+        self.len += 1;
+        record.at_start = at == At::Start;
+        record.time_ns = match at {
+            At::Start => v.span.start_ns,
+            At::End => v.span.end_ns,
+        };
+        record.severity = severity;
+        record.event_name = event_name;
+        record.body.clear();
+        record.span = v.index;
+        record.attrs = (start, start);
+        let k = v.keys();
+        let tenant = v.plan.tenants[v.trace.tenant as usize];
+        self.attr(k.tenant_id, AttrValue::Str(tenant));
+        for key in [k.session_id, k.request_id, k.turn_index] {
+            self.copy(v, key);
+        }
+    }
+
+    fn body(&mut self, text: std::fmt::Arguments) {
+        let record = &mut self.records[self.len - 1];
+        let _ = record.body.write_fmt(text);
+    }
+
+    fn attr(&mut self, key: Sym, value: AttrValue) {
+        self.attrs.push(Attr { key, value });
+        self.records[self.len - 1].attrs.1 = self.attrs.len() as u32;
+    }
+
+    /// The span's own value of `key`, if it has one.
+    fn copy(&mut self, v: &SpanView, key: Sym) {
+        if let Some(value) = v.attr(key) {
+            self.attr(key, value);
+        }
+    }
+
+    /// The span's own value of `key`, else `fallback`.
+    fn attr_or(&mut self, v: &SpanView, key: Sym, fallback: Sym) {
+        let value = v.attr(key).unwrap_or(AttrValue::Str(fallback));
+        self.attr(key, value);
+    }
+}
+
+/// An attribute value of `v`'s trace, for a log body.
+fn shown<'a>(v: &SpanView<'a>, value: AttrValue) -> ValueDisplay<'a> {
+    ValueDisplay {
+        plan: v.plan,
+        trace: v.trace,
+        value,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::generate::testing;
+
+    #[test]
+    fn every_bundled_scenario_logs_each_span_once_at_its_time_and_each_failure() {
+        for (name, _) in crate::scenario::BUNDLED {
+            let plan = testing::bundled(name);
+            let k = &plan.derived;
+            let mut logs = TraceLogs::default();
+            for trace in testing::traces(&plan, 3, 120) {
+                logs.derive(&plan, &trace);
+                let records = logs.records();
+                assert!(records.windows(2).all(|w| w[0].time_ns <= w[1].time_ns));
+                let count = |event: Sym| records.iter().filter(|r| r.event_name == event).count();
+                let spans = |t: SpanType| trace.spans.iter().filter(|s| s.span_type == t).count();
+                assert_eq!(count(k.turn_start_event), spans(SpanType::A2aOrchestrate));
+                assert_eq!(count(k.turn_end_event), spans(SpanType::A2aOrchestrate));
+                assert_eq!(count(k.tool_call_event), spans(SpanType::McpToolExecute));
+                assert_eq!(count(k.llm_call_event), spans(SpanType::LlmCall));
+                assert_eq!(count(k.rag_event), spans(SpanType::RagRetrieve));
+                assert_eq!(count(k.a2a_event), spans(SpanType::A2aCall));
+                assert_eq!(count(k.cp_event), spans(SpanType::CpRequest));
+                let failed = |genai: bool| {
+                    trace
+                        .spans
+                        .iter()
+                        .filter(|s| {
+                            s.error.is_some() && is_genai_client_operation(s.span_type) == genai
+                        })
+                        .count()
+                };
+                assert_eq!(count(k.exception_event), failed(false), "{name}");
+                assert_eq!(count(k.genai_exception_event), failed(true), "{name}");
+                for record in records {
+                    let span = &trace.spans[record.span as usize];
+                    let expected = if record.event_name == k.turn_start_event {
+                        span.start_ns
+                    } else {
+                        span.end_ns
+                    };
+                    assert_eq!(record.time_ns, expected);
+                    let attrs = logs.attrs_of(record);
+                    assert_eq!(attrs[0].key, k.tenant_id);
+                    assert_eq!(
+                        attrs[0].value,
+                        AttrValue::Str(plan.tenants[trace.tenant as usize])
+                    );
+                    if record.event_name == k.exception_event {
+                        assert_eq!(record.severity, Severity::Error);
+                        let (kind, message) = span.error.unwrap();
+                        assert!(attrs.contains(&Attr {
+                            key: k.exception_type,
+                            value: AttrValue::Str(kind)
+                        }));
+                        assert_eq!(record.body, plan.str(message));
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn bodies_and_severities_follow_the_outcome() {
+        let plan = testing::plan(
+            "name: t\nroot:\n  type: vendor.a2a.orchestrate\n  error: {rate: 0}\n  children:\n    - type: vendor.mcp.tool.execute\n      error: {rate: 1, types: [timeout]}\n      attributes: {gen_ai.tool.name: search}\n    - type: vendor.llm.call\n      error: {rate: 0}\n      attributes: {gen_ai.request.model: m1}\n",
+        );
+        let trace = &testing::traces(&plan, 1, 1)[0];
+        let mut logs = TraceLogs::default();
+        logs.derive(&plan, trace);
+        let texts: Vec<(&str, &str, &str)> = logs
+            .records()
+            .iter()
+            .map(|r| (plan.str(r.event_name), r.severity.text(), r.body.as_str()))
+            .collect();
+        assert_eq!(
+            texts,
+            [
+                ("turn.start", "INFO", "Agent turn started"),
+                // The attempt ends with the tool call: its exception comes first.
+                ("exception", "ERROR", "tool call failed: timeout"),
+                (
+                    "tool.call",
+                    "ERROR",
+                    "Tool call to search failed: tool call failed: timeout"
+                ),
+                ("exception", "ERROR", "tool call failed: timeout"),
+                (
+                    "vendor.llm.call",
+                    "INFO",
+                    "LLM inference completed: openai/m1"
+                ),
+                (
+                    "turn.end",
+                    "INFO",
+                    "Agent turn completed with status SUCCESS"
+                ),
+            ]
+        );
+    }
+}

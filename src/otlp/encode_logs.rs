@@ -1,0 +1,146 @@
+//! Derived log records to an OTLP `ExportLogsServiceRequest`.
+//!
+//! Logs batch like spans: a trace's records are added together, grouped into one `ResourceLogs`
+//! per tenant with the same resource as that tenant's spans, and each record carries its span's
+//! trace and span id, so a backend joins it to the trace it belongs to.
+
+use super::encode::{ResourceTemplate, TenantGroups, key_value, scope};
+use crate::generate::logs::{LogRecord, TraceLogs};
+use crate::generate::{Plan, Trace};
+use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
+use opentelemetry_proto::tonic::common::v1::{AnyValue, any_value};
+use opentelemetry_proto::tonic::logs::v1::{self as proto, ResourceLogs, ScopeLogs};
+
+/// W3C "sampled": the records belong to sampled spans.
+const LOG_FLAGS: u32 = 0x01;
+
+/// Collects the log records of traces into one export request.
+pub struct LogBatch {
+    template: ResourceTemplate,
+    groups: TenantGroups<proto::LogRecord>,
+    records: usize,
+}
+
+impl LogBatch {
+    pub fn new(template: ResourceTemplate) -> LogBatch {
+        LogBatch {
+            template,
+            groups: TenantGroups::default(),
+            records: 0,
+        }
+    }
+
+    pub fn records(&self) -> usize {
+        self.records
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.records == 0
+    }
+
+    /// Adds the records `logs` derived from `trace`.
+    pub fn add(&mut self, plan: &Plan, trace: &Trace, logs: &TraceLogs) {
+        let tenant = plan.str(plan.tenants[trace.tenant as usize]);
+        self.groups.group(tenant).extend(
+            logs.records()
+                .iter()
+                .map(|r| log_message(plan, trace, logs, r)),
+        );
+        self.records += logs.records().len();
+    }
+
+    /// The request holding everything added so far; the batch is empty afterwards.
+    pub fn take(&mut self) -> ExportLogsServiceRequest {
+        self.records = 0;
+        let scope = scope();
+        ExportLogsServiceRequest {
+            resource_logs: self
+                .groups
+                .drain(&self.template)
+                .map(|(resource, log_records)| ResourceLogs {
+                    resource: Some(resource),
+                    scope_logs: vec![ScopeLogs {
+                        scope: Some(scope.clone()),
+                        log_records,
+                        ..Default::default()
+                    }],
+                    ..Default::default()
+                })
+                .collect(),
+        }
+    }
+}
+
+/// One derived record as an OTLP `LogRecord`.
+pub fn log_message(
+    plan: &Plan,
+    trace: &Trace,
+    logs: &TraceLogs,
+    record: &LogRecord,
+) -> proto::LogRecord {
+    let span = &trace.spans[record.span as usize];
+    proto::LogRecord {
+        time_unix_nano: record.time_ns,
+        observed_time_unix_nano: record.time_ns,
+        severity_number: record.severity.number(),
+        severity_text: record.severity.text().to_string(),
+        body: Some(AnyValue {
+            value: Some(any_value::Value::StringValue(record.body.clone())),
+        }),
+        attributes: logs
+            .attrs_of(record)
+            .iter()
+            .map(|a| key_value(plan, trace, a))
+            .collect(),
+        flags: LOG_FLAGS,
+        trace_id: trace.trace_id.to_vec(),
+        span_id: span.span_id.to_vec(),
+        event_name: plan.str(record.event_name).to_string(),
+        ..Default::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::generate::testing;
+    use prost::Message;
+
+    #[test]
+    fn records_carry_their_spans_ids_and_round_trip() {
+        let plan = testing::bundled("tool_retry");
+        let mut batch = LogBatch::new(ResourceTemplate::default());
+        let mut logs = TraceLogs::default();
+        let traces = testing::traces(&plan, 8, 40);
+        let mut expected = 0;
+        for trace in &traces {
+            logs.derive(&plan, trace);
+            batch.add(&plan, trace, &logs);
+            expected += logs.records().len();
+        }
+        assert_eq!(batch.records(), expected);
+        let request = batch.take();
+        assert!(batch.is_empty());
+        let decoded = ExportLogsServiceRequest::decode(request.encode_to_vec().as_slice()).unwrap();
+        assert_eq!(decoded, request);
+        let records: Vec<&proto::LogRecord> = decoded
+            .resource_logs
+            .iter()
+            .flat_map(|r| &r.scope_logs[0].log_records)
+            .collect();
+        assert_eq!(records.len(), expected);
+        for r in records {
+            let trace = traces
+                .iter()
+                .find(|t| t.trace_id.as_slice() == r.trace_id)
+                .unwrap();
+            let span = trace
+                .spans
+                .iter()
+                .find(|s| s.span_id.as_slice() == r.span_id)
+                .unwrap();
+            assert!(r.time_unix_nano == span.start_ns || r.time_unix_nano == span.end_ns);
+            assert!(!r.event_name.is_empty());
+        }
+    }
+}
