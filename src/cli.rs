@@ -55,6 +55,10 @@ pub enum Command {
     Validate(ValidateArgs),
     /// Receive OTLP and summarise what arrives (a built-in collector stand-in)
     Sink(SinkArgs),
+    /// Simulate a scenario without sending anything: latencies, span counts, error and retry rates
+    Check(CheckArgs),
+    /// Print the JSON Schema of the scenario format (for editors and CI)
+    Schema,
     /// Print a shell completion script (docs/cli.md says where to put it)
     #[command(hide = true)]
     Completions(CompletionsArgs),
@@ -457,6 +461,41 @@ pub struct ValidateArgs {
     /// Print the schema's canonical metrics
     #[arg(long)]
     pub show_metrics: bool,
+    /// How to print the findings: text for people, json for editors and CI
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+    pub format: OutputFormat,
+}
+
+/// How `validate` and `check` print what they found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum OutputFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// The scenario's name (its file name without .yaml)
+    #[arg(long)]
+    pub name: String,
+    /// Folder of scenario YAML files [default: the bundled samples]
+    #[arg(long, value_name = "DIR")]
+    pub scenarios_dir: Option<PathBuf>,
+    /// Iterations to simulate (the same as the first N of a run with the same seed)
+    #[arg(long, value_name = "N", default_value_t = 10_000)]
+    pub samples: u64,
+    /// Seed of the random streams, as for `scenario`
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// How to print the report: text for people, json for scripts
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+    pub format: OutputFormat,
+    /// Also draw latency histograms and a typical trace's waterfall into this .svg or .html file
+    #[arg(long, value_name = "FILE")]
+    pub plot: Option<PathBuf>,
+    /// Reject scenarios whose worst-case trace has more spans than this
+    #[arg(long, value_name = "N", default_value_t = 10_000)]
+    pub max_spans_per_trace: u64,
 }
 
 #[derive(Debug, Args)]

@@ -7,7 +7,7 @@
 
 use crate::cli::{
     ArrivalsArg, Cli, Command, GenerateArgs, ListArgs, MetricsTemporality, PaceArgs, RunArgs,
-    RunDuration, ScenarioArgs, SinkArgs, ValidateArgs,
+    RunDuration, ScenarioArgs, SinkArgs,
 };
 use crate::config::{self, Tenants};
 use crate::generate::metrics::Temporality;
@@ -17,9 +17,7 @@ use crate::otlp::Signal;
 use crate::otlp::encode::BatchLimits;
 use crate::otlp::export::RetryPolicy;
 use crate::otlp::transport::{Output, Transports};
-use crate::scenario::{
-    Diagnostics, Library, LoadError, LoadOptions, Scenario, ScenarioFile, scenario_paths,
-};
+use crate::scenario::{Diagnostics, Library, LoadError, LoadOptions, Scenario};
 use crate::schema::{self, Schema};
 use crate::sink::faults::Faults;
 use crate::sink::{PortFiles, SinkHandle, SinkOptions};
@@ -28,7 +26,10 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
+mod check;
 mod export;
+mod json_schema;
+mod validate;
 
 /// How a command ended, and so the process's exit status.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -56,8 +57,10 @@ pub fn run(cli: Cli) -> Outcome {
         Command::Scenario(args) => scenario(&cli, args),
         Command::Run(args) => run_mixed(&cli, args),
         Command::List(args) => list(args),
-        Command::Validate(args) => validate(&cli, args),
+        Command::Validate(args) => validate::validate(&cli, args),
         Command::Sink(args) => sink(args),
+        Command::Check(args) => check::check(&cli, args),
+        Command::Schema => json_schema::print_json_schema(),
         Command::Completions(args) => crate::manual::completions(args.shell),
         Command::Man => crate::manual::man(),
     }
@@ -503,82 +506,6 @@ fn list(args: &ListArgs) -> Outcome {
         }
     }
     outcome
-}
-
-fn validate(cli: &Cli, args: &ValidateArgs) -> Outcome {
-    let options = load_options(args.max_spans_per_trace);
-    let schema = match load_schema(cli.schema_path.as_deref(), &options.prefix) {
-        Ok(schema) => schema,
-        Err(outcome) => return outcome,
-    };
-    if args.show_schema || args.show_spans || args.show_metrics {
-        println!("Schema loaded successfully\n{}", schema.describe_header());
-        if args.show_schema {
-            println!("{}", schema.describe_summary());
-        }
-        if args.show_spans {
-            println!("{}", schema.describe_spans());
-        }
-        if args.show_metrics {
-            println!("{}", schema.describe_metrics());
-        }
-        if args.paths.is_empty() && args.scenarios_dir.is_none() {
-            return Outcome::Success;
-        }
-    }
-    let mut files: Vec<Result<ScenarioFile, LoadError>> = Vec::new();
-    if args.paths.is_empty() {
-        match Library::new(args.scenarios_dir.clone()).files() {
-            Ok(found) => files.extend(found.into_iter().map(Ok)),
-            Err(error) => files.push(Err(error)),
-        }
-    }
-    for path in &args.paths {
-        if path.is_dir() {
-            match scenario_paths(path) {
-                Ok(paths) => files.extend(paths.iter().map(|p| ScenarioFile::read(p))),
-                Err(error) => files.push(Err(error)),
-            }
-        } else {
-            files.push(ScenarioFile::read(path));
-        }
-    }
-    let (mut checked, mut bad, mut errors, mut warnings) = (0, 0, 0, 0);
-    for file in files {
-        checked += 1;
-        let result = file.and_then(|f| {
-            f.decode(&options)
-                .map(|(_, w)| (f, w))
-                .map_err(LoadError::Invalid)
-        });
-        match result {
-            Ok((file, found)) => {
-                warnings += found.0.len();
-                print_warnings(&found);
-                println!("ok: {}", file.display);
-            }
-            Err(LoadError::Invalid(found)) => {
-                bad += 1;
-                errors += found.errors().count();
-                warnings += found.0.len() - found.errors().count();
-                eprintln!("{found}");
-            }
-            Err(other) => {
-                bad += 1;
-                errors += 1;
-                eprintln!("{}", error_text(&other));
-            }
-        }
-    }
-    println!(
-        "{checked} files checked: {} valid, {bad} invalid ({errors} errors, {warnings} warnings)",
-        checked - bad
-    );
-    if bad > 0 {
-        Outcome::Usage
-    } else {
-        Outcome::Success
-    }
 }
 
 fn sink(args: &SinkArgs) -> Outcome {

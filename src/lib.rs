@@ -17,11 +17,13 @@
 //! the time per span.
 #![forbid(unsafe_code)]
 
+pub mod check;
 pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod generate;
 pub mod interrupt;
+pub mod lint;
 pub mod manual;
 pub mod otlp;
 pub mod scenario;

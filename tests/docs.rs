@@ -3,7 +3,8 @@
 //! * docs/cli.md holds the `--help` of every command, exactly as the binary prints it
 //!   (`UPDATE_DOCS=1 cargo test --test docs` rewrites those blocks after a change);
 //! * the key index of docs/scenario-reference.md lists exactly the keys the scenario decoder
-//!   accepts (`scenario::accepted_keys`, registered by the decoder itself);
+//!   accepts (`scenario::accepted_keys`, read off src/scenario/format.rs, the tables the decoder
+//!   reads keys through);
 //! * every `telemetry-simulator ...` command in a shell block of the README, TROUBLESHOOTING.md and
 //!   docs/ parses with the real command line, and every `make TARGET` names a Makefile target;
 //! * every relative link (and `#anchor`) in them resolves;

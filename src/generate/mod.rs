@@ -15,7 +15,10 @@ mod sampler;
 mod trace;
 
 pub use derive::{DerivedKeys, SpanView, is_genai_client_operation, views};
-pub use plan::{AttrValue, LiteralId, NodeId, Plan, PlanOptions, Sym};
+pub use plan::{
+    AttrValue, LatencySampler, LiteralId, NodeId, Plan, PlanOptions, Sym, is_integer_attribute,
+    is_token_count,
+};
 pub use sampler::{Draw, Sampler};
 pub use trace::{Attr, Iteration, SpanRecord, Trace, ValueDisplay, generate, iteration_rng};
 

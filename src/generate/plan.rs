@@ -16,7 +16,8 @@ use crate::scenario::{
     Propagation, Retry, Scenario, SpanKind, SpanType, Step,
 };
 use crate::schema::{ContextValue, Schema, StringStyle, ValueRule, is_outcome_attribute};
-use rand_distr::weighted::WeightedIndex;
+use rand::{Rng, RngExt};
+use rand_distr::{Distribution as _, StandardNormal, weighted::WeightedIndex};
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -114,9 +115,42 @@ pub(crate) struct PlanNode {
     pub children: Vec<NodeId>,
 }
 
-pub(crate) enum LatencySampler {
+/// A step's latency model, compiled: the one place a span's own duration is drawn, used by the
+/// generator and by the checks that estimate latencies (`validate`, `check`).
+#[derive(Clone, Debug)]
+pub enum LatencySampler {
     Jitter(Jitter),
     Distribution(Sampler),
+}
+
+impl LatencySampler {
+    pub fn new(latency: &Latency) -> LatencySampler {
+        match latency {
+            Latency::Jitter(j) => LatencySampler::Jitter(j.clone()),
+            Latency::Distribution(d) => LatencySampler::Distribution(Sampler::new(d)),
+        }
+    }
+
+    /// One draw, in milliseconds, before clamping (a jittered draw can be negative; spans then
+    /// last 0 ns).
+    pub fn sample_ms<R: Rng + ?Sized>(&self, rng: &mut R) -> f64 {
+        match self {
+            LatencySampler::Jitter(j) => {
+                let z: f64 = StandardNormal.sample(rng);
+                let mut ms = j.mean_ms * (1.0 + j.variance * z);
+                if j.spike_rate > 0.0 && rng.random::<f64>() < j.spike_rate {
+                    let (lo, hi) = if j.spike_multiplier >= 1.5 {
+                        (1.5, j.spike_multiplier)
+                    } else {
+                        (j.spike_multiplier, 1.5)
+                    };
+                    ms *= lo + (hi - lo) * rng.random::<f64>();
+                }
+                ms
+            }
+            LatencySampler::Distribution(s) => s.number(rng),
+        }
+    }
 }
 
 pub(crate) struct ErrorPlan {
@@ -329,10 +363,7 @@ impl Plan {
             role,
             name,
             attempt_name,
-            latency: match &step.latency {
-                Latency::Jitter(j) => LatencySampler::Jitter(j.clone()),
-                Latency::Distribution(d) => LatencySampler::Distribution(Sampler::new(d)),
-            },
+            latency: LatencySampler::new(&step.latency),
             error,
             probability: step.probability,
             count: match &step.count {
@@ -739,7 +770,7 @@ impl Plan {
             key: key_sym,
             sampler: Sampler::new(d),
             choices,
-            integer: is_token_count(key) || d.is_integer_valued(),
+            integer: is_integer_attribute(key, d),
         }
     }
 
@@ -815,8 +846,14 @@ fn failure_of(success: &Literal) -> Option<Literal> {
     }
 }
 
-/// Token counts are whole numbers even when drawn from a continuous distribution.
-fn is_token_count(key: &str) -> bool {
+/// Whether attribute `key` sampled from `d` is emitted as an integer: token counts are whole
+/// numbers even when drawn from a continuous distribution, and so is every integer-valued one.
+pub fn is_integer_attribute(key: &str, d: &Distribution) -> bool {
+    is_token_count(key) || d.is_integer_valued()
+}
+
+/// `gen_ai.usage.*_tokens`.
+pub fn is_token_count(key: &str) -> bool {
     key.starts_with("gen_ai.usage.") && key.ends_with("_tokens")
 }
 

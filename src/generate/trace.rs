@@ -12,13 +12,11 @@
 //! OTLP is the encoder's business, so this module never sees a protobuf type.
 
 use super::content::{Conversation, SpanFacts};
-use super::plan::{
-    AttrPlan, AttrValue, CountPlan, Generated, LatencySampler, NodeId, Plan, PlanNode, Sym,
-};
+use super::plan::{AttrPlan, AttrValue, CountPlan, Generated, NodeId, Plan, PlanNode, Sym};
 use super::sampler::Draw;
 use crate::scenario::{Literal, Retry, SpanKind, SpanType};
 use rand::{Rng, RngExt, SeedableRng};
-use rand_distr::{Distribution as _, StandardNormal};
+use rand_distr::Distribution as _;
 use rand_pcg::Pcg64Mcg;
 
 /// One generated span.
@@ -396,23 +394,7 @@ impl<'a, R: Rng> Builder<'a, R> {
     }
 
     fn latency_ns(&mut self, node: &PlanNode) -> u64 {
-        let ms = match &node.latency {
-            LatencySampler::Jitter(j) => {
-                let z: f64 = StandardNormal.sample(self.rng);
-                let mut ms = j.mean_ms * (1.0 + j.variance * z);
-                if j.spike_rate > 0.0 && self.rng.random::<f64>() < j.spike_rate {
-                    let (lo, hi) = if j.spike_multiplier >= 1.5 {
-                        (1.5, j.spike_multiplier)
-                    } else {
-                        (j.spike_multiplier, 1.5)
-                    };
-                    ms *= lo + (hi - lo) * self.rng.random::<f64>();
-                }
-                ms
-            }
-            LatencySampler::Distribution(s) => s.number(self.rng),
-        };
-        ms_to_ns(ms)
+        ms_to_ns(node.latency.sample_ms(self.rng))
     }
 
     fn count(&mut self, node: &PlanNode) -> u32 {

@@ -2,12 +2,16 @@
 //!
 //! The decoder walks the tree by hand: it knows the key path at every point, applies the original
 //! format's defaults, aliases and shorthands, checks ranges, and keeps going after a problem so that
-//! one pass reports them all. Every accepted key is registered as it is read, so "unknown key"
-//! suggestions always come from the keys that were valid at that very place; there is no second
-//! list of keys to drift out of date.
+//! one pass reports them all. It reads keys only through the declarative tables of
+//! [`super::format`] (which also generate the JSON Schema), so "unknown key" suggestions always come
+//! from the keys valid at that very place and there is no second list of keys to drift out of date.
+//! As it reads, it records where each step and key was written ([`SourceMap`]) for the checks that
+//! run after decoding.
 
 use super::diagnostic::{Diagnostic, Diagnostics, Severity, nearest};
+use super::format::{self, Key, Mapping, Range, Shape};
 use super::model::*;
+use super::source_map::{SourceMap, StepSource};
 use super::span_type::{SpanType, normalize_prefix};
 use super::yaml::{Mark, Node, Value};
 
@@ -31,20 +35,14 @@ impl Default for LoadOptions {
 
 /// Upper bound of a `count` that has a distribution but no `max`.
 pub const DEFAULT_DISTRIBUTION_COUNT_MAX: u32 = 1000;
-/// Retries beyond this are certainly a typo, and would only burn the span budget.
-const MAX_ATTEMPTS_LIMIT: i64 = 100;
 
-pub const DISTRIBUTIONS: [&str; 9] = [
-    "normal",
-    "log_normal",
-    "exponential",
-    "uniform",
-    "poisson",
-    "geometric",
-    "categorical",
-    "bernoulli",
-    "mixture",
-];
+/// A decoded scenario with its warnings and where each part was written.
+#[derive(Clone, Debug)]
+pub struct Decoded {
+    pub scenario: Scenario,
+    pub warnings: Diagnostics,
+    pub source_map: SourceMap,
+}
 
 /// Decodes `text`. On success the scenario comes with its warnings; on failure, every problem.
 pub fn decode(
@@ -53,60 +51,24 @@ pub fn decode(
     name: &str,
     options: &LoadOptions,
 ) -> Result<(Scenario, Diagnostics), Diagnostics> {
-    decode_collecting(text, file, name, options).0
+    decode_located(text, file, name, options).map(|d| (d.scenario, d.warnings))
 }
 
-/// Every key the decoder accepts somewhere in a scenario, aliases included, as the decoder itself
-/// registers them while reading: the list the reference documentation is tested against.
-///
-/// It decodes a census document that visits every kind of mapping (top level, step, both latency
-/// forms, every distribution in every place a distribution goes, count, error, propagation,
-/// retry, mixture components) and returns the keys each mapping took, so no second list of keys
-/// exists to drift out of date.
-pub fn accepted_keys() -> std::collections::BTreeSet<&'static str> {
-    let distribution = |name: &str| match name {
-        "categorical" => "{distribution: categorical, values: [1, 2]}".to_string(),
-        "mixture" => "{distribution: mixture, components: [{distribution: normal}]}".to_string(),
-        other => format!("{{distribution: {other}}}"),
-    };
-    let mut text = String::from(
-        "name: census\ndescription: d\ntags: [t]\nrepeat_count: 1\ninterval_ms: 1\n\
-         emit_metrics: true\nemit_logs: true\nweight: 1\n\
-         root:\n  type: a2a.orchestrate\n\
-         \x20 latency: {mean_ms: 1}\n\
-         \x20 error: {rate: 0.1, types: [timeout], type_weights: [1], retryable_types: [timeout],\
-         \x20propagation: {from_parent: 0.5}}\n\
-         \x20 retry: {max_attempts: 2}\n\
-         \x20 attributes: {a: 1}\n\
-         \x20 children:\n",
-    );
-    for name in DISTRIBUTIONS {
-        let d = distribution(name);
-        text += &format!(
-            "    - {{type: planner, probability: 0.5, latency: {d}, attributes: {{a: {d}}}}}\n"
-        );
-        if name != "categorical" && name != "mixture" {
-            let count = d.replacen('{', "{min: 1, max: 2, ", 1);
-            text += &format!("    - {{type: planner, count: {count}}}\n");
-        }
-    }
-    decode_collecting(&text, "census", "census", &LoadOptions::default()).1
-}
-
-type Decoded = Result<(Scenario, Diagnostics), Diagnostics>;
-
-fn decode_collecting(
+/// [`decode`], keeping the [`SourceMap`] for checks that need to point into the file.
+pub fn decode_located(
     text: &str,
     file: &str,
     name: &str,
     options: &LoadOptions,
-) -> (Decoded, std::collections::BTreeSet<&'static str>) {
+) -> Result<Decoded, Diagnostics> {
     let mut decoder = Decoder {
         file,
         lines: text.lines().collect(),
         prefix: &options.prefix,
         diagnostics: Vec::new(),
-        accepted: Default::default(),
+        source_map: SourceMap::default(),
+        #[cfg(test)]
+        asked: Vec::new(),
     };
     let scenario = match super::yaml::parse(text) {
         Ok(node) => decoder.scenario(&node, name, options),
@@ -125,11 +87,14 @@ fn decode_collecting(
     diagnostics
         .0
         .sort_by_key(|d| d.mark.map(|m| (m.line, m.column)));
-    let decoded = match scenario {
-        Some(scenario) if !diagnostics.has_errors() => Ok((scenario, diagnostics)),
+    match scenario {
+        Some(scenario) if !diagnostics.has_errors() => Ok(Decoded {
+            scenario,
+            warnings: diagnostics,
+            source_map: decoder.source_map,
+        }),
         _ => Err(diagnostics),
-    };
-    (decoded, decoder.accepted)
+    }
 }
 
 /// The YAML crate's messages, reworded where they speak of its own settings.
@@ -152,43 +117,11 @@ struct Decoder<'a> {
     lines: Vec<&'a str>,
     prefix: &'a str,
     diagnostics: Vec<Diagnostic>,
-    /// Every key any mapping of the document accepted (see [`accepted_keys`]).
-    accepted: std::collections::BTreeSet<&'static str>,
+    source_map: SourceMap,
+    /// Every (mapping, key) the decoder asked for, to prove it reads every key of the tables.
+    #[cfg(test)]
+    asked: Vec<(&'static str, &'static str)>,
 }
-
-/// Which bounds a number must respect, and how to say so.
-#[derive(Clone, Copy)]
-struct Range {
-    min: f64,
-    max: f64,
-    min_exclusive: bool,
-    what: &'static str,
-}
-
-const PROBABILITY: Range = Range {
-    min: 0.0,
-    max: 1.0,
-    min_exclusive: false,
-    what: "a probability between 0 and 1",
-};
-const NON_NEGATIVE: Range = Range {
-    min: 0.0,
-    max: f64::INFINITY,
-    min_exclusive: false,
-    what: "a number ≥ 0",
-};
-const POSITIVE: Range = Range {
-    min: 0.0,
-    max: f64::INFINITY,
-    min_exclusive: true,
-    what: "a number > 0",
-};
-const ANY_NUMBER: Range = Range {
-    min: f64::NEG_INFINITY,
-    max: f64::INFINITY,
-    min_exclusive: false,
-    what: "a number",
-};
 
 fn join(path: &str, key: &str) -> String {
     if path.is_empty() {
@@ -198,12 +131,23 @@ fn join(path: &str, key: &str) -> String {
     }
 }
 
+/// Whether `node` is a mapping with the key `name`.
+fn has_key(node: &Node, name: &str) -> bool {
+    match &node.value {
+        Value::Map(entries) => entries
+            .iter()
+            .any(|(k, _)| matches!(&k.value, Value::Str(s) if s == name)),
+        _ => false,
+    }
+}
+
 /// The entries of one mapping, with what has been read so far.
 struct Fields<'n> {
     path: String,
     mark: Mark,
     entries: Vec<Entry<'n>>,
-    accepted: Vec<&'static str>,
+    /// The tables whose keys are valid here (a distribution adds its parameters' table).
+    mappings: Vec<&'static Mapping>,
 }
 
 struct Entry<'n> {
@@ -214,21 +158,48 @@ struct Entry<'n> {
 }
 
 impl<'n> Fields<'n> {
-    /// Takes the value of the first of `names` present (the rest are aliases).
-    fn take(&mut self, d: &mut Decoder, names: &[&'static str]) -> Option<(String, &'n Node)> {
-        self.accepted.extend_from_slice(names);
-        d.accepted.extend(names);
+    /// The key whose canonical name is `name` in one of this mapping's tables.
+    fn spec(&self, name: &str) -> Option<&'static Key> {
+        let found = self.mappings.iter().find_map(|m| m.key(name));
+        debug_assert!(
+            found.is_some(),
+            "`{name}` is read at {} but no table declares it",
+            self.path
+        );
+        found
+    }
+
+    /// Makes `mapping`'s keys valid here too.
+    fn include(&mut self, mapping: &'static Mapping) {
+        self.mappings.push(mapping);
+    }
+
+    /// Takes the value of key `name` under any of its spellings (the rest are aliases).
+    fn take(&mut self, d: &mut Decoder, name: &str) -> Option<(String, &'n Node)> {
+        let spec = self.spec(name)?;
+        #[cfg(test)]
+        d.asked.push((
+            self.mappings
+                .iter()
+                .find(|m| m.key(name).is_some())
+                .map_or("", |m| m.name),
+            spec.name(),
+        ));
         let mut found: Option<(String, &'n Node)> = None;
         for entry in self.entries.iter_mut().filter(|e| !e.used) {
             let Some(key) = entry.key.as_deref() else {
                 continue;
             };
-            if !names.contains(&key) {
+            if !spec.names.contains(&key) {
                 continue;
             }
             entry.used = true;
             match &found {
-                None => found = Some((join(&self.path, key), entry.value)),
+                None => {
+                    let path = join(&self.path, key);
+                    d.source_map.keys.insert(path.clone(), entry.key_mark);
+                    found = Some((path, entry.value));
+                }
                 Some((first, _)) => d.error(
                     entry.key_mark,
                     &join(&self.path, key),
@@ -240,6 +211,22 @@ impl<'n> Fields<'n> {
             }
         }
         found
+    }
+
+    /// The range a number (or each number of a list) under key `name` must respect.
+    fn range(&self, name: &str) -> Range {
+        match self.spec(name).map(|k| k.shape) {
+            Some(Shape::Number(range) | Shape::Numbers(range)) => range,
+            _ => format::ANY_NUMBER,
+        }
+    }
+
+    /// The bounds of an integer under key `name`.
+    fn integer_bounds(&self, name: &str) -> (i64, i64) {
+        match self.spec(name).map(|k| k.shape) {
+            Some(Shape::Integer { min, max }) => (min, max),
+            _ => (i64::MIN, i64::MAX),
+        }
     }
 
     /// Marks every remaining key as read (after an error that makes them meaningless).
@@ -255,17 +242,19 @@ impl<'n> Fields<'n> {
 
     /// Reports every key that nothing took.
     fn finish(self, d: &mut Decoder) {
+        let mut accepted: Vec<&'static str> = self
+            .mappings
+            .iter()
+            .flat_map(|m| m.keys.iter().flat_map(|k| k.names.iter().copied()))
+            .collect();
+        accepted.sort_unstable();
+        accepted.dedup();
         for entry in self.entries.iter().filter(|e| !e.used) {
             match &entry.key {
                 Some(key) => {
-                    let help = nearest(key, self.accepted.iter().copied())
+                    let help = nearest(key, accepted.iter().copied())
                         .map(|n| format!("did you mean `{n}`?"))
-                        .or_else(|| {
-                            let mut keys = self.accepted.clone();
-                            keys.sort_unstable();
-                            keys.dedup();
-                            Some(format!("valid keys here: {}", keys.join(", ")))
-                        });
+                        .or_else(|| Some(format!("valid keys here: {}", accepted.join(", "))));
                     d.push(
                         Severity::Error,
                         Some(entry.key_mark),
@@ -322,7 +311,12 @@ impl<'a> Decoder<'a> {
         self.error(node.mark, path, format!("expected {what}, found {found}"));
     }
 
-    fn fields<'n>(&mut self, node: &'n Node, path: &str) -> Option<Fields<'n>> {
+    fn fields<'n>(
+        &mut self,
+        node: &'n Node,
+        path: &str,
+        mapping: &'static Mapping,
+    ) -> Option<Fields<'n>> {
         let entries = match &node.value {
             Value::Map(entries) => entries,
             _ => {
@@ -345,7 +339,7 @@ impl<'a> Decoder<'a> {
                     used: false,
                 })
                 .collect(),
-            accepted: Vec::new(),
+            mappings: vec![mapping],
         })
     }
 
@@ -366,15 +360,20 @@ impl<'a> Decoder<'a> {
         Some(x)
     }
 
-    fn number_or(
-        &mut self,
-        f: &mut Fields,
-        names: &[&'static str],
-        range: Range,
-        default: f64,
-    ) -> f64 {
-        match f.take(self, names) {
+    /// The number under key `name`, checked against the range its table declares.
+    fn number_or(&mut self, f: &mut Fields, name: &str, default: f64) -> f64 {
+        let range = f.range(name);
+        match f.take(self, name) {
             Some((path, node)) => self.number(node, &path, range).unwrap_or(default),
+            None => default,
+        }
+    }
+
+    /// The integer under key `name`, checked against the bounds its table declares.
+    fn integer_or(&mut self, f: &mut Fields, name: &str, default: i64) -> i64 {
+        let (min, max) = f.integer_bounds(name);
+        match f.take(self, name) {
+            Some((path, node)) => self.integer(node, &path, min, max).unwrap_or(default),
             None => default,
         }
     }
@@ -400,7 +399,7 @@ impl<'a> Decoder<'a> {
     }
 
     fn boolean(&mut self, f: &mut Fields, name: &'static str, default: bool) -> bool {
-        let Some((path, node)) = f.take(self, &[name]) else {
+        let Some((path, node)) = f.take(self, name) else {
             return default;
         };
         match &node.value {
@@ -422,7 +421,7 @@ impl<'a> Decoder<'a> {
     }
 
     fn text(&mut self, f: &mut Fields, name: &'static str) -> Option<String> {
-        let (path, node) = f.take(self, &[name])?;
+        let (path, node) = f.take(self, name)?;
         match &node.value {
             Value::Null => None,
             _ => node.scalar_text().or_else(|| {
@@ -478,25 +477,22 @@ impl<'a> Decoder<'a> {
             );
             return None;
         }
-        let mut f = self.fields(node, "")?;
+        let mut f = self.fields(node, "", &format::DOCUMENT)?;
         let display_name = self
             .text(&mut f, "name")
             .unwrap_or_else(|| "unnamed".into());
         let description = self.text(&mut f, "description").unwrap_or_default();
-        let tags = match f.take(self, &["tags"]) {
+        let tags = match f.take(self, "tags") {
             Some((path, node)) => self.strings(node, &path),
             None => Vec::new(),
         };
-        let repeat_count = match f.take(self, &["repeat_count"]) {
-            Some((path, node)) => self.integer(node, &path, 0, i64::MAX).unwrap_or(1) as u64,
-            None => 1,
-        };
-        let interval_ms = self.number_or(&mut f, &["interval_ms"], NON_NEGATIVE, 500.0);
+        let repeat_count = self.integer_or(&mut f, "repeat_count", 1) as u64;
+        let interval_ms = self.number_or(&mut f, "interval_ms", 500.0);
         let emit_metrics = self.boolean(&mut f, "emit_metrics", true);
         let emit_logs = self.boolean(&mut f, "emit_logs", true);
-        let weight = self.number_or(&mut f, &["weight"], NON_NEGATIVE, 1.0);
-        let root = f.take(self, &["root"]);
-        let spans = f.take(self, &["spans"]);
+        let weight = self.number_or(&mut f, "weight", 1.0);
+        let root = f.take(self, "root");
+        let spans = f.take(self, "spans");
         let document_mark = f.mark;
         f.finish(self);
 
@@ -596,22 +592,28 @@ impl<'a> Decoder<'a> {
             self.expected(node, path, "a step (a mapping with `type`)");
             return None;
         }
-        let mut f = self.fields(node, path)?;
-        let span_type = match f.take(self, &["type", "span_type"]) {
+        let mut f = self.fields(node, path, &format::STEP)?;
+        let index = self.source_map.steps.len();
+        self.source_map.steps.push(StepSource {
+            path: path.to_string(),
+            mark: node.mark,
+            attributes: Vec::new(),
+        });
+        let span_type = match f.take(self, "type") {
             Some((path, node)) => self.span_type(node, &path),
             None => Some(SpanType::A2aOrchestrate),
         };
-        let latency = match f.take(self, &["latency"]) {
+        let latency = match f.take(self, "latency") {
             Some((path, node)) => self.latency(node, &path),
             None => Latency::Jitter(Jitter::default()),
         };
-        let error = match f.take(self, &["error"]) {
+        let error = match f.take(self, "error") {
             Some((path, node)) => self.error_model(node, &path),
             None => ErrorModel::default(),
         };
-        let probability = match f.take(self, &["probability"]) {
+        let probability = match f.take(self, "probability") {
             Some((path, node)) => {
-                let p = self.number(node, &path, PROBABILITY).unwrap_or(1.0);
+                let p = self.number(node, &path, format::PROBABILITY).unwrap_or(1.0);
                 if p == 0.0 {
                     self.warn(node.mark, &path, "probability 0: this step never appears");
                 }
@@ -619,19 +621,19 @@ impl<'a> Decoder<'a> {
             }
             None => 1.0,
         };
-        let count = match f.take(self, &["count"]) {
+        let count = match f.take(self, "count") {
             Some((path, node)) => self.count(node, &path),
             None => Count::Fixed(1),
         };
-        let retry = match f.take(self, &["retry"]) {
+        let retry = match f.take(self, "retry") {
             Some((path, node)) => self.retry(node, &path),
             None => None,
         };
-        let attributes = match f.take(self, &["attributes"]) {
-            Some((path, node)) => self.attributes(node, &path),
+        let attributes = match f.take(self, "attributes") {
+            Some((path, node)) => self.attributes(node, &path, index),
             None => Vec::new(),
         };
-        let children = match f.take(self, &["children"]) {
+        let children = match f.take(self, "children") {
             Some((path, node)) => match &node.value {
                 Value::Null => Vec::new(),
                 Value::Seq(items) => items
@@ -692,14 +694,22 @@ impl<'a> Decoder<'a> {
         match &node.value {
             Value::Null => Latency::Jitter(Jitter::default()),
             Value::Int(_) | Value::Float(_) => Latency::Jitter(Jitter {
-                mean_ms: self.number(node, path, NON_NEGATIVE).unwrap_or(100.0),
+                mean_ms: self
+                    .number(node, path, format::NON_NEGATIVE)
+                    .unwrap_or(100.0),
                 ..Jitter::default()
             }),
             Value::Map(_) => {
-                let Some(mut f) = self.fields(node, path) else {
+                let sampled = has_key(node, "distribution");
+                let mapping = if sampled {
+                    &format::SAMPLED
+                } else {
+                    &format::JITTER
+                };
+                let Some(mut f) = self.fields(node, path, mapping) else {
                     return Latency::Jitter(Jitter::default());
                 };
-                let latency = if f.has("distribution") {
+                let latency = if sampled {
                     let d = self.distribution(&mut f, None);
                     match d {
                         Some(d) if d.is_numeric() => Latency::Distribution(d),
@@ -712,28 +722,12 @@ impl<'a> Decoder<'a> {
                 } else {
                     let defaults = Jitter::default();
                     Latency::Jitter(Jitter {
-                        mean_ms: self.number_or(
-                            &mut f,
-                            &["mean_ms", "mean"],
-                            NON_NEGATIVE,
-                            defaults.mean_ms,
-                        ),
-                        variance: self.number_or(
-                            &mut f,
-                            &["variance"],
-                            NON_NEGATIVE,
-                            defaults.variance,
-                        ),
-                        spike_rate: self.number_or(
-                            &mut f,
-                            &["spike_rate"],
-                            PROBABILITY,
-                            defaults.spike_rate,
-                        ),
+                        mean_ms: self.number_or(&mut f, "mean_ms", defaults.mean_ms),
+                        variance: self.number_or(&mut f, "variance", defaults.variance),
+                        spike_rate: self.number_or(&mut f, "spike_rate", defaults.spike_rate),
                         spike_multiplier: self.number_or(
                             &mut f,
-                            &["spike_multiplier"],
-                            NON_NEGATIVE,
+                            "spike_multiplier",
                             defaults.spike_multiplier,
                         ),
                     })
@@ -755,30 +749,33 @@ impl<'a> Decoder<'a> {
         f: &mut Fields,
         count_bounds: Option<(f64, f64)>,
     ) -> Option<Distribution> {
-        let (path, node) = f.take(self, &["distribution"])?;
+        let (path, node) = f.take(self, "distribution")?;
         let Value::Str(raw) = &node.value else {
             self.expected(node, &path, "a distribution name");
             return None;
         };
-        let name = raw.to_lowercase().replace('-', "_");
+        let name = format::distribution_name(raw);
+        if let Some((_, params)) = format::DISTRIBUTIONS.iter().find(|(n, _)| *n == name) {
+            f.include(params);
+        }
         let d = match name.as_str() {
             "normal" => {
-                let mean = self.number_or(f, &["mean", "mean_ms"], ANY_NUMBER, 100.0);
-                let variance = self.number_or(f, &["variance"], NON_NEGATIVE, 0.3);
-                let stddev = self.number_or(f, &["stddev"], NON_NEGATIVE, (mean * variance).abs());
+                let mean = self.number_or(f, "mean", 100.0);
+                let variance = self.number_or(f, "variance", 0.3);
+                let stddev = self.number_or(f, "stddev", (mean * variance).abs());
                 Distribution::Normal { mean, stddev }
             }
             "log_normal" => Distribution::LogNormal {
-                median: self.number_or(f, &["median", "median_ms"], POSITIVE, 100.0),
-                sigma: self.number_or(f, &["sigma"], NON_NEGATIVE, 0.8),
+                median: self.number_or(f, "median", 100.0),
+                sigma: self.number_or(f, "sigma", 0.8),
             },
             "exponential" => Distribution::Exponential {
-                mean: self.number_or(f, &["mean", "mean_ms"], NON_NEGATIVE, 100.0),
+                mean: self.number_or(f, "mean", 100.0),
             },
             "uniform" => {
                 let (low_default, high_default) = count_bounds.unwrap_or((0.0, 1.0));
-                let low = self.number_or(f, &["low", "min"], ANY_NUMBER, low_default);
-                let high = self.number_or(f, &["high", "max"], ANY_NUMBER, high_default);
+                let low = self.number_or(f, "low", low_default);
+                let high = self.number_or(f, "high", high_default);
                 if low > high {
                     self.error(
                         node.mark,
@@ -789,30 +786,21 @@ impl<'a> Decoder<'a> {
                 Distribution::Uniform { low, high }
             }
             "poisson" => Distribution::Poisson {
-                lambda: self.number_or(f, &["lambda", "mean"], NON_NEGATIVE, 1.0),
+                lambda: self.number_or(f, "lambda", 1.0),
             },
             "geometric" => Distribution::Geometric {
-                p: self.number_or(
-                    f,
-                    &["p"],
-                    Range {
-                        min: 0.0,
-                        max: 1.0,
-                        min_exclusive: true,
-                        what: "a probability in (0, 1]",
-                    },
-                    0.5,
-                ),
+                p: self.number_or(f, "p", 0.5),
             },
             "bernoulli" => Distribution::Bernoulli {
-                p: self.number_or(f, &["p", "probability"], PROBABILITY, 0.5),
+                p: self.number_or(f, "p", 0.5),
             },
             "categorical" => self.categorical(f, node)?,
             "mixture" => self.mixture(f, node)?,
             _ => {
-                let help = nearest(&name, DISTRIBUTIONS)
+                let names = format::DISTRIBUTIONS.map(|(n, _)| n);
+                let help = nearest(&name, names)
                     .map(|n| format!("did you mean `{n}`?"))
-                    .unwrap_or_else(|| format!("distributions: {}", DISTRIBUTIONS.join(", ")));
+                    .unwrap_or_else(|| format!("distributions: {}", names.join(", ")));
                 self.push(
                     Severity::Error,
                     Some(node.mark),
@@ -828,11 +816,11 @@ impl<'a> Decoder<'a> {
     }
 
     fn categorical(&mut self, f: &mut Fields, name_node: &Node) -> Option<Distribution> {
-        let Some((path, values)) = f.take(self, &["values"]) else {
+        let Some((path, values)) = f.take(self, "values") else {
             self.error(name_node.mark, &f.path, "categorical needs `values`");
             return None;
         };
-        let weights_given = f.take(self, &["weights"]);
+        let weights_given = f.take(self, "weights");
         let (values, weights) = match &values.value {
             Value::Map(entries) => {
                 if let Some((wpath, w)) = weights_given {
@@ -843,7 +831,8 @@ impl<'a> Decoder<'a> {
                 for (k, v) in entries {
                     let key_text = k.scalar_text().unwrap_or_default();
                     let literal = self.literal(k, &format!("{path}.{key_text}"));
-                    let weight = self.number(v, &format!("{path}.{key_text}"), NON_NEGATIVE);
+                    let weight =
+                        self.number(v, &format!("{path}.{key_text}"), format::NON_NEGATIVE);
                     if let (Some(l), Some(w)) = (literal, weight) {
                         vs.push(l);
                         ws.push(w);
@@ -859,7 +848,7 @@ impl<'a> Decoder<'a> {
                     .collect();
                 let ws = match weights_given {
                     Some((wpath, w)) => {
-                        let ws = self.numbers(w, &wpath, NON_NEGATIVE);
+                        let ws = self.numbers(w, &wpath, f.range("weights"));
                         if ws.len() != items.len() {
                             self.error(
                                 w.mark,
@@ -909,7 +898,7 @@ impl<'a> Decoder<'a> {
     }
 
     fn mixture(&mut self, f: &mut Fields, name_node: &Node) -> Option<Distribution> {
-        let Some((path, node)) = f.take(self, &["components"]) else {
+        let Some((path, node)) = f.take(self, "components") else {
             self.error(name_node.mark, &f.path, "mixture needs `components`");
             return None;
         };
@@ -920,10 +909,10 @@ impl<'a> Decoder<'a> {
         let mut components = Vec::new();
         for (i, item) in items.iter().enumerate() {
             let item_path = format!("{path}[{i}]");
-            let Some(mut cf) = self.fields(item, &item_path) else {
+            let Some(mut cf) = self.fields(item, &item_path, &format::MIXTURE_COMPONENT) else {
                 continue;
             };
-            let weight = self.number_or(&mut cf, &["weight"], NON_NEGATIVE, 1.0);
+            let weight = self.number_or(&mut cf, "weight", 1.0);
             if !cf.has("distribution") {
                 self.error(
                     item.mark,
@@ -956,25 +945,20 @@ impl<'a> Decoder<'a> {
         match &node.value {
             Value::Null => ErrorModel::default(),
             Value::Int(_) | Value::Float(_) => ErrorModel::with_rate(
-                self.number(node, path, PROBABILITY)
+                self.number(node, path, format::PROBABILITY)
                     .unwrap_or(DEFAULT_ERROR_RATE),
             ),
             Value::Map(_) => {
-                let Some(mut f) = self.fields(node, path) else {
+                let Some(mut f) = self.fields(node, path, &format::ERROR) else {
                     return ErrorModel::default();
                 };
-                let mut model = ErrorModel::with_rate(self.number_or(
-                    &mut f,
-                    &["rate", "base_rate"],
-                    PROBABILITY,
-                    DEFAULT_ERROR_RATE,
-                ));
-                let types = f
-                    .take(self, &["types"])
-                    .map(|(p, n)| (self.strings(n, &p), n));
+                let mut model =
+                    ErrorModel::with_rate(self.number_or(&mut f, "rate", DEFAULT_ERROR_RATE));
+                let types = f.take(self, "types").map(|(p, n)| (self.strings(n, &p), n));
+                let weight_range = f.range("type_weights");
                 let weights = f
-                    .take(self, &["type_weights"])
-                    .map(|(p, n)| (self.numbers(n, &p, NON_NEGATIVE), n, p));
+                    .take(self, "type_weights")
+                    .map(|(p, n)| (self.numbers(n, &p, weight_range), n, p));
                 match (types, weights) {
                     (Some((types, types_node)), weights) => {
                         if types.is_empty() {
@@ -1017,25 +1001,23 @@ impl<'a> Decoder<'a> {
                     }
                     (None, None) => {}
                 }
-                if let Some((p, n)) = f.take(self, &["retryable_types"]) {
+                if let Some((p, n)) = f.take(self, "retryable_types") {
                     model.retryable_types = self.strings(n, &p);
                 }
-                if let Some((p, n)) = f.take(self, &["propagation"]) {
+                if let Some((p, n)) = f.take(self, "propagation") {
                     model.propagation = match &n.value {
                         Value::Null => Some(Propagation::default()),
-                        _ => self.fields(n, &p).map(|mut pf| {
+                        _ => self.fields(n, &p, &format::PROPAGATION).map(|mut pf| {
                             let defaults = Propagation::default();
                             let propagation = Propagation {
                                 from_parent: self.number_or(
                                     &mut pf,
-                                    &["from_parent"],
-                                    PROBABILITY,
+                                    "from_parent",
                                     defaults.from_parent,
                                 ),
                                 cascade_to_siblings: self.number_or(
                                     &mut pf,
-                                    &["cascade_to_siblings"],
-                                    PROBABILITY,
+                                    "cascade_to_siblings",
                                     defaults.cascade_to_siblings,
                                 ),
                             };
@@ -1061,25 +1043,17 @@ impl<'a> Decoder<'a> {
                 Count::Fixed(self.integer(node, path, 0, u32::MAX as i64).unwrap_or(1) as u32)
             }
             Value::Map(_) => {
-                let Some(mut f) = self.fields(node, path) else {
+                let Some(mut f) = self.fields(node, path, &format::COUNT) else {
                     return Count::Fixed(1);
                 };
                 let has_distribution = f.has("distribution");
-                let bound = |d: &mut Self, f: &mut Fields, name: &'static str, default: u32| match f
-                    .take(d, &[name])
-                {
-                    Some((p, n)) => d
-                        .integer(n, &p, 0, u32::MAX as i64)
-                        .map_or(default, |i| i as u32),
-                    None => default,
-                };
-                let min = bound(self, &mut f, "min", 1);
+                let min = self.integer_or(&mut f, "min", 1) as u32;
                 let max_default = if has_distribution {
                     DEFAULT_DISTRIBUTION_COUNT_MAX
                 } else {
                     1
                 };
-                let max = bound(self, &mut f, "max", max_default.max(min));
+                let max = self.integer_or(&mut f, "max", max_default.max(min) as i64) as u32;
                 if min > max {
                     self.error(
                         node.mark,
@@ -1117,37 +1091,20 @@ impl<'a> Decoder<'a> {
         if node.value == Value::Null {
             return None;
         }
-        let mut f = self.fields(node, path)?;
+        let mut f = self.fields(node, path, &format::RETRY)?;
         let defaults = Retry::default();
         let enabled = self.boolean(&mut f, "enabled", true);
-        let max_attempts = match f.take(self, &["max_attempts"]) {
-            Some((p, n)) => self
-                .integer(n, &p, 1, MAX_ATTEMPTS_LIMIT)
-                .map_or(defaults.max_attempts, |i| i as u32),
-            None => defaults.max_attempts,
-        };
+        let max_attempts =
+            self.integer_or(&mut f, "max_attempts", defaults.max_attempts as i64) as u32;
         let force_initial_failure = self.boolean(&mut f, "force_initial_failure", false);
-        let backoff_base_ms = self.number_or(
-            &mut f,
-            &["backoff_base_ms"],
-            NON_NEGATIVE,
-            defaults.backoff_base_ms,
-        );
-        let backoff_multiplier = self.number_or(
-            &mut f,
-            &["backoff_multiplier"],
-            NON_NEGATIVE,
-            defaults.backoff_multiplier,
-        );
-        let backoff_jitter = self.number_or(
-            &mut f,
-            &["backoff_jitter"],
-            PROBABILITY,
-            defaults.backoff_jitter,
-        );
-        let success_rate_per_attempt = match f.take(self, &["success_rate_per_attempt"]) {
+        let backoff_base_ms = self.number_or(&mut f, "backoff_base_ms", defaults.backoff_base_ms);
+        let backoff_multiplier =
+            self.number_or(&mut f, "backoff_multiplier", defaults.backoff_multiplier);
+        let backoff_jitter = self.number_or(&mut f, "backoff_jitter", defaults.backoff_jitter);
+        let rate_range = f.range("success_rate_per_attempt");
+        let success_rate_per_attempt = match f.take(self, "success_rate_per_attempt") {
             Some((p, n)) => {
-                let rates = self.numbers(n, &p, PROBABILITY);
+                let rates = self.numbers(n, &p, rate_range);
                 if rates.is_empty() {
                     self.expected(n, &p, "at least one success rate");
                     defaults.success_rate_per_attempt
@@ -1168,7 +1125,8 @@ impl<'a> Decoder<'a> {
         })
     }
 
-    fn attributes(&mut self, node: &Node, path: &str) -> Vec<Attribute> {
+    /// The attributes of the `step`-th step (in pre-order).
+    fn attributes(&mut self, node: &Node, path: &str, step: usize) -> Vec<Attribute> {
         let entries = match &node.value {
             Value::Null => return Vec::new(),
             Value::Map(entries) => entries,
@@ -1185,12 +1143,8 @@ impl<'a> Decoder<'a> {
             };
             let attr_path = format!("{path}.{key}");
             let value = match &v.value {
-                Value::Map(inner)
-                    if inner
-                        .iter()
-                        .any(|(ik, _)| ik.value == Value::Str("distribution".into())) =>
-                {
-                    let Some(mut f) = self.fields(v, &attr_path) else {
+                Value::Map(_) if has_key(v, "distribution") => {
+                    let Some(mut f) = self.fields(v, &attr_path, &format::SAMPLED) else {
                         continue;
                     };
                     let d = self.distribution(&mut f, None);
@@ -1200,6 +1154,9 @@ impl<'a> Decoder<'a> {
                 _ => self.literal(v, &attr_path).map(AttributeValue::Constant),
             };
             if let Some(value) = value {
+                if let Some(source) = self.source_map.steps.get_mut(step) {
+                    source.attributes.push((attr_path, k.mark));
+                }
                 attributes.push(Attribute {
                     key: normalize_prefix(&key, self.prefix),
                     value,
@@ -1278,30 +1235,96 @@ pub fn worst_case_spans(root: &Step) -> u64 {
 mod tests {
     use super::*;
 
+    /// Uses every mapping of the format, each distribution included.
+    const EVERY_MAPPING: &str = r#"
+name: every_mapping
+description: d
+tags: [a]
+repeat_count: 2
+interval_ms: 1
+emit_metrics: true
+emit_logs: false
+weight: 1
+root:
+  type: vendor.a2a.orchestrate
+  latency: {mean_ms: 10, variance: 0.1, spike_rate: 0.1, spike_multiplier: 2}
+  error:
+    rate: 0.1
+    types: [timeout]
+    type_weights: [1]
+    retryable_types: [timeout]
+    propagation: {from_parent: 0.5, cascade_to_siblings: 0.5}
+  retry: {enabled: true, max_attempts: 2, force_initial_failure: false, backoff_base_ms: 1,
+          backoff_multiplier: 2, backoff_jitter: 0.1, success_rate_per_attempt: [0, 1]}
+  attributes:
+    a: {distribution: normal, mean: 1, variance: 0.1, stddev: 1}
+    b: {distribution: exponential, mean: 1}
+    c: {distribution: poisson, lambda: 1}
+    d: {distribution: geometric, p: 0.5}
+    e: {distribution: bernoulli, p: 0.5}
+    f: {distribution: categorical, values: [x, y], weights: [1, 2]}
+    g: {distribution: mixture, components: [{weight: 1, distribution: uniform, low: 0, high: 1}]}
+  children:
+    - type: vendor.llm.call
+      probability: 0.5
+      count: {min: 1, max: 3}
+      latency: {distribution: log_normal, median_ms: 5, sigma: 0.5}
+    - type: vendor.planner
+      count: {min: 1, max: 2, distribution: uniform}
+"#;
+
     #[test]
-    fn the_census_reaches_every_kind_of_mapping() {
-        let keys = accepted_keys();
-        for key in [
-            "spans",
-            "span_type",
-            "spike_multiplier",
-            "stddev",
-            "median_ms",
-            "high",
-            "lambda",
-            "p",
-            "probability",
-            "weights",
-            "components",
-            "weight",
-            "min",
-            "base_rate",
-            "retryable_types",
-            "cascade_to_siblings",
-            "success_rate_per_attempt",
-            "backoff_jitter",
-        ] {
-            assert!(keys.contains(key), "{key} missing from {keys:?}");
+    fn the_decoder_reads_exactly_the_keys_the_format_declares() {
+        let mut decoder = Decoder {
+            file: "t.yaml",
+            lines: Vec::new(),
+            prefix: "vendor",
+            diagnostics: Vec::new(),
+            source_map: SourceMap::default(),
+            asked: Vec::new(),
+        };
+        let node = crate::scenario::yaml::parse(EVERY_MAPPING).unwrap();
+        let scenario = decoder.scenario(&node, "every_mapping", &LoadOptions::default());
+        assert!(
+            scenario.is_some() && decoder.diagnostics.is_empty(),
+            "{:?}",
+            decoder.diagnostics
+        );
+        for mapping in format::mappings() {
+            for key in mapping.keys {
+                assert!(
+                    decoder.asked.contains(&(mapping.name, key.name())),
+                    "the format declares `{}.{}` but the decoder never reads it",
+                    mapping.name,
+                    key.name()
+                );
+            }
         }
+    }
+
+    #[test]
+    fn the_source_map_follows_the_models_step_order() {
+        let decoded =
+            decode_located(EVERY_MAPPING, "t.yaml", "t", &LoadOptions::default()).unwrap();
+        let steps = decoded.scenario.root.walk();
+        let paths: Vec<&str> = decoded
+            .source_map
+            .steps
+            .iter()
+            .map(|s| s.path.as_str())
+            .collect();
+        assert_eq!(paths, ["root", "root.children[0]", "root.children[1]"]);
+        assert_eq!(steps.len(), paths.len());
+        let root = &decoded.source_map.steps[0];
+        assert_eq!(root.attributes.len(), steps[0].attributes.len());
+        assert_eq!(root.attributes[0].0, "root.attributes.a");
+        assert_eq!(root.attributes[0].1.line, 22);
+        assert_eq!(
+            decoded
+                .source_map
+                .key("root.children[0].latency")
+                .map(|m| m.line),
+            Some(33)
+        );
     }
 }

@@ -6,16 +6,20 @@
 
 mod decode;
 mod diagnostic;
+pub mod format;
+pub mod json_schema;
 mod model;
+mod source_map;
 mod span_type;
 pub mod yaml;
 
 pub use decode::{
-    DEFAULT_DISTRIBUTION_COUNT_MAX, DISTRIBUTIONS, LoadOptions, accepted_keys, decode,
-    worst_case_spans,
+    DEFAULT_DISTRIBUTION_COUNT_MAX, Decoded, LoadOptions, decode, decode_located, worst_case_spans,
 };
 pub use diagnostic::{Diagnostic, Diagnostics, Severity, nearest};
+pub use format::accepted_keys;
 pub use model::*;
+pub use source_map::{SourceMap, StepSource};
 pub use span_type::{SpanKind, SpanType, YAML_PREFIX, normalize_prefix};
 
 use std::path::{Path, PathBuf};
@@ -137,6 +141,11 @@ impl ScenarioFile {
     /// Decodes the file; the scenario comes with its warnings.
     pub fn decode(&self, options: &LoadOptions) -> Result<(Scenario, Diagnostics), Diagnostics> {
         decode(&self.text, &self.display, &self.name, options)
+    }
+
+    /// Decodes the file, keeping where each part was written.
+    pub fn decode_located(&self, options: &LoadOptions) -> Result<Decoded, Diagnostics> {
+        decode_located(&self.text, &self.display, &self.name, options)
     }
 }
 

@@ -39,6 +39,22 @@ pub struct Step {
     pub children: Vec<Step>,
 }
 
+impl Step {
+    /// This step and every step below it, in pre-order (a step before its children, children in
+    /// order): the order of [`super::SourceMap::steps`].
+    pub fn walk(&self) -> Vec<&Step> {
+        fn visit<'s>(step: &'s Step, out: &mut Vec<&'s Step>) {
+            out.push(step);
+            for child in &step.children {
+                visit(child, out);
+            }
+        }
+        let mut out = Vec::new();
+        visit(self, &mut out);
+        out
+    }
+}
+
 /// A span's whole duration, in milliseconds.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Latency {

@@ -1,0 +1,495 @@
+//! `check`: a Monte Carlo run of a compiled scenario, summarised, with nothing sent.
+//!
+//! The iterations are drawn by the very generator a run uses ([`crate::generate::generate`]), from
+//! the same per-iteration random streams (run seed, iteration index), so `check --seed S
+//! --samples N` describes exactly the first N iterations that `scenario --seed S --count N` sends:
+//! the same spans, durations and errors. What it reports is measured on those span records, as a
+//! backend would measure the received spans: per span name, occurrences per trace, latency
+//! percentiles and error rate; for the root, also spans per trace; the attempts of every retried
+//! step; token totals; and the scenario's static worst case.
+//!
+//! Percentiles use the nearest-rank method (the smallest value with at least q of the values at
+//! or below it), so they are values that were actually drawn and can be compared exactly with a
+//! run's. All durations are kept (8 bytes per span), which keeps the percentiles exact; a
+//! streaming sketch was rejected because `check` exists to be trusted on the tails.
+
+pub mod plot;
+
+use crate::generate::{AttrValue, Iteration, Plan, SpanRecord, Trace, generate};
+use crate::lint::nearest_rank;
+use crate::scenario::{Scenario, SpanType, Step, worst_case_spans};
+use serde_json::{Map, Value, json};
+use std::collections::HashMap;
+
+/// The end time given to every simulated iteration (durations do not depend on it).
+const END_UNIX_NS: u64 = 1_700_000_000_000_000_000;
+
+/// p50, p95 and p99 of a set of values.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Percentiles {
+    pub p50: f64,
+    pub p95: f64,
+    pub p99: f64,
+}
+
+impl Percentiles {
+    fn of(sorted: &[f64]) -> Percentiles {
+        Percentiles {
+            p50: nearest_rank(sorted, 0.50),
+            p95: nearest_rank(sorted, 0.95),
+            p99: nearest_rank(sorted, 0.99),
+        }
+    }
+}
+
+/// Mean, median, 99th percentile and maximum of a count.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Spread {
+    pub mean: f64,
+    pub p50: f64,
+    pub p99: f64,
+    pub max: f64,
+}
+
+/// What was drawn for spans of one name.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SpanTypeReport {
+    /// The emitted span name.
+    pub name: String,
+    pub spans: u64,
+    /// Mean occurrences per trace.
+    pub per_trace: f64,
+    pub latency_ms: Percentiles,
+    pub error_rate: f64,
+    /// Every duration, in ms, sorted (for the histograms).
+    pub latencies_ms: Vec<f64>,
+}
+
+/// How many attempts the retry sequences of one span name took.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RetryReport {
+    pub name: String,
+    pub sequences: u64,
+    /// `ended_after[k-1]`: sequences that stopped after exactly k attempts.
+    pub ended_after: Vec<u64>,
+    pub mean_attempts: f64,
+}
+
+/// The sum of a token attribute over every span.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct TokenTotal {
+    pub total: u64,
+    pub per_trace: f64,
+}
+
+/// The most a single trace can hold, from the scenario alone.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct WorstCase {
+    /// Levels of spans, the root being level 1.
+    pub depth: u32,
+    /// The most child spans one span can have.
+    pub fan_out: u64,
+    pub spans: u64,
+}
+
+/// One span of the typical trace, placed for the waterfall.
+#[derive(Clone, Debug, PartialEq)]
+pub struct WaterfallSpan {
+    pub name: String,
+    pub depth: u32,
+    pub start_ms: f64,
+    pub duration_ms: f64,
+    pub error: bool,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Report {
+    pub scenario: String,
+    pub seed: u64,
+    pub samples: u64,
+    pub traces: u64,
+    pub spans_per_trace: Spread,
+    pub root: SpanTypeReport,
+    pub span_types: Vec<SpanTypeReport>,
+    pub retries: Vec<RetryReport>,
+    pub input_tokens: TokenTotal,
+    pub output_tokens: TokenTotal,
+    pub worst_case: WorstCase,
+    /// The trace whose root duration is the median one, in span order.
+    pub typical: Vec<WaterfallSpan>,
+}
+
+/// Per-name accumulation.
+#[derive(Default)]
+struct Tally {
+    durations: Vec<f64>,
+    errors: u64,
+}
+
+impl Tally {
+    fn add(&mut self, span: &SpanRecord) {
+        self.durations.push(span.duration_ns() as f64 / 1e6);
+        self.errors += span.error.is_some() as u64;
+    }
+
+    fn report(mut self, name: String, traces: u64) -> SpanTypeReport {
+        self.durations.sort_by(f64::total_cmp);
+        let spans = self.durations.len() as u64;
+        SpanTypeReport {
+            name,
+            spans,
+            per_trace: spans as f64 / traces.max(1) as f64,
+            latency_ms: Percentiles::of(&self.durations),
+            error_rate: self.errors as f64 / spans.max(1) as f64,
+            latencies_ms: self.durations,
+        }
+    }
+}
+
+/// Simulates iterations `0..samples` of `plan` with `seed` and summarises them.
+pub fn check(scenario: &Scenario, plan: &Plan, seed: u64, samples: u64) -> Report {
+    let mut iteration = Iteration::default();
+    let mut order: Vec<String> = Vec::new();
+    let mut tallies: HashMap<String, Tally> = HashMap::new();
+    let mut root = Tally::default();
+    let mut spans_per_trace: Vec<f64> = Vec::new();
+    let mut root_durations: Vec<(f64, u64, usize)> = Vec::new();
+    let mut attempts_reached: HashMap<String, Vec<u64>> = HashMap::new();
+    let (mut input_tokens, mut output_tokens) = (0u64, 0u64);
+    for index in 0..samples {
+        generate(plan, seed, index, 0, END_UNIX_NS, &mut iteration);
+        for (t, trace) in iteration.traces().iter().enumerate() {
+            spans_per_trace.push(trace.spans.len() as f64);
+            root.add(&trace.spans[0]);
+            root_durations.push((trace.spans[0].duration_ns() as f64, index, t));
+            for span in &trace.spans {
+                let name = plan.str(span.name);
+                match tallies.get_mut(name) {
+                    Some(tally) => tally.add(span),
+                    None => {
+                        let mut tally = Tally::default();
+                        tally.add(span);
+                        tallies.insert(name.to_string(), tally);
+                        order.push(name.to_string());
+                    }
+                }
+                for attr in trace.attrs_of(span) {
+                    match (plan.str(attr.key), attr.value) {
+                        ("retry.attempt", AttrValue::Int(k)) if k >= 1 => {
+                            let reached = attempts_reached.entry(name.to_string()).or_default();
+                            let k = k as usize;
+                            if reached.len() < k {
+                                reached.resize(k, 0);
+                            }
+                            reached[k - 1] += 1;
+                        }
+                        ("gen_ai.usage.input_tokens", AttrValue::Int(n)) => {
+                            input_tokens += n.max(0) as u64
+                        }
+                        ("gen_ai.usage.output_tokens", AttrValue::Int(n)) => {
+                            output_tokens += n.max(0) as u64
+                        }
+                        _ => {}
+                    }
+                }
+            }
+        }
+    }
+    let traces = spans_per_trace.len() as u64;
+    spans_per_trace.sort_by(f64::total_cmp);
+    let spread = Spread {
+        mean: spans_per_trace.iter().sum::<f64>() / traces.max(1) as f64,
+        p50: nearest_rank(&spans_per_trace, 0.50),
+        p99: nearest_rank(&spans_per_trace, 0.99),
+        max: spans_per_trace.last().copied().unwrap_or(0.0),
+    };
+    let root_name = SpanType::span_name(scenario.root.span_type, &plan.prefix);
+    let mut retries: Vec<RetryReport> = order
+        .iter()
+        .filter_map(|name| {
+            let reached = attempts_reached.get(name)?;
+            let ended_after: Vec<u64> = (0..reached.len())
+                .map(|k| reached[k] - reached.get(k + 1).copied().unwrap_or(0))
+                .collect();
+            let sequences = reached[0];
+            let total: u64 = reached.iter().sum();
+            Some(RetryReport {
+                name: name.clone(),
+                sequences,
+                ended_after,
+                mean_attempts: total as f64 / sequences.max(1) as f64,
+            })
+        })
+        .collect();
+    retries.sort_by(|a, b| a.name.cmp(&b.name));
+    let typical = typical_trace(plan, seed, &mut root_durations, &mut iteration);
+    Report {
+        scenario: scenario.name.clone(),
+        seed,
+        samples,
+        traces,
+        spans_per_trace: spread,
+        root: root.report(root_name, traces),
+        span_types: order
+            .iter()
+            .map(|name| {
+                let tally = tallies.remove(name).unwrap_or_default();
+                tally.report(name.clone(), traces)
+            })
+            .collect(),
+        retries,
+        input_tokens: TokenTotal {
+            total: input_tokens,
+            per_trace: input_tokens as f64 / traces.max(1) as f64,
+        },
+        output_tokens: TokenTotal {
+            total: output_tokens,
+            per_trace: output_tokens as f64 / traces.max(1) as f64,
+        },
+        worst_case: WorstCase {
+            depth: depth(&scenario.root),
+            fan_out: fan_out(&scenario.root),
+            spans: worst_case_spans(&scenario.root),
+        },
+        typical,
+    }
+}
+
+/// The trace whose root lasted the median duration, regenerated from its seed and index.
+fn typical_trace(
+    plan: &Plan,
+    seed: u64,
+    roots: &mut [(f64, u64, usize)],
+    iteration: &mut Iteration,
+) -> Vec<WaterfallSpan> {
+    if roots.is_empty() {
+        return Vec::new();
+    }
+    roots.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+    let (_, index, t) = roots[(roots.len() - 1) / 2];
+    generate(plan, seed, index, 0, END_UNIX_NS, iteration);
+    iteration
+        .traces()
+        .get(t)
+        .map(|trace| waterfall(plan, trace))
+        .unwrap_or_default()
+}
+
+/// The spans of `trace` in depth-first order, each at its depth and offset from the root's start.
+fn waterfall(plan: &Plan, trace: &Trace) -> Vec<WaterfallSpan> {
+    let spans = &trace.spans;
+    let mut children: Vec<Vec<usize>> = vec![Vec::new(); spans.len()];
+    for (i, span) in spans.iter().enumerate() {
+        if let Some(p) = span.parent {
+            children[p as usize].push(i);
+        }
+    }
+    let start = spans[0].start_ns;
+    let mut out = Vec::with_capacity(spans.len());
+    let mut stack = vec![(0usize, 0u32)];
+    while let Some((i, depth)) = stack.pop() {
+        let span = &spans[i];
+        out.push(WaterfallSpan {
+            name: plan.str(span.name).to_string(),
+            depth,
+            start_ms: (span.start_ns - start) as f64 / 1e6,
+            duration_ms: span.duration_ns() as f64 / 1e6,
+            error: span.error.is_some(),
+        });
+        let mut kids = children[i].clone();
+        kids.sort_by_key(|&c| std::cmp::Reverse(spans[c].start_ns));
+        stack.extend(kids.into_iter().map(|c| (c, depth + 1)));
+    }
+    out
+}
+
+/// Levels of spans in the deepest trace (an MCP tool step adds its attempt spans' level).
+pub fn depth(step: &Step) -> u32 {
+    let below = step.children.iter().map(depth).max().unwrap_or(0);
+    if step.span_type == SpanType::McpToolExecute {
+        1 + below.max(1)
+    } else {
+        1 + below
+    }
+}
+
+/// The most child spans one span can have in any trace.
+pub fn fan_out(step: &Step) -> u64 {
+    let attempts = |s: &Step| s.retry.as_ref().map_or(1, |r| r.max_attempts as u64);
+    let children: u64 = step
+        .children
+        .iter()
+        .map(|c| {
+            let spans_per_instance = if c.span_type == SpanType::McpToolExecute {
+                1
+            } else {
+                attempts(c)
+            };
+            (c.count.max() as u64).saturating_mul(spans_per_instance)
+        })
+        .fold(0, u64::saturating_add);
+    let own = if step.span_type == SpanType::McpToolExecute {
+        attempts(step).saturating_add(children)
+    } else {
+        children
+    };
+    step.children.iter().map(fan_out).fold(own, u64::max)
+}
+
+fn percentiles_json(p: &Percentiles) -> Value {
+    json!({"p50": round3(p.p50), "p95": round3(p.p95), "p99": round3(p.p99)})
+}
+
+/// Milliseconds to the microsecond, so JSON stays readable.
+fn round3(x: f64) -> f64 {
+    (x * 1000.0).round() / 1000.0
+}
+
+impl Report {
+    /// The documented JSON shape (docs/validate-and-check.md).
+    pub fn to_json(&self) -> Value {
+        let mut span_types = Map::new();
+        for s in &self.span_types {
+            span_types.insert(
+                s.name.clone(),
+                json!({
+                    "spans": s.spans,
+                    "per_trace": s.per_trace,
+                    "latency_ms": percentiles_json(&s.latency_ms),
+                    "error_rate": s.error_rate,
+                }),
+            );
+        }
+        let mut retries = Map::new();
+        for r in &self.retries {
+            let ended: Map<String, Value> = r
+                .ended_after
+                .iter()
+                .enumerate()
+                .map(|(k, n)| ((k + 1).to_string(), json!(n)))
+                .collect();
+            retries.insert(
+                r.name.clone(),
+                json!({
+                    "sequences": r.sequences,
+                    "mean_attempts": r.mean_attempts,
+                    "ended_after_attempts": ended,
+                }),
+            );
+        }
+        json!({
+            "scenario": self.scenario,
+            "seed": self.seed,
+            "samples": self.samples,
+            "traces": self.traces,
+            "spans_per_trace": {
+                "mean": self.spans_per_trace.mean,
+                "p50": self.spans_per_trace.p50,
+                "p99": self.spans_per_trace.p99,
+                "max": self.spans_per_trace.max,
+            },
+            "root": {
+                "name": self.root.name,
+                "latency_ms": percentiles_json(&self.root.latency_ms),
+                "error_rate": self.root.error_rate,
+            },
+            "worst_case": {
+                "depth": self.worst_case.depth,
+                "fan_out": self.worst_case.fan_out,
+                "spans": self.worst_case.spans,
+            },
+            "span_types": span_types,
+            "retries": retries,
+            "tokens": {
+                "input": {"total": self.input_tokens.total, "per_trace": self.input_tokens.per_trace},
+                "output": {"total": self.output_tokens.total, "per_trace": self.output_tokens.per_trace},
+            },
+        })
+    }
+
+    /// A table for people.
+    pub fn render(&self) -> String {
+        let mut out = format!(
+            "Scenario {}: {} iterations ({} traces), seed {}\n\n",
+            self.scenario, self.samples, self.traces, self.seed
+        );
+        let s = &self.spans_per_trace;
+        out.push_str(&format!(
+            "Spans per trace: mean {:.2}, p50 {}, p99 {}, max {}\n",
+            s.mean, s.p50, s.p99, s.max
+        ));
+        let w = &self.worst_case;
+        out.push_str(&format!(
+            "Worst case: {} spans, depth {}, fan-out {}\n",
+            w.spans, w.depth, w.fan_out
+        ));
+        let r = &self.root;
+        out.push_str(&format!(
+            "Root {}: latency p50 {:.1} ms, p95 {:.1} ms, p99 {:.1} ms, error rate {:.2}%\n\n",
+            r.name,
+            r.latency_ms.p50,
+            r.latency_ms.p95,
+            r.latency_ms.p99,
+            r.error_rate * 100.0
+        ));
+        let width = self
+            .span_types
+            .iter()
+            .map(|s| s.name.len())
+            .max()
+            .unwrap_or(4)
+            .max(9);
+        out.push_str(&format!(
+            "{:<width$}  {:>9}  {:>10}  {:>10}  {:>10}  {:>7}\n",
+            "span name", "per trace", "p50 ms", "p95 ms", "p99 ms", "errors"
+        ));
+        for s in &self.span_types {
+            out.push_str(&format!(
+                "{:<width$}  {:>9.3}  {:>10.1}  {:>10.1}  {:>10.1}  {:>6.2}%\n",
+                s.name,
+                s.per_trace,
+                s.latency_ms.p50,
+                s.latency_ms.p95,
+                s.latency_ms.p99,
+                s.error_rate * 100.0
+            ));
+        }
+        if !self.retries.is_empty() {
+            out.push_str("\nRetries (sequences ended after k attempts):\n");
+            for r in &self.retries {
+                let ended: Vec<String> = r
+                    .ended_after
+                    .iter()
+                    .enumerate()
+                    .map(|(k, n)| {
+                        format!(
+                            "{}: {:.1}%",
+                            k + 1,
+                            100.0 * *n as f64 / r.sequences.max(1) as f64
+                        )
+                    })
+                    .collect();
+                out.push_str(&format!(
+                    "  {}: {} sequences, mean {:.2} attempts ({})\n",
+                    r.name,
+                    r.sequences,
+                    r.mean_attempts,
+                    ended.join(", ")
+                ));
+            }
+        }
+        if self.input_tokens.total > 0 || self.output_tokens.total > 0 {
+            out.push_str(&format!(
+                "\nTokens: input {} ({:.0} per trace), output {} ({:.0} per trace)\n",
+                self.input_tokens.total,
+                self.input_tokens.per_trace,
+                self.output_tokens.total,
+                self.output_tokens.per_trace
+            ));
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests;

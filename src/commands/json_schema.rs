@@ -1,0 +1,21 @@
+//! `schema`: the JSON Schema of the scenario format on stdout, for editors and CI
+//! (see docs/editor-support.md). Span types are listed under both `vendor.` and the configured
+//! prefix (`TELEMETRY_SIMULATOR_ATTR_PREFIX`).
+
+use super::{Outcome, env};
+use crate::config;
+use crate::scenario::json_schema::scenario_schema;
+
+pub fn print_json_schema() -> Outcome {
+    let schema = scenario_schema(&config::attr_prefix(&env));
+    match serde_json::to_string_pretty(&schema) {
+        Ok(text) => {
+            println!("{text}");
+            Outcome::Success
+        }
+        Err(error) => {
+            eprintln!("error: cannot print the JSON Schema: {error}");
+            Outcome::Failure
+        }
+    }
+}

@@ -1,0 +1,251 @@
+//! `validate`: every file checked, every problem reported in one pass, as text or JSON.
+//!
+//! Each file is decoded (syntax, keys, types, ranges: errors) and then linted (`crate::lint`:
+//! schema conformance, children that cannot fit, high cardinality). A file that cannot be read is
+//! reported like any other problem, so one bad path does not hide the rest. The exit status is 2
+//! when any file has an error.
+//!
+//! The JSON shape (`--format json`) is stable, for editors and CI; see docs/validate-and-check.md:
+//!
+//! ```json
+//! {"files": [{"file": "a.yaml", "valid": false, "errors": 1, "warnings": 0,
+//!             "diagnostics": [{"severity": "error", "file": "a.yaml", "line": 3, "column": 5,
+//!                              "path": "root.retry", "message": "…", "help": "…"}]}],
+//!  "summary": {"files": 1, "valid": 0, "invalid": 1, "errors": 1, "warnings": 0}}
+//! ```
+
+use super::{Outcome, error_text, load_options};
+use crate::cli::{Cli, OutputFormat, ValidateArgs};
+use crate::lint::{LintContext, lint};
+use crate::scenario::{
+    Diagnostic, Diagnostics, Library, LoadError, ScenarioFile, Severity, scenario_paths,
+};
+use crate::schema::{self, Schema, SchemaError};
+use serde_json::{Value, json};
+
+/// What was found in one file.
+struct FileReport {
+    file: String,
+    diagnostics: Diagnostics,
+}
+
+impl FileReport {
+    fn errors(&self) -> usize {
+        self.diagnostics.errors().count()
+    }
+    fn warnings(&self) -> usize {
+        self.diagnostics.0.len() - self.errors()
+    }
+}
+
+pub fn validate(cli: &Cli, args: &ValidateArgs) -> Outcome {
+    let options = load_options(args.max_spans_per_trace);
+    let json = args.format == OutputFormat::Json;
+    let mut reports = Vec::new();
+    let schema = match cli.schema_path.as_deref() {
+        Some(path) => match schema::load(path) {
+            Ok(schema) => schema,
+            Err(error) => {
+                let diagnostics = match error {
+                    SchemaError::Invalid(d) => d,
+                    other => Diagnostics(vec![unlocated(&path.display().to_string(), other)]),
+                };
+                reports.push(FileReport {
+                    file: path.display().to_string(),
+                    diagnostics,
+                });
+                return finish(&reports, json);
+            }
+        },
+        None => schema::bundled(),
+    };
+    if !schema.warnings.0.is_empty() {
+        reports.push(FileReport {
+            file: schema.source.clone(),
+            diagnostics: schema.warnings.clone(),
+        });
+    }
+    let schema = schema.with_prefix(&options.prefix);
+    if args.show_schema || args.show_spans || args.show_metrics {
+        let mut shown = format!("Schema loaded successfully\n{}\n", schema.describe_header());
+        if args.show_schema {
+            shown.push_str(&format!("{}\n", schema.describe_summary()));
+        }
+        if args.show_spans {
+            shown.push_str(&format!("{}\n", schema.describe_spans()));
+        }
+        if args.show_metrics {
+            shown.push_str(&format!("{}\n", schema.describe_metrics()));
+        }
+        // JSON mode keeps stdout for the JSON document.
+        if json {
+            eprint!("{shown}");
+        } else {
+            print!("{shown}");
+        }
+        if args.paths.is_empty() && args.scenarios_dir.is_none() {
+            return finish(&reports, json);
+        }
+    }
+    for file in files(args) {
+        reports.push(check_file(file, &options, &schema));
+    }
+    finish(&reports, json)
+}
+
+/// The files named on the command line (folders expanded), else those of the library.
+fn files(args: &ValidateArgs) -> Vec<Result<ScenarioFile, LoadError>> {
+    let mut files = Vec::new();
+    if args.paths.is_empty() {
+        match Library::new(args.scenarios_dir.clone()).files() {
+            Ok(found) => files.extend(found.into_iter().map(Ok)),
+            Err(error) => files.push(Err(error)),
+        }
+    }
+    for path in &args.paths {
+        if path.is_dir() {
+            match scenario_paths(path) {
+                Ok(paths) => files.extend(paths.iter().map(|p| ScenarioFile::read(p))),
+                Err(error) => files.push(Err(error)),
+            }
+        } else {
+            files.push(ScenarioFile::read(path));
+        }
+    }
+    files
+}
+
+fn check_file(
+    file: Result<ScenarioFile, LoadError>,
+    options: &crate::scenario::LoadOptions,
+    schema: &Schema,
+) -> FileReport {
+    let file = match file {
+        Ok(file) => file,
+        Err(LoadError::Invalid(diagnostics)) => {
+            let name = diagnostics.0.first().map(|d| d.file.clone());
+            return FileReport {
+                file: name.unwrap_or_default(),
+                diagnostics,
+            };
+        }
+        Err(error) => {
+            let name = match &error {
+                LoadError::Io { path, .. } => path.display().to_string(),
+                LoadError::NotFound { name, .. } => name.clone(),
+                LoadError::Invalid(_) => String::new(),
+            };
+            let diagnostic = unlocated(&name, error_text(&error));
+            return FileReport {
+                file: name,
+                diagnostics: Diagnostics(vec![diagnostic]),
+            };
+        }
+    };
+    let diagnostics = match file.decode_located(options) {
+        Ok(decoded) => {
+            let context = LintContext {
+                file: &file.display,
+                text: &file.text,
+                schema,
+                prefix: &options.prefix,
+            };
+            let mut all = decoded.warnings.clone();
+            all.0.extend(lint(&decoded, &context).0);
+            all.0.sort_by_key(|d| d.mark.map(|m| (m.line, m.column)));
+            all
+        }
+        Err(diagnostics) => diagnostics,
+    };
+    FileReport {
+        file: file.display,
+        diagnostics,
+    }
+}
+
+fn unlocated(file: &str, message: impl ToString) -> Diagnostic {
+    let message = message.to_string();
+    Diagnostic {
+        severity: Severity::Error,
+        file: file.to_string(),
+        mark: None,
+        path: String::new(),
+        message: message
+            .strip_prefix("error: ")
+            .unwrap_or(&message)
+            .to_string(),
+        help: None,
+        source_line: None,
+    }
+}
+
+fn finish(reports: &[FileReport], json: bool) -> Outcome {
+    let invalid = reports.iter().filter(|r| r.errors() > 0).count();
+    let errors: usize = reports.iter().map(FileReport::errors).sum();
+    let warnings: usize = reports.iter().map(FileReport::warnings).sum();
+    if json {
+        let files: Vec<Value> = reports.iter().map(file_json).collect();
+        let document = json!({
+            "files": files,
+            "summary": {
+                "files": reports.len(),
+                "valid": reports.len() - invalid,
+                "invalid": invalid,
+                "errors": errors,
+                "warnings": warnings,
+            }
+        });
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&document).unwrap_or_default()
+        );
+    } else {
+        for report in reports {
+            if !report.diagnostics.0.is_empty() {
+                eprintln!("{}", report.diagnostics);
+            }
+            if report.errors() == 0 {
+                println!("ok: {}", report.file);
+            }
+        }
+        println!(
+            "{} files checked: {} valid, {invalid} invalid ({errors} errors, {warnings} warnings)",
+            reports.len(),
+            reports.len() - invalid
+        );
+    }
+    if invalid > 0 {
+        Outcome::Usage
+    } else {
+        Outcome::Success
+    }
+}
+
+fn file_json(report: &FileReport) -> Value {
+    let diagnostics: Vec<Value> = report
+        .diagnostics
+        .0
+        .iter()
+        .map(|d| {
+            json!({
+                "severity": match d.severity {
+                    Severity::Error => "error",
+                    Severity::Warning => "warning",
+                },
+                "file": d.file,
+                "line": d.mark.map(|m| m.line),
+                "column": d.mark.map(|m| m.column),
+                "path": d.path,
+                "message": d.message,
+                "help": d.help,
+            })
+        })
+        .collect();
+    json!({
+        "file": report.file,
+        "valid": report.errors() == 0,
+        "errors": report.errors(),
+        "warnings": report.warnings(),
+        "diagnostics": diagnostics,
+    })
+}

@@ -1,0 +1,621 @@
+//! The scenario format's keys, declared once.
+//!
+//! Every mapping of a scenario file (the document, a step, a latency, an error model, a retry, a
+//! count, each distribution's parameters) is described here as a [`Mapping`]: its keys, their
+//! spellings (the first is canonical, the rest are the original format's aliases), what each
+//! value may be ([`Shape`], with numeric ranges) and a sentence of documentation. The decoder reads
+//! keys *only* through these tables (it asks for a key by its canonical name, and its "unknown key"
+//! suggestions are the table's names), and the JSON Schema that editors use
+//! ([`super::json_schema`]) is generated from the same tables, so the two cannot drift apart.
+//!
+//! Deriving a JSON Schema from the model types (e.g. with `schemars`) was rejected: the model is
+//! plain data with every shorthand resolved (`latency: 250`, `count: {min, max}`, `span_type`,
+//! `spans`), so a schema derived from it would describe a format nobody writes.
+
+/// Which bounds a number must respect, and how to say so.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Range {
+    pub min: f64,
+    pub max: f64,
+    pub min_exclusive: bool,
+    pub what: &'static str,
+}
+
+pub const PROBABILITY: Range = Range {
+    min: 0.0,
+    max: 1.0,
+    min_exclusive: false,
+    what: "a probability between 0 and 1",
+};
+pub const NON_NEGATIVE: Range = Range {
+    min: 0.0,
+    max: f64::INFINITY,
+    min_exclusive: false,
+    what: "a number ≥ 0",
+};
+pub const POSITIVE: Range = Range {
+    min: 0.0,
+    max: f64::INFINITY,
+    min_exclusive: true,
+    what: "a number > 0",
+};
+pub const ANY_NUMBER: Range = Range {
+    min: f64::NEG_INFINITY,
+    max: f64::INFINITY,
+    min_exclusive: false,
+    what: "a number",
+};
+pub const OPEN_PROBABILITY: Range = Range {
+    min: 0.0,
+    max: 1.0,
+    min_exclusive: true,
+    what: "a probability in (0, 1]",
+};
+
+/// Retries beyond this are certainly a typo, and would only burn the span budget.
+pub const MAX_ATTEMPTS_LIMIT: i64 = 100;
+
+/// What the value of a key may be.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Shape {
+    /// A scalar, read as text.
+    Text,
+    /// `true`/`false` (the YAML 1.1 words `yes`/`no`/`on`/`off` too, as the original read them).
+    Bool,
+    Number(Range),
+    Integer {
+        min: i64,
+        max: i64,
+    },
+    /// A list of strings.
+    Strings,
+    /// A list of numbers in a range.
+    Numbers(Range),
+    /// A span type such as `vendor.llm.call`.
+    SpanType,
+    /// A step mapping (or a one-element list holding one, as the original accepted).
+    Step,
+    /// A list of steps.
+    Steps,
+    /// Milliseconds, a [`JITTER`] mapping or a distribution mapping.
+    Latency,
+    /// An error rate or an [`ERROR`] mapping.
+    Error,
+    /// A whole number or a [`COUNT`] mapping.
+    Count,
+    /// A [`RETRY`] mapping.
+    Retry,
+    /// A [`PROPAGATION`] mapping (null for its defaults).
+    Propagation,
+    /// A mapping of attribute names to constants or distribution mappings.
+    Attributes,
+    /// One of [`DISTRIBUTIONS`].
+    DistributionName,
+    /// A list of values, or a mapping of value to weight.
+    CategoricalValues,
+    /// A list of [`MIXTURE_COMPONENT`] mappings.
+    Components,
+}
+
+/// One key of a mapping.
+#[derive(Debug, PartialEq)]
+pub struct Key {
+    /// The canonical spelling first, then its aliases.
+    pub names: &'static [&'static str],
+    pub shape: Shape,
+    pub doc: &'static str,
+}
+
+impl Key {
+    pub fn name(&self) -> &'static str {
+        self.names[0]
+    }
+}
+
+/// One kind of mapping in a scenario file.
+#[derive(Debug, PartialEq)]
+pub struct Mapping {
+    /// How the JSON Schema names it.
+    pub name: &'static str,
+    pub doc: &'static str,
+    pub keys: &'static [Key],
+}
+
+impl Mapping {
+    /// The key whose canonical spelling is `name`.
+    pub fn key(&'static self, name: &str) -> Option<&'static Key> {
+        self.keys.iter().find(|k| k.name() == name)
+    }
+}
+
+const fn key(names: &'static [&'static str], shape: Shape, doc: &'static str) -> Key {
+    Key { names, shape, doc }
+}
+
+pub static DOCUMENT: Mapping = Mapping {
+    name: "scenario",
+    doc: "A telemetry-simulator scenario: a tree of steps, each a span type with its latency, errors, retries and attributes.",
+    keys: &[
+        key(
+            &["name"],
+            Shape::Text,
+            "Display name; the scenario is looked up by its file name, so keep both equal.",
+        ),
+        key(&["description"], Shape::Text, "Free text, shown by `list`."),
+        key(&["tags"], Shape::Strings, "Labels shown by `list`."),
+        key(
+            &["repeat_count"],
+            Shape::Integer {
+                min: 0,
+                max: i64::MAX,
+            },
+            "Traces per `scenario` run when --count is not given (default 1).",
+        ),
+        key(
+            &["interval_ms"],
+            Shape::Number(NON_NEGATIVE),
+            "Pause between traces, in milliseconds (default 500).",
+        ),
+        key(
+            &["emit_metrics"],
+            Shape::Bool,
+            "Emit span-derived metrics (default true).",
+        ),
+        key(&["emit_logs"], Shape::Bool, "Emit logs (default true)."),
+        key(
+            &["weight"],
+            Shape::Number(NON_NEGATIVE),
+            "Share of this scenario in a mixed `run` workload (default 1).",
+        ),
+        key(
+            &["root"],
+            Shape::Step,
+            "The root step: the span at the top of every trace.",
+        ),
+        key(
+            &["spans"],
+            Shape::Step,
+            "Older spelling of `root`: a list holding exactly one step.",
+        ),
+    ],
+};
+
+pub static STEP: Mapping = Mapping {
+    name: "step",
+    doc: "One step of the trace tree: a span type and how its instances are drawn.",
+    keys: &[
+        key(
+            &["type", "span_type"],
+            Shape::SpanType,
+            "Span type, e.g. vendor.llm.call (default vendor.a2a.orchestrate).",
+        ),
+        key(
+            &["latency"],
+            Shape::Latency,
+            "Duration in milliseconds: a number (mean), a {mean_ms, variance, spike_rate, spike_multiplier} mapping, or a distribution.",
+        ),
+        key(
+            &["error"],
+            Shape::Error,
+            "Error rate, or an error model (default rate 0.02).",
+        ),
+        key(
+            &["probability"],
+            Shape::Number(PROBABILITY),
+            "Chance that this child appears in a trace (default 1; children only).",
+        ),
+        key(
+            &["count"],
+            Shape::Count,
+            "How many instances, one after another: a whole number, {min, max}, or a distribution with min/max (default 1; children only).",
+        ),
+        key(
+            &["retry"],
+            Shape::Retry,
+            "Retry the step on failure: each attempt is its own span.",
+        ),
+        key(
+            &["attributes"],
+            Shape::Attributes,
+            "Span attributes: constants, or {distribution: ...} mappings sampled per span.",
+        ),
+        key(
+            &["children"],
+            Shape::Steps,
+            "Child steps, laid out one after another inside this span.",
+        ),
+    ],
+};
+
+pub static JITTER: Mapping = Mapping {
+    name: "jitter_latency",
+    doc: "The original's latency model: mean·(1 + variance·N(0,1)), with an occasional spike.",
+    keys: &[
+        key(
+            &["mean_ms", "mean"],
+            Shape::Number(NON_NEGATIVE),
+            "Mean duration in ms (default 100).",
+        ),
+        key(
+            &["variance"],
+            Shape::Number(NON_NEGATIVE),
+            "Relative spread (default 0.3).",
+        ),
+        key(
+            &["spike_rate"],
+            Shape::Number(PROBABILITY),
+            "Chance of a latency spike (default 0.05).",
+        ),
+        key(
+            &["spike_multiplier"],
+            Shape::Number(NON_NEGATIVE),
+            "Largest spike factor (default 3).",
+        ),
+    ],
+};
+
+/// The head of a sampled latency or attribute: `distribution:` and, beside it, that
+/// distribution's parameters.
+pub static SAMPLED: Mapping = Mapping {
+    name: "sampled",
+    doc: "A value drawn from a distribution.",
+    keys: &[key(
+        &["distribution"],
+        Shape::DistributionName,
+        "The distribution's name.",
+    )],
+};
+
+pub static COUNT: Mapping = Mapping {
+    name: "count",
+    doc: "A variable number of instances: uniform in [min, max], or drawn from a distribution and clamped to [min, max].",
+    keys: &[
+        key(
+            &["min"],
+            Shape::Integer {
+                min: 0,
+                max: u32::MAX as i64,
+            },
+            "Fewest instances (default 1).",
+        ),
+        key(
+            &["max"],
+            Shape::Integer {
+                min: 0,
+                max: u32::MAX as i64,
+            },
+            "Most instances (default: min, or 1000 with a distribution).",
+        ),
+        key(
+            &["distribution"],
+            Shape::DistributionName,
+            "Draw the count from this distribution (rounded, clamped to [min, max]).",
+        ),
+    ],
+};
+
+pub static MIXTURE_COMPONENT: Mapping = Mapping {
+    name: "mixture_component",
+    doc: "One weighted component of a mixture.",
+    keys: &[
+        key(
+            &["weight"],
+            Shape::Number(NON_NEGATIVE),
+            "Relative weight (default 1).",
+        ),
+        key(
+            &["distribution"],
+            Shape::DistributionName,
+            "The component's distribution.",
+        ),
+    ],
+};
+
+pub static ERROR: Mapping = Mapping {
+    name: "error",
+    doc: "How a step fails: its rate, the error types and how errors propagate.",
+    keys: &[
+        key(
+            &["rate", "base_rate"],
+            Shape::Number(PROBABILITY),
+            "Chance that a span fails (default 0.02).",
+        ),
+        key(
+            &["types"],
+            Shape::Strings,
+            "Error types to choose from (default: the seven built-in types).",
+        ),
+        key(
+            &["type_weights"],
+            Shape::Numbers(NON_NEGATIVE),
+            "One weight per entry of `types` (default: equal).",
+        ),
+        key(
+            &["retryable_types"],
+            Shape::Strings,
+            "Types that a retry may recover from (default timeout, upstream_5xx, rate_limit).",
+        ),
+        key(
+            &["propagation"],
+            Shape::Propagation,
+            "Correlated failures: from the parent and to later siblings.",
+        ),
+    ],
+};
+
+pub static PROPAGATION: Mapping = Mapping {
+    name: "propagation",
+    doc: "Correlated failures.",
+    keys: &[
+        key(
+            &["from_parent"],
+            Shape::Number(PROBABILITY),
+            "Chance to fail when the parent failed (default 0.8).",
+        ),
+        key(
+            &["cascade_to_siblings"],
+            Shape::Number(PROBABILITY),
+            "Chance to fail when an earlier sibling failed (default 0.3).",
+        ),
+    ],
+};
+
+pub static RETRY: Mapping = Mapping {
+    name: "retry",
+    doc: "Retries of a failed step, each attempt its own span, with exponential backoff between them.",
+    keys: &[
+        key(
+            &["enabled"],
+            Shape::Bool,
+            "Whether to retry (default true).",
+        ),
+        key(
+            &["max_attempts"],
+            Shape::Integer {
+                min: 1,
+                max: MAX_ATTEMPTS_LIMIT,
+            },
+            "Attempts at most, the first included (default 3).",
+        ),
+        key(
+            &["force_initial_failure"],
+            Shape::Bool,
+            "The first attempt always fails (default false).",
+        ),
+        key(
+            &["backoff_base_ms"],
+            Shape::Number(NON_NEGATIVE),
+            "Gap after the first failure, in ms (default 100).",
+        ),
+        key(
+            &["backoff_multiplier"],
+            Shape::Number(NON_NEGATIVE),
+            "Each further gap is this many times the previous (default 2).",
+        ),
+        key(
+            &["backoff_jitter"],
+            Shape::Number(PROBABILITY),
+            "Relative random spread of each gap (default 0.2).",
+        ),
+        key(
+            &["success_rate_per_attempt"],
+            Shape::Numbers(PROBABILITY),
+            "Chance that attempt k succeeds is element k-1 (the last one beyond the list; default [0, 0.7, 0.85, 0.95]).",
+        ),
+    ],
+};
+
+pub static NORMAL: Mapping = Mapping {
+    name: "normal",
+    doc: "Normal distribution.",
+    keys: &[
+        key(
+            &["mean", "mean_ms"],
+            Shape::Number(ANY_NUMBER),
+            "Mean (default 100).",
+        ),
+        key(
+            &["variance"],
+            Shape::Number(NON_NEGATIVE),
+            "Relative spread, used when stddev is absent: stddev = |mean·variance| (default 0.3).",
+        ),
+        key(
+            &["stddev"],
+            Shape::Number(NON_NEGATIVE),
+            "Standard deviation.",
+        ),
+    ],
+};
+
+pub static LOG_NORMAL: Mapping = Mapping {
+    name: "log_normal",
+    doc: "Log-normal distribution: right-skewed, the usual shape of latencies.",
+    keys: &[
+        key(
+            &["median", "median_ms"],
+            Shape::Number(POSITIVE),
+            "Median (default 100).",
+        ),
+        key(
+            &["sigma"],
+            Shape::Number(NON_NEGATIVE),
+            "Standard deviation of the logarithm: 0.5 tight, 0.8 moderate, 1.2 heavy tail (default 0.8).",
+        ),
+    ],
+};
+
+pub static EXPONENTIAL: Mapping = Mapping {
+    name: "exponential",
+    doc: "Exponential distribution.",
+    keys: &[key(
+        &["mean", "mean_ms"],
+        Shape::Number(NON_NEGATIVE),
+        "Mean (default 100).",
+    )],
+};
+
+pub static UNIFORM: Mapping = Mapping {
+    name: "uniform",
+    doc: "Uniform distribution on [low, high].",
+    keys: &[
+        key(
+            &["low", "min"],
+            Shape::Number(ANY_NUMBER),
+            "Lower bound (default 0, or the count's min).",
+        ),
+        key(
+            &["high", "max"],
+            Shape::Number(ANY_NUMBER),
+            "Upper bound (default 1, or the count's max).",
+        ),
+    ],
+};
+
+pub static POISSON: Mapping = Mapping {
+    name: "poisson",
+    doc: "Poisson distribution (whole numbers).",
+    keys: &[key(
+        &["lambda", "mean"],
+        Shape::Number(NON_NEGATIVE),
+        "Mean (default 1).",
+    )],
+};
+
+pub static GEOMETRIC: Mapping = Mapping {
+    name: "geometric",
+    doc: "Geometric distribution: trials until the first success (≥ 1).",
+    keys: &[key(
+        &["p"],
+        Shape::Number(OPEN_PROBABILITY),
+        "Chance of success per trial (default 0.5).",
+    )],
+};
+
+pub static BERNOULLI: Mapping = Mapping {
+    name: "bernoulli",
+    doc: "1 with probability p, else 0.",
+    keys: &[key(
+        &["p", "probability"],
+        Shape::Number(PROBABILITY),
+        "Chance of 1 (default 0.5).",
+    )],
+};
+
+pub static CATEGORICAL: Mapping = Mapping {
+    name: "categorical",
+    doc: "One of the listed values, by weight.",
+    keys: &[
+        key(
+            &["values"],
+            Shape::CategoricalValues,
+            "A list of values, or a mapping of value to weight.",
+        ),
+        key(
+            &["weights"],
+            Shape::Numbers(NON_NEGATIVE),
+            "One weight per value of a list (default: equal).",
+        ),
+    ],
+};
+
+pub static MIXTURE: Mapping = Mapping {
+    name: "mixture",
+    doc: "A weighted mixture of distributions.",
+    keys: &[key(
+        &["components"],
+        Shape::Components,
+        "The weighted components.",
+    )],
+};
+
+/// Every distribution by its canonical name, with its parameters.
+pub static DISTRIBUTIONS: [(&str, &Mapping); 9] = [
+    ("normal", &NORMAL),
+    ("log_normal", &LOG_NORMAL),
+    ("exponential", &EXPONENTIAL),
+    ("uniform", &UNIFORM),
+    ("poisson", &POISSON),
+    ("geometric", &GEOMETRIC),
+    ("categorical", &CATEGORICAL),
+    ("bernoulli", &BERNOULLI),
+    ("mixture", &MIXTURE),
+];
+
+/// The canonical spelling of a `distribution:` value: case and `-`/`_` do not matter.
+pub fn distribution_name(raw: &str) -> String {
+    raw.to_lowercase().replace('-', "_")
+}
+
+/// Every mapping that has keys of its own (the distributions' included).
+pub fn mappings() -> impl Iterator<Item = &'static Mapping> {
+    [
+        &DOCUMENT,
+        &STEP,
+        &JITTER,
+        &SAMPLED,
+        &COUNT,
+        &MIXTURE_COMPONENT,
+        &ERROR,
+        &PROPAGATION,
+        &RETRY,
+    ]
+    .into_iter()
+    .chain(DISTRIBUTIONS.iter().map(|(_, m)| *m))
+}
+
+/// Every key accepted somewhere in a scenario, aliases included: the list the reference
+/// documentation is tested against (tests/docs.rs). It is read off the tables above, which the
+/// decoder reads keys through, so no second list of keys exists to drift out of date.
+pub fn accepted_keys() -> std::collections::BTreeSet<&'static str> {
+    mappings()
+        .flat_map(|m| m.keys)
+        .flat_map(|k| k.names.iter().copied())
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accepted_keys_reach_every_kind_of_mapping() {
+        let keys = accepted_keys();
+        for key in [
+            "spans",
+            "span_type",
+            "spike_multiplier",
+            "stddev",
+            "median_ms",
+            "high",
+            "lambda",
+            "p",
+            "probability",
+            "weights",
+            "components",
+            "weight",
+            "min",
+            "base_rate",
+            "retryable_types",
+            "cascade_to_siblings",
+            "success_rate_per_attempt",
+            "backoff_jitter",
+        ] {
+            assert!(keys.contains(key), "{key} missing from {keys:?}");
+        }
+    }
+
+    #[test]
+    fn spellings_are_unique_within_each_mapping() {
+        for m in mappings() {
+            let mut names: Vec<&str> = m
+                .keys
+                .iter()
+                .flat_map(|k| k.names.iter().copied())
+                .collect();
+            let all = names.len();
+            names.sort_unstable();
+            names.dedup();
+            assert_eq!(names.len(), all, "{} repeats a spelling", m.name);
+        }
+    }
+}

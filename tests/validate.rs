@@ -1,0 +1,298 @@
+//! `validate` as editors, CI and people use it: every file of a folder checked in one pass, every
+//! problem located (file, line, column, key path), warnings for what is legal but suspicious, the
+//! semantic-conventions schema applied, and a stable JSON document with `--format json`.
+
+mod common;
+
+use common::{bin, manifest_dir};
+use serde_json::Value;
+use std::process::Output;
+
+fn json_of(out: &Output) -> Value {
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "not JSON ({e}):\n{}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    })
+}
+
+/// Legal, but with a child slower than its parent, a misspelt convention, a metric dimension
+/// drawn from 300 values and a step that never appears.
+fn suspicious() -> String {
+    let models: Vec<String> = (0..300).map(|i| format!("model-{i}")).collect();
+    format!(
+        "name: suspicious
+root:
+  type: vendor.a2a.orchestrate
+  latency: {{distribution: log_normal, median_ms: 100, sigma: 0.1}}
+  children:
+    - type: vendor.llm.call
+      latency: {{distribution: log_normal, median_ms: 900, sigma: 0.2}}
+      attributes:
+        gen_ai.request.modle: gpt-4.1
+        gen_ai.request.model: {{distribution: categorical, values: [{}]}}
+    - type: rag.retrieve
+      probability: 0
+",
+        models.join(", ")
+    )
+}
+
+#[test]
+fn a_folder_of_bad_files_is_reported_file_by_file_in_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let malformed = manifest_dir().join("tests/malformed");
+    let mut bad = Vec::new();
+    for entry in std::fs::read_dir(&malformed).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        std::fs::copy(&path, dir.path().join(&name)).unwrap();
+        bad.push(name);
+    }
+    std::fs::copy(
+        manifest_dir().join("scenarios/tool_retry.yaml"),
+        dir.path().join("good.yaml"),
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("suspicious.yaml"), suspicious()).unwrap();
+
+    let out = bin()
+        .args(["validate", "--format", "json", dir.path().to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report = json_of(&out);
+    let files = report["files"].as_array().unwrap();
+    assert_eq!(files.len(), bad.len() + 2);
+    for name in &bad {
+        let file = files
+            .iter()
+            .find(|f| f["file"].as_str().unwrap().ends_with(name.as_str()))
+            .unwrap_or_else(|| panic!("{name} is not in the report"));
+        assert_eq!(file["valid"], false, "{name}");
+        let diagnostics = file["diagnostics"].as_array().unwrap();
+        assert!(!diagnostics.is_empty(), "{name}");
+        for d in diagnostics {
+            for key in [
+                "severity", "file", "line", "column", "path", "message", "help",
+            ] {
+                assert!(d.get(key).is_some(), "{name}: no `{key}` in {d}");
+            }
+        }
+        let error = diagnostics
+            .iter()
+            .find(|d| d["severity"] == "error")
+            .unwrap();
+        assert!(error["line"].as_u64().unwrap() >= 1, "{name}: {error}");
+        assert!(error["column"].as_u64().unwrap() >= 1, "{name}: {error}");
+        assert_eq!(file["errors"].as_u64().unwrap() as usize, {
+            diagnostics
+                .iter()
+                .filter(|d| d["severity"] == "error")
+                .count()
+        });
+    }
+    let several = files
+        .iter()
+        .find(|f| f["file"].as_str().unwrap().ends_with("several_errors.yaml"))
+        .unwrap();
+    assert!(several["errors"].as_u64().unwrap() >= 3, "{several}");
+
+    let good = files
+        .iter()
+        .find(|f| f["file"].as_str().unwrap().ends_with("good.yaml"))
+        .unwrap();
+    assert_eq!(good["valid"], true);
+    assert_eq!(good["diagnostics"], Value::Array(Vec::new()));
+
+    let summary = &report["summary"];
+    assert_eq!(summary["files"].as_u64().unwrap() as usize, bad.len() + 2);
+    assert_eq!(summary["valid"], 2);
+    assert_eq!(summary["invalid"].as_u64().unwrap() as usize, bad.len());
+}
+
+#[test]
+fn suspicious_but_legal_files_get_located_warnings() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("suspicious.yaml");
+    std::fs::write(&path, suspicious()).unwrap();
+    let out = bin()
+        .args(["validate", "--format", "json", path.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let report = json_of(&out);
+    let file = &report["files"][0];
+    assert_eq!(file["valid"], true, "{file}");
+    assert_eq!(out.status.code(), Some(0));
+    let found: Vec<(String, u64, u64, String)> = file["diagnostics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            assert_eq!(d["severity"], "warning", "{d}");
+            (
+                d["path"].as_str().unwrap().to_string(),
+                d["line"].as_u64().unwrap(),
+                d["column"].as_u64().unwrap(),
+                d["message"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let at = |path: &str, needle: &str| {
+        found
+            .iter()
+            .find(|(p, _, _, m)| p == path && m.contains(needle))
+            .map(|(_, line, column, _)| (*line, *column))
+            .unwrap_or_else(|| panic!("no warning at {path} with `{needle}`: {found:#?}"))
+    };
+    assert_eq!(
+        at("root.children[0].latency", "never fits its parent"),
+        (7, 7)
+    );
+    assert_eq!(
+        at(
+            "root.children[0].attributes.gen_ai.request.modle",
+            "not in the schema"
+        ),
+        (9, 9)
+    );
+    assert_eq!(
+        at(
+            "root.children[0].attributes.gen_ai.request.model",
+            "takes 300 distinct values"
+        ),
+        (10, 9)
+    );
+    assert_eq!(
+        at("root.children[1].probability", "never appears"),
+        (12, 20)
+    );
+
+    // The same, for people: file:line:column, key path, message, caret and help.
+    let out = bin()
+        .args(["validate", path.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("suspicious.yaml:9:9: root.children[0].attributes.gen_ai.request.modle:"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("help: did you mean `gen_ai.request.model`?"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn attributes_are_checked_against_the_schema_from_the_flag_or_the_environment() {
+    let dir = tempfile::tempdir().unwrap();
+    let schema = dir.path().join("conventions.yaml");
+    std::fs::write(
+        &schema,
+        "schema_version: \"2.0.0\"
+common_attributes:
+  acme.tier:
+    type: string
+    allowed_values: [gold, silver]
+  acme.retries:
+    type: int
+",
+    )
+    .unwrap();
+    let scenario = dir.path().join("s.yaml");
+    std::fs::write(
+        &scenario,
+        "root:
+  attributes:
+    acme.tier: bronze
+    acme.retries: many
+    acme.other: 1
+",
+    )
+    .unwrap();
+    let by_flag = bin()
+        .args(["validate", "--format", "json", "--schema-path"])
+        .arg(&schema)
+        .arg(&scenario)
+        .output()
+        .unwrap();
+    let by_env = bin()
+        .args(["validate", "--format", "json"])
+        .arg(&scenario)
+        .env("TELEMETRY_SIMULATOR_SCHEMA_PATH", &schema)
+        .output()
+        .unwrap();
+    for out in [by_flag, by_env] {
+        assert_eq!(out.status.code(), Some(2));
+        let report = json_of(&out);
+        let diagnostics = report["files"][0]["diagnostics"]
+            .as_array()
+            .unwrap()
+            .clone();
+        let find = |needle: &str| {
+            diagnostics
+                .iter()
+                .find(|d| d["message"].as_str().unwrap().contains(needle))
+                .unwrap_or_else(|| panic!("no `{needle}` in {diagnostics:#?}"))
+                .clone()
+        };
+        let d = find("\"bronze\" is not an allowed value of `acme.tier`");
+        assert_eq!(
+            (d["severity"].as_str(), d["line"].as_u64()),
+            (Some("error"), Some(3))
+        );
+        let d = find("`acme.retries` is `int`");
+        assert_eq!(
+            (d["severity"].as_str(), d["line"].as_u64()),
+            (Some("error"), Some(4))
+        );
+        let d = find("`acme.other` is not in the schema");
+        assert_eq!(
+            (d["severity"].as_str(), d["line"].as_u64()),
+            (Some("warning"), Some(5))
+        );
+    }
+}
+
+#[test]
+fn the_bundled_scenarios_are_clean_warnings_included() {
+    let out = bin()
+        .args(["validate", "--format", "json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let report = json_of(&out);
+    assert_eq!(report["summary"]["errors"], 0, "{report:#}");
+    assert_eq!(report["summary"]["warnings"], 0, "{report:#}");
+    let reference = bin()
+        .args(["validate", "--format", "json"])
+        .arg(manifest_dir().join("scenarios/example_scenario.yaml"))
+        .output()
+        .unwrap();
+    assert_eq!(json_of(&reference)["summary"]["warnings"], 0);
+}
+
+#[test]
+fn a_broken_schema_file_is_reported_like_a_scenario() {
+    let dir = tempfile::tempdir().unwrap();
+    let schema = dir.path().join("broken.yaml");
+    std::fs::write(&schema, "common_attributes:\n  a.b:\n    type: strnig\n").unwrap();
+    let out = bin()
+        .args(["validate", "--format", "json", "--schema-path"])
+        .arg(&schema)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let report = json_of(&out);
+    let file = &report["files"][0];
+    assert!(file["file"].as_str().unwrap().ends_with("broken.yaml"));
+    assert_eq!(file["diagnostics"][0]["line"], 3);
+}
