@@ -388,6 +388,11 @@ pub struct Aggregator {
 }
 
 impl Aggregator {
+    /// When the current export window began: the last export (or the run's start).
+    pub fn window_start_ns(&self) -> u64 {
+        self.interval_start_ns
+    }
+
     /// An empty aggregator for metrics under `prefix`, for a run that started at `start_ns`.
     pub fn new(prefix: &str, temporality: Temporality, start_ns: u64) -> Aggregator {
         let mut strings = Interner::default();

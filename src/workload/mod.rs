@@ -293,7 +293,9 @@ pub fn run<T: Transport>(
                 (Some(window), _) => {
                     window_start(started_unix_ns, window) + offset.as_nanos() as u64
                 }
-                (None, Some(_)) => started_unix_ns + offset.as_nanos() as u64,
+                // Never before the metrics window that will count it (a late iteration).
+                (None, Some(_)) => (started_unix_ns + offset.as_nanos() as u64)
+                    .max(signals.window_start_ns().unwrap_or(0)),
                 (None, None) => unix_now_ns(),
             },
             &mut iteration,

@@ -102,6 +102,13 @@ impl Signals {
         }
     }
 
+    /// When the current metrics export window began, if metrics are on.
+    pub fn window_start_ns(&self) -> Option<u64> {
+        self.metrics
+            .as_ref()
+            .map(|m| m.aggregator.window_start_ns())
+    }
+
     /// Feeds one trace that is being sent.
     pub fn record(&mut self, plan: &Plan, trace: &Trace) {
         if let Some(m) = &mut self.metrics
