@@ -243,6 +243,9 @@ fn simulate(phoenix: &Phoenix, args: &[&str]) -> Sent {
             "--quiet",
             "--interval",
             "0",
+            // Phoenix ingests traces only: /v1/metrics and /v1/logs answer 405.
+            "--no-metrics",
+            "--no-logs",
         ])
         .env("TELEMETRY_TENANT_UUIDS", "tenant-a,tenant-b")
         .output()
