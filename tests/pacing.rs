@@ -117,9 +117,7 @@ fn poisson_arrivals_reach_the_receiver_with_exponential_gaps() {
 
 /// Trace and span ids of a run, sorted.
 fn ids(args: &[&str], envs: &[(&str, &str)]) -> Vec<String> {
-    let judge = Judge::start();
-    let mut cmd = bin();
-    cmd.args([
+    let base = [
         "scenario",
         "--name",
         "example_scenario",
@@ -129,26 +127,10 @@ fn ids(args: &[&str], envs: &[(&str, &str)]) -> Vec<String> {
         "0",
         "--seed",
         "5",
-    ])
-    .args([
-        "--no-metrics",
-        "--no-logs",
-        "-q",
-        "--endpoint",
-        &judge.endpoint(),
-    ])
-    .args(args);
-    for (k, v) in envs {
-        cmd.env(k, v);
-    }
-    let out = cmd.output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let mut ids: Vec<String> = judge
-        .finish()
+    ];
+    let quiet = ["--no-metrics", "--no-logs"];
+    let all: Vec<&str> = base.iter().chain(&quiet).chain(args).copied().collect();
+    let mut ids: Vec<String> = common::send_to_judge(&all, envs)
         .spans
         .iter()
         .map(|s| format!("{} {} {}", s.trace_id, s.span_id, s.name))

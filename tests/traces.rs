@@ -4,31 +4,11 @@
 
 mod common;
 
-use common::{Judge, Received, Span, assert_mean_within, assert_proportion, bin};
+use common::{
+    Judge, Received, Span, assert_mean_within, assert_proportion, bin, send_to_judge as send,
+};
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
-
-/// Runs the binary with `args` against a fresh judge and returns what the judge decoded.
-fn send(args: &[&str], envs: &[(&str, &str)]) -> Received {
-    let judge = Judge::start();
-    let endpoint = judge.endpoint();
-    let mut cmd = bin();
-    cmd.args(args).args(["--endpoint", &endpoint, "--quiet"]);
-    for (k, v) in envs {
-        cmd.env(k, v);
-    }
-    let out = cmd.output().expect("run the simulator");
-    assert!(
-        out.status.success(),
-        "simulator failed ({}):\n{}\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let received = judge.finish();
-    received.assert_no_decode_errors();
-    received
-}
 
 fn scenario_dir(files: &[(&str, &str)]) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();

@@ -758,3 +758,26 @@ pub fn openinference_kind(name: &str, operation: Option<&str>) -> &'static str {
         other => panic!("unexpected span name {other}"),
     }
 }
+
+/// Runs the binary with `args` (plus `--endpoint` and `--quiet`) against a fresh judge, asserts it
+/// succeeded, and returns what the judge decoded (checked free of decode errors).
+pub fn send_to_judge(args: &[&str], envs: &[(&str, &str)]) -> Received {
+    let judge = Judge::start();
+    let endpoint = judge.endpoint();
+    let mut cmd = bin();
+    cmd.args(args).args(["--endpoint", &endpoint, "--quiet"]);
+    for (k, v) in envs {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().expect("run the simulator");
+    assert!(
+        out.status.success(),
+        "simulator failed ({}):\n{}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let received = judge.finish();
+    received.assert_no_decode_errors();
+    received
+}
