@@ -138,6 +138,9 @@ pub struct GenerateArgs {
     /// Print only the final summary
     #[arg(long, short)]
     pub quiet: bool,
+    /// Generator threads; the telemetry is the same for any number [default: the cores]
+    #[arg(long, value_name = "N")]
+    pub workers: Option<std::num::NonZeroUsize>,
     #[command(flatten)]
     pub export: ExportArgs,
     #[command(flatten)]
@@ -214,8 +217,9 @@ pub struct PaceArgs {
     pub ramp_up: Option<RunDuration>,
     /// Traffic shape over the run: `constant`, `diurnal[:PERIOD[:AMPLITUDE]]` (default 24h, 0.5)
     /// or `bursty[:PERIOD[:DUTY[:FACTOR]]]` (default 60s, 0.1, 5): multiplies the target rate
-    #[arg(long, value_name = "SHAPE", value_parser = parse_traffic, default_value = "constant")]
-    pub traffic: crate::workload::Pattern,
+    /// [default: the scenario's `traffic`, else constant]
+    #[arg(long, value_name = "SHAPE")]
+    pub traffic: Option<crate::workload::Pattern>,
     /// Generate history: spread the traces over this past window (e.g. 24h), as fast as possible
     #[arg(long, value_name = "DURATION", value_parser = parse_run_duration, conflicts_with_all = ["rate", "duration"])]
     pub backfill: Option<RunDuration>,
@@ -286,48 +290,6 @@ fn parse_mix(text: &str) -> Result<MixWeights, String> {
         .map(MixWeights)
 }
 
-fn parse_traffic(text: &str) -> Result<crate::workload::Pattern, String> {
-    use crate::workload::Pattern;
-    let mut parts = text.trim().split(':');
-    let kind = parts.next().unwrap_or_default();
-    let duration = |p: Option<&str>, default: Duration| match p {
-        Some(p) => match parse_run_duration(p)? {
-            RunDuration::For(d) => Ok(d),
-            RunDuration::Forever => Err("a traffic period must be finite".to_string()),
-        },
-        None => Ok(default),
-    };
-    let number = |p: Option<&str>, default: f64, what: &str| match p {
-        Some(p) => p
-            .parse::<f64>()
-            .ok()
-            .filter(|x| *x >= 0.0 && x.is_finite())
-            .ok_or(format!("`{p}` is not a valid {what}")),
-        None => Ok(default),
-    };
-    let pattern = match kind {
-        "constant" => Pattern::Constant,
-        "diurnal" => Pattern::Diurnal {
-            period: duration(parts.next(), Duration::from_secs(86_400))?,
-            amplitude: number(parts.next(), 0.5, "amplitude")?.min(1.0),
-        },
-        "bursty" => Pattern::Bursty {
-            period: duration(parts.next(), Duration::from_secs(60))?,
-            duty: number(parts.next(), 0.1, "duty share")?.min(1.0),
-            factor: number(parts.next(), 5.0, "burst factor")?,
-        },
-        other => {
-            return Err(format!(
-                "unknown traffic shape `{other}` (constant, diurnal, bursty)"
-            ));
-        }
-    };
-    if parts.next().is_some() {
-        return Err(format!("too many parts in `{text}`"));
-    }
-    Ok(pattern)
-}
-
 fn parse_rate(text: &str) -> Result<f64, String> {
     match text.trim().parse::<f64>() {
         Ok(r) if r > 0.0 && r.is_finite() => Ok(r),
@@ -339,34 +301,12 @@ fn parse_rate(text: &str) -> Result<f64, String> {
 
 /// `30s`, `10m`, `2h`, `1.5h`, `500ms`, or `inf`.
 fn parse_run_duration(text: &str) -> Result<RunDuration, String> {
-    let text = text.trim();
-    if matches!(text, "inf" | "infinite" | "forever") {
-        return Ok(RunDuration::Forever);
+    match text.trim() {
+        "inf" | "infinite" | "forever" => Ok(RunDuration::Forever),
+        finite => crate::scenario::parse_duration(finite)
+            .map(RunDuration::For)
+            .map_err(|e| format!("{e}, or inf")),
     }
-    let split = text
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(text.len());
-    let (number, unit) = text.split_at(split);
-    let scale = match unit.trim() {
-        "ms" => 1e-3,
-        "" | "s" => 1.0,
-        "m" | "min" => 60.0,
-        "h" => 3600.0,
-        "d" => 86_400.0,
-        other => {
-            return Err(format!(
-                "unknown unit `{other}` (use ms, s, m, h, d or inf)"
-            ));
-        }
-    };
-    let seconds = number
-        .parse::<f64>()
-        .map_err(|_| format!("`{text}` is not a duration (e.g. 30s, 10m, inf)"))?
-        * scale;
-    if !(seconds > 0.0 && seconds < 1e9) {
-        return Err(format!("`{text}` is out of range"));
-    }
-    Ok(RunDuration::For(Duration::from_secs_f64(seconds)))
 }
 
 /// What GenAI observability backends (Phoenix and other OpenInference tools) look for.
@@ -396,6 +336,10 @@ pub struct ExportArgs {
     /// Extra request header or gRPC metadata, e.g. authorization=Bearer x (repeatable; also OTEL_EXPORTER_OTLP_HEADERS)
     #[arg(long = "header", value_name = "KEY=VALUE")]
     pub headers: Vec<String>,
+    /// Send each tenant's data in requests of its own, naming the tenant in this header or gRPC
+    /// metadata key, e.g. X-Scope-OrgID
+    #[arg(long, value_name = "NAME")]
+    pub tenant_header: Option<String>,
     /// Time limit of one request, e.g. 10s or 500ms (also OTEL_EXPORTER_OTLP_TIMEOUT, in ms) [default: 10s]
     #[arg(long, value_name = "DURATION", value_parser = parse_interval)]
     pub timeout: Option<Duration>,
@@ -590,19 +534,6 @@ mod tests {
 
     #[test]
     fn pacing_values_parse() {
-        use crate::workload::Pattern;
-        assert_eq!(parse_traffic("constant"), Ok(Pattern::Constant));
-        assert_eq!(
-            parse_traffic("diurnal:1h:0.8"),
-            Ok(Pattern::Diurnal {
-                period: Duration::from_secs(3600),
-                amplitude: 0.8
-            })
-        );
-        assert!(
-            matches!(parse_traffic("bursty"), Ok(Pattern::Bursty { factor, .. }) if factor == 5.0)
-        );
-        assert!(parse_traffic("wavy").is_err());
         assert_eq!(parse_run_duration("inf"), Ok(RunDuration::Forever));
         assert_eq!(
             parse_run_duration("2h"),

@@ -21,7 +21,7 @@ use crate::scenario::{Diagnostics, Library, LoadError, LoadOptions, Scenario};
 use crate::schema::{self, Schema};
 use crate::sink::faults::Faults;
 use crate::sink::{PortFiles, SinkHandle, SinkOptions};
-use crate::workload::{self, Arrivals, Mix, Pace, RunSettings, Show, SignalSettings};
+use crate::workload::{self, Arrivals, Mix, Pace, Pattern, RunSettings, Show, SignalSettings};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -317,6 +317,7 @@ fn generate(
             project.clone(),
         ));
     }
+    let traffic = scenario_traffic(scenarios);
     let settings = RunSettings {
         seed,
         count,
@@ -324,9 +325,9 @@ fn generate(
             // History: the count spread evenly over the window.
             Some(RunDuration::For(window)) if count != u64::MAX => Pace {
                 rate: Some(count as f64 / window.as_secs_f64()),
-                ..pace(&args.pace, interval_ms)
+                ..pace(&args.pace, interval_ms, traffic)
             },
-            _ => pace(&args.pace, interval_ms),
+            _ => pace(&args.pace, interval_ms, traffic),
         },
         backfill: match args.pace.backfill {
             Some(RunDuration::For(window)) => Some(window),
@@ -340,6 +341,10 @@ fn generate(
             Some(RunDuration::For(d)) => Some(d),
             Some(RunDuration::Forever) | None => None,
         },
+        workers: args.workers.map_or_else(
+            || std::thread::available_parallelism().map_or(1, usize::from),
+            usize::from,
+        ),
         tenant_weights: tenants.weights.clone(),
         show: if args.show_full_spans {
             Show::FullSpans
@@ -435,8 +440,25 @@ fn signal_settings(args: &GenerateArgs) -> SignalSettings {
     }
 }
 
-/// The run's pace: `--rate` if given, else one iteration every `interval_ms`.
-fn pace(args: &PaceArgs, interval_ms: f64) -> Pace {
+/// The traffic shape the scenarios ask for: a run has one schedule, so when scenarios of a mix
+/// ask for different shapes, the first one's is used, with a warning.
+fn scenario_traffic(scenarios: &[Scenario]) -> Pattern {
+    let mut asked = scenarios.iter().filter_map(|s| s.traffic.map(|t| (s, t)));
+    let Some((first, traffic)) = asked.next() else {
+        return Pattern::Constant;
+    };
+    if let Some((other, _)) = asked.find(|(_, t)| *t != traffic) {
+        eprintln!(
+            "warning: scenarios {} and {} ask for different traffic shapes; using {}'s (--traffic chooses)",
+            first.name, other.name, first.name
+        );
+    }
+    traffic
+}
+
+/// The run's pace: `--rate` if given, else one iteration every `interval_ms`; `--traffic` if
+/// given, else `traffic`, the scenarios' shape.
+fn pace(args: &PaceArgs, interval_ms: f64, traffic: Pattern) -> Pace {
     let base = match args.rate {
         Some(rate) => Pace {
             rate: Some(rate),
@@ -449,7 +471,7 @@ fn pace(args: &PaceArgs, interval_ms: f64) -> Pace {
             ArrivalsArg::Constant => Arrivals::Constant,
             ArrivalsArg::Poisson => Arrivals::Poisson,
         },
-        pattern: args.traffic,
+        pattern: args.traffic.unwrap_or(traffic),
         ramp_up: match args.ramp_up {
             Some(RunDuration::For(d)) => d,
             Some(RunDuration::Forever) | None => Duration::ZERO,

@@ -145,6 +145,8 @@ pub struct ExportFlags<'a> {
     pub client_key: Option<&'a Path>,
     /// `--output`: a file, `-` (stdout) or `null`.
     pub output: Option<&'a Path>,
+    /// `--tenant-header`: the header that carries each request's tenant.
+    pub tenant_header: Option<&'a str>,
 }
 
 /// Where the run's requests go, from the flags and the OTel environment variables, with the
@@ -272,6 +274,7 @@ pub fn target(signal: Signal, flags: &ExportFlags, env: Env) -> Result<Target, C
         protocol,
         url,
         headers,
+        tenant_header: flags.tenant_header.map(str::to_string),
         compression,
         timeout,
         tls,

@@ -309,8 +309,8 @@ fn metrics_and_logs_travel_every_protocol() {
                 runtime.handle(),
                 Interrupt::manual(),
             );
-            pipeline.send(OtlpRequest::Metrics(metrics.clone()), 2);
-            pipeline.send(OtlpRequest::Logs(logs.clone()), 3);
+            pipeline.send(OtlpRequest::Metrics(metrics.clone()), None, 2);
+            pipeline.send(OtlpRequest::Logs(logs.clone()), None, 3);
             let summary = pipeline.finish();
             assert!(summary.lossless(), "{protocol}+{compression}: {summary:#?}");
             assert_eq!(summary.metrics.accepted, 2);

@@ -332,8 +332,9 @@ fn a_slow_receiver_slows_generation_instead_of_growing_memory() {
     let (received, _) = sink.finish();
     assert!(out.status.success(), "{}", text(&out));
     assert_lossless(&summary, &received, "slow");
-    // 2,100 spans in requests of 70: 30 requests, at most 2 at a time, 200 ms each.
+    // 2,100 spans in requests of 70: 30 requests (and a part-filled one per generator thread
+    // at the end), at most 2 at a time, 200 ms each.
     let requests = n(&summary["export"]["traces"]["requests"]);
-    assert_eq!(requests, 30);
+    assert!((30..=32).contains(&requests), "{requests} requests");
     assert!(summary["elapsed_s"].as_f64().unwrap() >= 2.8, "{summary:#}");
 }

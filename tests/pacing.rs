@@ -302,3 +302,143 @@ fn a_mixed_run_follows_its_weights_and_tags() {
         .unwrap();
     assert_eq!(bad.status.code(), Some(2));
 }
+
+/// Spans, log records and metric points of a run, each as one line with its times relative to
+/// the run's earliest span, sorted: what must not depend on how the run was spread over threads.
+fn telemetry(received: &common::Received) -> Vec<String> {
+    let origin = received.spans.iter().map(|s| s.start).min().unwrap_or(0);
+    let at = |ns: u64| ns.saturating_sub(origin);
+    let mut lines: Vec<String> = received
+        .spans
+        .iter()
+        .map(|s| {
+            format!(
+                "span {} {} {} {} {} {} {} {} {:?} {:?} {:?}",
+                s.trace_id,
+                s.span_id,
+                s.parent_span_id,
+                s.name,
+                at(s.start),
+                at(s.end),
+                s.status_code,
+                s.status_message,
+                s.attributes,
+                s.resource,
+                s.events
+                    .iter()
+                    .map(|e| {
+                        let mut e = e.clone();
+                        e["time_unix_nano"] = at(e["time_unix_nano"].as_u64().unwrap_or(0)).into();
+                        e
+                    })
+                    .collect::<Vec<_>>(),
+            )
+        })
+        .collect();
+    for log in &received.logs {
+        let mut log = log.clone();
+        let time = log["time_unix_nano"].as_u64().unwrap_or(0);
+        log["time_unix_nano"] = at(time).into();
+        log["observed_time_unix_nano"] = 0.into();
+        lines.push(format!("log {log}"));
+    }
+    for metric in &received.metrics {
+        for point in metric["points"].as_array().into_iter().flatten() {
+            // Sums and counts; float sums and exemplars depend on the order of recording.
+            lines.push(format!(
+                "point {} {} {} {}",
+                metric["name"], point["attributes"], point["value"], point["count"]
+            ));
+        }
+    }
+    lines.sort();
+    lines
+}
+
+#[test]
+fn workers_change_nothing_in_the_telemetry() {
+    let run = |workers: &str| {
+        common::send_to_judge(
+            &[
+                "run",
+                "--count",
+                "400",
+                "--backfill",
+                "1h",
+                "--seed",
+                "77",
+                "--workers",
+                workers,
+                "--exception-span-events",
+            ],
+            &[("TELEMETRY_TENANT_UUIDS", "t-a,t-b,t-c")],
+        )
+    };
+    let one = telemetry(&run("1"));
+    let four = telemetry(&run("4"));
+    assert!(one.iter().filter(|l| l.starts_with("span")).count() > 2000);
+    assert!(one.iter().any(|l| l.starts_with("log")));
+    assert!(one.iter().any(|l| l.starts_with("point")));
+    assert!(one.iter().any(|l| l.contains("exception")));
+    if let Some((a, b)) = one.iter().zip(&four).find(|(a, b)| a != b) {
+        panic!("1 and 4 workers differ:\n  {a}\n  {b}");
+    }
+    assert_eq!(one.len(), four.len());
+}
+
+#[test]
+fn each_tenant_is_sent_with_its_own_tenant_header() {
+    for grpc in [false, true] {
+        let judge = if grpc {
+            Judge::start_with_grpc()
+        } else {
+            Judge::start()
+        };
+        let endpoint = if grpc {
+            judge.grpc_endpoint()
+        } else {
+            judge.endpoint()
+        };
+        let mut cmd = bin();
+        cmd.args([
+            "scenario",
+            "--name",
+            "tool_retry",
+            "--count",
+            "120",
+            "--interval",
+            "0",
+            "--seed",
+            "9",
+            "--tenant-header",
+            "X-Scope-OrgID",
+            "--endpoint",
+            &endpoint,
+            "-q",
+        ])
+        .env("TELEMETRY_TENANT_UUIDS", "org-a,org-b,org-c");
+        if grpc {
+            cmd.args(["--protocol", "grpc"]);
+        }
+        let out = cmd.output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let received = judge.finish();
+        received.assert_no_decode_errors();
+        let mut seen = std::collections::BTreeSet::new();
+        for request in &received.requests {
+            let header = request["headers"]["x-scope-orgid"]
+                .as_str()
+                .unwrap_or_else(|| panic!("request without the tenant header: {request}"));
+            let resources = request["resources"].as_array().unwrap();
+            assert_eq!(resources.len(), 1, "one tenant a request: {request}");
+            assert_eq!(resources[0]["tenant.id"], header, "{request}");
+            seen.insert((request["path"].to_string(), header.to_string()));
+        }
+        // Every signal of every tenant was routed.
+        assert_eq!(seen.len(), 9, "{seen:?}");
+    }
+}

@@ -28,6 +28,7 @@ pub fn output(
         client_cert: args.client_cert.as_deref(),
         client_key: args.client_key.as_deref(),
         output: args.output.as_deref(),
+        tenant_header: args.tenant_header.as_deref(),
     };
     let sink_endpoint;
     if let Some(sink) = local_sink {

@@ -845,6 +845,7 @@ mod tests {
             emit_metrics: true,
             emit_logs: true,
             weight: 1.0,
+            traffic: None,
             root,
         }
     }

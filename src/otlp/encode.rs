@@ -92,15 +92,24 @@ impl<T> TenantGroups<T> {
         self.groups.iter().any(|(t, _)| t == tenant)
     }
 
-    /// Every group with its tenant's resource; the groups are empty afterwards.
+    /// Every group with its tenant and the tenant's resource; the groups are empty afterwards.
     pub fn drain<'a>(
         &'a mut self,
         template: &'a ResourceTemplate,
-    ) -> impl Iterator<Item = (Resource, Vec<T>)> + 'a {
-        self.groups
-            .drain(..)
-            .map(|(tenant, items)| (template.resource(&tenant), items))
+    ) -> impl Iterator<Item = (String, Resource, Vec<T>)> + 'a {
+        self.groups.drain(..).map(|(tenant, items)| {
+            let resource = template.resource(&tenant);
+            (tenant, resource, items)
+        })
     }
+}
+
+/// An export request holding one tenant's items, so that it can be routed by tenant.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TenantRequest<R> {
+    pub tenant: String,
+    pub request: R,
+    pub items: u64,
 }
 
 /// The instrumentation scope every signal is reported under.
@@ -267,7 +276,7 @@ impl TraceBatch {
             resource_spans: self
                 .groups
                 .drain(&self.template)
-                .map(|(resource, spans)| ResourceSpans {
+                .map(|(_, resource, spans)| ResourceSpans {
                     resource: Some(resource),
                     scope_spans: vec![ScopeSpans {
                         scope: Some(scope.clone()),

@@ -4,7 +4,7 @@
 //! per tenant with the same resource as that tenant's spans, and each record carries its span's
 //! trace and span id, so a backend joins it to the trace it belongs to.
 
-use super::encode::{ResourceTemplate, TenantGroups, key_value, scope};
+use super::encode::{ResourceTemplate, TenantGroups, TenantRequest, key_value, scope};
 use crate::generate::logs::{LogRecord, TraceLogs};
 use crate::generate::{Plan, Trace};
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
@@ -49,25 +49,28 @@ impl LogBatch {
         self.records += logs.records().len();
     }
 
-    /// The request holding everything added so far; the batch is empty afterwards.
-    pub fn take(&mut self) -> ExportLogsServiceRequest {
+    /// A request per tenant holding everything added so far; the batch is empty afterwards.
+    pub fn take(&mut self) -> Vec<TenantRequest<ExportLogsServiceRequest>> {
         self.records = 0;
         let scope = scope();
-        ExportLogsServiceRequest {
-            resource_logs: self
-                .groups
-                .drain(&self.template)
-                .map(|(resource, log_records)| ResourceLogs {
-                    resource: Some(resource),
-                    scope_logs: vec![ScopeLogs {
-                        scope: Some(scope.clone()),
-                        log_records,
+        self.groups
+            .drain(&self.template)
+            .map(|(tenant, resource, log_records)| TenantRequest {
+                tenant,
+                items: log_records.len() as u64,
+                request: ExportLogsServiceRequest {
+                    resource_logs: vec![ResourceLogs {
+                        resource: Some(resource),
+                        scope_logs: vec![ScopeLogs {
+                            scope: Some(scope.clone()),
+                            log_records,
+                            ..Default::default()
+                        }],
                         ..Default::default()
                     }],
-                    ..Default::default()
-                })
-                .collect(),
-        }
+                },
+            })
+            .collect()
     }
 }
 
@@ -109,7 +112,10 @@ mod tests {
     #[test]
     fn records_carry_their_spans_ids_and_round_trip() {
         let plan = testing::bundled("tool_retry");
-        let mut batch = LogBatch::new(ResourceTemplate::default());
+        let mut batch = LogBatch::new(ResourceTemplate {
+            attributes: vec![("service.name".into(), "svc".into())],
+            tenant_keys: vec!["tenant.id".into()],
+        });
         let mut logs = TraceLogs::default();
         let traces = testing::traces(&plan, 8, 40);
         let mut expected = 0;
@@ -119,13 +125,31 @@ mod tests {
             expected += logs.records().len();
         }
         assert_eq!(batch.records(), expected);
-        let request = batch.take();
+        let requests = batch.take();
         assert!(batch.is_empty());
-        let decoded = ExportLogsServiceRequest::decode(request.encode_to_vec().as_slice()).unwrap();
-        assert_eq!(decoded, request);
+        let mut decoded = Vec::new();
+        for TenantRequest {
+            tenant,
+            request,
+            items,
+        } in &requests
+        {
+            let back =
+                ExportLogsServiceRequest::decode(request.encode_to_vec().as_slice()).unwrap();
+            assert_eq!(&back, request);
+            assert_eq!(back.resource_logs.len(), 1, "one tenant a request");
+            let resource = back.resource_logs[0].resource.as_ref().unwrap();
+            assert!(format!("{resource:?}").contains(tenant.as_str()));
+            assert_eq!(
+                back.resource_logs[0].scope_logs[0].log_records.len() as u64,
+                *items
+            );
+            decoded.push(back);
+        }
+        assert_eq!(requests.len(), 2, "tenants t1 and t2");
         let records: Vec<&proto::LogRecord> = decoded
-            .resource_logs
             .iter()
+            .flat_map(|d| &d.resource_logs)
             .flat_map(|r| &r.scope_logs[0].log_records)
             .collect();
         assert_eq!(records.len(), expected);

@@ -5,7 +5,7 @@
 //! spans, so metrics and traces of a tenant meet under one resource in any backend. Counters are
 //! monotonic integer sums, histograms explicit-bucket histograms with min, max and exemplars.
 
-use super::encode::{ResourceTemplate, TenantGroups, scope};
+use super::encode::{ResourceTemplate, TenantRequest, scope};
 use crate::generate::metrics::{
     Exemplar, InstrumentKind, MetricValue, MetricsExport, Point, PointData, Temporality,
 };
@@ -16,18 +16,19 @@ use opentelemetry_proto::tonic::metrics::v1::{
     ResourceMetrics, ScopeMetrics, exemplar, metric, number_data_point,
 };
 
-/// The export request of one collection.
-pub fn metrics_request(
+/// The export requests of one collection, one per tenant.
+pub fn metrics_requests(
     export: &MetricsExport,
     template: &ResourceTemplate,
-) -> ExportMetricsServiceRequest {
+) -> Vec<TenantRequest<ExportMetricsServiceRequest>> {
     let temporality = match export.temporality {
         Temporality::Cumulative => AggregationTemporality::Cumulative,
         Temporality::Delta => AggregationTemporality::Delta,
     } as i32;
-    let mut groups: TenantGroups<Metric> = TenantGroups::default();
+    let scope = scope();
+    let mut requests = Vec::with_capacity(export.tenants.len());
     for tenant in &export.tenants {
-        let metrics = groups.group(&tenant.tenant);
+        let mut metrics = Vec::with_capacity(tenant.metrics.len());
         for m in &tenant.metrics {
             let instrument = &m.instrument;
             let data = match instrument.kind {
@@ -53,22 +54,23 @@ pub fn metrics_request(
                 ..Default::default()
             });
         }
-    }
-    let scope = scope();
-    ExportMetricsServiceRequest {
-        resource_metrics: groups
-            .drain(template)
-            .map(|(resource, metrics)| ResourceMetrics {
-                resource: Some(resource),
-                scope_metrics: vec![ScopeMetrics {
-                    scope: Some(scope.clone()),
-                    metrics,
+        requests.push(TenantRequest {
+            tenant: tenant.tenant.clone(),
+            items: tenant.metrics.iter().map(|m| m.points.len() as u64).sum(),
+            request: ExportMetricsServiceRequest {
+                resource_metrics: vec![ResourceMetrics {
+                    resource: Some(template.resource(&tenant.tenant)),
+                    scope_metrics: vec![ScopeMetrics {
+                        scope: Some(scope.clone()),
+                        metrics,
+                        ..Default::default()
+                    }],
                     ..Default::default()
                 }],
-                ..Default::default()
-            })
-            .collect(),
+            },
+        });
     }
+    requests
 }
 
 fn number_point(export: &MetricsExport, point: &Point) -> NumberDataPoint {
@@ -152,13 +154,22 @@ mod tests {
             attributes: vec![("service.name".into(), "svc".into())],
             tenant_keys: vec!["tenant.id".into()],
         };
-        let request = metrics_request(&export, &template);
-        let decoded =
-            ExportMetricsServiceRequest::decode(request.encode_to_vec().as_slice()).unwrap();
-        assert_eq!(decoded, request);
-        assert_eq!(decoded.resource_metrics.len(), 2, "tenants t1 and t2");
+        let requests = metrics_requests(&export, &template);
+        assert_eq!(requests.len(), 2, "tenants t1 and t2");
         let mut points = 0;
-        for rm in &decoded.resource_metrics {
+        for TenantRequest {
+            tenant,
+            request,
+            items,
+        } in &requests
+        {
+            let decoded =
+                ExportMetricsServiceRequest::decode(request.encode_to_vec().as_slice()).unwrap();
+            assert_eq!(&decoded, request);
+            assert_eq!(decoded.resource_metrics.len(), 1, "one tenant a request");
+            let rm = &decoded.resource_metrics[0];
+            assert!(format!("{:?}", rm.resource).contains(tenant.as_str()));
+            let before = points;
             for m in &rm.scope_metrics[0].metrics {
                 match m.data.as_ref().unwrap() {
                     metric::Data::Sum(s) => {
@@ -183,6 +194,7 @@ mod tests {
                     other => panic!("unexpected {other:?}"),
                 }
             }
+            assert_eq!((points - before) as u64, *items);
         }
         assert_eq!(points, export.points);
     }

@@ -230,6 +230,7 @@ mod tests {
             raw_len: 1,
             format: Format::Protobuf,
             compression: Compression::None,
+            tenant: None,
         }
     }
 

@@ -97,6 +97,7 @@ pub struct GrpcTransport {
     channel: Channel,
     endpoint: String,
     metadata: HeaderMap,
+    tenant_header: Option<HeaderName>,
     compression: Compression,
     timeout: Duration,
 }
@@ -161,6 +162,7 @@ impl GrpcTransport {
             channel: endpoint.connect_lazy(),
             endpoint: url,
             metadata,
+            tenant_header: super::transport::tenant_header(target)?,
             compression: target.compression,
             timeout: target.timeout,
         })
@@ -185,6 +187,12 @@ impl GrpcTransport {
         }
         if compressed {
             headers.insert("grpc-encoding", HeaderValue::from_static("gzip"));
+        }
+        if let (Some(name), Some(value)) = (
+            &self.tenant_header,
+            super::transport::tenant_value(self.tenant_header.as_ref(), payload),
+        ) {
+            headers.insert(name.clone(), value);
         }
         request
     }

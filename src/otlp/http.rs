@@ -31,6 +31,7 @@ pub struct HttpTransport {
     client: reqwest::Client,
     url: String,
     headers: reqwest::header::HeaderMap,
+    tenant_header: Option<reqwest::header::HeaderName>,
     format: Format,
     compression: Compression,
     timeout: Duration,
@@ -85,6 +86,7 @@ impl HttpTransport {
             client: builder.build()?,
             url: target.url.clone(),
             headers,
+            tenant_header: super::transport::tenant_header(target)?,
             format,
             compression: target.compression,
             timeout: target.timeout,
@@ -120,6 +122,9 @@ impl Transport for HttpTransport {
             .header("content-type", payload.format.content_type());
         if payload.compression == Compression::Gzip {
             request = request.header("content-encoding", "gzip");
+        }
+        if let Some(value) = super::transport::tenant_value(self.tenant_header.as_ref(), payload) {
+            request = request.header(self.tenant_header.clone().expect("named above"), value);
         }
         let response = match request.body(payload.body.clone()).send().await {
             Ok(r) => r,

@@ -20,11 +20,15 @@ use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequ
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use prost::Message;
 use std::io::Write as _;
+use std::sync::Arc;
 
 /// One OTLP export request of any signal.
 #[derive(Clone, Debug, PartialEq)]
 pub enum OtlpRequest {
     Traces(ExportTraceServiceRequest),
+    /// An `ExportTraceServiceRequest` already in protobuf, as the fast writer
+    /// ([`super::wire`]) makes it.
+    EncodedTraces(Bytes),
     Metrics(ExportMetricsServiceRequest),
     Logs(ExportLogsServiceRequest),
 }
@@ -32,9 +36,29 @@ pub enum OtlpRequest {
 impl OtlpRequest {
     pub fn signal(&self) -> Signal {
         match self {
-            OtlpRequest::Traces(_) => Signal::Traces,
+            OtlpRequest::Traces(_) | OtlpRequest::EncodedTraces(_) => Signal::Traces,
             OtlpRequest::Metrics(_) => Signal::Metrics,
             OtlpRequest::Logs(_) => Signal::Logs,
+        }
+    }
+
+    /// Its size in protobuf.
+    pub fn encoded_len(&self) -> usize {
+        match self {
+            OtlpRequest::Traces(r) => r.encoded_len(),
+            OtlpRequest::EncodedTraces(bytes) => bytes.len(),
+            OtlpRequest::Metrics(r) => r.encoded_len(),
+            OtlpRequest::Logs(r) => r.encoded_len(),
+        }
+    }
+
+    /// The request as a message: encoded traces are decoded.
+    pub fn decoded(self) -> Result<OtlpRequest, prost::DecodeError> {
+        match self {
+            OtlpRequest::EncodedTraces(bytes) => {
+                ExportTraceServiceRequest::decode(bytes).map(OtlpRequest::Traces)
+            }
+            message => Ok(message),
         }
     }
 
@@ -44,6 +68,10 @@ impl OtlpRequest {
             Format::Protobuf => {
                 let encoded = match self {
                     OtlpRequest::Traces(r) => r.encode(out),
+                    OtlpRequest::EncodedTraces(bytes) => {
+                        out.extend_from_slice(bytes);
+                        Ok(())
+                    }
                     OtlpRequest::Metrics(r) => r.encode(out),
                     OtlpRequest::Logs(r) => r.encode(out),
                 };
@@ -52,6 +80,12 @@ impl OtlpRequest {
             Format::Json => {
                 let written = match self {
                     OtlpRequest::Traces(r) => serde_json::to_writer(&mut *out, r),
+                    // JSON is the slow path anyway: the bytes are read back into the message.
+                    OtlpRequest::EncodedTraces(bytes) => serde_json::to_writer(
+                        &mut *out,
+                        &ExportTraceServiceRequest::decode(bytes.as_ref())
+                            .expect("the fast writer's bytes decode (property-tested)"),
+                    ),
                     OtlpRequest::Metrics(r) => serde_json::to_value(r).and_then(|mut v| {
                         drop_nulls(&mut v);
                         serde_json::to_writer(&mut *out, &v)
@@ -113,6 +147,8 @@ pub struct Payload {
     pub raw_len: usize,
     pub format: Format,
     pub compression: Compression,
+    /// The tenant whose data this is, for transports that route by a tenant header.
+    pub tenant: Option<Arc<str>>,
 }
 
 impl Payload {
@@ -124,18 +160,30 @@ impl Payload {
         compression: Compression,
         scratch: &mut Vec<u8>,
     ) -> Payload {
-        scratch.clear();
-        request.encode(format, scratch);
-        let raw_len = scratch.len();
-        let body = match compression {
-            Compression::None => Bytes::copy_from_slice(scratch),
-            Compression::Gzip => Bytes::from(gzip(scratch)),
+        let (body, raw_len) = match (request, format, compression) {
+            // Already encoded: sent as it is, without a copy.
+            (OtlpRequest::EncodedTraces(bytes), Format::Protobuf, Compression::None) => {
+                (bytes.clone(), bytes.len())
+            }
+            (OtlpRequest::EncodedTraces(bytes), Format::Protobuf, Compression::Gzip) => {
+                (Bytes::from(gzip(bytes)), bytes.len())
+            }
+            _ => {
+                scratch.clear();
+                request.encode(format, scratch);
+                let body = match compression {
+                    Compression::None => Bytes::copy_from_slice(scratch),
+                    Compression::Gzip => Bytes::from(gzip(scratch)),
+                };
+                (body, scratch.len())
+            }
         };
         Payload {
             body,
             raw_len,
             format,
             compression,
+            tenant: None,
         }
     }
 }
@@ -223,6 +271,24 @@ mod tests {
         let text = String::from_utf8(out).unwrap();
         assert!(!text.contains("null"), "{text}");
         assert!(text.contains(r#""count":"1""#), "{text}");
+    }
+
+    #[test]
+    fn encoded_traces_are_sent_as_they_are_and_read_back_for_json() {
+        let OtlpRequest::Traces(message) = traces() else {
+            unreachable!()
+        };
+        let encoded = OtlpRequest::EncodedTraces(message.encode_to_vec().into());
+        for format in [Format::Protobuf, Format::Json] {
+            let (mut a, mut b) = (Vec::new(), Vec::new());
+            traces().encode(format, &mut a);
+            encoded.encode(format, &mut b);
+            assert_eq!(a, b, "{format:?}");
+        }
+        let mut scratch = Vec::new();
+        let zipped = Payload::build(&encoded, Format::Protobuf, Compression::Gzip, &mut scratch);
+        let plain = Payload::build(&traces(), Format::Protobuf, Compression::Gzip, &mut scratch);
+        assert_eq!(zipped.body, plain.body);
     }
 
     #[test]

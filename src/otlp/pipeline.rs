@@ -26,6 +26,7 @@ pub const FLUSH_DEADLINE: Duration = Duration::from_secs(10);
 /// One request and how many items it carries.
 struct Queued {
     request: OtlpRequest,
+    tenant: Option<Arc<str>>,
     items: u64,
 }
 
@@ -80,7 +81,12 @@ impl<T: Transport> Pipeline<T> {
                     let mut scratch = Vec::new();
                     loop {
                         let next = rx.lock().await.recv().await;
-                        let Some(Queued { request, items }) = next else {
+                        let Some(Queued {
+                            request,
+                            tenant,
+                            items,
+                        }) = next
+                        else {
                             break;
                         };
                         let signal = request.signal();
@@ -89,7 +95,9 @@ impl<T: Transport> Pipeline<T> {
                             continue;
                         }
                         let (format, compression) = exporter.transport().encoding(signal);
-                        let payload = Payload::build(&request, format, compression, &mut scratch);
+                        let mut payload =
+                            Payload::build(&request, format, compression, &mut scratch);
+                        payload.tenant = tenant;
                         drop(request);
                         exporter.export(signal, payload, items).await;
                     }
@@ -105,14 +113,18 @@ impl<T: Transport> Pipeline<T> {
         }
     }
 
-    /// Queues a request of `items` items, waiting while the queue is full. If the run is
-    /// interrupted while waiting, the request is counted as dropped instead. Call from a thread
-    /// that is not one of the runtime's own.
-    pub fn send(&self, request: OtlpRequest, items: u64) {
+    /// Queues a request of `items` items (of `tenant`'s data, if it is one tenant's), waiting
+    /// while the queue is full. If the run is interrupted while waiting, the request is counted
+    /// as dropped instead. Call from a thread that is not one of the runtime's own.
+    pub fn send(&self, request: OtlpRequest, tenant: Option<Arc<str>>, items: u64) {
         let signal = request.signal();
         let stats = self.exporter.stats(signal);
         stats.count_generated(items);
-        let queued = Queued { request, items };
+        let queued = Queued {
+            request,
+            tenant,
+            items,
+        };
         let refused = match self.tx.try_send(queued) {
             Ok(()) => return,
             Err(mpsc::error::TrySendError::Closed(_)) => true,
@@ -132,6 +144,11 @@ impl<T: Transport> Pipeline<T> {
             };
             stats.dropped(items, reason);
         }
+    }
+
+    /// Requests waiting in the queue.
+    pub fn queued(&self) -> usize {
+        self.tx.max_capacity() - self.tx.capacity()
     }
 
     /// What has been accounted for so far.

@@ -16,6 +16,7 @@ use super::payload::{Compression, Format, Payload};
 use super::tls::{TlsError, TlsOptions};
 use std::path::PathBuf;
 use std::time::Duration;
+use tonic::codegen::http;
 
 /// The OTLP protocols (`OTEL_EXPORTER_OTLP_PROTOCOL` values).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
@@ -51,6 +52,9 @@ pub struct Target {
     /// The full URL for HTTP (`…/v1/traces`); `scheme://host:port` (or `host:port`) for gRPC.
     pub url: String,
     pub headers: Vec<(String, String)>,
+    /// A header (gRPC: metadata key) naming the tenant whose data each request carries, for
+    /// backends that route by tenant (`X-Scope-OrgID`).
+    pub tenant_header: Option<String>,
     pub compression: Compression,
     pub timeout: Duration,
     pub tls: TlsOptions,
@@ -102,6 +106,33 @@ pub enum TransportError {
         path: PathBuf,
         error: std::io::Error,
     },
+}
+
+/// The tenant header of `target`, checked once: gRPC metadata keys are lower case, and HTTP
+/// header names are case-insensitive, so it is kept in lower case for both.
+pub(super) fn tenant_header(target: &Target) -> Result<Option<http::HeaderName>, TransportError> {
+    target
+        .tenant_header
+        .as_deref()
+        .map(|name| {
+            http::HeaderName::from_bytes(name.trim().to_ascii_lowercase().as_bytes()).map_err(|e| {
+                TransportError::BadHeader {
+                    name: name.to_string(),
+                    reason: e.to_string(),
+                }
+            })
+        })
+        .transpose()
+}
+
+/// The value of the tenant header for `payload`, when there is a header and the payload is one
+/// tenant's. Tenant names that cannot be a header value were refused before the run.
+pub(super) fn tenant_value(
+    header: Option<&http::HeaderName>,
+    payload: &Payload,
+) -> Option<http::HeaderValue> {
+    header?;
+    http::HeaderValue::from_str(payload.tenant.as_deref()?).ok()
 }
 
 /// One concrete transport.

@@ -12,12 +12,13 @@
 //! largest possible request header; when the request is taken, the header is written right-aligned
 //! into the gap, so the finished request is one contiguous slice of the buffer.
 
-use super::encode::{ResourceTemplate, SCOPE_NAME, span_kind};
-use crate::generate::{AttrValue, Plan, Sym, Trace};
+use super::encode::{BatchLimits, ResourceTemplate, SCOPE_NAME, span_kind};
+use crate::generate::{AttrValue, Plan, SpanRecord, Sym, Trace};
 use bytes::Bytes;
 use opentelemetry_proto::tonic::common::v1::InstrumentationScope;
 use prost::Message;
 use prost::encoding::{encode_varint, encoded_len_varint};
+use std::time::Instant;
 
 /// Field tags (field number << 3 | wire type) of the messages written here.
 mod tag {
@@ -36,6 +37,10 @@ mod tag {
     pub const SPAN_START: u8 = 0x39;
     pub const SPAN_END: u8 = 0x41;
     pub const SPAN_ATTRIBUTE: u8 = 0x4A;
+    pub const SPAN_EVENT: u8 = 0x5A;
+    pub const EVENT_TIME: u8 = 0x09;
+    pub const EVENT_NAME: u8 = 0x12;
+    pub const EVENT_ATTRIBUTE: u8 = 0x1A;
     pub const SPAN_STATUS: u8 = 0x7A;
     pub const STATUS_MESSAGE: u8 = 0x12;
     pub const STATUS_CODE: u8 = 0x18;
@@ -86,6 +91,10 @@ pub struct SpanEncoder {
     nodes: Vec<[NodeCode; 2]>,
     /// Per interned status message: the whole `status` field.
     statuses: Vec<Option<Run>>,
+    /// Failed spans also carry an `exception` event.
+    exception_events: bool,
+    /// The event's `name` field and its two attribute keys.
+    exception: [Run; 3],
 }
 
 impl SpanEncoder {
@@ -97,7 +106,14 @@ impl SpanEncoder {
             literals: Vec::new(),
             nodes: Vec::new(),
             statuses: Vec::new(),
+            exception_events: false,
+            exception: [Run { start: 0, len: 0 }; 3],
         };
+        e.exception = [
+            e.emit(|b| write_string_field(b, tag::EVENT_NAME, "exception")),
+            e.emit(|b| write_string_field(b, tag::KEY_VALUE_KEY, "exception.type")),
+            e.emit(|b| write_string_field(b, tag::KEY_VALUE_KEY, "exception.message")),
+        ];
         for i in 0..plan.symbol_count() {
             let s = plan.str(Sym(i as u32));
             let key = e.emit(|b| write_string_field(b, tag::KEY_VALUE_KEY, s));
@@ -178,6 +194,56 @@ impl SpanEncoder {
         e
     }
 
+    /// Also writes each failure as an `exception` span event, as
+    /// [`super::encode::exception_event`] builds it.
+    pub fn with_exception_events(mut self, on: bool) -> SpanEncoder {
+        self.exception_events = on;
+        self
+    }
+
+    /// The length of the `exception` event of a span failed with `kind` and `message`.
+    fn exception_event_len(&self, end_ns: u64, kind: Sym, message: Sym) -> usize {
+        let [name, type_key, message_key] = self.exception;
+        let attribute = |key: Run, value: Sym| {
+            let value = self.strings[value.0 as usize].len as usize;
+            let kv = key.len as usize + 1 + encoded_len_varint(value as u64) + value;
+            1 + encoded_len_varint(kv as u64) + kv
+        };
+        (if end_ns != 0 { 9 } else { 0 })
+            + name.len as usize
+            + attribute(type_key, kind)
+            + attribute(message_key, message)
+    }
+
+    fn write_exception_event(
+        &self,
+        out: &mut Vec<u8>,
+        len: usize,
+        end_ns: u64,
+        kind: Sym,
+        message: Sym,
+    ) {
+        let [name, type_key, message_key] = self.exception;
+        out.push(tag::SPAN_EVENT);
+        encode_varint(len as u64, out);
+        if end_ns != 0 {
+            out.push(tag::EVENT_TIME);
+            out.extend_from_slice(&end_ns.to_le_bytes());
+        }
+        out.extend_from_slice(self.bytes(name));
+        for (key, value) in [(type_key, kind), (message_key, message)] {
+            let value = self.strings[value.0 as usize];
+            let kv =
+                key.len as usize + 1 + encoded_len_varint(value.len as u64) + value.len as usize;
+            out.push(tag::EVENT_ATTRIBUTE);
+            encode_varint(kv as u64, out);
+            out.extend_from_slice(self.bytes(key));
+            out.push(tag::KEY_VALUE_VALUE);
+            encode_varint(value.len as u64, out);
+            out.extend_from_slice(self.bytes(value));
+        }
+    }
+
     /// Appends what `write` writes to the arena.
     fn emit(&mut self, write: impl FnOnce(&mut Vec<u8>)) -> Run {
         let start = self.arena.len();
@@ -254,6 +320,13 @@ impl SpanEncoder {
     /// Appends every span of `trace` to `out`, each as a `ScopeSpans.spans` field.
     pub fn write_trace(&self, trace: &Trace, out: &mut Vec<u8>) {
         for span in &trace.spans {
+            self.write_span(trace, span, out);
+        }
+    }
+
+    /// Appends one span of `trace` to `out` as a `ScopeSpans.spans` field.
+    pub fn write_span(&self, trace: &Trace, span: &SpanRecord, out: &mut Vec<u8>) {
+        {
             let code = &self.nodes[span.node.0 as usize][span.attempt as usize];
             let attrs = trace.attrs_of(span);
             // First pass: the span's exact length.
@@ -279,6 +352,10 @@ impl SpanEncoder {
             let status = span
                 .error
                 .and_then(|(_, message)| self.statuses[message.0 as usize]);
+            let event = span
+                .error
+                .filter(|_| self.exception_events)
+                .map(|(kind, message)| self.exception_event_len(span.end_ns, kind, message));
             let len = 18
                 + 10
                 + if span.parent.is_some() { 10 } else { 0 }
@@ -287,6 +364,7 @@ impl SpanEncoder {
                 + if span.start_ns != 0 { 9 } else { 0 }
                 + if span.end_ns != 0 { 9 } else { 0 }
                 + attrs_len
+                + event.map_or(0, |len| 1 + encoded_len_varint(len as u64) + len)
                 + status.map_or(0, |s| s.len as usize);
             out.reserve(len + 6);
             // Second pass: the bytes, in field-number order as prost writes them.
@@ -326,6 +404,9 @@ impl SpanEncoder {
             for a in &attrs[cursor..] {
                 self.write_attribute(out, a.key, a.value, trace);
             }
+            if let (Some(len), Some((kind, message))) = (event, span.error) {
+                self.write_exception_event(out, len, span.end_ns, kind, message);
+            }
             if let Some(status) = status {
                 out.extend_from_slice(self.bytes(status));
             }
@@ -344,6 +425,13 @@ fn write_string_field(out: &mut Vec<u8>, tag: u8, s: &str) {
     out.push(tag);
     encode_varint(s.len() as u64, out);
     out.extend_from_slice(s.as_bytes());
+}
+
+#[derive(Clone, Copy)]
+struct Mark {
+    len: usize,
+    spans: usize,
+    traces: usize,
 }
 
 /// The spans of one tenant's traces, becoming one export request.
@@ -394,6 +482,36 @@ impl SpanBatch {
         self.traces += 1;
     }
 
+    /// Adds one span of `trace` (for a trace too big for one request).
+    fn add_span(&mut self, encoder: &SpanEncoder, trace: &Trace, span: &SpanRecord) {
+        encoder.write_span(trace, span, &mut self.buffer);
+        self.spans += 1;
+    }
+
+    /// Where the batch stands, to [`SpanBatch::truncate`] back to.
+    fn mark(&self) -> Mark {
+        Mark {
+            len: self.buffer.len(),
+            spans: self.spans,
+            traces: self.traces,
+        }
+    }
+
+    /// Removes what was added since `mark`.
+    fn truncate(&mut self, mark: Mark) {
+        self.buffer.truncate(mark.len);
+        self.spans = mark.spans;
+        self.traces = mark.traces;
+    }
+
+    fn fits(&self, limits: &BatchLimits) -> bool {
+        self.spans <= limits.max_items && self.buffer.len() <= limits.max_bytes
+    }
+
+    fn full(&self, limits: &BatchLimits) -> bool {
+        self.spans >= limits.max_items || self.buffer.len() >= limits.max_bytes
+    }
+
     pub fn spans(&self) -> usize {
         self.spans
     }
@@ -440,12 +558,139 @@ impl SpanBatch {
     }
 }
 
+/// A finished request of one tenant's spans.
+pub struct SpanRequest {
+    /// Index of the tenant in the list the batches were made with.
+    pub tenant: u32,
+    pub bytes: Bytes,
+    pub spans: u64,
+}
+
+/// Collects traces into requests, one [`SpanBatch`] per tenant, and hands over each request once
+/// it is full (by span count or encoded size) or has waited long enough. A trace is never split
+/// across requests unless it alone exceeds the limits: a batch that cannot take the next whole
+/// trace is sent first. Whether it fits is learned by writing it; the rare trace that does not is
+/// cut off again and written anew, which costs less than measuring every trace twice.
+pub struct SpanBatches {
+    template: ResourceTemplate,
+    tenants: Vec<String>,
+    limits: BatchLimits,
+    /// Per tenant: its batch, and when the batch got its first trace.
+    batches: Vec<Option<(SpanBatch, Option<Instant>)>>,
+}
+
+impl SpanBatches {
+    pub fn new(
+        template: ResourceTemplate,
+        tenants: Vec<String>,
+        limits: BatchLimits,
+    ) -> SpanBatches {
+        SpanBatches {
+            template,
+            batches: tenants.iter().map(|_| None).collect(),
+            tenants,
+            limits: BatchLimits {
+                max_items: limits.max_items.max(1),
+                max_bytes: limits.max_bytes.max(1),
+            },
+        }
+    }
+
+    /// Adds a trace; each request that fills up is passed to `ready`.
+    pub fn add(
+        &mut self,
+        encoder: &SpanEncoder,
+        trace: &Trace,
+        ready: &mut dyn FnMut(SpanRequest),
+    ) {
+        let tenant = trace.tenant;
+        let limits = self.limits;
+        let slot = &mut self.batches[tenant as usize];
+        let (batch, opened) = slot.get_or_insert_with(|| {
+            (
+                SpanBatch::new(&self.template, &self.tenants[tenant as usize]),
+                None,
+            )
+        });
+        opened.get_or_insert_with(Instant::now);
+        let mark = batch.mark();
+        batch.add(encoder, trace);
+        if !batch.fits(&limits) {
+            batch.truncate(mark);
+            if !batch.is_empty() {
+                ready(take(tenant, batch));
+            }
+            batch.add(encoder, trace);
+            if !batch.fits(&limits) {
+                // Too big for any one request: span by span.
+                batch.truncate(Mark {
+                    len: batch.gap,
+                    spans: 0,
+                    traces: 0,
+                });
+                for span in &trace.spans {
+                    let mark = batch.mark();
+                    batch.add_span(encoder, trace, span);
+                    if !batch.fits(&limits) && mark.spans > 0 {
+                        batch.truncate(mark);
+                        ready(take(tenant, batch));
+                        batch.add_span(encoder, trace, span);
+                    }
+                }
+                batch.traces = 1;
+            }
+        }
+        if batch.full(&limits) {
+            ready(take(tenant, batch));
+            *opened = None;
+        }
+    }
+
+    /// Passes every batch that is not empty to `ready`.
+    pub fn flush(&mut self, ready: &mut dyn FnMut(SpanRequest)) {
+        self.flush_opened_before(None, ready);
+    }
+
+    /// Passes to `ready` every batch that got its first trace before `deadline` (every one that
+    /// is not empty, for `None`): requests of rarely chosen tenants would otherwise wait for long.
+    pub fn flush_opened_before(
+        &mut self,
+        deadline: Option<Instant>,
+        ready: &mut dyn FnMut(SpanRequest),
+    ) {
+        for (tenant, slot) in self.batches.iter_mut().enumerate() {
+            let Some((batch, opened)) = slot else {
+                continue;
+            };
+            let due = match (*opened, deadline) {
+                (None, _) => false,
+                (Some(_), None) => true,
+                (Some(at), Some(deadline)) => at < deadline,
+            };
+            if due && !batch.is_empty() {
+                ready(take(tenant as u32, batch));
+                *opened = None;
+            }
+        }
+    }
+}
+
+fn take(tenant: u32, batch: &mut SpanBatch) -> SpanRequest {
+    let spans = batch.spans() as u64;
+    SpanRequest {
+        tenant,
+        bytes: batch.take(),
+        spans,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::generate::{Iteration, PlanOptions, generate};
-    use crate::otlp::encode::{BatchLimits, TraceBatch};
+    use crate::otlp::encode::TraceBatch;
     use crate::scenario::{BUNDLED, LoadOptions, decode};
+    use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
     use proptest::prelude::*;
 
     fn plan(name: &str, prefix: &str, schema: bool) -> Plan {
@@ -480,14 +725,16 @@ mod tests {
             prefix in prop::sample::select(vec!["vendor", "acme"]),
             schema in any::<bool>(),
             end in prop_oneof![Just(1_700_000_000_000_000_000u64), 1u64..5_000_000_000],
+            events in any::<bool>(),
         ) {
             let plan = plan(name, prefix, schema);
             let template = ResourceTemplate {
                 attributes: vec![("service.name".into(), "svc".into()), ("service.version".into(), "1".into())],
                 tenant_keys: vec!["tenant.id".into()],
             };
-            let encoder = SpanEncoder::new(&plan);
-            let mut reference = TraceBatch::new(template.clone(), BatchLimits::UNLIMITED);
+            let encoder = SpanEncoder::new(&plan).with_exception_events(events);
+            let mut reference = TraceBatch::new(template.clone(), BatchLimits::UNLIMITED)
+                .with_exception_events(events);
             let mut fast = SpanBatch::new(&template, "tenant-b");
             let mut out = Iteration::default();
             for index in 0..iterations {
@@ -507,6 +754,55 @@ mod tests {
             }
             // The batch is reusable and empty after a take.
             prop_assert!(fast.is_empty());
+        }
+
+        /// Requests respect their limits, hold one tenant each, keep traces whole where they
+        /// fit, and together carry every span once, in order.
+        #[test]
+        fn batches_cut_requests_within_limits_and_lose_nothing(
+            seed in any::<u64>(),
+            iterations in 1u64..40,
+            max_items in 1usize..200,
+            max_bytes in 200usize..40_000,
+        ) {
+            let plan = plan("tool_retry", "vendor", false);
+            let template = ResourceTemplate {
+                attributes: vec![("service.name".into(), "svc".into())],
+                tenant_keys: vec!["tenant.id".into()],
+            };
+            let encoder = SpanEncoder::new(&plan);
+            let tenants = vec!["tenant-a".to_string(), "tenant-b".to_string()];
+            let limits = BatchLimits { max_items, max_bytes };
+            let mut batches = SpanBatches::new(template, tenants.clone(), limits);
+            let mut requests = Vec::new();
+            let mut expected: [Vec<(Vec<u8>, Vec<u8>)>; 2] = Default::default();
+            let mut out = Iteration::default();
+            for index in 0..iterations {
+                generate(&plan, seed, index, (index % 2) as u32, 1_700_000_000_000_000_000, &mut out);
+                for trace in out.traces() {
+                    expected[trace.tenant as usize]
+                        .extend(trace.spans.iter().map(|s| (trace.trace_id.to_vec(), s.span_id.to_vec())));
+                    batches.add(&encoder, trace, &mut |r| requests.push(r));
+                }
+            }
+            batches.flush(&mut |r| requests.push(r));
+            let mut got: [Vec<(Vec<u8>, Vec<u8>)>; 2] = Default::default();
+            for request in &requests {
+                let decoded = ExportTraceServiceRequest::decode(request.bytes.as_ref()).unwrap();
+                prop_assert_eq!(decoded.resource_spans.len(), 1);
+                let spans = &decoded.resource_spans[0].scope_spans[0].spans;
+                prop_assert_eq!(spans.len() as u64, request.spans);
+                prop_assert!(spans.len() <= max_items);
+                prop_assert!(request.bytes.len() <= max_bytes || spans.len() == 1,
+                    "{} bytes in {} spans", request.bytes.len(), spans.len());
+                let tenant = &decoded.resource_spans[0].resource.as_ref().unwrap().attributes;
+                let named = tenant.iter().any(|kv| kv.key == "tenant.id"
+                    && format!("{:?}", kv.value).contains(&tenants[request.tenant as usize]));
+                prop_assert!(named, "request of tenant {} lacks its tenant.id", request.tenant);
+                got[request.tenant as usize]
+                    .extend(spans.iter().map(|s| (s.trace_id.clone(), s.span_id.clone())));
+            }
+            prop_assert_eq!(got, expected);
         }
     }
 }

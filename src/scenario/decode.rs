@@ -431,6 +431,30 @@ impl<'a> Decoder<'a> {
         }
     }
 
+    /// `traffic:`, in the form `--traffic` takes.
+    fn traffic(&mut self, f: &mut Fields) -> Option<super::Pattern> {
+        let (path, node) = f.take(self, "traffic")?;
+        let text = match &node.value {
+            Value::Null => return None,
+            Value::Str(text) => text,
+            _ => {
+                self.expected(node, &path, "a traffic shape such as `diurnal:24h:0.5`");
+                return None;
+            }
+        };
+        match text.parse() {
+            Ok(pattern) => Some(pattern),
+            Err(why) => {
+                self.error(
+                    node.mark,
+                    &path,
+                    format!("{why}; expected constant, diurnal[:PERIOD[:AMPLITUDE]] or bursty[:PERIOD[:DUTY[:FACTOR]]]"),
+                );
+                None
+            }
+        }
+    }
+
     fn strings(&mut self, node: &Node, path: &str) -> Vec<String> {
         match &node.value {
             Value::Null => Vec::new(),
@@ -491,6 +515,7 @@ impl<'a> Decoder<'a> {
         let emit_metrics = self.boolean(&mut f, "emit_metrics", true);
         let emit_logs = self.boolean(&mut f, "emit_logs", true);
         let weight = self.number_or(&mut f, "weight", 1.0);
+        let traffic = self.traffic(&mut f);
         let root = f.take(self, "root");
         let spans = f.take(self, "spans");
         let document_mark = f.mark;
@@ -560,6 +585,7 @@ impl<'a> Decoder<'a> {
             emit_metrics,
             emit_logs,
             weight,
+            traffic,
             root,
         })
     }
@@ -1245,6 +1271,7 @@ interval_ms: 1
 emit_metrics: true
 emit_logs: false
 weight: 1
+traffic: diurnal:1h:0.3
 root:
   type: vendor.a2a.orchestrate
   latency: {mean_ms: 10, variance: 0.1, spike_rate: 0.1, spike_multiplier: 2}
@@ -1303,6 +1330,28 @@ root:
     }
 
     #[test]
+    fn traffic_takes_the_command_lines_form_and_says_where_it_is_wrong() {
+        let decoded =
+            decode_located(EVERY_MAPPING, "t.yaml", "t", &LoadOptions::default()).unwrap();
+        assert_eq!(
+            decoded.scenario.traffic,
+            Some(crate::scenario::Pattern::Diurnal {
+                period: std::time::Duration::from_secs(3600),
+                amplitude: 0.3
+            })
+        );
+        let broken = EVERY_MAPPING.replace("diurnal:1h:0.3", "wavy:1h");
+        let error = decode_located(&broken, "t.yaml", "t", &LoadOptions::default())
+            .expect_err("an unknown shape is an error")
+            .to_string();
+        assert!(error.contains("t.yaml:10:10"), "{error}");
+        assert!(
+            error.contains("traffic") && error.contains("unknown traffic shape `wavy`"),
+            "{error}"
+        );
+    }
+
+    #[test]
     fn the_source_map_follows_the_models_step_order() {
         let decoded =
             decode_located(EVERY_MAPPING, "t.yaml", "t", &LoadOptions::default()).unwrap();
@@ -1318,13 +1367,13 @@ root:
         let root = &decoded.source_map.steps[0];
         assert_eq!(root.attributes.len(), steps[0].attributes.len());
         assert_eq!(root.attributes[0].0, "root.attributes.a");
-        assert_eq!(root.attributes[0].1.line, 22);
+        assert_eq!(root.attributes[0].1.line, 23);
         assert_eq!(
             decoded
                 .source_map
                 .key("root.children[0].latency")
                 .map(|m| m.line),
-            Some(33)
+            Some(34)
         );
     }
 }

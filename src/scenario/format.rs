@@ -168,6 +168,11 @@ pub static DOCUMENT: Mapping = Mapping {
             "Share of this scenario in a mixed `run` workload (default 1).",
         ),
         key(
+            &["traffic"],
+            Shape::Text,
+            "How a run's rate varies: `constant` (default), `diurnal[:PERIOD[:AMPLITUDE]]` (24h, 0.5) or `bursty[:PERIOD[:DUTY[:FACTOR]]]` (60s, 0.1, 5), as `--traffic` takes it; `--traffic` overrides it.",
+        ),
+        key(
             &["root"],
             Shape::Step,
             "The root step: the span at the top of every trace.",

@@ -11,6 +11,7 @@ pub mod json_schema;
 mod model;
 mod source_map;
 mod span_type;
+mod traffic;
 pub mod yaml;
 
 pub use decode::{
@@ -21,6 +22,7 @@ pub use format::accepted_keys;
 pub use model::*;
 pub use source_map::{SourceMap, StepSource};
 pub use span_type::{SpanKind, SpanType, YAML_PREFIX, normalize_prefix};
+pub use traffic::{Pattern, parse_duration};
 
 use std::path::{Path, PathBuf};
 

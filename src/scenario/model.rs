@@ -22,6 +22,8 @@ pub struct Scenario {
     pub emit_logs: bool,
     /// Share of this scenario in a mixed `run` workload.
     pub weight: f64,
+    /// How the rate of a run of this scenario varies over time.
+    pub traffic: Option<super::Pattern>,
     pub root: Step,
 }
 

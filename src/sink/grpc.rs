@@ -29,7 +29,6 @@ use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{
 use opentelemetry_proto::tonic::collector::trace::v1::{
     ExportTraceServiceRequest, ExportTraceServiceResponse,
 };
-use prost::Message as _;
 use std::sync::Arc;
 use tonic::codec::CompressionEncoding;
 use tonic::{Code, Request, Response, Status};
@@ -46,11 +45,7 @@ impl Services {
         if let Some(injected) = self.intake.faults.before_request().await {
             return Err(injected_status(&injected));
         }
-        let size = match &request {
-            OtlpRequest::Traces(r) => r.encoded_len(),
-            OtlpRequest::Metrics(r) => r.encoded_len(),
-            OtlpRequest::Logs(r) => r.encoded_len(),
-        };
+        let size = request.encoded_len();
         self.intake.record(request, size, size);
         Ok(())
     }

@@ -88,8 +88,12 @@ pub(crate) struct Intake {
 impl Intake {
     /// Counts and checks an accepted request (and dumps it, if asked to).
     pub fn record(&self, request: OtlpRequest, wire: usize, decoded: usize) {
+        let Ok(request) = request.decoded() else {
+            return;
+        };
         match &request {
             OtlpRequest::Traces(r) => self.recorder.record_traces(r, wire, decoded),
+            OtlpRequest::EncodedTraces(_) => unreachable!("decoded above"),
             OtlpRequest::Metrics(r) => self.recorder.record_metrics(r, wire, decoded),
             OtlpRequest::Logs(r) => self.recorder.record_logs(r, wire, decoded),
         }

@@ -1,37 +1,38 @@
-//! The run loop: which scenario and tenant each iteration gets, when it is generated, and where
-//! its spans go.
+//! The run: which scenario and tenant each iteration gets, when it is made, on which thread, and
+//! what the run reports.
 //!
-//! Pacing is open-loop: iteration `i` is due at `start + i·interval`, whatever the previous one
-//! cost, so the achieved rate equals the target up to the machine's limit (sleeping *after* each
-//! piece of work, as the original and some peers do, drifts below it). Generation runs on the
-//! calling thread; export runs on a small async runtime behind a bounded queue, so a slow endpoint
-//! slows generation down instead of letting memory grow.
+//! Pacing is open-loop: iteration `i` is due at its instant on the schedule, whatever the
+//! previous one cost, so the achieved rate equals the target up to the machine's limit (sleeping
+//! *after* each piece of work, as the original and some peers do, drifts below it). The calling
+//! thread walks the schedule and hands chunks of due iterations to generator threads
+//! ([`worker`]); they write requests straight to protobuf and hand them to export, which runs on
+//! a small async runtime behind a bounded queue, so a slow endpoint slows generation down
+//! instead of letting memory grow. Since an iteration depends only on the seed, its index and its
+//! instant, the telemetry is the same for any number of workers or shards.
 
+mod progress;
 mod schedule;
 mod show;
 mod signals;
+mod worker;
 
-use crate::generate::{Iteration, Plan, generate, iteration_rng};
+use crate::generate::Plan;
 use crate::interrupt::Interrupt;
 use crate::otlp::Signal;
-use crate::otlp::encode::{BatchLimits, ResourceTemplate, TraceBatch};
+use crate::otlp::encode::{BatchLimits, ResourceTemplate};
 use crate::otlp::export::{Exporter, RetryPolicy, Transport};
-use crate::otlp::payload::OtlpRequest;
 use crate::otlp::pipeline::{Pipeline, PipelineSummary};
+use crate::otlp::wire::SpanEncoder;
 use rand::RngExt;
-use rand_distr::{Distribution as _, weighted::WeightedIndex};
-use std::io::Write;
-use std::sync::Arc;
+use signals::Metrics;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use worker::{Due, Live, Shared, Totals};
 
 pub use schedule::{Arrivals, Pace, Pattern, Schedule};
 pub use show::Show;
-use signals::Signals;
-pub use signals::{SignalCounts, SignalSettings};
-
-/// Salts that give the workload's own choices streams apart from the traces' streams.
-const TENANT_SALT: u64 = 0x7E4A_17C0_FFEE_0001;
-const SCENARIO_SALT: u64 = 0x5CE4_A210_FFEE_0002;
+pub use signals::SignalSettings;
 
 /// Everything a run needs besides the compiled plans.
 #[derive(Clone, Debug)]
@@ -46,6 +47,8 @@ pub struct RunSettings {
     pub backfill: Option<Duration>,
     /// `(K, N)`: generate only iterations with index ≡ K (mod N).
     pub shard: (u64, u64),
+    /// Generator threads.
+    pub workers: usize,
     pub tenant_weights: Vec<f64>,
     pub show: Show,
     pub quiet: bool,
@@ -63,6 +66,8 @@ pub struct RunSettings {
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct RunSummary {
     pub seed: u64,
+    /// Generator threads used.
+    pub workers: usize,
     pub iterations: u64,
     pub traces: u64,
     pub spans: u64,
@@ -72,6 +77,8 @@ pub struct RunSummary {
     pub metric_exports: u64,
     pub log_records: u64,
     pub elapsed_s: f64,
+    /// The part of it spent generating, before the final flush.
+    pub generating_s: f64,
     /// Spans generated per second of the run.
     pub spans_per_s: f64,
     /// The target rate in iterations per second, when the run was paced by one.
@@ -181,9 +188,24 @@ pub enum Mix<'a> {
     Weighted(Vec<(&'a Plan, f64)>),
 }
 
+/// Iterations handed to a worker at a time, at most: enough that handing them over costs
+/// nothing per trace, few enough that the workers share the work evenly.
+const CHUNK: usize = 256;
+
+/// A chunk of a paced run covers at most this much of the schedule, so a worker does not hold
+/// iterations another worker could be making.
+const CHUNK_SPAN: Duration = Duration::from_millis(5);
+
+/// Trace ids the summary lists.
+const SAMPLE_TRACE_IDS: usize = 5;
+
 /// Runs `count` iterations and exports them through `transport`; blocks until every batch has
 /// been answered. An interrupt stops generation early; what was generated is still flushed and
 /// accounted for.
+///
+/// The calling thread walks the schedule and hands out chunks of due iterations through a
+/// bounded queue to `settings.workers` generator threads (one, when spans are printed, to keep
+/// them in order); a thread exports the metrics on their interval and another shows progress.
 pub fn run<T: Transport>(
     mix: &Mix,
     settings: &RunSettings,
@@ -192,191 +214,176 @@ pub fn run<T: Transport>(
     interrupt: &Arc<Interrupt>,
 ) -> RunSummary {
     let exporter = Exporter::new(transport, settings.retry.clone());
+    let queue = settings.exporters * 2;
     let pipeline = Pipeline::start(
         exporter,
         settings.exporters,
-        settings.exporters * 2,
+        queue,
         runtime.handle(),
         interrupt.clone(),
     );
-
-    let tenant_pick = WeightedIndex::new(&settings.tenant_weights).ok();
-    let scenario_pick = match mix {
-        Mix::One(_) => None,
-        Mix::Weighted(plans) => WeightedIndex::new(plans.iter().map(|(_, w)| *w)).ok(),
+    let workers = if settings.show == Show::Nothing {
+        settings.workers.max(1)
+    } else {
+        1
     };
-    let mut batch = TraceBatch::new(settings.resource.clone(), settings.batch)
-        .with_exception_events(settings.signals.exception_span_events);
-    let mut iteration = Iteration::default();
-    let mut summary = RunSummary {
-        seed: settings.seed,
-        iterations: 0,
-        traces: 0,
-        spans: 0,
-        error_spans: 0,
-        metric_points: 0,
-        metric_exports: 0,
-        log_records: 0,
-        elapsed_s: 0.0,
-        spans_per_s: 0.0,
-        target_rate: None,
-        achieved_rate: 0.0,
-        interrupted_by: None,
-        export: PipelineSummary::default(),
-        sample_trace_ids: Vec::new(),
+    let plans: Vec<&Plan> = match mix {
+        Mix::One(plan) => vec![*plan],
+        Mix::Weighted(plans) => plans.iter().map(|(p, _)| *p).collect(),
     };
+    let encoders: Vec<SpanEncoder> = plans
+        .iter()
+        .map(|p| SpanEncoder::new(p).with_exception_events(settings.signals.exception_span_events))
+        .collect();
+    let tenants: Vec<Arc<str>> = plans
+        .first()
+        .map(|p| p.tenants.iter().map(|t| Arc::from(p.str(*t))).collect())
+        .unwrap_or_default();
     let started = Instant::now();
     let started_unix_ns = unix_now_ns();
-    let prefix = match mix {
-        Mix::One(plan) => &plan.prefix,
-        Mix::Weighted(plans) => plans.first().map_or("", |(p, _)| &p.prefix),
-    };
-    let mut signals = Signals::new(
+    let prefix = plans.first().map_or("", |p| &p.prefix);
+    let metrics = Metrics::new(
         &settings.signals,
         settings.resource.clone(),
         prefix,
-        started,
-        unix_now_ns(),
+        started_unix_ns,
     );
-    let mut last_progress = started;
-    // Locked per iteration, not for the whole run: `--output -` writes requests to stdout from
-    // the sender tasks.
-    let stdout = std::io::stdout();
-    let mut send = |request, items| pipeline.send(OtlpRequest::Traces(request), items);
+    let live = Live::default();
+    let stop = AtomicBool::new(false);
+    let shared = Shared {
+        mix,
+        encoders: &encoders,
+        settings,
+        tenants: &tenants,
+        pipeline: &pipeline,
+        metrics: metrics.as_ref(),
+        interrupt,
+        started,
+        started_unix_ns,
+        live: &live,
+        stop: &stop,
+    };
+    let (chunk_tx, chunk_rx) = mpsc::sync_channel::<Vec<Due>>(workers * 2);
+    // Each worker holds the receiver; once they have all stopped, handing out more fails.
+    let chunk_rx = Arc::new(Mutex::new(chunk_rx));
+    let (totals, generating) = std::thread::scope(|scope| {
+        let (metrics_stop, metrics_stopped) = mpsc::channel::<()>();
+        if let Some(metrics) = &metrics {
+            let pipeline = &pipeline;
+            scope.spawn(move || metrics.export_on_interval(pipeline, started, &metrics_stopped));
+        }
+        let (progress_stop, progress_stopped) = mpsc::channel::<()>();
+        if !settings.quiet {
+            let (live, pipeline) = (&live, &pipeline);
+            scope.spawn(move || {
+                progress::show(settings, live, pipeline, queue, started, &progress_stopped)
+            });
+        }
+        let handles: Vec<_> = (0..workers)
+            .map(|_| {
+                let (shared, chunk_rx) = (&shared, chunk_rx.clone());
+                scope.spawn(move || worker::work(shared, &chunk_rx))
+            })
+            .collect();
+        drop(chunk_rx);
+        dispatch(settings, started, interrupt, &stop, chunk_tx);
+        let totals: Vec<Totals> = handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            })
+            .collect();
+        let generating = started.elapsed();
+        drop(metrics_stop);
+        drop(progress_stop);
+        (totals, generating)
+    });
+    if let Some(metrics) = &metrics {
+        metrics.export(&pipeline);
+    }
+    let mut samples: Vec<(u64, [u8; 16])> = totals
+        .iter()
+        .flat_map(|t| t.samples.iter().copied())
+        .collect();
+    samples.sort_by_key(|(index, _)| *index);
+    let (metric_points, metric_exports) = metrics.as_ref().map_or((0, 0), |m| m.counts());
+    let export = pipeline.finish();
+    let elapsed_s = started.elapsed().as_secs_f64();
+    let sum = |f: fn(&Totals) -> u64| totals.iter().map(f).sum::<u64>();
+    let iterations = sum(|t| t.iterations);
+    let spans = sum(|t| t.spans);
+    // Over the time spent generating (a duration-bound run: the duration), not the final flush.
+    let window = settings.duration.map_or(generating, |d| d.min(generating));
+    RunSummary {
+        seed: settings.seed,
+        workers,
+        iterations,
+        traces: sum(|t| t.traces),
+        spans,
+        error_spans: sum(|t| t.error_spans),
+        metric_points,
+        metric_exports,
+        log_records: sum(|t| t.log_records),
+        elapsed_s,
+        generating_s: generating.as_secs_f64(),
+        spans_per_s: spans as f64 / elapsed_s.max(1e-9),
+        target_rate: settings.pace.rate,
+        achieved_rate: iterations as f64 / window.as_secs_f64().max(1e-9),
+        interrupted_by: interrupt.requests().signal,
+        export,
+        sample_trace_ids: samples
+            .iter()
+            .take(SAMPLE_TRACE_IDS)
+            .map(|(_, id)| show::hex(id))
+            .collect(),
+    }
+}
+
+/// Walks the schedule and hands its due iterations to the workers, in chunks, until the count
+/// or the duration is reached or the run is stopped.
+fn dispatch(
+    settings: &RunSettings,
+    started: Instant,
+    interrupt: &Interrupt,
+    stop: &AtomicBool,
+    chunks: mpsc::SyncSender<Vec<Due>>,
+) {
     let mut schedule = Schedule::new(settings.pace.clone(), settings.seed);
+    let paced = settings.pace.rate.is_some();
+    let mut chunk: Vec<Due> = Vec::with_capacity(CHUNK);
     for index in 0..settings.count {
         let offset = schedule.next_due();
         if settings
             .duration
             .is_some_and(|d| offset >= d || started.elapsed() >= d)
+            || interrupt.requested()
+            || stop.load(Ordering::Relaxed)
         {
             break;
         }
         if index % settings.shard.1 != settings.shard.0 {
             continue;
         }
-        let due = if settings.backfill.is_some() {
-            started
-        } else {
-            started + offset
-        };
-        if due > Instant::now() {
-            // Nothing should sit in a batch while we wait for the next trace.
-            if due - Instant::now() > Duration::from_millis(50) {
-                batch.flush(&mut send);
-                signals.send_logs(&pipeline);
+        if chunk
+            .first()
+            .is_some_and(|first| paced && offset - first.offset >= CHUNK_SPAN)
+        {
+            if chunks.send(std::mem::take(&mut chunk)).is_err() {
+                return;
             }
-            wait_until(due, &mut signals, &pipeline, interrupt);
+            chunk.reserve(CHUNK);
         }
-        if interrupt.requested() {
-            break;
-        }
-        signals.export_due(Instant::now(), &pipeline);
-        let tenant = tenant_pick.as_ref().map_or(0, |w| {
-            w.sample(&mut iteration_rng(settings.seed ^ TENANT_SALT, index))
-        });
-        let plan = match (mix, &scenario_pick) {
-            (Mix::One(plan), _) => *plan,
-            (Mix::Weighted(plans), Some(pick)) => {
-                plans[pick.sample(&mut iteration_rng(settings.seed ^ SCENARIO_SALT, index))].0
+        chunk.push(Due { index, offset });
+        if chunk.len() == CHUNK {
+            if chunks.send(std::mem::take(&mut chunk)).is_err() {
+                return;
             }
-            (Mix::Weighted(plans), None) => plans[0].0,
-        };
-        generate(
-            plan,
-            settings.seed,
-            index,
-            tenant as u32,
-            // A paced iteration ends at its scheduled instant (reproducible, never ahead of the
-            // clock, since it was waited for); an unpaced one when it is made.
-            match (settings.backfill, settings.pace.rate) {
-                (Some(window), _) => {
-                    window_start(started_unix_ns, window) + offset.as_nanos() as u64
-                }
-                // Never before the metrics window that will count it (a late iteration).
-                (None, Some(_)) => (started_unix_ns + offset.as_nanos() as u64)
-                    .max(signals.window_start_ns().unwrap_or(0)),
-                (None, None) => unix_now_ns(),
-            },
-            &mut iteration,
-        );
-        if let Some(window) = settings.backfill {
-            // History stays inside its window: an early trace that would start before it moves
-            // later, still ending long before now.
-            let start = window_start(started_unix_ns, window);
-            if let Some(earliest) = iteration.earliest_start().filter(|e| *e < start) {
-                iteration.delay(start - earliest);
-            }
-        }
-        for trace in iteration.traces() {
-            summary.traces += 1;
-            summary.spans += trace.spans.len() as u64;
-            summary.error_spans += trace.spans.iter().filter(|s| s.error.is_some()).count() as u64;
-            if summary.sample_trace_ids.len() < 5 {
-                summary.sample_trace_ids.push(show::hex(&trace.trace_id));
-            }
-            batch.add(plan, trace, &mut send);
-            signals.record(plan, trace);
-        }
-        if settings.show != Show::Nothing {
-            let mut out = stdout.lock();
-            settings
-                .show
-                .print(&mut out, plan, iteration.traces(), index, settings.count);
-            let _ = out.flush();
-        }
-        summary.iterations += 1;
-        if signals.logs_full() {
-            signals.send_logs(&pipeline);
-        }
-        if !settings.quiet && last_progress.elapsed() >= Duration::from_secs(2) {
-            last_progress = Instant::now();
-            let of = if settings.count == u64::MAX {
-                String::new()
-            } else {
-                format!("/{}", settings.count)
-            };
-            eprintln!("  {}{of} traces, {} spans", index + 1, summary.spans);
+            chunk.reserve(CHUNK);
         }
     }
-    let generating = started.elapsed().as_secs_f64();
-    batch.flush(&mut send);
-    let counts = signals.finish(&pipeline);
-    summary.metric_points = counts.metric_points;
-    summary.metric_exports = counts.metric_exports;
-    summary.log_records = counts.log_records;
-    summary.interrupted_by = interrupt.requests().signal;
-    summary.export = pipeline.finish();
-    summary.elapsed_s = started.elapsed().as_secs_f64();
-    summary.spans_per_s = summary.spans as f64 / summary.elapsed_s.max(1e-9);
-    summary.target_rate = settings.pace.rate;
-    // Over the time spent generating (a duration-bound run: the duration), not the final flush.
-    let window = settings
-        .duration
-        .map_or(generating, |d| d.as_secs_f64().min(generating).max(1e-9));
-    summary.achieved_rate = summary.iterations as f64 / window.max(1e-9);
-    summary
-}
-
-/// Sleeps until `due`, waking on the way for every metric export that falls due, and early
-/// (within 50 ms) if the run is interrupted.
-fn wait_until<T: Transport>(
-    due: Instant,
-    signals: &mut Signals,
-    pipeline: &Pipeline<T>,
-    interrupt: &Interrupt,
-) {
-    const SLICE: Duration = Duration::from_millis(50);
-    loop {
-        let now = Instant::now();
-        if now >= due || interrupt.requested() {
-            return;
-        }
-        let wake = signals.next_export().map_or(due, |next| next.min(due));
-        if wake > now {
-            std::thread::sleep((wake - now).min(SLICE));
-        }
-        signals.export_due(Instant::now(), pipeline);
+    if !chunk.is_empty() {
+        let _ = chunks.send(chunk);
     }
 }
 

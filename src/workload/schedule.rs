@@ -27,36 +27,22 @@ pub enum Arrivals {
     Poisson,
 }
 
-/// How the target rate varies over a run, as a factor of the base rate.
-#[derive(Clone, Copy, Debug, Default, PartialEq)]
-pub enum Pattern {
-    #[default]
-    Constant,
-    /// `1 + amplitude·sin(2πt/period)`: a day's rise and fall.
-    Diurnal { period: Duration, amplitude: f64 },
-    /// `factor` for the first `duty` share of every period, 1 otherwise.
-    Bursty {
-        period: Duration,
-        duty: f64,
-        factor: f64,
-    },
-}
+pub use crate::scenario::Pattern;
 
-impl Pattern {
-    fn factor(&self, t: f64) -> f64 {
-        match *self {
-            Pattern::Constant => 1.0,
-            Pattern::Diurnal { period, amplitude } => {
-                1.0 + amplitude * (std::f64::consts::TAU * t / period.as_secs_f64()).sin()
-            }
-            Pattern::Bursty {
-                period,
-                duty,
-                factor,
-            } => {
-                let phase = (t / period.as_secs_f64()).fract();
-                if phase < duty { factor } else { 1.0 }
-            }
+/// The pattern's factor `t` seconds into the run.
+fn factor(pattern: &Pattern, t: f64) -> f64 {
+    match *pattern {
+        Pattern::Constant => 1.0,
+        Pattern::Diurnal { period, amplitude } => {
+            1.0 + amplitude * (std::f64::consts::TAU * t / period.as_secs_f64()).sin()
+        }
+        Pattern::Bursty {
+            period,
+            duty,
+            factor,
+        } => {
+            let phase = (t / period.as_secs_f64()).fract();
+            if phase < duty { factor } else { 1.0 }
         }
     }
 }
@@ -101,7 +87,7 @@ impl Pace {
         } else {
             1.0
         };
-        (rate * ramp_factor * self.pattern.factor(t)).max(0.0)
+        (rate * ramp_factor * factor(&self.pattern, t)).max(0.0)
     }
 }
 

@@ -2,23 +2,27 @@
 //! pipeline as the spans.
 //!
 //! Metrics are aggregated as the traces are generated and exported on the metric interval (and
-//! once more at the end of the run), the way an SDK's periodic reader does; the run loop calls
-//! [`Signals::export_due`] between traces and wakes for it while it waits, so export instants
-//! keep to the schedule even when traces are paced far apart. Doing this on the run loop rather
-//! than on a timer thread keeps the aggregator free of locks, and the loop is never blocked long
-//! except by backpressure, which would hold a metric request back anyway. Logs batch like spans:
-//! the records of one trace are added together and sent once a batch is full, or when the loop
-//! is about to wait, so nothing sits in memory while nothing happens.
+//! once more at the end of the run), the way an SDK's periodic reader does. Every worker records
+//! into one aggregator behind a lock, and a thread of its own exports it on the interval, so
+//! export instants keep to the schedule however busy or idle the workers are. One aggregator per
+//! worker, merged at export, was the alternative rejected: merging series, exemplars and the
+//! cardinality limit is much more code than a lock that is held for one trace's measurements.
+//!
+//! Logs batch like spans, per worker: the records of one trace are added together and sent, one
+//! request per tenant, once a batch is full, has waited long enough, or the worker is about to
+//! wait, so nothing sits in memory while nothing happens.
 
 use crate::generate::logs::TraceLogs;
 use crate::generate::metrics::{Aggregator, Temporality};
-use crate::generate::{Plan, Trace};
-use crate::otlp::encode::ResourceTemplate;
+use crate::generate::{Iteration, Plan, Trace};
+use crate::otlp::encode::{ResourceTemplate, TenantRequest};
 use crate::otlp::encode_logs::LogBatch;
-use crate::otlp::encode_metrics::metrics_request;
+use crate::otlp::encode_metrics::metrics_requests;
 use crate::otlp::export::Transport;
 use crate::otlp::payload::OtlpRequest;
 use crate::otlp::pipeline::Pipeline;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
 
 /// What the run derives from its spans besides the traces.
@@ -50,133 +54,165 @@ impl Default for SignalSettings {
     }
 }
 
-/// What was handed to export, per derived signal.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct SignalCounts {
-    pub metric_points: u64,
-    pub metric_exports: u64,
-    pub log_records: u64,
-}
-
-pub(super) struct Signals {
-    metrics: Option<Metrics>,
-    logs: Option<Logs>,
-    resource: ResourceTemplate,
-    counts: SignalCounts,
-}
-
-struct Metrics {
-    aggregator: Aggregator,
+/// The run's metric aggregation, shared by the workers.
+pub(super) struct Metrics {
+    aggregator: Mutex<Aggregator>,
     interval: Duration,
-    next: Instant,
+    resource: ResourceTemplate,
+    points: AtomicU64,
+    exports: AtomicU64,
 }
 
-struct Logs {
-    batch: LogBatch,
-    scratch: TraceLogs,
-    batch_records: usize,
-}
-
-impl Signals {
-    /// Signals for a run under `prefix` that started at `started` (`start_ns` on the clock).
+impl Metrics {
+    /// The metrics of a run under `prefix` that started at `start_ns`; `None` when they are off.
     pub fn new(
         settings: &SignalSettings,
         resource: ResourceTemplate,
         prefix: &str,
-        started: Instant,
         start_ns: u64,
-    ) -> Signals {
-        Signals {
-            metrics: settings.metrics.then(|| Metrics {
-                aggregator: Aggregator::new(prefix, settings.temporality, start_ns),
-                interval: settings.metrics_interval,
-                next: started + settings.metrics_interval,
-            }),
-            logs: settings.logs.then(|| Logs {
-                batch: LogBatch::new(resource.clone()),
-                scratch: TraceLogs::default(),
-                batch_records: settings.batch_logs.max(1),
-            }),
+    ) -> Option<Metrics> {
+        settings.metrics.then(|| Metrics {
+            aggregator: Mutex::new(Aggregator::new(prefix, settings.temporality, start_ns)),
+            interval: settings.metrics_interval,
             resource,
-            counts: SignalCounts::default(),
-        }
+            points: AtomicU64::new(0),
+            exports: AtomicU64::new(0),
+        })
     }
 
-    /// When the current metrics export window began, if metrics are on.
-    pub fn window_start_ns(&self) -> Option<u64> {
-        self.metrics
-            .as_ref()
-            .map(|m| m.aggregator.window_start_ns())
+    fn aggregator(&self) -> std::sync::MutexGuard<'_, Aggregator> {
+        // A worker that panicked cannot have left a measurement half made that matters more
+        // than the rest of the run's metrics.
+        self.aggregator.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Feeds one trace that is being sent.
-    pub fn record(&mut self, plan: &Plan, trace: &Trace) {
-        if let Some(m) = &mut self.metrics
-            && plan.emit_metrics
-        {
-            m.aggregator.record(plan, trace);
-        }
-        if let Some(l) = &mut self.logs
-            && plan.emit_logs
-        {
-            l.scratch.derive(plan, trace);
-            l.batch.add(plan, trace, &l.scratch);
-        }
-    }
-
-    /// Whether the log batch is full.
-    pub fn logs_full(&self) -> bool {
-        self.logs
-            .as_ref()
-            .is_some_and(|l| l.batch.records() >= l.batch_records)
-    }
-
-    /// Sends the batched log records, if any.
-    pub fn send_logs<T: Transport>(&mut self, pipeline: &Pipeline<T>) {
-        let Some(l) = &mut self.logs else { return };
-        if l.batch.is_empty() {
+    /// Records the traces of `iteration`. A live iteration that ends at `end_ns` is first moved
+    /// so that it ends no earlier than the export window that will count it (an iteration made
+    /// late, just after an export).
+    pub fn record(&self, plan: &Plan, iteration: &mut Iteration, live_end_ns: Option<u64>) {
+        if !plan.emit_metrics {
             return;
         }
-        let items = l.batch.records() as u64;
-        self.counts.log_records += items;
-        pipeline.send(OtlpRequest::Logs(l.batch.take()), items);
+        let mut aggregator = self.aggregator();
+        if let Some(end) = live_end_ns {
+            let window = aggregator.window_start_ns();
+            if end < window {
+                iteration.delay(window - end);
+            }
+        }
+        for trace in iteration.traces() {
+            aggregator.record(plan, trace);
+        }
     }
 
-    /// When the next metric export is due.
-    pub fn next_export(&self) -> Option<Instant> {
-        self.metrics.as_ref().map(|m| m.next)
+    /// Exports on the interval, counted from `started`, until `stop` is dropped.
+    pub fn export_on_interval<T: Transport>(
+        &self,
+        pipeline: &Pipeline<T>,
+        started: Instant,
+        stop: &mpsc::Receiver<()>,
+    ) {
+        let mut next = started + self.interval;
+        loop {
+            let wait = next.saturating_duration_since(Instant::now());
+            match stop.recv_timeout(wait) {
+                Err(mpsc::RecvTimeoutError::Timeout) => {}
+                Ok(()) | Err(mpsc::RecvTimeoutError::Disconnected) => return,
+            }
+            let now = Instant::now();
+            while next <= now {
+                next += self.interval;
+            }
+            self.export(pipeline);
+        }
     }
 
-    /// Exports the metrics if their interval has come round by `now`.
-    pub fn export_due<T: Transport>(&mut self, now: Instant, pipeline: &Pipeline<T>) {
-        let Some(m) = &mut self.metrics else { return };
-        if now < m.next {
+    /// Exports what has been aggregated, one request per tenant.
+    pub fn export<T: Transport>(&self, pipeline: &Pipeline<T>) {
+        let export = self.aggregator().collect(super::unix_now_ns());
+        let Some(export) = export else { return };
+        self.exports.fetch_add(1, Ordering::Relaxed);
+        let requests = metrics_requests(&export, &self.resource);
+        let points = send_each(pipeline, requests, OtlpRequest::Metrics);
+        self.points.fetch_add(points, Ordering::Relaxed);
+    }
+
+    /// Data points handed to export, and the number of exports.
+    pub fn counts(&self) -> (u64, u64) {
+        (
+            self.points.load(Ordering::Relaxed),
+            self.exports.load(Ordering::Relaxed),
+        )
+    }
+}
+
+/// One worker's log records on their way out.
+pub(super) struct Logs {
+    batch: LogBatch,
+    scratch: TraceLogs,
+    batch_records: usize,
+    /// When the batch got its first record.
+    opened: Option<Instant>,
+    sent: u64,
+}
+
+impl Logs {
+    /// `None` when logs are off.
+    pub fn new(settings: &SignalSettings, resource: ResourceTemplate) -> Option<Logs> {
+        settings.logs.then(|| Logs {
+            batch: LogBatch::new(resource),
+            scratch: TraceLogs::default(),
+            batch_records: settings.batch_logs.max(1),
+            opened: None,
+            sent: 0,
+        })
+    }
+
+    /// Adds the records of one trace that is being sent; sends the batch once it is full.
+    pub fn add<T: Transport>(&mut self, plan: &Plan, trace: &Trace, pipeline: &Pipeline<T>) {
+        if !plan.emit_logs {
             return;
         }
-        while m.next <= now {
-            m.next += m.interval;
+        self.scratch.derive(plan, trace);
+        self.batch.add(plan, trace, &self.scratch);
+        self.opened.get_or_insert_with(Instant::now);
+        if self.batch.records() >= self.batch_records {
+            self.send(pipeline);
         }
-        self.export_metrics(pipeline);
     }
 
-    fn export_metrics<T: Transport>(&mut self, pipeline: &Pipeline<T>) {
-        let Some(m) = &mut self.metrics else { return };
-        let Some(export) = m.aggregator.collect(super::unix_now_ns()) else {
+    /// Sends the batch if its first record came before `deadline`.
+    pub fn send_opened_before<T: Transport>(&mut self, deadline: Instant, pipeline: &Pipeline<T>) {
+        if self.opened.is_some_and(|at| at < deadline) {
+            self.send(pipeline);
+        }
+    }
+
+    /// Sends the batched records, if any.
+    pub fn send<T: Transport>(&mut self, pipeline: &Pipeline<T>) {
+        self.opened = None;
+        if self.batch.is_empty() {
             return;
-        };
-        let items = export.points as u64;
-        self.counts.metric_points += items;
-        self.counts.metric_exports += 1;
-        pipeline.send(
-            OtlpRequest::Metrics(metrics_request(&export, &self.resource)),
-            items,
-        );
+        }
+        self.sent += send_each(pipeline, self.batch.take(), OtlpRequest::Logs);
     }
 
-    /// Sends what is left: the last log records and the final metric export.
-    pub fn finish<T: Transport>(&mut self, pipeline: &Pipeline<T>) -> SignalCounts {
-        self.send_logs(pipeline);
-        self.export_metrics(pipeline);
-        self.counts
+    /// Log records handed to export.
+    pub fn sent(&self) -> u64 {
+        self.sent
     }
+}
+
+/// Queues one request per tenant; the number of items queued.
+fn send_each<T: Transport, R>(
+    pipeline: &Pipeline<T>,
+    requests: Vec<TenantRequest<R>>,
+    message: fn(R) -> OtlpRequest,
+) -> u64 {
+    let mut items = 0;
+    for r in requests {
+        items += r.items;
+        pipeline.send(message(r.request), Some(Arc::from(r.tenant)), r.items);
+    }
+    items
 }

@@ -79,6 +79,7 @@ Dump format (all times are integers in ns; ids are lower-case hex)
 ------------------------------------------------------------------
     {"requests": [{"path", "content_type", "content_encoding" (or null), "headers" {lower-case
                    name: value}, "bytes" (body size as received), "decoded_bytes", "items",
+                   "resources" [attributes of each resource in the request],
                    "status" (HTTP status sent), "error" (or null)}],
      "decode_errors": ["..."], "warnings": ["..."],
      "spans":   [{"trace_id", "span_id", "parent_span_id" ("" if none), "trace_state", "name",
@@ -316,6 +317,13 @@ def metric_points(m, warnings):
         return which, 0, None, points
     warnings.append(f"metric {m.name!r} has no data (none of gauge/sum/histogram/exponential_histogram/summary set)")
     return "none", 0, None, points
+
+
+def resources_of(req):
+    """The attributes of each resource of an export request, in order."""
+    groups = (getattr(req, "resource_spans", None) or getattr(req, "resource_metrics", None)
+              or getattr(req, "resource_logs", None) or [])
+    return [attrs(g.resource.attributes, [], "resource") for g in groups]
 
 
 def convert_traces(req, out, warnings):
@@ -628,7 +636,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 STATE.decode_errors.append(f"{path}: receiver error: {e!r}")
             self._reply(500, f"{e!r}\n".encode())
             return
-        record.update(items=items, decoded_bytes=decoded_len, rejected=min(PARTIAL_REJECT[0], items))
+        record.update(items=items, decoded_bytes=decoded_len, rejected=min(PARTIAL_REJECT[0], items),
+                      resources=resources_of(msg))
         if PARTIAL_REJECT[0]:
             partial = response_for(path, SIGNALS[path][1], items)
             resp = (partial.SerializeToString() if resp_type == "application/x-protobuf"
@@ -683,6 +692,7 @@ def record_grpc(method, request, context):
     else:
         items = convert_logs(request, logs, warnings)
     record["items"] = items
+    record["resources"] = resources_of(request)
     record["rejected"] = min(PARTIAL_REJECT[0], items)
     with STATE.lock:  # record first, then answer
         STATE.requests.append(record)
@@ -781,6 +791,7 @@ def decode_jsonl(path):
                 STATE.decode_errors.append(f"{where}: {e}")
                 continue
             record["items"] = items
+            record["resources"] = resources_of(msg)
             STATE.requests.append(record)
             STATE.warnings.extend(f"{where}: {w}" for w in warnings)
             STATE.spans.extend(spans)

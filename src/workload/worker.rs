@@ -1,0 +1,285 @@
+//! A generator thread: takes chunks of due iterations, waits for each one's instant, generates
+//! it, writes its spans straight to protobuf, feeds the metrics and logs, and hands full requests
+//! to the export pipeline.
+//!
+//! Everything an iteration contains is a function of the seed and its index (its own random
+//! streams for the trace, the tenant and the scenario) and of its scheduled instant, never of
+//! which worker made it or what that worker made before, so the telemetry is the same for any
+//! number of workers. Workers share nothing on the per-span path: each has its own scratch
+//! iteration and its own request buffers, one per tenant. A shared batch under a lock was the
+//! alternative rejected; it would put the workers in each other's way on every trace.
+
+use super::signals::{Logs, Metrics};
+use super::{Mix, RunSettings, Show, unix_now_ns, window_start};
+use crate::generate::{Iteration, Plan, generate, iteration_rng};
+use crate::interrupt::Interrupt;
+use crate::otlp::export::Transport;
+use crate::otlp::payload::OtlpRequest;
+use crate::otlp::pipeline::Pipeline;
+use crate::otlp::wire::{SpanBatches, SpanEncoder, SpanRequest};
+use rand_distr::{Distribution as _, weighted::WeightedIndex};
+use std::io::Write as _;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, mpsc};
+use std::time::{Duration, Instant};
+
+/// Salts that give the workload's own choices streams apart from the traces' streams.
+const TENANT_SALT: u64 = 0x7E4A_17C0_FFEE_0001;
+const SCENARIO_SALT: u64 = 0x5CE4_A210_FFEE_0002;
+
+/// A request waits at most this long for more traces before it is sent.
+const MAX_BATCH_AGE: Duration = Duration::from_secs(1);
+
+/// A worker about to wait longer than this sends what it holds first.
+const IDLE: Duration = Duration::from_millis(50);
+
+/// One iteration and when it is due, as an offset from the run's start.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Due {
+    pub index: u64,
+    pub offset: Duration,
+}
+
+/// Running totals the progress display reads while the run goes on.
+#[derive(Default)]
+pub(super) struct Live {
+    pub iterations: AtomicU64,
+    pub traces: AtomicU64,
+    pub spans: AtomicU64,
+    pub error_spans: AtomicU64,
+}
+
+/// What one worker did.
+#[derive(Default)]
+pub(super) struct Totals {
+    pub iterations: u64,
+    pub traces: u64,
+    pub spans: u64,
+    pub error_spans: u64,
+    pub log_records: u64,
+    /// The first few trace ids, with their iteration index.
+    pub samples: Vec<(u64, [u8; 16])>,
+}
+
+/// What every worker reads.
+pub(super) struct Shared<'a, T: Transport> {
+    pub mix: &'a Mix<'a>,
+    pub encoders: &'a [SpanEncoder],
+    pub settings: &'a RunSettings,
+    pub tenants: &'a [Arc<str>],
+    pub pipeline: &'a Pipeline<T>,
+    pub metrics: Option<&'a Metrics>,
+    pub interrupt: &'a Interrupt,
+    pub started: Instant,
+    pub started_unix_ns: u64,
+    pub live: &'a Live,
+    /// Set by the worker that finds the run's time is up.
+    pub stop: &'a AtomicBool,
+}
+
+/// Runs the chunks `chunks` hands out until it is closed, or the run is stopped.
+pub(super) fn work<T: Transport>(
+    shared: &Shared<T>,
+    chunks: &Mutex<mpsc::Receiver<Vec<Due>>>,
+) -> Totals {
+    let settings = shared.settings;
+    let tenant_names: Vec<String> = shared.tenants.iter().map(|t| t.to_string()).collect();
+    let mut batches = SpanBatches::new(settings.resource.clone(), tenant_names, settings.batch);
+    let mut logs = Logs::new(&settings.signals, settings.resource.clone());
+    let tenant_pick = WeightedIndex::new(&settings.tenant_weights).ok();
+    let scenario_pick = match shared.mix {
+        Mix::One(_) => None,
+        Mix::Weighted(plans) => WeightedIndex::new(plans.iter().map(|(_, w)| *w)).ok(),
+    };
+    let mut iteration = Iteration::default();
+    let mut totals = Totals::default();
+    let mut published = Totals::default();
+    let mut send = |r: SpanRequest| {
+        shared.pipeline.send(
+            OtlpRequest::EncodedTraces(r.bytes),
+            Some(shared.tenants[r.tenant as usize].clone()),
+            r.spans,
+        )
+    };
+    'chunks: loop {
+        let next = {
+            let receiver = chunks.lock().unwrap_or_else(|e| e.into_inner());
+            match receiver.try_recv() {
+                Ok(chunk) => Some(chunk),
+                Err(mpsc::TryRecvError::Disconnected) => None,
+                Err(mpsc::TryRecvError::Empty) => {
+                    drop(receiver);
+                    // Nothing to do right now: nothing should sit in a buffer meanwhile.
+                    batches.flush(&mut send);
+                    if let Some(logs) = &mut logs {
+                        logs.send(shared.pipeline);
+                    }
+                    chunks.lock().unwrap_or_else(|e| e.into_inner()).recv().ok()
+                }
+            }
+        };
+        let Some(chunk) = next else { break };
+        for due in chunk {
+            if shared.interrupt.requested() || shared.stop.load(Ordering::Relaxed) {
+                break 'chunks;
+            }
+            if settings
+                .duration
+                .is_some_and(|d| shared.started.elapsed() >= d)
+            {
+                shared.stop.store(true, Ordering::Relaxed);
+                break 'chunks;
+            }
+            if settings.backfill.is_none() {
+                let at = shared.started + due.offset;
+                if at.saturating_duration_since(Instant::now()) > IDLE {
+                    batches.flush(&mut send);
+                    if let Some(logs) = &mut logs {
+                        logs.send(shared.pipeline);
+                    }
+                }
+                if !sleep_until(at, shared.interrupt) {
+                    break 'chunks;
+                }
+            }
+            let (plan, encoder) = choose(shared, scenario_pick.as_ref(), due.index);
+            let tenant = tenant_pick.as_ref().map_or(0, |w| {
+                w.sample(&mut iteration_rng(settings.seed ^ TENANT_SALT, due.index))
+            });
+            let end = end_ns(shared, due.offset);
+            generate(
+                plan,
+                settings.seed,
+                due.index,
+                tenant as u32,
+                end,
+                &mut iteration,
+            );
+            if let Some(window) = settings.backfill {
+                // History stays inside its window: an early trace that would start before it
+                // moves later, still ending long before now.
+                let start = window_start(shared.started_unix_ns, window);
+                if let Some(earliest) = iteration.earliest_start().filter(|e| *e < start) {
+                    iteration.delay(start - earliest);
+                }
+            }
+            if let Some(metrics) = shared.metrics {
+                metrics.record(
+                    plan,
+                    &mut iteration,
+                    settings.backfill.is_none().then_some(end),
+                );
+            }
+            for trace in iteration.traces() {
+                totals.traces += 1;
+                totals.spans += trace.spans.len() as u64;
+                totals.error_spans +=
+                    trace.spans.iter().filter(|s| s.error.is_some()).count() as u64;
+                if totals.samples.len() < super::SAMPLE_TRACE_IDS {
+                    totals.samples.push((due.index, trace.trace_id));
+                }
+                batches.add(encoder, trace, &mut send);
+                if let Some(logs) = &mut logs {
+                    logs.add(plan, trace, shared.pipeline);
+                }
+            }
+            if settings.show != Show::Nothing {
+                let mut out = std::io::stdout().lock();
+                settings.show.print(
+                    &mut out,
+                    plan,
+                    iteration.traces(),
+                    due.index,
+                    settings.count,
+                );
+                let _ = out.flush();
+            }
+            totals.iterations += 1;
+        }
+        publish(shared.live, &mut published, &totals);
+        let deadline = Instant::now().checked_sub(MAX_BATCH_AGE);
+        if let Some(deadline) = deadline {
+            batches.flush_opened_before(Some(deadline), &mut send);
+            if let Some(logs) = &mut logs {
+                logs.send_opened_before(deadline, shared.pipeline);
+            }
+        }
+    }
+    publish(shared.live, &mut published, &totals);
+    batches.flush(&mut send);
+    if let Some(logs) = &mut logs {
+        logs.send(shared.pipeline);
+        totals.log_records = logs.sent();
+    }
+    totals
+}
+
+/// The plan of iteration `index`, and its encoder.
+fn choose<'a, T: Transport>(
+    shared: &Shared<'a, T>,
+    pick: Option<&WeightedIndex<f64>>,
+    index: u64,
+) -> (&'a Plan, &'a SpanEncoder) {
+    let i = match (shared.mix, pick) {
+        (Mix::One(_), _) | (Mix::Weighted(_), None) => 0,
+        (Mix::Weighted(_), Some(pick)) => pick.sample(&mut iteration_rng(
+            shared.settings.seed ^ SCENARIO_SALT,
+            index,
+        )),
+    };
+    let plan = match shared.mix {
+        Mix::One(plan) => *plan,
+        Mix::Weighted(plans) => plans[i].0,
+    };
+    (plan, &shared.encoders[i])
+}
+
+/// When an iteration due at `offset` ends: a paced one at its scheduled instant (reproducible,
+/// and never ahead of the clock, since it was waited for), history inside its window, an
+/// unpaced one when it is made.
+fn end_ns<T: Transport>(shared: &Shared<T>, offset: Duration) -> u64 {
+    let settings = shared.settings;
+    match (settings.backfill, settings.pace.rate) {
+        (Some(window), _) => {
+            window_start(shared.started_unix_ns, window) + offset.as_nanos() as u64
+        }
+        (None, Some(_)) => shared.started_unix_ns + offset.as_nanos() as u64,
+        (None, None) => unix_now_ns(),
+    }
+}
+
+/// Adds what was done since the last call to the live totals (once a chunk, not once a trace,
+/// so that workers do not contend for the counters).
+fn publish(live: &Live, published: &mut Totals, totals: &Totals) {
+    let add = |counter: &AtomicU64, now: u64, then: &mut u64| {
+        counter.fetch_add(now - *then, Ordering::Relaxed);
+        *then = now;
+    };
+    add(
+        &live.iterations,
+        totals.iterations,
+        &mut published.iterations,
+    );
+    add(&live.traces, totals.traces, &mut published.traces);
+    add(&live.spans, totals.spans, &mut published.spans);
+    add(
+        &live.error_spans,
+        totals.error_spans,
+        &mut published.error_spans,
+    );
+}
+
+/// Sleeps until `at`, waking within 50 ms if the run is interrupted; whether it was not.
+fn sleep_until(at: Instant, interrupt: &Interrupt) -> bool {
+    const SLICE: Duration = Duration::from_millis(50);
+    loop {
+        if interrupt.requested() {
+            return false;
+        }
+        let now = Instant::now();
+        if now >= at {
+            return true;
+        }
+        std::thread::sleep((at - now).min(SLICE));
+    }
+}
