@@ -30,7 +30,9 @@ use super::derive::{SpanView, is_genai_client_operation, views};
 use super::plan::{AttrValue, Plan, Sym};
 use super::trace::Trace;
 use crate::scenario::SpanType;
-use std::collections::HashMap;
+// The keys are the aggregator's own (interned ids, short strings): no untrusted input to
+// defend against, so a fast hash instead of SipHash, which showed in the profile.
+use rustc_hash::FxHashMap as HashMap;
 
 /// The SDKs' default histogram buckets, used by the original's millisecond histograms.
 pub const DEFAULT_BOUNDS: &[f64] = &[
@@ -407,9 +409,9 @@ impl Aggregator {
             input: strings.id("input"),
             output: strings.id("output"),
             strings,
-            index: HashMap::new(),
+            index: HashMap::default(),
             series: Vec::new(),
-            cardinality: HashMap::new(),
+            cardinality: HashMap::default(),
             labels: Vec::new(),
             key: Vec::new(),
         }
