@@ -474,6 +474,10 @@ pub struct SinkArgs {
     /// Ask clients to retry after this many seconds (Retry-After, gRPC RetryInfo) when failing
     #[arg(long, value_name = "SECONDS")]
     pub retry_after: Option<u64>,
+    /// Count the items of OTLP/HTTP protobuf requests without decoding or checking them, so
+    /// that the sink costs far less than the sender it measures (gRPC is still decoded)
+    #[arg(long)]
+    pub count_only: bool,
     /// Wait this long before answering each request
     #[arg(long, value_name = "MS", default_value_t = 0)]
     pub latency: u64,

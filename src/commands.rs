@@ -552,6 +552,7 @@ fn sink(args: &SinkArgs) -> Outcome {
             latency: Duration::from_millis(args.latency),
         },
         dump: args.dump.clone(),
+        count_only: args.count_only,
     };
     let port_files = PortFiles {
         http: args.port_file.clone(),

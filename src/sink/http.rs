@@ -121,6 +121,8 @@ impl Reject {
 trait Signal: Send + Sync + 'static {
     type Request: Message + Default + DeserializeOwned;
     type Response: Message + Default + Serialize;
+    /// Where the items of a request are, for counting without decoding.
+    const ITEMS: super::count::Path;
     fn counters(rec: &Recorder) -> &Counters;
     fn wrap(req: Self::Request) -> OtlpRequest;
 }
@@ -132,6 +134,7 @@ struct Logs;
 impl Signal for Traces {
     type Request = ExportTraceServiceRequest;
     type Response = ExportTraceServiceResponse;
+    const ITEMS: super::count::Path = super::count::SPANS;
     fn counters(rec: &Recorder) -> &Counters {
         &rec.traces
     }
@@ -143,6 +146,7 @@ impl Signal for Traces {
 impl Signal for Metrics {
     type Request = ExportMetricsServiceRequest;
     type Response = ExportMetricsServiceResponse;
+    const ITEMS: super::count::Path = super::count::DATA_POINTS;
     fn counters(rec: &Recorder) -> &Counters {
         &rec.metrics
     }
@@ -154,6 +158,7 @@ impl Signal for Metrics {
 impl Signal for Logs {
     type Request = ExportLogsServiceRequest;
     type Response = ExportLogsServiceResponse;
+    const ITEMS: super::count::Path = super::count::LOG_RECORDS;
     fn counters(rec: &Recorder) -> &Counters {
         &rec.logs
     }
@@ -298,6 +303,26 @@ async fn export<S: Signal>(
     };
     if let Some(injected) = app.intake.faults.before_request().await {
         return injected_failure(injected, format);
+    }
+    if app.intake.count_only && format == Format::Protobuf {
+        let counted = body
+            .map_err(|e| Reject::new(e.status(), e.body_text()))
+            .and_then(|wire| {
+                let decoded = decompress(&headers, wire.clone(), app.max_body)?;
+                let items = super::count::count_items(&decoded, S::ITEMS)
+                    .map_err(|e| Reject::new(StatusCode::BAD_REQUEST, e.to_string()))?;
+                Ok((items, wire.len(), decoded.len()))
+            });
+        return match counted {
+            Ok((items, wire, decoded)) => {
+                S::counters(recorder).accept(wire, decoded, items);
+                success::<S>(format)
+            }
+            Err(reject) => {
+                S::counters(recorder).reject();
+                reject.respond(Some(format))
+            }
+        };
     }
     let result = body
         .map_err(|e| Reject::new(e.status(), e.body_text()))

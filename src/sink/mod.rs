@@ -21,6 +21,7 @@
 //! last ~10,000 open traces' ids (for the parent check), the first 20 problem
 //! descriptions, and up to 1,000 spans of the last trace (for the tree).
 
+mod count;
 mod dump;
 pub mod faults;
 mod grpc;
@@ -63,6 +64,8 @@ pub struct SinkOptions {
     pub faults: Faults,
     /// Write every accepted request to this file as a line of OTLP/JSON.
     pub dump: Option<PathBuf>,
+    /// Count OTLP/HTTP protobuf requests' items without decoding them (for load tests).
+    pub count_only: bool,
 }
 
 impl SinkOptions {
@@ -74,6 +77,7 @@ impl SinkOptions {
             quiet: true,
             faults: Faults::default(),
             dump: None,
+            count_only: false,
         }
     }
 }
@@ -83,6 +87,7 @@ pub(crate) struct Intake {
     pub recorder: Recorder,
     pub faults: FaultState,
     pub dump: Option<Dump>,
+    pub count_only: bool,
 }
 
 impl Intake {
@@ -397,6 +402,7 @@ impl SinkHandle {
             recorder: Recorder::new(limits.window),
             faults: FaultState::new(opts.faults.clone()),
             dump,
+            count_only: opts.count_only,
         });
         let (stop, stopped) = watch::channel(false);
         let stop_signal = |mut stopped: watch::Receiver<bool>| async move {

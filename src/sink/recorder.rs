@@ -36,7 +36,7 @@ pub(crate) struct Counters {
 }
 
 impl Counters {
-    fn accept(&self, wire: usize, decoded: usize, items: u64) {
+    pub fn accept(&self, wire: usize, decoded: usize, items: u64) {
         self.requests.fetch_add(1, Relaxed);
         self.bytes.fetch_add(wire as u64, Relaxed);
         self.bytes_decoded.fetch_add(decoded as u64, Relaxed);
