@@ -8,7 +8,7 @@
 #   make jaeger-up / make jaeger-down     Jaeger all-in-one (podman or docker), UI on :16686
 #   make phoenix                          Arize Phoenix on 127.0.0.1:6006 (installs it first)
 #   make test | make test-phoenix         cargo test | the end-to-end test against Phoenix
-#   make bench                            spans/s of a release build into the in-process sink
+#   make bench                            the end-to-end benchmark table (scripts/bench)
 #
 # Variables (make VAR=value, or the environment):
 #   OTLP_ENDPOINT   where to send, e.g. http://localhost:4318 [default: the binary's rules:
@@ -47,9 +47,9 @@ CONTAINER_ENGINE ?= $(shell command -v podman 2>/dev/null || command -v docker 2
 PHOENIX_PORT ?= 6006
 PHOENIX_WORKING_DIR ?= $(CURDIR)/target/phoenix-data
 
-# bench: one scenario, as fast as the machine goes, into the in-process sink.
+# bench: traces a row and the scenario of scripts/bench.
 BENCH_SCENARIO ?= successful_agent_turn
-BENCH_COUNT ?= 100000
+BENCH_COUNT ?= 1000000
 
 .PHONY: help install build run run-fast run-scenario list list-scenarios validate run-validate \
 	sink test test-phoenix bench jaeger-up jaeger-down phoenix lint-container man completions
@@ -92,14 +92,9 @@ test:
 test-phoenix:
 	PHOENIX_PYTHON="$$(scripts/phoenix-venv)" cargo test --test phoenix -- --ignored
 
-# A placeholder for the benchmark suite to come: spans/s and bytes/span of a release build.
+# The end-to-end table of docs/performance.md (scripts/bench); `cargo bench` has the micro-benchmarks.
 bench:
-	cargo build --release --locked --quiet
-	@out=$$(target/release/telemetry-simulator scenario --name $(BENCH_SCENARIO) --count $(BENCH_COUNT) \
-		--interval 0 --local-sink -q --seed 1); status=$$?; echo "$$out" | sed -n '1,2p'; \
-	[ $$status -eq 0 ] || exit $$status; \
-	echo "$$out" | awk '/^Generated /{spans=$$4; sub(/\(/,"",spans); rate=$$(NF-3)} \
-		/^Export /{kb=$$(NF-1)} END{printf "bench: %s spans/s, %.0f bytes/span (%s)\n", rate, kb*1024/spans, "$(BENCH_SCENARIO)"}'
+	scripts/bench $(BENCH_COUNT) $(BENCH_SCENARIO)
 
 jaeger-up:
 	@if [ -z "$(CONTAINER_ENGINE)" ]; then \

@@ -206,6 +206,17 @@ fn generate(
             return Outcome::Usage;
         }
     };
+    if let Some(header) = &args.export.tenant_header
+        && let Some(bad) = tenants
+            .ids
+            .iter()
+            .find(|t| reqwest::header::HeaderValue::from_str(t).is_err())
+    {
+        eprintln!(
+            "error: tenant id {bad:?} cannot be the value of --tenant-header {header}: use visible ASCII"
+        );
+        return Outcome::Usage;
+    }
     if !(interval_ms.is_finite() && interval_ms >= 0.0) {
         eprintln!("error: --interval must be a number of milliseconds ≥ 0");
         return Outcome::Usage;

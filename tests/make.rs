@@ -121,16 +121,16 @@ fn run_targets_pass_the_make_variables() {
 }
 
 #[test]
-fn bench_runs_a_release_build_into_the_local_sink() {
+fn bench_runs_the_benchmark_script_with_its_count_and_scenario() {
     let bench = dry_run(&["bench"]);
-    assert!(bench.contains("cargo build --release"), "{bench}");
     assert!(
-        bench.contains("--count 100000") && bench.contains("--interval 0"),
+        bench.contains("scripts/bench 1000000 successful_agent_turn"),
         "{bench}"
     );
+    let smaller = dry_run(&["bench", "BENCH_COUNT=5000", "BENCH_SCENARIO=tool_retry"]);
     assert!(
-        bench.contains("--local-sink -q") && bench.contains("spans/s"),
-        "{bench}"
+        smaller.contains("scripts/bench 5000 tool_retry"),
+        "{smaller}"
     );
 }
 

@@ -68,6 +68,8 @@ pub struct RunSummary {
     pub seed: u64,
     /// Generator threads used.
     pub workers: usize,
+    /// `K/N` when the run was one shard of N.
+    pub shard: Option<String>,
     pub iterations: u64,
     pub traces: u64,
     pub spans: u64,
@@ -99,8 +101,16 @@ impl RunSummary {
 
     /// The human summary; `destination` names where each signal went.
     pub fn render(&self, destination: &dyn Fn(Signal) -> String) -> String {
+        let workers = match self.workers {
+            1 => "1 worker".to_string(),
+            n => format!("{n} workers"),
+        };
+        let shard = self
+            .shard
+            .as_ref()
+            .map_or(String::new(), |s| format!(", shard {s}"));
         let mut out = format!(
-            "Generated {} traces ({} spans, {} with errors) in {:.2} s: {:.0} spans/s, seed {}\n",
+            "Generated {} traces ({} spans, {} with errors) in {:.2} s on {workers}: {:.0} spans/s, seed {}{shard}\n",
             self.traces, self.spans, self.error_spans, self.elapsed_s, self.spans_per_s, self.seed
         );
         if let Some(target) = self.target_rate {
@@ -318,6 +328,7 @@ pub fn run<T: Transport>(
     RunSummary {
         seed: settings.seed,
         workers,
+        shard: (settings.shard.1 > 1).then(|| format!("{}/{}", settings.shard.0, settings.shard.1)),
         iterations,
         traces: sum(|t| t.traces),
         spans,
