@@ -371,3 +371,46 @@ fn the_mixed_workload_runs_every_bundled_scenario() {
     }
     assert!(!roots.contains("example_scenario"));
 }
+
+#[test]
+fn progress_is_a_plain_line_every_two_seconds_off_a_terminal_and_none_with_quiet() {
+    let args = [
+        "scenario",
+        "--name",
+        "tool_retry",
+        "--rate",
+        "20",
+        "--duration",
+        "4500ms",
+        "--output",
+        "null",
+        "--seed",
+        "2",
+    ];
+    let loud = bin().args(args).env("TENANT_UUID", "t").output().unwrap();
+    assert!(loud.status.success(), "{}", text(&loud));
+    let stderr = String::from_utf8_lossy(&loud.stderr);
+    let lines: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.contains(" traces · ") && l.contains("spans/s"))
+        .collect();
+    assert!(
+        (1..=3).contains(&lines.len()),
+        "want a line every 2 s:\n{stderr}"
+    );
+    assert!(lines[0].contains("of 20 traces/s"), "{}", lines[0]);
+    assert!(lines[0].contains("queue"), "{}", lines[0]);
+    assert!(!stderr.contains('\u{1b}'), "no escape codes off a terminal");
+    let quiet = bin()
+        .args(args)
+        .arg("-q")
+        .env("TENANT_UUID", "t")
+        .output()
+        .unwrap();
+    assert!(quiet.status.success(), "{}", text(&quiet));
+    assert!(
+        !String::from_utf8_lossy(&quiet.stderr).contains(" traces · "),
+        "{}",
+        text(&quiet)
+    );
+}

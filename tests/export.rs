@@ -818,3 +818,46 @@ fn the_output_file_is_otlp_json_the_official_bindings_read() {
     }
     assert_eq!(received.spans.len() as u64, n(&summary["spans"]));
 }
+
+#[test]
+fn a_counting_sink_counts_every_item_of_every_signal_without_decoding() {
+    let sink = Sink::start(&["--count-only"]);
+    let mut generated = [0u64; 3];
+    for compression in ["none", "gzip"] {
+        let (out, summary) = simulate(
+            &[
+                "scenario",
+                "--name",
+                "tool_retry",
+                "--count",
+                "150",
+                "--interval",
+                "0",
+                "-q",
+                "--compression",
+                compression,
+                "--endpoint",
+                &sink.endpoint(),
+            ],
+            &[("TELEMETRY_TENANT_UUIDS", "a,b")],
+        );
+        assert!(out.status.success(), "{}", text(&out));
+        all_accepted(&summary);
+        for (i, signal) in ["traces", "metrics", "logs"].iter().enumerate() {
+            generated[i] += n(&summary["export"][signal]["accepted"]);
+        }
+    }
+    let (received, _) = sink.finish();
+    assert!(generated.iter().all(|g| *g > 0), "{generated:?}");
+    assert_eq!(
+        n(&received["traces"]["spans"]),
+        generated[0],
+        "{received:#}"
+    );
+    assert_eq!(
+        n(&received["metrics"]["items"]),
+        generated[1],
+        "{received:#}"
+    );
+    assert_eq!(n(&received["logs"]["items"]), generated[2], "{received:#}");
+}

@@ -442,3 +442,46 @@ fn each_tenant_is_sent_with_its_own_tenant_header() {
         assert_eq!(seen.len(), 9, "{seen:?}");
     }
 }
+
+#[test]
+fn a_scenarios_traffic_shapes_its_run_unless_the_command_line_says_otherwise() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("bursty.yaml"),
+        "name: bursty\ntraffic: bursty:10m:0.5:3\nroot:\n  type: a2a.orchestrate\n  latency: {mean_ms: 100}\n",
+    )
+    .unwrap();
+    let share_in_bursts = |extra: &[&str]| {
+        let mut args = vec![
+            "scenario",
+            "--scenarios-dir",
+            dir.path().to_str().unwrap(),
+            "--name",
+            "bursty",
+            "--count",
+            "2000",
+            "--backfill",
+            "1h",
+            "--seed",
+            "4",
+            "--no-metrics",
+            "--no-logs",
+        ];
+        args.extend_from_slice(extra);
+        let received = common::send_to_judge(&args, &[("TENANT_UUID", "t")]);
+        let ends: Vec<u64> = received.spans.iter().map(|s| s.end).collect();
+        assert_eq!(ends.len(), 2000);
+        let first = *ends.iter().min().unwrap();
+        let period = 600e9;
+        let in_bursts = ends
+            .iter()
+            .filter(|e| ((**e - first) as f64 / period).fract() < 0.5)
+            .count();
+        in_bursts as f64 / ends.len() as f64
+    };
+    // Three times the rate for half of every period: three quarters of the traces.
+    let shaped = share_in_bursts(&[]);
+    assert!((0.72..0.78).contains(&shaped), "{shaped}");
+    let flat = share_in_bursts(&["--traffic", "constant"]);
+    assert!((0.47..0.53).contains(&flat), "{flat}");
+}
