@@ -397,9 +397,14 @@ fn generate(
         } else {
             format!("{count} traces")
         };
-        let pace = match settings.pace.rate {
-            Some(rate) => format!("at {rate} traces/s"),
-            None => "as fast as possible".to_string(),
+        let pace = match (settings.pace.rate, settings.shard) {
+            (Some(rate), (_, 1)) => format!("at {rate} traces/s"),
+            (Some(rate), (k, n)) => format!(
+                "at {rate} traces/s, of which shard {k}/{n} sends {:.1}",
+                rate / n as f64
+            ),
+            (None, (_, 1)) => "as fast as possible".to_string(),
+            (None, (k, n)) => format!("as fast as possible, shard {k}/{n}"),
         };
         let limit = settings
             .duration

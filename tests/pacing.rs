@@ -485,3 +485,41 @@ fn a_scenarios_traffic_shapes_its_run_unless_the_command_line_says_otherwise() {
     let flat = share_in_bursts(&["--traffic", "constant"]);
     assert!((0.47..0.53).contains(&flat), "{flat}");
 }
+
+#[test]
+fn a_shard_is_held_to_its_share_of_the_rate() {
+    let dir = tempfile::tempdir().unwrap();
+    let summary = dir.path().join("summary.json");
+    let out = bin()
+        .args([
+            "scenario",
+            "--name",
+            "tool_retry",
+            "--rate",
+            "200",
+            "--duration",
+            "3s",
+            "--shard",
+            "1/4",
+            "--output",
+            "null",
+            "-q",
+            "--seed",
+            "6",
+            "--summary-json",
+        ])
+        .arg(&summary)
+        .env("TENANT_UUID", "t")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(!text.contains("below target"), "{text}");
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&summary).unwrap()).unwrap();
+    assert_eq!(summary["target_rate"], 50.0, "{summary:#}");
+    assert_eq!(summary["shard"], "1/4", "{summary:#}");
+    // A quarter of the 600 traces of the whole run's schedule.
+    let iterations = summary["iterations"].as_u64().unwrap();
+    assert!((140..=160).contains(&iterations), "{summary:#}");
+}

@@ -62,6 +62,14 @@ pub struct RunSettings {
     pub signals: SignalSettings,
 }
 
+impl RunSettings {
+    /// The rate this process is to achieve, in iterations per second: a shard's share of the
+    /// run's rate.
+    pub fn target_rate(&self) -> Option<f64> {
+        self.pace.rate.map(|rate| rate / self.shard.1 as f64)
+    }
+}
+
 /// What a run did.
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct RunSummary {
@@ -339,7 +347,7 @@ pub fn run<T: Transport>(
         elapsed_s,
         generating_s: generating.as_secs_f64(),
         spans_per_s: spans as f64 / elapsed_s.max(1e-9),
-        target_rate: settings.pace.rate,
+        target_rate: settings.target_rate(),
         achieved_rate: iterations as f64 / window.as_secs_f64().max(1e-9),
         interrupted_by: interrupt.requests().signal,
         export,

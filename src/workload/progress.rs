@@ -100,7 +100,7 @@ fn status<T: Transport>(
 ) -> String {
     let elapsed = started.elapsed().as_secs_f64().max(1e-9);
     let achieved = live.iterations.load(Ordering::Relaxed) as f64 / elapsed;
-    let rate = match settings.pace.rate {
+    let rate = match settings.target_rate() {
         Some(target) => format!("{achieved:.1} of {target} traces/s"),
         None => format!("{achieved:.1} traces/s"),
     };

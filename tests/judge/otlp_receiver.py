@@ -866,6 +866,11 @@ def main(argv=None):
             STOP_REASON[0] = "parent process exited"
             code = 3
             break
+    # Stopping already: a later SIGTERM (a test that POSTed /shutdown and then stops us the usual
+    # way) must not kill the interpreter while it finishes, which it would once it has restored
+    # the default handlers on exit.
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     server.shutdown()
     server.server_close()
     if grpc_server is not None:
