@@ -178,23 +178,9 @@ pub enum MetricsTemporality {
 /// A duration such as `10s`, `250ms`, `1.5s` or `2m`; a bare number is milliseconds. Between 1 ms
 /// and one day.
 fn parse_interval(text: &str) -> Result<Duration, String> {
-    let text = text.trim();
-    let split = text
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(text.len());
-    let (number, unit) = text.split_at(split);
-    let scale = match unit.trim() {
-        "" | "ms" => 1e-3,
-        "s" => 1.0,
-        "m" | "min" => 60.0,
-        other => return Err(format!("unknown unit `{other}` (use ms, s or m)")),
-    };
-    let seconds = number
-        .parse::<f64>()
-        .map_err(|_| format!("`{text}` is not a duration (e.g. 10s, 500ms)"))?
-        * scale;
+    let seconds = crate::scenario::duration_seconds(text, 1e-3)?;
     if !(1e-3..=86_400.0).contains(&seconds) {
-        return Err(format!("`{text}` is out of range (1ms to 24h)"));
+        return Err(format!("`{}` is out of range (1ms to 24h)", text.trim()));
     }
     Ok(Duration::from_secs_f64(seconds))
 }

@@ -68,27 +68,34 @@ impl FromStr for Pattern {
 
 /// `30s`, `10m`, `2h`, `1.5d`, `500ms` (a bare number is seconds).
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let seconds = duration_seconds(text, 1.0)?;
+    if !(seconds > 0.0 && seconds < 1e9) {
+        return Err(format!("`{}` is out of range", text.trim()));
+    }
+    Ok(Duration::from_secs_f64(seconds))
+}
+
+/// The seconds in `text`: a number with the unit `ms`, `s`, `m` (`min`), `h` or `d`, or a bare
+/// number of `bare` seconds each. The one reader of durations, whatever their range.
+pub fn duration_seconds(text: &str, bare: f64) -> Result<f64, String> {
     let text = text.trim();
     let split = text
         .find(|c: char| !(c.is_ascii_digit() || c == '.'))
         .unwrap_or(text.len());
     let (number, unit) = text.split_at(split);
     let scale = match unit.trim() {
+        "" => bare,
         "ms" => 1e-3,
-        "" | "s" => 1.0,
+        "s" => 1.0,
         "m" | "min" => 60.0,
         "h" => 3600.0,
         "d" => 86_400.0,
         other => return Err(format!("unknown unit `{other}` (use ms, s, m, h or d)")),
     };
-    let seconds = number
+    let number = number
         .parse::<f64>()
-        .map_err(|_| format!("`{text}` is not a duration (e.g. 30s, 10m, 24h)"))?
-        * scale;
-    if !(seconds > 0.0 && seconds < 1e9) {
-        return Err(format!("`{text}` is out of range"));
-    }
-    Ok(Duration::from_secs_f64(seconds))
+        .map_err(|_| format!("`{text}` is not a duration (e.g. 500ms, 30s, 10m, 24h)"))?;
+    Ok(number * scale)
 }
 
 #[cfg(test)]
