@@ -10,7 +10,7 @@ use prost::Message;
 use rand::SeedableRng;
 use telemetry_simulator::generate::{Iteration, Plan, PlanOptions, Sampler, generate};
 use telemetry_simulator::otlp::encode::{BatchLimits, ResourceTemplate, TraceBatch};
-use telemetry_simulator::otlp::wire::{SpanBatch, SpanEncoder};
+use telemetry_simulator::otlp::wire::{RequestBatch, SpanEncoder};
 use telemetry_simulator::scenario::{BUNDLED, Distribution, LoadOptions, decode};
 
 fn main() {
@@ -107,14 +107,14 @@ fn generate_and_write(bencher: Bencher, name: &str) {
         tenant_keys: vec!["tenant.id".into()],
     };
     let encoder = SpanEncoder::new(&plan);
-    let mut batch = SpanBatch::new(&template, "tenant-a");
+    let mut batch = RequestBatch::new(&template, "tenant-a");
     bencher.counter(ItemsCount::new(spans)).bench_local(|| {
         for i in 0..ITERATIONS {
             generate(&plan, 7, i, 0, 1 << 60, &mut out);
             for trace in out.traces() {
-                batch.add(&encoder, trace);
+                batch.add_trace(&encoder, trace);
             }
-            if batch.spans() >= 512 {
+            if batch.items() >= 512 {
                 black_box(batch.take());
             }
         }

@@ -26,19 +26,20 @@ use std::sync::Arc;
 #[derive(Clone, Debug, PartialEq)]
 pub enum OtlpRequest {
     Traces(ExportTraceServiceRequest),
-    /// An `ExportTraceServiceRequest` already in protobuf, as the fast writer
-    /// ([`super::wire`]) makes it.
-    EncodedTraces(Bytes),
     Metrics(ExportMetricsServiceRequest),
     Logs(ExportLogsServiceRequest),
+    /// An export request of the signal already in protobuf, as the fast writer
+    /// ([`super::wire`]) makes it.
+    Encoded(Signal, Bytes),
 }
 
 impl OtlpRequest {
     pub fn signal(&self) -> Signal {
         match self {
-            OtlpRequest::Traces(_) | OtlpRequest::EncodedTraces(_) => Signal::Traces,
+            OtlpRequest::Traces(_) => Signal::Traces,
             OtlpRequest::Metrics(_) => Signal::Metrics,
             OtlpRequest::Logs(_) => Signal::Logs,
+            OtlpRequest::Encoded(signal, _) => *signal,
         }
     }
 
@@ -46,17 +47,23 @@ impl OtlpRequest {
     pub fn encoded_len(&self) -> usize {
         match self {
             OtlpRequest::Traces(r) => r.encoded_len(),
-            OtlpRequest::EncodedTraces(bytes) => bytes.len(),
             OtlpRequest::Metrics(r) => r.encoded_len(),
             OtlpRequest::Logs(r) => r.encoded_len(),
+            OtlpRequest::Encoded(_, bytes) => bytes.len(),
         }
     }
 
-    /// The request as a message: encoded traces are decoded.
+    /// The request as a message: encoded requests are decoded.
     pub fn decoded(self) -> Result<OtlpRequest, prost::DecodeError> {
         match self {
-            OtlpRequest::EncodedTraces(bytes) => {
+            OtlpRequest::Encoded(Signal::Traces, bytes) => {
                 ExportTraceServiceRequest::decode(bytes).map(OtlpRequest::Traces)
+            }
+            OtlpRequest::Encoded(Signal::Metrics, bytes) => {
+                ExportMetricsServiceRequest::decode(bytes).map(OtlpRequest::Metrics)
+            }
+            OtlpRequest::Encoded(Signal::Logs, bytes) => {
+                ExportLogsServiceRequest::decode(bytes).map(OtlpRequest::Logs)
             }
             message => Ok(message),
         }
@@ -64,33 +71,37 @@ impl OtlpRequest {
 
     /// Appends the request to `out` in `format`.
     pub fn encode(&self, format: Format, out: &mut Vec<u8>) {
+        if let OtlpRequest::Encoded(_, bytes) = self {
+            match format {
+                Format::Protobuf => out.extend_from_slice(bytes),
+                // JSON is the slow path anyway: the bytes are read back into the message.
+                Format::Json => self
+                    .clone()
+                    .decoded()
+                    .expect("the fast writer's bytes decode (property-tested)")
+                    .encode(format, out),
+            }
+            return;
+        }
         match format {
             Format::Protobuf => {
                 let encoded = match self {
                     OtlpRequest::Traces(r) => r.encode(out),
-                    OtlpRequest::EncodedTraces(bytes) => {
-                        out.extend_from_slice(bytes);
-                        Ok(())
-                    }
                     OtlpRequest::Metrics(r) => r.encode(out),
                     OtlpRequest::Logs(r) => r.encode(out),
+                    OtlpRequest::Encoded(..) => unreachable!("written above"),
                 };
                 encoded.expect("a Vec grows to fit any message");
             }
             Format::Json => {
                 let written = match self {
                     OtlpRequest::Traces(r) => serde_json::to_writer(&mut *out, r),
-                    // JSON is the slow path anyway: the bytes are read back into the message.
-                    OtlpRequest::EncodedTraces(bytes) => serde_json::to_writer(
-                        &mut *out,
-                        &ExportTraceServiceRequest::decode(bytes.as_ref())
-                            .expect("the fast writer's bytes decode (property-tested)"),
-                    ),
                     OtlpRequest::Metrics(r) => serde_json::to_value(r).and_then(|mut v| {
                         drop_nulls(&mut v);
                         serde_json::to_writer(&mut *out, &v)
                     }),
                     OtlpRequest::Logs(r) => serde_json::to_writer(&mut *out, r),
+                    OtlpRequest::Encoded(..) => unreachable!("written above"),
                 };
                 // Serialising plain data into a Vec cannot fail (no maps with non-string keys).
                 written.expect("OTLP messages serialise to JSON");
@@ -162,10 +173,10 @@ impl Payload {
     ) -> Payload {
         let (body, raw_len) = match (request, format, compression) {
             // Already encoded: sent as it is, without a copy.
-            (OtlpRequest::EncodedTraces(bytes), Format::Protobuf, Compression::None) => {
+            (OtlpRequest::Encoded(_, bytes), Format::Protobuf, Compression::None) => {
                 (bytes.clone(), bytes.len())
             }
-            (OtlpRequest::EncodedTraces(bytes), Format::Protobuf, Compression::Gzip) => {
+            (OtlpRequest::Encoded(_, bytes), Format::Protobuf, Compression::Gzip) => {
                 (Bytes::from(gzip(bytes)), bytes.len())
             }
             _ => {
@@ -278,7 +289,7 @@ mod tests {
         let OtlpRequest::Traces(message) = traces() else {
             unreachable!()
         };
-        let encoded = OtlpRequest::EncodedTraces(message.encode_to_vec().into());
+        let encoded = OtlpRequest::Encoded(Signal::Traces, message.encode_to_vec().into());
         for format in [Format::Protobuf, Format::Json] {
             let (mut a, mut b) = (Vec::new(), Vec::new());
             traces().encode(format, &mut a);

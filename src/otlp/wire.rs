@@ -1,4 +1,4 @@
-//! The fast trace encoder: span records written straight to OTLP protobuf bytes.
+//! The fast encoder: span records and log records written straight to OTLP protobuf bytes.
 //!
 //! Most of a span's bytes are the same for every span drawn from the same plan node: its name and
 //! kind, and every constant attribute. [`SpanEncoder`] encodes those once per plan, as ready-made
@@ -8,11 +8,15 @@
 //! the same records through [`super::encode`], which stays as the reference and the test oracle:
 //! building a prost `Span` per span costs about twenty allocations, this costs none.
 //!
-//! A request holds one resource (one tenant). Its spans are written after a gap as large as the
+//! Log records are written the same way, with the same attribute runs, and trace and log requests
+//! share their layout, so one batch type serves both.
+//!
+//! A request holds one resource (one tenant). Its items are written after a gap as large as the
 //! largest possible request header; when the request is taken, the header is written right-aligned
 //! into the gap, so the finished request is one contiguous slice of the buffer.
 
 use super::encode::{BatchLimits, ResourceTemplate, SCOPE_NAME, span_kind};
+use crate::generate::logs::{LogRecord, TraceLogs};
 use crate::generate::{AttrValue, Plan, SpanRecord, Sym, Trace};
 use bytes::Bytes;
 use opentelemetry_proto::tonic::common::v1::InstrumentationScope;
@@ -23,11 +27,13 @@ use std::time::Instant;
 
 /// Field tags (field number << 3 | wire type) of the messages written here.
 mod tag {
-    pub const REQUEST_RESOURCE_SPANS: u8 = 0x0A;
-    pub const RESOURCE_SPANS_RESOURCE: u8 = 0x0A;
-    pub const RESOURCE_SPANS_SCOPE_SPANS: u8 = 0x12;
-    pub const SCOPE_SPANS_SCOPE: u8 = 0x0A;
-    pub const SCOPE_SPANS_SPAN: u8 = 0x12;
+    // Export{Trace,Logs}ServiceRequest → Resource{Spans,Logs} → Scope{Spans,Logs}: the same
+    // field numbers for both signals.
+    pub const REQUEST_RESOURCE_ITEMS: u8 = 0x0A;
+    pub const RESOURCE_ITEMS_RESOURCE: u8 = 0x0A;
+    pub const RESOURCE_ITEMS_SCOPE_ITEMS: u8 = 0x12;
+    pub const SCOPE_ITEMS_SCOPE: u8 = 0x0A;
+    pub const SCOPE_ITEMS_ITEM: u8 = 0x12;
     pub const SPAN_TRACE_ID: u8 = 0x0A;
     pub const SPAN_SPAN_ID: u8 = 0x12;
     pub const SPAN_PARENT_SPAN_ID: u8 = 0x22;
@@ -51,9 +57,22 @@ mod tag {
     pub const ANY_BOOL: u8 = 0x10;
     pub const ANY_INT: u8 = 0x18;
     pub const ANY_DOUBLE: u8 = 0x21;
+    pub const LOG_TIME: u8 = 0x09;
+    pub const LOG_SEVERITY_NUMBER: u8 = 0x10;
+    pub const LOG_SEVERITY_TEXT: u8 = 0x1A;
+    pub const LOG_BODY: u8 = 0x2A;
+    pub const LOG_ATTRIBUTE: u8 = 0x32;
+    /// Field 8, fixed32.
+    pub const LOG_FLAGS: u8 = 0x45;
+    pub const LOG_TRACE_ID: u8 = 0x4A;
+    pub const LOG_SPAN_ID: u8 = 0x52;
+    pub const LOG_OBSERVED_TIME: u8 = 0x59;
+    pub const LOG_EVENT_NAME: u8 = 0x62;
 }
 
 const SPAN_FLAGS: u32 = 0x101;
+/// W3C "sampled", as [`super::encode_logs`] sets it.
+const LOG_FLAGS: u32 = 0x01;
 const STATUS_CODE_ERROR: u64 = 2;
 
 /// A span of bytes in [`SpanEncoder::arena`].
@@ -258,7 +277,13 @@ impl SpanEncoder {
     /// Encodes a whole constant attribute field into the arena.
     fn emit_attribute(&mut self, key: Sym, value: AttrValue) -> Run {
         let mut field = Vec::new();
-        self.write_attribute(&mut field, key, value, &Trace::default());
+        self.write_attribute(
+            &mut field,
+            tag::SPAN_ATTRIBUTE,
+            key,
+            value,
+            &Trace::default(),
+        );
         self.emit(|b| b.extend_from_slice(&field))
     }
 
@@ -277,11 +302,19 @@ impl SpanEncoder {
         }
     }
 
-    fn write_attribute(&self, out: &mut Vec<u8>, key: Sym, value: AttrValue, trace: &Trace) {
+    /// Writes the attribute `key` = `value` as field `field` (a span's or a log record's).
+    fn write_attribute(
+        &self,
+        out: &mut Vec<u8>,
+        field: u8,
+        key: Sym,
+        value: AttrValue,
+        trace: &Trace,
+    ) {
         let key = self.bytes(self.keys[key.0 as usize]);
         let any = self.any_value_len(value);
         let kv = key.len() + 1 + encoded_len_varint(any as u64) + any;
-        out.push(tag::SPAN_ATTRIBUTE);
+        out.push(field);
         put_varint(out, kv as u64);
         out.extend_from_slice(key);
         out.push(tag::KEY_VALUE_VALUE);
@@ -324,7 +357,7 @@ impl SpanEncoder {
         out.reserve(SPAN_RESERVE);
         // One pass: the body is written behind a two-byte length (what nearly every span
         // needs), which is patched, or moved for the rare span of another size, at the end.
-        out.push(tag::SCOPE_SPANS_SPAN);
+        out.push(tag::SCOPE_ITEMS_ITEM);
         let length_at = out.len();
         out.extend_from_slice(&[0, 0]);
         let body = out.len();
@@ -355,13 +388,13 @@ impl SpanEncoder {
                 }
                 Segment::Dynamic => {
                     let a = attrs[cursor];
-                    self.write_attribute(out, a.key, a.value, trace);
+                    self.write_attribute(out, tag::SPAN_ATTRIBUTE, a.key, a.value, trace);
                     cursor += 1;
                 }
             }
         }
         for a in &attrs[cursor..] {
-            self.write_attribute(out, a.key, a.value, trace);
+            self.write_attribute(out, tag::SPAN_ATTRIBUTE, a.key, a.value, trace);
         }
         if let Some((kind, message)) = span.error {
             if self.exception_events {
@@ -375,6 +408,60 @@ impl SpanEncoder {
         // `flags` (16) comes last.
         out.extend_from_slice(&tag::SPAN_FLAGS);
         out.extend_from_slice(&SPAN_FLAGS.to_le_bytes());
+        patch_length(out, length_at, body);
+    }
+}
+
+impl SpanEncoder {
+    /// Appends one log record of `trace` to `out` as a `ScopeLogs.log_records` field, as
+    /// [`super::encode_logs::log_message`] builds it.
+    pub fn write_log_record(
+        &self,
+        trace: &Trace,
+        logs: &TraceLogs,
+        record: &LogRecord,
+        out: &mut Vec<u8>,
+    ) {
+        out.reserve(SPAN_RESERVE);
+        out.push(tag::SCOPE_ITEMS_ITEM);
+        let length_at = out.len();
+        out.extend_from_slice(&[0, 0]);
+        let body = out.len();
+        if record.time_ns != 0 {
+            out.push(tag::LOG_TIME);
+            out.extend_from_slice(&record.time_ns.to_le_bytes());
+        }
+        let severity = record.severity.number();
+        if severity != 0 {
+            out.push(tag::LOG_SEVERITY_NUMBER);
+            put_varint(out, severity as u64);
+        }
+        let severity_text = record.severity.text();
+        if !severity_text.is_empty() {
+            write_string_field(out, tag::LOG_SEVERITY_TEXT, severity_text);
+        }
+        out.push(tag::LOG_BODY);
+        put_varint(out, string_field_len(&record.body) as u64);
+        write_string_field(out, tag::ANY_STRING, &record.body);
+        for a in logs.attrs_of(record) {
+            self.write_attribute(out, tag::LOG_ATTRIBUTE, a.key, a.value, trace);
+        }
+        out.push(tag::LOG_FLAGS);
+        out.extend_from_slice(&LOG_FLAGS.to_le_bytes());
+        out.extend_from_slice(&[tag::LOG_TRACE_ID, 16]);
+        out.extend_from_slice(&trace.trace_id);
+        out.extend_from_slice(&[tag::LOG_SPAN_ID, 8]);
+        out.extend_from_slice(&trace.spans[record.span as usize].span_id);
+        if record.time_ns != 0 {
+            out.push(tag::LOG_OBSERVED_TIME);
+            out.extend_from_slice(&record.time_ns.to_le_bytes());
+        }
+        // The name as an AnyValue string, less its tag: the same length and bytes.
+        let name = self.bytes(self.strings[record.event_name.0 as usize]);
+        if name.len() > 2 {
+            out.push(tag::LOG_EVENT_NAME);
+            out.extend_from_slice(&name[1..]);
+        }
         patch_length(out, length_at, body);
     }
 }
@@ -477,30 +564,30 @@ impl Drop for Pooled {
 #[derive(Clone, Copy)]
 struct Mark {
     len: usize,
-    spans: usize,
-    traces: usize,
+    items: usize,
 }
 
-/// The spans of one tenant's traces, becoming one export request.
-pub struct SpanBatch {
+/// The items of one tenant (spans, or log records), becoming one export request. Trace and log
+/// requests have the same layout, with the same field numbers (request → resource and scope →
+/// items), so one batch serves both.
+pub struct RequestBatch {
     /// The encoded `resource` and `scope` messages.
     resource: Vec<u8>,
     scope: Vec<u8>,
     buffer: Vec<u8>,
     pool: Arc<BufferPool>,
-    /// Bytes reserved in front of the spans for the request header.
+    /// Bytes reserved in front of the items for the request header.
     gap: usize,
-    spans: usize,
-    traces: usize,
+    items: usize,
 }
 
-impl SpanBatch {
-    pub fn new(template: &ResourceTemplate, tenant: &str) -> SpanBatch {
-        SpanBatch::with_pool(template, tenant, Arc::default())
+impl RequestBatch {
+    pub fn new(template: &ResourceTemplate, tenant: &str) -> RequestBatch {
+        RequestBatch::with_pool(template, tenant, Arc::default())
     }
 
     /// A batch whose buffers come from, and go back to, `pool`.
-    fn with_pool(template: &ResourceTemplate, tenant: &str, pool: Arc<BufferPool>) -> SpanBatch {
+    fn with_pool(template: &ResourceTemplate, tenant: &str, pool: Arc<BufferPool>) -> RequestBatch {
         let scope = InstrumentationScope {
             name: SCOPE_NAME.to_string(),
             version: env!("CARGO_PKG_VERSION").to_string(),
@@ -510,14 +597,13 @@ impl SpanBatch {
         let scope = scope.encode_to_vec();
         // Tags, and lengths of at most ten bytes each.
         let gap = 1 + 10 + 1 + 10 + resource.len() + 1 + 10 + 1 + 10 + scope.len();
-        let mut batch = SpanBatch {
+        let mut batch = RequestBatch {
             resource,
             scope,
             buffer: pool.get(),
             pool,
             gap,
-            spans: 0,
-            traces: 0,
+            items: 0,
         };
         batch.reset();
         batch
@@ -526,52 +612,48 @@ impl SpanBatch {
     fn reset(&mut self) {
         self.buffer.clear();
         self.buffer.resize(self.gap, 0);
-        self.spans = 0;
-        self.traces = 0;
+        self.items = 0;
     }
 
-    pub fn add(&mut self, encoder: &SpanEncoder, trace: &Trace) {
+    /// Adds every span of `trace`.
+    pub fn add_trace(&mut self, encoder: &SpanEncoder, trace: &Trace) {
         encoder.write_trace(trace, &mut self.buffer);
-        self.spans += trace.spans.len();
-        self.traces += 1;
+        self.items += trace.spans.len();
     }
 
-    /// Adds one span of `trace` (for a trace too big for one request).
-    fn add_span(&mut self, encoder: &SpanEncoder, trace: &Trace, span: &SpanRecord) {
-        encoder.write_span(trace, span, &mut self.buffer);
-        self.spans += 1;
+    /// Adds the items `parts` of a unit, each written by `write`.
+    fn add_parts(&mut self, parts: std::ops::Range<usize>, write: &impl Fn(usize, &mut Vec<u8>)) {
+        self.items += parts.len();
+        for part in parts {
+            write(part, &mut self.buffer);
+        }
     }
 
-    /// Where the batch stands, to [`SpanBatch::truncate`] back to.
+    /// Where the batch stands, to [`RequestBatch::truncate`] back to.
     fn mark(&self) -> Mark {
         Mark {
             len: self.buffer.len(),
-            spans: self.spans,
-            traces: self.traces,
+            items: self.items,
         }
     }
 
     /// Removes what was added since `mark`.
     fn truncate(&mut self, mark: Mark) {
         self.buffer.truncate(mark.len);
-        self.spans = mark.spans;
-        self.traces = mark.traces;
+        self.items = mark.items;
     }
 
     fn fits(&self, limits: &BatchLimits) -> bool {
-        self.spans <= limits.max_items && self.buffer.len() <= limits.max_bytes
+        self.items <= limits.max_items && self.buffer.len() <= limits.max_bytes
     }
 
     fn full(&self, limits: &BatchLimits) -> bool {
-        self.spans >= limits.max_items || self.buffer.len() >= limits.max_bytes
+        self.items >= limits.max_items || self.buffer.len() >= limits.max_bytes
     }
 
-    pub fn spans(&self) -> usize {
-        self.spans
-    }
-
-    pub fn traces(&self) -> usize {
-        self.traces
+    /// Items (spans or log records) in the batch.
+    pub fn items(&self) -> usize {
+        self.items
     }
 
     /// Bytes the request would have now (an upper bound, by the unused part of the gap).
@@ -580,27 +662,27 @@ impl SpanBatch {
     }
 
     pub fn is_empty(&self) -> bool {
-        self.spans == 0
+        self.items == 0
     }
 
-    /// The finished `ExportTraceServiceRequest`; the batch starts over empty.
+    /// The finished export request; the batch starts over empty.
     pub fn take(&mut self) -> Bytes {
-        let spans_len = self.buffer.len() - self.gap;
+        let items_len = self.buffer.len() - self.gap;
         let scope_field = 1 + encoded_len_varint(self.scope.len() as u64) + self.scope.len();
-        let scope_spans = scope_field + spans_len;
+        let scope_items = scope_field + items_len;
         let resource_field =
             1 + encoded_len_varint(self.resource.len() as u64) + self.resource.len();
-        let resource_spans =
-            resource_field + 1 + encoded_len_varint(scope_spans as u64) + scope_spans;
+        let resource_items =
+            resource_field + 1 + encoded_len_varint(scope_items as u64) + scope_items;
         let mut header = Vec::with_capacity(self.gap);
-        header.push(tag::REQUEST_RESOURCE_SPANS);
-        encode_varint(resource_spans as u64, &mut header);
-        header.push(tag::RESOURCE_SPANS_RESOURCE);
+        header.push(tag::REQUEST_RESOURCE_ITEMS);
+        encode_varint(resource_items as u64, &mut header);
+        header.push(tag::RESOURCE_ITEMS_RESOURCE);
         encode_varint(self.resource.len() as u64, &mut header);
         header.extend_from_slice(&self.resource);
-        header.push(tag::RESOURCE_SPANS_SCOPE_SPANS);
-        encode_varint(scope_spans as u64, &mut header);
-        header.push(tag::SCOPE_SPANS_SCOPE);
+        header.push(tag::RESOURCE_ITEMS_SCOPE_ITEMS);
+        encode_varint(scope_items as u64, &mut header);
+        header.push(tag::SCOPE_ITEMS_SCOPE);
         encode_varint(self.scope.len() as u64, &mut header);
         header.extend_from_slice(&self.scope);
         let start = self.gap - header.len();
@@ -616,35 +698,36 @@ impl SpanBatch {
     }
 }
 
-/// A finished request of one tenant's spans.
-pub struct SpanRequest {
+/// A finished request of one tenant's items.
+pub struct EncodedRequest {
     /// Index of the tenant in the list the batches were made with.
     pub tenant: u32,
     pub bytes: Bytes,
-    pub spans: u64,
+    pub items: u64,
 }
 
-/// Collects traces into requests, one [`SpanBatch`] per tenant, and hands over each request once
-/// it is full (by span count or encoded size) or has waited long enough. A trace is never split
-/// across requests unless it alone exceeds the limits: a batch that cannot take the next whole
-/// trace is sent first. Whether it fits is learned by writing it; the rare trace that does not is
-/// cut off again and written anew, which costs less than measuring every trace twice.
-pub struct SpanBatches {
+/// Collects the items of traces (their spans, or their log records) into requests, one
+/// [`RequestBatch`] per tenant, and hands over each request once it is full (by item count or
+/// encoded size) or has waited long enough. A trace's items are never split across requests
+/// unless they alone exceed the limits: a batch that cannot take them all is sent first. Whether
+/// they fit is learned by writing them; the rare trace that does not is cut off again and written
+/// anew, which costs less than measuring every trace twice.
+pub struct TenantBatches {
     template: ResourceTemplate,
     tenants: Vec<String>,
     limits: BatchLimits,
-    /// Per tenant: its batch, and when the batch got its first trace.
-    batches: Vec<Option<(SpanBatch, Option<Instant>)>>,
+    /// Per tenant: its batch, and when the batch got its first item.
+    batches: Vec<Option<(RequestBatch, Option<Instant>)>>,
     pool: Arc<BufferPool>,
 }
 
-impl SpanBatches {
+impl TenantBatches {
     pub fn new(
         template: ResourceTemplate,
         tenants: Vec<String>,
         limits: BatchLimits,
-    ) -> SpanBatches {
-        SpanBatches {
+    ) -> TenantBatches {
+        TenantBatches {
             template,
             batches: tenants.iter().map(|_| None).collect(),
             tenants,
@@ -656,19 +739,47 @@ impl SpanBatches {
         }
     }
 
-    /// Adds a trace; each request that fills up is passed to `ready`.
-    pub fn add(
+    /// Adds the spans of `trace`; each request that fills up is passed to `ready`.
+    pub fn add_trace(
         &mut self,
         encoder: &SpanEncoder,
         trace: &Trace,
-        ready: &mut dyn FnMut(SpanRequest),
+        ready: &mut dyn FnMut(EncodedRequest),
     ) {
-        let tenant = trace.tenant;
+        let write = |i: usize, out: &mut Vec<u8>| encoder.write_span(trace, &trace.spans[i], out);
+        self.add(trace.tenant, trace.spans.len(), &write, ready);
+    }
+
+    /// Adds the log records `logs` derived from `trace`.
+    pub fn add_logs(
+        &mut self,
+        encoder: &SpanEncoder,
+        trace: &Trace,
+        logs: &TraceLogs,
+        ready: &mut dyn FnMut(EncodedRequest),
+    ) {
+        let records = logs.records();
+        let write =
+            |i: usize, out: &mut Vec<u8>| encoder.write_log_record(trace, logs, &records[i], out);
+        self.add(trace.tenant, records.len(), &write, ready);
+    }
+
+    /// Adds one trace's `parts` items, each written by `write`.
+    fn add(
+        &mut self,
+        tenant: u32,
+        parts: usize,
+        write: &impl Fn(usize, &mut Vec<u8>),
+        ready: &mut dyn FnMut(EncodedRequest),
+    ) {
+        if parts == 0 {
+            return;
+        }
         let limits = self.limits;
         let slot = &mut self.batches[tenant as usize];
         let (batch, opened) = slot.get_or_insert_with(|| {
             (
-                SpanBatch::with_pool(
+                RequestBatch::with_pool(
                     &self.template,
                     &self.tenants[tenant as usize],
                     self.pool.clone(),
@@ -678,30 +789,28 @@ impl SpanBatches {
         });
         opened.get_or_insert_with(Instant::now);
         let mark = batch.mark();
-        batch.add(encoder, trace);
+        batch.add_parts(0..parts, write);
         if !batch.fits(&limits) {
             batch.truncate(mark);
             if !batch.is_empty() {
                 ready(take(tenant, batch));
             }
-            batch.add(encoder, trace);
+            batch.add_parts(0..parts, write);
             if !batch.fits(&limits) {
-                // Too big for any one request: span by span.
+                // Too big for any one request: item by item.
                 batch.truncate(Mark {
                     len: batch.gap,
-                    spans: 0,
-                    traces: 0,
+                    items: 0,
                 });
-                for span in &trace.spans {
+                for part in 0..parts {
                     let mark = batch.mark();
-                    batch.add_span(encoder, trace, span);
-                    if !batch.fits(&limits) && mark.spans > 0 {
+                    batch.add_parts(part..part + 1, write);
+                    if !batch.fits(&limits) && mark.items > 0 {
                         batch.truncate(mark);
                         ready(take(tenant, batch));
-                        batch.add_span(encoder, trace, span);
+                        batch.add_parts(part..part + 1, write);
                     }
                 }
-                batch.traces = 1;
             }
         }
         if batch.full(&limits) {
@@ -711,16 +820,16 @@ impl SpanBatches {
     }
 
     /// Passes every batch that is not empty to `ready`.
-    pub fn flush(&mut self, ready: &mut dyn FnMut(SpanRequest)) {
+    pub fn flush(&mut self, ready: &mut dyn FnMut(EncodedRequest)) {
         self.flush_opened_before(None, ready);
     }
 
-    /// Passes to `ready` every batch that got its first trace before `deadline` (every one that
-    /// is not empty, for `None`): requests of rarely chosen tenants would otherwise wait for long.
+    /// Passes to `ready` every batch that got its first item before `deadline` (every one that
+    /// is not empty, for `None`): requests of rarely chosen tenants would otherwise wait long.
     pub fn flush_opened_before(
         &mut self,
         deadline: Option<Instant>,
-        ready: &mut dyn FnMut(SpanRequest),
+        ready: &mut dyn FnMut(EncodedRequest),
     ) {
         for (tenant, slot) in self.batches.iter_mut().enumerate() {
             let Some((batch, opened)) = slot else {
@@ -739,12 +848,12 @@ impl SpanBatches {
     }
 }
 
-fn take(tenant: u32, batch: &mut SpanBatch) -> SpanRequest {
-    let spans = batch.spans() as u64;
-    SpanRequest {
+fn take(tenant: u32, batch: &mut RequestBatch) -> EncodedRequest {
+    let items = batch.items() as u64;
+    EncodedRequest {
         tenant,
         bytes: batch.take(),
-        spans,
+        items,
     }
 }
 
@@ -821,16 +930,16 @@ mod tests {
             let encoder = SpanEncoder::new(&plan).with_exception_events(events);
             let mut reference = TraceBatch::new(template.clone(), BatchLimits::UNLIMITED)
                 .with_exception_events(events);
-            let mut fast = SpanBatch::new(&template, "tenant-b");
+            let mut fast = RequestBatch::new(&template, "tenant-b");
             let mut out = Iteration::default();
             for index in 0..iterations {
                 generate(&plan, seed, index, 1, end, &mut out);
                 for trace in out.traces() {
                     reference.add(&plan, trace, &mut |_, _| unreachable!("unlimited"));
-                    fast.add(&encoder, trace);
+                    fast.add_trace(&encoder, trace);
                 }
             }
-            prop_assert_eq!(fast.spans(), reference.spans());
+            prop_assert_eq!(fast.items(), reference.spans());
             let expected = reference.take().encode_to_vec();
             let got = fast.take();
             if got.as_ref() != expected.as_slice() {
@@ -840,6 +949,46 @@ mod tests {
             }
             // The batch is reusable and empty after a take.
             prop_assert!(fast.is_empty());
+        }
+
+        /// Log records too: the fast writer's requests are prost's, tenant by tenant.
+        #[test]
+        fn the_fast_encoder_writes_log_records_exactly_as_prost(
+            name in prop::sample::select(BUNDLED.iter().map(|(n, _)| *n).collect::<Vec<_>>()),
+            seed in any::<u64>(),
+            iterations in 1u64..20,
+            schema in any::<bool>(),
+        ) {
+            let plan = plan(name, "vendor", schema);
+            let template = ResourceTemplate {
+                attributes: vec![("service.name".into(), "svc".into())],
+                tenant_keys: vec!["tenant.id".into()],
+            };
+            let encoder = SpanEncoder::new(&plan);
+            let tenants = vec!["tenant-a".to_string(), "tenant-b".to_string()];
+            let mut reference = crate::otlp::encode_logs::LogBatch::new(template.clone());
+            let mut fast = TenantBatches::new(template, tenants.clone(), BatchLimits::UNLIMITED);
+            let mut logs = TraceLogs::default();
+            let mut out = Iteration::default();
+            for index in 0..iterations {
+                generate(&plan, seed, index, (index % 2) as u32, 1_700_000_000_000_000_000, &mut out);
+                for trace in out.traces() {
+                    logs.derive(&plan, trace);
+                    reference.add(&plan, trace, &logs);
+                    fast.add_logs(&encoder, trace, &logs, &mut |_| unreachable!("unlimited"));
+                }
+            }
+            let mut got = Vec::new();
+            fast.flush(&mut |r| got.push(r));
+            let expected = reference.take();
+            prop_assert_eq!(got.len(), expected.len());
+            for request in &got {
+                let tenant = &tenants[request.tenant as usize];
+                let want = expected.iter().find(|e| &e.tenant == tenant).unwrap();
+                prop_assert_eq!(request.items, want.items);
+                prop_assert!(request.bytes.as_ref() == want.request.encode_to_vec().as_slice(),
+                    "the log request of {} differs from prost's", tenant);
+            }
         }
 
         /// Requests respect their limits, hold one tenant each, keep traces whole where they
@@ -859,7 +1008,7 @@ mod tests {
             let encoder = SpanEncoder::new(&plan);
             let tenants = vec!["tenant-a".to_string(), "tenant-b".to_string()];
             let limits = BatchLimits { max_items, max_bytes };
-            let mut batches = SpanBatches::new(template, tenants.clone(), limits);
+            let mut batches = TenantBatches::new(template, tenants.clone(), limits);
             let mut requests = Vec::new();
             let mut expected: [Vec<(Vec<u8>, Vec<u8>)>; 2] = Default::default();
             let mut out = Iteration::default();
@@ -868,7 +1017,7 @@ mod tests {
                 for trace in out.traces() {
                     expected[trace.tenant as usize]
                         .extend(trace.spans.iter().map(|s| (trace.trace_id.to_vec(), s.span_id.to_vec())));
-                    batches.add(&encoder, trace, &mut |r| requests.push(r));
+                    batches.add_trace(&encoder, trace, &mut |r| requests.push(r));
                 }
             }
             batches.flush(&mut |r| requests.push(r));
@@ -877,7 +1026,7 @@ mod tests {
                 let decoded = ExportTraceServiceRequest::decode(request.bytes.as_ref()).unwrap();
                 prop_assert_eq!(decoded.resource_spans.len(), 1);
                 let spans = &decoded.resource_spans[0].scope_spans[0].spans;
-                prop_assert_eq!(spans.len() as u64, request.spans);
+                prop_assert_eq!(spans.len() as u64, request.items);
                 prop_assert!(spans.len() <= max_items);
                 prop_assert!(request.bytes.len() <= max_bytes || spans.len() == 1,
                     "{} bytes in {} spans", request.bytes.len(), spans.len());

@@ -98,7 +98,7 @@ impl Intake {
         };
         match &request {
             OtlpRequest::Traces(r) => self.recorder.record_traces(r, wire, decoded),
-            OtlpRequest::EncodedTraces(_) => unreachable!("decoded above"),
+            OtlpRequest::Encoded(..) => unreachable!("decoded above"),
             OtlpRequest::Metrics(r) => self.recorder.record_metrics(r, wire, decoded),
             OtlpRequest::Logs(r) => self.recorder.record_logs(r, wire, decoded),
         }

@@ -8,19 +8,21 @@
 //! worker, merged at export, was the alternative rejected: merging series, exemplars and the
 //! cardinality limit is much more code than a lock that is held for one trace's measurements.
 //!
-//! Logs batch like spans, per worker: the records of one trace are added together and sent, one
-//! request per tenant, once a batch is full, has waited long enough, or the worker is about to
-//! wait, so nothing sits in memory while nothing happens.
+//! Logs batch like spans, per worker, written straight to protobuf by the same writer: the records
+//! of one trace are added together and sent, one request per tenant, once a batch is full, has
+//! waited long enough, or the worker is about to wait, so nothing sits in memory while nothing
+//! happens.
 
 use crate::generate::logs::TraceLogs;
 use crate::generate::metrics::{Aggregator, Temporality};
 use crate::generate::{Iteration, Plan, Trace};
-use crate::otlp::encode::{ResourceTemplate, TenantRequest};
-use crate::otlp::encode_logs::LogBatch;
+use crate::otlp::Signal;
+use crate::otlp::encode::{BatchLimits, ResourceTemplate, TenantRequest};
 use crate::otlp::encode_metrics::metrics_requests;
 use crate::otlp::export::Transport;
 use crate::otlp::payload::OtlpRequest;
 use crate::otlp::pipeline::Pipeline;
+use crate::otlp::wire::{EncodedRequest, SpanEncoder, TenantBatches};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
@@ -146,60 +148,87 @@ impl Metrics {
     }
 }
 
-/// One worker's log records on their way out.
+/// One worker's log records on their way out, written straight to protobuf like its spans.
 pub(super) struct Logs {
-    batch: LogBatch,
+    batches: TenantBatches,
     scratch: TraceLogs,
-    batch_records: usize,
-    /// When the batch got its first record.
-    opened: Option<Instant>,
     sent: u64,
 }
 
 impl Logs {
     /// `None` when logs are off.
-    pub fn new(settings: &SignalSettings, resource: ResourceTemplate) -> Option<Logs> {
+    pub fn new(
+        settings: &SignalSettings,
+        resource: ResourceTemplate,
+        tenants: Vec<String>,
+        max_bytes: usize,
+    ) -> Option<Logs> {
+        let limits = BatchLimits {
+            max_items: settings.batch_logs,
+            max_bytes,
+        };
         settings.logs.then(|| Logs {
-            batch: LogBatch::new(resource),
+            batches: TenantBatches::new(resource, tenants, limits),
             scratch: TraceLogs::default(),
-            batch_records: settings.batch_logs.max(1),
-            opened: None,
             sent: 0,
         })
     }
 
-    /// Adds the records of one trace that is being sent; sends the batch once it is full.
-    pub fn add<T: Transport>(&mut self, plan: &Plan, trace: &Trace, pipeline: &Pipeline<T>) {
+    /// Adds the records of one trace that is being sent; full requests are sent.
+    pub fn add<T: Transport>(
+        &mut self,
+        plan: &Plan,
+        encoder: &SpanEncoder,
+        trace: &Trace,
+        out: &Out<'_, T>,
+    ) {
         if !plan.emit_logs {
             return;
         }
         self.scratch.derive(plan, trace);
-        self.batch.add(plan, trace, &self.scratch);
-        self.opened.get_or_insert_with(Instant::now);
-        if self.batch.records() >= self.batch_records {
-            self.send(pipeline);
-        }
+        let sent = &mut self.sent;
+        self.batches
+            .add_logs(encoder, trace, &self.scratch, &mut |r| {
+                *sent += out.send(Signal::Logs, r)
+            });
     }
 
-    /// Sends the batch if its first record came before `deadline`.
-    pub fn send_opened_before<T: Transport>(&mut self, deadline: Instant, pipeline: &Pipeline<T>) {
-        if self.opened.is_some_and(|at| at < deadline) {
-            self.send(pipeline);
-        }
+    /// Sends the requests that got their first record before `deadline`.
+    pub fn send_opened_before<T: Transport>(&mut self, deadline: Instant, out: &Out<'_, T>) {
+        let sent = &mut self.sent;
+        self.batches
+            .flush_opened_before(Some(deadline), &mut |r| *sent += out.send(Signal::Logs, r));
     }
 
-    /// Sends the batched records, if any.
-    pub fn send<T: Transport>(&mut self, pipeline: &Pipeline<T>) {
-        self.opened = None;
-        if self.batch.is_empty() {
-            return;
-        }
-        self.sent += send_each(pipeline, self.batch.take(), OtlpRequest::Logs);
+    /// Sends every record batched.
+    pub fn send<T: Transport>(&mut self, out: &Out<'_, T>) {
+        let sent = &mut self.sent;
+        self.batches
+            .flush(&mut |r| *sent += out.send(Signal::Logs, r));
     }
 
     /// Log records handed to export.
     pub fn sent(&self) -> u64 {
         self.sent
+    }
+}
+
+/// Where a worker's finished requests go: the pipeline, each with its tenant.
+pub(super) struct Out<'a, T: Transport> {
+    pub pipeline: &'a Pipeline<T>,
+    pub tenants: &'a [Arc<str>],
+}
+
+impl<T: Transport> Out<'_, T> {
+    /// Queues `request` of `signal`; the number of items queued.
+    pub fn send(&self, signal: Signal, request: EncodedRequest) -> u64 {
+        let tenant = self.tenants[request.tenant as usize].clone();
+        self.pipeline.send(
+            OtlpRequest::Encoded(signal, request.bytes),
+            Some(tenant),
+            request.items,
+        );
+        request.items
     }
 }
 

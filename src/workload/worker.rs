@@ -9,14 +9,14 @@
 //! iteration and its own request buffers, one per tenant. A shared batch under a lock was the
 //! alternative rejected; it would put the workers in each other's way on every trace.
 
-use super::signals::{Logs, Metrics};
+use super::signals::{Logs, Metrics, Out};
 use super::{Mix, RunSettings, Show, unix_now_ns, window_start};
 use crate::generate::{Iteration, Plan, generate, iteration_rng};
 use crate::interrupt::Interrupt;
+use crate::otlp::Signal;
 use crate::otlp::export::Transport;
-use crate::otlp::payload::OtlpRequest;
 use crate::otlp::pipeline::Pipeline;
-use crate::otlp::wire::{SpanBatches, SpanEncoder, SpanRequest};
+use crate::otlp::wire::{EncodedRequest, SpanEncoder, TenantBatches};
 use rand_distr::{Distribution as _, weighted::WeightedIndex};
 use std::io::Write as _;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -84,8 +84,21 @@ pub(super) fn work<T: Transport>(
 ) -> Totals {
     let settings = shared.settings;
     let tenant_names: Vec<String> = shared.tenants.iter().map(|t| t.to_string()).collect();
-    let mut batches = SpanBatches::new(settings.resource.clone(), tenant_names, settings.batch);
-    let mut logs = Logs::new(&settings.signals, settings.resource.clone());
+    let mut batches = TenantBatches::new(
+        settings.resource.clone(),
+        tenant_names.clone(),
+        settings.batch,
+    );
+    let mut logs = Logs::new(
+        &settings.signals,
+        settings.resource.clone(),
+        tenant_names,
+        settings.batch.max_bytes,
+    );
+    let out = Out {
+        pipeline: shared.pipeline,
+        tenants: shared.tenants,
+    };
     let tenant_pick = WeightedIndex::new(&settings.tenant_weights).ok();
     let scenario_pick = match shared.mix {
         Mix::One(_) => None,
@@ -94,12 +107,8 @@ pub(super) fn work<T: Transport>(
     let mut iteration = Iteration::default();
     let mut totals = Totals::default();
     let mut published = Totals::default();
-    let mut send = |r: SpanRequest| {
-        shared.pipeline.send(
-            OtlpRequest::EncodedTraces(r.bytes),
-            Some(shared.tenants[r.tenant as usize].clone()),
-            r.spans,
-        )
+    let mut send = |r: EncodedRequest| {
+        out.send(Signal::Traces, r);
     };
     'chunks: loop {
         let next = {
@@ -112,7 +121,7 @@ pub(super) fn work<T: Transport>(
                     // Nothing to do right now: nothing should sit in a buffer meanwhile.
                     batches.flush(&mut send);
                     if let Some(logs) = &mut logs {
-                        logs.send(shared.pipeline);
+                        logs.send(&out);
                     }
                     chunks.lock().unwrap_or_else(|e| e.into_inner()).recv().ok()
                 }
@@ -135,7 +144,7 @@ pub(super) fn work<T: Transport>(
                 if at.saturating_duration_since(Instant::now()) > IDLE {
                     batches.flush(&mut send);
                     if let Some(logs) = &mut logs {
-                        logs.send(shared.pipeline);
+                        logs.send(&out);
                     }
                 }
                 if !sleep_until(at, shared.interrupt) {
@@ -178,9 +187,9 @@ pub(super) fn work<T: Transport>(
                 if totals.samples.len() < super::SAMPLE_TRACE_IDS {
                     totals.samples.push((due.index, trace.trace_id));
                 }
-                batches.add(encoder, trace, &mut send);
+                batches.add_trace(encoder, trace, &mut send);
                 if let Some(logs) = &mut logs {
-                    logs.add(plan, trace, shared.pipeline);
+                    logs.add(plan, encoder, trace, &out);
                 }
             }
             if settings.show != Show::Nothing {
@@ -201,14 +210,14 @@ pub(super) fn work<T: Transport>(
         if let Some(deadline) = deadline {
             batches.flush_opened_before(Some(deadline), &mut send);
             if let Some(logs) = &mut logs {
-                logs.send_opened_before(deadline, shared.pipeline);
+                logs.send_opened_before(deadline, &out);
             }
         }
     }
     publish(shared.live, &mut published, &totals);
     batches.flush(&mut send);
     if let Some(logs) = &mut logs {
-        logs.send(shared.pipeline);
+        logs.send(&out);
         totals.log_records = logs.sent();
     }
     totals
