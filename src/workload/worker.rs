@@ -11,12 +11,12 @@
 
 use super::signals::{Logs, Metrics, Out};
 use super::{Mix, RunSettings, Show, unix_now_ns, window_start};
-use crate::generate::{Iteration, Plan, generate, iteration_rng};
+use crate::generate::{Iteration, Plan, Trace, generate, iteration_rng};
 use crate::interrupt::Interrupt;
 use crate::otlp::Signal;
 use crate::otlp::export::Transport;
 use crate::otlp::pipeline::Pipeline;
-use crate::otlp::wire::{EncodedRequest, SpanEncoder, TenantBatches};
+use crate::otlp::wire::{SpanEncoder, TenantBatches};
 use rand_distr::{Distribution as _, weighted::WeightedIndex};
 use std::io::Write as _;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -83,18 +83,7 @@ pub(super) fn work<T: Transport>(
     chunks: &Mutex<mpsc::Receiver<Vec<Due>>>,
 ) -> Totals {
     let settings = shared.settings;
-    let tenant_names: Vec<String> = shared.tenants.iter().map(|t| t.to_string()).collect();
-    let mut batches = TenantBatches::new(
-        settings.resource.clone(),
-        tenant_names.clone(),
-        settings.batch,
-    );
-    let mut logs = Logs::new(
-        &settings.signals,
-        settings.resource.clone(),
-        tenant_names,
-        settings.batch.max_bytes,
-    );
+    let mut requests = Requests::new(settings, shared.tenants);
     let out = Out {
         pipeline: shared.pipeline,
         tenants: shared.tenants,
@@ -107,9 +96,6 @@ pub(super) fn work<T: Transport>(
     let mut iteration = Iteration::default();
     let mut totals = Totals::default();
     let mut published = Totals::default();
-    let mut send = |r: EncodedRequest| {
-        out.send(Signal::Traces, r);
-    };
     'chunks: loop {
         let next = {
             let receiver = chunks.lock().unwrap_or_else(|e| e.into_inner());
@@ -119,10 +105,7 @@ pub(super) fn work<T: Transport>(
                 Err(mpsc::TryRecvError::Empty) => {
                     drop(receiver);
                     // Nothing to do right now: nothing should sit in a buffer meanwhile.
-                    batches.flush(&mut send);
-                    if let Some(logs) = &mut logs {
-                        logs.send(&out);
-                    }
+                    requests.flush(&out);
                     chunks.lock().unwrap_or_else(|e| e.into_inner()).recv().ok()
                 }
             }
@@ -142,10 +125,7 @@ pub(super) fn work<T: Transport>(
             if settings.backfill.is_none() {
                 let at = shared.started + due.offset;
                 if at.saturating_duration_since(Instant::now()) > IDLE {
-                    batches.flush(&mut send);
-                    if let Some(logs) = &mut logs {
-                        logs.send(&out);
-                    }
+                    requests.flush(&out);
                 }
                 if !sleep_until(at, shared.interrupt) {
                     break 'chunks;
@@ -187,10 +167,7 @@ pub(super) fn work<T: Transport>(
                 if totals.samples.len() < super::SAMPLE_TRACE_IDS {
                     totals.samples.push((due.index, trace.trace_id));
                 }
-                batches.add_trace(encoder, trace, &mut send);
-                if let Some(logs) = &mut logs {
-                    logs.add(plan, encoder, trace, &out);
-                }
+                requests.add(plan, encoder, trace, &out);
             }
             if settings.show != Show::Nothing {
                 let mut out = std::io::stdout().lock();
@@ -208,19 +185,70 @@ pub(super) fn work<T: Transport>(
         publish(shared.live, &mut published, &totals);
         let deadline = Instant::now().checked_sub(MAX_BATCH_AGE);
         if let Some(deadline) = deadline {
-            batches.flush_opened_before(Some(deadline), &mut send);
-            if let Some(logs) = &mut logs {
-                logs.send_opened_before(deadline, &out);
-            }
+            requests.flush_opened_before(deadline, &out);
         }
     }
     publish(shared.live, &mut published, &totals);
-    batches.flush(&mut send);
-    if let Some(logs) = &mut logs {
-        logs.send(&out);
-        totals.log_records = logs.sent();
-    }
+    requests.flush(&out);
+    totals.log_records = requests.logs.as_ref().map_or(0, Logs::sent);
     totals
+}
+
+/// A worker's requests in the making: its spans, and its log records when logs are on.
+struct Requests {
+    spans: TenantBatches,
+    logs: Option<Logs>,
+}
+
+impl Requests {
+    fn new(settings: &RunSettings, tenants: &[Arc<str>]) -> Requests {
+        let tenants: Vec<String> = tenants.iter().map(|t| t.to_string()).collect();
+        Requests {
+            spans: TenantBatches::new(settings.resource.clone(), tenants.clone(), settings.batch),
+            logs: Logs::new(
+                &settings.signals,
+                settings.resource.clone(),
+                tenants,
+                settings.batch.max_bytes,
+            ),
+        }
+    }
+
+    /// Adds the spans and log records of `trace`; full requests are sent.
+    fn add<T: Transport>(
+        &mut self,
+        plan: &Plan,
+        encoder: &SpanEncoder,
+        trace: &Trace,
+        out: &Out<'_, T>,
+    ) {
+        self.spans.add_trace(encoder, trace, &mut |r| {
+            out.send(Signal::Traces, r);
+        });
+        if let Some(logs) = &mut self.logs {
+            logs.add(plan, encoder, trace, out);
+        }
+    }
+
+    /// Sends everything batched.
+    fn flush<T: Transport>(&mut self, out: &Out<'_, T>) {
+        self.spans.flush(&mut |r| {
+            out.send(Signal::Traces, r);
+        });
+        if let Some(logs) = &mut self.logs {
+            logs.send(out);
+        }
+    }
+
+    /// Sends the requests that got their first item before `deadline`.
+    fn flush_opened_before<T: Transport>(&mut self, deadline: Instant, out: &Out<'_, T>) {
+        self.spans.flush_opened_before(Some(deadline), &mut |r| {
+            out.send(Signal::Traces, r);
+        });
+        if let Some(logs) = &mut self.logs {
+            logs.send_opened_before(deadline, out);
+        }
+    }
 }
 
 /// The plan of iteration `index`, and its encoder.
