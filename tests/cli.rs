@@ -414,3 +414,28 @@ fn progress_is_a_plain_line_every_two_seconds_off_a_terminal_and_none_with_quiet
         text(&quiet)
     );
 }
+
+#[test]
+fn a_bad_tenant_header_or_tenant_id_is_a_usage_error_before_anything_is_sent() {
+    let judge = Judge::start();
+    let endpoint = judge.endpoint();
+    let run_with = |header: &str, tenants: &str| {
+        bin()
+            .args(["scenario", "--name", "tool_retry", "--count", "3", "-q"])
+            .args(["--tenant-header", header, "--endpoint", &endpoint])
+            .env("TELEMETRY_TENANT_UUIDS", tenants)
+            .output()
+            .unwrap()
+    };
+    let bad_name = run_with("X Bad", "a,b");
+    assert_eq!(bad_name.status.code(), Some(2), "{}", text(&bad_name));
+    assert!(text(&bad_name).contains("\"X Bad\""), "{}", text(&bad_name));
+    let bad_value = run_with("X-Scope-OrgID", "ok,bad\nline");
+    assert_eq!(bad_value.status.code(), Some(2), "{}", text(&bad_value));
+    assert!(
+        text(&bad_value).contains("cannot be the value of --tenant-header"),
+        "{}",
+        text(&bad_value)
+    );
+    assert!(judge.finish().requests.is_empty(), "nothing may be sent");
+}
