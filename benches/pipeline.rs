@@ -73,6 +73,7 @@ fn generate_and_encode(bencher: Bencher, name: &str) {
     let template = ResourceTemplate {
         attributes: vec![("service.name".into(), "telemetry-simulator".into())],
         tenant_keys: vec!["tenant.id".into()],
+        schema_url: String::new(),
     };
     let limits = BatchLimits {
         max_items: 512,
@@ -105,6 +106,7 @@ fn generate_and_write(bencher: Bencher, name: &str) {
     let template = ResourceTemplate {
         attributes: vec![("service.name".into(), "telemetry-simulator".into())],
         tenant_keys: vec!["tenant.id".into()],
+        schema_url: String::new(),
     };
     let encoder = SpanEncoder::new(&plan);
     let mut batch = RequestBatch::new(&template, "tenant-a");

@@ -34,6 +34,9 @@ pub struct ResourceTemplate {
     pub attributes: Vec<(String, String)>,
     /// Keys that carry the tenant id (e.g. `vendor.tenant.id`).
     pub tenant_keys: Vec<String>,
+    /// The `schema_url` of every `ResourceSpans`/`ResourceMetrics`/`ResourceLogs` (the Schema
+    /// URL its attributes follow); empty for none.
+    pub schema_url: String,
 }
 
 impl ResourceTemplate {
@@ -278,6 +281,7 @@ impl TraceBatch {
                 .drain(&self.template)
                 .map(|(_, resource, spans)| ResourceSpans {
                     resource: Some(resource),
+                    schema_url: self.template.schema_url.clone(),
                     scope_spans: vec![ScopeSpans {
                         scope: Some(scope.clone()),
                         spans,
@@ -425,6 +429,7 @@ mod tests {
             let mut batch = TraceBatch::new(ResourceTemplate {
                 attributes: vec![("service.name".into(), "svc".into())],
                 tenant_keys: vec!["tenant.id".into()],
+                schema_url: String::new(),
             }, BatchLimits::UNLIMITED);
             let mut expected = Vec::new();
             let mut iteration = Iteration::default();
@@ -467,6 +472,7 @@ mod tests {
         let template = ResourceTemplate {
             attributes: vec![("service.name".into(), "svc".into())],
             tenant_keys: vec!["tenant.id".into()],
+            schema_url: String::new(),
         };
         let mut batch = TraceBatch::new(template, limits);
         let mut iteration = Iteration::default();

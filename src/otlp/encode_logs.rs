@@ -53,6 +53,7 @@ impl LogBatch {
     pub fn take(&mut self) -> Vec<TenantRequest<ExportLogsServiceRequest>> {
         self.records = 0;
         let scope = scope();
+        let schema_url = &self.template.schema_url;
         self.groups
             .drain(&self.template)
             .map(|(tenant, resource, log_records)| TenantRequest {
@@ -61,6 +62,7 @@ impl LogBatch {
                 request: ExportLogsServiceRequest {
                     resource_logs: vec![ResourceLogs {
                         resource: Some(resource),
+                        schema_url: schema_url.clone(),
                         scope_logs: vec![ScopeLogs {
                             scope: Some(scope.clone()),
                             log_records,
@@ -115,6 +117,7 @@ mod tests {
         let mut batch = LogBatch::new(ResourceTemplate {
             attributes: vec![("service.name".into(), "svc".into())],
             tenant_keys: vec!["tenant.id".into()],
+            schema_url: String::new(),
         });
         let mut logs = TraceLogs::default();
         let traces = testing::traces(&plan, 8, 40);

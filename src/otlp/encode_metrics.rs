@@ -60,6 +60,7 @@ pub fn metrics_requests(
             request: ExportMetricsServiceRequest {
                 resource_metrics: vec![ResourceMetrics {
                     resource: Some(template.resource(&tenant.tenant)),
+                    schema_url: template.schema_url.clone(),
                     scope_metrics: vec![ScopeMetrics {
                         scope: Some(scope.clone()),
                         metrics,
@@ -153,6 +154,7 @@ mod tests {
         let template = ResourceTemplate {
             attributes: vec![("service.name".into(), "svc".into())],
             tenant_keys: vec!["tenant.id".into()],
+            schema_url: String::new(),
         };
         let requests = metrics_requests(&export, &template);
         assert_eq!(requests.len(), 2, "tenants t1 and t2");

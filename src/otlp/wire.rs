@@ -574,6 +574,9 @@ pub struct RequestBatch {
     /// The encoded `resource` and `scope` messages.
     resource: Vec<u8>,
     scope: Vec<u8>,
+    /// The encoded `schema_url` field of the resource's items (empty for none): it follows
+    /// the items, which end the buffer.
+    schema_url: Vec<u8>,
     buffer: Vec<u8>,
     pool: Arc<BufferPool>,
     /// Bytes reserved in front of the items for the request header.
@@ -595,11 +598,16 @@ impl RequestBatch {
         };
         let resource = template.resource(tenant).encode_to_vec();
         let scope = scope.encode_to_vec();
+        let mut schema_url = Vec::new();
+        if !template.schema_url.is_empty() {
+            prost::encoding::string::encode(3, &template.schema_url, &mut schema_url);
+        }
         // Tags, and lengths of at most ten bytes each.
         let gap = 1 + 10 + 1 + 10 + resource.len() + 1 + 10 + 1 + 10 + scope.len();
         let mut batch = RequestBatch {
             resource,
             scope,
+            schema_url,
             buffer: pool.get(),
             pool,
             gap,
@@ -672,8 +680,11 @@ impl RequestBatch {
         let scope_items = scope_field + items_len;
         let resource_field =
             1 + encoded_len_varint(self.resource.len() as u64) + self.resource.len();
-        let resource_items =
-            resource_field + 1 + encoded_len_varint(scope_items as u64) + scope_items;
+        let resource_items = resource_field
+            + 1
+            + encoded_len_varint(scope_items as u64)
+            + scope_items
+            + self.schema_url.len();
         let mut header = Vec::with_capacity(self.gap);
         header.push(tag::REQUEST_RESOURCE_ITEMS);
         encode_varint(resource_items as u64, &mut header);
@@ -687,6 +698,7 @@ impl RequestBatch {
         header.extend_from_slice(&self.scope);
         let start = self.gap - header.len();
         self.buffer[start..self.gap].copy_from_slice(&header);
+        self.buffer.extend_from_slice(&self.schema_url);
         let full = std::mem::replace(&mut self.buffer, self.pool.get());
         let request = Bytes::from_owner(Pooled {
             buffer: full,
@@ -926,6 +938,7 @@ mod tests {
             let template = ResourceTemplate {
                 attributes: vec![("service.name".into(), "svc".into()), ("service.version".into(), "1".into())],
                 tenant_keys: vec!["tenant.id".into()],
+                schema_url: if schema { "https://opentelemetry.io/schemas/1.37.0".into() } else { String::new() },
             };
             let encoder = SpanEncoder::new(&plan).with_exception_events(events);
             let mut reference = TraceBatch::new(template.clone(), BatchLimits::UNLIMITED)
@@ -963,6 +976,7 @@ mod tests {
             let template = ResourceTemplate {
                 attributes: vec![("service.name".into(), "svc".into())],
                 tenant_keys: vec!["tenant.id".into()],
+                schema_url: if schema { "https://example.com/schemas/2".into() } else { String::new() },
             };
             let encoder = SpanEncoder::new(&plan);
             let tenants = vec!["tenant-a".to_string(), "tenant-b".to_string()];
@@ -1004,6 +1018,7 @@ mod tests {
             let template = ResourceTemplate {
                 attributes: vec![("service.name".into(), "svc".into())],
                 tenant_keys: vec!["tenant.id".into()],
+                schema_url: String::new(),
             };
             let encoder = SpanEncoder::new(&plan);
             let tenants = vec!["tenant-a".to_string(), "tenant-b".to_string()];

@@ -80,6 +80,7 @@ Dump format (all times are integers in ns; ids are lower-case hex)
     {"requests": [{"path", "content_type", "content_encoding" (or null), "headers" {lower-case
                    name: value}, "bytes" (body size as received), "decoded_bytes", "items",
                    "resources" [attributes of each resource in the request],
+                   "schema_urls" [the schema_url of each resource's group, "" when unset],
                    "status" (HTTP status sent), "error" (or null)}],
      "decode_errors": ["..."], "warnings": ["..."],
      "spans":   [{"trace_id", "span_id", "parent_span_id" ("" if none), "trace_state", "name",
@@ -324,6 +325,13 @@ def resources_of(req):
     groups = (getattr(req, "resource_spans", None) or getattr(req, "resource_metrics", None)
               or getattr(req, "resource_logs", None) or [])
     return [attrs(g.resource.attributes, [], "resource") for g in groups]
+
+
+def schema_urls_of(req):
+    """The schema_url of each ResourceSpans/ResourceMetrics/ResourceLogs of a request, in order."""
+    groups = (getattr(req, "resource_spans", None) or getattr(req, "resource_metrics", None)
+              or getattr(req, "resource_logs", None) or [])
+    return [g.schema_url for g in groups]
 
 
 def convert_traces(req, out, warnings):
@@ -637,7 +645,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self._reply(500, f"{e!r}\n".encode())
             return
         record.update(items=items, decoded_bytes=decoded_len, rejected=min(PARTIAL_REJECT[0], items),
-                      resources=resources_of(msg))
+                      resources=resources_of(msg), schema_urls=schema_urls_of(msg))
         if PARTIAL_REJECT[0]:
             partial = response_for(path, SIGNALS[path][1], items)
             resp = (partial.SerializeToString() if resp_type == "application/x-protobuf"
@@ -693,6 +701,7 @@ def record_grpc(method, request, context):
         items = convert_logs(request, logs, warnings)
     record["items"] = items
     record["resources"] = resources_of(request)
+    record["schema_urls"] = schema_urls_of(request)
     record["rejected"] = min(PARTIAL_REJECT[0], items)
     with STATE.lock:  # record first, then answer
         STATE.requests.append(record)
@@ -792,6 +801,7 @@ def decode_jsonl(path):
                 continue
             record["items"] = items
             record["resources"] = resources_of(msg)
+            record["schema_urls"] = schema_urls_of(msg)
             STATE.requests.append(record)
             STATE.warnings.extend(f"{where}: {w}" for w in warnings)
             STATE.spans.extend(spans)
