@@ -24,6 +24,8 @@ pub struct DerivedKeys {
     pub session_id: Sym,
     pub request_id: Sym,
     pub turn_index: Sym,
+    /// `event.name`: the deprecated attribute twin of a log record's event name.
+    pub event_name: Sym,
     // Agent turn.
     pub route: Sym,
     pub turn_status_code: Sym,
@@ -98,6 +100,7 @@ impl DerivedKeys {
             session_id: k(&format!("{p}.session.id")),
             request_id: k(&format!("{p}.request.id")),
             turn_index: k(&format!("{p}.turn.index")),
+            event_name: k("event.name"),
             route: k(&format!("{p}.route")),
             turn_status_code: k(&format!("{p}.turn.status.code")),
             turn_status_result: k(&format!("{p}.turn.status.result")),

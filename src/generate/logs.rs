@@ -8,7 +8,11 @@
 //! span's time (`turn.start` at the turn's start, the others when their span ends) rather than
 //! when the whole trace had been built; and severities and status words follow the span's
 //! sampled outcome, not static YAML. A tool call is logged once, for its `mcp.tool.execute` span,
-//! not again for each attempt.
+//! not again for each attempt. As in the original, every record carries `tenant.id`,
+//! `{prefix}.session.id`, `{prefix}.request.id` and `{prefix}.turn.index` (the span's, else the
+//! iteration's index mod 10, the original's value), and its event name twice: in the LogRecord's
+//! event-name field, as the conventions now ask, and as the deprecated `event.name` attribute
+//! that the original's dashboards filter on.
 //!
 //! Every failed span also gets an exception record, as the semantic conventions now prefer over
 //! span events: event `exception` (severity ERROR), or `gen_ai.client.operation.exception`
@@ -268,9 +272,15 @@ impl TraceLogs {
         let k = v.keys();
         let tenant = v.plan.tenants[v.trace.tenant as usize];
         self.attr(k.tenant_id, AttrValue::Str(tenant));
-        for key in [k.session_id, k.request_id, k.turn_index] {
+        for key in [k.session_id, k.request_id] {
             self.copy(v, key);
         }
+        // The original's value when the span has none: the iteration's index mod 10.
+        let turn = AttrValue::Int((v.trace.iteration % 10) as i64);
+        self.attr(k.turn_index, v.attr(k.turn_index).unwrap_or(turn));
+        // Beside the record's event name, for dashboards that filter on the attribute (the
+        // conventions deprecate it, but still name it: see docs/compatibility.md).
+        self.attr(k.event_name, AttrValue::Str(event_name));
     }
 
     fn body(&mut self, text: std::fmt::Arguments) {
@@ -350,6 +360,12 @@ mod tests {
                     };
                     assert_eq!(record.time_ns, expected);
                     let attrs = logs.attrs_of(record);
+                    // Every record carries a turn index and its event name as `event.name`.
+                    assert!(attrs.iter().any(|a| a.key == k.turn_index), "{name}");
+                    assert!(attrs.contains(&Attr {
+                        key: k.event_name,
+                        value: AttrValue::Str(record.event_name)
+                    }));
                     assert_eq!(attrs[0].key, k.tenant_id);
                     assert_eq!(
                         attrs[0].value,
@@ -406,5 +422,67 @@ mod tests {
                 ),
             ]
         );
+    }
+
+    /// What the original's dashboards read off logs and spans: a retrieval's document count (in
+    /// its body too) when the step sets none, and a control-plane request's outgoing trace id
+    /// when the request went on; the turn index is the iteration's, mod 10.
+    #[test]
+    fn retrievals_count_documents_and_admitted_requests_name_their_outgoing_trace() {
+        let mut plan = testing::plan(
+            "name: t\nroot:\n  type: cp.request\n  error: {rate: 0.2}\n  attributes:\n    vendor.cp.status.code: {distribution: categorical, values: {ALLOWED: 0.6, BLOCKED: 0.4}}\n  children:\n    - type: rag.retrieve\n      error: {rate: 0}\n",
+        );
+        // Both are interned already: interning again finds them.
+        let outgoing = plan.intern("vendor.cp.outgoing_trace_id");
+        let blocked = plan.intern("BLOCKED");
+        let plan = plan;
+        let k = &plan.derived;
+        let mut logs = TraceLogs::default();
+        let (mut documents, mut retrievals, mut forwarded) = (0i64, 0i64, 0);
+        let traces = testing::traces(&plan, 11, 2000);
+        for trace in &traces {
+            let views: Vec<SpanView> = views(&plan, trace).collect();
+            let cp = &views[0];
+            let hex: String = trace.trace_id.iter().map(|b| format!("{b:02x}")).collect();
+            let admitted =
+                !cp.errored() && cp.attr(k.cp_status_code) != Some(AttrValue::Str(blocked));
+            let id = cp.attr(outgoing).map(|v| shown(cp, v).to_string());
+            assert_eq!(
+                id,
+                admitted.then_some(hex),
+                "outgoing trace id iff admitted"
+            );
+            forwarded += usize::from(admitted);
+            logs.derive(&plan, trace);
+            for v in views
+                .iter()
+                .filter(|v| v.span.span_type == SpanType::RagRetrieve)
+            {
+                let Some(AttrValue::Int(n)) = v.attr(k.rag_documents) else {
+                    panic!("a retrieval without a document count");
+                };
+                let record = logs.records().iter().find(|r| r.span == v.index).unwrap();
+                assert!(
+                    record.body.ends_with(&format!(": {n} documents")),
+                    "{}",
+                    record.body
+                );
+                documents += n;
+                retrievals += 1;
+            }
+            for record in logs.records() {
+                let turn = AttrValue::Int((trace.iteration % 10) as i64);
+                assert!(logs.attrs_of(record).contains(&Attr {
+                    key: k.turn_index,
+                    value: turn
+                }));
+            }
+        }
+        // Poisson(5): the mean of ~2000 draws is within 0.2 of 5 (its standard error is 0.05).
+        let mean = documents as f64 / retrievals as f64;
+        assert!((mean - 5.0).abs() < 0.2, "{mean}");
+        // Admitted: 80% not failed × 60% ALLOWED = 48% of requests.
+        let share = forwarded as f64 / traces.len() as f64;
+        assert!((share - 0.48).abs() < 0.05, "{share}");
     }
 }

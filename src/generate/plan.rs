@@ -94,6 +94,9 @@ pub(crate) struct Keys {
     /// What an MCP attempt shares with its tool call.
     pub tool_name: Sym,
     pub tool_call_id: Sym,
+    /// A control-plane request's `{prefix}.cp.outgoing_trace_id`, absent on a `BLOCKED` one.
+    pub cp_outgoing_trace_id: Sym,
+    pub blocked: Sym,
 }
 
 pub(crate) struct PlanNode {
@@ -160,6 +163,9 @@ pub(crate) struct ErrorPlan {
     pub messages: Vec<Sym>,
     pub retryable: Vec<bool>,
     pub pick: WeightedIndex<f64>,
+    /// Draws among the retryable types only (their weights, the others' zeroed): a retry
+    /// block's forced initial failure is one that is retried. `None` when no type is retryable.
+    pub pick_retryable: Option<WeightedIndex<f64>>,
     pub propagation: Option<Propagation>,
 }
 
@@ -251,6 +257,8 @@ impl Plan {
                 failure: Sym(0),
                 tool_name: Sym(0),
                 tool_call_id: Sym(0),
+                cp_outgoing_trace_id: Sym(0),
+                blocked: Sym(0),
             },
             derived: DerivedKeys::default(),
             emit_metrics: scenario.emit_metrics,
@@ -268,6 +276,8 @@ impl Plan {
             failure: plan.intern("failure"),
             tool_name: plan.intern("gen_ai.tool.name"),
             tool_call_id: plan.intern("gen_ai.tool.call.id"),
+            cp_outgoing_trace_id: plan.intern(&format!("{p}.cp.outgoing_trace_id")),
+            blocked: plan.intern("BLOCKED"),
         };
         plan.tenants = options.tenants.iter().map(|t| plan.intern(t)).collect();
         plan.add_step(&scenario.root, &scenario.display_name);
@@ -407,6 +417,15 @@ impl Plan {
             SpanType::Planner => "planning",
             _ => "step",
         };
+        let retryable: Vec<bool> = model
+            .types
+            .iter()
+            .map(|(t, _)| model.retryable_types.contains(t))
+            .collect();
+        let retryable_weights = weights
+            .iter()
+            .zip(&retryable)
+            .map(|(w, r)| if *r { *w } else { 0.0 });
         ErrorPlan {
             rate: model.rate,
             types: model.types.iter().map(|(t, _)| self.intern(t)).collect(),
@@ -415,14 +434,11 @@ impl Plan {
                 .iter()
                 .map(|(t, _)| self.intern(&format!("{what} failed: {}", t.replace('_', " "))))
                 .collect(),
-            retryable: model
-                .types
-                .iter()
-                .map(|(t, _)| model.retryable_types.contains(t))
-                .collect(),
             pick: WeightedIndex::new(&weights).unwrap_or_else(|_| {
                 WeightedIndex::new(std::iter::once(1.0)).expect("a single positive weight is valid")
             }),
+            pick_retryable: WeightedIndex::new(retryable_weights).ok(),
+            retryable,
             propagation: model.propagation.clone(),
         }
     }
@@ -535,6 +551,12 @@ impl Plan {
                 let source = constant("rag.index.name").unwrap_or_else(|| "default_index".into());
                 defaults.push(op("retrieval"));
                 defaults.push(("gen_ai.data_source.id".into(), Default::Str(source)));
+                // The original recorded 5 documents when a step said nothing; a count around 5
+                // keeps its dashboards fed, and the span, its metric and its log agree on it.
+                defaults.push((
+                    "rag.documents.returned".into(),
+                    Default::Sampled(Distribution::Poisson { lambda: 5.0 }),
+                ));
             }
             SpanType::A2aCall => {
                 let target = constant("a2a.target.agent").unwrap_or_else(|| "remote-agent".into());

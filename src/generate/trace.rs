@@ -108,6 +108,8 @@ pub struct Trace {
     pub trace_id: [u8; 16],
     /// Index into the plan's tenants.
     pub tenant: u32,
+    /// The index of the run's iteration the trace belongs to.
+    pub iteration: u64,
     pub spans: Vec<SpanRecord>,
     pub attrs: Vec<Attr>,
     text: String,
@@ -269,7 +271,12 @@ fn attempts<R: Rng>(
             });
             break;
         }
-        let kind = node.error.pick.sample(rng);
+        // A forced first failure is the one the scenario means to see retried: its type is one
+        // of the retryable ones (when the step has any).
+        let kind = match &node.error.pick_retryable {
+            Some(retryable) if k == 1 && retry.force_initial_failure => retryable.sample(rng),
+            _ => node.error.pick.sample(rng),
+        };
         let last = k == retry.max_attempts || !node.error.retryable[kind];
         let backoff_ns = if last {
             0
@@ -343,6 +350,7 @@ impl<'a, R: Rng> Builder<'a, R> {
             trace.trace_id[15] = 1;
         }
         trace.tenant = tenant;
+        trace.iteration = index;
         let mut b = Builder {
             plan,
             rng,
@@ -382,6 +390,28 @@ impl<'a, R: Rng> Builder<'a, R> {
             start,
             len: self.trace.text.len() as u32 - start,
         }
+    }
+
+    /// A control-plane request that let the request through names the trace it goes on with,
+    /// as the original did: `{prefix}.cp.outgoing_trace_id`, this trace's id (the agent turn
+    /// runs inside it), unless the scenario or schema set it or the request failed or was
+    /// `BLOCKED`. (The original wrote a random placeholder on blocked requests; none is
+    /// clearer.) It is pushed after the planned attributes, where the encoder writes each
+    /// value as it comes, because whether it is there depends on the status code just drawn.
+    fn forward(&mut self, start: usize, failed: bool) {
+        let keys = &self.plan.keys;
+        let span = &self.trace.attrs[start..];
+        let code = find(span, self.plan.derived.cp_status_code);
+        if failed
+            || code == Some(AttrValue::Str(keys.blocked))
+            || find(span, keys.cp_outgoing_trace_id).is_some()
+        {
+            return;
+        }
+        self.trace.attrs.push(Attr {
+            key: keys.cp_outgoing_trace_id,
+            value: self.trace_hex,
+        });
     }
 
     fn span_id(&mut self) -> [u8; 8] {
@@ -490,6 +520,9 @@ impl<'a, R: Rng> Builder<'a, R> {
                 }
             };
             self.trace.attrs.push(Attr { key, value });
+        }
+        if node.span_type == SpanType::CpRequest {
+            self.forward(start, error.is_some());
         }
         if let (Some(content), Some(conversation)) = (&self.plan.content, &mut self.conversation) {
             let facts = SpanFacts {
@@ -905,6 +938,45 @@ mod tests {
             generate(&plan, seed, index, 0, 5_000_000_000, &mut b);
             prop_assert_eq!(a.traces(), b.traces());
         }
+    }
+
+    /// A forced first failure draws only retryable types, so with attempts left it is always
+    /// retried (drawing from all seven default types, about a third of the sequences used to
+    /// end at once); the types keep their relative weights (timeout .30, upstream_5xx .25,
+    /// rate_limit .10 of .65).
+    #[test]
+    fn a_forced_initial_failure_is_always_retried() {
+        let plan = crate::generate::testing::plan(
+            "name: t\nroot:\n  type: vendor.a2a.orchestrate\n  error: {rate: 0}\n  children:\n    - type: vendor.mcp.tool.execute\n      retry: {enabled: true, max_attempts: 3, force_initial_failure: true}\n",
+        );
+        let traces = crate::generate::testing::traces(&plan, 7, 3000);
+        let mut first_types = std::collections::HashMap::<&str, u32>::new();
+        for trace in &traces {
+            let tool = trace
+                .spans
+                .iter()
+                .position(|s| s.span_type == SpanType::McpToolExecute && !s.attempt)
+                .expect("one tool call a trace") as u32;
+            let attempts: Vec<&SpanRecord> = trace
+                .spans
+                .iter()
+                .filter(|s| s.attempt && s.parent == Some(tool))
+                .collect();
+            assert!(attempts.len() >= 2, "a forced failure was not retried");
+            let (kind, _) = attempts[0].error.expect("the first attempt fails");
+            *first_types.entry(plan.str(kind)).or_default() += 1;
+        }
+        let n = traces.len() as f64;
+        for (kind, weight) in [
+            ("timeout", 0.30),
+            ("upstream_5xx", 0.25),
+            ("rate_limit", 0.10),
+        ] {
+            let share = f64::from(first_types.get(kind).copied().unwrap_or(0)) / n;
+            // 3000 draws: the standard error of a share is under 0.01.
+            assert!((share - weight / 0.65).abs() < 0.04, "{kind}: {share}");
+        }
+        assert_eq!(first_types.len(), 3, "{first_types:?}");
     }
 
     #[test]
