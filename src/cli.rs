@@ -79,7 +79,8 @@ pub struct ScenarioArgs {
     /// The scenario's name (its file name without .yaml)
     #[arg(long)]
     pub name: String,
-    /// Traces to generate [default: the scenario's repeat_count, or no limit with --duration]
+    /// Traces to generate; 0 is the scenario's repeat_count, as in the original [default: the
+    /// scenario's repeat_count, or no limit with --duration]
     #[arg(long)]
     pub count: Option<u64>,
     /// Milliseconds between traces [default: the scenario's interval_ms]
@@ -126,9 +127,14 @@ pub struct GenerateArgs {
     /// Print one line per trace
     #[arg(long)]
     pub show_spans: bool,
-    /// Print every span of every trace with all its attributes
-    #[arg(long)]
+    /// Print every span of every trace with all its attributes (also --show-all-attributes, the
+    /// original's name)
+    #[arg(long, alias = "show-all-attributes")]
     pub show_full_spans: bool,
+    /// Tenant ids to spread the traces over, e.g. `--tenants a b` or `--tenants a,b` (replaces
+    /// TELEMETRY_TENANT_UUIDS and TENANT_UUID; TELEMETRY_TENANT_WEIGHTS still weighs them)
+    #[arg(long, value_name = "ID", num_args = 1.., value_delimiter = ',')]
+    pub tenants: Vec<String>,
     /// Reject scenarios whose worst-case trace has more spans than this
     #[arg(long, value_name = "N", default_value_t = 10_000)]
     pub max_spans_per_trace: u64,
@@ -353,8 +359,14 @@ pub struct ExportArgs {
     /// Encoded bytes per request at most (before compression); whole traces are kept together when they fit
     #[arg(long, value_name = "BYTES", default_value_t = 1024 * 1024, value_parser = clap::value_parser!(u32).range(1024..))]
     pub batch_bytes: u32,
-    /// Write OTLP/JSON lines to FILE (`-`: stdout) instead of sending, or `null` to encode and discard
-    #[arg(long, value_name = "FILE|-|null", conflicts_with = "local_sink")]
+    /// Write OTLP/JSON lines to FILE (`-`: stdout) instead of sending, or `null` to encode and
+    /// discard (also --output-file, the original's name)
+    #[arg(
+        long,
+        alias = "output-file",
+        value_name = "FILE|-|null",
+        conflicts_with = "local_sink"
+    )]
     pub output: Option<PathBuf>,
     /// Write the run's summary (per signal: generated, accepted, rejected, dropped, ...) as JSON to FILE
     #[arg(long, value_name = "FILE")]

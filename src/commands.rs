@@ -29,7 +29,10 @@ use std::time::Duration;
 mod check;
 mod export;
 mod json_schema;
+pub mod out;
 mod validate;
+
+use out::{out, outln};
 
 /// How a command ended, and so the process's exit status.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -53,7 +56,7 @@ impl Outcome {
 }
 
 pub fn run(cli: Cli) -> Outcome {
-    match &cli.command {
+    let outcome = match &cli.command {
         Command::Scenario(args) => scenario(&cli, args),
         Command::Run(args) => run_mixed(&cli, args),
         Command::List(args) => list(args),
@@ -63,7 +66,10 @@ pub fn run(cli: Cli) -> Outcome {
         Command::Schema => json_schema::print_json_schema(),
         Command::Completions(args) => crate::manual::completions(args.shell),
         Command::Man => crate::manual::man(),
-    }
+    };
+    // Output written with `out!` and no newline may still be buffered.
+    out::flush();
+    outcome
 }
 
 fn env(name: &str) -> Option<String> {
@@ -109,8 +115,10 @@ fn scenario(cli: &Cli, args: &ScenarioArgs) -> Outcome {
         }
         Err(error) => return load_failed(&error),
     };
+    // `--count 0` meant "the scenario's repeat_count" in the original: so it does here.
     let count = args
         .count
+        .filter(|&n| n > 0)
         .unwrap_or(if args.generate.pace.duration.is_some() {
             u64::MAX
         } else {
@@ -121,6 +129,12 @@ fn scenario(cli: &Cli, args: &ScenarioArgs) -> Outcome {
 }
 
 fn run_mixed(cli: &Cli, args: &RunArgs) -> Outcome {
+    if args.count == Some(0) {
+        eprintln!(
+            "error: run --count 0 would send nothing; give a number of traces, or --duration to run for a time"
+        );
+        return Outcome::Usage;
+    }
     let options = load_options(args.generate.max_spans_per_trace);
     let library = Library::new(args.generate.scenarios_dir.clone());
     let files = match library.files() {
@@ -199,7 +213,7 @@ fn generate(
     count: u64,
     interval_ms: f64,
 ) -> Outcome {
-    let tenants = match Tenants::from_env(&env) {
+    let tenants = match Tenants::resolve(&args.tenants, &env) {
         Ok(t) => t,
         Err(error) => {
             eprintln!("error: {error}");
@@ -419,7 +433,7 @@ fn generate(
     if output == Output::File("-".into()) {
         eprint!("{report}");
     } else {
-        print!("{report}");
+        out!("{report}");
     }
     let mut outcome = export::outcome(&summary, &output, args.export.allow_export_failures);
     if let Some(path) = &args.export.summary_json
@@ -430,7 +444,7 @@ fn generate(
     }
     if let Some(sink) = local_sink {
         let received = runtime.block_on(sink.shutdown());
-        println!("\nThe local sink received:\n{}", received.render());
+        outln!("\nThe local sink received:\n{}", received.render());
     }
     // Do not wait for requests the exporter gave up on.
     runtime.shutdown_timeout(Duration::from_millis(100));
@@ -503,12 +517,12 @@ fn list(args: &ListArgs) -> Outcome {
         Err(error) => return load_failed(&error),
     };
     if files.is_empty() {
-        println!("No scenarios found.\nLooking in: {library}");
+        outln!("No scenarios found.\nLooking in: {library}");
         return Outcome::Success;
     }
     let options = load_options(u64::MAX);
     let mut outcome = Outcome::Success;
-    println!("Available scenarios:\n");
+    outln!("Available scenarios:\n");
     for file in files {
         match file.decode(&options) {
             Ok((s, _)) => {
@@ -525,19 +539,21 @@ fn list(args: &ListArgs) -> Outcome {
                 } else {
                     s.tags.join(", ")
                 };
-                println!("  - {}", s.name);
-                println!("     {description}");
-                println!("     Tags: {tags}");
-                println!(
+                outln!("  - {}", s.name);
+                outln!("     {description}");
+                outln!("     Tags: {tags}");
+                outln!(
                     "     Repeat: {}, Interval: {}ms\n",
-                    s.repeat_count, s.interval_ms
+                    s.repeat_count,
+                    s.interval_ms
                 );
             }
             Err(_) => {
                 // One broken file must not hide the others; `validate` says what is wrong.
-                println!(
+                outln!(
                     "  - {} (invalid: run `telemetry-simulator validate {}`)\n",
-                    file.name, file.display
+                    file.name,
+                    file.display
                 );
                 outcome = Outcome::Usage;
             }
@@ -580,7 +596,7 @@ fn sink(args: &SinkArgs) -> Outcome {
         args.summary_json.clone(),
     )) {
         Ok(summary) => {
-            println!("{}", summary.render());
+            outln!("{}", summary.render());
             Outcome::Success
         }
         Err(error) => {

@@ -108,6 +108,27 @@ impl Tenants {
     }
 }
 
+impl Tenants {
+    /// The tenants of `--tenants` when given (the flag beats the variables), with the weights of
+    /// `TELEMETRY_TENANT_WEIGHTS`/`TENANT_WEIGHTS` under the same rules; else [`Tenants::from_env`].
+    pub fn resolve(flag: &[String], env: Env) -> Result<Tenants, ConfigError> {
+        let ids: Vec<String> = flag
+            .iter()
+            .flat_map(|id| split_list(id))
+            .collect::<Vec<_>>();
+        if ids.is_empty() {
+            return Tenants::from_env(env);
+        }
+        let joined = ids.join(",");
+        let with_flag = |name: &str| match name {
+            "TELEMETRY_TENANT_UUIDS" => Some(joined.clone()),
+            "TENANT_UUID" => None,
+            other => env(other),
+        };
+        Tenants::from_env(&with_flag)
+    }
+}
+
 fn split_list(v: &str) -> Vec<String> {
     v.split(',')
         .map(str::trim)
@@ -428,6 +449,10 @@ pub fn resource(
     let template = ResourceTemplate {
         attributes,
         tenant_keys: vec![format!("{prefix}.tenant.id"), "tenant.id".into()],
+        // The original's variable: the Schema URL of the resource (not one of its attributes).
+        schema_url: env("TELEMETRY_SIMULATOR_RESOURCE_SCHEMA_URL")
+            .map(|url| url.trim().to_string())
+            .unwrap_or_default(),
     };
     (template, warnings)
 }
@@ -479,6 +504,32 @@ mod tests {
             Tenants::from_env(&bad),
             Err(ConfigError::ZeroWeights { .. })
         ));
+    }
+
+    #[test]
+    fn the_tenants_flag_beats_the_variables_and_keeps_their_weights() {
+        let env = env_of(&[
+            ("TELEMETRY_TENANT_UUIDS", "x,y,z"),
+            ("TENANT_UUID", "w"),
+            ("TELEMETRY_TENANT_WEIGHTS", "1,3"),
+        ]);
+        let flag = ["a".to_string(), "b, c".to_string()];
+        let err = Tenants::resolve(&flag, &env).unwrap_err();
+        assert!(matches!(err, ConfigError::WeightCount { tenants: 3, .. }));
+        let t = Tenants::resolve(&flag[..1], &env_of(&[("TENANT_WEIGHTS", "2")])).unwrap();
+        assert_eq!((t.ids, t.weights), (vec!["a".to_string()], vec![1.0]));
+        let two = ["a".to_string(), "b".to_string()];
+        let t = Tenants::resolve(&two, &env).unwrap();
+        assert_eq!(
+            (t.ids, t.weights),
+            (vec!["a".into(), "b".into()], vec![0.25, 0.75])
+        );
+        let t = Tenants::resolve(&[], &env_of(&[("TENANT_UUID", "w")])).unwrap();
+        assert_eq!(t.ids, vec!["w"]);
+        assert_eq!(
+            Tenants::resolve(&[" ".into()], &env_of(&[])),
+            Err(ConfigError::NoTenant)
+        );
     }
 
     fn traces(flags: &ExportFlags, env: &dyn Fn(&str) -> Option<String>) -> Target {
@@ -699,6 +750,20 @@ mod tests {
         let (r, warnings) = resource("vendor", "svc", "i", &bad);
         assert_eq!(warnings.len(), 1);
         assert!(!r.attributes.iter().any(|(k, _)| k == "team"));
+    }
+
+    #[test]
+    fn the_resource_schema_url_comes_from_the_original_variable() {
+        let env = env_of(&[(
+            "TELEMETRY_SIMULATOR_RESOURCE_SCHEMA_URL",
+            " https://opentelemetry.io/schemas/1.37.0 ",
+        )]);
+        assert_eq!(
+            resource("vendor", "svc", "i", &env).0.schema_url,
+            "https://opentelemetry.io/schemas/1.37.0"
+        );
+        let (r, _) = resource("vendor", "svc", "i", &env_of(&[]));
+        assert_eq!(r.schema_url, "");
     }
 
     #[test]

@@ -439,3 +439,146 @@ fn a_bad_tenant_header_or_tenant_id_is_a_usage_error_before_anything_is_sent() {
     );
     assert!(judge.finish().requests.is_empty(), "nothing may be sent");
 }
+
+/// Every command that prints treats a closed stdout (`| head -1`) as the end of its output:
+/// no panic, and the command's own exit status (0 here). The pipe's read end is closed before
+/// the command starts, so every write fails.
+#[test]
+fn a_closed_stdout_ends_the_output_quietly() {
+    let dir = tempfile::tempdir().unwrap();
+    let summary = dir.path().join("summary.json");
+    let summary = summary.to_str().unwrap();
+    let commands: [&[&str]; 6] = [
+        &["list"],
+        &["validate"],
+        &["schema"],
+        &["check", "--name", "tool_retry", "--samples", "50"],
+        &["man"],
+        &[
+            "scenario",
+            "--name",
+            "tool_retry",
+            "--count",
+            "3",
+            "--interval",
+            "0",
+            "--show-spans",
+            "--output",
+            "null",
+            "--summary-json",
+            summary,
+        ],
+    ];
+    for args in commands {
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        let out = bin()
+            .args(args)
+            .stdout(writer)
+            .stderr(std::process::Stdio::piped())
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+        assert!(!stderr.contains("Broken pipe"), "{args:?}: {stderr}");
+    }
+    // The run went on to the end: it still sent (here: encoded) and counted everything.
+    let summary: serde_json::Value = serde_json::from_str(&common::read(summary.as_ref())).unwrap();
+    assert_eq!(summary["iterations"], 3, "{summary}");
+}
+
+/// `scenario --count 0` meant "the scenario's repeat_count" in the original; `run --count 0`
+/// would send nothing, so it is refused.
+#[test]
+fn count_zero_is_the_repeat_count_for_a_scenario_and_refused_for_a_run() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("three.yaml"),
+        "name: three\nrepeat_count: 3\ninterval_ms: 0\nroot:\n  type: vendor.a2a.orchestrate\n",
+    )
+    .unwrap();
+    let summary = dir.path().join("summary.json");
+    let out = bin()
+        .args([
+            "scenario", "--name", "three", "--count", "0", "--output", "null", "-q",
+        ])
+        .arg("--scenarios-dir")
+        .arg(dir.path())
+        .arg("--summary-json")
+        .arg(&summary)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    let summary: serde_json::Value = serde_json::from_str(&common::read(&summary)).unwrap();
+    assert_eq!(summary["iterations"], 3, "{summary}");
+    assert_eq!(summary["traces"], 3, "{summary}");
+
+    let refused = run(&["run", "--count", "0", "--output", "null"]);
+    assert_eq!(refused.status.code(), Some(2), "{}", text(&refused));
+    assert!(
+        text(&refused).contains("run --count 0 would send nothing"),
+        "{}",
+        text(&refused)
+    );
+}
+
+/// The original's `run --tenants a b --output-file F --show-all-attributes`: the flag's tenants
+/// (beating TELEMETRY_TENANT_UUIDS), OTLP/JSON lines in F, every span printed in full.
+#[test]
+fn the_original_run_flags_work() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("spans.jsonl");
+    let out = bin()
+        .args([
+            "run",
+            "--tenants",
+            "alpha",
+            "beta",
+            "--count",
+            "40",
+            "--interval",
+            "0",
+        ])
+        .args([
+            "--seed",
+            "3",
+            "--no-metrics",
+            "--no-logs",
+            "--show-all-attributes",
+        ])
+        .arg("--output-file")
+        .arg(&file)
+        .env("TELEMETRY_TENANT_UUIDS", "from-env")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("tenant.id=alpha") && stdout.contains("tenant.id=beta"),
+        "--show-all-attributes prints every attribute:\n{stdout}"
+    );
+    let received = common::judge_decode_jsonl(&file);
+    received.assert_no_decode_errors();
+    assert!(received.spans.len() >= 40);
+    let tenants: std::collections::BTreeSet<&str> = received
+        .spans
+        .iter()
+        .map(|s| s.attr_str("tenant.id").unwrap())
+        .collect();
+    assert_eq!(tenants, ["alpha", "beta"].into());
+    // `--tenants a,b` is the same list.
+    let out = bin()
+        .args([
+            "run",
+            "--tenants",
+            "alpha,beta",
+            "--count",
+            "1",
+            "--output",
+            "null",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+}

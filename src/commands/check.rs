@@ -5,6 +5,7 @@
 //! a placeholder, and tenants never draw random numbers. So `check --seed S --samples N` reports
 //! the first N iterations that `scenario --seed S --count N` sends.
 
+use super::out::{out, outln};
 use super::{Outcome, env, load_failed, load_options, load_schema, print_warnings};
 use crate::check::{self, plot};
 use crate::cli::{CheckArgs, Cli, OutputFormat};
@@ -45,13 +46,13 @@ pub fn check(cli: &Cli, args: &CheckArgs) -> Outcome {
     let report = check::check(&scenario, &plan, args.seed, args.samples);
     match args.format {
         OutputFormat::Json => match serde_json::to_string_pretty(&report.to_json()) {
-            Ok(text) => println!("{text}"),
+            Ok(text) => outln!("{text}"),
             Err(error) => {
                 eprintln!("error: cannot print the report: {error}");
                 return Outcome::Failure;
             }
         },
-        OutputFormat::Text => print!("{}", report.render()),
+        OutputFormat::Text => out!("{}", report.render()),
     }
     if let Some(path) = &args.plot {
         if let Err(error) = plot::write(&report, path) {

@@ -2,6 +2,7 @@
 //! (see docs/editor-support.md). Span types are listed under both `vendor.` and the configured
 //! prefix (`TELEMETRY_SIMULATOR_ATTR_PREFIX`).
 
+use super::out::outln;
 use super::{Outcome, env};
 use crate::config;
 use crate::scenario::json_schema::scenario_schema;
@@ -10,7 +11,7 @@ pub fn print_json_schema() -> Outcome {
     let schema = scenario_schema(&config::attr_prefix(&env));
     match serde_json::to_string_pretty(&schema) {
         Ok(text) => {
-            println!("{text}");
+            outln!("{text}");
             Outcome::Success
         }
         Err(error) => {

@@ -14,6 +14,7 @@
 //!  "summary": {"files": 1, "valid": 0, "invalid": 1, "errors": 1, "warnings": 0}}
 //! ```
 
+use super::out::{out, outln};
 use super::{Outcome, error_text, load_options};
 use crate::cli::{Cli, OutputFormat, ValidateArgs};
 use crate::lint::{LintContext, lint};
@@ -81,7 +82,7 @@ pub fn validate(cli: &Cli, args: &ValidateArgs) -> Outcome {
         if json {
             eprint!("{shown}");
         } else {
-            print!("{shown}");
+            out!("{shown}");
         }
         if args.paths.is_empty() && args.scenarios_dir.is_none() {
             return finish(&reports, json);
@@ -195,7 +196,7 @@ fn finish(reports: &[FileReport], json: bool) -> Outcome {
                 "warnings": warnings,
             }
         });
-        println!(
+        outln!(
             "{}",
             serde_json::to_string_pretty(&document).unwrap_or_default()
         );
@@ -205,10 +206,10 @@ fn finish(reports: &[FileReport], json: bool) -> Outcome {
                 eprintln!("{}", report.diagnostics);
             }
             if report.errors() == 0 {
-                println!("ok: {}", report.file);
+                outln!("ok: {}", report.file);
             }
         }
-        println!(
+        outln!(
             "{} files checked: {} valid, {invalid} invalid ({errors} errors, {warnings} warnings)",
             reports.len(),
             reports.len() - invalid
