@@ -2,6 +2,7 @@
 #
 #   make install                          cargo install --path . --locked
 #   make run                              mixed workload over every scenario (COUNT, INTERVAL)
+#   make run-count COUNT=50               mixed workload of exactly COUNT traces (COUNT required)
 #   make run-scenario SCENARIO=tool_retry one scenario (COUNT, INTERVAL default to its own)
 #   make list | make validate             the scenarios, and a check of every file
 #   make sink                             the built-in OTLP receiver on 127.0.0.1:4318
@@ -14,6 +15,8 @@
 #   OTLP_ENDPOINT   where to send, e.g. http://localhost:4318 [default: the binary's rules:
 #                   OTEL_EXPORTER_OTLP_ENDPOINT, OTLP_HTTP_ENDPOINT, else http://localhost:4318]
 #   SCENARIOS_DIR   folder of scenario files [default: the bundled samples]
+#   SCHEMA_PATH     semantic-conventions schema file, passed as --schema-path [default:
+#                   TELEMETRY_SIMULATOR_SCHEMA_PATH, else the bundled schema]
 #   SCENARIO        the scenario of run-scenario
 #   COUNT, INTERVAL traces, and milliseconds between them
 #   ARGS            anything else to pass, e.g. ARGS="--seed 42 --content --project demo"
@@ -26,6 +29,7 @@ SHELL := /bin/bash
 SIMULATOR ?= cargo run --release --quiet --
 OTLP_ENDPOINT ?=
 SCENARIOS_DIR ?=
+SCHEMA_PATH ?=
 SCENARIO ?= successful_agent_turn
 COUNT ?=
 INTERVAL ?=
@@ -35,6 +39,8 @@ export TENANT_UUID ?= dev-tenant-1
 
 endpoint_arg = $(if $(OTLP_ENDPOINT),--endpoint $(OTLP_ENDPOINT))
 dir_arg = $(if $(SCENARIOS_DIR),--scenarios-dir $(SCENARIOS_DIR))
+# With its own leading space, so that an unset SCHEMA_PATH leaves no gap.
+schema_arg = $(if $(SCHEMA_PATH), --schema-path $(SCHEMA_PATH))
 count_arg = $(if $(COUNT),--count $(COUNT))
 interval_arg = $(if $(INTERVAL),--interval $(INTERVAL))
 
@@ -51,7 +57,7 @@ PHOENIX_WORKING_DIR ?= $(CURDIR)/target/phoenix-data
 BENCH_SCENARIO ?= successful_agent_turn
 BENCH_COUNT ?= 1000000
 
-.PHONY: help install build run run-fast run-scenario list list-scenarios validate run-validate \
+.PHONY: help install build run run-fast run-count run-scenario list list-scenarios validate run-validate \
 	sink test test-phoenix bench jaeger-up jaeger-down phoenix lint-container man completions
 
 help:
@@ -64,20 +70,25 @@ build:
 	cargo build --release --locked
 
 run:
-	$(SIMULATOR) run --count $(or $(COUNT),100) --interval $(or $(INTERVAL),500) $(endpoint_arg) $(dir_arg) $(ARGS)
+	$(SIMULATOR) run --count $(or $(COUNT),100) --interval $(or $(INTERVAL),500) $(endpoint_arg) $(dir_arg)$(schema_arg) $(ARGS)
 
 # As fast as the endpoint takes it.
 run-fast:
-	$(SIMULATOR) run --count $(or $(COUNT),1000) --interval 0 $(endpoint_arg) $(dir_arg) $(ARGS)
+	$(SIMULATOR) run --count $(or $(COUNT),1000) --interval 0 $(endpoint_arg) $(dir_arg)$(schema_arg) $(ARGS)
+
+# The original's target: the mixed workload with exactly COUNT traces.
+run-count:
+	@if [ -z "$(COUNT)" ]; then echo "error: run-count needs COUNT, e.g. make run-count COUNT=50" >&2; exit 2; fi
+	$(SIMULATOR) run --count $(COUNT) --interval $(or $(INTERVAL),500) $(endpoint_arg) $(dir_arg)$(schema_arg) $(ARGS)
 
 run-scenario:
-	$(SIMULATOR) scenario --name $(SCENARIO) $(count_arg) $(interval_arg) $(endpoint_arg) $(dir_arg) $(ARGS)
+	$(SIMULATOR) scenario --name $(SCENARIO) $(count_arg) $(interval_arg) $(endpoint_arg) $(dir_arg)$(schema_arg) $(ARGS)
 
 list:
 	$(SIMULATOR) list $(dir_arg)
 
 validate:
-	$(SIMULATOR) validate $(dir_arg) $(ARGS)
+	$(SIMULATOR) validate $(dir_arg)$(schema_arg) $(ARGS)
 
 # The original tool's names for the same targets.
 list-scenarios: list

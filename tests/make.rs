@@ -1,6 +1,6 @@
 //! The Makefile, as a user drives it: `make -n` shows what each target would run with the
-//! variables the original tool's Makefile took (OTLP_ENDPOINT, SCENARIOS_DIR, SCENARIO, COUNT,
-//! INTERVAL), and `make list` / `make validate` really run (against the binary under test, through
+//! variables the original tool's Makefile took (OTLP_ENDPOINT, SCENARIOS_DIR, SCHEMA_PATH,
+//! SCENARIO, COUNT, INTERVAL), and `make list` / `make validate` really run (against the binary under test, through
 //! SIMULATOR, so no release build is needed).
 
 mod common;
@@ -17,6 +17,7 @@ fn make(args: &[&str]) -> Output {
     for var in [
         "OTLP_ENDPOINT",
         "SCENARIOS_DIR",
+        "SCHEMA_PATH",
         "SCENARIO",
         "COUNT",
         "INTERVAL",
@@ -60,6 +61,7 @@ fn every_target_has_a_recipe() {
         "build",
         "run",
         "run-fast",
+        "run-count",
         "run-scenario",
         "list",
         "list-scenarios",
@@ -118,6 +120,33 @@ fn run_targets_pass_the_make_variables() {
 
     let fast = dry_run(&["run-fast"]);
     assert!(fast.contains("--interval 0"), "{fast}");
+}
+
+#[test]
+fn schema_path_reaches_every_generating_target_and_run_count_needs_a_count() {
+    for target in ["run", "run-fast", "run-count", "run-scenario", "validate"] {
+        let line = dry_run(&[target, "COUNT=5", "SCHEMA_PATH=/conv/semconv.yaml"]);
+        assert!(
+            line.contains("--schema-path /conv/semconv.yaml"),
+            "{target}: {line}"
+        );
+        let line = dry_run(&[target, "COUNT=5"]);
+        assert!(!line.contains("--schema-path"), "{target}: {line}");
+    }
+    let count = dry_run(&[
+        "run-count",
+        "COUNT=50",
+        "INTERVAL=20",
+        "SCENARIOS_DIR=/defs",
+    ]);
+    assert!(
+        count.contains("run --count 50 --interval 20") && count.contains("--scenarios-dir /defs"),
+        "{count}"
+    );
+    let missing = make(&["run-count", "SIMULATOR=false"]);
+    assert_eq!(missing.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&missing.stderr);
+    assert!(err.contains("run-count needs COUNT"), "{err}");
 }
 
 #[test]
