@@ -763,6 +763,13 @@ fn logs_are_the_spans_records_at_their_times_with_their_ids() {
             log["time_unix_nano"].as_u64().unwrap(),
         ));
         let a = &log["attributes"];
+        // The original's attributes: the event name, and the turn index on every record.
+        assert_eq!(a["event.name"], event);
+        assert!(
+            a["vendor.turn.index"]
+                .as_i64()
+                .is_some_and(|i| (0..10).contains(&i))
+        );
         assert_eq!(log["resource"]["tenant.id"], tenant(span).as_str());
         assert_eq!(a["tenant.id"], tenant(span).as_str());
         assert_eq!(a["vendor.session.id"], span.attributes["vendor.session.id"]);
@@ -1147,4 +1154,112 @@ fn bad_metric_options_are_usage_errors() {
             .unwrap();
         assert_eq!(out.status.code(), Some(2), "{args:?}: {}", text(&out));
     }
+}
+
+/// A control plane in front of a turn with a retrieval that sets no document count.
+const ADMITTED: &str = r#"
+name: admitted
+root:
+  type: cp.request
+  error: {rate: 0.05}
+  attributes:
+    vendor.cp.status.code: {distribution: categorical, values: {ALLOWED: 0.7, BLOCKED: 0.3}}
+  children:
+    - type: vendor.a2a.orchestrate
+      error: {rate: 0}
+      children:
+        - type: rag.retrieve
+          error: {rate: 0}
+          attributes: {rag.index.name: kb}
+"#;
+
+/// What dashboards built on the original's telemetry filter on, as received: the resource's
+/// schema URL (TELEMETRY_SIMULATOR_RESOURCE_SCHEMA_URL) on every signal and protocol,
+/// `event.name` and `{prefix}.turn.index` on every log record, a document count on every
+/// retrieval (span, `vendor.rag.documents_returned` metric, log body) though the step sets
+/// none, and `vendor.cp.outgoing_trace_id` on each request the control plane let through.
+#[test]
+fn what_the_original_dashboards_read_is_sent() {
+    let url = "https://opentelemetry.io/schemas/1.37.0";
+    let dir = scenario_dir(&[("admitted", ADMITTED)]);
+    let dir = dir.path().to_str().unwrap();
+    let args = |protocol: &'static str, count: &'static str| {
+        [
+            "scenario",
+            "--name",
+            "admitted",
+            "--scenarios-dir",
+            dir,
+            "--count",
+            count,
+            "--interval",
+            "0",
+            "--seed",
+            "5",
+            "--metrics-temporality",
+            "delta",
+            "-q",
+            "--protocol",
+            protocol,
+        ]
+    };
+    let env = [("TELEMETRY_SIMULATOR_RESOURCE_SCHEMA_URL", url)];
+    let (received, _) = send(&args("http/protobuf", "300"), &env);
+    let (json, _) = send(&args("http/json", "5"), &env);
+    for r in [&received, &json] {
+        for path in ["/v1/traces", "/v1/metrics", "/v1/logs"] {
+            let requests = r.requests_to(path);
+            assert!(!requests.is_empty(), "{path}");
+            for request in requests {
+                assert_eq!(request["schema_urls"], json!([url]), "{path}: {request}");
+            }
+        }
+    }
+
+    for log in &received.logs {
+        let a = &log["attributes"];
+        assert_eq!(a["event.name"], log["event_name"], "{log}");
+        assert!(a["vendor.turn.index"].is_i64(), "{log}");
+    }
+    let retrievals = received.spans_named("rag.retrieve");
+    let counts: Vec<i64> = retrievals
+        .iter()
+        .map(|s| {
+            s.attr_i64("rag.documents.returned")
+                .expect("a document count")
+        })
+        .collect();
+    let as_f64: Vec<f64> = counts.iter().map(|&n| n as f64).collect();
+    common::assert_mean_within(&as_f64, 5.0, "documents per retrieval (Poisson 5)");
+    let histogram = merged(&received)
+        .into_iter()
+        .filter(|((name, ..), _)| name == "vendor.rag.documents_returned")
+        .fold((0, 0.0), |(n, sum), (_, m)| (n + m.count, sum + m.sum));
+    assert_eq!(
+        histogram,
+        (counts.len() as u64, counts.iter().sum::<i64>() as f64)
+    );
+    let bodies: BTreeSet<String> = received
+        .logs
+        .iter()
+        .filter(|l| l["event_name"] == "rag.retrieve")
+        .map(|l| l["body"].as_str().unwrap().to_string())
+        .collect();
+    let expected: BTreeSet<String> = counts
+        .iter()
+        .map(|n| format!("RAG retrieval from kb: {n} documents"))
+        .collect();
+    assert_eq!(bodies, expected);
+
+    let requests = received.spans_named("cp.request");
+    let mut admitted = 0;
+    for cp in &requests {
+        let through =
+            cp.status_code != 2 && cp.attr_str("vendor.cp.status.code") == Some("ALLOWED");
+        let outgoing = cp.attr_str("vendor.cp.outgoing_trace_id");
+        assert_eq!(outgoing, through.then_some(cp.trace_id.as_str()), "{cp:?}");
+        admitted += usize::from(through);
+    }
+    // 95% not failed × 70% ALLOWED.
+    common::assert_proportion(admitted, requests.len(), 0.95 * 0.7, "admitted requests");
 }

@@ -623,3 +623,54 @@ root:
         .count();
     assert_eq!(failed, 10);
 }
+
+/// "Fails on its first attempt and succeeds after retry" with the default error types: the
+/// forced failure draws only the retryable ones (timeout .30, upstream_5xx .25, rate_limit
+/// .10), so every tool call is retried; before, about a third drew a non-retryable type
+/// (validation, auth_failure, not_found, internal_error) and ended at once.
+#[test]
+fn a_forced_initial_failure_is_always_retried_with_the_default_error_types() {
+    let scenario = "name: forced\nroot:\n  type: vendor.a2a.orchestrate\n  error: {rate: 0}\n  children:\n    - type: vendor.mcp.tool.execute\n      retry: {max_attempts: 3, force_initial_failure: true}\n";
+    let dir = scenario_dir(&[("forced", scenario)]);
+    let n = 600;
+    let received = send(
+        &[
+            "scenario",
+            "--name",
+            "forced",
+            "--scenarios-dir",
+            path_str(dir.path()),
+            "--count",
+            &n.to_string(),
+            "--interval",
+            "0",
+            "--seed",
+            "14",
+            "--no-metrics",
+            "--no-logs",
+        ],
+        &[],
+    );
+    let mut first: BTreeMap<String, usize> = BTreeMap::new();
+    for spans in received.traces().values() {
+        let tool = spans
+            .iter()
+            .find(|s| s.name == "vendor.mcp.tool.execute")
+            .unwrap();
+        let attempts = children(spans, tool);
+        assert!(attempts.len() >= 2, "a forced failure not retried");
+        assert_eq!(attempts[0].status_code, 2);
+        *first
+            .entry(attempts[0].attr_str("error.type").unwrap().to_string())
+            .or_default() += 1;
+    }
+    assert_eq!(first.values().sum::<usize>(), n);
+    for (kind, weight) in [
+        ("timeout", 0.30),
+        ("upstream_5xx", 0.25),
+        ("rate_limit", 0.10),
+    ] {
+        let seen = first.get(kind).copied().unwrap_or(0);
+        assert_proportion(seen, n, weight / 0.65, kind);
+    }
+}
