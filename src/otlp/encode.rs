@@ -287,7 +287,6 @@ impl TraceBatch {
                         spans,
                         ..Default::default()
                     }],
-                    ..Default::default()
                 })
                 .collect(),
         }

@@ -68,7 +68,6 @@ impl LogBatch {
                             log_records,
                             ..Default::default()
                         }],
-                        ..Default::default()
                     }],
                 },
             })

@@ -66,7 +66,6 @@ pub fn metrics_requests(
                         metrics,
                         ..Default::default()
                     }],
-                    ..Default::default()
                 }],
             },
         });
