@@ -167,9 +167,11 @@ fn validate_shows_the_schema() {
     assert!(stdout.contains("gen_ai.client.operation.duration"));
 }
 
-/// The spans of an `--output` file (OTLP/JSON lines): name and attributes, each value as its
-/// OTLP/JSON object (`{"stringValue": "x"}`).
-fn output_spans(path: &Path) -> Vec<(String, Map<String, Value>)> {
+/// A span's name and attributes, each value as its OTLP/JSON object (`{"stringValue": "x"}`).
+type NamedSpan = (String, Map<String, Value>);
+
+/// The spans of an `--output` file (OTLP/JSON lines).
+fn output_spans(path: &Path) -> Vec<NamedSpan> {
     let mut spans = Vec::new();
     for line in read(path).lines() {
         let request: Value = serde_json::from_str(line).expect("an OTLP/JSON line");
@@ -206,7 +208,7 @@ fn run_with_schema(
     name: &str,
     count: u32,
     scenarios_dir: Option<&Path>,
-) -> (Vec<(String, Map<String, Value>)>, String) {
+) -> (Vec<NamedSpan>, String) {
     let dir = tempfile::tempdir().unwrap();
     let output = dir.path().join("out.jsonl");
     let mut cmd = bin();
@@ -385,7 +387,7 @@ fn every_schema_file_the_original_shipped_loads_and_drives_attributes() {
 /// Every attribute in the schema's own namespace (`gentoro.*`, which neither the generator nor
 /// the scenario writes) that a span carries has a value its definition allows: its `default`, one
 /// of its `allowed_values` (outcome attributes: its success or failure spelling among them).
-fn assert_allowed_values_hold(file: &Path, spans: &[(String, Map<String, Value>)]) {
+fn assert_allowed_values_hold(file: &Path, spans: &[NamedSpan]) {
     let schema = telemetry_simulator::schema::load(file).unwrap();
     let mut checked = 0;
     for (name, attributes) in spans {
