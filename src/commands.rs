@@ -120,7 +120,7 @@ fn print_schema_warnings(schema: &Schema) {
         eprintln!("  ... and {} more", warnings.len() - SCHEMA_WARNINGS_SHOWN);
     }
     eprintln!(
-        "  `telemetry-simulator validate --schema-path {}` shows each with its fix; `--strict` makes them errors",
+        "  `telemetry-simulator validate --show-schema --schema-path {}` shows each with its fix; `--strict` makes them errors",
         schema.source
     );
 }
