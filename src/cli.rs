@@ -406,6 +406,10 @@ pub struct ValidateArgs {
     /// How to print the findings: text for people, json for editors and CI
     #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
     pub format: OutputFormat,
+    /// Count every warning as an error (exit 2), e.g. a schema file's problems that are
+    /// otherwise worked around as the Python original did
+    #[arg(long)]
+    pub strict: bool,
 }
 
 /// How `validate` and `check` print what they found.

@@ -95,8 +95,40 @@ fn load_schema(path: Option<&Path>, prefix: &str) -> Result<Schema, Outcome> {
         })?,
         None => schema::bundled(),
     };
-    print_warnings(&schema.warnings);
+    print_schema_warnings(&schema);
     Ok(schema.with_prefix(prefix))
+}
+
+/// How many of a schema file's warnings `scenario` and `run` print; `validate` prints them all.
+const SCHEMA_WARNINGS_SHOWN: usize = 3;
+
+/// A schema file's warnings, compactly: a count, the first few on one line each, and where to see
+/// the rest. Schema files written for the original tool have several each, and the full form
+/// (source line, caret, help) would bury the run's own output.
+fn print_schema_warnings(schema: &Schema) {
+    let warnings = &schema.warnings.0;
+    if warnings.is_empty() {
+        return;
+    }
+    eprintln!(
+        "warning: schema {}: {} problem(s) worked around, as the original tool did:",
+        schema.source,
+        warnings.len()
+    );
+    for w in warnings.iter().take(SCHEMA_WARNINGS_SHOWN) {
+        let at = w
+            .mark
+            .map(|m| format!(":{}:{}", m.line, m.column))
+            .unwrap_or_default();
+        eprintln!("  {}{at}: {}: {}", w.file, w.path, w.message);
+    }
+    if warnings.len() > SCHEMA_WARNINGS_SHOWN {
+        eprintln!("  ... and {} more", warnings.len() - SCHEMA_WARNINGS_SHOWN);
+    }
+    eprintln!(
+        "  `telemetry-simulator validate --show-schema --schema-path {}` shows each with its fix; `--strict` makes them errors",
+        schema.source
+    );
 }
 
 fn print_warnings(diagnostics: &Diagnostics) {

@@ -284,7 +284,7 @@ fn the_bundled_scenarios_are_clean_warnings_included() {
 fn a_broken_schema_file_is_reported_like_a_scenario() {
     let dir = tempfile::tempdir().unwrap();
     let schema = dir.path().join("broken.yaml");
-    std::fs::write(&schema, "common_attributes:\n  a.b:\n    type: strnig\n").unwrap();
+    std::fs::write(&schema, "span_names:\n  a.b:\n    span_kind: sever\n").unwrap();
     let out = bin()
         .args(["validate", "--format", "json", "--schema-path"])
         .arg(&schema)
@@ -295,4 +295,122 @@ fn a_broken_schema_file_is_reported_like_a_scenario() {
     let file = &report["files"][0];
     assert!(file["file"].as_str().unwrap().ends_with("broken.yaml"));
     assert_eq!(file["diagnostics"][0]["line"], 3);
+    assert_eq!(file["diagnostics"][0]["severity"], "error");
+
+    // A mistake the original lived with loads with a warning; --strict makes it an error.
+    std::fs::write(&schema, "common_attributes:\n  a.b:\n    type: strnig\n").unwrap();
+    for (strict, code, severity) in [(false, 0, "warning"), (true, 2, "error")] {
+        let mut cmd = bin();
+        cmd.args([
+            "validate",
+            "--show-schema",
+            "--format",
+            "json",
+            "--schema-path",
+        ])
+        .arg(&schema);
+        if strict {
+            cmd.arg("--strict");
+        }
+        let out = cmd.output().unwrap();
+        assert_eq!(out.status.code(), Some(code));
+        let report = json_of(&out);
+        let diagnostic = &report["files"][0]["diagnostics"][0];
+        assert_eq!(diagnostic["severity"], severity);
+        assert_eq!(diagnostic["line"], 3);
+        assert_eq!(diagnostic["path"], "common_attributes.a.b.type");
+        assert_eq!(diagnostic["help"], "did you mean `string`?");
+    }
+}
+
+/// The original's later scenario formats (v2: `tenant`, `agent`, `endusers` → `turns`; before it
+/// `context` / `data_plane`): one error naming the format and what to do, not an unknown-key error
+/// per key.
+#[test]
+fn a_scenario_in_the_originals_later_formats_gets_one_error_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("v2.yaml"),
+        "name: new_claim_phone
+tenant: toro
+agent: toro-customer-assistant-001
+workload_weight: 9.0
+interval_ms: 100
+endusers:
+  - id: u1
+    turns:
+      - user_input: Start a claim
+        tool_chain: [{mcp_server: phone, tool: new_claim}]
+        agent_response: Done
+",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("data_plane.yaml"),
+        "name: claim_status
+workload_weight: 1.0
+context: {tenant: toro, mcp_server: phone, tools: [claim_status]}
+data_plane: {workflow: claim_status, goal: happy_path}
+",
+    )
+    .unwrap();
+    // With `root`, a stray key of the later formats is an ordinary unknown key.
+    std::fs::write(
+        dir.path().join("v1.yaml"),
+        "name: v1\nworkload_weight: 2\nroot: {type: vendor.a2a.orchestrate}\n",
+    )
+    .unwrap();
+    let out = bin()
+        .args(["validate", "--format", "json"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let report = json_of(&out);
+    let file = |name: &str| {
+        report["files"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["file"].as_str().unwrap().ends_with(name))
+            .unwrap_or_else(|| panic!("{name} not reported: {report:#}"))
+            .clone()
+    };
+    for (name, format, line) in [
+        ("v2.yaml", "v2 scenario format", 2),
+        (
+            "data_plane.yaml",
+            "`context` / `data_plane` scenario format",
+            2,
+        ),
+    ] {
+        let file = file(name);
+        let diagnostics = file["diagnostics"].as_array().unwrap();
+        assert_eq!(diagnostics.len(), 1, "{name}: {diagnostics:#?}");
+        let error = &diagnostics[0];
+        assert_eq!(error["severity"], "error");
+        assert_eq!(error["line"], line, "{name}");
+        let message = error["message"].as_str().unwrap();
+        assert!(message.contains(format), "{name}: {message}");
+        assert!(message.contains("`workload_weight`"), "{message}");
+        assert!(
+            message.contains("one `root` step with `children`"),
+            "{message}"
+        );
+        let help = error["help"].as_str().unwrap();
+        assert!(
+            help.contains("`workload_weight` becomes `weight`"),
+            "{help}"
+        );
+        assert!(help.contains("docs/compatibility.md"), "{help}");
+    }
+    let v1 = file("v1.yaml");
+    assert_eq!(v1["diagnostics"][0]["path"], "workload_weight");
+    assert!(
+        v1["diagnostics"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("unknown key"),
+        "{v1:#}"
+    );
 }

@@ -3,7 +3,8 @@
 //! Each file is decoded (syntax, keys, types, ranges: errors) and then linted (`crate::lint`:
 //! schema conformance, children that cannot fit, high cardinality). A file that cannot be read is
 //! reported like any other problem, so one bad path does not hide the rest. The exit status is 2
-//! when any file has an error.
+//! when any file has an error. With `--strict` every warning counts as an error: the schema file's
+//! problems that loading works around (see `crate::schema`) and the scenarios' warnings alike.
 //!
 //! The JSON shape (`--format json`) is stable, for editors and CI; see docs/validate-and-check.md:
 //!
@@ -55,7 +56,7 @@ pub fn validate(cli: &Cli, args: &ValidateArgs) -> Outcome {
                     file: path.display().to_string(),
                     diagnostics,
                 });
-                return finish(&reports, json);
+                return finish(&reports, json, args.strict);
             }
         },
         None => schema::bundled(),
@@ -85,13 +86,13 @@ pub fn validate(cli: &Cli, args: &ValidateArgs) -> Outcome {
             out!("{shown}");
         }
         if args.paths.is_empty() && args.scenarios_dir.is_none() {
-            return finish(&reports, json);
+            return finish(&reports, json, args.strict);
         }
     }
     for file in files(args) {
         reports.push(check_file(file, &options, &schema));
     }
-    finish(&reports, json)
+    finish(&reports, json, args.strict)
 }
 
 /// The files named on the command line (folders expanded), else those of the library.
@@ -180,7 +181,35 @@ fn unlocated(file: &str, message: impl ToString) -> Diagnostic {
     }
 }
 
-fn finish(reports: &[FileReport], json: bool) -> Outcome {
+/// `--strict`: the reports with every warning made an error.
+fn strict(reports: &[FileReport]) -> Vec<FileReport> {
+    reports
+        .iter()
+        .map(|report| FileReport {
+            file: report.file.clone(),
+            diagnostics: Diagnostics(
+                report
+                    .diagnostics
+                    .0
+                    .iter()
+                    .map(|d| Diagnostic {
+                        severity: Severity::Error,
+                        ..d.clone()
+                    })
+                    .collect(),
+            ),
+        })
+        .collect()
+}
+
+fn finish(reports: &[FileReport], json: bool, strict_mode: bool) -> Outcome {
+    let promoted;
+    let reports = if strict_mode {
+        promoted = strict(reports);
+        &promoted[..]
+    } else {
+        reports
+    };
     let invalid = reports.iter().filter(|r| r.errors() > 0).count();
     let errors: usize = reports.iter().map(FileReport::errors).sum();
     let warnings: usize = reports.iter().map(FileReport::warnings).sum();

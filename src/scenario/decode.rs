@@ -33,6 +33,23 @@ impl Default for LoadOptions {
     }
 }
 
+/// Top-level keys of the Python tool's later scenario formats, none of which this format has:
+/// its v2 (`tenant`, `agent`, `endusers` → `turns`) and the `context` / `data_plane` format
+/// before it (both weighted by `workload_weight`).
+const LATER_FORMAT_KEYS: [&str; 8] = [
+    "tenant",
+    "agent",
+    "endusers",
+    "turns",
+    "workload_weight",
+    "context",
+    "data_plane",
+    "conversation",
+];
+
+/// The v2 format's own keys, which tell it from the `context` / `data_plane` format.
+const V2_KEYS: [&str; 4] = ["tenant", "agent", "endusers", "turns"];
+
 /// Upper bound of a `count` that has a distribution but no `max`.
 pub const DEFAULT_DISTRIBUTION_COUNT_MAX: u32 = 1000;
 
@@ -492,6 +509,56 @@ impl<'a> Decoder<'a> {
 
     // ---- the document -------------------------------------------------------------------
 
+    /// Reports a file in one of the Python tool's later scenario formats with one error naming the
+    /// format and what to do, instead of an "unknown key" error per key. A file with `root` or
+    /// `spans` is in this format, whatever else it has.
+    fn later_format(&mut self, node: &Node) -> bool {
+        let Value::Map(entries) = &node.value else {
+            return false;
+        };
+        let keys: Vec<(&str, Mark)> = entries
+            .iter()
+            .filter_map(|(k, _)| match &k.value {
+                Value::Str(s) => Some((s.as_str(), k.mark)),
+                _ => None,
+            })
+            .collect();
+        if keys.iter().any(|(k, _)| *k == "root" || *k == "spans") {
+            return false;
+        }
+        let found: Vec<&(&str, Mark)> = keys
+            .iter()
+            .filter(|(k, _)| LATER_FORMAT_KEYS.contains(k))
+            .collect();
+        let Some((_, mark)) = found.first() else {
+            return false;
+        };
+        let format = if found.iter().any(|(k, _)| V2_KEYS.contains(k)) {
+            "the Python tool's v2 scenario format (otelsim 2.x: `tenant`, `agent`, `endusers` → `turns`)"
+        } else {
+            "the Python tool's `context` / `data_plane` scenario format (otelsim 1.x)"
+        };
+        let names: Vec<String> = found.iter().map(|(k, _)| format!("`{k}`")).collect();
+        self.push(
+            Severity::Error,
+            Some(*mark),
+            "",
+            format!(
+                "this file is in {format} (it has {}); this tool reads the original's first format: \
+                 one `root` step with `children`",
+                names.join(", ")
+            ),
+            Some(
+                "convert it: one request becomes a `root` step (`type: a2a.orchestrate`) whose \
+                 `children` are its planner, LLM and tool steps; `workload_weight` becomes `weight`; \
+                 tenants come from TELEMETRY_TENANT_UUIDS. docs/compatibility.md, \
+                 \"Migrating from the Python tool\", shows a converted file"
+                    .into(),
+            ),
+        );
+        true
+    }
+
     fn scenario(&mut self, node: &Node, name: &str, options: &LoadOptions) -> Option<Scenario> {
         if node.value == Value::Null {
             self.error(
@@ -499,6 +566,9 @@ impl<'a> Decoder<'a> {
                 "",
                 "the file is empty: a scenario needs at least a `root` step",
             );
+            return None;
+        }
+        if self.later_format(node) {
             return None;
         }
         let mut f = self.fields(node, "", &format::DOCUMENT)?;

@@ -5,10 +5,13 @@
 //! `schema_version`, `span_names`, `resource_attributes`, `common_attributes`, any other top-level
 //! `*_attributes` mapping, `canonical_metrics` and `status_schema`. Real schema files written for
 //! the original carry many more sections (`lineage`, `emission_policy`, `*_model`, `*_span_spec`)
-//! and per-attribute keys (`note`, `values`, `applies_to`); those are ignored, as the original
-//! ignores them, so such files keep loading. What *is* read is checked: a wrong type of a known key,
-//! an unknown attribute `type` or span kind, or a default / allowed value that does not fit the
-//! declared type is an error with file, line, column and key path, all problems reported at once.
+//! and per-attribute documentation (`note`, `values`); those are skipped, as the original skipped
+//! them. Per-attribute `applies_to` (span name suffixes) is honoured, as the original's later
+//! versions, which shipped those files, honoured it for common attributes. Every schema file the
+//! original accepted loads: its mistakes (a list where an attribute definition belongs, a value
+//! of the wrong type, an unknown key in a definition) are warnings with file, line, column, key
+//! path and what was done with the value, in [`Schema::warnings`]; only what the original refused
+//! too (bad YAML, an unknown span kind) is an error. See `decode` for why.
 //!
 //! The module is data only. [`Schema::span_attributes`] reproduces the original's choice of
 //! attribute section per span name, and [`AttributeDef::rule`] its order of precedence for values,
@@ -192,6 +195,9 @@ pub struct AttributeDef {
     /// Already checked against `ty`. `default: null` counts as no default, as in the original.
     pub default: Option<Literal>,
     pub sensitive: bool,
+    /// `applies_to`: the span name suffixes (`a2a.orchestrate`) of the spans that carry the
+    /// attribute; empty for every span of its section.
+    pub applies_to: Vec<String>,
     /// Where the attribute's name was written.
     pub mark: Mark,
 }
@@ -328,8 +334,9 @@ impl Schema {
 
     /// The attributes a span named `span_name` (as emitted, prefix included) carries: all of
     /// `common_attributes`, then its [`span_section`](Self::span_section), a later definition
-    /// replacing an earlier one of the same name in place; `deployment.environment.name` is left
-    /// out. Empty when the schema defines nothing for the span (e.g. the minimal schema).
+    /// replacing an earlier one of the same name in place; `deployment.environment.name` and
+    /// attributes whose `applies_to` names other spans are left out. Empty when the schema defines
+    /// nothing for the span (e.g. the minimal schema).
     pub fn span_attributes(&self, span_name: &str) -> Vec<&AttributeDef> {
         let mut out: Vec<&AttributeDef> = self.common_attributes().iter().collect();
         if let Some(section) = self.span_section(span_name) {
@@ -340,7 +347,7 @@ impl Schema {
                 }
             }
         }
-        out.retain(|a| a.name != RESOURCE_ONLY_ATTRIBUTE);
+        out.retain(|a| a.name != RESOURCE_ONLY_ATTRIBUTE && a.applies(span_name));
         out
     }
 
@@ -457,6 +464,15 @@ impl Schema {
             ));
         }
         out
+    }
+}
+
+impl AttributeDef {
+    /// Whether the attribute goes on span `span_name`: always without `applies_to`, else when the
+    /// name is one of its entries or ends with `.entry` (`vendor.a2a.orchestrate` for
+    /// `a2a.orchestrate`).
+    pub fn applies(&self, span_name: &str) -> bool {
+        self.applies_to.is_empty() || self.applies_to.iter().any(|s| has_suffix(span_name, s))
     }
 }
 

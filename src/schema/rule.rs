@@ -294,6 +294,7 @@ mod tests {
             examples: Vec::new(),
             default: None,
             sensitive: false,
+            applies_to: Vec::new(),
             mark: Mark::default(),
         }
     }
