@@ -123,10 +123,10 @@ pub struct GenerateArgs {
     /// Send no logs
     #[arg(long)]
     pub no_logs: bool,
-    /// Print one line per trace
+    /// Print one line per trace (the run then uses one worker, so lines come in order)
     #[arg(long)]
     pub show_spans: bool,
-    /// Print every span of every trace with all its attributes
+    /// Print every span of every trace with all its attributes (one worker, as --show-spans)
     #[arg(long)]
     pub show_full_spans: bool,
     /// Reject scenarios whose worst-case trace has more spans than this
@@ -356,7 +356,7 @@ pub struct ExportArgs {
     /// Write OTLP/JSON lines to FILE (`-`: stdout) instead of sending, or `null` to encode and discard
     #[arg(long, value_name = "FILE|-|null", conflicts_with = "local_sink")]
     pub output: Option<PathBuf>,
-    /// Write the run's summary (per signal: generated, accepted, rejected, dropped, ...) as JSON to FILE
+    /// Write the run's summary (per signal: generated, accepted, rejected, dropped, ...) as JSON to FILE (`-` or /dev/stdout: to stdout, and the human summary to stderr)
     #[arg(long, value_name = "FILE")]
     pub summary_json: Option<PathBuf>,
     /// Exit 0 even if some telemetry was rejected or dropped (it is still reported)
