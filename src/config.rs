@@ -384,9 +384,22 @@ fn parse_pairs(value: &str) -> Option<Vec<(String, String)>> {
 fn parse_headers(setting: &str, value: &str) -> Result<Vec<(String, String)>, ConfigError> {
     parse_pairs(value).ok_or_else(|| ConfigError::BadValue {
         setting: setting.into(),
-        value: value.into(),
+        value: hide_values(value),
         expected: "comma-separated key=value pairs (percent-encoded where needed)",
     })
+}
+
+/// `key=value,...` with every value shown as `***`: header values are often credentials
+/// (`authorization=Bearer ...`), and an error message must not print them.
+fn hide_values(pairs: &str) -> String {
+    pairs
+        .split(',')
+        .map(|pair| match pair.split_once('=') {
+            Some((key, _)) => format!("{key}=***"),
+            None => pair.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 /// `service.name`: the flag, else `OTEL_SERVICE_NAME`, else `telemetry-simulator`.
@@ -685,6 +698,18 @@ mod tests {
                 &[("OTEL_EXPORTER_OTLP_HEADERS", "novalue")]
             )
             .starts_with("OTEL_EXPORTER_OTLP_HEADERS")
+        );
+        // A malformed header list is named without its values: they are often credentials.
+        assert_eq!(
+            err(
+                ExportFlags::default(),
+                &[(
+                    "OTEL_EXPORTER_OTLP_HEADERS",
+                    "authorization=Bearer SECRET,novalue"
+                )]
+            ),
+            "OTEL_EXPORTER_OTLP_HEADERS: `authorization=***,novalue` is not valid; \
+             expected comma-separated key=value pairs (percent-encoded where needed)"
         );
         assert!(
             err(
