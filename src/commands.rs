@@ -680,7 +680,16 @@ fn sink(args: &SinkArgs) -> Outcome {
         args.summary_json.clone(),
     )) {
         Ok(summary) => {
-            println!("{}", summary.render());
+            // As for a run: with the JSON summary on stdout, the human one goes to stderr.
+            if args
+                .summary_json
+                .as_deref()
+                .is_some_and(crate::files::is_stdout)
+            {
+                eprintln!("{}", summary.render());
+            } else {
+                println!("{}", summary.render());
+            }
             Outcome::Success
         }
         Err(error) => {

@@ -769,3 +769,81 @@ fn the_kubernetes_job_runs_as_non_root_and_prints_its_summary_json() {
     assert_eq!(accepted, &summary["spans"], "{summary}");
     assert_eq!(&received["traces"]["spans"], accepted, "{received}");
 }
+
+#[test]
+fn the_sink_writes_its_port_file_whole_and_its_summary_json_to_stdout() {
+    let dir = tempfile::tempdir().unwrap();
+    let port_file = dir.path().join("port");
+    let sink = bin()
+        .args(["sink", "--quiet", "--no-grpc", "--listen", "127.0.0.1:0"])
+        .arg("--port-file")
+        .arg(&port_file)
+        .args(["--summary-json", "-"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let port = loop {
+        if let Some(port) = std::fs::read_to_string(&port_file)
+            .ok()
+            .and_then(|t| t.strip_suffix('\n')?.parse::<u16>().ok())
+        {
+            break port;
+        }
+        assert!(Instant::now() < deadline, "no port file within 20 s");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let sent = run(&[
+        "scenario",
+        "--name",
+        "tool_retry",
+        "--count",
+        "2",
+        "--interval",
+        "0",
+        "--quiet",
+        "--summary-json",
+        "-",
+        "--endpoint",
+        &format!("http://127.0.0.1:{port}"),
+    ]);
+    assert!(sent.status.success(), "{}", text(&sent));
+    let run_summary: serde_json::Value = serde_json::from_slice(&sent.stdout).unwrap();
+    let _ = std::process::Command::new("kill")
+        .args(["-TERM", &sink.id().to_string()])
+        .status();
+    let out = sink.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    let summary: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("stdout is the summary JSON ({e}):\n{}", text(&out)));
+    assert_eq!(
+        summary["traces"]["spans"], run_summary["spans"],
+        "{summary}"
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("sink received:"));
+    // The port file was renamed into place: no temporary file is left beside it.
+    let names: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(names, ["port"]);
+}
+
+#[test]
+fn data_and_the_summary_json_cannot_share_stdout() {
+    let out = run(&[
+        "scenario",
+        "--name",
+        "tool_retry",
+        "--count",
+        "1",
+        "--output",
+        "-",
+        "--summary-json",
+        "/dev/stdout",
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out).contains("would mix on stdout"), "{}", text(&out));
+    assert!(out.stdout.is_empty(), "nothing generated");
+}
