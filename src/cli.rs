@@ -445,7 +445,7 @@ pub struct SinkArgs {
     /// Write the bound gRPC port to this file once listening
     #[arg(long, value_name = "FILE")]
     pub grpc_port_file: Option<PathBuf>,
-    /// Write the final summary as JSON to this file
+    /// Write the final summary as JSON to this file (`-` or /dev/stdout: to stdout, and the human summary to stderr)
     #[arg(long, value_name = "FILE")]
     pub summary_json: Option<PathBuf>,
     /// Write every accepted request as one line of OTLP/JSON to this file
