@@ -8,7 +8,7 @@
 #   make sink                             the built-in OTLP receiver on 127.0.0.1:4318
 #   make jaeger-up / make jaeger-down     Jaeger all-in-one (podman or docker), UI on :16686
 #   make phoenix                          Arize Phoenix on 127.0.0.1:6006 (installs it first)
-#   make test | make test-phoenix         cargo test | the end-to-end test against Phoenix
+#   make test | make test-phoenix         scripts/test: sets up and runs every test | Phoenix only
 #   make bench                            the end-to-end benchmark table (scripts/bench)
 #
 # Variables (make VAR=value, or the environment):
@@ -35,7 +35,10 @@ COUNT ?=
 INTERVAL ?=
 ARGS ?=
 
+# Only when no tenant is set: beside TELEMETRY_TENANT_UUIDS it would only earn a warning.
+ifeq ($(TELEMETRY_TENANT_UUIDS),)
 export TENANT_UUID ?= dev-tenant-1
+endif
 
 endpoint_arg = $(if $(OTLP_ENDPOINT),--endpoint $(OTLP_ENDPOINT))
 dir_arg = $(if $(SCENARIOS_DIR),--scenarios-dir $(SCENARIOS_DIR))
@@ -97,8 +100,9 @@ run-validate: validate
 sink:
 	$(SIMULATOR) sink --listen $(or $(LISTEN),127.0.0.1:4318) $(ARGS)
 
+# Sets up what the tests need (system packages when root on Debian, Python venvs) and runs them all.
 test:
-	cargo test
+	scripts/test
 
 test-phoenix:
 	PHOENIX_PYTHON="$$(scripts/phoenix-venv)" cargo test --test phoenix -- --ignored

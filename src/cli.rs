@@ -124,11 +124,11 @@ pub struct GenerateArgs {
     /// Send no logs
     #[arg(long)]
     pub no_logs: bool,
-    /// Print one line per trace
+    /// Print one line per trace (the run then uses one worker, so lines come in order)
     #[arg(long)]
     pub show_spans: bool,
-    /// Print every span of every trace with all its attributes (also --show-all-attributes, the
-    /// original's name)
+    /// Print every span of every trace with all its attributes (one worker, as --show-spans; also
+    /// --show-all-attributes, the original's name)
     #[arg(long, alias = "show-all-attributes")]
     pub show_full_spans: bool,
     /// Tenant ids to spread the traces over, e.g. `--tenants a b` or `--tenants a,b` (replaces
@@ -368,7 +368,7 @@ pub struct ExportArgs {
         conflicts_with = "local_sink"
     )]
     pub output: Option<PathBuf>,
-    /// Write the run's summary (per signal: generated, accepted, rejected, dropped, ...) as JSON to FILE
+    /// Write the run's summary (per signal: generated, accepted, rejected, dropped, ...) as JSON to FILE (`-` or /dev/stdout: to stdout, and the human summary to stderr)
     #[arg(long, value_name = "FILE")]
     pub summary_json: Option<PathBuf>,
     /// Exit 0 even if some telemetry was rejected or dropped (it is still reported)
@@ -461,7 +461,7 @@ pub struct SinkArgs {
     /// Write the bound gRPC port to this file once listening
     #[arg(long, value_name = "FILE")]
     pub grpc_port_file: Option<PathBuf>,
-    /// Write the final summary as JSON to this file
+    /// Write the final summary as JSON to this file (`-` or /dev/stdout: to stdout, and the human summary to stderr)
     #[arg(long, value_name = "FILE")]
     pub summary_json: Option<PathBuf>,
     /// Write every accepted request as one line of OTLP/JSON to this file

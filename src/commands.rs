@@ -245,50 +245,10 @@ fn generate(
     count: u64,
     interval_ms: f64,
 ) -> Outcome {
-    let tenants = match Tenants::resolve(&args.tenants, &env) {
-        Ok(t) => t,
-        Err(error) => {
-            eprintln!("error: {error}");
-            return Outcome::Usage;
-        }
+    let (tenants, shard) = match check_run_args(args, interval_ms) {
+        Ok(checked) => checked,
+        Err(outcome) => return outcome,
     };
-    if let Some(header) = &args.export.tenant_header
-        && let Some(bad) = tenants
-            .ids
-            .iter()
-            .find(|t| reqwest::header::HeaderValue::from_str(t).is_err())
-    {
-        eprintln!(
-            "error: tenant id {bad:?} cannot be the value of --tenant-header {header}: use visible ASCII"
-        );
-        return Outcome::Usage;
-    }
-    if !(interval_ms.is_finite() && interval_ms >= 0.0) {
-        eprintln!("error: --interval must be a number of milliseconds ≥ 0");
-        return Outcome::Usage;
-    }
-    let shard = match (args.pace.shard, args.pace.shards) {
-        (Some(shard), _) => Some(shard),
-        (None, Some(count)) => {
-            let index = env("JOB_COMPLETION_INDEX").and_then(|i| i.trim().parse::<u64>().ok());
-            match index {
-                Some(index) if count > 0 && index < count => {
-                    Some(crate::cli::Shard { index, count })
-                }
-                _ => {
-                    eprintln!(
-                        "error: --shards {count} needs JOB_COMPLETION_INDEX set to a number below {count}"
-                    );
-                    return Outcome::Usage;
-                }
-            }
-        }
-        (None, None) => None,
-    };
-    if matches!(args.pace.backfill, Some(RunDuration::Forever)) {
-        eprintln!("error: --backfill needs a window such as 24h");
-        return Outcome::Usage;
-    }
     let prefix = config::attr_prefix(&env);
     let schema = match load_schema(cli.schema_path.as_deref(), &prefix) {
         Ok(schema) => Arc::new(schema),
@@ -307,58 +267,199 @@ fn generate(
         .iter()
         .map(|s| Plan::compile(s, &plan_options))
         .collect();
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
+    let (runtime, interrupt) = match start_runtime() {
+        Ok(started) => started,
+        Err(outcome) => return outcome,
+    };
+    let local_sink = match start_local_sink(args, &runtime) {
+        Ok(sink) => sink,
+        Err(outcome) => return outcome,
+    };
+    let (output, transports) = match open_output(cli, args, local_sink.as_ref(), &runtime) {
+        Ok(opened) => opened,
+        Err(outcome) => return outcome,
+    };
+    let resource = run_resource(args, &prefix, &service_name, seed, &schema);
+    let settings = run_settings(
+        args,
+        scenarios,
+        interval_ms,
+        (seed, count, shard),
+        tenants,
+        resource,
+    );
+    if settings.show != Show::Nothing && settings.workers > 1 && !args.quiet {
+        eprintln!(
+            "note: --show-spans prints traces in order, so this run uses 1 worker instead of {}",
+            settings.workers
+        );
+    }
+    let mix = match plans.as_slice() {
+        [one] => Mix::One(one),
+        many => Mix::Weighted(
+            many.iter()
+                .zip(scenarios)
+                .map(|(p, s)| (p, s.weight))
+                .collect(),
+        ),
+    };
+    if !args.quiet {
+        eprintln!(
+            "{}",
+            start_line(&plans, &settings, &output.describe(Signal::Traces))
+        );
+    }
+    let summary = workload::run(&mix, &settings, &runtime, transports, &interrupt);
+    let outcome = report(args, &summary, &output);
+    if let Some(sink) = local_sink {
+        let received = runtime.block_on(sink.shutdown()).render();
+        // One heading: the sink's own ("sink received:") gives way to this one.
+        let body = received
+            .strip_prefix("sink received:\n")
+            .unwrap_or(&received);
+        outln!("\nThe local sink received:\n{body}");
+    }
+    // Do not wait for requests the exporter gave up on.
+    runtime.shutdown_timeout(Duration::from_millis(100));
+    match interrupt.exit_status() {
+        Some(status) => Outcome::Interrupted(status),
+        None => outcome,
+    }
+}
+
+/// The checks made before anything starts: the tenants (with a warning when two variables
+/// disagree), the tenant header, the interval, the shard and the backfill window.
+fn check_run_args(
+    args: &GenerateArgs,
+    interval_ms: f64,
+) -> Result<(Tenants, Option<crate::cli::Shard>), Outcome> {
+    let tenants = Tenants::resolve(&args.tenants, &env).map_err(|error| {
+        eprintln!("error: {error}");
+        Outcome::Usage
+    })?;
+    // With `--tenants`, neither variable is used: nothing to warn about.
+    if args.tenants.is_empty() {
+        for warning in config::tenant_warnings(&env) {
+            eprintln!("{warning}");
+        }
+    }
+    if let Some(header) = &args.export.tenant_header
+        && let Some(bad) = tenants
+            .ids
+            .iter()
+            .find(|t| reqwest::header::HeaderValue::from_str(t).is_err())
+    {
+        eprintln!(
+            "error: tenant id {bad:?} cannot be the value of --tenant-header {header}: use visible ASCII"
+        );
+        return Err(Outcome::Usage);
+    }
+    if !(interval_ms.is_finite() && interval_ms >= 0.0) {
+        eprintln!("error: --interval must be a number of milliseconds ≥ 0");
+        return Err(Outcome::Usage);
+    }
+    if matches!(args.pace.backfill, Some(RunDuration::Forever)) {
+        eprintln!("error: --backfill needs a window such as 24h");
+        return Err(Outcome::Usage);
+    }
+    if args.export.output.as_deref() == Some(Path::new("-"))
+        && args
+            .export
+            .summary_json
+            .as_deref()
+            .is_some_and(crate::files::is_stdout)
+    {
+        eprintln!(
+            "error: --output - and --summary-json to stdout would mix on stdout: send one to a file"
+        );
+        return Err(Outcome::Usage);
+    }
+    let shard = match (args.pace.shard, args.pace.shards) {
+        (Some(shard), _) => Some(shard),
+        (None, Some(count)) => {
+            let index = env("JOB_COMPLETION_INDEX").and_then(|i| i.trim().parse::<u64>().ok());
+            match index {
+                Some(index) if count > 0 && index < count => {
+                    Some(crate::cli::Shard { index, count })
+                }
+                _ => {
+                    eprintln!(
+                        "error: --shards {count} needs JOB_COMPLETION_INDEX set to a number below {count}"
+                    );
+                    return Err(Outcome::Usage);
+                }
+            }
+        }
+        (None, None) => None,
+    };
+    Ok((tenants, shard))
+}
+
+/// The async runtime of a run, and the signal handlers that stop it.
+fn start_runtime() -> Result<(tokio::runtime::Runtime, Arc<Interrupt>), Outcome> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
-    {
-        Ok(rt) => rt,
-        Err(error) => {
+        .map_err(|error| {
             eprintln!("error: cannot start the async runtime: {error}");
-            return Outcome::Failure;
-        }
+            Outcome::Failure
+        })?;
+    let interrupt = Interrupt::install(runtime.handle()).map_err(|error| {
+        eprintln!("error: cannot install signal handlers: {error}");
+        Outcome::Failure
+    })?;
+    Ok((runtime, interrupt))
+}
+
+/// With `--local-sink`, a sink on free ports of 127.0.0.1 for this run.
+fn start_local_sink(
+    args: &GenerateArgs,
+    runtime: &tokio::runtime::Runtime,
+) -> Result<Option<SinkHandle>, Outcome> {
+    if !args.local_sink {
+        return Ok(None);
+    }
+    let options = SinkOptions {
+        grpc_listen: Some(([127, 0, 0, 1], 0).into()),
+        ..SinkOptions::local()
     };
-    let interrupt = match Interrupt::install(runtime.handle()) {
-        Ok(interrupt) => interrupt,
-        Err(error) => {
-            eprintln!("error: cannot install signal handlers: {error}");
-            return Outcome::Failure;
-        }
-    };
-    let local_sink = if args.local_sink {
-        let options = SinkOptions {
-            grpc_listen: Some(([127, 0, 0, 1], 0).into()),
-            ..SinkOptions::local()
-        };
-        match runtime.block_on(SinkHandle::start(options)) {
-            Ok(handle) => Some(handle),
-            Err(error) => {
-                eprintln!("error: {error}");
-                return Outcome::Failure;
-            }
-        }
-    } else {
-        None
-    };
-    let output = match export::output(cli, &args.export, local_sink.as_ref()) {
-        Ok(output) => output,
+    match runtime.block_on(SinkHandle::start(options)) {
+        Ok(handle) => Ok(Some(handle)),
         Err(error) => {
             eprintln!("error: {error}");
-            return Outcome::Usage;
+            Err(Outcome::Failure)
         }
+    }
+}
+
+/// Where the run sends, and the transports that do it.
+fn open_output(
+    cli: &Cli,
+    args: &GenerateArgs,
+    local_sink: Option<&SinkHandle>,
+    runtime: &tokio::runtime::Runtime,
+) -> Result<(Output, Transports), Outcome> {
+    let usage = |error: &dyn std::fmt::Display| {
+        eprintln!("error: {error}");
+        Outcome::Usage
     };
-    let transports = {
-        let _inside = runtime.enter();
-        match Transports::open(&output) {
-            Ok(t) => t,
-            Err(error) => {
-                eprintln!("error: {error}");
-                return Outcome::Usage;
-            }
-        }
-    };
+    let output = export::output(cli, &args.export, local_sink).map_err(|e| usage(&e))?;
+    let _inside = runtime.enter();
+    let transports = Transports::open(&output).map_err(|e| usage(&e))?;
+    Ok((output, transports))
+}
+
+/// The resource of every request: the configured one, the schema version, the project.
+fn run_resource(
+    args: &GenerateArgs,
+    prefix: &str,
+    service_name: &str,
+    seed: u64,
+    schema: &Schema,
+) -> crate::otlp::encode::ResourceTemplate {
     let (mut resource, warnings) =
-        config::resource(&prefix, &service_name, &format!("{seed:016x}"), &env);
+        config::resource(prefix, service_name, &format!("{seed:016x}"), &env);
     for warning in warnings {
         eprintln!("{warning}");
     }
@@ -374,8 +475,20 @@ fn generate(
             project.clone(),
         ));
     }
+    resource
+}
+
+/// The settings of the run loop, from the flags and what was decided before.
+fn run_settings(
+    args: &GenerateArgs,
+    scenarios: &[Scenario],
+    interval_ms: f64,
+    (seed, count, shard): (u64, u64, Option<crate::cli::Shard>),
+    tenants: Tenants,
+    resource: crate::otlp::encode::ResourceTemplate,
+) -> RunSettings {
     let traffic = scenario_traffic(scenarios);
-    let settings = RunSettings {
+    RunSettings {
         seed,
         count,
         pace: match args.pace.backfill {
@@ -390,10 +503,7 @@ fn generate(
             Some(RunDuration::For(window)) => Some(window),
             _ => None,
         },
-        shard: match shard {
-            Some(s) => (s.index, s.count),
-            None => (0, 1),
-        },
+        shard: shard.map_or((0, 1), |s| (s.index, s.count)),
         duration: match args.pace.duration {
             Some(RunDuration::For(d)) => Some(d),
             Some(RunDuration::Forever) | None => None,
@@ -402,7 +512,7 @@ fn generate(
             || std::thread::available_parallelism().map_or(1, usize::from),
             usize::from,
         ),
-        tenant_weights: tenants.weights.clone(),
+        tenant_weights: tenants.weights,
         show: if args.show_full_spans {
             Show::FullSpans
         } else if args.show_spans {
@@ -422,68 +532,61 @@ fn generate(
         },
         resource,
         signals: signal_settings(args),
-    };
-    let mix = match plans.as_slice() {
-        [one] => Mix::One(one),
-        many => Mix::Weighted(
-            many.iter()
-                .zip(scenarios)
-                .map(|(p, s)| (p, s.weight))
-                .collect(),
-        ),
-    };
-    let destination = output.describe(Signal::Traces);
-    if !args.quiet {
-        let what = match plans.as_slice() {
-            [one] => format!("scenario {}", one.scenario),
-            many => format!("a mix of {} scenarios", many.len()),
-        };
-        let how_many = if count == u64::MAX {
-            "until stopped".to_string()
-        } else {
-            format!("{count} traces")
-        };
-        let pace = match (settings.pace.rate, settings.shard) {
-            (Some(rate), (_, 1)) => format!("at {rate} traces/s"),
-            (Some(rate), (k, n)) => format!(
-                "at {rate} traces/s, of which shard {k}/{n} sends {:.1}",
-                rate / n as f64
-            ),
-            (None, (_, 1)) => "as fast as possible".to_string(),
-            (None, (k, n)) => format!("as fast as possible, shard {k}/{n}"),
-        };
-        let limit = settings
-            .duration
-            .map_or(String::new(), |d| format!(" for {:.1} s", d.as_secs_f64()));
-        eprintln!(
-            "Running {what}: {how_many} {pace}{limit}, to {destination} (seed {seed}; --seed {seed} repeats this run)"
-        );
     }
-    let summary = workload::run(&mix, &settings, &runtime, transports, &interrupt);
-    let report = summary.render(&|signal| output.describe(signal));
-    // With --output -, stdout carries the data; the summary goes to stderr.
-    if output == Output::File("-".into()) {
-        eprint!("{report}");
+}
+
+/// `Running scenario X: 100 traces at 50 traces/s, to URL (seed …)`, printed before a run.
+fn start_line(plans: &[Plan], settings: &RunSettings, destination: &str) -> String {
+    let what = match plans {
+        [one] => format!("scenario {}", one.scenario),
+        many => format!("a mix of {} scenarios", many.len()),
+    };
+    let how_many = if settings.count == u64::MAX {
+        "until stopped".to_string()
     } else {
-        out!("{report}");
+        crate::human::plural(settings.count, "trace")
+    };
+    let pace = match (settings.pace.rate, settings.shard) {
+        (Some(rate), (_, 1)) => format!("at {rate} traces/s"),
+        (Some(rate), (k, n)) => format!(
+            "at {rate} traces/s, of which shard {k}/{n} sends {:.1}",
+            rate / n as f64
+        ),
+        (None, (_, 1)) => "as fast as possible".to_string(),
+        (None, (k, n)) => format!("as fast as possible, shard {k}/{n}"),
+    };
+    let limit = settings
+        .duration
+        .map_or(String::new(), |d| format!(" for {:.1} s", d.as_secs_f64()));
+    let seed = settings.seed;
+    format!(
+        "Running {what}: {how_many} {pace}{limit}, to {destination} (seed {seed}; --seed {seed} repeats this run)"
+    )
+}
+
+/// Prints the run's summary and writes its JSON; returns the outcome its accounting implies.
+/// The human summary goes to stderr when stdout carries data (`--output -`) or the JSON summary
+/// (`--summary-json -` or `/dev/stdout`), so stdout stays one thing a program can read.
+fn report(args: &GenerateArgs, summary: &workload::RunSummary, output: &Output) -> Outcome {
+    let text = summary.render(&|signal| output.describe(signal));
+    let json_to_stdout = args
+        .export
+        .summary_json
+        .as_deref()
+        .is_some_and(crate::files::is_stdout);
+    if *output == Output::File("-".into()) || json_to_stdout {
+        eprint!("{text}");
+    } else {
+        out!("{text}");
     }
-    let mut outcome = export::outcome(&summary, &output, args.export.allow_export_failures);
+    let mut outcome = export::outcome(summary, output, args.export.allow_export_failures);
     if let Some(path) = &args.export.summary_json
-        && let Err(error) = export::write_summary(path, &summary)
+        && let Err(error) = export::write_summary(path, summary)
     {
         eprintln!("error: {error}");
         outcome = outcome.max(Outcome::Failure);
     }
-    if let Some(sink) = local_sink {
-        let received = runtime.block_on(sink.shutdown());
-        outln!("\nThe local sink received:\n{}", received.render());
-    }
-    // Do not wait for requests the exporter gave up on.
-    runtime.shutdown_timeout(Duration::from_millis(100));
-    match interrupt.exit_status() {
-        Some(status) => Outcome::Interrupted(status),
-        None => outcome,
-    }
+    outcome
 }
 
 /// The derived signals a run sends, from `--no-metrics`, `--no-logs` and the signal options.
@@ -628,11 +731,29 @@ fn sink(args: &SinkArgs) -> Outcome {
         args.summary_json.clone(),
     )) {
         Ok(summary) => {
-            outln!("{}", summary.render());
+            // As for a run: with the JSON summary on stdout, the human one goes to stderr.
+            if args
+                .summary_json
+                .as_deref()
+                .is_some_and(crate::files::is_stdout)
+            {
+                eprintln!("{}", summary.render());
+            } else {
+                outln!("{}", summary.render());
+            }
             Outcome::Success
         }
         Err(error) => {
             eprintln!("error: {error}");
+            if let crate::sink::SinkError::Bind { addr, error } = &error
+                && error.kind() == std::io::ErrorKind::AddrInUse
+            {
+                eprintln!(
+                    "hint: another sink or collector is listening on port {} (an earlier `sink &` still running?); \
+                     stop it, or listen elsewhere with --listen 127.0.0.1:0 --port-file FILE",
+                    addr.port()
+                );
+            }
             Outcome::Failure
         }
     }

@@ -129,6 +129,24 @@ impl Tenants {
     }
 }
 
+/// The warning to print when both names of a tenant setting are set to different values:
+/// `TELEMETRY_TENANT_UUIDS` wins over `TENANT_UUID` (and `TELEMETRY_TENANT_WEIGHTS` over
+/// `TENANT_WEIGHTS`), as in the original tool, and the loser would otherwise be ignored silently.
+pub fn tenant_warnings(env: Env) -> Vec<String> {
+    [
+        ("TELEMETRY_TENANT_UUIDS", "TENANT_UUID"),
+        ("TELEMETRY_TENANT_WEIGHTS", "TENANT_WEIGHTS"),
+    ]
+    .iter()
+    .filter_map(|(winner, loser)| match (env(winner), env(loser)) {
+        (Some(w), Some(l)) if split_list(&w) != split_list(&l) => Some(format!(
+            "warning: both {winner}={w} and {loser}={l} are set; using {winner} (unset it to use {loser})"
+        )),
+        _ => None,
+    })
+    .collect()
+}
+
 fn split_list(v: &str) -> Vec<String> {
     v.split(',')
         .map(str::trim)
@@ -256,27 +274,11 @@ pub fn target(signal: Signal, flags: &ExportFlags, env: Env) -> Result<Target, C
             None => DEFAULT_TIMEOUT,
         },
     };
-    let mut headers = match setting("HEADERS") {
+    let headers = match setting("HEADERS") {
         Some((name, value)) => parse_headers(&name, &value)?,
         None => Vec::new(),
     };
-    for flag in flags.headers {
-        let (key, value) = flag.split_once('=').ok_or_else(|| ConfigError::BadValue {
-            setting: "--header".into(),
-            value: flag.clone(),
-            expected: "KEY=VALUE",
-        })?;
-        let key = key.trim();
-        if key.is_empty() {
-            return Err(ConfigError::BadValue {
-                setting: "--header".into(),
-                value: flag.clone(),
-                expected: "KEY=VALUE with a non-empty KEY",
-            });
-        }
-        headers.retain(|(k, _)| !k.eq_ignore_ascii_case(key));
-        headers.push((key.to_string(), value.trim().to_string()));
-    }
+    let headers = with_flag_headers(headers, flags.headers)?;
     let path = |flag: Option<&Path>, suffix: &str| {
         flag.map(Path::to_owned)
             .or_else(|| setting(suffix).map(|(_, v)| PathBuf::from(v)))
@@ -301,6 +303,32 @@ pub fn target(signal: Signal, flags: &ExportFlags, env: Env) -> Result<Target, C
         tls,
         insecure,
     })
+}
+
+/// `headers` from the environment, with those of `--header KEY=VALUE` added, replacing any of
+/// the same name.
+fn with_flag_headers(
+    mut headers: Vec<(String, String)>,
+    flags: &[String],
+) -> Result<Vec<(String, String)>, ConfigError> {
+    for flag in flags {
+        let (key, value) = flag.split_once('=').ok_or_else(|| ConfigError::BadValue {
+            setting: "--header".into(),
+            value: flag.clone(),
+            expected: "KEY=VALUE",
+        })?;
+        let key = key.trim();
+        if key.is_empty() {
+            return Err(ConfigError::BadValue {
+                setting: "--header".into(),
+                value: flag.clone(),
+                expected: "KEY=VALUE with a non-empty KEY",
+            });
+        }
+        headers.retain(|(k, _)| !k.eq_ignore_ascii_case(key));
+        headers.push((key.to_string(), value.trim().to_string()));
+    }
+    Ok(headers)
 }
 
 fn parse_protocol(setting: &str, value: &str) -> Result<Protocol, ConfigError> {
@@ -377,9 +405,22 @@ fn parse_pairs(value: &str) -> Option<Vec<(String, String)>> {
 fn parse_headers(setting: &str, value: &str) -> Result<Vec<(String, String)>, ConfigError> {
     parse_pairs(value).ok_or_else(|| ConfigError::BadValue {
         setting: setting.into(),
-        value: value.into(),
+        value: hide_values(value),
         expected: "comma-separated key=value pairs (percent-encoded where needed)",
     })
+}
+
+/// `key=value,...` with every value shown as `***`: header values are often credentials
+/// (`authorization=Bearer ...`), and an error message must not print them.
+fn hide_values(pairs: &str) -> String {
+    pairs
+        .split(',')
+        .map(|pair| match pair.split_once('=') {
+            Some((key, _)) => format!("{key}=***"),
+            None => pair.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 /// `service.name`: the flag, else `OTEL_SERVICE_NAME`, else `telemetry-simulator`.
@@ -476,6 +517,31 @@ mod tests {
         let t = Tenants::from_env(&env).unwrap();
         assert_eq!(t.ids, vec!["a", "b"]);
         assert!((t.weights[0] - 2.0 / 3.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn both_tenant_variables_set_differently_warn_once_naming_the_winner() {
+        let both = env_of(&[("TELEMETRY_TENANT_UUIDS", "x,y"), ("TENANT_UUID", "acme")]);
+        let warnings = tenant_warnings(&both);
+        assert_eq!(
+            warnings,
+            [
+                "warning: both TELEMETRY_TENANT_UUIDS=x,y and TENANT_UUID=acme are set; \
+              using TELEMETRY_TENANT_UUIDS (unset it to use TENANT_UUID)"
+            ]
+        );
+        assert_eq!(Tenants::from_env(&both).unwrap().ids, ["x", "y"]);
+        let weights = env_of(&[
+            ("TENANT_UUID", "a,b"),
+            ("TELEMETRY_TENANT_WEIGHTS", "1,3"),
+            ("TENANT_WEIGHTS", "3,1"),
+        ]);
+        assert_eq!(tenant_warnings(&weights).len(), 1);
+        assert!(tenant_warnings(&weights)[0].contains("using TELEMETRY_TENANT_WEIGHTS"));
+        // The same ids under both names, or one name only: nothing is ignored, nothing to say.
+        let same = env_of(&[("TELEMETRY_TENANT_UUIDS", "a, b"), ("TENANT_UUID", "a,b")]);
+        assert!(tenant_warnings(&same).is_empty());
+        assert!(tenant_warnings(&env_of(&[("TENANT_UUID", "a")])).is_empty());
     }
 
     #[test]
@@ -683,6 +749,18 @@ mod tests {
                 &[("OTEL_EXPORTER_OTLP_HEADERS", "novalue")]
             )
             .starts_with("OTEL_EXPORTER_OTLP_HEADERS")
+        );
+        // A malformed header list is named without its values: they are often credentials.
+        assert_eq!(
+            err(
+                ExportFlags::default(),
+                &[(
+                    "OTEL_EXPORTER_OTLP_HEADERS",
+                    "authorization=Bearer SECRET,novalue"
+                )]
+            ),
+            "OTEL_EXPORTER_OTLP_HEADERS: `authorization=***,novalue` is not valid; \
+             expected comma-separated key=value pairs (percent-encoded where needed)"
         );
         assert!(
             err(

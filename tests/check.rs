@@ -262,7 +262,7 @@ fn check_reports_what_a_run_with_the_same_seed_sends() {
     agrees_with_a_real_run("llm_rate_limited", 200, 99);
 }
 
-/// The Chromium binary of Debian's `chromium` package (installed by .ci/run).
+/// The Chromium binary of Debian's `chromium` package (installed by scripts/test).
 fn chromium() -> String {
     for candidate in ["chromium", "chromium-browser", "google-chrome"] {
         if std::process::Command::new(candidate)
@@ -274,7 +274,8 @@ fn chromium() -> String {
         }
     }
     panic!(
-        "the plot test needs a headless Chromium: apt-get install -y chromium (.ci/run does this)"
+        "the plot test needs a headless Chromium: run scripts/test, the README's test command, which \
+         installs it (as root on Debian) and everything else the tests need, or apt-get install chromium"
     );
 }
 

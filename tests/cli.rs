@@ -582,3 +582,411 @@ fn the_original_run_flags_work() {
         .unwrap();
     assert!(out.status.success(), "{}", text(&out));
 }
+
+/// A port nobody listens on: bound, noted, closed.
+fn dead_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[test]
+fn a_password_in_the_endpoint_is_never_shown_but_still_authenticates() {
+    let dir = tempfile::tempdir().unwrap();
+    let summary = dir.path().join("summary.json");
+    let secret_free = |out: &Output, what: &str| {
+        let all = format!(
+            "{}{}",
+            text(out),
+            std::fs::read_to_string(&summary).unwrap_or_default()
+        );
+        assert!(
+            !all.contains("PASSW0RD"),
+            "{what}: the password is shown:\n{all}"
+        );
+        assert!(!all.contains("alice"), "{what}: the user is shown:\n{all}");
+        all
+    };
+    // A dead endpoint: the start line, the export lines and the error lines name it.
+    let dead = bin()
+        .args([
+            "scenario",
+            "--name",
+            "tool_retry",
+            "--count",
+            "2",
+            "--interval",
+            "0",
+        ])
+        .args(["--retry-max-elapsed", "1s", "--summary-json"])
+        .arg(&summary)
+        .arg("--endpoint")
+        .arg(format!("http://alice:PASSW0RD@127.0.0.1:{}", dead_port()))
+        .output()
+        .unwrap();
+    assert_eq!(dead.status.code(), Some(1), "{}", text(&dead));
+    let shown = secret_free(&dead, "dead endpoint");
+    assert!(shown.contains("Running scenario tool_retry"), "{shown}");
+    assert!(
+        shown.contains("cannot reach http://***@127.0.0.1:"),
+        "{shown}"
+    );
+    assert!(shown.contains("to http://***@127.0.0.1:"), "{shown}");
+    // A malformed endpoint's error names it without the password too.
+    let bad = bin()
+        .args([
+            "scenario",
+            "--name",
+            "tool_retry",
+            "--count",
+            "1",
+            "--protocol",
+            "grpc",
+        ])
+        .args(["--endpoint", "http://alice:PASSW0RD@127.0.0.1:1/a/path"])
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(2), "{}", text(&bad));
+    assert!(
+        secret_free(&bad, "bad endpoint")
+            .contains("bad endpoint \"http://***@127.0.0.1:1/a/path\"")
+    );
+    // A live endpoint: the credentials still go out, as basic authentication.
+    let judge = Judge::start();
+    let live = bin()
+        .args([
+            "scenario",
+            "--name",
+            "tool_retry",
+            "--count",
+            "2",
+            "--interval",
+            "0",
+        ])
+        .args(["--no-metrics", "--no-logs", "--summary-json"])
+        .arg(&summary)
+        .arg("--endpoint")
+        .arg(format!("http://alice:PASSW0RD@127.0.0.1:{}", judge.port()))
+        .output()
+        .unwrap();
+    assert!(live.status.success(), "{}", text(&live));
+    secret_free(&live, "live endpoint");
+    let received = judge.finish();
+    let requests = received.requests_to("/v1/traces");
+    assert!(!requests.is_empty());
+    for request in requests {
+        // base64("alice:PASSW0RD")
+        assert_eq!(
+            request["headers"]["authorization"],
+            "Basic YWxpY2U6UEFTU1cwUkQ="
+        );
+    }
+}
+
+#[test]
+fn both_tenant_variables_set_say_once_which_wins() {
+    let out = bin()
+        .args([
+            "scenario",
+            "--name",
+            "tool_retry",
+            "--count",
+            "4",
+            "--interval",
+            "0",
+        ])
+        .args(["--output", "null", "--show-spans", "--seed", "3"])
+        .env("TELEMETRY_TENANT_UUIDS", "globex,initech")
+        .env("TENANT_UUID", "acme")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let warnings: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.starts_with("warning:"))
+        .collect();
+    assert_eq!(
+        warnings,
+        [
+            "warning: both TELEMETRY_TENANT_UUIDS=globex,initech and TENANT_UUID=acme are set; \
+          using TELEMETRY_TENANT_UUIDS (unset it to use TENANT_UUID)"
+        ]
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(!stdout.contains("tenant_id=acme"), "{stdout}");
+    assert!(stdout.contains("tenant_id=globex") || stdout.contains("tenant_id=initech"));
+}
+
+#[test]
+fn show_spans_prints_full_ids_status_and_duration_in_order() {
+    let out = bin()
+        .args([
+            "scenario",
+            "--name",
+            "tool_retry",
+            "--count",
+            "30",
+            "--interval",
+            "0",
+        ])
+        .args([
+            "--output",
+            "null",
+            "--show-spans",
+            "--seed",
+            "5",
+            "--workers",
+            "2",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let lines: Vec<&str> = stdout.lines().filter(|l| l.starts_with("   [")).collect();
+    assert_eq!(lines.len(), 30, "{stdout}");
+    let mut statuses = std::collections::BTreeSet::new();
+    let mut ids = Vec::new();
+    for (i, line) in lines.iter().enumerate() {
+        assert!(
+            line.starts_with(&format!("   [{}/30] ", i + 1)),
+            "out of order: {line}"
+        );
+        let field = |name: &str| {
+            line.split_whitespace()
+                .find_map(|w| w.strip_prefix(name))
+                .unwrap_or_else(|| panic!("no {name} in {line}"))
+                .to_string()
+        };
+        let id = field("trace_id=");
+        assert!(
+            id.len() == 32 && id.chars().all(|c| c.is_ascii_hexdigit()),
+            "{line}"
+        );
+        ids.push(id);
+        statuses.insert(field("status="));
+        let ms: f64 = field("duration_ms=").parse().expect("a duration in ms");
+        assert!(ms > 0.0, "{line}");
+    }
+    // tool_retry fails its first attempts: some iterations hold an error, some none.
+    assert!(
+        statuses.iter().all(|s| s == "ERROR" || s == "UNSET"),
+        "{statuses:?}"
+    );
+    // The summary's sample ids are the ones shown, in full.
+    let sample: Vec<&str> = stdout
+        .lines()
+        .skip_while(|l| *l != "Sample trace IDs:")
+        .skip(1)
+        .map(str::trim)
+        .collect();
+    assert!(
+        !sample.is_empty() && sample.iter().all(|s| ids.contains(&s.to_string())),
+        "{stdout}"
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        stderr.matches("uses 1 worker instead of 2").count(),
+        1,
+        "{stderr}"
+    );
+    assert!(stdout.contains("on 1 worker"), "{stdout}");
+}
+
+#[test]
+fn one_trace_is_one_trace_and_the_local_sink_has_one_heading() {
+    let out = run(&[
+        "scenario",
+        "--name",
+        "successful_agent_turn",
+        "--count",
+        "1",
+        "--local-sink",
+    ]);
+    let t = text(&out);
+    assert!(out.status.success(), "{t}");
+    assert!(
+        t.contains("Running scenario successful_agent_turn: 1 trace at"),
+        "{t}"
+    );
+    assert!(t.contains("Generated 1 trace (7 spans"), "{t}");
+    for wrong in [": 1 traces", "Generated 1 traces", "in 1 traces"] {
+        assert!(!t.contains(wrong), "{t}");
+    }
+    assert_eq!(t.matches("received:").count(), 1, "{t}");
+    assert!(t.contains("The local sink received:\n  traces"), "{t}");
+}
+
+#[test]
+fn a_sink_on_a_taken_port_refuses_to_start_and_says_why() {
+    let first = common::Sink::start(&[]);
+    let listen = format!("127.0.0.1:{}", first.http_port);
+    let mut second = bin()
+        .args(["sink", "--no-grpc", "--listen", &listen])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while second.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            let _ = second.kill();
+            panic!("a second sink started on the port of the first");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let out = second.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let t = text(&out);
+    assert!(
+        t.contains(&format!("error: sink cannot listen on {listen}")),
+        "{t}"
+    );
+    assert!(t.contains("another sink or collector is listening"), "{t}");
+    first.finish();
+}
+
+#[test]
+fn the_kubernetes_job_runs_as_non_root_and_prints_its_summary_json() {
+    let manifest = common::read(&manifest_dir().join("deploy/k8s/indexed-job.yaml"));
+    let job: serde_json::Value = serde_saphyr::from_str(&manifest).expect("the manifest is YAML");
+    let pod = &job["spec"]["template"]["spec"];
+    assert_eq!(
+        pod["securityContext"]["runAsNonRoot"], true,
+        "the premise of this test"
+    );
+    let container = &pod["containers"][0];
+    let args: Vec<String> = container["args"]
+        .as_array()
+        .expect("container args")
+        .iter()
+        .map(|a| a.as_str().expect("string args").to_string())
+        // The one change: 2 seconds instead of the manifest's minutes.
+        .map(|a| {
+            if a.starts_with("--duration=") {
+                "--duration=2s".into()
+            } else {
+                a
+            }
+        })
+        .collect();
+    assert!(
+        args.iter().any(|a| a == "--summary-json=/dev/stdout"),
+        "{args:?}"
+    );
+    let sink = common::Sink::start(&["--count-only"]);
+    let mut cmd = bin();
+    cmd.args(&args).env("JOB_COMPLETION_INDEX", "1");
+    for var in container["env"].as_array().expect("container env") {
+        let name = var["name"].as_str().unwrap();
+        let value = match name {
+            "OTLP_HTTP_ENDPOINT" => sink.endpoint(),
+            _ => var["value"].as_str().unwrap().to_string(),
+        };
+        cmd.env(name, value);
+    }
+    cmd.env_remove("TENANT_UUID");
+    // As the manifest's non-root user would: root (as in CI) drops to nobody for the child,
+    // supplementary groups included (std clears them when root sets a uid).
+    let root = std::fs::metadata("/proc/self").is_ok_and(|m| {
+        use std::os::unix::fs::MetadataExt;
+        m.uid() == 0
+    });
+    if root {
+        use std::os::unix::process::CommandExt;
+        cmd.uid(65534).gid(65534);
+    }
+    let out = cmd
+        .output()
+        .expect("the binary runs as nobody (is it readable by others?)");
+    assert!(out.status.success(), "exit {}:\n{}", out.status, text(&out));
+    let summary: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("stdout is the summary JSON ({e}):\n{}", text(&out)));
+    assert_eq!(summary["shard"], "1/4", "{summary}");
+    assert!(summary["traces"].as_u64().unwrap() > 0, "{summary}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("Generated "));
+    let (received, _) = sink.finish();
+    let accepted = &summary["export"]["traces"]["accepted"];
+    assert_eq!(accepted, &summary["spans"], "{summary}");
+    assert_eq!(&received["traces"]["spans"], accepted, "{received}");
+}
+
+#[test]
+fn the_sink_writes_its_port_file_whole_and_its_summary_json_to_stdout() {
+    let dir = tempfile::tempdir().unwrap();
+    let port_file = dir.path().join("port");
+    let sink = bin()
+        .args(["sink", "--quiet", "--no-grpc", "--listen", "127.0.0.1:0"])
+        .arg("--port-file")
+        .arg(&port_file)
+        .args(["--summary-json", "-"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let port = loop {
+        if let Some(port) = std::fs::read_to_string(&port_file)
+            .ok()
+            .and_then(|t| t.strip_suffix('\n')?.parse::<u16>().ok())
+        {
+            break port;
+        }
+        assert!(Instant::now() < deadline, "no port file within 20 s");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let sent = run(&[
+        "scenario",
+        "--name",
+        "tool_retry",
+        "--count",
+        "2",
+        "--interval",
+        "0",
+        "--quiet",
+        "--summary-json",
+        "-",
+        "--endpoint",
+        &format!("http://127.0.0.1:{port}"),
+    ]);
+    assert!(sent.status.success(), "{}", text(&sent));
+    let run_summary: serde_json::Value = serde_json::from_slice(&sent.stdout).unwrap();
+    let _ = std::process::Command::new("kill")
+        .args(["-TERM", &sink.id().to_string()])
+        .status();
+    let out = sink.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    let summary: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("stdout is the summary JSON ({e}):\n{}", text(&out)));
+    assert_eq!(
+        summary["traces"]["spans"], run_summary["spans"],
+        "{summary}"
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("sink received:"));
+    // The port file was renamed into place: no temporary file is left beside it.
+    let names: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(names, ["port"]);
+}
+
+#[test]
+fn data_and_the_summary_json_cannot_share_stdout() {
+    let out = run(&[
+        "scenario",
+        "--name",
+        "tool_retry",
+        "--count",
+        "1",
+        "--output",
+        "-",
+        "--summary-json",
+        "/dev/stdout",
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out).contains("would mix on stdout"), "{}", text(&out));
+    assert!(out.stdout.is_empty(), "nothing generated");
+}

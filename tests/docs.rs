@@ -405,3 +405,62 @@ fn shell_variables_as_one(a: &str) -> String {
     }
     out
 }
+
+/// The README names one test command; CI runs exactly it, and it sets up what the tests need
+/// (so a fresh machine needs nothing installed by hand) before running all of them.
+#[test]
+fn the_readme_test_command_is_what_ci_runs_and_it_sets_up_the_tests() {
+    let readme = read(&manifest_dir().join("README.md"));
+    let section = &readme[readme
+        .find("Run all the tests")
+        .expect("the README's test section")..];
+    let block = section
+        .split("```bash\n")
+        .nth(1)
+        .and_then(|b| b.split("```").next())
+        .expect("a bash block in the test section");
+    let command = block
+        .lines()
+        .next()
+        .and_then(|l| l.split('#').next())
+        .map(str::trim)
+        .expect("the test command");
+    assert_eq!(command, "scripts/test");
+    let ci = read(&manifest_dir().join(".ci/run"));
+    assert!(
+        ci.lines().any(|l| l.trim() == command),
+        ".ci/run must run the README's test command, {command}:\n{ci}"
+    );
+    let script = read(&manifest_dir().join(command));
+    for step in [
+        "apt-get",
+        "make",
+        "openssl",
+        "chromium",
+        "python3-venv",
+        "scripts/judge-venv",
+        "scripts/hadolint-venv",
+        "cargo test --no-fail-fast",
+        "scripts/phoenix-venv",
+        "cargo test --test phoenix -- --ignored",
+    ] {
+        assert!(script.contains(step), "{command} does not mention {step}");
+    }
+    let syntax = std::process::Command::new("bash")
+        .arg("-n")
+        .arg(manifest_dir().join(command))
+        .status()
+        .unwrap();
+    assert!(syntax.success(), "{command} is not valid bash");
+    let help = std::process::Command::new(manifest_dir().join(command))
+        .arg("--help")
+        .output()
+        .unwrap();
+    assert!(help.status.success());
+    assert!(String::from_utf8_lossy(&help.stdout).contains("--no-phoenix"));
+    let wrong = std::process::Command::new(manifest_dir().join(command))
+        .arg("--bogus")
+        .output()
+        .unwrap();
+    assert_eq!(wrong.status.code(), Some(2));
+}

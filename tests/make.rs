@@ -32,7 +32,7 @@ fn make(args: &[&str]) -> Output {
         cmd.env_remove(var);
     }
     cmd.output()
-        .expect("`make` is needed for this test (apt-get install make)")
+        .expect("`make` is needed for this test: run scripts/test, which installs it (or apt-get install make)")
 }
 
 fn stdout(out: &Output) -> String {
@@ -81,7 +81,7 @@ fn every_target_has_a_recipe() {
         assert!(!dry_run(&[target]).trim().is_empty(), "{target}");
     }
     assert!(dry_run(&["install"]).contains("cargo install --path . --locked"));
-    assert_eq!(dry_run(&["test"]).trim(), "cargo test");
+    assert_eq!(dry_run(&["test"]).trim(), "scripts/test");
 }
 
 #[test]
@@ -219,4 +219,28 @@ fn make_list_and_validate_really_run() {
         listed.contains("broken") && !listed.contains("tool_retry"),
         "{listed}"
     );
+}
+
+#[test]
+fn the_default_tenant_is_set_only_when_no_tenant_variable_is() {
+    let tenant_seen = |extra: &[&str]| {
+        // SIMULATOR prints the tenant the tool would see, then ignores the target's arguments.
+        let out = make(
+            &[
+                &["-s", "run", "SIMULATOR=printenv TENANT_UUID; true"],
+                extra,
+            ]
+            .concat(),
+        );
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        stdout(&out).trim().to_string()
+    };
+    assert_eq!(tenant_seen(&[]), "dev-tenant-1");
+    assert_eq!(tenant_seen(&["TENANT_UUID=acme"]), "acme");
+    // Beside TELEMETRY_TENANT_UUIDS the default would only be ignored (with a warning).
+    assert_eq!(tenant_seen(&["TELEMETRY_TENANT_UUIDS=a,b"]), "");
 }

@@ -68,17 +68,12 @@ pub fn outcome(summary: &RunSummary, output: &Output, allow_failures: bool) -> O
     outcome
 }
 
-/// Writes the summary as JSON (via a temporary file, so a reader never sees half of it).
+/// Writes the summary as JSON: atomically to a regular file (so a reader never sees half of
+/// it), directly to `-`, `/dev/stdout` or another device (see [`crate::files::write`]).
 pub fn write_summary(path: &Path, summary: &RunSummary) -> Result<(), String> {
     let mut json = serde_json::to_vec_pretty(summary)
         .map_err(|e| format!("cannot serialise the summary: {e}"))?;
     json.push(b'\n');
-    let mut tmp = path.as_os_str().to_owned();
-    tmp.push(format!(".tmp{}", std::process::id()));
-    std::fs::write(&tmp, &json)
-        .and_then(|()| std::fs::rename(&tmp, path))
-        .map_err(|e| {
-            let _ = std::fs::remove_file(&tmp);
-            format!("cannot write the summary to {}: {e}", path.display())
-        })
+    crate::files::write(path, &json)
+        .map_err(|e| format!("cannot write the summary to {}: {e}", path.display()))
 }

@@ -160,7 +160,8 @@ impl GrpcTransport {
         }
         Ok(GrpcTransport {
             channel: endpoint.connect_lazy(),
-            endpoint: url,
+            // Shown in messages only: without any password in the URL.
+            endpoint: crate::human::redact(&url),
             metadata,
             tenant_header: super::transport::tenant_header(target)?,
             compression: target.compression,

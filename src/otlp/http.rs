@@ -12,6 +12,7 @@ use super::export::{Attempt, Transport};
 use super::payload::{Compression, Format, Payload};
 use super::tls::{TlsMaterial, install_crypto_provider};
 use super::transport::{Target, TransportError};
+use crate::human::{Redacted, redact};
 use std::time::{Duration, SystemTime};
 
 /// The URL for `signal` under a base endpoint, as the OTel SDKs build it: the signal's path is
@@ -128,7 +129,7 @@ impl Transport for HttpTransport {
         }
         let response = match request.body(payload.body.clone()).send().await {
             Ok(r) => r,
-            Err(e) => return failed_request(url, &e, self.timeout),
+            Err(e) => return failed_request(&redact(url), &e, self.timeout),
         };
         let status = response.status();
         let retry_after = response
@@ -146,7 +147,11 @@ impl Transport for HttpTransport {
             let (rejected, message) = partial_success(signal, &body, json);
             return Attempt::Accepted { rejected, message };
         }
-        let reason = format!("HTTP {status} from {url}: {}", server_message(&body, json));
+        let reason = format!(
+            "HTTP {status} from {}: {}",
+            Redacted(url),
+            server_message(&body, json)
+        );
         if matches!(status.as_u16(), 429 | 502 | 503 | 504) {
             Attempt::Retryable {
                 reason,

@@ -14,6 +14,7 @@ use super::grpc::GrpcTransport;
 use super::http::HttpTransport;
 use super::payload::{Compression, Format, Payload};
 use super::tls::{TlsError, TlsOptions};
+use crate::human::Redacted;
 use std::path::PathBuf;
 use std::time::Duration;
 use tonic::codegen::http;
@@ -82,7 +83,7 @@ impl Output {
         match self {
             Output::Otlp(targets) => {
                 let t = &targets[signal as usize];
-                format!("{} ({})", t.url, t.protocol.name())
+                format!("{} ({})", Redacted(&t.url), t.protocol.name())
             }
             Output::File(path) if path.as_os_str() == "-" => "stdout (OTLP/JSON lines)".into(),
             Output::File(path) => format!("{} (OTLP/JSON lines)", path.display()),
@@ -93,7 +94,7 @@ impl Output {
 
 #[derive(Debug, thiserror::Error)]
 pub enum TransportError {
-    #[error("bad endpoint {endpoint:?}: {reason}")]
+    #[error("bad endpoint {:?}: {reason}", crate::human::redact(.endpoint))]
     BadEndpoint { endpoint: String, reason: String },
     #[error("bad header {name:?}: {reason}")]
     BadHeader { name: String, reason: String },

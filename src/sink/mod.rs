@@ -527,21 +527,13 @@ async fn live_ticker(intake: Arc<Intake>, mut stopped: watch::Receiver<bool>) {
     }
 }
 
-/// Writes `contents` to `path` via a temporary name in the same directory and a rename,
-/// so a reader polling for the file never sees it half-written.
+/// Writes `contents` to `path` so a reader polling for the file never sees it half-written
+/// (see [`crate::files::write`]: exclusively created temporary file, or directly to a device).
 fn write_atomically(what: &'static str, path: &Path, contents: &[u8]) -> Result<(), SinkError> {
-    let err = |error| SinkError::WriteFile {
+    crate::files::write(path, contents).map_err(|error| SinkError::WriteFile {
         what,
         path: path.to_owned(),
         error,
-    };
-    let mut tmp = path.as_os_str().to_owned();
-    tmp.push(format!(".tmp{}", std::process::id()));
-    let tmp = PathBuf::from(tmp);
-    std::fs::write(&tmp, contents).map_err(err)?;
-    std::fs::rename(&tmp, path).map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        err(e)
     })
 }
 

@@ -118,8 +118,13 @@ impl RunSummary {
             .as_ref()
             .map_or(String::new(), |s| format!(", shard {s}"));
         let mut out = format!(
-            "Generated {} traces ({} spans, {} with errors) in {:.2} s on {workers}: {:.0} spans/s, seed {}{shard}\n",
-            self.traces, self.spans, self.error_spans, self.elapsed_s, self.spans_per_s, self.seed
+            "Generated {} ({}, {} with errors) in {:.2} s on {workers}: {:.0} spans/s, seed {}{shard}\n",
+            crate::human::plural(self.traces, "trace"),
+            crate::human::plural(self.spans, "span"),
+            self.error_spans,
+            self.elapsed_s,
+            self.spans_per_s,
+            self.seed
         );
         if let Some(target) = self.target_rate {
             out += &format!(

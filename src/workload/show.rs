@@ -1,7 +1,9 @@
 //! `--show-spans` and `--show-full-spans`: what was generated, printed as it is generated.
 //!
-//! The short form is the original's one line per iteration; the full form prints each trace as a
-//! tree, parents before children, every attribute sorted by key. Printing reads the same records
+//! The short form is the original's one line per iteration (its last trace's full id and tenant,
+//! `status=ERROR` when any of its spans failed, else `UNSET` as on the wire, its duration from the
+//! first span's start to the last span's end, and the span names); the full form prints each
+//! trace as a tree, parents before children, every attribute sorted by key. Printing reads the same records
 //! the encoder does, so what is shown is what is sent.
 
 use crate::generate::{Plan, Trace, ValueDisplay};
@@ -61,13 +63,22 @@ fn spans_line(
     if names.len() > NAMES_PER_LINE {
         listed += &format!(",..+{}", names.len() - NAMES_PER_LINE);
     }
+    let spans = || traces.iter().flat_map(|t| &t.spans);
+    let status = if spans().any(|s| s.error.is_some()) {
+        "ERROR"
+    } else {
+        "UNSET"
+    };
+    let start = spans().map(|s| s.start_ns).min().unwrap_or(0);
+    let end = spans().map(|s| s.end_ns).max().unwrap_or(start);
     writeln!(
         out,
-        "   [{}/{}] trace_id={}.. tenant_id={} spans={}",
+        "   [{}/{}] trace_id={} tenant_id={} status={status} duration_ms={:.1} spans={}",
         index + 1,
         count,
-        &hex(&last.trace_id)[..16],
+        hex(&last.trace_id),
         plan.str(plan.tenants[last.tenant as usize]),
+        end.saturating_sub(start) as f64 / 1e6,
         listed
     )
 }
