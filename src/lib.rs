@@ -22,6 +22,7 @@ pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod generate;
+pub mod input;
 pub mod interrupt;
 pub mod lint;
 pub mod manual;
