@@ -33,6 +33,14 @@ impl Default for LoadOptions {
     }
 }
 
+/// How many lists or mappings deep an attribute value may be nested. Each level of a mapping
+/// costs an OTLP decoder three nested messages (`AnyValue` → `KeyValueList` → `KeyValue`) and a
+/// JSON decoder four nested containers, on top of the envelope above the attribute; protobuf
+/// decoders (prost, Python's upb) stop at 100 nested messages and serde_json at 128 containers,
+/// which a 29-deep mapping already breaks. Sixteen leaves room for log bodies and metric points,
+/// which sit deeper in their envelopes than span attributes.
+pub const MAX_ATTRIBUTE_NESTING: usize = 16;
+
 /// Upper bound of a `count` that has a distribution but no `max`.
 pub const DEFAULT_DISTRIBUTION_COUNT_MAX: u32 = 1000;
 
@@ -1193,6 +1201,27 @@ impl<'a> Decoder<'a> {
     }
 
     fn literal(&mut self, node: &Node, path: &str) -> Option<Literal> {
+        self.nested_literal(node, path, 0)
+    }
+
+    /// A literal inside `depth` lists or mappings; refused beyond [`MAX_ATTRIBUTE_NESTING`].
+    fn nested_literal(&mut self, node: &Node, path: &str, depth: usize) -> Option<Literal> {
+        if matches!(node.value, Value::Seq(_) | Value::Map(_)) && depth >= MAX_ATTRIBUTE_NESTING {
+            self.push(
+                Severity::Error,
+                Some(node.mark),
+                path,
+                format!(
+                    "the value is nested more than {MAX_ATTRIBUTE_NESTING} lists or mappings deep, \
+                     deeper than OTLP receivers decode"
+                ),
+                Some(
+                    "flatten it: OpenTelemetry attributes are meant to be scalars or flat lists"
+                        .into(),
+                ),
+            );
+            return None;
+        }
         Some(match &node.value {
             Value::Str(s) => Literal::Str(s.clone()),
             Value::Int(i) => Literal::Int(*i),
@@ -1202,7 +1231,9 @@ impl<'a> Decoder<'a> {
                 items
                     .iter()
                     .enumerate()
-                    .filter_map(|(i, item)| self.literal(item, &format!("{path}[{i}]")))
+                    .filter_map(|(i, item)| {
+                        self.nested_literal(item, &format!("{path}[{i}]"), depth + 1)
+                    })
                     .collect(),
             ),
             Value::Map(entries) => Literal::Map(
@@ -1210,7 +1241,7 @@ impl<'a> Decoder<'a> {
                     .iter()
                     .filter_map(|(k, v)| {
                         let key = k.scalar_text()?;
-                        let value = self.literal(v, &format!("{path}.{key}"))?;
+                        let value = self.nested_literal(v, &format!("{path}.{key}"), depth + 1)?;
                         Some((key, value))
                     })
                     .collect(),
