@@ -296,3 +296,102 @@ fn a_broken_schema_file_is_reported_like_a_scenario() {
     assert!(file["file"].as_str().unwrap().ends_with("broken.yaml"));
     assert_eq!(file["diagnostics"][0]["line"], 3);
 }
+
+/// Runs `validate PATH` with a deadline: refusing a file must not wait on it.
+fn validate_quickly(path: &std::path::Path) -> (Option<i32>, String) {
+    let started = std::time::Instant::now();
+    let out = bin()
+        .args(["validate", path.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(10),
+        "{} took {:?}",
+        path.display(),
+        started.elapsed()
+    );
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    (out.status.code(), text)
+}
+
+#[test]
+fn devices_fifos_and_huge_files_are_refused_before_they_are_read() {
+    let (code, text) = validate_quickly(std::path::Path::new("/dev/zero"));
+    assert_eq!(code, Some(2), "{text}");
+    assert!(
+        text.contains("/dev/zero") && text.contains("not a regular file (a character device)"),
+        "{text}"
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("pipe.yaml");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let (code, text) = validate_quickly(&fifo);
+    assert_eq!(code, Some(2), "{text}");
+    assert!(text.contains("not a regular file (a FIFO)"), "{text}");
+    // In a folder too: the FIFO is named, not waited on, and the good file is still checked.
+    std::fs::copy(
+        manifest_dir().join("scenarios/tool_retry.yaml"),
+        dir.path().join("good.yaml"),
+    )
+    .unwrap();
+    let (code, text) = validate_quickly(dir.path());
+    assert_eq!(code, Some(2), "{text}");
+    assert!(
+        text.contains("a FIFO") && text.contains("good.yaml"),
+        "{text}"
+    );
+
+    // Over the 16 MiB budget: a comment line, so only the size is wrong with it.
+    let big = dir.path().join("big.yaml");
+    let mut text = String::from("root: {type: planner}\n#");
+    text.push_str(&"x".repeat(16 << 20));
+    std::fs::write(&big, text).unwrap();
+    let (code, text) = validate_quickly(&big);
+    assert_eq!(code, Some(2), "{text}");
+    assert!(text.contains("larger than the limit of 16 MiB"), "{text}");
+}
+
+#[test]
+fn a_schema_path_that_is_not_a_file_is_refused() {
+    let out = bin()
+        .args(["validate", "--schema-path", "/dev/zero"])
+        .output()
+        .unwrap();
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{text}");
+    assert!(text.contains("not a regular file"), "{text}");
+}
+
+#[test]
+fn values_beyond_what_timestamps_and_decoders_carry_stop_a_run_before_anything_is_sent() {
+    let dir = tempfile::tempdir().unwrap();
+    for name in ["deep_attribute", "huge_backoff", "long_siblings"] {
+        let output = dir.path().join(format!("{name}.jsonl"));
+        let out = bin()
+            .args([
+                "scenario",
+                "--name",
+                name,
+                "--scenarios-dir",
+                manifest_dir().join("tests/malformed").to_str().unwrap(),
+                "--count",
+                "5",
+                "--output",
+                output.to_str().unwrap(),
+            ])
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{name}: {text}");
+        assert!(text.contains(&format!("{name}.yaml:")), "{name}: {text}");
+        let written = std::fs::read_to_string(&output).unwrap_or_default();
+        assert!(written.is_empty(), "{name}: {written}");
+    }
+}

@@ -91,6 +91,9 @@ pub fn decode_located(
             None
         }
     };
+    if let Some(scenario) = &scenario {
+        decoder.check_timing(&scenario.root);
+    }
     let mut diagnostics = Diagnostics(decoder.diagnostics);
     diagnostics
         .0
@@ -302,6 +305,29 @@ impl<'a> Decoder<'a> {
 
     fn error(&mut self, mark: Mark, path: &str, message: impl Into<String>) {
         self.push(Severity::Error, Some(mark), path, message, None);
+    }
+
+    /// Refuses values that would make a trace last longer than timestamps can hold sensibly
+    /// ([`super::timing`]), at the key that is at fault.
+    fn check_timing(&mut self, root: &Step) {
+        for overrun in super::timing::overruns(root) {
+            let Some(step) = self.source_map.steps.get(overrun.step) else {
+                continue;
+            };
+            let (path, step_mark) = if overrun.key.is_empty() {
+                (step.path.clone(), step.mark)
+            } else {
+                (join(&step.path, overrun.key), step.mark)
+            };
+            let mark = self.source_map.nearest(&path).unwrap_or(step_mark);
+            self.push(
+                Severity::Error,
+                Some(mark),
+                &path,
+                overrun.message,
+                Some("durations are in milliseconds; lower the value, a `count.max` or `retry.max_attempts`".into()),
+            );
+        }
     }
 
     fn warn(&mut self, mark: Mark, path: &str, message: impl Into<String>) {

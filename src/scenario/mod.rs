@@ -11,11 +11,13 @@ pub mod json_schema;
 mod model;
 mod source_map;
 mod span_type;
+pub mod timing;
 mod traffic;
 pub mod yaml;
 
 pub use decode::{
-    DEFAULT_DISTRIBUTION_COUNT_MAX, Decoded, LoadOptions, decode, decode_located, worst_case_spans,
+    DEFAULT_DISTRIBUTION_COUNT_MAX, Decoded, LoadOptions, MAX_ATTRIBUTE_NESTING, decode,
+    decode_located, worst_case_spans,
 };
 pub use diagnostic::{Diagnostic, Diagnostics, Severity, nearest};
 pub use format::accepted_keys;
