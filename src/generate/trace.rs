@@ -1002,6 +1002,18 @@ mod tests {
     }
 
     #[test]
+    fn drawn_durations_are_whole_nanoseconds_cut_to_one_day() {
+        assert_eq!(ms_to_ns(1.5), 1_500_000);
+        assert_eq!(ms_to_ns(-3.0), 0);
+        assert_eq!(ms_to_ns(f64::NAN), 0);
+        assert_eq!(MAX_DURATION_NS, 86_400_000_000_000);
+        for huge in [86_400_000.5, 1e13, 1e300, f64::INFINITY] {
+            assert_eq!(ms_to_ns(huge), MAX_DURATION_NS, "{huge}");
+        }
+        assert!(CLAMPED.load(Ordering::Relaxed));
+    }
+
+    #[test]
     fn streams_differ_between_indexes_and_seeds() {
         use rand::Rng;
         let first = iteration_rng(1, 0).next_u64();
