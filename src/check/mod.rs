@@ -352,7 +352,7 @@ fn simulate(
     let mut iteration = Iteration::default();
     let mut acc = Accumulator::new(budget);
     let mut done = 0;
-    while done < samples && !(done.is_multiple_of(64) && stop()) {
+    while done < samples && !stop() {
         generate(plan, seed, done, 0, END_UNIX_NS, &mut iteration);
         for (t, trace) in iteration.traces().iter().enumerate() {
             acc.add_trace(plan, trace, done, t);

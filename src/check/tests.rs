@@ -134,9 +134,9 @@ fn a_stop_request_ends_the_simulation_with_a_report_of_what_was_drawn() {
         asked.set(asked.get() + 1);
         asked.get() > 2
     });
-    // Asked before iterations 0, 64 and 128: the third answer stops it.
-    assert_eq!(report.samples, 128);
-    assert_eq!(report, check(&s, &p, 1, 128, &|| false));
+    // Asked before every iteration: the third answer stops it after two.
+    assert_eq!(report.samples, 2);
+    assert_eq!(report, check(&s, &p, 1, 2, &|| false));
 }
 
 #[test]
