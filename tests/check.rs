@@ -456,8 +456,17 @@ fn ctrl_c_stops_a_long_check_which_reports_what_it_drew_in_bounded_memory() {
         .args(["-INT", &child.id().to_string()])
         .status()
         .unwrap();
-    let out = child.wait_with_output().unwrap();
+    let mut child = child;
+    while child.try_wait().unwrap().is_none() {
+        if started.elapsed() > std::time::Duration::from_secs(10) {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("check ignored Ctrl-C for 10 s");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
     let waited = started.elapsed();
+    let out = child.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(130), "{stderr}");
     assert!(waited < std::time::Duration::from_secs(3), "{waited:?}");
