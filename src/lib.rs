@@ -24,6 +24,7 @@ pub mod config;
 pub mod files;
 pub mod generate;
 pub mod human;
+pub mod input;
 pub mod interrupt;
 pub mod lint;
 pub mod manual;

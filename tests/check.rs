@@ -423,3 +423,64 @@ fn the_text_report_is_a_table_of_every_span_name() {
         assert!(text.contains(needle), "no `{needle}` in:\n{text}");
     }
 }
+
+/// The peak resident memory of a running process, in KiB (`VmHWM` in /proc/PID/status).
+fn peak_rss_kib(pid: u32) -> u64 {
+    let status = common::read(Path::new(&format!("/proc/{pid}/status")));
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or_else(|| panic!("no VmHWM in\n{status}"))
+}
+
+#[test]
+fn ctrl_c_stops_a_long_check_which_reports_what_it_drew_in_bounded_memory() {
+    let child = bin()
+        .args([
+            "check",
+            "--name",
+            "agent_delegation",
+            "--samples",
+            "1000000000",
+            "--format",
+            "json",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    let peak = peak_rss_kib(child.id());
+    let started = std::time::Instant::now();
+    std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let mut child = child;
+    while child.try_wait().unwrap().is_none() {
+        if started.elapsed() > std::time::Duration::from_secs(10) {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("check ignored Ctrl-C for 10 s");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let waited = started.elapsed();
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "{stderr}");
+    assert!(waited < std::time::Duration::from_secs(3), "{waited:?}");
+    assert!(
+        stderr.contains("Interrupted: the report covers the first"),
+        "{stderr}"
+    );
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let drawn = report["samples"].as_u64().unwrap();
+    assert!(drawn > 0 && drawn < 1_000_000_000, "{drawn}");
+    // Exact percentiles keep at most 16 MiB of durations; everything else is a few counters.
+    assert!(
+        peak < 96 * 1024,
+        "peak RSS {peak} KiB after {drawn} iterations"
+    );
+}

@@ -114,12 +114,30 @@ const MALFORMED: &[(&str, &str, &[&str])] = &[
         ":6:14:",
         &["root.children[0].count", "min ≤ max"],
     ),
+    (
+        "deep_attribute.yaml",
+        ":6:85:",
+        &["root.attributes.vendor.payload.k.k", "nested more than 16"],
+    ),
     ("duplicate_key.yaml", ":5:3:", &["duplicate key `latency`"]),
     ("empty.yaml", ":1:1:", &["empty"]),
+    (
+        "huge_backoff.yaml",
+        ":11:9:",
+        &[
+            "root.children[0].retry.backoff_base_ms",
+            "longer than the limit of one day",
+        ],
+    ),
     (
         "huge_count.yaml",
         ":1:1:",
         &["1001001 spans", "--max-spans-per-trace"],
+    ),
+    (
+        "long_siblings.yaml",
+        ":7:7:",
+        &["root.children[4].latency", "about 316.88 years"],
     ),
     ("missing_root.yaml", ":1:1:", &["missing `root`"]),
     (

@@ -414,3 +414,108 @@ data_plane: {workflow: claim_status, goal: happy_path}
         "{v1:#}"
     );
 }
+
+/// Runs `validate PATH` with a deadline: refusing a file must not wait on it (a reader that
+/// opened the FIFO would block forever, so the child is killed rather than waited for).
+fn validate_quickly(path: &std::path::Path) -> (Option<i32>, String) {
+    let started = std::time::Instant::now();
+    let mut child = bin()
+        .args(["validate", path.to_str().unwrap()])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    while child.try_wait().unwrap().is_none() {
+        if started.elapsed() > std::time::Duration::from_secs(10) {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("validate {} did not end within 10 s", path.display());
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let out = child.wait_with_output().unwrap();
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    (out.status.code(), text)
+}
+
+#[test]
+fn devices_fifos_and_huge_files_are_refused_before_they_are_read() {
+    let (code, text) = validate_quickly(std::path::Path::new("/dev/zero"));
+    assert_eq!(code, Some(2), "{text}");
+    assert!(
+        text.contains("/dev/zero") && text.contains("not a regular file (a character device)"),
+        "{text}"
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("pipe.yaml");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let (code, text) = validate_quickly(&fifo);
+    assert_eq!(code, Some(2), "{text}");
+    assert!(text.contains("not a regular file (a FIFO)"), "{text}");
+    // In a folder too: the FIFO is named, not waited on, and the good file is still checked.
+    std::fs::copy(
+        manifest_dir().join("scenarios/tool_retry.yaml"),
+        dir.path().join("good.yaml"),
+    )
+    .unwrap();
+    let (code, text) = validate_quickly(dir.path());
+    assert_eq!(code, Some(2), "{text}");
+    assert!(
+        text.contains("a FIFO") && text.contains("good.yaml"),
+        "{text}"
+    );
+
+    // Over the 16 MiB budget: a comment line, so only the size is wrong with it.
+    let big = dir.path().join("big.yaml");
+    let mut text = String::from("root: {type: planner}\n#");
+    text.push_str(&"x".repeat(16 << 20));
+    std::fs::write(&big, text).unwrap();
+    let (code, text) = validate_quickly(&big);
+    assert_eq!(code, Some(2), "{text}");
+    assert!(text.contains("larger than the limit of 16 MiB"), "{text}");
+}
+
+#[test]
+fn a_schema_path_that_is_not_a_file_is_refused() {
+    let out = bin()
+        .args(["validate", "--schema-path", "/dev/zero"])
+        .output()
+        .unwrap();
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{text}");
+    assert!(text.contains("not a regular file"), "{text}");
+}
+
+#[test]
+fn values_beyond_what_timestamps_and_decoders_carry_stop_a_run_before_anything_is_sent() {
+    let dir = tempfile::tempdir().unwrap();
+    for name in ["deep_attribute", "huge_backoff", "long_siblings"] {
+        let output = dir.path().join(format!("{name}.jsonl"));
+        let out = bin()
+            .args([
+                "scenario",
+                "--name",
+                name,
+                "--scenarios-dir",
+                manifest_dir().join("tests/malformed").to_str().unwrap(),
+                "--count",
+                "5",
+                "--output",
+                output.to_str().unwrap(),
+            ])
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{name}: {text}");
+        assert!(text.contains(&format!("{name}.yaml:")), "{name}: {text}");
+        let written = std::fs::read_to_string(&output).unwrap_or_default();
+        assert!(written.is_empty(), "{name}: {written}");
+    }
+}

@@ -9,17 +9,25 @@
 //! step; token totals; and the scenario's static worst case.
 //!
 //! Percentiles use the nearest-rank method (the smallest value with at least q of the values at
-//! or below it), so they are values that were actually drawn and can be compared exactly with a
-//! run's. All durations are kept (8 bytes per span), which keeps the percentiles exact; a
-//! streaming sketch was rejected because `check` exists to be trusted on the tails.
+//! or below it). Memory stays bounded whatever `--samples` is: every statistic is accumulated as
+//! the traces stream past ([`Accumulator`]; counts, rates and means exact). Durations are kept, so
+//! that percentiles are values actually drawn and compare exactly with a run's, until
+//! [`EXACT_VALUES`] of them (16 MiB) have been seen; from then on the percentiles come from
+//! log-bucket sketches ([`sketch`]) within 0.5% of exact, and the report says so. Keeping every
+//! duration regardless was the rejected alternative: 4 million samples took half a gigabyte.
+//! The typical trace is the median one of an evenly spread subset of at most 32,768 traces.
+//!
+//! A stop request (Ctrl-C, checked between iterations) ends the simulation early; the report
+//! then covers the iterations simulated.
 
 pub mod plot;
+pub mod sketch;
 
 use crate::generate::{AttrValue, Iteration, Plan, SpanRecord, Trace, generate};
-use crate::lint::nearest_rank;
 use crate::scenario::{Scenario, SpanType, Step, worst_case_spans};
 use serde_json::{Map, Value, json};
-use std::collections::HashMap;
+pub use sketch::Quantiles;
+use std::collections::{BTreeMap, HashMap};
 
 /// The end time given to every simulated iteration (durations do not depend on it).
 const END_UNIX_NS: u64 = 1_700_000_000_000_000_000;
@@ -30,16 +38,6 @@ pub struct Percentiles {
     pub p50: f64,
     pub p95: f64,
     pub p99: f64,
-}
-
-impl Percentiles {
-    fn of(sorted: &[f64]) -> Percentiles {
-        Percentiles {
-            p50: nearest_rank(sorted, 0.50),
-            p95: nearest_rank(sorted, 0.95),
-            p99: nearest_rank(sorted, 0.99),
-        }
-    }
 }
 
 /// Mean, median, 99th percentile and maximum of a count.
@@ -61,8 +59,8 @@ pub struct SpanTypeReport {
     pub per_trace: f64,
     pub latency_ms: Percentiles,
     pub error_rate: f64,
-    /// Every duration, in ms, sorted (for the histograms).
-    pub latencies_ms: Vec<f64>,
+    /// The durations in ms (for the histograms).
+    pub latencies_ms: Quantiles,
 }
 
 /// How many attempts the retry sequences of one span name took.
@@ -106,8 +104,12 @@ pub struct WaterfallSpan {
 pub struct Report {
     pub scenario: String,
     pub seed: u64,
+    /// Iterations simulated (fewer than asked if `check` was interrupted).
     pub samples: u64,
     pub traces: u64,
+    /// Whether the latency percentiles are exact; if not, they are within
+    /// [`sketch::RELATIVE_ERROR`] of exact ones.
+    pub exact_percentiles: bool,
     pub spans_per_trace: Spread,
     pub root: SpanTypeReport,
     pub span_types: Vec<SpanTypeReport>,
@@ -119,116 +121,264 @@ pub struct Report {
     pub typical: Vec<WaterfallSpan>,
 }
 
+/// How many values `check` keeps for exact percentiles (8 bytes each, 16 MiB in all); beyond
+/// that, every percentile comes from the sketches.
+pub const EXACT_VALUES: u64 = 1 << 21;
+
+/// How many root durations are kept to pick the typical trace from.
+const TYPICAL_CANDIDATES: usize = 1 << 15;
+
 /// Per-name accumulation.
 #[derive(Default)]
 struct Tally {
-    durations: Vec<f64>,
+    durations: Quantiles,
     errors: u64,
 }
 
 impl Tally {
     fn add(&mut self, span: &SpanRecord) {
-        self.durations.push(span.duration_ns() as f64 / 1e6);
+        self.durations.add(span.duration_ns() as f64 / 1e6);
         self.errors += span.error.is_some() as u64;
     }
 
     fn report(mut self, name: String, traces: u64) -> SpanTypeReport {
-        self.durations.sort_by(f64::total_cmp);
-        let spans = self.durations.len() as u64;
+        self.durations.sort();
+        let spans = self.durations.count();
+        let q = &self.durations;
         SpanTypeReport {
             name,
             spans,
             per_trace: spans as f64 / traces.max(1) as f64,
-            latency_ms: Percentiles::of(&self.durations),
+            latency_ms: Percentiles {
+                p50: q.quantile(0.50),
+                p95: q.quantile(0.95),
+                p99: q.quantile(0.99),
+            },
             error_rate: self.errors as f64 / spans.max(1) as f64,
             latencies_ms: self.durations,
         }
     }
 }
 
-/// Simulates iterations `0..samples` of `plan` with `seed` and summarises them.
-pub fn check(scenario: &Scenario, plan: &Plan, seed: u64, samples: u64) -> Report {
-    let mut iteration = Iteration::default();
-    let mut order: Vec<String> = Vec::new();
-    let mut tallies: HashMap<String, Tally> = HashMap::new();
-    let mut root = Tally::default();
-    let mut spans_per_trace: Vec<f64> = Vec::new();
-    let mut root_durations: Vec<(f64, u64, usize)> = Vec::new();
-    let mut attempts_reached: HashMap<String, Vec<u64>> = HashMap::new();
-    let (mut input_tokens, mut output_tokens) = (0u64, 0u64);
-    for index in 0..samples {
-        generate(plan, seed, index, 0, END_UNIX_NS, &mut iteration);
-        for (t, trace) in iteration.traces().iter().enumerate() {
-            spans_per_trace.push(trace.spans.len() as f64);
-            root.add(&trace.spans[0]);
-            root_durations.push((trace.spans[0].duration_ns() as f64, index, t));
-            for span in &trace.spans {
-                let name = plan.str(span.name);
-                match tallies.get_mut(name) {
-                    Some(tally) => tally.add(span),
-                    None => {
-                        let mut tally = Tally::default();
-                        tally.add(span);
-                        tallies.insert(name.to_string(), tally);
-                        order.push(name.to_string());
-                    }
-                }
-                for attr in trace.attrs_of(span) {
-                    match (plan.str(attr.key), attr.value) {
-                        ("retry.attempt", AttrValue::Int(k)) if k >= 1 => {
-                            let reached = attempts_reached.entry(name.to_string()).or_default();
-                            let k = k as usize;
-                            if reached.len() < k {
-                                reached.resize(k, 0);
-                            }
-                            reached[k - 1] += 1;
-                        }
-                        ("gen_ai.usage.input_tokens", AttrValue::Int(n)) => {
-                            input_tokens += n.max(0) as u64
-                        }
-                        ("gen_ai.usage.output_tokens", AttrValue::Int(n)) => {
-                            output_tokens += n.max(0) as u64
-                        }
-                        _ => {}
-                    }
-                }
+/// A deterministic, evenly spread subset of the traces (every `stride`-th), at most
+/// [`TYPICAL_CANDIDATES`]: when full, every other one is let go and the stride doubles.
+struct Candidates {
+    kept: Vec<(f64, u64, usize)>,
+    stride: u64,
+    seen: u64,
+}
+
+impl Candidates {
+    fn offer(&mut self, root_ns: f64, index: u64, t: usize) {
+        let n = self.seen;
+        self.seen += 1;
+        if !n.is_multiple_of(self.stride) {
+            return;
+        }
+        if self.kept.len() == TYPICAL_CANDIDATES {
+            let mut position = 0;
+            self.kept.retain(|_| {
+                position += 1;
+                position % 2 == 1
+            });
+            self.stride *= 2;
+            if !n.is_multiple_of(self.stride) {
+                return;
             }
         }
+        self.kept.push((root_ns, index, t));
     }
-    let traces = spans_per_trace.len() as u64;
-    spans_per_trace.sort_by(f64::total_cmp);
-    let spread = Spread {
-        mean: spans_per_trace.iter().sum::<f64>() / traces.max(1) as f64,
-        p50: nearest_rank(&spans_per_trace, 0.50),
-        p99: nearest_rank(&spans_per_trace, 0.99),
-        max: spans_per_trace.last().copied().unwrap_or(0.0),
-    };
-    let root_name = SpanType::span_name(scenario.root.span_type, &plan.prefix);
-    let mut retries: Vec<RetryReport> = order
-        .iter()
-        .filter_map(|name| {
-            let reached = attempts_reached.get(name)?;
-            let ended_after: Vec<u64> = (0..reached.len())
-                .map(|k| reached[k] - reached.get(k + 1).copied().unwrap_or(0))
-                .collect();
-            let sequences = reached[0];
-            let total: u64 = reached.iter().sum();
-            Some(RetryReport {
-                name: name.clone(),
-                sequences,
-                ended_after,
-                mean_attempts: total as f64 / sequences.max(1) as f64,
+}
+
+/// Everything `check` measures, accumulated trace by trace in bounded memory.
+struct Accumulator {
+    order: Vec<String>,
+    tallies: HashMap<String, Tally>,
+    root: Tally,
+    /// Traces by their number of spans.
+    spans_per_trace: BTreeMap<u64, u64>,
+    candidates: Candidates,
+    attempts_reached: HashMap<String, Vec<u64>>,
+    input_tokens: u64,
+    output_tokens: u64,
+    /// Values kept for exact percentiles so far, and how many may be.
+    kept: u64,
+    budget: u64,
+}
+
+impl Accumulator {
+    fn new(budget: u64) -> Accumulator {
+        Accumulator {
+            order: Vec::new(),
+            tallies: HashMap::new(),
+            root: Tally::default(),
+            spans_per_trace: BTreeMap::new(),
+            candidates: Candidates {
+                kept: Vec::new(),
+                stride: 1,
+                seen: 0,
+            },
+            attempts_reached: HashMap::new(),
+            input_tokens: 0,
+            output_tokens: 0,
+            kept: 0,
+            budget,
+        }
+    }
+
+    fn add_trace(&mut self, plan: &Plan, trace: &Trace, index: u64, t: usize) {
+        *self
+            .spans_per_trace
+            .entry(trace.spans.len() as u64)
+            .or_default() += 1;
+        self.root.add(&trace.spans[0]);
+        self.candidates
+            .offer(trace.spans[0].duration_ns() as f64, index, t);
+        for span in &trace.spans {
+            let name = plan.str(span.name);
+            match self.tallies.get_mut(name) {
+                Some(tally) => tally.add(span),
+                None => {
+                    let mut tally = Tally::default();
+                    tally.add(span);
+                    self.tallies.insert(name.to_string(), tally);
+                    self.order.push(name.to_string());
+                }
+            }
+            for attr in trace.attrs_of(span) {
+                self.add_attribute(name, plan.str(attr.key), attr.value);
+            }
+        }
+        self.kept += trace.spans.len() as u64 + 1;
+        if self.kept > self.budget && self.root.durations.exact() {
+            self.root.durations.forget_values();
+            self.tallies
+                .values_mut()
+                .for_each(|t| t.durations.forget_values());
+        }
+    }
+
+    fn add_attribute(&mut self, name: &str, key: &str, value: AttrValue) {
+        match (key, value) {
+            ("retry.attempt", AttrValue::Int(k)) if k >= 1 => {
+                let reached = self.attempts_reached.entry(name.to_string()).or_default();
+                let k = k as usize;
+                if reached.len() < k {
+                    reached.resize(k, 0);
+                }
+                reached[k - 1] += 1;
+            }
+            ("gen_ai.usage.input_tokens", AttrValue::Int(n)) => {
+                self.input_tokens += n.max(0) as u64
+            }
+            ("gen_ai.usage.output_tokens", AttrValue::Int(n)) => {
+                self.output_tokens += n.max(0) as u64
+            }
+            _ => {}
+        }
+    }
+
+    /// Mean, nearest-rank p50 and p99, and maximum of the spans per trace.
+    fn spread(&self) -> Spread {
+        let traces: u64 = self.spans_per_trace.values().sum();
+        let total: f64 = self
+            .spans_per_trace
+            .iter()
+            .map(|(&spans, &n)| spans as f64 * n as f64)
+            .sum();
+        let ranked = |q: f64| {
+            let rank = ((q * traces as f64).ceil() as u64).max(1);
+            let mut seen = 0;
+            for (&spans, &n) in &self.spans_per_trace {
+                seen += n;
+                if seen >= rank {
+                    return spans as f64;
+                }
+            }
+            0.0
+        };
+        Spread {
+            mean: total / traces.max(1) as f64,
+            p50: ranked(0.50),
+            p99: ranked(0.99),
+            max: self.spans_per_trace.keys().last().copied().unwrap_or(0) as f64,
+        }
+    }
+
+    fn retries(&self) -> Vec<RetryReport> {
+        let mut retries: Vec<RetryReport> = self
+            .order
+            .iter()
+            .filter_map(|name| {
+                let reached = self.attempts_reached.get(name)?;
+                let ended_after: Vec<u64> = (0..reached.len())
+                    .map(|k| reached[k] - reached.get(k + 1).copied().unwrap_or(0))
+                    .collect();
+                let sequences = reached[0];
+                let total: u64 = reached.iter().sum();
+                Some(RetryReport {
+                    name: name.clone(),
+                    sequences,
+                    ended_after,
+                    mean_attempts: total as f64 / sequences.max(1) as f64,
+                })
             })
-        })
-        .collect();
-    retries.sort_by(|a, b| a.name.cmp(&b.name));
-    let typical = typical_trace(plan, seed, &mut root_durations, &mut iteration);
+            .collect();
+        retries.sort_by(|a, b| a.name.cmp(&b.name));
+        retries
+    }
+}
+
+/// Simulates iterations `0..samples` of `plan` with `seed` and summarises them, stopping early
+/// (and summarising what it has) once `stop` says so.
+pub fn check(
+    scenario: &Scenario,
+    plan: &Plan,
+    seed: u64,
+    samples: u64,
+    stop: &dyn Fn() -> bool,
+) -> Report {
+    simulate(scenario, plan, (seed, samples), stop, EXACT_VALUES)
+}
+
+/// [`check`], keeping at most `budget` values for exact percentiles.
+fn simulate(
+    scenario: &Scenario,
+    plan: &Plan,
+    (seed, samples): (u64, u64),
+    stop: &dyn Fn() -> bool,
+    budget: u64,
+) -> Report {
+    let mut iteration = Iteration::default();
+    let mut acc = Accumulator::new(budget);
+    let mut done = 0;
+    while done < samples && !stop() {
+        generate(plan, seed, done, 0, END_UNIX_NS, &mut iteration);
+        for (t, trace) in iteration.traces().iter().enumerate() {
+            acc.add_trace(plan, trace, done, t);
+        }
+        done += 1;
+    }
+    let traces = acc.candidates.seen;
+    let root_name = SpanType::span_name(scenario.root.span_type, &plan.prefix);
+    let typical = typical_trace(plan, seed, &mut acc.candidates.kept, &mut iteration);
+    let spans_per_trace = acc.spread();
+    let retries = acc.retries();
+    let Accumulator {
+        order,
+        mut tallies,
+        root,
+        input_tokens,
+        output_tokens,
+        ..
+    } = acc;
     Report {
         scenario: scenario.name.clone(),
         seed,
-        samples,
+        samples: done,
         traces,
-        spans_per_trace: spread,
+        exact_percentiles: root.durations.exact(),
+        spans_per_trace,
         root: root.report(root_name, traces),
         span_types: order
             .iter()
@@ -382,6 +532,7 @@ impl Report {
             "seed": self.seed,
             "samples": self.samples,
             "traces": self.traces,
+            "exact_percentiles": self.exact_percentiles,
             "spans_per_trace": {
                 "mean": self.spans_per_trace.mean,
                 "p50": self.spans_per_trace.p50,
@@ -418,6 +569,12 @@ impl Report {
             "Spans per trace: mean {:.2}, p50 {}, p99 {}, max {}\n",
             s.mean, s.p50, s.p99, s.max
         ));
+        if !self.exact_percentiles {
+            out.push_str(&format!(
+                "Latency percentiles: estimated (within {}%), too many spans to keep every duration\n",
+                sketch::RELATIVE_ERROR * 100.0
+            ));
+        }
         let w = &self.worst_case;
         out.push_str(&format!(
             "Worst case: {} spans, depth {}, fan-out {}\n",

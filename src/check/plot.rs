@@ -99,17 +99,9 @@ fn histogram<DB: DrawingBackend>(
 ) -> Result<(), PlotError> {
     let values = &span_type.latencies_ms;
     // The tail beyond the 99.5th percentile would squeeze the body into a few bins.
-    let high = crate::lint::nearest_rank(values, 0.995).max(1e-3) * 1.05;
+    let high = values.quantile(0.995).max(1e-3) * 1.05;
     let width = high / BINS as f64;
-    let mut counts = [0u64; BINS];
-    let mut beyond = 0u64;
-    for &v in values {
-        let bin = (v / width) as usize;
-        match counts.get_mut(bin) {
-            Some(c) => *c += 1,
-            None => beyond += 1,
-        }
-    }
+    let (counts, beyond) = values.histogram(high, BINS);
     let top = counts.iter().copied().max().unwrap_or(1).max(1) as f64 * 1.1;
     let caption = format!(
         "{} ({} spans, {:.2}/trace, {:.1}% errors)",

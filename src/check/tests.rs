@@ -42,7 +42,7 @@ fn worst_case_depth_and_fan_out_count_attempt_spans() {
     // The root's children: 4 execute spans + 2 planner attempts; each planner has 5 LLM calls.
     assert_eq!(fan_out(&s.root), 6);
     assert_eq!(
-        check(&s, &plan(&s), 1, 1).worst_case.spans,
+        check(&s, &plan(&s), 1, 1, &|| false).worst_case.spans,
         worst_case_spans(&s.root)
     );
 }
@@ -51,9 +51,12 @@ fn worst_case_depth_and_fan_out_count_attempt_spans() {
 fn the_same_seed_gives_the_same_report_and_the_typical_trace_is_the_median_one() {
     let s = scenario(TREE);
     let p = plan(&s);
-    let a = check(&s, &p, 5, 301);
-    assert_eq!(a, check(&s, &p, 5, 301));
-    assert_ne!(a.root.latency_ms, check(&s, &p, 6, 301).root.latency_ms);
+    let a = check(&s, &p, 5, 301, &|| false);
+    assert_eq!(a, check(&s, &p, 5, 301, &|| false));
+    assert_ne!(
+        a.root.latency_ms,
+        check(&s, &p, 6, 301, &|| false).root.latency_ms
+    );
     let root = &a.typical[0];
     assert_eq!((root.depth, root.start_ms), (0, 0.0));
     assert_eq!(root.duration_ms, a.root.latency_ms.p50);
@@ -76,7 +79,7 @@ root:
       retry: {max_attempts: 3, force_initial_failure: true, success_rate_per_attempt: [0, 1]}
 ",
     );
-    let r = check(&s, &plan(&s), 1, 200);
+    let r = check(&s, &plan(&s), 1, 200, &|| false);
     let retry = &r.retries[0];
     assert_eq!(retry.name, "vendor.mcp.tool.execute.attempt");
     assert_eq!(retry.sequences, 200);
@@ -88,4 +91,87 @@ root:
         json["retries"]["vendor.mcp.tool.execute.attempt"]["ended_after_attempts"]["2"],
         200
     );
+}
+
+#[test]
+fn beyond_the_exact_budget_percentiles_are_sketched_within_their_error_and_the_rest_is_exact() {
+    let s = scenario(TREE);
+    let p = plan(&s);
+    let exact = simulate(&s, &p, (3, 2000), &|| false, u64::MAX);
+    let sketched = simulate(&s, &p, (3, 2000), &|| false, 500);
+    assert!(exact.exact_percentiles && !sketched.exact_percentiles);
+    assert_eq!(exact.spans_per_trace, sketched.spans_per_trace);
+    assert_eq!(exact.retries, sketched.retries);
+    assert_eq!(exact.typical, sketched.typical);
+    let pairs = std::iter::once((&exact.root, &sketched.root))
+        .chain(exact.span_types.iter().zip(&sketched.span_types));
+    for (e, k) in pairs {
+        assert_eq!(
+            (&e.name, e.spans, e.error_rate),
+            (&k.name, k.spans, k.error_rate)
+        );
+        for (a, b) in [
+            (e.latency_ms.p50, k.latency_ms.p50),
+            (e.latency_ms.p95, k.latency_ms.p95),
+            (e.latency_ms.p99, k.latency_ms.p99),
+        ] {
+            assert!(
+                (a - b).abs() <= a * sketch::RELATIVE_ERROR + 1e-9,
+                "{}: exact {a}, sketched {b}",
+                e.name
+            );
+        }
+    }
+    assert!(sketched.render().contains("Latency percentiles: estimated"));
+}
+
+#[test]
+fn a_stop_request_ends_the_simulation_with_a_report_of_what_was_drawn() {
+    let s = scenario(TREE);
+    let p = plan(&s);
+    let asked = std::cell::Cell::new(0);
+    let report = check(&s, &p, 1, 1_000_000, &|| {
+        asked.set(asked.get() + 1);
+        asked.get() > 2
+    });
+    // Asked before every iteration: the third answer stops it after two.
+    assert_eq!(report.samples, 2);
+    assert_eq!(report, check(&s, &p, 1, 2, &|| false));
+}
+
+#[test]
+fn the_typical_trace_candidates_stay_few_and_evenly_spread() {
+    let mut c = Candidates {
+        kept: Vec::new(),
+        stride: 1,
+        seen: 0,
+    };
+    for i in 0..(TYPICAL_CANDIDATES as u64 * 5 + 3) {
+        c.offer(i as f64, i, 0);
+    }
+    assert!(c.kept.len() <= TYPICAL_CANDIDATES);
+    assert_eq!(c.stride, 8);
+    assert!(c.kept.iter().all(|&(_, i, _)| i % 8 == 0));
+    assert_eq!(
+        c.kept.len() as u64,
+        (TYPICAL_CANDIDATES as u64 * 5 + 3).div_ceil(8)
+    );
+}
+
+#[test]
+fn a_sketched_report_still_draws_its_histograms() {
+    let s = scenario(TREE);
+    let p = plan(&s);
+    let exact = simulate(&s, &p, (2, 1000), &|| false, u64::MAX);
+    let sketched = simulate(&s, &p, (2, 1000), &|| false, 100);
+    let bars = |r: &Report| {
+        let svg = plot::svg(r).unwrap();
+        svg.matches("<rect").count()
+    };
+    // The same bars, give or take the few values a 0.5% error moves across a bin edge.
+    assert!(bars(&exact).abs_diff(bars(&sketched)) <= 5);
+    for r in &sketched.span_types {
+        let (counts, beyond) = r.latencies_ms.histogram(r.latency_ms.p99 * 2.0, 40);
+        assert_eq!(counts.iter().sum::<u64>() + beyond, r.spans, "{}", r.name);
+    }
 }

@@ -11,6 +11,7 @@ use crate::check::{self, plot};
 use crate::cli::{CheckArgs, Cli, OutputFormat};
 use crate::config;
 use crate::generate::{Plan, PlanOptions};
+use crate::interrupt::Interrupt;
 use crate::scenario::Library;
 use std::sync::Arc;
 
@@ -43,7 +44,34 @@ pub fn check(cli: &Cli, args: &CheckArgs) -> Outcome {
             content: false,
         },
     );
-    let report = check::check(&scenario, &plan, args.seed, args.samples);
+    // Ctrl-C stops the simulation; what was simulated is still reported (then exit 130).
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: cannot start the async runtime: {error}");
+            return Outcome::Failure;
+        }
+    };
+    let interrupt = match Interrupt::install(runtime.handle()) {
+        Ok(interrupt) => interrupt,
+        Err(error) => {
+            eprintln!("error: cannot install signal handlers: {error}");
+            return Outcome::Failure;
+        }
+    };
+    let report = check::check(&scenario, &plan, args.seed, args.samples, &|| {
+        interrupt.requested()
+    });
+    if interrupt.requested() {
+        eprintln!(
+            "Interrupted: the report covers the first {} of {} iterations.",
+            report.samples, args.samples
+        );
+    }
     match args.format {
         OutputFormat::Json => match serde_json::to_string_pretty(&report.to_json()) {
             Ok(text) => outln!("{text}"),
@@ -64,5 +92,8 @@ pub fn check(cli: &Cli, args: &CheckArgs) -> Outcome {
         }
         eprintln!("Plot written to {}", path.display());
     }
-    Outcome::Success
+    match interrupt.exit_status() {
+        Some(status) => Outcome::Interrupted(status),
+        None => Outcome::Success,
+    }
 }

@@ -14,10 +14,12 @@
 use super::content::{Conversation, SpanFacts};
 use super::plan::{AttrPlan, AttrValue, CountPlan, Generated, NodeId, Plan, PlanNode, Sym};
 use super::sampler::Draw;
+use crate::scenario::timing::MAX_TRACE_DURATION_MS;
 use crate::scenario::{Literal, Retry, SpanKind, SpanType};
 use rand::{Rng, RngExt, SeedableRng};
 use rand_distr::Distribution as _;
 use rand_pcg::Pcg64Mcg;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// One generated span.
 #[derive(Clone, Debug, PartialEq)]
@@ -42,7 +44,7 @@ pub struct SpanRecord {
 
 impl SpanRecord {
     pub fn duration_ns(&self) -> u64 {
-        self.end_ns - self.start_ns
+        self.end_ns.saturating_sub(self.start_ns)
     }
 }
 
@@ -163,8 +165,8 @@ impl Iteration {
     pub fn delay(&mut self, ns: u64) {
         for trace in &mut self.traces[..self.len] {
             for span in &mut trace.spans {
-                span.start_ns += ns;
-                span.end_ns += ns;
+                span.start_ns = span.start_ns.saturating_add(ns);
+                span.end_ns = span.end_ns.saturating_add(ns);
             }
         }
     }
@@ -229,14 +231,14 @@ pub fn generate(
     for k in (0..attempts.len()).rev() {
         ends[k] = end;
         let backoff_before = if k > 0 { attempts[k - 1].backoff_ns } else { 0 };
-        end = end.saturating_sub(durations[k] + backoff_before);
+        end = end.saturating_sub(durations[k].saturating_add(backoff_before));
     }
     for (trace, end) in out.traces[..attempts.len()].iter_mut().zip(ends) {
         let root_end = trace.spans[0].end_ns;
         let delta = end.saturating_sub(root_end);
         for span in &mut trace.spans {
-            span.start_ns += delta;
-            span.end_ns += delta;
+            span.start_ns = span.start_ns.saturating_add(delta);
+            span.end_ns = span.end_ns.saturating_add(delta);
         }
     }
 }
@@ -311,12 +313,32 @@ fn errs<R: Rng>(rng: &mut R, node: &PlanNode, parent_errored: bool, sibling_erro
     rng.random::<f64>() < node.error.rate
 }
 
+/// The longest any one span or backoff is drawn: the scenario's limit for a whole trace, which
+/// `validate` checks the means against; only a distribution's far tail is ever cut.
+const MAX_DURATION_NS: u64 = (MAX_TRACE_DURATION_MS * 1e6) as u64;
+
+/// Set once a drawn duration has been cut to [`MAX_DURATION_NS`], so the warning is given once
+/// per process, not per span.
+static CLAMPED: AtomicBool = AtomicBool::new(false);
+
+/// A drawn duration in ms as whole ns: negative and NaN draws last 0 ns, and anything beyond
+/// [`MAX_DURATION_NS`] is cut to it (with one warning), so the sums of the layout never come
+/// near `u64::MAX` and a span never ends before it starts.
 fn ms_to_ns(ms: f64) -> u64 {
-    if ms.is_finite() && ms > 0.0 {
-        (ms * 1e6).round().min(u64::MAX as f64 / 4.0) as u64
-    } else {
-        0
+    if ms.is_nan() || ms <= 0.0 {
+        return 0;
     }
+    let ns = ms * 1e6;
+    if ns > MAX_DURATION_NS as f64 {
+        if !CLAMPED.swap(true, Ordering::Relaxed) {
+            eprintln!(
+                "warning: a drawn latency or backoff exceeded one day and was cut to one day \
+                 (later cuts are not reported); check the scenario's latency distributions"
+            );
+        }
+        return MAX_DURATION_NS;
+    }
+    ns.round() as u64
 }
 
 /// A laid-out piece of a parent's timeline: top-level spans with their offsets, and its length.
@@ -614,7 +636,10 @@ impl<'a, R: Rng> Builder<'a, R> {
         for (k, attempt) in outcomes.iter().enumerate() {
             let one = self.single(id, parent, k as u32 + 1, *attempt);
             block.items.push((one.items[0].0, block.duration));
-            block.duration += one.duration + attempt.backoff_ns;
+            block.duration = block
+                .duration
+                .saturating_add(one.duration)
+                .saturating_add(attempt.backoff_ns);
             block.errored = one.errored;
         }
         block
@@ -700,15 +725,17 @@ impl<'a, R: Rng> Builder<'a, R> {
             let latency = self.latency_ns(node);
             self.trace.spans[span as usize].end_ns = latency;
             self.offsets[span as usize] = cursor;
-            cursor += latency + attempt.backoff_ns;
+            cursor = cursor
+                .saturating_add(latency)
+                .saturating_add(attempt.backoff_ns);
         }
         // Children of a tool step (rare) follow its attempts.
         let (children, _) = self.children(id, execute, final_error.is_some());
         for block in children {
             for (span, offset) in block.items {
-                self.offsets[span as usize] = cursor + offset;
+                self.offsets[span as usize] = cursor.saturating_add(offset);
             }
-            cursor += block.duration;
+            cursor = cursor.saturating_add(block.duration);
         }
         self.trace.spans[execute as usize].end_ns = cursor;
         Block {
@@ -741,15 +768,18 @@ impl<'a, R: Rng> Builder<'a, R> {
     /// its spare time evenly before, between and after them; returns the span's duration, which
     /// stretches to contain the children when they need more.
     fn place(&mut self, (blocks, _): (Vec<Block>, bool), latency: u64) -> u64 {
-        let total: u64 = blocks.iter().map(|b| b.duration).sum();
+        let total = blocks
+            .iter()
+            .map(|b| b.duration)
+            .fold(0, u64::saturating_add);
         let duration = latency.max(total);
         let gap = (duration - total) / (blocks.len() as u64 + 1);
         let mut cursor = gap;
         for block in blocks {
             for (span, offset) in block.items {
-                self.offsets[span as usize] = cursor + offset;
+                self.offsets[span as usize] = cursor.saturating_add(offset);
             }
-            cursor += block.duration + gap;
+            cursor = cursor.saturating_add(block.duration).saturating_add(gap);
         }
         duration
     }
@@ -761,11 +791,13 @@ impl<'a, R: Rng> Builder<'a, R> {
         for i in 0..self.trace.spans.len() {
             let span = &self.trace.spans[i];
             let start = match span.parent {
-                Some(p) => self.trace.spans[p as usize].start_ns + self.offsets[i],
+                Some(p) => self.trace.spans[p as usize]
+                    .start_ns
+                    .saturating_add(self.offsets[i]),
                 None => self.offsets[i],
             };
             let span = &mut self.trace.spans[i];
-            span.end_ns += start;
+            span.end_ns = span.end_ns.saturating_add(start);
             span.start_ns = start;
         }
     }
@@ -865,6 +897,50 @@ mod tests {
         })
     }
 
+    /// Steps with durations far beyond anything `validate` lets through: what the generator must
+    /// still lay out without wrapping.
+    fn huge_step_strategy() -> impl Strategy<Value = Step> {
+        let leaf = (
+            prop_oneof![
+                (0.0..1e20f64).prop_map(|m| Latency::Jitter(Jitter {
+                    mean_ms: m,
+                    ..Jitter::default()
+                })),
+                (1.0..1e15f64, 0.0..8.0f64).prop_map(|(median, sigma)| Latency::Distribution(
+                    Distribution::LogNormal { median, sigma }
+                )),
+            ],
+            0u32..6,
+            prop::option::of((1u32..6, 0.0..1e18f64, 1.0..1e3f64).prop_map(
+                |(max_attempts, backoff_base_ms, backoff_multiplier)| Retry {
+                    max_attempts,
+                    force_initial_failure: true,
+                    backoff_base_ms,
+                    backoff_multiplier,
+                    success_rate_per_attempt: vec![0.0],
+                    ..Retry::default()
+                },
+            )),
+            prop::sample::select(vec![SpanType::LlmCall, SpanType::McpToolExecute]),
+        )
+            .prop_map(|(latency, count, retry, span_type)| Step {
+                span_type,
+                latency,
+                error: ErrorModel::with_rate(0.5),
+                probability: 1.0,
+                count: Count::Fixed(count),
+                retry,
+                attributes: Vec::new(),
+                children: Vec::new(),
+            });
+        leaf.prop_recursive(3, 20, 5, |inner| {
+            (inner.clone(), prop::collection::vec(inner, 0..5)).prop_map(|(mut step, children)| {
+                step.children = children;
+                step
+            })
+        })
+    }
+
     fn scenario(mut root: Step) -> Scenario {
         root.probability = 1.0;
         root.count = Count::Fixed(1);
@@ -929,6 +1005,24 @@ mod tests {
         }
 
         #[test]
+        fn huge_durations_never_wrap_a_span_or_leave_its_parent(root in huge_step_strategy(), seed in any::<u64>()) {
+            let plan = Plan::compile(&scenario(root), &options());
+            let end = 1_800_000_000_000_000_000u64;
+            let mut out = Iteration::default();
+            generate(&plan, seed, 0, 0, end, &mut out);
+            for trace in out.traces() {
+                for span in &trace.spans {
+                    prop_assert!(span.start_ns <= span.end_ns, "[{}, {}]", span.start_ns, span.end_ns);
+                    if let Some(p) = span.parent {
+                        let parent = &trace.spans[p as usize];
+                        prop_assert!(span.start_ns >= parent.start_ns && span.end_ns <= parent.end_ns,
+                            "child [{}, {}] outside parent [{}, {}]", span.start_ns, span.end_ns, parent.start_ns, parent.end_ns);
+                    }
+                }
+            }
+        }
+
+        #[test]
         fn the_same_seed_and_index_give_the_same_iteration(root in step_strategy(), seed in any::<u64>(), index in any::<u64>()) {
             let plan = Plan::compile(&scenario(root), &options());
             let (mut a, mut b) = (Iteration::default(), Iteration::default());
@@ -977,6 +1071,18 @@ mod tests {
             assert!((share - weight / 0.65).abs() < 0.04, "{kind}: {share}");
         }
         assert_eq!(first_types.len(), 3, "{first_types:?}");
+    }
+
+    #[test]
+    fn drawn_durations_are_whole_nanoseconds_cut_to_one_day() {
+        assert_eq!(ms_to_ns(1.5), 1_500_000);
+        assert_eq!(ms_to_ns(-3.0), 0);
+        assert_eq!(ms_to_ns(f64::NAN), 0);
+        assert_eq!(MAX_DURATION_NS, 86_400_000_000_000);
+        for huge in [86_400_000.5, 1e13, 1e300, f64::INFINITY] {
+            assert_eq!(ms_to_ns(huge), MAX_DURATION_NS, "{huge}");
+        }
+        assert!(CLAMPED.load(Ordering::Relaxed));
     }
 
     #[test]

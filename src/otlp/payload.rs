@@ -69,19 +69,16 @@ impl OtlpRequest {
         }
     }
 
-    /// Appends the request to `out` in `format`.
-    pub fn encode(&self, format: Format, out: &mut Vec<u8>) {
+    /// Appends the request to `out` in `format`. Fails only on a request no decoder could read
+    /// back (nested deeper than prost's recursion limit, which `validate` keeps scenarios under).
+    pub fn encode(&self, format: Format, out: &mut Vec<u8>) -> Result<(), EncodeError> {
         if let OtlpRequest::Encoded(_, bytes) = self {
             match format {
                 Format::Protobuf => out.extend_from_slice(bytes),
                 // JSON is the slow path anyway: the bytes are read back into the message.
-                Format::Json => self
-                    .clone()
-                    .decoded()
-                    .expect("the fast writer's bytes decode (property-tested)")
-                    .encode(format, out),
+                Format::Json => self.clone().decoded()?.encode(format, out)?,
             }
-            return;
+            return Ok(());
         }
         match format {
             Format::Protobuf => {
@@ -93,21 +90,28 @@ impl OtlpRequest {
                 };
                 encoded.expect("a Vec grows to fit any message");
             }
-            Format::Json => {
-                let written = match self {
-                    OtlpRequest::Traces(r) => serde_json::to_writer(&mut *out, r),
-                    OtlpRequest::Metrics(r) => serde_json::to_value(r).and_then(|mut v| {
-                        drop_nulls(&mut v);
-                        serde_json::to_writer(&mut *out, &v)
-                    }),
-                    OtlpRequest::Logs(r) => serde_json::to_writer(&mut *out, r),
-                    OtlpRequest::Encoded(..) => unreachable!("written above"),
-                };
-                // Serialising plain data into a Vec cannot fail (no maps with non-string keys).
-                written.expect("OTLP messages serialise to JSON");
-            }
+            Format::Json => match self {
+                OtlpRequest::Traces(r) => serde_json::to_writer(&mut *out, r)?,
+                OtlpRequest::Metrics(r) => {
+                    let mut v = serde_json::to_value(r)?;
+                    drop_nulls(&mut v);
+                    serde_json::to_writer(&mut *out, &v)?;
+                }
+                OtlpRequest::Logs(r) => serde_json::to_writer(&mut *out, r)?,
+                OtlpRequest::Encoded(..) => unreachable!("written above"),
+            },
         }
+        Ok(())
     }
+}
+
+/// Why a request could not be put into its wire format.
+#[derive(Debug, thiserror::Error)]
+pub enum EncodeError {
+    #[error("cannot read the encoded request back for OTLP/JSON: {0}")]
+    Decode(#[from] prost::DecodeError),
+    #[error("cannot write OTLP/JSON: {0}")]
+    Json(#[from] serde_json::Error),
 }
 
 /// Removes every `null`-valued key, recursively: proto3 JSON reads a missing key and a `null`
@@ -170,7 +174,7 @@ impl Payload {
         format: Format,
         compression: Compression,
         scratch: &mut Vec<u8>,
-    ) -> Payload {
+    ) -> Result<Payload, EncodeError> {
         let (body, raw_len) = match (request, format, compression) {
             // Already encoded: sent as it is, without a copy.
             (OtlpRequest::Encoded(_, bytes), Format::Protobuf, Compression::None) => {
@@ -181,7 +185,7 @@ impl Payload {
             }
             _ => {
                 scratch.clear();
-                request.encode(format, scratch);
+                request.encode(format, scratch)?;
                 let body = match compression {
                     Compression::None => Bytes::copy_from_slice(scratch),
                     Compression::Gzip => Bytes::from(gzip(scratch)),
@@ -189,13 +193,13 @@ impl Payload {
                 (body, scratch.len())
             }
         };
-        Payload {
+        Ok(Payload {
             body,
             raw_len,
             format,
             compression,
             tenant: None,
-        }
+        })
     }
 }
 
@@ -213,6 +217,8 @@ pub fn gzip(bytes: &[u8]) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue};
+    use opentelemetry_proto::tonic::logs::v1::{LogRecord, ResourceLogs, ScopeLogs};
     use opentelemetry_proto::tonic::metrics::v1::{
         Histogram, HistogramDataPoint, Metric, ResourceMetrics, ScopeMetrics, metric::Data,
     };
@@ -241,7 +247,7 @@ mod tests {
     #[test]
     fn json_follows_the_otlp_rules() {
         let mut out = Vec::new();
-        traces().encode(Format::Json, &mut out);
+        traces().encode(Format::Json, &mut out).unwrap();
         let text = String::from_utf8(out).unwrap();
         assert!(
             text.contains(r#""traceId":"abababababababababababababababab""#),
@@ -278,7 +284,7 @@ mod tests {
             }],
         });
         let mut out = Vec::new();
-        request.encode(Format::Json, &mut out);
+        request.encode(Format::Json, &mut out).unwrap();
         let text = String::from_utf8(out).unwrap();
         assert!(!text.contains("null"), "{text}");
         assert!(text.contains(r#""count":"1""#), "{text}");
@@ -292,21 +298,117 @@ mod tests {
         let encoded = OtlpRequest::Encoded(Signal::Traces, message.encode_to_vec().into());
         for format in [Format::Protobuf, Format::Json] {
             let (mut a, mut b) = (Vec::new(), Vec::new());
-            traces().encode(format, &mut a);
-            encoded.encode(format, &mut b);
+            traces().encode(format, &mut a).unwrap();
+            encoded.encode(format, &mut b).unwrap();
             assert_eq!(a, b, "{format:?}");
         }
         let mut scratch = Vec::new();
-        let zipped = Payload::build(&encoded, Format::Protobuf, Compression::Gzip, &mut scratch);
-        let plain = Payload::build(&traces(), Format::Protobuf, Compression::Gzip, &mut scratch);
+        let zipped =
+            Payload::build(&encoded, Format::Protobuf, Compression::Gzip, &mut scratch).unwrap();
+        let plain =
+            Payload::build(&traces(), Format::Protobuf, Compression::Gzip, &mut scratch).unwrap();
         assert_eq!(zipped.body, plain.body);
+    }
+
+    /// A mapping nested `depth` deep around a string, as a scenario attribute becomes.
+    fn nested(depth: usize) -> AnyValue {
+        use opentelemetry_proto::tonic::common::v1::{KeyValueList, any_value::Value};
+        let mut value = AnyValue {
+            value: Some(Value::StringValue("leaf".into())),
+        };
+        for _ in 0..depth {
+            value = AnyValue {
+                value: Some(Value::KvlistValue(KeyValueList {
+                    values: vec![KeyValue {
+                        key: "k".into(),
+                        value: Some(value),
+                        ..Default::default()
+                    }],
+                })),
+            };
+        }
+        value
+    }
+
+    fn with_attribute(value: AnyValue) -> (OtlpRequest, OtlpRequest) {
+        let attributes = vec![KeyValue {
+            key: "deep".into(),
+            value: Some(value),
+            ..Default::default()
+        }];
+        let OtlpRequest::Traces(mut traces) = traces() else {
+            unreachable!()
+        };
+        traces.resource_spans[0].scope_spans[0].spans[0].attributes = attributes.clone();
+        let logs = ExportLogsServiceRequest {
+            resource_logs: vec![ResourceLogs {
+                scope_logs: vec![ScopeLogs {
+                    log_records: vec![LogRecord {
+                        attributes,
+                        ..Default::default()
+                    }],
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+        };
+        (
+            OtlpRequest::Encoded(Signal::Traces, traces.encode_to_vec().into()),
+            OtlpRequest::Encoded(Signal::Logs, logs.encode_to_vec().into()),
+        )
+    }
+
+    #[test]
+    fn values_nested_as_deep_as_validate_allows_survive_every_encoding_and_decoder() {
+        let (traces, logs) = with_attribute(nested(crate::scenario::MAX_ATTRIBUTE_NESTING));
+        for request in [traces, logs] {
+            for format in [Format::Protobuf, Format::Json] {
+                let mut out = Vec::new();
+                request.encode(format, &mut out).unwrap();
+                // What a receiver does with it: prost, and serde_json with its recursion limit.
+                match (format, request.signal()) {
+                    (Format::Protobuf, Signal::Traces) => {
+                        ExportTraceServiceRequest::decode(&out[..])
+                            .map(drop)
+                            .unwrap()
+                    }
+                    (Format::Protobuf, _) => ExportLogsServiceRequest::decode(&out[..])
+                        .map(drop)
+                        .unwrap(),
+                    (Format::Json, Signal::Traces) => {
+                        serde_json::from_slice::<ExportTraceServiceRequest>(&out)
+                            .map(drop)
+                            .unwrap()
+                    }
+                    (Format::Json, _) => serde_json::from_slice::<ExportLogsServiceRequest>(&out)
+                        .map(drop)
+                        .unwrap(),
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_request_too_deep_to_read_back_is_an_error_not_a_panic() {
+        let (traces, logs) = with_attribute(nested(40));
+        for request in [traces, logs] {
+            let mut scratch = Vec::new();
+            let built = Payload::build(&request, Format::Json, Compression::None, &mut scratch);
+            assert!(
+                matches!(built, Err(EncodeError::Decode(_))),
+                "{:?}",
+                built.map(|p| p.raw_len)
+            );
+        }
     }
 
     #[test]
     fn gzip_payloads_decompress_to_the_encoding() {
         let mut scratch = Vec::new();
-        let plain = Payload::build(&traces(), Format::Protobuf, Compression::None, &mut scratch);
-        let zipped = Payload::build(&traces(), Format::Protobuf, Compression::Gzip, &mut scratch);
+        let plain =
+            Payload::build(&traces(), Format::Protobuf, Compression::None, &mut scratch).unwrap();
+        let zipped =
+            Payload::build(&traces(), Format::Protobuf, Compression::Gzip, &mut scratch).unwrap();
         assert_eq!(plain.raw_len, zipped.raw_len);
         let mut back = Vec::new();
         flate2::read::GzDecoder::new(&zipped.body[..])

@@ -13,7 +13,7 @@
 //! left; either way the items are counted as dropped, never forgotten.
 
 use super::export::{Exporter, INTERRUPTED, Transport};
-use super::payload::{OtlpRequest, Payload};
+use super::payload::{Compression, Format, OtlpRequest, Payload};
 use super::{ExportSnapshot, Signal};
 use crate::interrupt::Interrupt;
 use std::sync::Arc;
@@ -95,8 +95,16 @@ impl<T: Transport> Pipeline<T> {
                             continue;
                         }
                         let (format, compression) = exporter.transport().encoding(signal);
-                        let mut payload =
-                            Payload::build(&request, format, compression, &mut scratch);
+                        let Some(mut payload) = encode(
+                            &exporter,
+                            &request,
+                            items,
+                            format,
+                            compression,
+                            &mut scratch,
+                        ) else {
+                            continue;
+                        };
                         payload.tenant = tenant;
                         drop(request);
                         exporter.export(signal, payload, items).await;
@@ -187,7 +195,50 @@ impl<T: Transport> Pipeline<T> {
             exporter.abandon();
             drained.await;
         });
+        balance_books(&exporter);
         summary(&exporter)
+    }
+}
+
+/// Builds the payload of `request`, or counts its items as dropped with the reason it could not
+/// be encoded (an encoding error, or a panic in the encoder), so a bad request never takes the
+/// sender task or the accounting down with it.
+fn encode<T: Transport>(
+    exporter: &Exporter<T>,
+    request: &OtlpRequest,
+    items: u64,
+    format: Format,
+    compression: Compression,
+    scratch: &mut Vec<u8>,
+) -> Option<Payload> {
+    let built = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        Payload::build(request, format, compression, scratch)
+    }));
+    let reason = match built {
+        Ok(Ok(payload)) => return Some(payload),
+        Ok(Err(error)) => format!("not sent: {error}"),
+        Err(_) => "not sent: encoding the request failed (a bug: please report it)".to_string(),
+    };
+    exporter.stats(request.signal()).dropped(items, &reason);
+    None
+}
+
+/// Why items were dropped that no sender accounted for (a sender task that failed).
+const LOST: &str = "not sent: an export task failed (a bug: please report it)";
+
+/// Once every sender has ended, counts as dropped whatever was generated but neither accepted,
+/// rejected nor dropped: what a failed sender task held. The books always balance.
+fn balance_books<T: Transport>(exporter: &Exporter<T>) {
+    for signal in Signal::ALL {
+        let stats = exporter.stats(signal);
+        let s = stats.snapshot();
+        let accounted = s
+            .accepted
+            .saturating_add(s.rejected)
+            .saturating_add(s.dropped);
+        if s.generated > accounted {
+            stats.dropped(s.generated - accounted, LOST);
+        }
     }
 }
 

@@ -78,7 +78,7 @@ impl TlsOptions {
 }
 
 fn read(what: &'static str, path: &Path) -> Result<Vec<u8>, TlsError> {
-    std::fs::read(path).map_err(|error| TlsError::Read {
+    crate::input::read(path, crate::input::MAX_FILE_BYTES).map_err(|error| TlsError::Read {
         what,
         path: path.to_owned(),
         error,

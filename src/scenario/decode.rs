@@ -50,6 +50,14 @@ const LATER_FORMAT_KEYS: [&str; 8] = [
 /// The v2 format's own keys, which tell it from the `context` / `data_plane` format.
 const V2_KEYS: [&str; 4] = ["tenant", "agent", "endusers", "turns"];
 
+/// How many lists or mappings deep an attribute value may be nested. Each level of a mapping
+/// costs an OTLP decoder three nested messages (`AnyValue` → `KeyValueList` → `KeyValue`) and a
+/// JSON decoder four nested containers, on top of the envelope above the attribute; protobuf
+/// decoders (prost, Python's upb) stop at 100 nested messages and serde_json at 128 containers,
+/// which a 29-deep mapping already breaks. Sixteen leaves room for log bodies and metric points,
+/// which sit deeper in their envelopes than span attributes.
+pub const MAX_ATTRIBUTE_NESTING: usize = 16;
+
 /// Upper bound of a `count` that has a distribution but no `max`.
 pub const DEFAULT_DISTRIBUTION_COUNT_MAX: u32 = 1000;
 
@@ -100,6 +108,9 @@ pub fn decode_located(
             None
         }
     };
+    if let Some(scenario) = &scenario {
+        decoder.check_timing(&scenario.root);
+    }
     let mut diagnostics = Diagnostics(decoder.diagnostics);
     diagnostics
         .0
@@ -311,6 +322,29 @@ impl<'a> Decoder<'a> {
 
     fn error(&mut self, mark: Mark, path: &str, message: impl Into<String>) {
         self.push(Severity::Error, Some(mark), path, message, None);
+    }
+
+    /// Refuses values that would make a trace last longer than timestamps can hold sensibly
+    /// ([`super::timing`]), at the key that is at fault.
+    fn check_timing(&mut self, root: &Step) {
+        for overrun in super::timing::overruns(root) {
+            let Some(step) = self.source_map.steps.get(overrun.step) else {
+                continue;
+            };
+            let (path, step_mark) = if overrun.key.is_empty() {
+                (step.path.clone(), step.mark)
+            } else {
+                (join(&step.path, overrun.key), step.mark)
+            };
+            let mark = self.source_map.nearest(&path).unwrap_or(step_mark);
+            self.push(
+                Severity::Error,
+                Some(mark),
+                &path,
+                overrun.message,
+                Some("durations are in milliseconds; lower the value, a `count.max` or `retry.max_attempts`".into()),
+            );
+        }
     }
 
     fn warn(&mut self, mark: Mark, path: &str, message: impl Into<String>) {
@@ -1263,6 +1297,27 @@ impl<'a> Decoder<'a> {
     }
 
     fn literal(&mut self, node: &Node, path: &str) -> Option<Literal> {
+        self.nested_literal(node, path, 0)
+    }
+
+    /// A literal inside `depth` lists or mappings; refused beyond [`MAX_ATTRIBUTE_NESTING`].
+    fn nested_literal(&mut self, node: &Node, path: &str, depth: usize) -> Option<Literal> {
+        if matches!(node.value, Value::Seq(_) | Value::Map(_)) && depth >= MAX_ATTRIBUTE_NESTING {
+            self.push(
+                Severity::Error,
+                Some(node.mark),
+                path,
+                format!(
+                    "the value is nested more than {MAX_ATTRIBUTE_NESTING} lists or mappings deep, \
+                     deeper than OTLP receivers decode"
+                ),
+                Some(
+                    "flatten it: OpenTelemetry attributes are meant to be scalars or flat lists"
+                        .into(),
+                ),
+            );
+            return None;
+        }
         Some(match &node.value {
             Value::Str(s) => Literal::Str(s.clone()),
             Value::Int(i) => Literal::Int(*i),
@@ -1272,7 +1327,9 @@ impl<'a> Decoder<'a> {
                 items
                     .iter()
                     .enumerate()
-                    .filter_map(|(i, item)| self.literal(item, &format!("{path}[{i}]")))
+                    .filter_map(|(i, item)| {
+                        self.nested_literal(item, &format!("{path}[{i}]"), depth + 1)
+                    })
                     .collect(),
             ),
             Value::Map(entries) => Literal::Map(
@@ -1280,7 +1337,7 @@ impl<'a> Decoder<'a> {
                     .iter()
                     .filter_map(|(k, v)| {
                         let key = k.scalar_text()?;
-                        let value = self.literal(v, &format!("{path}.{key}"))?;
+                        let value = self.nested_literal(v, &format!("{path}.{key}"), depth + 1)?;
                         Some((key, value))
                     })
                     .collect(),

@@ -11,11 +11,13 @@ pub mod json_schema;
 mod model;
 mod source_map;
 mod span_type;
+pub mod timing;
 mod traffic;
 pub mod yaml;
 
 pub use decode::{
-    DEFAULT_DISTRIBUTION_COUNT_MAX, Decoded, LoadOptions, decode, decode_located, worst_case_spans,
+    DEFAULT_DISTRIBUTION_COUNT_MAX, Decoded, LoadOptions, MAX_ATTRIBUTE_NESTING, decode,
+    decode_located, worst_case_spans,
 };
 pub use diagnostic::{Diagnostic, Diagnostics, Severity, nearest};
 pub use format::accepted_keys;
@@ -111,9 +113,11 @@ pub struct ScenarioFile {
 
 impl ScenarioFile {
     pub fn read(path: &Path) -> Result<ScenarioFile, LoadError> {
-        let bytes = std::fs::read(path).map_err(|source| LoadError::Io {
-            path: path.to_path_buf(),
-            source,
+        let bytes = crate::input::read(path, crate::input::MAX_FILE_BYTES).map_err(|source| {
+            LoadError::Io {
+                path: path.to_path_buf(),
+                source,
+            }
         })?;
         let display = path.display().to_string();
         let text = String::from_utf8(bytes).map_err(|e| {
@@ -192,7 +196,8 @@ impl Library {
             Library::Dir(dir) => ["yaml", "yml"]
                 .iter()
                 .map(|ext| dir.join(format!("{name}.{ext}")))
-                .find(|p| p.is_file())
+                // Whatever is there is read (and refused if it is not a regular file).
+                .find(|p| p.exists())
                 .map(|p| ScenarioFile::read(&p)),
         };
         found.unwrap_or_else(|| {
@@ -234,7 +239,8 @@ fn bundled_file(name: &str, text: &str) -> ScenarioFile {
     }
 }
 
-/// The `.yaml`/`.yml` files directly inside `dir`.
+/// The `.yaml`/`.yml` entries directly inside `dir` other than folders: a FIFO or device named
+/// `*.yaml` is listed, so that reading it fails with a clear error rather than being skipped.
 pub fn scenario_paths(dir: &Path) -> Result<Vec<PathBuf>, LoadError> {
     let io = |source| LoadError::Io {
         path: dir.to_path_buf(),
@@ -244,7 +250,7 @@ pub fn scenario_paths(dir: &Path) -> Result<Vec<PathBuf>, LoadError> {
     for entry in std::fs::read_dir(dir).map_err(io)? {
         let path = entry.map_err(io)?.path();
         let is_yaml = path.extension().is_some_and(|e| e == "yaml" || e == "yml");
-        if is_yaml && path.is_file() {
+        if is_yaml && !path.is_dir() {
             paths.push(path);
         }
     }

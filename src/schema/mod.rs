@@ -277,10 +277,13 @@ pub struct MetricDef {
 
 /// Reads and checks the schema file at `path`.
 pub fn load(path: &Path) -> Result<Schema, SchemaError> {
-    let text = std::fs::read_to_string(path).map_err(|source| SchemaError::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
+    let text =
+        crate::input::read_to_string(path, crate::input::MAX_FILE_BYTES).map_err(|source| {
+            SchemaError::Io {
+                path: path.to_path_buf(),
+                source,
+            }
+        })?;
     parse(&text, &path.display().to_string()).map_err(SchemaError::Invalid)
 }
 

@@ -25,7 +25,10 @@ impl Dump {
     /// Appends `request` as one line. Write errors are reported once, on [`Dump::finish`].
     pub fn write(&self, request: &OtlpRequest) {
         let mut line = Vec::new();
-        request.encode(Format::Json, &mut line);
+        // The sink decoded this request itself, so it serialises; if not, no half line.
+        if request.encode(Format::Json, &mut line).is_err() {
+            return;
+        }
         line.push(b'\n');
         let mut out = self.out.lock().unwrap_or_else(|e| e.into_inner());
         let _ = out.write_all(&line);
