@@ -138,8 +138,8 @@ pub struct GenerateArgs {
     /// Print only the final summary
     #[arg(long, short)]
     pub quiet: bool,
-    /// Generator threads; the telemetry is the same for any number [default: the cores]
-    #[arg(long, value_name = "N")]
+    /// Generator threads, 1 to 256; the telemetry is the same for any number [default: the cores]
+    #[arg(long, value_name = "N", value_parser = parse_workers)]
     pub workers: Option<std::num::NonZeroUsize>,
     #[command(flatten)]
     pub export: ExportArgs,
@@ -274,6 +274,18 @@ fn parse_mix(text: &str) -> Result<MixWeights, String> {
         })
         .collect::<Result<Vec<_>, _>>()
         .map(MixWeights)
+}
+
+/// `--workers`: bounded like `--exporters`, since each thread holds its own request buffers.
+fn parse_workers(text: &str) -> Result<std::num::NonZeroUsize, String> {
+    let max = crate::workload::MAX_WORKERS;
+    text.trim()
+        .parse::<std::num::NonZeroUsize>()
+        .ok()
+        .filter(|n| n.get() <= max)
+        .ok_or(format!(
+            "`{text}` is not a number of workers from 1 to {max}"
+        ))
 }
 
 fn parse_rate(text: &str) -> Result<f64, String> {

@@ -308,6 +308,10 @@ impl Transport for GrpcTransport {
         (Format::Protobuf, self.compression)
     }
 
+    fn endpoint(&self, _: Signal) -> String {
+        self.endpoint.clone()
+    }
+
     async fn attempt(&self, signal: Signal, payload: &Payload) -> Attempt {
         let endpoint = &self.endpoint;
         let answer = match tokio::time::timeout(self.timeout, self.call(signal, payload)).await {
@@ -318,7 +322,7 @@ impl Transport for GrpcTransport {
                         self.timeout
                     ),
                     retry_after: None,
-                    unreachable: false,
+                    unreachable: true,
                 };
             }
             Ok(Err(error)) => {
