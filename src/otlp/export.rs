@@ -272,8 +272,6 @@ impl<T: Transport> Exporter<T> {
                 } => (reason, retry_after, unreachable),
             };
             let failing_since = health.failed(attempt_started, !unreachable);
-            let jittered = backoff.mul_f64(rand::rng().random::<f64>());
-            let wait = retry_after.unwrap_or(jittered);
             let budget = if health.ever_answered.load(Ordering::Relaxed) {
                 self.policy.max_elapsed
             } else {
@@ -281,7 +279,14 @@ impl<T: Transport> Exporter<T> {
                     .max_elapsed
                     .min(self.policy.never_answered_budget)
             };
-            if failing_since.elapsed() + wait > budget {
+            // The endpoint's budget is spent only when its time is up (a jittered wait is cut
+            // short to fit), or when the server asks for a delay beyond it.
+            let left = budget.saturating_sub(failing_since.elapsed());
+            let wait = match retry_after {
+                Some(asked) => asked,
+                None => backoff.mul_f64(rand::rng().random::<f64>()).min(left),
+            };
+            if left.is_zero() || wait > left {
                 self.declare_dead(health, &reason, failing_since);
             }
             if health.dead.get().is_some() || started.elapsed() + wait > self.policy.max_elapsed {
@@ -403,9 +408,71 @@ mod tests {
         let started = Instant::now();
         e.export(Signal::Traces, payload(), 4).await;
         e.export(Signal::Traces, payload(), 6).await;
-        assert!(started.elapsed() < Duration::from_millis(250));
+        // Given up once its never-answered budget (50 ms) was spent, not before.
+        let took = started.elapsed();
+        assert!(
+            took >= Duration::from_millis(50) && took < Duration::from_millis(250),
+            "{took:?}"
+        );
         let s = e.stats(Signal::Traces).snapshot();
         assert_eq!((s.accepted, s.dropped), (0, 10));
+        assert!(e.dead().is_some_and(|d| d.reason == "busy"));
+    }
+
+    /// One endpoint for every signal: a request whose body is `hang` never gets an answer,
+    /// any other is refused.
+    struct HalfDead;
+
+    impl Transport for HalfDead {
+        fn encoding(&self, _: Signal) -> (Format, Compression) {
+            (Format::Protobuf, Compression::None)
+        }
+
+        async fn attempt(&self, _: Signal, payload: &Payload) -> Attempt {
+            if &payload.body[..] == b"hang" {
+                std::future::pending::<()>().await;
+            }
+            retryable(true)
+        }
+
+        fn endpoint(&self, _: Signal) -> String {
+            "http://collector:4318".into()
+        }
+    }
+
+    #[tokio::test]
+    async fn every_request_to_a_dead_endpoint_is_dropped_at_once_whatever_its_signal() {
+        let e = Arc::new(Exporter::new(HalfDead, fast()));
+        let hanging = tokio::spawn({
+            let e = e.clone();
+            async move {
+                let mut p = payload();
+                p.body = Bytes::from_static(b"hang");
+                e.export(Signal::Logs, p, 3).await
+            }
+        });
+        let started = Instant::now();
+        e.export(Signal::Traces, payload(), 4).await;
+        tokio::time::timeout(Duration::from_secs(5), hanging)
+            .await
+            .expect("the hanging request is dropped when its endpoint dies")
+            .unwrap();
+        e.export(Signal::Metrics, payload(), 5).await;
+        assert!(started.elapsed() < Duration::from_secs(1));
+        let dropped = |s: Signal| e.stats(s).snapshot().dropped;
+        assert_eq!(
+            (
+                dropped(Signal::Traces),
+                dropped(Signal::Logs),
+                dropped(Signal::Metrics)
+            ),
+            (4, 3, 5)
+        );
+        assert_eq!(
+            e.stats(Signal::Metrics).snapshot().reasons,
+            vec![(UNREACHABLE.to_string(), 5)]
+        );
+        assert_eq!(e.dead().unwrap().endpoint, "http://collector:4318");
     }
 
     #[tokio::test]
