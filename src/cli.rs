@@ -353,7 +353,7 @@ pub struct ExportArgs {
     /// PEM private key of --client-cert (also OTEL_EXPORTER_OTLP_CLIENT_KEY)
     #[arg(long, value_name = "FILE")]
     pub client_key: Option<PathBuf>,
-    /// Give up retrying a request after this long, e.g. 60s or 2m
+    /// Give up on an endpoint that has accepted nothing for this long (and on a request retried this long), e.g. 60s or 2m
     #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_interval)]
     pub retry_max_elapsed: Duration,
     /// Requests in flight at once
