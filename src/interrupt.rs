@@ -98,6 +98,14 @@ impl Interrupt {
     pub fn sleep_until(&self, at: Option<Instant>, keep_going: &dyn Fn() -> bool) -> bool {
         /// A bound on one wait, so that no deadline arithmetic can overflow.
         const LONGEST: Duration = Duration::from_secs(3600);
+        // Without the lock when nothing is to wait for: workers of a fast run come here for
+        // every iteration.
+        if self.requested() || !keep_going() {
+            return false;
+        }
+        if at.is_some_and(|at| at <= Instant::now()) {
+            return true;
+        }
         let mut guard = self.sleepers.0.lock().unwrap_or_else(|e| e.into_inner());
         loop {
             if self.requested() || !keep_going() {

@@ -464,30 +464,40 @@ mod tests {
     }
 
     #[test]
-    fn a_ramp_under_bursts_matches_a_fine_numerical_integral() {
-        let pace = Pace {
-            rate: Some(30.0),
-            ramp_up: Duration::from_secs(7),
-            pattern: Pattern::Bursty {
+    fn a_ramp_under_any_shape_matches_a_fine_numerical_integral() {
+        let shapes = [
+            Pattern::Bursty {
                 period: Duration::from_secs(3),
                 duty: 0.25,
                 factor: 4.0,
             },
-            ..Pace::unpaced()
-        };
-        let s = Schedule::new(pace.clone(), 1);
-        let dt = 1e-5;
-        let mut numeric = 0.0;
-        for i in 0..2_000_000 {
-            let t = i as f64 * dt;
-            numeric += pace.rate_at(t + dt / 2.0) * dt;
-            if i % 100_000 == 99_999 {
-                let t = t + dt;
-                let exact = s.cumulative(t);
-                assert!(
-                    (exact - numeric).abs() < 0.05,
-                    "Λ({t}) = {exact}, numerically {numeric}"
-                );
+            Pattern::Diurnal {
+                period: Duration::from_secs(4),
+                amplitude: 0.9,
+            },
+            Pattern::Constant,
+        ];
+        for pattern in shapes {
+            let pace = Pace {
+                rate: Some(30.0),
+                ramp_up: Duration::from_secs(7),
+                pattern,
+                ..Pace::unpaced()
+            };
+            let s = Schedule::new(pace.clone(), 1);
+            let dt = 1e-4;
+            let mut numeric = 0.0;
+            for i in 0..200_000 {
+                let t = i as f64 * dt;
+                numeric += pace.rate_at(t + dt / 2.0) * dt;
+                if i % 10_000 == 9_999 {
+                    let t = t + dt;
+                    let exact = s.cumulative(t);
+                    assert!(
+                        (exact - numeric).abs() < 0.05,
+                        "{pattern:?}: Λ({t}) = {exact}, numerically {numeric}"
+                    );
+                }
             }
         }
     }
