@@ -88,7 +88,7 @@ pub(super) fn measure(
         }
         End::Stopped => (generating_s, generating_s),
     };
-    let scheduled = schedule.cumulative(asked_s) / settings.shard.1 as f64;
+    let scheduled = scheduled(settings, &schedule, end, asked_s);
     Rate {
         target_rate: Some(per_s(scheduled, asked_s)),
         achieved_rate: per_s(iterations as f64, window_s),
@@ -97,6 +97,27 @@ pub(super) fn measure(
         fell_behind: behind > BEHIND,
         backfill_s: None,
     }
+}
+
+/// The iterations this shard's schedule had due in the first `asked_s` seconds of a run that
+/// ended for `end`: exact for evenly spaced arrivals (iteration `i` is due where `Λ` reaches
+/// `i`), the expected count for Poisson ones.
+fn scheduled(settings: &RunSettings, schedule: &Schedule, end: End, asked_s: f64) -> f64 {
+    let (k, n) = settings.shard;
+    let expected = schedule.cumulative(asked_s);
+    if settings.pace.arrivals == super::Arrivals::Poisson {
+        return expected.min(settings.count as f64) / n as f64;
+    }
+    let total = match end {
+        End::Count => settings.count,
+        // Due strictly before the deadline.
+        End::Deadline => (expected - 1e-9).ceil().max(0.0) as u64,
+        // Due by the time the run stopped.
+        End::Stopped => (expected + 1e-9).floor() as u64 + 1,
+    }
+    .min(settings.count);
+    // Indices below `total` that are ≡ k (mod n).
+    (total.saturating_add(n - 1 - k) / n) as f64
 }
 
 impl Rate {
@@ -240,6 +261,18 @@ mod tests {
             "{}",
             late.render(10)
         );
+    }
+
+    #[test]
+    fn a_shard_is_measured_against_its_own_iterations() {
+        // Ten traces at 1/s in shards of four: shard 1 has indices 1, 5 and 9.
+        let s = RunSettings {
+            shard: (1, 4),
+            ..settings(at(1.0), 10, None)
+        };
+        let rate = measure(&s, End::Count, 3, Duration::from_secs(9), Duration::ZERO);
+        assert_eq!(rate.scheduled_iterations, Some(3.0));
+        assert_eq!(rate.achieved_rate, rate.target_rate.unwrap());
     }
 
     #[test]
