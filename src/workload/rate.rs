@@ -172,22 +172,29 @@ pub(super) fn round(x: f64) -> f64 {
     if rounded.is_finite() { rounded } else { x }
 }
 
-/// A rate for people: `11346`, `40.5`, `1.33`, `0.0167`, `1.00e-7`.
+/// A rate for people, to three significant digits without trailing zeros: `11346`, `40.5`,
+/// `20`, `1.33`, `0.0167`, `1e-7`.
 pub(super) fn rate_text(x: f64) -> String {
     let a = x.abs();
-    if a == 0.0 {
-        "0".into()
-    } else if a >= 100.0 {
-        format!("{x:.0}")
-    } else if a >= 10.0 {
-        format!("{x:.1}")
-    } else if a >= 1.0 {
-        format!("{x:.2}")
-    } else if a >= 0.001 {
-        let decimals = (2 - a.log10().floor() as i32) as usize;
-        format!("{x:.decimals$}")
+    if a != 0.0 && a < 0.001 {
+        let text = format!("{x:.2e}");
+        let (mantissa, exponent) = text.split_once('e').unwrap_or((&text, "0"));
+        return format!("{}e{exponent}", trim_zeros(mantissa));
+    }
+    let decimals = if a >= 100.0 || a == 0.0 {
+        0
     } else {
-        format!("{x:.2e}")
+        (2 - a.log10().floor() as i32).max(0) as usize
+    };
+    trim_zeros(&format!("{x:.decimals$}")).to_string()
+}
+
+/// `20.50` → `20.5`, `2.00` → `2`.
+fn trim_zeros(number: &str) -> &str {
+    if number.contains('.') {
+        number.trim_end_matches('0').trim_end_matches('.')
+    } else {
+        number
     }
 }
 
@@ -230,7 +237,11 @@ mod tests {
         assert_eq!(rate_text(4.0 / 3.0), "1.33");
         assert_eq!(rate_text(11345.83), "11346");
         assert_eq!(rate_text(0.016666), "0.0167");
-        assert_eq!(rate_text(1e-7), "1.00e-7");
+        assert_eq!(rate_text(1e-7), "1e-7");
+        assert_eq!(rate_text(1.5e-7), "1.5e-7");
+        assert_eq!(rate_text(20.0), "20");
+        assert_eq!(rate_text(0.5), "0.5");
+        assert_eq!(rate_text(0.0), "0");
     }
 
     #[test]
