@@ -288,6 +288,34 @@ fn a_dead_endpoint_ends_the_run_in_bounded_time_with_one_clear_line() {
     });
 }
 
+#[test]
+fn the_retry_budget_is_the_endpoints_not_each_requests() {
+    // An endpoint that answers, but only ever with 503: once nothing has been accepted for
+    // --retry-max-elapsed, the run gives up on it, however many requests are waiting.
+    for protocol in ["http/protobuf", "grpc"] {
+        let sink = Sink::start(&["--fail-first", "1000000", "--fail-status", "503"]);
+        let endpoint = endpoint_for(&sink, protocol);
+        let mut args = agent_turns("10000", &endpoint, protocol);
+        args.extend(["--retry-max-elapsed", "2s"]);
+        let started = Instant::now();
+        let (out, summary) = simulate(&args);
+        let took = started.elapsed();
+        sink.finish();
+        let context = format!("503s over {protocol}, 10000 traces");
+        assert!(took < Duration::from_secs(12), "{context}: took {took:?}");
+        assert_dead_endpoint_summary(&out, &summary, &context);
+        let reason = summary["export"]["unreachable"]["reason"].as_str().unwrap();
+        assert!(
+            reason.contains("503") || reason.contains("UNAVAILABLE"),
+            "{reason}"
+        );
+        let failing = summary["export"]["unreachable"]["failing_s"]
+            .as_f64()
+            .unwrap();
+        assert!(failing >= 1.9, "given up after {failing} s of a 2 s budget");
+    }
+}
+
 /// Exit 1, nothing accepted, every generated item dropped, generation stopped, one line.
 fn assert_dead_endpoint_summary(out: &Output, summary: &Value, context: &str) {
     let text = text(out);
