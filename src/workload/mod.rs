@@ -80,6 +80,8 @@ pub struct RunSummary {
     pub workers: usize,
     /// `K/N` when the run was one shard of N.
     pub shard: Option<String>,
+    /// The iterations asked for, when the run was bound by a count.
+    pub count: Option<u64>,
     pub iterations: u64,
     pub traces: u64,
     pub spans: u64,
@@ -125,10 +127,14 @@ impl RunSummary {
         out += &self.rate.render(self.iterations);
         if let Some(dead) = &self.export.unreachable {
             out += &format!(
-                "Gave up on {}: nothing accepted for {:.1} s ({}); generation stopped, {} dropped\n",
+                "Gave up on {}: nothing accepted for {:.1} s ({}); generation stopped after {}{} traces, {} dropped\n",
                 dead.endpoint,
                 dead.failing.as_secs_f64(),
                 dead.reason,
+                self.iterations,
+                self.count
+                    .filter(|_| self.shard.is_none())
+                    .map_or(String::new(), |c| format!(" of {c}")),
                 self.dropped_text(),
             );
         }
@@ -384,6 +390,7 @@ fn summarise(
         seed: settings.seed,
         workers: settings.workers,
         shard: (settings.shard.1 > 1).then(|| format!("{}/{}", settings.shard.0, settings.shard.1)),
+        count: (settings.count != u64::MAX).then_some(settings.count),
         iterations,
         traces: sum(|t| t.traces),
         spans,
