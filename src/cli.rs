@@ -144,8 +144,8 @@ pub struct GenerateArgs {
     /// Print only the final summary
     #[arg(long, short)]
     pub quiet: bool,
-    /// Generator threads; the telemetry is the same for any number [default: the cores]
-    #[arg(long, value_name = "N")]
+    /// Generator threads, 1 to 256; the telemetry is the same for any number [default: the cores]
+    #[arg(long, value_name = "N", value_parser = parse_workers)]
     pub workers: Option<std::num::NonZeroUsize>,
     #[command(flatten)]
     pub export: ExportArgs,
@@ -282,6 +282,18 @@ fn parse_mix(text: &str) -> Result<MixWeights, String> {
         .map(MixWeights)
 }
 
+/// `--workers`: bounded like `--exporters`, since each thread holds its own request buffers.
+fn parse_workers(text: &str) -> Result<std::num::NonZeroUsize, String> {
+    let max = crate::workload::MAX_WORKERS;
+    text.trim()
+        .parse::<std::num::NonZeroUsize>()
+        .ok()
+        .filter(|n| n.get() <= max)
+        .ok_or(format!(
+            "`{text}` is not a number of workers from 1 to {max}"
+        ))
+}
+
 fn parse_rate(text: &str) -> Result<f64, String> {
     match text.trim().parse::<f64>() {
         Ok(r) if r > 0.0 && r.is_finite() => Ok(r),
@@ -347,7 +359,7 @@ pub struct ExportArgs {
     /// PEM private key of --client-cert (also OTEL_EXPORTER_OTLP_CLIENT_KEY)
     #[arg(long, value_name = "FILE")]
     pub client_key: Option<PathBuf>,
-    /// Give up retrying a request after this long, e.g. 60s or 2m
+    /// Give up on an endpoint that has accepted nothing for this long (and on a request retried this long), e.g. 60s or 2m
     #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_interval)]
     pub retry_max_elapsed: Duration,
     /// Requests in flight at once

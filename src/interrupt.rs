@@ -5,8 +5,15 @@
 //! points where stopping is safe, so every item generated is still accounted for (delivered, or
 //! dropped as interrupted) and the summary is printed. Letting the default handler kill the
 //! process was the alternative; it is what made the original tool lose data without a word.
+//!
+//! Threads that wait for a paced run's next due instant sleep on a condition variable that a
+//! signal (or [`Interrupt::wake`], when something else ends the run) notifies, so a run that
+//! has nothing due for hours still stops the moment it is asked to, and costs no CPU meanwhile.
+//! Sleeping in short slices and polling was the alternative; it either wakes often or answers
+//! late.
 
-use std::sync::Arc;
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
 use tokio::sync::watch;
 
 /// What has been asked of the run so far.
@@ -21,6 +28,8 @@ pub struct Requests {
 /// Shared record of the signals a run received.
 pub struct Interrupt {
     state: watch::Sender<Requests>,
+    /// Sleepers of [`Interrupt::sleep_until`]; notified under the lock, so none misses a wake.
+    sleepers: (Mutex<()>, Condvar),
 }
 
 impl Interrupt {
@@ -28,6 +37,7 @@ impl Interrupt {
     pub fn manual() -> Arc<Interrupt> {
         Arc::new(Interrupt {
             state: watch::channel(Requests::default()).0,
+            sleepers: (Mutex::new(()), Condvar::new()),
         })
     }
 
@@ -72,6 +82,48 @@ impl Interrupt {
                 r.now = true;
             }
         });
+        self.wake();
+    }
+
+    /// Wakes every thread in [`Interrupt::sleep_until`] to look at its conditions again. Call it
+    /// after changing what their `keep_going` reads.
+    pub fn wake(&self) {
+        let _guard = self.sleepers.0.lock().unwrap_or_else(|e| e.into_inner());
+        self.sleepers.1.notify_all();
+    }
+
+    /// Sleeps until `at` (`None`: until woken for good). Returns `true` once `at` has come;
+    /// `false`, at once, when a stop is requested or `keep_going` says no (it is checked again
+    /// at every [`Interrupt::wake`]).
+    pub fn sleep_until(&self, at: Option<Instant>, keep_going: &dyn Fn() -> bool) -> bool {
+        /// A bound on one wait, so that no deadline arithmetic can overflow.
+        const LONGEST: Duration = Duration::from_secs(3600);
+        // Without the lock when nothing is to wait for: workers of a fast run come here for
+        // every iteration.
+        if self.requested() || !keep_going() {
+            return false;
+        }
+        if at.is_some_and(|at| at <= Instant::now()) {
+            return true;
+        }
+        let mut guard = self.sleepers.0.lock().unwrap_or_else(|e| e.into_inner());
+        loop {
+            if self.requested() || !keep_going() {
+                return false;
+            }
+            let now = Instant::now();
+            let wait = match at {
+                Some(at) if at <= now => return true,
+                Some(at) => (at - now).min(LONGEST),
+                None => LONGEST,
+            };
+            guard = self
+                .sleepers
+                .1
+                .wait_timeout(guard, wait)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+        }
     }
 
     pub fn requests(&self) -> Requests {
@@ -119,5 +171,33 @@ mod tests {
                 now: true
             }
         );
+    }
+
+    #[test]
+    fn a_sleeper_wakes_at_its_time_or_at_once_when_stopped() {
+        let i = Interrupt::manual();
+        let started = Instant::now();
+        assert!(i.sleep_until(Some(started + Duration::from_millis(30)), &|| true));
+        assert!(started.elapsed() >= Duration::from_millis(30));
+
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let sleeper = std::thread::spawn({
+            let (i, stop) = (i.clone(), stop.clone());
+            move || i.sleep_until(None, &|| !stop.load(std::sync::atomic::Ordering::Relaxed))
+        });
+        std::thread::sleep(Duration::from_millis(50));
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        i.wake();
+        assert!(!sleeper.join().unwrap());
+
+        let sleeper = std::thread::spawn({
+            let i = i.clone();
+            move || i.sleep_until(Some(Instant::now() + Duration::from_secs(3000)), &|| true)
+        });
+        std::thread::sleep(Duration::from_millis(50));
+        let raised = Instant::now();
+        i.raise(2);
+        assert!(!sleeper.join().unwrap());
+        assert!(raised.elapsed() < Duration::from_secs(5));
     }
 }

@@ -222,33 +222,134 @@ fn a_rejecting_endpoint_fails_the_run_and_names_the_reason() {
     }
 }
 
+/// How a dead endpoint behaves.
+#[derive(Clone, Copy, Debug)]
+enum Dead {
+    /// Nothing listens: connections are refused.
+    Refused,
+    /// Connections are accepted and never answered.
+    BlackHole,
+    /// Connections are accepted and closed at once.
+    Reset,
+}
+
+/// `http://127.0.0.1:PORT` of an endpoint that behaves as `kind`. Its listener thread lives as
+/// long as the test process.
+fn dead_endpoint(kind: Dead) -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    match kind {
+        Dead::Refused => drop(listener),
+        Dead::BlackHole | Dead::Reset => {
+            std::thread::spawn(move || {
+                let mut held = Vec::new();
+                for stream in listener.incoming().flatten() {
+                    if let Dead::BlackHole = kind {
+                        held.push(stream);
+                    }
+                }
+            });
+        }
+    }
+    format!("http://127.0.0.1:{port}")
+}
+
 #[test]
-fn a_dead_grpc_endpoint_ends_the_run_in_bounded_time_with_one_clear_line() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let endpoint = format!("http://127.0.0.1:{port}");
-    let started = Instant::now();
-    let (out, summary) = simulate(&agent_turns("300", &endpoint, "grpc"));
-    assert!(
-        started.elapsed() < Duration::from_secs(30),
-        "took {:?}",
-        started.elapsed()
-    );
-    assert_eq!(out.status.code(), Some(1));
-    let t = &summary["export"]["traces"];
+fn a_dead_endpoint_ends_the_run_in_bounded_time_with_one_clear_line() {
+    let mut cases = Vec::new();
+    for kind in [Dead::Refused, Dead::BlackHole, Dead::Reset] {
+        for protocol in ["http/protobuf", "grpc"] {
+            for count in ["10", "10000"] {
+                cases.push((kind, protocol, count, "0"));
+            }
+        }
+    }
+    // The README's example: a paced run, whose workers sleep between traces.
+    cases.push((Dead::Refused, "http/protobuf", "100", "500"));
+    // Every case at once: each waits on the clock, not the CPU.
+    std::thread::scope(|scope| {
+        for (kind, protocol, count, interval) in cases {
+            scope.spawn(move || {
+                let endpoint = dead_endpoint(kind);
+                let mut args = agent_turns(count, &endpoint, protocol);
+                args[6] = interval;
+                // All signals: metrics and logs go to the same dead endpoint.
+                args.retain(|a| !a.starts_with("--no-"));
+                // A black hole costs a --timeout per attempt.
+                args.extend(["--timeout", "2s"]);
+                let context = format!("{kind:?} over {protocol}, {count} traces");
+                let started = Instant::now();
+                let (out, summary) = simulate(&args);
+                let took = started.elapsed();
+                assert!(took < Duration::from_secs(15), "{context}: took {took:?}");
+                assert_dead_endpoint_summary(&out, &summary, &context);
+            });
+        }
+    });
+}
+
+#[test]
+fn the_retry_budget_is_the_endpoints_not_each_requests() {
+    // An endpoint that answers, but only ever with 503: once nothing has been accepted for
+    // --retry-max-elapsed, the run gives up on it, however many requests are waiting.
+    for protocol in ["http/protobuf", "grpc"] {
+        let sink = Sink::start(&["--fail-first", "1000000", "--fail-status", "503"]);
+        let endpoint = endpoint_for(&sink, protocol);
+        let mut args = agent_turns("10000", &endpoint, protocol);
+        args.extend(["--retry-max-elapsed", "2s"]);
+        let started = Instant::now();
+        let (out, summary) = simulate(&args);
+        let took = started.elapsed();
+        sink.finish();
+        let context = format!("503s over {protocol}, 10000 traces");
+        assert!(took < Duration::from_secs(12), "{context}: took {took:?}");
+        assert_dead_endpoint_summary(&out, &summary, &context);
+        let reason = summary["export"]["unreachable"]["reason"].as_str().unwrap();
+        assert!(
+            reason.contains("503") || reason.contains("UNAVAILABLE"),
+            "{reason}"
+        );
+        let failing = summary["export"]["unreachable"]["failing_s"]
+            .as_f64()
+            .unwrap();
+        assert!(failing >= 1.9, "given up after {failing} s of a 2 s budget");
+    }
+}
+
+/// Exit 1, nothing accepted, every generated item dropped, generation stopped, one line.
+fn assert_dead_endpoint_summary(out: &Output, summary: &Value, context: &str) {
+    let text = text(out);
+    assert_eq!(out.status.code(), Some(1), "{context}: {text}");
+    for signal in ["traces", "metrics", "logs"] {
+        let e = &summary["export"][signal];
+        assert_eq!(n(&e["accepted"]), 0, "{context}: {summary:#}");
+        assert_eq!(
+            n(&e["generated"]),
+            n(&e["dropped"]) + n(&e["rejected"]),
+            "{context} {signal}: {summary:#}"
+        );
+    }
     assert_eq!(
-        (n(&t["accepted"]), n(&t["dropped"])),
-        (0, 2100),
-        "{summary:#}"
+        n(&summary["export"]["traces"]["generated"]),
+        n(&summary["spans"]),
+        "{context}: {summary:#}"
     );
-    let t = text(&out);
-    assert!(t.contains("cannot reach"), "{t}");
+    assert!(n(&summary["spans"]) > 0, "{context}: {summary:#}");
+    let count = n(&summary["iterations"]);
+    assert!(count <= 10_000, "{context}");
+    if context.contains("10000") {
+        assert!(count < 10_000, "{context}: generation did not stop");
+    }
+    let dead = &summary["export"]["unreachable"];
+    assert!(dead["reason"].is_string(), "{context}: {summary:#}");
+    let gave_up: Vec<&str> = text
+        .lines()
+        .filter(|l| l.starts_with("Gave up on"))
+        .collect();
+    assert_eq!(gave_up.len(), 1, "{context}: {text}");
     assert!(
-        t.lines().filter(|l| l.contains("cannot reach")).count() <= 3,
-        "{t}"
+        gave_up[0].contains("generation stopped"),
+        "{context}: {text}"
     );
 }
 

@@ -523,3 +523,261 @@ fn a_shard_is_held_to_its_share_of_the_rate() {
     let iterations = summary["iterations"].as_u64().unwrap();
     assert!((140..=160).contains(&iterations), "{summary:#}");
 }
+
+/// CPU time (user + system) `pid` has used, in clock ticks (100 a second on Linux).
+fn cpu_ticks(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    // Fields after the parenthesised command name: utime and stime are the 12th and 13th.
+    let after = &stat[stat.rfind(')').unwrap() + 2..];
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap()
+}
+
+#[test]
+fn a_run_with_nothing_due_sleeps_without_spinning_and_stops_at_once_on_a_signal() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("glacial.yaml"),
+        "name: glacial\nrepeat_count: 5\ninterval_ms: 1e18\nroot:\n  type: a2a.orchestrate\n  latency: {mean_ms: 10}\n",
+    )
+    .unwrap();
+    let scenarios = dir.path().to_str().unwrap();
+    let cases: [&[&str]; 3] = [
+        &["--name", "tool_retry", "--rate", "1e-300"],
+        &["--name", "tool_retry", "--interval", "1e18"],
+        &["--scenarios-dir", scenarios, "--name", "glacial"],
+    ];
+    for case in cases {
+        let mut child = bin()
+            .arg("scenario")
+            .args(case)
+            .args(["--output", "null", "-q", "--seed", "1"])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let pid = child.id();
+        std::thread::sleep(Duration::from_millis(1000));
+        let before = cpu_ticks(pid);
+        std::thread::sleep(Duration::from_millis(1000));
+        let used = cpu_ticks(pid) - before;
+        // A spinning core would use ~100 ticks in that second.
+        assert!(
+            used < 20,
+            "{case:?}: {used} ticks of CPU in a second of waiting"
+        );
+        let signalled = Instant::now();
+        std::process::Command::new("kill")
+            .args(["-INT", &pid.to_string()])
+            .status()
+            .unwrap();
+        let status = loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                break status;
+            }
+            if signalled.elapsed() > Duration::from_secs(10) {
+                child.kill().unwrap();
+                panic!("{case:?}: still running 10 s after SIGINT");
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        };
+        let took = signalled.elapsed();
+        let out = child.wait_with_output().unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(status.code(), Some(130), "{case:?}: {text}");
+        assert!(
+            took < Duration::from_secs(1),
+            "{case:?}: ended {took:?} after SIGINT"
+        );
+        assert!(text.contains("Generated 1 trace "), "{case:?}: {text}");
+        assert!(text.contains("too few to measure"), "{case:?}: {text}");
+    }
+}
+
+#[test]
+fn a_duration_with_a_tiny_rate_lasts_the_duration() {
+    let started = Instant::now();
+    let out = bin()
+        .args([
+            "scenario",
+            "--name",
+            "tool_retry",
+            "--duration",
+            "2s",
+            "--rate",
+            "1e-7",
+        ])
+        .args(["--output", "null", "-q", "--seed", "1"])
+        .output()
+        .unwrap();
+    let took = started.elapsed();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(
+        took >= Duration::from_millis(1900) && took < Duration::from_secs(6),
+        "took {took:?}"
+    );
+    assert!(text.contains("Generated 1 trace "), "{text}");
+}
+
+#[test]
+fn workers_are_bounded_like_exporters() {
+    for n in ["100000", "257", "0"] {
+        let out = bin()
+            .args(["scenario", "--name", "tool_retry", "--count", "20"])
+            .args(["--output", "null", "--workers", n])
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "--workers {n}: {err}");
+        assert!(err.contains("from 1 to 256"), "--workers {n}: {err}");
+        assert!(out.stdout.is_empty(), "--workers {n}: nothing runs");
+    }
+    let out = bin()
+        .args([
+            "scenario",
+            "--name",
+            "tool_retry",
+            "--count",
+            "20",
+            "--interval",
+            "0",
+        ])
+        .args(["--output", "null", "-q", "--workers", "256"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(
+        text.contains("Generated 20 traces") && text.contains("256 workers"),
+        "{text}"
+    );
+}
+
+/// Runs `args` to nowhere and returns its stdout and `--summary-json`.
+fn summarised(args: &[&str]) -> (String, serde_json::Value) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("summary.json");
+    let out = bin()
+        .arg("scenario")
+        .args(args)
+        .args([
+            "--output",
+            "null",
+            "-q",
+            "--no-metrics",
+            "--no-logs",
+            "--seed",
+            "2",
+        ])
+        .arg("--summary-json")
+        .arg(&path)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "{args:?}: {text}");
+    let summary = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    (text, summary)
+}
+
+/// The `Rate:` (or `Backfill:`) lines of a summary.
+fn rate_lines(text: &str) -> String {
+    text.lines()
+        .filter(|l| {
+            l.starts_with("Rate:")
+                || l.starts_with("Backfill:")
+                || l.starts_with("  below")
+                || l.starts_with("  fell")
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[test]
+fn the_rate_line_measures_the_run_against_its_own_schedule() {
+    let f = |v: &serde_json::Value| v.as_f64().unwrap_or_else(|| panic!("not a number: {v}"));
+    let within = |x: f64, want: f64, tolerance: f64| (x - want).abs() <= tolerance * want;
+    let runs = [
+        // A ramp: the target averages the climb (Λ(3 s) = 200 + 200 over 3 s).
+        vec![
+            "--name",
+            "tool_retry",
+            "--rate",
+            "200",
+            "--ramp-up",
+            "2s",
+            "--duration",
+            "3s",
+        ],
+        // Bursts: half of every period at three times the rate, so twice the base rate.
+        vec![
+            "--name",
+            "tool_retry",
+            "--rate",
+            "100",
+            "--traffic",
+            "bursty:2s:0.5:3",
+            "--duration",
+            "4s",
+        ],
+        // 1.33 traces/s, three of them: a count-bound run spans its whole schedule.
+        vec!["--name", "tool_retry", "--interval", "750", "--count", "3"],
+        vec!["--name", "tool_retry", "--rate", "0.6", "--count", "1"],
+        vec!["--name", "tool_retry", "--backfill", "1h", "--count", "300"],
+    ];
+    let results: Vec<(String, serde_json::Value)> = std::thread::scope(|scope| {
+        let handles: Vec<_> = runs
+            .iter()
+            .map(|args| scope.spawn(move || summarised(args)))
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let [ramp, bursty, thirds, one, backfill] = &results[..] else {
+        unreachable!()
+    };
+    for ((text, summary), target) in [(ramp, 400.0 / 3.0), (bursty, 200.0), (thirds, 4.0 / 3.0)] {
+        let lines = rate_lines(text);
+        assert!(
+            within(f(&summary["target_rate"]), target, 0.01),
+            "{lines}\n{summary:#}"
+        );
+        assert!(
+            within(f(&summary["achieved_rate"]), target, 0.05),
+            "{lines}\n{summary:#}"
+        );
+        assert!(!lines.contains("below target"), "{lines}");
+        assert_eq!(summary["fell_behind"], false, "{summary:#}");
+        assert!(!lines.contains("3333"), "rounded: {lines}");
+    }
+    assert!(
+        rate_lines(&thirds.0).contains("1.33 traces/s achieved, 1.33 targeted (100.0%)"),
+        "{}",
+        thirds.0
+    );
+    let lines = rate_lines(&one.0);
+    assert!(
+        lines.contains("too few to measure") && !lines.contains('%'),
+        "{lines}"
+    );
+    let lines = rate_lines(&backfill.0);
+    assert!(
+        lines.starts_with("Backfill: 300 traces over the past 1 h, made at "),
+        "{lines}"
+    );
+    assert!(
+        !lines.contains('%') && !lines.contains("targeted"),
+        "{lines}"
+    );
+    assert_eq!(backfill.1["target_rate"], serde_json::Value::Null);
+}
+
+#[test]
+fn a_run_that_cannot_keep_up_says_how_far_behind_it_fell() {
+    // A million traces a second is beyond any machine this runs on.
+    let (text, summary) =
+        summarised(&["--name", "tool_retry", "--rate", "1e6", "--duration", "2s"]);
+    let lines = rate_lines(&text);
+    assert!(lines.contains("below target: fell up to "), "{lines}");
+    assert_eq!(summary["fell_behind"], true, "{summary:#}");
+    assert!(summary["behind_s"].as_f64().unwrap() > 0.25, "{summary:#}");
+}

@@ -309,6 +309,10 @@ impl Transport for GrpcTransport {
         (Format::Protobuf, self.compression)
     }
 
+    fn endpoint(&self, _: Signal) -> String {
+        self.endpoint.clone()
+    }
+
     async fn attempt(&self, signal: Signal, payload: &Payload) -> Attempt {
         let endpoint = &self.endpoint;
         let answer = match tokio::time::timeout(self.timeout, self.call(signal, payload)).await {
@@ -319,7 +323,7 @@ impl Transport for GrpcTransport {
                         self.timeout
                     ),
                     retry_after: None,
-                    unreachable: false,
+                    unreachable: true,
                 };
             }
             Ok(Err(error)) => {

@@ -31,6 +31,8 @@ pub fn signal_url(endpoint: &str, signal: Signal) -> String {
 pub struct HttpTransport {
     client: reqwest::Client,
     url: String,
+    /// `scheme://host:port`: what the signals sent to this server share.
+    origin: String,
     headers: reqwest::header::HeaderMap,
     tenant_header: Option<reqwest::header::HeaderName>,
     format: Format,
@@ -86,6 +88,7 @@ impl HttpTransport {
         Ok(HttpTransport {
             client: builder.build()?,
             url: target.url.clone(),
+            origin: url.origin().ascii_serialization(),
             headers,
             tenant_header: super::transport::tenant_header(target)?,
             format,
@@ -112,6 +115,10 @@ fn is_loopback(url: &str) -> bool {
 impl Transport for HttpTransport {
     fn encoding(&self, _: Signal) -> (Format, Compression) {
         (self.format, self.compression)
+    }
+
+    fn endpoint(&self, _: Signal) -> String {
+        self.origin.clone()
     }
 
     async fn attempt(&self, signal: Signal, payload: &Payload) -> Attempt {
@@ -165,8 +172,8 @@ impl Transport for HttpTransport {
 }
 
 /// What a request that got no HTTP answer means: a certificate the client refuses is final
-/// (retrying cannot fix it); a timeout is worth retrying; anything else is an endpoint that
-/// cannot be reached (yet).
+/// (retrying cannot fix it); anything else (no connection, none within the timeout) is an
+/// endpoint that cannot be reached (yet), worth retrying.
 fn failed_request(url: &str, error: &reqwest::Error, timeout: Duration) -> Attempt {
     if let Some(tls) = super::tls::certificate_problem(error) {
         return Attempt::Permanent {
@@ -177,7 +184,7 @@ fn failed_request(url: &str, error: &reqwest::Error, timeout: Duration) -> Attem
         return Attempt::Retryable {
             reason: format!("no answer from {url} within {timeout:?}"),
             retry_after: None,
-            unreachable: false,
+            unreachable: true,
         };
     }
     Attempt::Retryable {

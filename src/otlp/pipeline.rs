@@ -10,9 +10,11 @@
 //!
 //! When the run is interrupted, [`Pipeline::send`] stops waiting for room, and
 //! [`Pipeline::finish`] gives the queue [`FLUSH_DEADLINE`] to drain before giving up on what is
-//! left; either way the items are counted as dropped, never forgotten.
+//! left; either way the items are counted as dropped, never forgotten. When the exporter gives
+//! an endpoint up as dead, the same happens at once: [`Pipeline::dead`] tells generation to stop,
+//! waiters are woken, and what is queued or still offered is dropped unsent.
 
-use super::export::{Exporter, INTERRUPTED, Transport};
+use super::export::{DeadEndpoint, Exporter, INTERRUPTED, Transport, UNREACHABLE};
 use super::payload::{Compression, Format, OtlpRequest, Payload};
 use super::{ExportSnapshot, Signal};
 use crate::interrupt::Interrupt;
@@ -33,6 +35,8 @@ struct Queued {
 pub struct Pipeline<T: Transport> {
     tx: mpsc::Sender<Queued>,
     senders: Vec<tokio::task::JoinHandle<()>>,
+    /// Wakes the run's sleepers when an endpoint dies.
+    watchdog: tokio::task::JoinHandle<()>,
     exporter: Arc<Exporter<T>>,
     handle: tokio::runtime::Handle,
     interrupt: Arc<Interrupt>,
@@ -44,6 +48,8 @@ pub struct PipelineSummary {
     pub traces: ExportSnapshot,
     pub metrics: ExportSnapshot,
     pub logs: ExportSnapshot,
+    /// The endpoint given up on as dead, if one was: the run stopped early.
+    pub unreachable: Option<DeadEndpoint>,
 }
 
 impl PipelineSummary {
@@ -112,9 +118,17 @@ impl<T: Transport> Pipeline<T> {
                 })
             })
             .collect();
+        let watchdog = handle.spawn({
+            let (exporter, interrupt) = (exporter.clone(), interrupt.clone());
+            async move {
+                exporter.died().await;
+                interrupt.wake();
+            }
+        });
         Pipeline {
             tx,
             senders,
+            watchdog,
             exporter,
             handle: handle.clone(),
             interrupt,
@@ -133,6 +147,10 @@ impl<T: Transport> Pipeline<T> {
             tenant,
             items,
         };
+        if self.exporter.dead().is_some() {
+            stats.dropped(items, UNREACHABLE);
+            return;
+        }
         let refused = match self.tx.try_send(queued) {
             Ok(()) => return,
             Err(mpsc::error::TrySendError::Closed(_)) => true,
@@ -140,18 +158,26 @@ impl<T: Transport> Pipeline<T> {
                 tokio::select! {
                     sent = self.tx.send(queued) => sent.is_err(),
                     () = self.interrupt.stopped() => true,
+                    () = self.exporter.died() => true,
                 }
             }),
         };
         if refused {
             let reason = if self.interrupt.requested() {
                 INTERRUPTED
+            } else if self.exporter.dead().is_some() {
+                UNREACHABLE
             } else {
                 // Only possible if every sender died; count the loss rather than hide it.
                 "not sent: the export pipeline stopped"
             };
             stats.dropped(items, reason);
         }
+    }
+
+    /// The endpoint given up on, once one has been: the run should stop generating.
+    pub fn dead(&self) -> Option<&DeadEndpoint> {
+        self.exporter.dead()
     }
 
     /// Requests waiting in the queue.
@@ -171,11 +197,13 @@ impl<T: Transport> Pipeline<T> {
         let Pipeline {
             tx,
             senders,
+            watchdog,
             exporter,
             handle,
             interrupt,
         } = self;
         drop(tx);
+        watchdog.abort();
         handle.block_on(async {
             let drained = async {
                 for sender in senders {
@@ -247,5 +275,6 @@ fn summary<T: Transport>(exporter: &Exporter<T>) -> PipelineSummary {
         traces: exporter.stats(Signal::Traces).snapshot(),
         metrics: exporter.stats(Signal::Metrics).snapshot(),
         logs: exporter.stats(Signal::Logs).snapshot(),
+        unreachable: exporter.dead().cloned(),
     }
 }

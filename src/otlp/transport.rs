@@ -154,6 +154,15 @@ impl Transport for Destination {
         }
     }
 
+    fn endpoint(&self, signal: Signal) -> String {
+        match self {
+            Destination::Http(t) => t.endpoint(signal),
+            Destination::Grpc(t) => t.endpoint(signal),
+            Destination::File(t) => t.endpoint(signal),
+            Destination::Null(t) => t.endpoint(signal),
+        }
+    }
+
     async fn attempt(&self, signal: Signal, payload: &Payload) -> Attempt {
         match self {
             Destination::Http(t) => t.attempt(signal, payload).await,
@@ -215,6 +224,10 @@ fn target(t: &Target) -> Result<Destination, TransportError> {
 impl Transport for Transports {
     fn encoding(&self, signal: Signal) -> (Format, Compression) {
         self.by_signal[signal as usize].encoding(signal)
+    }
+
+    fn endpoint(&self, signal: Signal) -> String {
+        self.by_signal[signal as usize].endpoint(signal)
     }
 
     async fn attempt(&self, signal: Signal, payload: &Payload) -> Attempt {

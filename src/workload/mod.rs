@@ -11,6 +11,7 @@
 //! instant, the telemetry is the same for any number of workers or shards.
 
 mod progress;
+mod rate;
 mod schedule;
 mod show;
 mod signals;
@@ -25,11 +26,12 @@ use crate::otlp::pipeline::{Pipeline, PipelineSummary};
 use crate::otlp::wire::SpanEncoder;
 use rand::RngExt;
 use signals::Metrics;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use worker::{Due, Live, Shared, Totals};
 
+pub use rate::Rate;
 pub use schedule::{Arrivals, Pace, Pattern, Schedule};
 pub use show::Show;
 pub use signals::SignalSettings;
@@ -78,6 +80,8 @@ pub struct RunSummary {
     pub workers: usize,
     /// `K/N` when the run was one shard of N.
     pub shard: Option<String>,
+    /// The iterations asked for, when the run was bound by a count.
+    pub count: Option<u64>,
     pub iterations: u64,
     pub traces: u64,
     pub spans: u64,
@@ -91,10 +95,9 @@ pub struct RunSummary {
     pub generating_s: f64,
     /// Spans generated per second of the run.
     pub spans_per_s: f64,
-    /// The target rate in iterations per second, when the run was paced by one.
-    pub target_rate: Option<f64>,
-    /// Iterations per second achieved.
-    pub achieved_rate: f64,
+    /// Target and achieved rates, and whether the run kept to its schedule.
+    #[serde(flatten)]
+    pub rate: Rate,
     /// Set when a signal stopped the run early (2 = SIGINT, 15 = SIGTERM).
     pub interrupted_by: Option<i32>,
     pub export: PipelineSummary,
@@ -126,16 +129,19 @@ impl RunSummary {
             self.spans_per_s,
             self.seed
         );
-        if let Some(target) = self.target_rate {
+        out += &self.rate.render(self.iterations);
+        if let Some(dead) = &self.export.unreachable {
             out += &format!(
-                "Rate: {:.1} traces/s achieved, {:.1} targeted ({:.1}%)\n",
-                self.achieved_rate,
-                target,
-                100.0 * self.achieved_rate / target
+                "Gave up on {}: nothing accepted for {:.1} s ({}); generation stopped after {}{} traces, {} dropped\n",
+                dead.endpoint,
+                dead.failing.as_secs_f64(),
+                dead.reason,
+                self.iterations,
+                self.count
+                    .filter(|_| self.shard.is_none())
+                    .map_or(String::new(), |c| format!(" of {c}")),
+                self.dropped_text(),
             );
-            if self.achieved_rate < 0.99 * target {
-                out += "  below target: the machine or the endpoint could not keep up\n";
-            }
         }
         if let Some(signal) = self.interrupted_by {
             out += &format!(
@@ -189,6 +195,18 @@ impl RunSummary {
     }
 }
 
+impl RunSummary {
+    /// `2100 spans, 12 metric points dropped`-style count of what was dropped, per signal.
+    fn dropped_text(&self) -> String {
+        let parts: Vec<String> = Signal::ALL
+            .iter()
+            .filter(|s| self.export.signal(**s).dropped > 0 || **s == Signal::Traces)
+            .map(|s| format!("{} {}", self.export.signal(*s).dropped, s.item()))
+            .collect();
+        parts.join(", ")
+    }
+}
+
 /// `1.2 MB` or `1.2 MB → 310.0 KB compressed`.
 fn bytes_sent(uncompressed: u64, wire: u64) -> String {
     let size = |b: u64| {
@@ -210,6 +228,11 @@ pub enum Mix<'a> {
     One(&'a Plan),
     Weighted(Vec<(&'a Plan, f64)>),
 }
+
+/// Generator threads at most. Each holds request buffers of its own (up to `--batch-bytes` per
+/// tenant), so ten thousand of them took gigabytes for a handful of traces; more threads than
+/// this never made a run faster on any machine it was tried on.
+pub const MAX_WORKERS: usize = 256;
 
 /// Iterations handed to a worker at a time, at most: enough that handing them over costs
 /// nothing per trace, few enough that the workers share the work evenly.
@@ -246,7 +269,7 @@ pub fn run<T: Transport>(
         interrupt.clone(),
     );
     let workers = if settings.show == Show::Nothing {
-        settings.workers.max(1)
+        settings.workers.clamp(1, MAX_WORKERS)
     } else {
         1
     };
@@ -289,7 +312,7 @@ pub fn run<T: Transport>(
     let (chunk_tx, chunk_rx) = mpsc::sync_channel::<Vec<Due>>(workers * 2);
     // Each worker holds the receiver; once they have all stopped, handing out more fails.
     let chunk_rx = Arc::new(Mutex::new(chunk_rx));
-    let (totals, generating) = std::thread::scope(|scope| {
+    let (totals, generating, end) = std::thread::scope(|scope| {
         let (metrics_stop, metrics_stopped) = mpsc::channel::<()>();
         if let Some(metrics) = &metrics {
             let pipeline = &pipeline;
@@ -309,7 +332,13 @@ pub fn run<T: Transport>(
             })
             .collect();
         drop(chunk_rx);
-        dispatch(settings, started, interrupt, &stop, chunk_tx);
+        let end = dispatch(
+            settings,
+            started,
+            interrupt,
+            &|| shared.keep_going(),
+            chunk_tx,
+        );
         let totals: Vec<Totals> = handles
             .into_iter()
             .map(|h| {
@@ -320,41 +349,65 @@ pub fn run<T: Transport>(
         let generating = started.elapsed();
         drop(metrics_stop);
         drop(progress_stop);
-        (totals, generating)
+        (totals, generating, end)
     });
     if let Some(metrics) = &metrics {
         metrics.export(&pipeline);
     }
+    let (metric_points, metric_exports) = metrics.as_ref().map_or((0, 0), |m| m.counts());
+    let export = pipeline.finish();
+    let end = if interrupt.requested() || export.unreachable.is_some() {
+        rate::End::Stopped
+    } else {
+        end
+    };
+    let mut summary = summarise(settings, &totals, started, generating, end, export);
+    (
+        summary.workers,
+        summary.metric_points,
+        summary.metric_exports,
+    ) = (workers, metric_points, metric_exports);
+    summary.interrupted_by = interrupt.requests().signal;
+    summary
+}
+
+/// The summary of a run that started at `started`, generated for `generating` and exported
+/// what `export` says.
+fn summarise(
+    settings: &RunSettings,
+    totals: &[Totals],
+    started: Instant,
+    generating: Duration,
+    end: rate::End,
+    export: PipelineSummary,
+) -> RunSummary {
     let mut samples: Vec<(u64, [u8; 16])> = totals
         .iter()
         .flat_map(|t| t.samples.iter().copied())
         .collect();
     samples.sort_by_key(|(index, _)| *index);
-    let (metric_points, metric_exports) = metrics.as_ref().map_or((0, 0), |m| m.counts());
-    let export = pipeline.finish();
     let elapsed_s = started.elapsed().as_secs_f64();
     let sum = |f: fn(&Totals) -> u64| totals.iter().map(f).sum::<u64>();
     let iterations = sum(|t| t.iterations);
     let spans = sum(|t| t.spans);
-    // Over the time spent generating (a duration-bound run: the duration), not the final flush.
-    let window = settings.duration.map_or(generating, |d| d.min(generating));
+    let behind = totals.iter().map(|t| t.behind).max().unwrap_or_default();
     RunSummary {
         seed: settings.seed,
-        workers,
+        workers: settings.workers,
         shard: (settings.shard.1 > 1).then(|| format!("{}/{}", settings.shard.0, settings.shard.1)),
+        count: (settings.count != u64::MAX).then_some(settings.count),
         iterations,
         traces: sum(|t| t.traces),
         spans,
         error_spans: sum(|t| t.error_spans),
-        metric_points,
-        metric_exports,
+        metric_points: 0,
+        metric_exports: 0,
         log_records: sum(|t| t.log_records),
         elapsed_s,
         generating_s: generating.as_secs_f64(),
         spans_per_s: spans as f64 / elapsed_s.max(1e-9),
-        target_rate: settings.target_rate(),
-        achieved_rate: iterations as f64 / window.as_secs_f64().max(1e-9),
-        interrupted_by: interrupt.requests().signal,
+        rate: rate::measure(settings, end, iterations, generating, behind),
+        interrupted_by: None,
         export,
         sample_trace_ids: samples
             .iter()
@@ -365,26 +418,35 @@ pub fn run<T: Transport>(
 }
 
 /// Walks the schedule and hands its due iterations to the workers, in chunks, until the count
-/// or the duration is reached or the run is stopped.
+/// or the duration is reached or the run is stopped. When nothing more is due before the end
+/// (a tiny rate, a huge interval), it sleeps until the deadline, a signal or
+/// `keep_going` saying no, whichever comes first, so the run lasts what was asked of it without
+/// spinning.
 fn dispatch(
     settings: &RunSettings,
     started: Instant,
     interrupt: &Interrupt,
-    stop: &AtomicBool,
+    keep_going: &dyn Fn() -> bool,
     chunks: mpsc::SyncSender<Vec<Due>>,
-) {
+) -> rate::End {
+    use rate::End;
     let mut schedule = Schedule::new(settings.pace.clone(), settings.seed);
     let paced = settings.pace.rate.is_some();
     let mut chunk: Vec<Due> = Vec::with_capacity(CHUNK);
+    let mut end = End::Count;
     for index in 0..settings.count {
-        let offset = schedule.next_due();
-        if settings
-            .duration
-            .is_some_and(|d| offset >= d || started.elapsed() >= d)
-            || interrupt.requested()
-            || stop.load(Ordering::Relaxed)
-        {
+        let due = schedule
+            .next_due()
+            .filter(|offset| settings.duration.is_none_or(|d| *offset < d));
+        let Some(offset) = due else {
+            end = End::Deadline;
             break;
+        };
+        if settings.duration.is_some_and(|d| started.elapsed() >= d) {
+            return end_with(End::Deadline, chunk, &chunks);
+        }
+        if interrupt.requested() || !keep_going() {
+            return end_with(End::Stopped, chunk, &chunks);
         }
         if index % settings.shard.1 != settings.shard.0 {
             continue;
@@ -394,21 +456,36 @@ fn dispatch(
             .is_some_and(|first| paced && offset - first.offset >= CHUNK_SPAN)
         {
             if chunks.send(std::mem::take(&mut chunk)).is_err() {
-                return;
+                return End::Stopped;
             }
             chunk.reserve(CHUNK);
         }
         chunk.push(Due { index, offset });
         if chunk.len() == CHUNK {
             if chunks.send(std::mem::take(&mut chunk)).is_err() {
-                return;
+                return End::Stopped;
             }
             chunk.reserve(CHUNK);
         }
     }
-    if !chunk.is_empty() {
-        let _ = chunks.send(chunk);
+    if end_with(end, chunk, &chunks) == End::Stopped {
+        return End::Stopped;
     }
+    if end == End::Deadline && settings.backfill.is_none() {
+        let deadline = settings.duration.and_then(|d| started.checked_add(d));
+        if !interrupt.sleep_until(deadline, keep_going) {
+            return End::Stopped;
+        }
+    }
+    end
+}
+
+/// Hands out the last chunk; `Stopped` if the workers have all gone.
+fn end_with(end: rate::End, chunk: Vec<Due>, chunks: &mpsc::SyncSender<Vec<Due>>) -> rate::End {
+    if !chunk.is_empty() && chunks.send(chunk).is_err() {
+        return rate::End::Stopped;
+    }
+    end
 }
 
 /// A random seed for runs given none, printed so the run can be repeated. It stays below 2^53 so
@@ -427,4 +504,30 @@ pub fn unix_now_ns() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos() as u64)
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    /// Settings for unit tests: unpaced, one worker, nothing derived.
+    pub fn settings() -> RunSettings {
+        RunSettings {
+            seed: 1,
+            count: 1,
+            pace: Pace::unpaced(),
+            duration: None,
+            backfill: None,
+            shard: (0, 1),
+            workers: 1,
+            tenant_weights: vec![1.0],
+            show: Show::Nothing,
+            quiet: true,
+            retry: RetryPolicy::default(),
+            exporters: 1,
+            batch: BatchLimits::UNLIMITED,
+            resource: ResourceTemplate::default(),
+            signals: SignalSettings::default(),
+        }
+    }
 }

@@ -7,6 +7,7 @@
 //! rejected: it would put a lock and a clock read on the per-trace path.
 
 use super::RunSettings;
+use super::rate::rate_text;
 use super::worker::Live;
 use crate::otlp::export::Transport;
 use crate::otlp::pipeline::Pipeline;
@@ -100,9 +101,17 @@ fn status<T: Transport>(
 ) -> String {
     let elapsed = started.elapsed().as_secs_f64().max(1e-9);
     let achieved = live.iterations.load(Ordering::Relaxed) as f64 / elapsed;
-    let rate = match settings.target_rate() {
-        Some(target) => format!("{achieved:.1} of {target} traces/s"),
-        None => format!("{achieved:.1} traces/s"),
+    let target = settings
+        .target_rate()
+        .filter(|_| settings.backfill.is_none());
+    let rate = match target {
+        // What the schedule asks for now: the shape and the ramp move it.
+        Some(_) => format!(
+            "{} of {} traces/s",
+            rate_text(achieved),
+            rate_text(settings.pace.rate_at(elapsed) / settings.shard.1 as f64)
+        ),
+        None => format!("{} traces/s", rate_text(achieved)),
     };
     let export = pipeline.snapshot();
     let failed: u64 = crate::otlp::Signal::ALL

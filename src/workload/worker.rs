@@ -57,6 +57,8 @@ pub(super) struct Totals {
     pub spans: u64,
     pub error_spans: u64,
     pub log_records: u64,
+    /// How late, at worst, an iteration started after its due instant.
+    pub behind: Duration,
     /// The first few trace ids, with their iteration index.
     pub samples: Vec<(u64, [u8; 16])>,
 }
@@ -75,6 +77,13 @@ pub(super) struct Shared<'a, T: Transport> {
     pub live: &'a Live,
     /// Set by the worker that finds the run's time is up.
     pub stop: &'a AtomicBool,
+}
+
+impl<T: Transport> Shared<'_, T> {
+    /// Whether generation goes on: the run's time is not up and its endpoint not given up on.
+    pub fn keep_going(&self) -> bool {
+        !self.stop.load(Ordering::Relaxed) && self.pipeline.dead().is_none()
+    }
 }
 
 /// Runs the chunks `chunks` hands out until it is closed, or the run is stopped.
@@ -112,7 +121,7 @@ pub(super) fn work<T: Transport>(
         };
         let Some(chunk) = next else { break };
         for due in chunk {
-            if shared.interrupt.requested() || shared.stop.load(Ordering::Relaxed) {
+            if shared.interrupt.requested() || !shared.keep_going() {
                 break 'chunks;
             }
             if settings
@@ -122,14 +131,8 @@ pub(super) fn work<T: Transport>(
                 shared.stop.store(true, Ordering::Relaxed);
                 break 'chunks;
             }
-            if settings.backfill.is_none() {
-                let at = shared.started + due.offset;
-                if at.saturating_duration_since(Instant::now()) > IDLE {
-                    requests.flush(&out);
-                }
-                if !sleep_until(at, shared.interrupt) {
-                    break 'chunks;
-                }
+            if settings.backfill.is_none() && !wait_for(shared, due, &mut requests, &mut totals) {
+                break 'chunks;
             }
             let (plan, encoder) = choose(shared, scenario_pick.as_ref(), due.index);
             let tenant = tenant_pick.as_ref().map_or(0, |w| {
@@ -192,6 +195,29 @@ pub(super) fn work<T: Transport>(
     requests.flush(&out);
     totals.log_records = requests.logs.as_ref().map_or(0, Logs::sent);
     totals
+}
+
+/// Waits for `due`'s instant, sending what `requests` holds first if the wait is long, and
+/// noting how late it is if it is overdue; `false` if the run stopped meanwhile.
+fn wait_for<T: Transport>(
+    shared: &Shared<T>,
+    due: Due,
+    requests: &mut Requests,
+    totals: &mut Totals,
+) -> bool {
+    let at = shared.started.checked_add(due.offset);
+    let now = Instant::now();
+    if let Some(at) = at {
+        totals.behind = totals.behind.max(now.saturating_duration_since(at));
+    }
+    if at.is_none_or(|at| at.saturating_duration_since(now) > IDLE) {
+        let out = Out {
+            pipeline: shared.pipeline,
+            tenants: shared.tenants,
+        };
+        requests.flush(&out);
+    }
+    shared.interrupt.sleep_until(at, &|| shared.keep_going())
 }
 
 /// A worker's requests in the making: its spans, and its log records when logs are on.
@@ -304,19 +330,4 @@ fn publish(live: &Live, published: &mut Totals, totals: &Totals) {
         totals.error_spans,
         &mut published.error_spans,
     );
-}
-
-/// Sleeps until `at`, waking within 50 ms if the run is interrupted; whether it was not.
-fn sleep_until(at: Instant, interrupt: &Interrupt) -> bool {
-    const SLICE: Duration = Duration::from_millis(50);
-    loop {
-        if interrupt.requested() {
-            return false;
-        }
-        let now = Instant::now();
-        if now >= at {
-            return true;
-        }
-        std::thread::sleep((at - now).min(SLICE));
-    }
 }
