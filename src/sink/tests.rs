@@ -26,17 +26,20 @@ const PROTOBUF: &str = "application/x-protobuf";
 const JSON: &str = "application/json";
 
 async fn start() -> SinkHandle {
-    start_limited(Limits::default()).await
+    start_with(SinkOptions::local(), WindowLimits::default()).await
 }
 
-async fn start_limited(limits: Limits) -> SinkHandle {
-    let opts = SinkOptions {
-        listen: "127.0.0.1:0".parse().expect("address"),
-        ..SinkOptions::local()
-    };
-    SinkHandle::start_with(opts, limits)
+async fn start_with(opts: SinkOptions, window: WindowLimits) -> SinkHandle {
+    SinkHandle::start_with(opts, window)
         .await
         .expect("sink starts on an ephemeral port")
+}
+
+/// A sink with `limits` changed by `f`.
+async fn start_limited(f: impl FnOnce(&mut SinkLimits)) -> SinkHandle {
+    let mut opts = SinkOptions::local();
+    f(&mut opts.limits);
+    start_with(opts, WindowLimits::default()).await
 }
 
 fn client() -> reqwest::Client {
@@ -200,6 +203,7 @@ async fn protobuf_traces_are_counted_and_answered_in_protobuf() {
         TraceStats {
             requests: 1,
             rejected: 0,
+            refused: 0,
             bytes: len,
             bytes_decoded: len,
             spans: 8,
@@ -412,11 +416,7 @@ async fn log_records_are_counted_and_bad_correlation_ids_reported() {
 
 #[tokio::test]
 async fn bad_requests_get_the_right_status_and_are_counted_as_rejected() {
-    let sink = start_limited(Limits {
-        max_body: 4096,
-        ..Limits::default()
-    })
-    .await;
+    let sink = start_limited(|l| l.max_body = 4096).await;
 
     // Malformed protobuf: 400 with a google.rpc.Status body.
     let reply = post(&sink, "/v1/traces", PROTOBUF, None, vec![0xff, 0xff, 0xff]).await;
@@ -477,6 +477,7 @@ async fn bad_requests_get_the_right_status_and_are_counted_as_rejected() {
 
     let s = sink.shutdown().await;
     assert_eq!(s.traces.rejected, 4);
+    assert_eq!(s.traces.refused, 2, "the two over the body limit");
     assert_eq!(s.traces.requests, 1);
     assert_eq!(s.traces.spans, 0);
     assert_eq!(s.metrics.rejected, 1);
@@ -527,14 +528,11 @@ async fn missing_parents_are_reported_at_shutdown_and_split_traces_are_fine() {
 
 #[tokio::test]
 async fn evicted_traces_are_checked_when_they_leave_the_window() {
-    let sink = start_limited(Limits {
-        window: WindowLimits {
-            max_traces: 2,
-            max_ids: 1000,
-        },
-        ..Limits::default()
-    })
-    .await;
+    let window = WindowLimits {
+        max_traces: 2,
+        max_ids: 1000,
+    };
+    let sink = start_with(SinkOptions::local(), window).await;
     use SpanKind::Internal;
     let orphan = traces(vec![span(9, 2, Some(9), "orphan", Internal, 1, 2, None)]);
     post(&sink, "/v1/traces", PROTOBUF, None, orphan.encode_to_vec()).await;
