@@ -338,3 +338,162 @@ fn a_slow_receiver_slows_generation_instead_of_growing_memory() {
     assert!((30..=32).contains(&requests), "{requests} requests");
     assert!(summary["elapsed_s"].as_f64().unwrap() >= 2.8, "{summary:#}");
 }
+
+// ---------------------------------------------------------------------------------------------
+// The sink against hostile clients: requests that decode into gigabytes, half-sent requests.
+// ---------------------------------------------------------------------------------------------
+
+/// The protobuf request from issue 13: one ResourceSpans holding `n` empty ScopeSpans (the two
+/// bytes `0x12 0x00` each).
+fn empty_scopes(n: usize) -> Vec<u8> {
+    let mut len = 2 * n as u64;
+    let mut out = vec![0x0a];
+    while len >= 0x80 {
+        out.push((len as u8 & 0x7f) | 0x80);
+        len >>= 7;
+    }
+    out.push(len as u8);
+    out.reserve(2 * n);
+    for _ in 0..n {
+        out.extend_from_slice(&[0x12, 0x00]);
+    }
+    out
+}
+
+/// Its OTLP/JSON analogue: `n` empty objects as the scopes of one resource.
+fn empty_json_scopes(n: usize) -> Vec<u8> {
+    let mut out = br#"{"resourceSpans":[{"scopeSpans":["#.to_vec();
+    out.reserve(3 * n);
+    for _ in 1..n {
+        out.extend_from_slice(b"{},");
+    }
+    out.extend_from_slice(b"{}]}]}");
+    out
+}
+
+/// POSTs `body` over HTTP/1.1 on a fresh connection; returns the status and the response.
+fn http_post(port: u16, path: &str, headers: &[(&str, &str)], body: &[u8]) -> (u16, String) {
+    use std::io::{Read as _, Write as _};
+    let mut tcp = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    tcp.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+    let mut head = format!(
+        "POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    for (k, v) in headers {
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    head.push_str("\r\n");
+    tcp.write_all(head.as_bytes()).unwrap();
+    let _ = tcp.write_all(body);
+    let mut response = Vec::new();
+    let _ = tcp.read_to_end(&mut response);
+    let response = String::from_utf8_lossy(&response).into_owned();
+    let status = response
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no HTTP status in {response:?}"));
+    (status, response)
+}
+
+/// One span, as a small valid OTLP/HTTP protobuf request.
+fn one_span_request() -> Vec<u8> {
+    use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+    use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
+    use prost::Message as _;
+    ExportTraceServiceRequest {
+        resource_spans: vec![ResourceSpans {
+            scope_spans: vec![ScopeSpans {
+                spans: vec![Span {
+                    trace_id: vec![1; 16],
+                    span_id: vec![2; 8],
+                    name: "fine".into(),
+                    start_time_unix_nano: 1,
+                    end_time_unix_nano: 2,
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+    }
+    .encode_to_vec()
+}
+
+/// The gRPC status of a gzip'd `Export` call of `message` (tonic answers a refused request
+/// with the status in the headers).
+fn grpc_export_status(endpoint: &str, gzipped: &[u8]) -> String {
+    telemetry_simulator::otlp::tls::install_crypto_provider();
+    let mut frame = vec![1u8];
+    frame.extend_from_slice(&(gzipped.len() as u32).to_be_bytes());
+    frame.extend_from_slice(gzipped);
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let client = reqwest::Client::builder()
+            .http2_prior_knowledge()
+            .build()
+            .unwrap();
+        let response = client
+            .post(format!(
+                "{endpoint}/opentelemetry.proto.collector.trace.v1.TraceService/Export"
+            ))
+            .header("content-type", "application/grpc")
+            .header("grpc-encoding", "gzip")
+            .header("te", "trailers")
+            .body(frame)
+            .send()
+            .await
+            .expect("the gRPC call is answered");
+        let status = response.headers().get("grpc-status").cloned();
+        let message = response.headers().get("grpc-message").cloned();
+        format!("{status:?} {message:?}")
+    })
+}
+
+#[test]
+fn a_small_request_of_empty_messages_is_refused_before_it_costs_gigabytes() {
+    let sink = Sink::start(&[]);
+    let port = sink.http_port;
+    // 33 M empty ScopeSpans: 66 MB, about 64 KB gzip'd; decoded, about 9.6 GB.
+    let hostile = common::gzip(&empty_scopes(33_000_000));
+    assert!(hostile.len() < 100_000, "{} bytes gzip'd", hostile.len());
+    let gzip_pb = [
+        ("Content-Type", "application/x-protobuf"),
+        ("Content-Encoding", "gzip"),
+    ];
+    let (status, response) = http_post(port, "/v1/traces", &gzip_pb, &hostile);
+    assert_eq!(status, 413, "{response}");
+    assert!(response.contains("--max-items"), "{response}");
+
+    let json = common::gzip(&empty_json_scopes(22_000_000));
+    let gzip_json = [
+        ("Content-Type", "application/json"),
+        ("Content-Encoding", "gzip"),
+    ];
+    let (status, response) = http_post(port, "/v1/traces", &gzip_json, &json);
+    assert_eq!(status, 413, "{response}");
+
+    let status = grpc_export_status(&sink.grpc_endpoint(), &hostile);
+    assert!(
+        status.starts_with("Some(\"8\")"),
+        "RESOURCE_EXHAUSTED: {status}"
+    );
+
+    let peak = sink.peak_rss();
+    eprintln!("the sink's peak memory: {} MB", peak / 1_000_000);
+    assert!(
+        peak < 200_000_000,
+        "the sink's peak memory was {peak} bytes"
+    );
+    let pb = [("Content-Type", "application/x-protobuf")];
+    let (status, response) = http_post(port, "/v1/traces", &pb, &one_span_request());
+    assert_eq!(status, 200, "a normal request still succeeds: {response}");
+
+    let (received, _) = sink.finish();
+    let traces = &received["traces"];
+    assert_eq!(n(&traces["refused"]), 3, "{received:#}");
+    assert_eq!(n(&traces["rejected"]), 3, "{received:#}");
+    assert_eq!(n(&traces["requests"]), 1, "{received:#}");
+    assert_eq!(n(&traces["spans"]), 1, "{received:#}");
+}

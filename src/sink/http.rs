@@ -14,7 +14,6 @@
 //! typical request (a few hundred KB) decodes in well under a millisecond, and a
 //! blocking-pool hop per request costs more than it saves; the limits bound the worst case.
 
-use std::io::Read as _;
 use std::sync::Arc;
 
 use axum::Router;
@@ -29,7 +28,7 @@ use prost::Message;
 use super::Intake;
 use super::cost::{self, Refusal};
 use super::faults::Injected;
-use super::limits::SinkLimits;
+use super::limits::{Inflate, SinkLimits, gunzip};
 use super::signal::{Logs, Metrics, Signal, Traces};
 
 const PROTOBUF: &str = "application/x-protobuf";
@@ -177,18 +176,14 @@ fn decompress(headers: &HeaderMap, body: Bytes, max: usize) -> Result<Bytes, Rej
             format!("unsupported Content-Encoding {encoding:?}: send gzip or none"),
         ));
     }
-    let mut out = Vec::with_capacity(body.len().saturating_mul(4).min(max));
-    let limit = u64::try_from(max).unwrap_or(u64::MAX).saturating_add(1);
-    flate2::read::MultiGzDecoder::new(&body[..])
-        .take(limit)
-        .read_to_end(&mut out)
-        .map_err(|e| Reject::new(StatusCode::BAD_REQUEST, format!("bad gzip body: {e}")))?;
-    if out.len() > max {
-        return Err(Reject::new(
+    let mut out = Vec::new();
+    gunzip(&body, max, &mut out).map_err(|e| match e {
+        Inflate::Bad(e) => Reject::new(StatusCode::BAD_REQUEST, format!("bad gzip body: {e}")),
+        Inflate::TooBig => Reject::new(
             StatusCode::PAYLOAD_TOO_LARGE,
-            format!("decompressed body exceeds the sink's limit of {max} bytes"),
-        ));
-    }
+            format!("decompressed body exceeds the sink's limit of {max} bytes (--max-body)"),
+        ),
+    })?;
     Ok(Bytes::from(out))
 }
 
@@ -280,10 +275,17 @@ async fn export<S: Signal>(
         }
     };
     let tenant = intake.saw(&headers);
-    if let Some(injected) = intake.faults.before_request().await {
-        return injected_failure(injected, format);
-    }
-    match receive::<S>(&intake, &headers, format, body, tenant).await {
+    // The body is read before a failure is injected, so that the connection stays usable.
+    let outcome = match read_body(body, &intake.limits).await {
+        Ok(wire) => {
+            if let Some(injected) = intake.faults.before_request().await {
+                return injected_failure(injected, format);
+            }
+            receive::<S>(&intake, &headers, format, wire, tenant).await
+        }
+        Err(reject) => Err(reject),
+    };
+    match outcome {
         Ok(()) => success::<S>(format),
         Err(reject) => {
             if reject.is_refusal() {
@@ -296,16 +298,15 @@ async fn export<S: Signal>(
     }
 }
 
-/// Reads, decompresses, costs, decodes and records one request.
+/// Decompresses, costs, decodes and records one request.
 async fn receive<S: Signal>(
     intake: &Intake,
     headers: &HeaderMap,
     format: Format,
-    body: Body,
+    wire: Bytes,
     tenant: Option<&str>,
 ) -> Result<(), Reject> {
     let limits = &intake.limits;
-    let wire = read_body(body, limits).await?;
     let _permit = intake.gate.enter().await;
     let decoded = decompress(headers, wire.clone(), limits.max_body)?;
     if intake.count_only && format == Format::Protobuf {

@@ -15,6 +15,7 @@
 //! was the alternative: exact, but it needs the decoded size before the permit is taken, which
 //! means decompressing outside the gate.
 
+use std::io::Read as _;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -88,4 +89,36 @@ impl DecodeGate {
             .await
             .expect("the decode gate is never closed")
     }
+}
+
+/// Why a gzip body could not be inflated.
+#[derive(Debug)]
+pub(crate) enum Inflate {
+    /// More than the limit once inflated.
+    TooBig,
+    /// Not gzip.
+    Bad(std::io::Error),
+}
+
+/// Appends `compressed` inflated to `out`, refusing it past `max` inflated bytes. `out` is
+/// sized from the gzip trailer's length (the last member's, modulo 4 GiB, capped at `max`) so
+/// that a large body is written once rather than copied as its buffer doubles: the copies are
+/// what would make a 66 MB body cost 200 MB.
+pub(crate) fn gunzip(compressed: &[u8], max: usize, out: &mut Vec<u8>) -> Result<(), Inflate> {
+    let hint = compressed
+        .len()
+        .checked_sub(4)
+        .and_then(|at| compressed[at..].try_into().ok())
+        .map_or(0, |trailer| u32::from_le_bytes(trailer) as usize);
+    out.reserve(hint.min(max).saturating_add(1));
+    let start = out.len();
+    let limit = u64::try_from(max).unwrap_or(u64::MAX).saturating_add(1);
+    flate2::read::MultiGzDecoder::new(compressed)
+        .take(limit)
+        .read_to_end(out)
+        .map_err(Inflate::Bad)?;
+    if out.len() - start > max {
+        return Err(Inflate::TooBig);
+    }
+    Ok(())
 }
