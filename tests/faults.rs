@@ -497,3 +497,52 @@ fn a_small_request_of_empty_messages_is_refused_before_it_costs_gigabytes() {
     assert_eq!(n(&traces["requests"]), 1, "{received:#}");
     assert_eq!(n(&traces["spans"]), 1, "{received:#}");
 }
+
+#[test]
+fn half_sent_requests_are_timed_out_and_do_not_keep_a_normal_one_out() {
+    use std::io::{Read as _, Write as _};
+    let sink = Sink::start(&[
+        "--header-timeout",
+        "1s",
+        "--body-timeout",
+        "1s",
+        "--max-connections",
+        "50",
+    ]);
+    let port = sink.http_port;
+    // Three times the connection cap: a third send nothing, a third stop inside the headers,
+    // a third inside the body.
+    let half_headers: &[u8] = b"POST /v1/traces HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-";
+    let half_body: &[u8] = b"POST /v1/traces HTTP/1.1\r\nHost: 127.0.0.1\r\n\
+        Content-Type: application/x-protobuf\r\nContent-Length: 1000\r\n\r\n0123456789";
+    let mut half_sent: Vec<_> = (0..150)
+        .map(|i| {
+            let mut tcp = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
+            let sent = [&b""[..], half_headers, half_body][i % 3];
+            tcp.write_all(sent).unwrap();
+            tcp
+        })
+        .collect();
+
+    let pb = [("Content-Type", "application/x-protobuf")];
+    let (status, response) = http_post(port, "/v1/traces", &pb, &one_span_request());
+    assert_eq!(status, 200, "a normal request gets through: {response}");
+
+    for (i, tcp) in half_sent.iter_mut().enumerate() {
+        tcp.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+        let mut answer = Vec::new();
+        match tcp.read_to_end(&mut answer) {
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => {}
+            Err(e) => panic!("half-sent connection {i} was not closed: {e}"),
+        }
+        if i % 3 == 2 {
+            let answer = String::from_utf8_lossy(&answer);
+            assert!(answer.starts_with("HTTP/1.1 408"), "{i}: {answer:?}");
+        }
+    }
+    let (received, _) = sink.finish();
+    assert_eq!(n(&received["traces"]["requests"]), 1, "{received:#}");
+    assert_eq!(n(&received["traces"]["rejected"]), 50, "the body timeouts");
+    assert_eq!(n(&received["traces"]["refused"]), 0, "{received:#}");
+}
