@@ -3,6 +3,9 @@
 //! Ctrl-C. The receiver is `telemetry-simulator sink` with its fault options; in every test the
 //! simulator's summary must equal what the sink counted, and nothing may be lost where the
 //! OTLP retry rules say it can be delivered.
+//!
+//! And the sink itself against hostile or slow clients (requests that would decode into
+//! gigabytes, half-sent requests), and as the check of the tenant-header how-to.
 
 mod common;
 
@@ -545,4 +548,53 @@ fn half_sent_requests_are_timed_out_and_do_not_keep_a_normal_one_out() {
     assert_eq!(n(&received["traces"]["requests"]), 1, "{received:#}");
     assert_eq!(n(&received["traces"]["rejected"]), 50, "the body timeouts");
     assert_eq!(n(&received["traces"]["refused"]), 0, "{received:#}");
+}
+
+/// The check of docs/howto/multi-tenant-data.md, "Route each tenant with its own header".
+#[test]
+fn the_sink_confirms_each_tenant_arrives_under_its_own_tenant_header() {
+    for protocol in ["http/protobuf", "grpc"] {
+        let sink = Sink::start(&["--tenant-header", "X-Scope-OrgID", "--show-headers"]);
+        let endpoint = endpoint_for(&sink, protocol);
+        let mut cmd = bin();
+        cmd.args(["scenario", "--name", "tool_retry", "--count", "60"])
+            .args(["--interval", "0", "--seed", "9", "-q"])
+            .args(["--tenant-header", "X-Scope-OrgID", "--endpoint", &endpoint])
+            .args(["--protocol", protocol])
+            .env("TELEMETRY_TENANT_UUIDS", "org-a,org-b");
+        let out = cmd.output().unwrap();
+        assert!(out.status.success(), "{protocol}: {}", text(&out));
+        let (received, _) = sink.finish();
+        assert_eq!(n(&received["problem_count"]), 0, "{protocol}: {received:#}");
+        let tenants = received["tenants"].as_object().expect("tenants");
+        assert_eq!(tenants.len(), 2, "{protocol}: {received:#}");
+        let mut requests = 0;
+        for tenant in ["org-a", "org-b"] {
+            let t = &tenants[tenant];
+            for item in [
+                "spans",
+                "metric_points",
+                "log_records",
+                "requests_by_header",
+            ] {
+                assert!(n(&t[item]) > 0, "{protocol}: {tenant} {item}: {received:#}");
+            }
+            requests += n(&t["requests_by_header"]);
+        }
+        let all: u64 = ["traces", "metrics", "logs"]
+            .iter()
+            .map(|s| n(&received[s]["requests"]))
+            .sum();
+        assert_eq!(
+            requests, all,
+            "every request named its tenant: {received:#}"
+        );
+        let headers = received["headers"].as_array().expect("headers");
+        let orgs: Vec<_> = headers
+            .iter()
+            .filter(|h| h["name"] == "x-scope-orgid")
+            .map(|h| h["value"].as_str().unwrap())
+            .collect();
+        assert_eq!(orgs, ["org-a", "org-b"], "{protocol}: {headers:#?}");
+    }
 }

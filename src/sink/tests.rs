@@ -821,3 +821,110 @@ async fn the_otlp_specification_json_examples_decode() {
         vec!["I'm a server span  SERVER  1000.0ms  UNSET"]
     );
 }
+
+#[tokio::test]
+async fn count_only_summaries_show_only_what_is_counted() {
+    let sink = start_with(
+        SinkOptions {
+            count_only: true,
+            ..SinkOptions::local()
+        },
+        WindowLimits::default(),
+    )
+    .await;
+    let reply = post(
+        &sink,
+        "/v1/traces",
+        PROTOBUF,
+        None,
+        two_traces().encode_to_vec(),
+    )
+    .await;
+    assert_eq!(reply.status, 200);
+    let s = sink.shutdown().await;
+    assert!(s.count_only);
+    assert_eq!(s.traces.spans, 8);
+    let text = s.render();
+    assert!(text.contains("8 spans · 1 request"), "{text}");
+    for absent in ["0 traces", "ERROR", "problems", "last trace", "tenants"] {
+        assert!(!text.contains(absent), "{absent:?} in\n{text}");
+    }
+    assert!(text.contains("--count-only"), "{text}");
+}
+
+fn tenant_traces(tenant: &str, trace: u8) -> ExportTraceServiceRequest {
+    use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
+    use opentelemetry_proto::tonic::resource::v1::Resource;
+    let mut request = traces(agent_trace(trace));
+    request.resource_spans[0].resource = Some(Resource {
+        attributes: vec![KeyValue {
+            key: "tenant.id".into(),
+            value: Some(AnyValue {
+                value: Some(any_value::Value::StringValue(tenant.into())),
+            }),
+            ..Default::default()
+        }],
+        ..Default::default()
+    });
+    request
+}
+
+#[tokio::test]
+async fn tenants_are_counted_and_headers_shown_with_credentials_redacted() {
+    let sink = start_with(
+        SinkOptions {
+            show_headers: true,
+            tenant_header: Some("X-Scope-OrgID".into()),
+            ..SinkOptions::local()
+        },
+        WindowLimits::default(),
+    )
+    .await;
+    let client = client();
+    for (tenant, header, trace) in [
+        ("acme", "acme", 1),
+        ("globex", "globex", 2),
+        ("globex", "acme", 3),
+    ] {
+        let reply = client
+            .post(format!("http://{}/v1/traces", sink.local_addr()))
+            .header("content-type", PROTOBUF)
+            .header("x-scope-orgid", header)
+            .header("authorization", "Bearer s3cr3t")
+            .body(tenant_traces(tenant, trace).encode_to_vec())
+            .send()
+            .await
+            .expect("the sink answers");
+        assert_eq!(reply.status(), 200);
+    }
+    let s = sink.shutdown().await;
+    let spans = agent_trace(1).len() as u64;
+    assert_eq!(s.tenants["acme"].spans, spans);
+    assert_eq!(s.tenants["acme"].requests_by_header, 2);
+    assert_eq!(s.tenants["globex"].spans, 2 * spans);
+    assert_eq!(s.tenants["globex"].requests_by_header, 1);
+    assert_eq!(s.problem_count, 1, "{:#?}", s.problems);
+    assert!(
+        s.problems[0].contains(r#"tenant header "acme" holds data of tenant "globex""#),
+        "{:?}",
+        s.problems
+    );
+    let seen = |name: &str| {
+        s.headers
+            .iter()
+            .filter(|h| h.name == name)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(seen("x-scope-orgid").len(), 2, "{:#?}", s.headers);
+    let auth = seen("authorization");
+    assert_eq!(
+        (auth[0].value.as_str(), auth[0].requests),
+        ("<redacted>", 3)
+    );
+    let text = s.render();
+    assert!(!text.contains("s3cr3t"), "{text}");
+    assert!(
+        text.contains("tenants:") && text.contains("x-scope-orgid: acme"),
+        "{text}"
+    );
+}
