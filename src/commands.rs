@@ -562,6 +562,12 @@ fn sink_limits(args: &SinkArgs) -> SinkLimits {
 }
 
 fn sink(args: &SinkArgs) -> Outcome {
+    if let Some(name) = &args.tenant_header
+        && axum::http::HeaderName::from_bytes(name.as_bytes()).is_err()
+    {
+        eprintln!("error: --tenant-header {name:?} is not a valid header name");
+        return Outcome::Usage;
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -598,3 +598,18 @@ fn the_sink_confirms_each_tenant_arrives_under_its_own_tenant_header() {
         assert_eq!(orgs, ["org-a", "org-b"], "{protocol}: {headers:#?}");
     }
 }
+
+#[test]
+fn a_bad_tenant_header_name_is_a_usage_error_for_the_sink_too() {
+    let out = bin()
+        .args(["sink", "-q", "--listen", "127.0.0.1:0", "--no-grpc"])
+        .args(["--tenant-header", "X Bad"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        text(&out).contains("\"X Bad\" is not a valid header name"),
+        "{}",
+        text(&out)
+    );
+}
