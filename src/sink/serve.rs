@@ -84,10 +84,11 @@ async fn connection(
     mut stopped: watch::Receiver<bool>,
     _permit: OwnedSemaphorePermit,
 ) {
-    if !tokio::time::timeout(first_bytes, protocol_known(&tcp))
-        .await
-        .unwrap_or(false)
-    {
+    let known = tokio::select! {
+        known = tokio::time::timeout(first_bytes, protocol_known(&tcp)) => known.unwrap_or(false),
+        _ = stop_requested(&mut stopped) => false,
+    };
+    if !known {
         return;
     }
     let conn = builder.serve_connection(TokioIo::new(tcp), TowerToHyperService::new(app));

@@ -928,3 +928,21 @@ async fn tenants_are_counted_and_headers_shown_with_credentials_redacted() {
         "{text}"
     );
 }
+
+#[tokio::test]
+async fn a_silent_connection_does_not_hold_up_shutdown() {
+    let sink = start().await;
+    let silent = tokio::net::TcpStream::connect(sink.local_addr())
+        .await
+        .expect("connect");
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    let started = std::time::Instant::now();
+    sink.shutdown().await;
+    // Not the 5 s grace period (nor the 10 s header timeout).
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(4),
+        "{:?}",
+        started.elapsed()
+    );
+    drop(silent);
+}
