@@ -3,10 +3,10 @@
 //! `Export*ServiceResponse` in the request's encoding on success; a `google.rpc.Status`
 //! in the request's encoding on error).
 //!
-//! One generic handler serves the three paths; the [`Signal`] trait supplies the message
-//! types and which [`Recorder`] method to call. Everything here is about bytes (headers,
+//! One generic handler serves the three paths; the [`Signal`] trait (`signal.rs`) supplies the
+//! message types and where they are counted. Everything here is about bytes (headers,
 //! limits, decompression, decoding); what the request *means* is the recorder's business,
-//! so a gRPC server added beside this one only has to call the recorder too.
+//! which the gRPC side (`grpc.rs`) calls alike.
 //!
 //! Decoding runs inline in the request's task, once the body has arrived (within
 //! `--body-timeout`), a decode permit is held, and the request's cost has been checked
