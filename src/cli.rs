@@ -489,7 +489,8 @@ pub struct SinkArgs {
     /// at least 2]
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=4096))]
     pub max_concurrent_decodes: Option<u32>,
-    /// Connections served at once, both ports together (more wait to be accepted)
+    /// Connections served at once, both ports together; at the cap, a new one replaces the
+    /// oldest that has not yet sent a whole request head, or else waits
     #[arg(long, value_name = "N", default_value_t = 512, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     pub max_connections: u32,
     /// Close connections that have not sent a request's headers within this time (also idle

@@ -494,7 +494,7 @@ impl SinkHandle {
         });
         let (stop, stopped) = watch::channel(false);
         // One cap for both ports: it bounds the sink's sockets, whichever port they are on.
-        let connections = Arc::new(tokio::sync::Semaphore::new(limits.max_connections.max(1)));
+        let connections = serve::Slots::new(limits.max_connections);
         let mut servers = vec![tokio::spawn(serve::serve(
             listener,
             http::router(intake.clone()),

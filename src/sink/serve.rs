@@ -5,11 +5,20 @@
 //! sets no header timeout, so half-sent requests held their sockets (and file descriptors)
 //! forever. hyper-util's connection builder, which both use inside, offers the HTTP/1.1 header
 //! read timeout and HTTP/2 keep-alive pings; this loop adds the connection cap (a semaphore
-//! shared by both ports: at the cap, new connections wait in the kernel's backlog until one
-//! closes) and a deadline for the first bytes, which hyper-util's HTTP/1-or-2 detection reads
-//! with none. Body timeouts are the handlers' (they know the request and answer 408).
+//! shared by both ports) and a deadline for the first bytes, which hyper-util's HTTP/1-or-2
+//! detection reads with none. Body timeouts are the handlers' (they know the request and
+//! answer 408).
+//!
+//! At the cap, a new connection takes the place of the oldest one that has not yet sent a
+//! whole request head ([`Slots`]): under a flood of half-sent requests, a real client gets in
+//! at once instead of waiting behind the flood for timeouts to clear it. When every connection
+//! has sent a request, the new one waits for a slot. Refusing new connections at the cap was
+//! the alternative; it is what a flood wants.
 
-use std::sync::Arc;
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use axum::Router;
@@ -17,7 +26,7 @@ use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto::Builder;
 use hyper_util::service::TowerToHyperService;
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, watch};
 use tokio::task::JoinSet;
 
 use super::limits::SinkLimits;
@@ -28,7 +37,7 @@ pub(crate) async fn serve(
     listener: TcpListener,
     app: Router,
     limits: SinkLimits,
-    connections: Arc<Semaphore>,
+    connections: Arc<Slots>,
     mut stopped: watch::Receiver<bool>,
 ) {
     let mut builder = Builder::new(TokioExecutor::new());
@@ -45,10 +54,6 @@ pub(crate) async fn serve(
     let mut tasks = JoinSet::new();
     loop {
         while tasks.try_join_next().is_some() {}
-        let permit = tokio::select! {
-            permit = connections.clone().acquire_owned() => permit.expect("never closed"),
-            _ = stop_requested(&mut stopped) => break,
-        };
         let tcp = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok((tcp, _)) => tcp,
@@ -61,44 +66,142 @@ pub(crate) async fn serve(
             },
             _ = stop_requested(&mut stopped) => break,
         };
+        let permit = match connections.cap.clone().try_acquire_owned() {
+            Ok(permit) => permit,
+            Err(_) => {
+                connections.evict_oldest_waiting();
+                tokio::select! {
+                    permit = connections.cap.clone().acquire_owned() => permit.expect("never closed"),
+                    _ = stop_requested(&mut stopped) => break,
+                }
+            }
+        };
         let _ = tcp.set_nodelay(true);
+        let slot = connections.add(permit);
         tasks.spawn(connection(
             builder.clone(),
             tcp,
-            app.clone(),
+            Served {
+                app: app.clone(),
+                slot: slot.clone(),
+            },
             limits.header_timeout,
             stopped.clone(),
-            permit,
+            slot,
+            connections.clone(),
         ));
     }
     drop(listener);
     while tasks.join_next().await.is_some() {}
 }
 
-/// One connection, holding its slot (`_permit`) until it closes.
+/// One connection, holding its slot until it closes.
 async fn connection(
     builder: Arc<Builder<TokioExecutor>>,
     tcp: TcpStream,
-    app: Router,
+    service: Served,
     first_bytes: Duration,
     mut stopped: watch::Receiver<bool>,
-    _permit: OwnedSemaphorePermit,
+    slot: Arc<Slot>,
+    slots: Arc<Slots>,
 ) {
     let known = tokio::select! {
         known = tokio::time::timeout(first_bytes, protocol_known(&tcp)) => known.unwrap_or(false),
         _ = stop_requested(&mut stopped) => false,
+        _ = slot.evicted.notified() => false,
     };
-    if !known {
-        return;
+    if known {
+        let conn = builder.serve_connection(TokioIo::new(tcp), TowerToHyperService::new(service));
+        tokio::pin!(conn);
+        let stop = tokio::select! {
+            _ = conn.as_mut() => false,
+            _ = stop_requested(&mut stopped) => true,
+            _ = slot.evicted.notified() => false,
+        };
+        if stop {
+            conn.as_mut().graceful_shutdown();
+            let _ = conn.await;
+        }
     }
-    let conn = builder.serve_connection(TokioIo::new(tcp), TowerToHyperService::new(app));
-    tokio::pin!(conn);
-    tokio::select! {
-        _ = conn.as_mut() => return,
-        _ = stop_requested(&mut stopped) => {}
+    slots.remove(&slot);
+}
+
+/// The connection cap, and the connections holding its permits, oldest first.
+pub(crate) struct Slots {
+    cap: Arc<Semaphore>,
+    open: Mutex<VecDeque<Arc<Slot>>>,
+}
+
+/// One open connection.
+pub(crate) struct Slot {
+    /// A whole request head has arrived on it (the service was called).
+    served: AtomicBool,
+    /// Told to close, to make room for a new connection.
+    evicted: Notify,
+    _permit: OwnedSemaphorePermit,
+}
+
+impl Slots {
+    pub fn new(max: usize) -> Arc<Slots> {
+        Arc::new(Slots {
+            cap: Arc::new(Semaphore::new(max.max(1))),
+            open: Mutex::new(VecDeque::new()),
+        })
     }
-    conn.as_mut().graceful_shutdown();
-    let _ = conn.await;
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, VecDeque<Arc<Slot>>> {
+        self.open.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn add(&self, permit: OwnedSemaphorePermit) -> Arc<Slot> {
+        let slot = Arc::new(Slot {
+            served: AtomicBool::new(false),
+            evicted: Notify::new(),
+            _permit: permit,
+        });
+        self.lock().push_back(slot.clone());
+        slot
+    }
+
+    fn remove(&self, slot: &Arc<Slot>) {
+        self.lock().retain(|s| !Arc::ptr_eq(s, slot));
+    }
+
+    /// Tells the oldest connection still waiting for its first request head to close (it is
+    /// taken off the list, so it is told once).
+    fn evict_oldest_waiting(&self) {
+        let mut open = self.lock();
+        if let Some(at) = open.iter().position(|s| !s.served.load(Relaxed))
+            && let Some(slot) = open.remove(at)
+        {
+            slot.evicted.notify_one();
+        }
+    }
+}
+
+/// The app, marking the connection's slot as served when a request reaches it.
+#[derive(Clone)]
+struct Served {
+    app: Router,
+    slot: Arc<Slot>,
+}
+
+impl<B> tower_service::Service<axum::http::Request<B>> for Served
+where
+    Router: tower_service::Service<axum::http::Request<B>>,
+{
+    type Response = <Router as tower_service::Service<axum::http::Request<B>>>::Response;
+    type Error = <Router as tower_service::Service<axum::http::Request<B>>>::Error;
+    type Future = <Router as tower_service::Service<axum::http::Request<B>>>::Future;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        tower_service::Service::poll_ready(&mut self.app, cx)
+    }
+
+    fn call(&mut self, request: axum::http::Request<B>) -> Self::Future {
+        self.slot.served.store(true, Relaxed);
+        self.app.call(request)
+    }
 }
 
 /// Resolves when the sink is asked to stop (or its handle is gone).
