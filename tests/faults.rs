@@ -513,6 +513,33 @@ fn a_small_request_of_empty_messages_is_refused_before_it_costs_gigabytes() {
 }
 
 #[test]
+fn concurrent_hostile_requests_are_inflated_one_at_a_time() {
+    let sink = Sink::start(&["--max-concurrent-decodes", "1"]);
+    let port = sink.http_port;
+    let hostile = common::gzip(&empty_scopes(33_000_000));
+    let gzip_pb = [
+        ("Content-Type", "application/x-protobuf"),
+        ("Content-Encoding", "gzip"),
+    ];
+    // Four at once would hold four 66 MB bodies inflated; the gate lets one in at a time.
+    std::thread::scope(|scope| {
+        let senders: Vec<_> = (0..4)
+            .map(|_| scope.spawn(|| http_post(port, "/v1/traces", &gzip_pb, &hostile).0))
+            .collect();
+        for sender in senders {
+            assert_eq!(sender.join().unwrap(), 413);
+        }
+    });
+    let peak = sink.peak_rss();
+    assert!(
+        peak < 200_000_000,
+        "the sink's peak memory was {peak} bytes"
+    );
+    let (received, _) = sink.finish();
+    assert_eq!(n(&received["traces"]["refused"]), 4, "{received:#}");
+}
+
+#[test]
 fn half_sent_requests_are_timed_out_and_do_not_keep_a_normal_one_out() {
     use std::io::{Read as _, Write as _};
     // Timeouts alone would let the normal request in only after 8 s or more: it gets in

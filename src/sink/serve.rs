@@ -19,7 +19,7 @@ use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::Router;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
@@ -52,7 +52,7 @@ pub(crate) async fn serve(
         .keep_alive_timeout(limits.header_timeout);
     let builder = Arc::new(builder);
     let mut tasks = JoinSet::new();
-    loop {
+    'accept: loop {
         while tasks.try_join_next().is_some() {}
         let tcp = tokio::select! {
             accepted = listener.accept() => match accepted {
@@ -64,16 +64,18 @@ pub(crate) async fn serve(
                     continue;
                 }
             },
-            _ = stop_requested(&mut stopped) => break,
+            _ = stop_requested(&mut stopped) => break 'accept,
         };
-        let permit = match connections.cap.clone().try_acquire_owned() {
-            Ok(permit) => permit,
-            Err(_) => {
-                connections.evict_oldest_waiting();
-                tokio::select! {
-                    permit = connections.cap.clone().acquire_owned() => permit.expect("never closed"),
-                    _ = stop_requested(&mut stopped) => break,
-                }
+        let permit = loop {
+            if let Ok(permit) = connections.cap.clone().try_acquire_owned() {
+                break permit;
+            }
+            connections.evict_oldest_waiting();
+            tokio::select! {
+                permit = connections.cap.clone().acquire_owned() => break permit.expect("never closed"),
+                // Connections become evictable as they age: look again.
+                _ = tokio::time::sleep(EVICTABLE_AFTER / 5) => {}
+                _ = stop_requested(&mut stopped) => break 'accept,
             }
         };
         let _ = tcp.set_nodelay(true);
@@ -132,8 +134,14 @@ pub(crate) struct Slots {
     open: Mutex<VecDeque<Arc<Slot>>>,
 }
 
+/// How long a connection must have waited for its first request head before a new one may
+/// take its place: a real client sends it within a round trip, so this only spares
+/// connections whose head has arrived but not yet been read.
+const EVICTABLE_AFTER: Duration = Duration::from_millis(500);
+
 /// One open connection.
 pub(crate) struct Slot {
+    opened: Instant,
     /// A whole request head has arrived on it (the service was called).
     served: AtomicBool,
     /// Told to close, to make room for a new connection.
@@ -155,6 +163,7 @@ impl Slots {
 
     fn add(&self, permit: OwnedSemaphorePermit) -> Arc<Slot> {
         let slot = Arc::new(Slot {
+            opened: Instant::now(),
             served: AtomicBool::new(false),
             evicted: Notify::new(),
             _permit: permit,
@@ -167,11 +176,13 @@ impl Slots {
         self.lock().retain(|s| !Arc::ptr_eq(s, slot));
     }
 
-    /// Tells the oldest connection still waiting for its first request head to close (it is
-    /// taken off the list, so it is told once).
+    /// Tells the oldest connection that has waited [`EVICTABLE_AFTER`] for its first request
+    /// head to close (it is taken off the list, so it is told once).
     fn evict_oldest_waiting(&self) {
         let mut open = self.lock();
-        if let Some(at) = open.iter().position(|s| !s.served.load(Relaxed))
+        let waiting =
+            |s: &Arc<Slot>| !s.served.load(Relaxed) && s.opened.elapsed() >= EVICTABLE_AFTER;
+        if let Some(at) = open.iter().position(waiting)
             && let Some(slot) = open.remove(at)
         {
             slot.evicted.notify_one();
