@@ -495,7 +495,7 @@ pub struct SinkArgs {
     pub max_connections: u32,
     /// Close connections that have not sent a request's headers within this time (also idle
     /// HTTP/1.1 keep-alive connections; HTTP/2 peers must answer pings within it)
-    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_interval)]
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_interval)]
     pub header_timeout: Duration,
     /// Answer 408 (DEADLINE_EXCEEDED over gRPC) to requests whose body has not arrived within
     /// this time

@@ -39,7 +39,8 @@ pub struct SinkLimits {
     /// Connections served at once (both ports together); more wait to be accepted.
     pub max_connections: usize,
     /// Time a client has to send a request's headers (HTTP/1.1); an idle keep-alive
-    /// connection is closed after it too.
+    /// connection is closed after it too. Longer than the usual export intervals (10 s), so an
+    /// exporter's idle connection is not closed just as it is reused.
     pub header_timeout: Duration,
     /// Time a client has to send a request's body once its headers have arrived (408).
     pub body_timeout: Duration,
@@ -57,7 +58,7 @@ impl Default for SinkLimits {
             max_decoded_bytes: 256 * 1024 * 1024,
             max_concurrent_decodes: cores.max(2),
             max_connections: 512,
-            header_timeout: Duration::from_secs(10),
+            header_timeout: Duration::from_secs(30),
             body_timeout: Duration::from_secs(30),
         }
     }
