@@ -495,6 +495,40 @@ pub struct SinkArgs {
     /// Wait this long before answering each request
     #[arg(long, value_name = "MS", default_value_t = 0)]
     pub latency: u64,
+    /// Print the distinct request headers seen in the summary (credentials redacted)
+    #[arg(long)]
+    pub show_headers: bool,
+    /// Count requests per value of this header (the senders' --tenant-header) beside the
+    /// tenant.id of their resources, and report requests whose header and data disagree
+    #[arg(long, value_name = "NAME")]
+    pub tenant_header: Option<String>,
+    /// Refuse (413 / RESOURCE_EXHAUSTED) bodies larger than this, before or after gzip
+    #[arg(long, value_name = "BYTES", default_value_t = crate::sink::MAX_BODY_BYTES)]
+    pub max_body: usize,
+    /// Refuse requests holding more messages than this (resources, scopes, spans, attributes,
+    /// values, data points, log records, ...), counted before decoding
+    #[arg(long, value_name = "N", default_value_t = crate::sink::SinkLimits::default().max_items)]
+    pub max_items: u64,
+    /// Refuse requests that would take more memory than this once decoded, estimated before
+    /// decoding
+    #[arg(long, value_name = "BYTES", default_value_t = crate::sink::SinkLimits::default().max_decoded_bytes)]
+    pub max_decoded_bytes: u64,
+    /// Requests decompressed and decoded at once (others wait) [default: the number of cores,
+    /// at least 2]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=4096))]
+    pub max_concurrent_decodes: Option<u32>,
+    /// Connections served at once, both ports together; at the cap, a new one replaces the
+    /// oldest that has not yet sent a whole request head, or else waits
+    #[arg(long, value_name = "N", default_value_t = 512, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub max_connections: u32,
+    /// Close connections that have not sent a request's headers within this time (also idle
+    /// HTTP/1.1 keep-alive connections; HTTP/2 peers must answer pings within it)
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_interval)]
+    pub header_timeout: Duration,
+    /// Answer 408 (DEADLINE_EXCEEDED over gRPC) to requests whose body has not arrived within
+    /// this time
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_interval)]
+    pub body_timeout: Duration,
     /// No live progress line
     #[arg(long, short)]
     pub quiet: bool,

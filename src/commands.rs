@@ -20,7 +20,7 @@ use crate::otlp::transport::{Output, Transports};
 use crate::scenario::{Diagnostics, Library, LoadError, LoadOptions, Scenario};
 use crate::schema::{self, Schema};
 use crate::sink::faults::Faults;
-use crate::sink::{PortFiles, SinkHandle, SinkOptions};
+use crate::sink::{PortFiles, SinkHandle, SinkLimits, SinkOptions};
 use crate::workload::{self, Arrivals, Mix, Pace, Pattern, RunSettings, Show, SignalSettings};
 use std::path::Path;
 use std::sync::Arc;
@@ -697,7 +697,28 @@ fn list(args: &ListArgs) -> Outcome {
     outcome
 }
 
+fn sink_limits(args: &SinkArgs) -> SinkLimits {
+    let defaults = SinkLimits::default();
+    SinkLimits {
+        max_body: args.max_body,
+        max_items: args.max_items,
+        max_decoded_bytes: args.max_decoded_bytes,
+        max_concurrent_decodes: args
+            .max_concurrent_decodes
+            .map_or(defaults.max_concurrent_decodes, |n| n as usize),
+        max_connections: args.max_connections as usize,
+        header_timeout: args.header_timeout,
+        body_timeout: args.body_timeout,
+    }
+}
+
 fn sink(args: &SinkArgs) -> Outcome {
+    if let Some(name) = &args.tenant_header
+        && axum::http::HeaderName::from_bytes(name.as_bytes()).is_err()
+    {
+        eprintln!("error: --tenant-header {name:?} is not a valid header name");
+        return Outcome::Usage;
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -720,6 +741,9 @@ fn sink(args: &SinkArgs) -> Outcome {
         },
         dump: args.dump.clone(),
         count_only: args.count_only,
+        limits: sink_limits(args),
+        show_headers: args.show_headers,
+        tenant_header: args.tenant_header.clone(),
     };
     let port_files = PortFiles {
         http: args.port_file.clone(),

@@ -3,6 +3,9 @@
 //! Ctrl-C. The receiver is `telemetry-simulator sink` with its fault options; in every test the
 //! simulator's summary must equal what the sink counted, and nothing may be lost where the
 //! OTLP retry rules say it can be delivered.
+//!
+//! And the sink itself against hostile or slow clients (requests that would decode into
+//! gigabytes, half-sent requests), and as the check of the tenant-header how-to.
 
 mod common;
 
@@ -438,4 +441,317 @@ fn a_slow_receiver_slows_generation_instead_of_growing_memory() {
     let requests = n(&summary["export"]["traces"]["requests"]);
     assert!((30..=32).contains(&requests), "{requests} requests");
     assert!(summary["elapsed_s"].as_f64().unwrap() >= 2.8, "{summary:#}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// The sink against hostile clients: requests that decode into gigabytes, half-sent requests.
+// ---------------------------------------------------------------------------------------------
+
+/// The protobuf request from issue 13: one ResourceSpans holding `n` empty ScopeSpans (the two
+/// bytes `0x12 0x00` each).
+fn empty_scopes(n: usize) -> Vec<u8> {
+    let mut len = 2 * n as u64;
+    let mut out = vec![0x0a];
+    while len >= 0x80 {
+        out.push((len as u8 & 0x7f) | 0x80);
+        len >>= 7;
+    }
+    out.push(len as u8);
+    out.reserve(2 * n);
+    for _ in 0..n {
+        out.extend_from_slice(&[0x12, 0x00]);
+    }
+    out
+}
+
+/// Its OTLP/JSON analogue: `n` empty objects as the scopes of one resource.
+fn empty_json_scopes(n: usize) -> Vec<u8> {
+    let mut out = br#"{"resourceSpans":[{"scopeSpans":["#.to_vec();
+    out.reserve(3 * n);
+    for _ in 1..n {
+        out.extend_from_slice(b"{},");
+    }
+    out.extend_from_slice(b"{}]}]}");
+    out
+}
+
+/// POSTs `body` over HTTP/1.1 on a fresh connection; returns the status and the response.
+fn http_post(port: u16, path: &str, headers: &[(&str, &str)], body: &[u8]) -> (u16, String) {
+    http_post_within(Duration::from_secs(60), port, path, headers, body)
+}
+
+/// [`http_post`], failing if the answer takes longer than `wait`.
+fn http_post_within(
+    wait: Duration,
+    port: u16,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> (u16, String) {
+    use std::io::{Read as _, Write as _};
+    let mut tcp = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    tcp.set_read_timeout(Some(wait)).unwrap();
+    let mut head = format!(
+        "POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    for (k, v) in headers {
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    head.push_str("\r\n");
+    tcp.write_all(head.as_bytes()).unwrap();
+    let _ = tcp.write_all(body);
+    let mut response = Vec::new();
+    let _ = tcp.read_to_end(&mut response);
+    let response = String::from_utf8_lossy(&response).into_owned();
+    let status = response
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no HTTP status in {response:?}"));
+    (status, response)
+}
+
+/// One span, as a small valid OTLP/HTTP protobuf request.
+fn one_span_request() -> Vec<u8> {
+    use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+    use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
+    use prost::Message as _;
+    ExportTraceServiceRequest {
+        resource_spans: vec![ResourceSpans {
+            scope_spans: vec![ScopeSpans {
+                spans: vec![Span {
+                    trace_id: vec![1; 16],
+                    span_id: vec![2; 8],
+                    name: "fine".into(),
+                    start_time_unix_nano: 1,
+                    end_time_unix_nano: 2,
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+    }
+    .encode_to_vec()
+}
+
+/// The gRPC status of a gzip'd `Export` call of `message` (tonic answers a refused request
+/// with the status in the headers).
+fn grpc_export_status(endpoint: &str, gzipped: &[u8]) -> String {
+    telemetry_simulator::otlp::tls::install_crypto_provider();
+    let mut frame = vec![1u8];
+    frame.extend_from_slice(&(gzipped.len() as u32).to_be_bytes());
+    frame.extend_from_slice(gzipped);
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let client = reqwest::Client::builder()
+            .http2_prior_knowledge()
+            .build()
+            .unwrap();
+        let response = client
+            .post(format!(
+                "{endpoint}/opentelemetry.proto.collector.trace.v1.TraceService/Export"
+            ))
+            .header("content-type", "application/grpc")
+            .header("grpc-encoding", "gzip")
+            .header("te", "trailers")
+            .body(frame)
+            .send()
+            .await
+            .expect("the gRPC call is answered");
+        let status = response.headers().get("grpc-status").cloned();
+        let message = response.headers().get("grpc-message").cloned();
+        format!("{status:?} {message:?}")
+    })
+}
+
+#[test]
+fn a_small_request_of_empty_messages_is_refused_before_it_costs_gigabytes() {
+    let sink = Sink::start(&[]);
+    let port = sink.http_port;
+    // 33 M empty ScopeSpans: 66 MB, about 64 KB gzip'd; decoded, about 9.6 GB.
+    let hostile = common::gzip(&empty_scopes(33_000_000));
+    assert!(hostile.len() < 100_000, "{} bytes gzip'd", hostile.len());
+    let gzip_pb = [
+        ("Content-Type", "application/x-protobuf"),
+        ("Content-Encoding", "gzip"),
+    ];
+    let (status, response) = http_post(port, "/v1/traces", &gzip_pb, &hostile);
+    assert_eq!(status, 413, "{response}");
+    assert!(response.contains("--max-items"), "{response}");
+
+    let json = common::gzip(&empty_json_scopes(22_000_000));
+    let gzip_json = [
+        ("Content-Type", "application/json"),
+        ("Content-Encoding", "gzip"),
+    ];
+    let (status, response) = http_post(port, "/v1/traces", &gzip_json, &json);
+    assert_eq!(status, 413, "{response}");
+
+    let status = grpc_export_status(&sink.grpc_endpoint(), &hostile);
+    assert!(
+        status.starts_with("Some(\"8\")"),
+        "RESOURCE_EXHAUSTED: {status}"
+    );
+
+    let peak = sink.peak_rss();
+    eprintln!("the sink's peak memory: {} MB", peak / 1_000_000);
+    assert!(
+        peak < 200_000_000,
+        "the sink's peak memory was {peak} bytes"
+    );
+    let pb = [("Content-Type", "application/x-protobuf")];
+    let (status, response) = http_post(port, "/v1/traces", &pb, &one_span_request());
+    assert_eq!(status, 200, "a normal request still succeeds: {response}");
+
+    let (received, _) = sink.finish();
+    let traces = &received["traces"];
+    assert_eq!(n(&traces["refused"]), 3, "{received:#}");
+    assert_eq!(n(&traces["rejected"]), 3, "{received:#}");
+    assert_eq!(n(&traces["requests"]), 1, "{received:#}");
+    assert_eq!(n(&traces["spans"]), 1, "{received:#}");
+}
+
+#[test]
+fn concurrent_hostile_requests_are_inflated_one_at_a_time() {
+    let sink = Sink::start(&["--max-concurrent-decodes", "1"]);
+    let port = sink.http_port;
+    let hostile = common::gzip(&empty_scopes(33_000_000));
+    let gzip_pb = [
+        ("Content-Type", "application/x-protobuf"),
+        ("Content-Encoding", "gzip"),
+    ];
+    // Four at once would hold four 66 MB bodies inflated; the gate lets one in at a time.
+    std::thread::scope(|scope| {
+        let senders: Vec<_> = (0..4)
+            .map(|_| scope.spawn(|| http_post(port, "/v1/traces", &gzip_pb, &hostile).0))
+            .collect();
+        for sender in senders {
+            assert_eq!(sender.join().unwrap(), 413);
+        }
+    });
+    let peak = sink.peak_rss();
+    assert!(
+        peak < 200_000_000,
+        "the sink's peak memory was {peak} bytes"
+    );
+    let (received, _) = sink.finish();
+    assert_eq!(n(&received["traces"]["refused"]), 4, "{received:#}");
+}
+
+#[test]
+fn half_sent_requests_are_timed_out_and_do_not_keep_a_normal_one_out() {
+    use std::io::{Read as _, Write as _};
+    // Timeouts alone would let the normal request in only after 8 s or more: it gets in
+    // because, at the cap, it takes the place of a connection that has not sent its headers.
+    let sink = Sink::start(&[
+        "--header-timeout",
+        "8s",
+        "--body-timeout",
+        "1s",
+        "--max-connections",
+        "50",
+    ]);
+    let port = sink.http_port;
+    // Three times the connection cap: a third send nothing, a third stop inside the headers,
+    // a third inside the body.
+    let half_headers: &[u8] = b"POST /v1/traces HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-";
+    let half_body: &[u8] = b"POST /v1/traces HTTP/1.1\r\nHost: 127.0.0.1\r\n\
+        Content-Type: application/x-protobuf\r\nContent-Length: 1000\r\n\r\n0123456789";
+    let mut half_sent: Vec<_> = (0..150)
+        .map(|i| {
+            let mut tcp = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
+            let sent = [&b""[..], half_headers, half_body][i % 3];
+            tcp.write_all(sent).unwrap();
+            tcp
+        })
+        .collect();
+
+    let pb = [("Content-Type", "application/x-protobuf")];
+    let within = Duration::from_secs(6);
+    let (status, response) = http_post_within(within, port, "/v1/traces", &pb, &one_span_request());
+    assert_eq!(status, 200, "a normal request gets through: {response}");
+
+    for (i, tcp) in half_sent.iter_mut().enumerate() {
+        tcp.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+        let mut answer = Vec::new();
+        match tcp.read_to_end(&mut answer) {
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => {}
+            Err(e) => panic!("half-sent connection {i} was not closed: {e}"),
+        }
+        if i % 3 == 2 {
+            let answer = String::from_utf8_lossy(&answer);
+            assert!(answer.starts_with("HTTP/1.1 408"), "{i}: {answer:?}");
+        }
+    }
+    let (received, _) = sink.finish();
+    assert_eq!(n(&received["traces"]["requests"]), 1, "{received:#}");
+    assert_eq!(n(&received["traces"]["rejected"]), 50, "the body timeouts");
+    assert_eq!(n(&received["traces"]["refused"]), 0, "{received:#}");
+}
+
+/// The check of docs/howto/multi-tenant-data.md, "Route each tenant with its own header".
+#[test]
+fn the_sink_confirms_each_tenant_arrives_under_its_own_tenant_header() {
+    for protocol in ["http/protobuf", "grpc"] {
+        let sink = Sink::start(&["--tenant-header", "X-Scope-OrgID", "--show-headers"]);
+        let endpoint = endpoint_for(&sink, protocol);
+        let mut cmd = bin();
+        cmd.args(["scenario", "--name", "tool_retry", "--count", "60"])
+            .args(["--interval", "0", "--seed", "9", "-q"])
+            .args(["--tenant-header", "X-Scope-OrgID", "--endpoint", &endpoint])
+            .args(["--protocol", protocol])
+            .env("TELEMETRY_TENANT_UUIDS", "org-a,org-b");
+        let out = cmd.output().unwrap();
+        assert!(out.status.success(), "{protocol}: {}", text(&out));
+        let (received, _) = sink.finish();
+        assert_eq!(n(&received["problem_count"]), 0, "{protocol}: {received:#}");
+        let tenants = received["tenants"].as_object().expect("tenants");
+        assert_eq!(tenants.len(), 2, "{protocol}: {received:#}");
+        let mut requests = 0;
+        for tenant in ["org-a", "org-b"] {
+            let t = &tenants[tenant];
+            for item in [
+                "spans",
+                "metric_points",
+                "log_records",
+                "requests_by_header",
+            ] {
+                assert!(n(&t[item]) > 0, "{protocol}: {tenant} {item}: {received:#}");
+            }
+            requests += n(&t["requests_by_header"]);
+        }
+        let all: u64 = ["traces", "metrics", "logs"]
+            .iter()
+            .map(|s| n(&received[s]["requests"]))
+            .sum();
+        assert_eq!(
+            requests, all,
+            "every request named its tenant: {received:#}"
+        );
+        let headers = received["headers"].as_array().expect("headers");
+        let orgs: Vec<_> = headers
+            .iter()
+            .filter(|h| h["name"] == "x-scope-orgid")
+            .map(|h| h["value"].as_str().unwrap())
+            .collect();
+        assert_eq!(orgs, ["org-a", "org-b"], "{protocol}: {headers:#?}");
+    }
+}
+
+#[test]
+fn a_bad_tenant_header_name_is_a_usage_error_for_the_sink_too() {
+    let out = bin()
+        .args(["sink", "-q", "--listen", "127.0.0.1:0", "--no-grpc"])
+        .args(["--tenant-header", "X Bad"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        text(&out).contains("\"X Bad\" is not a valid header name"),
+        "{}",
+        text(&out)
+    );
 }

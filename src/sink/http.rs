@@ -3,48 +3,40 @@
 //! `Export*ServiceResponse` in the request's encoding on success; a `google.rpc.Status`
 //! in the request's encoding on error).
 //!
-//! One generic handler serves the three paths; the [`Signal`] trait supplies the message
-//! types and which [`Recorder`] method to call. Everything here is about bytes (headers,
+//! One generic handler serves the three paths; the [`Signal`] trait (`signal.rs`) supplies the
+//! message types and where they are counted. Everything here is about bytes (headers,
 //! limits, decompression, decoding); what the request *means* is the recorder's business,
-//! so a gRPC server added beside this one only has to call the recorder too.
+//! which the gRPC side (`grpc.rs`) calls alike.
 //!
-//! Decoding runs inline in the request's task. Moving it to `spawn_blocking` was
-//! considered and rejected: a typical request (a few hundred KB) decodes in well under a
-//! millisecond, and a blocking-pool hop per request costs more than it saves; the body
-//! limit bounds the worst case.
+//! Decoding runs inline in the request's task, once the body has arrived (within
+//! `--body-timeout`), a decode permit is held, and the request's cost has been checked
+//! (see `limits.rs`, `cost.rs`). Moving it to `spawn_blocking` was considered and rejected: a
+//! typical request (a few hundred KB) decodes in well under a millisecond, and a
+//! blocking-pool hop per request costs more than it saves; the limits bound the worst case.
 
-use std::io::Read as _;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
-use axum::extract::{DefaultBodyLimit, State};
+use axum::body::{Body, Bytes};
+use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
-use opentelemetry_proto::tonic::collector::logs::v1::{
-    ExportLogsServiceRequest, ExportLogsServiceResponse,
-};
-use opentelemetry_proto::tonic::collector::metrics::v1::{
-    ExportMetricsServiceRequest, ExportMetricsServiceResponse,
-};
-use opentelemetry_proto::tonic::collector::trace::v1::{
-    ExportTraceServiceRequest, ExportTraceServiceResponse,
-};
+use http_body_util::BodyExt as _;
 use prost::Message;
-use serde::Serialize;
-use serde::de::DeserializeOwned;
 
 use super::Intake;
+use super::cost::{self, Refusal};
 use super::faults::Injected;
-use super::recorder::{Counters, Recorder};
+use super::limits::{Inflate, SinkLimits, gunzip};
+use super::signal::{Logs, Metrics, Signal, Traces};
 
 const PROTOBUF: &str = "application/x-protobuf";
 const JSON: &str = "application/json";
 
-use crate::otlp::grpc::code::{INVALID_ARGUMENT, RESOURCE_EXHAUSTED, UNIMPLEMENTED};
-use crate::otlp::payload::OtlpRequest;
+use crate::otlp::grpc::code::{
+    DEADLINE_EXCEEDED, INVALID_ARGUMENT, RESOURCE_EXHAUSTED, UNIMPLEMENTED,
+};
 use crate::otlp::status::RpcStatus;
 
 /// The two OTLP/HTTP encodings.
@@ -78,11 +70,17 @@ impl Reject {
         }
     }
 
+    /// Over one of the sink's limits (413), rather than malformed.
+    fn is_refusal(&self) -> bool {
+        self.status == StatusCode::PAYLOAD_TOO_LARGE
+    }
+
     /// The error body, as a `google.rpc.Status` in the request's encoding when known.
     fn respond(self, format: Option<Format>) -> Response {
         let code = match self.status {
             StatusCode::PAYLOAD_TOO_LARGE => RESOURCE_EXHAUSTED,
             StatusCode::UNSUPPORTED_MEDIA_TYPE => UNIMPLEMENTED,
+            StatusCode::REQUEST_TIMEOUT => DEADLINE_EXCEEDED,
             _ => INVALID_ARGUMENT,
         };
         self.respond_with_code(code, format)
@@ -117,71 +115,24 @@ impl Reject {
     }
 }
 
-/// One OTLP signal: its message types and where its requests are recorded.
-trait Signal: Send + Sync + 'static {
-    type Request: Message + Default + DeserializeOwned;
-    type Response: Message + Default + Serialize;
-    /// Where the items of a request are, for counting without decoding.
-    const ITEMS: super::count::Path;
-    fn counters(rec: &Recorder) -> &Counters;
-    fn wrap(req: Self::Request) -> OtlpRequest;
-}
-
-struct Traces;
-struct Metrics;
-struct Logs;
-
-impl Signal for Traces {
-    type Request = ExportTraceServiceRequest;
-    type Response = ExportTraceServiceResponse;
-    const ITEMS: super::count::Path = super::count::SPANS;
-    fn counters(rec: &Recorder) -> &Counters {
-        &rec.traces
-    }
-    fn wrap(req: Self::Request) -> OtlpRequest {
-        OtlpRequest::Traces(req)
+impl From<Refusal> for Reject {
+    fn from(refusal: Refusal) -> Self {
+        let status = if refusal.is_over_limit() {
+            StatusCode::PAYLOAD_TOO_LARGE
+        } else {
+            StatusCode::BAD_REQUEST
+        };
+        Reject::new(status, refusal.to_string())
     }
 }
 
-impl Signal for Metrics {
-    type Request = ExportMetricsServiceRequest;
-    type Response = ExportMetricsServiceResponse;
-    const ITEMS: super::count::Path = super::count::DATA_POINTS;
-    fn counters(rec: &Recorder) -> &Counters {
-        &rec.metrics
-    }
-    fn wrap(req: Self::Request) -> OtlpRequest {
-        OtlpRequest::Metrics(req)
-    }
-}
-
-impl Signal for Logs {
-    type Request = ExportLogsServiceRequest;
-    type Response = ExportLogsServiceResponse;
-    const ITEMS: super::count::Path = super::count::LOG_RECORDS;
-    fn counters(rec: &Recorder) -> &Counters {
-        &rec.logs
-    }
-    fn wrap(req: Self::Request) -> OtlpRequest {
-        OtlpRequest::Logs(req)
-    }
-}
-
-#[derive(Clone)]
-struct App {
-    intake: Arc<Intake>,
-    max_body: usize,
-}
-
-/// The OTLP/HTTP routes. `max_body` limits both the body as received and after
-/// decompression; larger requests get 413.
-pub(crate) fn router(intake: Arc<Intake>, max_body: usize) -> Router {
+/// The OTLP/HTTP routes.
+pub(crate) fn router(intake: Arc<Intake>) -> Router {
     Router::new()
         .route("/v1/traces", post(export::<Traces>))
         .route("/v1/metrics", post(export::<Metrics>))
         .route("/v1/logs", post(export::<Logs>))
-        .layer(DefaultBodyLimit::max(max_body))
-        .with_state(App { intake, max_body })
+        .with_state(intake)
 }
 
 fn header_str(headers: &HeaderMap, name: header::HeaderName) -> Option<&str> {
@@ -225,18 +176,14 @@ fn decompress(headers: &HeaderMap, body: Bytes, max: usize) -> Result<Bytes, Rej
             format!("unsupported Content-Encoding {encoding:?}: send gzip or none"),
         ));
     }
-    let mut out = Vec::with_capacity(body.len().saturating_mul(4).min(max));
-    let limit = u64::try_from(max).unwrap_or(u64::MAX).saturating_add(1);
-    flate2::read::MultiGzDecoder::new(&body[..])
-        .take(limit)
-        .read_to_end(&mut out)
-        .map_err(|e| Reject::new(StatusCode::BAD_REQUEST, format!("bad gzip body: {e}")))?;
-    if out.len() > max {
-        return Err(Reject::new(
+    let mut out = Vec::new();
+    gunzip(&body, max, &mut out).map_err(|e| match e {
+        Inflate::Bad(e) => Reject::new(StatusCode::BAD_REQUEST, format!("bad gzip body: {e}")),
+        Inflate::TooBig => Reject::new(
             StatusCode::PAYLOAD_TOO_LARGE,
-            format!("decompressed body exceeds the sink's limit of {max} bytes"),
-        ));
-    }
+            format!("decompressed body exceeds the sink's limit of {max} bytes (--max-body)"),
+        ),
+    })?;
     Ok(Bytes::from(out))
 }
 
@@ -288,57 +235,91 @@ fn success<S: Signal>(format: Format) -> Response {
         .into_response()
 }
 
+/// Reads the body within `--body-timeout` (408) and `--max-body` (413).
+async fn read_body(body: Body, limits: &SinkLimits) -> Result<Bytes, Reject> {
+    let limited = http_body_util::Limited::new(body, limits.max_body);
+    match tokio::time::timeout(limits.body_timeout, limited.collect()).await {
+        Err(_) => Err(Reject::new(
+            StatusCode::REQUEST_TIMEOUT,
+            format!(
+                "the request body did not arrive within {:?} (the sink's --body-timeout)",
+                limits.body_timeout
+            ),
+        )),
+        Ok(Ok(collected)) => Ok(collected.to_bytes()),
+        Ok(Err(e)) if e.is::<http_body_util::LengthLimitError>() => Err(Reject::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!(
+                "request body exceeds the sink's limit of {} bytes (--max-body)",
+                limits.max_body
+            ),
+        )),
+        Ok(Err(e)) => Err(Reject::new(
+            StatusCode::BAD_REQUEST,
+            format!("cannot read the request body: {e}"),
+        )),
+    }
+}
+
 async fn export<S: Signal>(
-    State(app): State<App>,
+    State(intake): State<Arc<Intake>>,
     headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    body: Body,
 ) -> Response {
-    let recorder = &app.intake.recorder;
+    let counters = S::counters(&intake.recorder);
     let format = match format_of(&headers) {
         Ok(f) => f,
         Err(reject) => {
-            S::counters(recorder).reject();
+            counters.reject();
             return reject.respond(None);
         }
     };
-    if let Some(injected) = app.intake.faults.before_request().await {
-        return injected_failure(injected, format);
-    }
-    if app.intake.count_only && format == Format::Protobuf {
-        let counted = body
-            .map_err(|e| Reject::new(e.status(), e.body_text()))
-            .and_then(|wire| {
-                let decoded = decompress(&headers, wire.clone(), app.max_body)?;
-                let items = super::count::count_items(&decoded, S::ITEMS)
-                    .map_err(|e| Reject::new(StatusCode::BAD_REQUEST, e.to_string()))?;
-                Ok((items, wire.len(), decoded.len()))
-            });
-        return match counted {
-            Ok((items, wire, decoded)) => {
-                S::counters(recorder).accept(wire, decoded, items);
-                success::<S>(format)
+    let tenant = intake.saw(&headers);
+    // The body is read before a failure is injected, so that the connection stays usable.
+    let outcome = match read_body(body, &intake.limits).await {
+        Ok(wire) => {
+            if let Some(injected) = intake.faults.before_request().await {
+                return injected_failure(injected, format);
             }
-            Err(reject) => {
-                S::counters(recorder).reject();
-                reject.respond(Some(format))
-            }
-        };
-    }
-    let result = body
-        .map_err(|e| Reject::new(e.status(), e.body_text()))
-        .and_then(|wire| {
-            let decoded = decompress(&headers, wire.clone(), app.max_body)?;
-            let request = decode::<S>(format, &decoded)?;
-            Ok((request, wire.len(), decoded.len()))
-        });
-    match result {
-        Ok((request, wire, decoded)) => {
-            app.intake.record(S::wrap(request), wire, decoded);
-            success::<S>(format)
+            receive::<S>(&intake, &headers, format, wire, tenant).await
         }
+        Err(reject) => Err(reject),
+    };
+    match outcome {
+        Ok(()) => success::<S>(format),
         Err(reject) => {
-            S::counters(recorder).reject();
+            if reject.is_refusal() {
+                counters.refuse();
+            } else {
+                counters.reject();
+            }
             reject.respond(Some(format))
         }
     }
+}
+
+/// Decompresses, costs, decodes and records one request.
+async fn receive<S: Signal>(
+    intake: &Intake,
+    headers: &HeaderMap,
+    format: Format,
+    wire: Bytes,
+    tenant: Option<&str>,
+) -> Result<(), Reject> {
+    let limits = &intake.limits;
+    let _permit = intake.gate.enter().await;
+    let decoded = decompress(headers, wire.clone(), limits.max_body)?;
+    if intake.count_only && format == Format::Protobuf {
+        let items = super::count::count_items(&decoded, S::ITEMS)
+            .map_err(|e| Reject::new(StatusCode::BAD_REQUEST, e.to_string()))?;
+        S::counters(&intake.recorder).accept(wire.len(), decoded.len(), items);
+        return Ok(());
+    }
+    match format {
+        Format::Protobuf => cost::protobuf(&decoded, S::SCHEMA, limits.budget()),
+        Format::Json => cost::json(&decoded, limits.budget()),
+    }?;
+    let request = decode::<S>(format, &decoded)?;
+    intake.record(S::wrap(request), wire.len(), decoded.len(), tenant);
+    Ok(())
 }

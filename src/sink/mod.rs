@@ -7,10 +7,14 @@
 //! - `recorder.rs`: the transport-neutral part (counters, span checks, last trace);
 //! - `window.rs`: the bounded window of open traces behind the missing-parent check;
 //! - `tree.rs`: the last trace, drawn as a tree for the summary;
+//! - `tenants.rs`: counts per tenant, and the request headers seen;
 //! - `faults.rs`: misbehaviour on request (latency, failing the first N requests);
 //! - `dump.rs`: `--dump`, every request as a line of OTLP/JSON;
-//! - `http.rs`: OTLP/HTTP (protobuf and JSON, gzip) on axum;
-//! - `grpc.rs`: OTLP/gRPC (gzip) on tonic.
+//! - `limits.rs`, `cost.rs`: what one request may cost, checked before decoding it;
+//! - `serve.rs`: the accept loop of both ports (connection cap, timeouts);
+//! - `signal.rs`: the three signals, for the generic handlers of
+//! - `http.rs`: OTLP/HTTP (protobuf and JSON, gzip) on axum, and
+//! - `grpc.rs`: OTLP/gRPC (gzip) with tonic's codec machinery.
 //!
 //! Both servers hand each decoded request to one [`Intake`] (faults, recorder, dump), are
 //! started together by [`SinkHandle::start`] and stopped by the same shutdown signal.
@@ -21,15 +25,24 @@
 //! last ~10,000 open traces' ids (for the parent check), the first 20 problem
 //! descriptions, and up to 1,000 spans of the last trace (for the tree).
 
+mod cost;
 mod count;
 mod dump;
 pub mod faults;
 mod grpc;
 mod http;
+mod limits;
 mod recorder;
+mod serve;
+mod signal;
+mod tenants;
 mod tree;
 mod window;
 
+pub use limits::{MAX_BODY_BYTES, SinkLimits};
+pub use tenants::{HeaderSeen, TenantStats};
+
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::io::{IsTerminal as _, Write as _};
 use std::net::SocketAddr;
@@ -41,12 +54,11 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::otlp::payload::OtlpRequest;
+use axum::http::HeaderMap;
 use dump::Dump;
 use faults::{FaultState, Faults};
+use limits::DecodeGate;
 use recorder::{Recorder, WindowLimits};
-
-/// Largest request body accepted, before and after decompression (larger gets 413).
-pub const MAX_BODY_BYTES: usize = 64 * 1024 * 1024;
 
 /// How long [`SinkHandle::shutdown`] waits for in-flight requests before cutting them off.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
@@ -66,6 +78,12 @@ pub struct SinkOptions {
     pub dump: Option<PathBuf>,
     /// Count OTLP/HTTP protobuf requests' items without decoding them (for load tests).
     pub count_only: bool,
+    /// What one client may cost the sink.
+    pub limits: SinkLimits,
+    /// Keep the distinct request headers seen, for the summary.
+    pub show_headers: bool,
+    /// The header naming each request's tenant (any case), counted per tenant.
+    pub tenant_header: Option<String>,
 }
 
 impl SinkOptions {
@@ -78,6 +96,9 @@ impl SinkOptions {
             faults: Faults::default(),
             dump: None,
             count_only: false,
+            limits: SinkLimits::default(),
+            show_headers: false,
+            tenant_header: None,
         }
     }
 }
@@ -88,19 +109,35 @@ pub(crate) struct Intake {
     pub faults: FaultState,
     pub dump: Option<Dump>,
     pub count_only: bool,
+    pub limits: SinkLimits,
+    pub gate: DecodeGate,
+    pub show_headers: bool,
+    /// Lower case.
+    pub tenant_header: Option<String>,
 }
 
 impl Intake {
-    /// Counts and checks an accepted request (and dumps it, if asked to).
-    pub fn record(&self, request: OtlpRequest, wire: usize, decoded: usize) {
+    /// Notes a request's headers (for `--show-headers`); returns its tenant header's value.
+    pub fn saw<'h>(&self, headers: &'h HeaderMap) -> Option<&'h str> {
+        if self.show_headers {
+            self.recorder.record_headers(headers);
+        }
+        let name = self.tenant_header.as_deref()?;
+        headers.get(name).map(|v| v.to_str().unwrap_or("\u{fffd}"))
+    }
+
+    /// Counts and checks an accepted request (and dumps it, if asked to); `tenant` is what its
+    /// tenant header said.
+    pub fn record(&self, request: OtlpRequest, wire: usize, decoded: usize, tenant: Option<&str>) {
         let Ok(request) = request.decoded() else {
             return;
         };
+        let rec = &self.recorder;
         match &request {
-            OtlpRequest::Traces(r) => self.recorder.record_traces(r, wire, decoded),
+            OtlpRequest::Traces(r) => rec.record_traces(r, wire, decoded, tenant),
             OtlpRequest::Encoded(..) => unreachable!("decoded above"),
-            OtlpRequest::Metrics(r) => self.recorder.record_metrics(r, wire, decoded),
-            OtlpRequest::Logs(r) => self.recorder.record_logs(r, wire, decoded),
+            OtlpRequest::Metrics(r) => rec.record_metrics(r, wire, decoded, tenant),
+            OtlpRequest::Logs(r) => rec.record_logs(r, wire, decoded, tenant),
         }
         if let Some(dump) = &self.dump {
             dump.write(&request);
@@ -144,11 +181,13 @@ pub enum SinkError {
 }
 
 /// Counts for traces. Requests, bytes and spans count accepted requests; `rejected`
-/// counts requests answered with an error status (400, 413, 415).
+/// counts requests answered with an error status (400, 408, 413, 415), `refused` those of them
+/// refused for what they would cost (413 / RESOURCE_EXHAUSTED: over a `--max-*` limit).
 #[derive(serde::Serialize, Clone, Debug, Default, PartialEq, Eq)]
 pub struct TraceStats {
     pub requests: u64,
     pub rejected: u64,
+    pub refused: u64,
     /// Body bytes as received (compressed, if it was).
     pub bytes: u64,
     /// Body bytes after decompression.
@@ -165,6 +204,7 @@ pub struct TraceStats {
 pub struct SignalStats {
     pub requests: u64,
     pub rejected: u64,
+    pub refused: u64,
     pub bytes: u64,
     pub bytes_decoded: u64,
     pub items: u64,
@@ -185,6 +225,13 @@ pub struct SinkSummary {
     pub last_trace_id: Option<String>,
     /// That trace drawn as a tree: `name  KIND  12.3ms  STATUS`, indented by depth.
     pub last_trace_tree: Vec<String>,
+    /// `--count-only`: only requests, bytes and items were counted (no trace ids, statuses,
+    /// problems, tenants or last trace).
+    pub count_only: bool,
+    /// Items per tenant (`tenant.id` of the resource) and requests per `--tenant-header` value.
+    pub tenants: BTreeMap<String, TenantStats>,
+    /// With `--show-headers`: the distinct request headers seen (credentials redacted).
+    pub headers: Vec<HeaderSeen>,
 }
 
 /// `1234567` → `1,234,567`.
@@ -243,9 +290,30 @@ impl SinkSummary {
         )
     }
 
-    /// The human summary (counts, problems, the last trace as a tree).
+    /// The human summary (counts, problems, the last trace as a tree). With `--count-only`,
+    /// only what that mode counts.
     pub fn render(&self) -> String {
         let mut s = String::new();
+        self.render_counts(&mut s);
+        if self.count_only {
+            let _ = writeln!(
+                s,
+                "(--count-only: items counted on the wire, not decoded or checked)"
+            );
+            return s;
+        }
+        self.render_tenants(&mut s);
+        self.render_problems(&mut s);
+        if let Some(id) = &self.last_trace_id {
+            let _ = writeln!(s, "last trace {id}:");
+            for line in &self.last_trace_tree {
+                let _ = writeln!(s, "  {line}");
+            }
+        }
+        s
+    }
+
+    fn render_counts(&self, s: &mut String) {
         let t = &self.traces;
         let decoded = |wire: u64, decoded: u64| {
             if decoded == wire {
@@ -254,24 +322,29 @@ impl SinkSummary {
                 format!(" ({} decoded)", size(decoded))
             }
         };
-        let rejected = |n: u64| {
-            if n == 0 {
-                String::new()
-            } else {
-                format!(" · {} rejected", count(n))
-            }
+        let rejected = |n: u64, refused: u64| match (n, refused) {
+            (0, _) => String::new(),
+            (n, 0) => format!(" · {} rejected", count(n)),
+            (n, r) => format!(" · {} rejected ({} over the limits)", count(n), count(r)),
         };
         let _ = writeln!(s, "sink received:");
+        let trace_details = if self.count_only {
+            String::new()
+        } else {
+            format!(
+                " in {} · {} with status ERROR",
+                plural(t.traces, "trace"),
+                count(t.errors)
+            )
+        };
         let _ = writeln!(
             s,
-            "  traces   {} in {} · {} with status ERROR · {} · {}{}{}",
+            "  traces   {}{trace_details} · {} · {}{}{}",
             plural(t.spans, "span"),
-            plural(t.traces, "trace"),
-            count(t.errors),
             plural(t.requests, "request"),
             size(t.bytes),
             decoded(t.bytes, t.bytes_decoded),
-            rejected(t.rejected)
+            rejected(t.rejected, t.refused)
         );
         for (name, unit, m) in [
             ("metrics", "data point", &self.metrics),
@@ -284,7 +357,7 @@ impl SinkSummary {
                 plural(m.requests, "request"),
                 size(m.bytes),
                 decoded(m.bytes, m.bytes_decoded),
-                rejected(m.rejected)
+                rejected(m.rejected, m.refused)
             );
         }
         if self.injected_failures > 0 {
@@ -294,31 +367,62 @@ impl SinkSummary {
                 plural(self.injected_failures, "request")
             );
         }
+    }
+
+    fn render_tenants(&self, s: &mut String) {
+        if !self.tenants.is_empty() {
+            let _ = writeln!(s, "tenants:");
+            let width = self.tenants.keys().map(|k| k.chars().count()).max();
+            for (tenant, t) in &self.tenants {
+                let mut line = format!(
+                    "{} · {} · {}",
+                    plural(t.spans, "span"),
+                    plural(t.metric_points, "data point"),
+                    plural(t.log_records, "log record")
+                );
+                if t.requests_by_header > 0 {
+                    let _ = write!(
+                        line,
+                        " · {} with it in the tenant header",
+                        plural(t.requests_by_header, "request")
+                    );
+                }
+                let _ = writeln!(s, "  {tenant:<w$}  {line}", w = width.unwrap_or(0));
+            }
+        }
+        if !self.headers.is_empty() {
+            let _ = writeln!(s, "request headers seen:");
+            for h in &self.headers {
+                let _ = writeln!(
+                    s,
+                    "  {}: {}  ({})",
+                    h.name,
+                    h.value,
+                    plural(h.requests, "request")
+                );
+            }
+        }
+    }
+
+    fn render_problems(&self, s: &mut String) {
         if self.problem_count == 0 {
             let _ = writeln!(s, "problems: none");
-        } else {
-            let shown = self.problems.len() as u64;
-            let _ = writeln!(
-                s,
-                "problems: {}{}",
-                count(self.problem_count),
-                if shown < self.problem_count {
-                    format!(" (first {shown} shown)")
-                } else {
-                    String::new()
-                }
-            );
-            for p in &self.problems {
-                let _ = writeln!(s, "  - {p}");
-            }
+            return;
         }
-        if let Some(id) = &self.last_trace_id {
-            let _ = writeln!(s, "last trace {id}:");
-            for line in &self.last_trace_tree {
-                let _ = writeln!(s, "  {line}");
+        let shown = self.problems.len() as u64;
+        let _ = writeln!(
+            s,
+            "problems: {}{}",
+            count(self.problem_count),
+            if shown < self.problem_count {
+                format!(" (first {shown} shown)")
+            } else {
+                String::new()
             }
+        );
+        for p in &self.problems {
+            let _ = writeln!(s, "  - {p}");
         }
-        s
     }
 }
 
@@ -334,35 +438,18 @@ pub struct SinkHandle {
     ticker: Option<JoinHandle<()>>,
 }
 
-/// Limits a test can shrink (the public API uses the defaults).
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct Limits {
-    pub max_body: usize,
-    pub window: WindowLimits,
-}
-
-impl Default for Limits {
-    fn default() -> Self {
-        Limits {
-            max_body: MAX_BODY_BYTES,
-            window: WindowLimits::default(),
-        }
-    }
-}
-
 impl SinkHandle {
     /// Binds `opts.listen` and starts serving; returns once the socket is listening, so a
     /// client may send as soon as this returns.
     pub async fn start(opts: SinkOptions) -> Result<SinkHandle, SinkError> {
-        Self::start_with(opts, Limits::default()).await
+        Self::start_with(opts, WindowLimits::default()).await
     }
 
+    /// [`SinkHandle::start`] with the trace window's limits (tests shrink them).
     pub(crate) async fn start_with(
         opts: SinkOptions,
-        limits: Limits,
+        window: WindowLimits,
     ) -> Result<SinkHandle, SinkError> {
-        use axum::serve::ListenerExt as _;
-
         let listener = tokio::net::TcpListener::bind(opts.listen)
             .await
             .map_err(|error| SinkError::Bind {
@@ -372,10 +459,6 @@ impl SinkHandle {
         let addr = listener
             .local_addr()
             .map_err(|error| SinkError::LocalAddr { error })?;
-        // Small responses should not wait for Nagle.
-        let listener = listener.tap_io(|tcp| {
-            let _ = tcp.set_nodelay(true);
-        });
         let grpc_listener = match opts.grpc_listen {
             Some(grpc) => Some(
                 tokio::net::TcpListener::bind(grpc)
@@ -398,32 +481,34 @@ impl SinkHandle {
                 path: opts.dump.clone().unwrap_or_default(),
                 error,
             })?;
+        let limits = opts.limits;
         let intake = Arc::new(Intake {
-            recorder: Recorder::new(limits.window),
+            recorder: Recorder::new(window),
             faults: FaultState::new(opts.faults.clone()),
             dump,
             count_only: opts.count_only,
+            limits,
+            gate: DecodeGate::new(limits.max_concurrent_decodes),
+            show_headers: opts.show_headers,
+            tenant_header: opts.tenant_header.as_deref().map(str::to_ascii_lowercase),
         });
         let (stop, stopped) = watch::channel(false);
-        let stop_signal = |mut stopped: watch::Receiver<bool>| async move {
-            // Also resolves (with Err) when the handle is dropped.
-            let _ = stopped.wait_for(|&s| s).await;
-        };
-
-        let app = http::router(intake.clone(), limits.max_body);
-        let http_stop = stop_signal(stopped.clone());
-        let mut servers = vec![tokio::spawn(async move {
-            // axum's graceful serve never returns an error (accept errors are retried).
-            let _ = axum::serve(listener, app)
-                .with_graceful_shutdown(http_stop)
-                .await;
-        })];
+        // One cap for both ports: it bounds the sink's sockets, whichever port they are on.
+        let connections = serve::Slots::new(limits.max_connections);
+        let mut servers = vec![tokio::spawn(serve::serve(
+            listener,
+            http::router(intake.clone()),
+            limits,
+            connections.clone(),
+            stopped.clone(),
+        ))];
         if let Some(grpc_listener) = grpc_listener {
-            servers.push(tokio::spawn(grpc::serve(
-                intake.clone(),
+            servers.push(tokio::spawn(serve::serve(
                 grpc_listener,
-                limits.max_body,
-                stop_signal(stopped.clone()),
+                grpc::router(intake.clone()),
+                limits,
+                connections,
+                stopped.clone(),
             )));
         }
         let ticker = (!opts.quiet).then(|| tokio::spawn(live_ticker(intake.clone(), stopped)));
@@ -453,6 +538,7 @@ impl SinkHandle {
     pub fn snapshot(&self) -> SinkSummary {
         let mut summary = self.intake.recorder.snapshot();
         summary.injected_failures = self.intake.faults.injected();
+        summary.count_only = self.intake.count_only;
         summary
     }
 
@@ -484,6 +570,7 @@ impl SinkHandle {
         };
         let mut summary = self.intake.recorder.finish();
         summary.injected_failures = self.intake.faults.injected();
+        summary.count_only = self.intake.count_only;
         (summary, dumped)
     }
 }

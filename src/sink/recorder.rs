@@ -20,6 +20,7 @@ use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::metrics::v1::metric::Data;
 use opentelemetry_proto::tonic::trace::v1::{Span, status::StatusCode};
 
+use super::tenants::{Headers, Item, Tenants, tenant_of};
 use super::tree::{LAST_TRACE_MAX_SPANS, LastTrace, SpanBrief, TREE_MAX_LINES, render_tree};
 use super::window::{Problems, SpanRef, TraceWindow, hex};
 use super::{SignalStats, SinkSummary, TraceStats};
@@ -30,6 +31,7 @@ use super::{SignalStats, SinkSummary, TraceStats};
 pub(crate) struct Counters {
     requests: AtomicU64,
     rejected: AtomicU64,
+    refused: AtomicU64,
     bytes: AtomicU64,
     bytes_decoded: AtomicU64,
     items: AtomicU64,
@@ -47,10 +49,17 @@ impl Counters {
         self.rejected.fetch_add(1, Relaxed);
     }
 
+    /// A request refused for what it would cost (a limit): also counted as rejected.
+    pub fn refuse(&self) {
+        self.rejected.fetch_add(1, Relaxed);
+        self.refused.fetch_add(1, Relaxed);
+    }
+
     fn stats(&self) -> SignalStats {
         SignalStats {
             requests: self.requests.load(Relaxed),
             rejected: self.rejected.load(Relaxed),
+            refused: self.refused.load(Relaxed),
             bytes: self.bytes.load(Relaxed),
             bytes_decoded: self.bytes_decoded.load(Relaxed),
             items: self.items.load(Relaxed),
@@ -78,6 +87,8 @@ struct State {
     window: TraceWindow,
     problems: Problems,
     last: LastTrace,
+    tenants: Tenants,
+    headers: Headers,
 }
 
 /// The sink's shared state; one per running sink, behind an `Arc`.
@@ -199,6 +210,8 @@ impl Recorder {
                 window: TraceWindow::new(limits.max_traces, limits.max_ids),
                 problems: Problems::default(),
                 last: LastTrace::default(),
+                tenants: Tenants::default(),
+                headers: Headers::default(),
             }),
         }
     }
@@ -209,7 +222,34 @@ impl Recorder {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    pub fn record_traces(&self, req: &ExportTraceServiceRequest, wire: usize, decoded: usize) {
+    /// Counts items per resource tenant and the request under its `header` tenant; a request
+    /// whose resources name another tenant than its header is a problem.
+    fn record_tenants(&self, kind: Item, resources: &[(Option<&str>, u64)], header: Option<&str>) {
+        if header.is_none() && resources.iter().all(|(t, _)| t.is_none()) {
+            return;
+        }
+        let mut guard = self.lock();
+        let st = &mut *guard;
+        for other in st.tenants.add(kind, resources, header) {
+            let header = header.unwrap_or_default();
+            st.problems.add(|| {
+                format!("a request with tenant header {header:?} holds data of tenant {other:?}")
+            });
+        }
+    }
+
+    /// Remembers the request's headers (for `--show-headers`).
+    pub fn record_headers(&self, headers: &axum::http::HeaderMap) {
+        self.lock().headers.add(headers);
+    }
+
+    pub fn record_traces(
+        &self,
+        req: &ExportTraceServiceRequest,
+        wire: usize,
+        decoded: usize,
+        header: Option<&str>,
+    ) {
         let spans = || {
             req.resource_spans
                 .iter()
@@ -248,27 +288,57 @@ impl Recorder {
         if let Some(t) = last_trace {
             st.last.update(t, briefs);
         }
+        drop(guard);
+        let tenants: Vec<_> = req
+            .resource_spans
+            .iter()
+            .map(|rs| {
+                let spans = rs.scope_spans.iter().map(|ss| ss.spans.len() as u64);
+                (tenant_of(rs.resource.as_ref()), spans.sum())
+            })
+            .collect();
+        self.record_tenants(Item::Spans, &tenants, header);
     }
 
-    pub fn record_metrics(&self, req: &ExportMetricsServiceRequest, wire: usize, decoded: usize) {
-        let points: usize = req
+    pub fn record_metrics(
+        &self,
+        req: &ExportMetricsServiceRequest,
+        wire: usize,
+        decoded: usize,
+        header: Option<&str>,
+    ) {
+        let tenants: Vec<_> = req
             .resource_metrics
             .iter()
-            .flat_map(|rm| &rm.scope_metrics)
-            .flat_map(|sm| &sm.metrics)
-            .map(|m| match &m.data {
-                Some(Data::Gauge(g)) => g.data_points.len(),
-                Some(Data::Sum(s)) => s.data_points.len(),
-                Some(Data::Histogram(h)) => h.data_points.len(),
-                Some(Data::ExponentialHistogram(h)) => h.data_points.len(),
-                Some(Data::Summary(s)) => s.data_points.len(),
-                None => 0,
+            .map(|rm| {
+                let points = rm
+                    .scope_metrics
+                    .iter()
+                    .flat_map(|sm| &sm.metrics)
+                    .map(|m| match &m.data {
+                        Some(Data::Gauge(g)) => g.data_points.len(),
+                        Some(Data::Sum(s)) => s.data_points.len(),
+                        Some(Data::Histogram(h)) => h.data_points.len(),
+                        Some(Data::ExponentialHistogram(h)) => h.data_points.len(),
+                        Some(Data::Summary(s)) => s.data_points.len(),
+                        None => 0,
+                    })
+                    .sum::<usize>();
+                (tenant_of(rm.resource.as_ref()), points as u64)
             })
-            .sum();
-        self.metrics.accept(wire, decoded, points as u64);
+            .collect();
+        let points = tenants.iter().map(|(_, n)| n).sum();
+        self.metrics.accept(wire, decoded, points);
+        self.record_tenants(Item::Points, &tenants, header);
     }
 
-    pub fn record_logs(&self, req: &ExportLogsServiceRequest, wire: usize, decoded: usize) {
+    pub fn record_logs(
+        &self,
+        req: &ExportLogsServiceRequest,
+        wire: usize,
+        decoded: usize,
+        header: Option<&str>,
+    ) {
         let mut problems = Problems::default();
         let mut count = 0u64;
         for rec in req
@@ -301,6 +371,15 @@ impl Recorder {
         if problems.count > 0 {
             self.lock().problems.merge(problems);
         }
+        let tenants: Vec<_> = req
+            .resource_logs
+            .iter()
+            .map(|rl| {
+                let records = rl.scope_logs.iter().map(|sl| sl.log_records.len() as u64);
+                (tenant_of(rl.resource.as_ref()), records.sum())
+            })
+            .collect();
+        self.record_tenants(Item::Records, &tenants, header);
     }
 
     /// Requests seen so far, accepted or not: the live line prints when this moves.
@@ -319,6 +398,7 @@ impl Recorder {
             traces: TraceStats {
                 requests: t.requests,
                 rejected: t.rejected,
+                refused: t.refused,
                 bytes: t.bytes,
                 bytes_decoded: t.bytes_decoded,
                 spans: t.items,
@@ -338,6 +418,8 @@ impl Recorder {
         summary.traces.traces = st.window.unique_traces();
         summary.problems = st.problems.kept.clone();
         summary.problem_count = st.problems.count;
+        summary.tenants = st.tenants.map.clone();
+        summary.headers = st.headers.list();
         if !st.last.spans.is_empty() {
             summary.last_trace_id = Some(hex(&st.last.trace.to_be_bytes()));
             summary.last_trace_tree = render_tree(&st.last.spans, TREE_MAX_LINES);
@@ -403,6 +485,7 @@ mod tests {
             ]),
             0,
             0,
+            None,
         );
         let s = rec.finish();
         assert_eq!(s.traces.spans, 8);

@@ -26,17 +26,20 @@ const PROTOBUF: &str = "application/x-protobuf";
 const JSON: &str = "application/json";
 
 async fn start() -> SinkHandle {
-    start_limited(Limits::default()).await
+    start_with(SinkOptions::local(), WindowLimits::default()).await
 }
 
-async fn start_limited(limits: Limits) -> SinkHandle {
-    let opts = SinkOptions {
-        listen: "127.0.0.1:0".parse().expect("address"),
-        ..SinkOptions::local()
-    };
-    SinkHandle::start_with(opts, limits)
+async fn start_with(opts: SinkOptions, window: WindowLimits) -> SinkHandle {
+    SinkHandle::start_with(opts, window)
         .await
         .expect("sink starts on an ephemeral port")
+}
+
+/// A sink with `limits` changed by `f`.
+async fn start_limited(f: impl FnOnce(&mut SinkLimits)) -> SinkHandle {
+    let mut opts = SinkOptions::local();
+    f(&mut opts.limits);
+    start_with(opts, WindowLimits::default()).await
 }
 
 fn client() -> reqwest::Client {
@@ -200,6 +203,7 @@ async fn protobuf_traces_are_counted_and_answered_in_protobuf() {
         TraceStats {
             requests: 1,
             rejected: 0,
+            refused: 0,
             bytes: len,
             bytes_decoded: len,
             spans: 8,
@@ -412,11 +416,7 @@ async fn log_records_are_counted_and_bad_correlation_ids_reported() {
 
 #[tokio::test]
 async fn bad_requests_get_the_right_status_and_are_counted_as_rejected() {
-    let sink = start_limited(Limits {
-        max_body: 4096,
-        ..Limits::default()
-    })
-    .await;
+    let sink = start_limited(|l| l.max_body = 4096).await;
 
     // Malformed protobuf: 400 with a google.rpc.Status body.
     let reply = post(&sink, "/v1/traces", PROTOBUF, None, vec![0xff, 0xff, 0xff]).await;
@@ -477,6 +477,7 @@ async fn bad_requests_get_the_right_status_and_are_counted_as_rejected() {
 
     let s = sink.shutdown().await;
     assert_eq!(s.traces.rejected, 4);
+    assert_eq!(s.traces.refused, 2, "the two over the body limit");
     assert_eq!(s.traces.requests, 1);
     assert_eq!(s.traces.spans, 0);
     assert_eq!(s.metrics.rejected, 1);
@@ -527,14 +528,11 @@ async fn missing_parents_are_reported_at_shutdown_and_split_traces_are_fine() {
 
 #[tokio::test]
 async fn evicted_traces_are_checked_when_they_leave_the_window() {
-    let sink = start_limited(Limits {
-        window: WindowLimits {
-            max_traces: 2,
-            max_ids: 1000,
-        },
-        ..Limits::default()
-    })
-    .await;
+    let window = WindowLimits {
+        max_traces: 2,
+        max_ids: 1000,
+    };
+    let sink = start_with(SinkOptions::local(), window).await;
     use SpanKind::Internal;
     let orphan = traces(vec![span(9, 2, Some(9), "orphan", Internal, 1, 2, None)]);
     post(&sink, "/v1/traces", PROTOBUF, None, orphan.encode_to_vec()).await;
@@ -822,4 +820,129 @@ async fn the_otlp_specification_json_examples_decode() {
         s.last_trace_tree,
         vec!["I'm a server span  SERVER  1000.0ms  UNSET"]
     );
+}
+
+#[tokio::test]
+async fn count_only_summaries_show_only_what_is_counted() {
+    let sink = start_with(
+        SinkOptions {
+            count_only: true,
+            ..SinkOptions::local()
+        },
+        WindowLimits::default(),
+    )
+    .await;
+    let reply = post(
+        &sink,
+        "/v1/traces",
+        PROTOBUF,
+        None,
+        two_traces().encode_to_vec(),
+    )
+    .await;
+    assert_eq!(reply.status, 200);
+    let s = sink.shutdown().await;
+    assert!(s.count_only);
+    assert_eq!(s.traces.spans, 8);
+    let text = s.render();
+    assert!(text.contains("8 spans · 1 request"), "{text}");
+    for absent in ["0 traces", "ERROR", "problems", "last trace", "tenants"] {
+        assert!(!text.contains(absent), "{absent:?} in\n{text}");
+    }
+    assert!(text.contains("--count-only"), "{text}");
+}
+
+fn tenant_traces(tenant: &str, trace: u8) -> ExportTraceServiceRequest {
+    use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
+    use opentelemetry_proto::tonic::resource::v1::Resource;
+    let mut request = traces(agent_trace(trace));
+    request.resource_spans[0].resource = Some(Resource {
+        attributes: vec![KeyValue {
+            key: "tenant.id".into(),
+            value: Some(AnyValue {
+                value: Some(any_value::Value::StringValue(tenant.into())),
+            }),
+            ..Default::default()
+        }],
+        ..Default::default()
+    });
+    request
+}
+
+#[tokio::test]
+async fn tenants_are_counted_and_headers_shown_with_credentials_redacted() {
+    let sink = start_with(
+        SinkOptions {
+            show_headers: true,
+            tenant_header: Some("X-Scope-OrgID".into()),
+            ..SinkOptions::local()
+        },
+        WindowLimits::default(),
+    )
+    .await;
+    let client = client();
+    for (tenant, header, trace) in [
+        ("acme", "acme", 1),
+        ("globex", "globex", 2),
+        ("globex", "acme", 3),
+    ] {
+        let reply = client
+            .post(format!("http://{}/v1/traces", sink.local_addr()))
+            .header("content-type", PROTOBUF)
+            .header("x-scope-orgid", header)
+            .header("authorization", "Bearer s3cr3t")
+            .body(tenant_traces(tenant, trace).encode_to_vec())
+            .send()
+            .await
+            .expect("the sink answers");
+        assert_eq!(reply.status(), 200);
+    }
+    let s = sink.shutdown().await;
+    let spans = agent_trace(1).len() as u64;
+    assert_eq!(s.tenants["acme"].spans, spans);
+    assert_eq!(s.tenants["acme"].requests_by_header, 2);
+    assert_eq!(s.tenants["globex"].spans, 2 * spans);
+    assert_eq!(s.tenants["globex"].requests_by_header, 1);
+    assert_eq!(s.problem_count, 1, "{:#?}", s.problems);
+    assert!(
+        s.problems[0].contains(r#"tenant header "acme" holds data of tenant "globex""#),
+        "{:?}",
+        s.problems
+    );
+    let seen = |name: &str| {
+        s.headers
+            .iter()
+            .filter(|h| h.name == name)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(seen("x-scope-orgid").len(), 2, "{:#?}", s.headers);
+    let auth = seen("authorization");
+    assert_eq!(
+        (auth[0].value.as_str(), auth[0].requests),
+        ("<redacted>", 3)
+    );
+    let text = s.render();
+    assert!(!text.contains("s3cr3t"), "{text}");
+    assert!(
+        text.contains("tenants:") && text.contains("x-scope-orgid: acme"),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn a_silent_connection_does_not_hold_up_shutdown() {
+    let sink = start().await;
+    let silent = tokio::net::TcpStream::connect(sink.local_addr())
+        .await
+        .expect("connect");
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    let started = std::time::Instant::now();
+    sink.shutdown().await;
+    // Not the 5 s grace period (nor the 10 s header timeout).
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(4),
+        "{:?}",
+        started.elapsed()
+    );
+    drop(silent);
 }

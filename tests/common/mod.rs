@@ -10,7 +10,7 @@
 //! The judges need a Python with `tests/judge/requirements.txt`: `$PYTHON`, else
 //! `target/judge-venv/bin/python` (made by `scripts/judge-venv`), else `python3`.
 //!
-//! Only std, `serde_json` and `tempfile` are used here.
+//! Only std, `serde_json`, `tempfile` and `flate2` are used here.
 #![allow(dead_code)]
 
 use std::collections::BTreeMap;
@@ -595,6 +595,18 @@ impl Sink {
         self.dir.path().join(name)
     }
 
+    /// The sink's peak resident memory so far, in bytes (VmHWM of /proc/PID/status; Linux).
+    pub fn peak_rss(&self) -> u64 {
+        let pid = self.child.as_ref().expect("sink running").id();
+        let status = read(Path::new(&format!("/proc/{pid}/status")));
+        let kb = status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmHWM:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+            .expect("VmHWM in /proc/PID/status");
+        kb * 1024
+    }
+
     pub fn stderr(&self) -> String {
         std::fs::read_to_string(self.dir.path().join("stderr")).unwrap_or_default()
     }
@@ -628,6 +640,14 @@ impl Drop for Sink {
             let _ = child.wait();
         }
     }
+}
+
+/// `bytes` gzip'd (best compression: a run of one repeated pattern shrinks about 1,000 times).
+pub fn gzip(bytes: &[u8]) -> Vec<u8> {
+    use std::io::Write as _;
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    enc.write_all(bytes).unwrap();
+    enc.finish().unwrap()
 }
 
 /// Reads a whole file into a string, with the path in the panic message.
