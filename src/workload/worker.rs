@@ -96,6 +96,7 @@ pub(super) fn work<T: Transport>(
     let mut iteration = Iteration::default();
     let mut totals = Totals::default();
     let mut published = Totals::default();
+    let mut idle = Idle::new(settings.start_ns.is_some());
     'chunks: loop {
         let next = {
             let receiver = chunks.lock().unwrap_or_else(|e| e.into_inner());
@@ -105,7 +106,9 @@ pub(super) fn work<T: Transport>(
                 Err(mpsc::TryRecvError::Empty) => {
                     drop(receiver);
                     // Nothing to do right now: nothing should sit in a buffer meanwhile.
-                    requests.flush(&out);
+                    if idle.clock_driven() {
+                        requests.flush(&out);
+                    }
                     chunks.lock().unwrap_or_else(|e| e.into_inner()).recv().ok()
                 }
             }
@@ -124,7 +127,7 @@ pub(super) fn work<T: Transport>(
             }
             if settings.backfill.is_none() {
                 let at = shared.started + due.offset;
-                if at.saturating_duration_since(Instant::now()) > IDLE {
+                if idle.before(due.offset, at) {
                     requests.flush(&out);
                 }
                 if !sleep_until(at, shared.interrupt) {
@@ -153,6 +156,7 @@ pub(super) fn work<T: Transport>(
                 }
             }
             if let Some(metrics) = shared.metrics {
+                metrics.export_due(shared.pipeline, settings.backfill.is_none().then_some(end));
                 metrics.record(
                     plan,
                     &mut iteration,
@@ -184,7 +188,7 @@ pub(super) fn work<T: Transport>(
         }
         publish(shared.live, &mut published, &totals);
         let deadline = Instant::now().checked_sub(MAX_BATCH_AGE);
-        if let Some(deadline) = deadline {
+        if let Some(deadline) = deadline.filter(|_| idle.clock_driven()) {
             requests.flush_opened_before(deadline, &out);
         }
     }
@@ -192,6 +196,46 @@ pub(super) fn work<T: Transport>(
     requests.flush(&out);
     totals.log_records = requests.logs.as_ref().map_or(0, Logs::sent);
     totals
+}
+
+/// When a worker sends what it holds besides full requests: by the clock (before a wait longer
+/// than [`IDLE`], when it finds no work, and once a request is [`MAX_BATCH_AGE`] old), or, in a
+/// run whose start is pinned, by the schedule alone, so its requests are the same every time:
+/// before an iteration due [`IDLE`] after the previous one or [`MAX_BATCH_AGE`] after the last
+/// send, which is what the clock does when the run keeps to its schedule.
+struct Idle {
+    pinned: bool,
+    last_due: Duration,
+    last_flush: Duration,
+}
+
+impl Idle {
+    fn new(pinned: bool) -> Idle {
+        Idle {
+            pinned,
+            last_due: Duration::ZERO,
+            last_flush: Duration::ZERO,
+        }
+    }
+
+    /// Whether the clock-driven sends apply.
+    fn clock_driven(&self) -> bool {
+        !self.pinned
+    }
+
+    /// Whether to send what is held before waiting for the iteration due at `offset`, `at`.
+    fn before(&mut self, offset: Duration, at: Instant) -> bool {
+        if !self.pinned {
+            return at.saturating_duration_since(Instant::now()) > IDLE;
+        }
+        let send = offset.saturating_sub(self.last_due) > IDLE
+            || offset.saturating_sub(self.last_flush) >= MAX_BATCH_AGE;
+        self.last_due = offset;
+        if send {
+            self.last_flush = offset;
+        }
+        send
+    }
 }
 
 /// A worker's requests in the making: its spans, and its log records when logs are on.
@@ -281,6 +325,8 @@ fn end_ns<T: Transport>(shared: &Shared<T>, offset: Duration) -> u64 {
             window_start(shared.started_unix_ns, window) + offset.as_nanos() as u64
         }
         (None, Some(_)) => shared.started_unix_ns + offset.as_nanos() as u64,
+        // Unpaced: every offset is 0; a pinned run's traces all end at its start.
+        (None, None) if settings.start_ns.is_some() => shared.started_unix_ns,
         (None, None) => unix_now_ns(),
     }
 }
