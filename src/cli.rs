@@ -219,7 +219,7 @@ pub struct PaceArgs {
     /// (1767225600): every timestamp then derives from it and the schedule, never the clock, so
     /// the same --seed gives byte-identical --output. A --backfill window starts there
     /// [default: now; a backfill's window ends now]
-    #[arg(long, value_name = "INSTANT", value_parser = crate::config::parse_start_time)]
+    #[arg(long, value_name = "TIME", value_parser = crate::config::parse_start_time)]
     pub start_time: Option<u64>,
     /// Take shard K of N (0-based): every N-th iteration of the same global sequence, so shards
     /// never overlap and together equal the unsharded run
