@@ -6,7 +6,7 @@
 //! One generic handler serves the three paths; the [`Signal`] trait supplies the message
 //! types and which [`Recorder`] method to call. Everything here is about bytes (headers,
 //! limits, decompression, decoding); what the request *means* is the recorder's business,
-//! so a gRPC server added beside this one only has to call the recorder too.
+//! which the gRPC server beside this one (`grpc.rs`) calls too.
 //!
 //! Decoding runs inline in the request's task. Moving it to `spawn_blocking` was
 //! considered and rejected: a typical request (a few hundred KB) decodes in well under a
