@@ -499,7 +499,8 @@ pub fn resource(
 }
 
 /// `--start-time`: an instant as RFC 3339 (`2026-01-01T00:00:00Z`, `2026-01-01T01:00:00.5+01:00`)
-/// or as Unix seconds (`1767225600`, `1767225600.25`), in Unix nanoseconds. From 1970 on.
+/// or as Unix seconds (`1767225600`, `1767225600.25`), in Unix nanoseconds. From 1970 to 2262
+/// (signed 64-bit nanoseconds, which many backends store times in).
 ///
 /// Parsed by hand: the fixed RFC 3339 grammar is a few lines, and a date-time crate for one
 /// flag (humantime, chrono, jiff) was rejected as a dependency the rest of the tool never uses.
@@ -510,9 +511,9 @@ pub fn parse_start_time(text: &str) -> Result<u64, String> {
     } else {
         rfc3339_ns(text)
     };
-    parsed.ok_or_else(|| {
+    parsed.filter(|ns| i64::try_from(*ns).is_ok()).ok_or_else(|| {
         format!(
-            "`{text}` is not an instant: give RFC 3339 (e.g. 2026-01-01T00:00:00Z) or Unix seconds (e.g. 1767225600)"
+            "`{text}` is not an instant from 1970 to 2262: give RFC 3339 (e.g. 2026-01-01T00:00:00Z) or Unix seconds (e.g. 1767225600)"
         )
     })
 }
@@ -992,6 +993,7 @@ mod tests {
             ok("2100-03-01T00:00:00Z") - ok("2100-02-28T00:00:00Z"),
             86_400 * S
         );
+        assert_eq!(ok("2262-04-11T23:47:16.854775807Z"), i64::MAX as u64);
     }
 
     #[test]
@@ -1013,6 +1015,8 @@ mod tests {
             "１９７０-01-01T00:00:00Z",
             "1.2.3",
             "99999999999999999999",
+            "9999999999",
+            "2262-04-12T00:00:00Z",
             "-5",
         ] {
             let error = parse_start_time(bad).expect_err(bad);
