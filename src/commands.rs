@@ -506,7 +506,7 @@ fn run_settings(
             Some(RunDuration::For(window)) => Some(window),
             _ => None,
         },
-        start_ns: args.pace.start_time,
+        pinned_start_ns: args.pace.start_time,
         shard: shard.map_or((0, 1), |s| (s.index, s.count)),
         duration: match args.pace.duration {
             Some(RunDuration::For(d)) => Some(d),

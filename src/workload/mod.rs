@@ -48,7 +48,7 @@ pub struct RunSettings {
     /// The run's start instant in Unix nanoseconds, pinned by `--start-time` (a backfill's
     /// window starts there): every stamp then derives from it and the schedule, never from the
     /// clock. `None`: now (a backfill's window ends now).
-    pub start_ns: Option<u64>,
+    pub pinned_start_ns: Option<u64>,
     /// `(K, N)`: generate only iterations with index ≡ K (mod N).
     pub shard: (u64, u64),
     /// Generator threads.
@@ -74,10 +74,10 @@ impl RunSettings {
     }
 
     /// The instant the run counts from, in Unix nanoseconds: the end of a backfill's window
-    /// (the "now" of the history it makes), else the start of the schedule. The one place a run
-    /// reads the wall clock for its stamps, unless `start_ns` pins it.
-    fn start_unix_ns(&self) -> u64 {
-        match (self.start_ns, self.backfill) {
+    /// (the "now" of the history it makes), else the start of the schedule; the clock's now
+    /// unless `pinned_start_ns` pins it. The one place a run's start instant is decided.
+    fn started_unix_ns(&self) -> u64 {
+        match (self.pinned_start_ns, self.backfill) {
             (Some(start), Some(window)) => start.saturating_add(window.as_nanos() as u64),
             (Some(start), None) => start,
             (None, _) => unix_now_ns(),
@@ -278,7 +278,7 @@ pub fn run<T: Transport>(
         .map(|p| p.tenants.iter().map(|t| Arc::from(p.str(*t))).collect())
         .unwrap_or_default();
     let started = Instant::now();
-    let started_unix_ns = settings.start_unix_ns();
+    let started_unix_ns = settings.started_unix_ns();
     let prefix = plans.first().map_or("", |p| &p.prefix);
     let metrics = metrics(settings, prefix, started_unix_ns);
     let live = Live::default();
@@ -377,7 +377,7 @@ pub fn run<T: Transport>(
 /// The run's metrics, `None` when they are off. With a pinned start they follow the schedule,
 /// and a backfill's count from the start of its window (without, from the run's start, now).
 fn metrics(settings: &RunSettings, prefix: &str, started_unix_ns: u64) -> Option<Metrics> {
-    let start_ns = match (settings.start_ns, settings.backfill) {
+    let aggregated_from_ns = match (settings.pinned_start_ns, settings.backfill) {
         (Some(_), Some(window)) => window_start(started_unix_ns, window),
         _ => started_unix_ns,
     };
@@ -385,9 +385,9 @@ fn metrics(settings: &RunSettings, prefix: &str, started_unix_ns: u64) -> Option
         &settings.signals,
         settings.resource.clone(),
         prefix,
-        start_ns,
+        aggregated_from_ns,
     )?;
-    Some(match settings.start_ns {
+    Some(match settings.pinned_start_ns {
         Some(_) => metrics.pinned(started_unix_ns, settings.backfill.is_none()),
         None => metrics,
     })

@@ -96,7 +96,7 @@ pub(super) fn work<T: Transport>(
     let mut iteration = Iteration::default();
     let mut totals = Totals::default();
     let mut published = Totals::default();
-    let mut idle = Idle::new(settings.start_ns.is_some());
+    let mut idle = Idle::new(settings.pinned_start_ns.is_some());
     'chunks: loop {
         let next = {
             let receiver = chunks.lock().unwrap_or_else(|e| e.into_inner());
@@ -326,7 +326,7 @@ fn end_ns<T: Transport>(shared: &Shared<T>, offset: Duration) -> u64 {
         }
         (None, Some(_)) => shared.started_unix_ns + offset.as_nanos() as u64,
         // Unpaced: every offset is 0; a pinned run's traces all end at its start.
-        (None, None) if settings.start_ns.is_some() => shared.started_unix_ns,
+        (None, None) if settings.pinned_start_ns.is_some() => shared.started_unix_ns,
         (None, None) => unix_now_ns(),
     }
 }
