@@ -168,9 +168,10 @@ impl Metrics {
     }
 
     /// In a pinned run, makes the interval export due by `end_ns` (the instant on the schedule
-    /// of the live iteration about to be recorded; `None` in a backfill), stamped with its own instant on the schedule:
-    /// which traces an export counts then depends on the schedule alone. (An iteration several
-    /// intervals on gets one export, at the last interval before it, as on the clock.)
+    /// of the live iteration about to be recorded; `None` in a backfill), stamped with its own
+    /// instant on the schedule: which traces an export counts then depends on the schedule
+    /// alone. (An iteration several intervals on gets one export, at the last interval before
+    /// it, as on the clock.)
     pub fn export_due<T: Transport>(&self, pipeline: &Pipeline<T>, end_ns: Option<u64>) {
         let (Some(pinned), Some(end_ns)) = (self.pinned.as_ref().filter(|p| p.on_interval), end_ns)
         else {

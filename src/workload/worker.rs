@@ -366,3 +366,28 @@ fn sleep_until(at: Instant, interrupt: &Interrupt) -> bool {
         std::thread::sleep((at - now).min(SLICE));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_pinned_worker_sends_by_the_schedule_before_a_gap_or_once_a_second() {
+        let ms = Duration::from_millis;
+        let now = Instant::now();
+        let mut idle = Idle::new(true);
+        assert!(!idle.clock_driven());
+        // Steady 10 ms gaps: nothing until a second of schedule has passed since the last send.
+        let sends: Vec<u64> = (0..=250)
+            .map(|i| i * 10)
+            .filter(|t| idle.before(ms(*t), now))
+            .collect();
+        assert_eq!(sends, [1000, 2000]);
+        // A gap longer than IDLE sends before the wait; a shorter one does not.
+        assert!(idle.before(ms(2500 + IDLE.as_millis() as u64 + 1), now));
+        assert!(!idle.before(ms(2600), now));
+        // By the clock, an iteration due now is no reason to send.
+        assert!(Idle::new(false).clock_driven());
+        assert!(!Idle::new(false).before(ms(0), Instant::now()));
+    }
+}
