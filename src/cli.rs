@@ -215,6 +215,12 @@ pub struct PaceArgs {
     /// Generate history: spread the traces over this past window (e.g. 24h), as fast as possible
     #[arg(long, value_name = "DURATION", value_parser = parse_run_duration, conflicts_with_all = ["rate", "duration"])]
     pub backfill: Option<RunDuration>,
+    /// Pin the run's start instant, as RFC 3339 (2026-01-01T00:00:00Z) or Unix seconds
+    /// (1767225600): every timestamp then derives from it and the schedule, never the clock, so
+    /// the same --seed gives byte-identical --output. A --backfill window starts there
+    /// [default: now; a backfill's window ends now]
+    #[arg(long, value_name = "TIME", value_parser = crate::config::parse_start_time)]
+    pub start_time: Option<u64>,
     /// Take shard K of N (0-based): every N-th iteration of the same global sequence, so shards
     /// never overlap and together equal the unsharded run
     #[arg(long, value_name = "K/N", value_parser = parse_shard)]

@@ -488,6 +488,9 @@ fn run_settings(
     resource: crate::otlp::encode::ResourceTemplate,
 ) -> RunSettings {
     let traffic = scenario_traffic(scenarios);
+    // A pinned start promises a reproducible file: one worker (unless told otherwise) batches
+    // the same way every time, and one exporter writes the requests in the order they are made.
+    let pinned_file = args.pace.start_time.is_some() && args.export.output.is_some();
     RunSettings {
         seed,
         count,
@@ -503,13 +506,17 @@ fn run_settings(
             Some(RunDuration::For(window)) => Some(window),
             _ => None,
         },
+        pinned_start_ns: args.pace.start_time,
         shard: shard.map_or((0, 1), |s| (s.index, s.count)),
         duration: match args.pace.duration {
             Some(RunDuration::For(d)) => Some(d),
             Some(RunDuration::Forever) | None => None,
         },
         workers: args.workers.map_or_else(
-            || std::thread::available_parallelism().map_or(1, usize::from),
+            || match pinned_file {
+                true => 1,
+                false => std::thread::available_parallelism().map_or(1, usize::from),
+            },
             usize::from,
         ),
         tenant_weights: tenants.weights,
@@ -525,7 +532,11 @@ fn run_settings(
             max_elapsed: args.export.retry_max_elapsed,
             ..RetryPolicy::default()
         },
-        exporters: usize::from(args.export.exporters),
+        exporters: if pinned_file {
+            1
+        } else {
+            usize::from(args.export.exporters)
+        },
         batch: BatchLimits {
             max_items: args.export.batch_size as usize,
             max_bytes: args.export.batch_bytes as usize,

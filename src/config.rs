@@ -498,6 +498,124 @@ pub fn resource(
     (template, warnings)
 }
 
+/// `--start-time`: an instant as RFC 3339 (`2026-01-01T00:00:00Z`, `2026-01-01T01:00:00.5+01:00`)
+/// or as Unix seconds (`1767225600`, `1767225600.25`), in Unix nanoseconds. From 1970 to 2262
+/// (signed 64-bit nanoseconds, which many backends store times in).
+///
+/// Parsed by hand: the fixed RFC 3339 grammar is a few lines, and a date-time crate for one
+/// flag (humantime, chrono, jiff) was rejected as a dependency the rest of the tool never uses.
+pub fn parse_start_time(text: &str) -> Result<u64, String> {
+    let text = text.trim();
+    let parsed = if text.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
+        unix_seconds_ns(text)
+    } else {
+        rfc3339_ns(text)
+    };
+    parsed.filter(|ns| i64::try_from(*ns).is_ok()).ok_or_else(|| {
+        format!(
+            "`{text}` is not an instant from 1970 to 2262: give RFC 3339 (e.g. 2026-01-01T00:00:00Z) or Unix seconds (e.g. 1767225600)"
+        )
+    })
+}
+
+/// `1767225600` or `1767225600.25` as nanoseconds.
+fn unix_seconds_ns(text: &str) -> Option<u64> {
+    let (whole, fraction) = text.split_once('.').unwrap_or((text, ""));
+    let seconds: u64 = whole.parse().ok()?;
+    seconds
+        .checked_mul(1_000_000_000)?
+        .checked_add(fraction_ns(fraction)?)
+}
+
+/// The digits after a decimal point as nanoseconds (at most 9 digits; none is 0).
+fn fraction_ns(digits: &str) -> Option<u64> {
+    if digits.len() > 9 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let padded = format!("{digits:0<9}");
+    padded.parse().ok()
+}
+
+/// RFC 3339's `date-time`: `YYYY-MM-DDTHH:MM:SS[.fraction](Z|±HH:MM)`, `T` also `t` or a space.
+fn rfc3339_ns(text: &str) -> Option<u64> {
+    let b = text.as_bytes();
+    let number = |range: std::ops::Range<usize>| -> Option<u32> {
+        let digits = text.get(range)?;
+        digits
+            .bytes()
+            .all(|d| d.is_ascii_digit())
+            .then(|| digits.parse().ok())?
+    };
+    if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't' | b' ') {
+        return None;
+    }
+    if b[13] != b':' || b[16] != b':' {
+        return None;
+    }
+    let (year, month, day) = (number(0..4)?, number(5..7)?, number(8..10)?);
+    let (hour, minute, second) = (number(11..13)?, number(14..16)?, number(17..19)?);
+    if !(1..=12).contains(&month) || day == 0 || day > days_in_month(year, month) {
+        return None;
+    }
+    if hour > 23 || minute > 59 || second > 59 {
+        return None;
+    }
+    let rest = text.get(19..)?;
+    let (fraction, zone) = match rest.strip_prefix('.') {
+        Some(after) => {
+            let end = after.find(|c: char| !c.is_ascii_digit())?;
+            (
+                fraction_ns(&after[..end]).filter(|_| end > 0)?,
+                &after[end..],
+            )
+        }
+        None => (0, rest),
+    };
+    let offset_s: i64 = match zone.as_bytes() {
+        [b'Z' | b'z'] => 0,
+        [sign @ (b'+' | b'-'), h1, h2, b':', m1, m2] => {
+            let digits = [*h1, *h2, *m1, *m2];
+            if !digits.iter().all(u8::is_ascii_digit) {
+                return None;
+            }
+            let [h1, h2, m1, m2] = digits.map(|d| i64::from(d - b'0'));
+            let (hours, minutes) = (h1 * 10 + h2, m1 * 10 + m2);
+            if hours > 23 || minutes > 59 {
+                return None;
+            }
+            let offset = hours * 3600 + minutes * 60;
+            if *sign == b'-' { -offset } else { offset }
+        }
+        _ => return None,
+    };
+    let local =
+        days_since_epoch(year, month, day) * 86_400 + i64::from(hour * 3600 + minute * 60 + second);
+    let seconds = u64::try_from(local - offset_s).ok()?;
+    seconds.checked_mul(1_000_000_000)?.checked_add(fraction)
+}
+
+fn days_in_month(year: u32, month: u32) -> u32 {
+    let leap = year.is_multiple_of(4) && (!year.is_multiple_of(100) || year.is_multiple_of(400));
+    match month {
+        2 if leap => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    }
+}
+
+/// Days from 1970-01-01 to a date of the proleptic Gregorian calendar (Howard Hinnant's
+/// `days_from_civil`).
+fn days_since_epoch(year: u32, month: u32, day: u32) -> i64 {
+    let year = i64::from(year) - i64::from(month <= 2);
+    let era = year.div_euclid(400);
+    let year_of_era = year - era * 400;
+    let month = i64::from(month);
+    let day_of_year = (153 * (month + if month > 2 { -3 } else { 9 }) + 2) / 5 + i64::from(day) - 1;
+    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+    era * 146_097 + day_of_era - 719_468
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -851,5 +969,58 @@ mod tests {
             "acme"
         );
         assert_eq!(attr_prefix(&env_of(&[])), "vendor");
+    }
+
+    #[test]
+    fn start_times_parse_as_rfc3339_or_unix_seconds() {
+        const S: u64 = 1_000_000_000;
+        let ok = |text: &str| parse_start_time(text).unwrap();
+        assert_eq!(ok("1970-01-01T00:00:00Z"), 0);
+        assert_eq!(ok("2026-01-01T00:00:00Z"), 1_767_225_600 * S);
+        assert_eq!(ok("1767225600"), 1_767_225_600 * S);
+        assert_eq!(ok(" 1767225600.25 "), 1_767_225_600 * S + S / 4);
+        assert_eq!(ok("2026-01-01t01:00:00.5+01:00"), 1_767_225_600 * S + S / 2);
+        assert_eq!(ok("2025-12-31 19:00:00-05:00"), 1_767_225_600 * S);
+        assert_eq!(
+            ok("2000-02-29T12:34:56.123456789Z"),
+            951_827_696 * S + 123_456_789
+        );
+        assert_eq!(
+            ok("2024-03-01T00:00:00Z") - ok("2024-02-28T00:00:00Z"),
+            2 * 86_400 * S
+        );
+        assert_eq!(
+            ok("2100-03-01T00:00:00Z") - ok("2100-02-28T00:00:00Z"),
+            86_400 * S
+        );
+        assert_eq!(ok("2262-04-11T23:47:16.854775807Z"), i64::MAX as u64);
+    }
+
+    #[test]
+    fn malformed_start_times_are_refused_with_the_forms_accepted() {
+        for bad in [
+            "",
+            "now",
+            "2026-01-01",
+            "2026-01-01T00:00:00",
+            "2026-13-01T00:00:00Z",
+            "2026-02-29T00:00:00Z",
+            "2026-01-01T24:00:00Z",
+            "2026-01-01T00:00:60Z",
+            "2026-01-01T00:00:00.Z",
+            "2026-01-01T00:00:00.1234567890Z",
+            "2026-01-01T00:00:00+1:00",
+            "1969-12-31T23:59:59Z",
+            "1970-01-01T00:00:00+00:01",
+            "１９７０-01-01T00:00:00Z",
+            "1.2.3",
+            "99999999999999999999",
+            "9999999999",
+            "2262-04-12T00:00:00Z",
+            "-5",
+        ] {
+            let error = parse_start_time(bad).expect_err(bad);
+            assert!(error.contains("RFC 3339"), "{bad}: {error}");
+        }
     }
 }

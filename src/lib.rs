@@ -11,8 +11,10 @@
 //!          → otlp (records → OTLP messages → transport) ← workload (pacing, the run loop)
 //! ```
 //!
-//! The model knows nothing of OTLP, the generator nothing of transports, and transports nothing of
-//! scenarios. The alternative of building spans through an OpenTelemetry SDK was rejected: the
+//! The model knows nothing of OTLP, the generator nothing of transports, and transports (the
+//! `otlp` modules that deliver bytes) nothing of scenarios. One arrow skips its neighbour: the
+//! encoders' shared helpers (`otlp/encode.rs`, used by the fast `otlp/wire.rs` too) read two
+//! types of the scenario model (`Literal` and `SpanKind`) that the generator hands through. The alternative of building spans through an OpenTelemetry SDK was rejected: the
 //! simulator must set exact timestamps, ids and statuses, and an SDK pipeline would cost most of
 //! the time per span.
 #![forbid(unsafe_code)]

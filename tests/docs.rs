@@ -433,6 +433,8 @@ fn the_readme_test_command_is_what_ci_runs_and_it_sets_up_the_tests() {
     );
     let script = read(&manifest_dir().join(command));
     for step in [
+        "cargo fmt --all -- --check",
+        "cargo clippy --all-targets -- -D warnings",
         "apt-get",
         "make",
         "openssl",
@@ -446,6 +448,16 @@ fn the_readme_test_command_is_what_ci_runs_and_it_sets_up_the_tests() {
     ] {
         assert!(script.contains(step), "{command} does not mention {step}");
     }
+    // The gates run first (after the header): they are fast, and fail before the slow stages.
+    let body = &script[script
+        .find("\nset ")
+        .expect("a `set` line after the header")..];
+    let at = |step: &str| {
+        body.find(step)
+            .unwrap_or_else(|| panic!("{command} runs no {step}"))
+    };
+    assert!(at("cargo clippy --all-targets") < at("apt-get"));
+    assert!(at("cargo fmt --all") < at("cargo test --no-fail-fast"));
     let syntax = std::process::Command::new("bash")
         .arg("-n")
         .arg(manifest_dir().join(command))

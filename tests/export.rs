@@ -861,3 +861,228 @@ fn a_counting_sink_counts_every_item_of_every_signal_without_decoding() {
     );
     assert_eq!(n(&received["logs"]["items"]), generated[2], "{received:#}");
 }
+
+/// 2026-01-01T00:00:00Z in Unix nanoseconds: the start the pinned-start tests give.
+const PINNED_NS: u64 = 1_767_225_600_000_000_000;
+
+/// Runs the simulator with `args` plus `--start-time 2026-01-01T00:00:00Z --output FILE`, for
+/// two tenants; every item must be accepted. Returns the file's bytes.
+fn pinned_output(args: &[&str]) -> Vec<u8> {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("out.jsonl");
+    let file_arg = file.to_str().unwrap();
+    let pinned = [
+        "-q",
+        "--start-time",
+        "2026-01-01T00:00:00Z",
+        "--output",
+        file_arg,
+    ];
+    let (out, summary) = simulate(
+        &[args, &pinned].concat(),
+        &[("TELEMETRY_TENANT_UUIDS", "t-a,t-b")],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    all_accepted(&summary);
+    for signal in ["metrics", "logs"] {
+        let e = &summary["export"][signal];
+        assert_eq!(n(&e["accepted"]), n(&e["generated"]), "{summary:#}");
+    }
+    std::fs::read(&file).unwrap()
+}
+
+/// Every number of `field` (e.g. `endTimeUnixNano`) in the requests of `signal`
+/// (`resourceSpans`, `resourceLogs`) of an output file.
+fn stamps(file: &[u8], signal: &str, field: &str) -> Vec<u64> {
+    let text = String::from_utf8_lossy(file);
+    let needle = format!("\"{field}\":\"");
+    text.lines()
+        .filter(|l| l.starts_with(&format!("{{\"{signal}\"")))
+        .flat_map(|l| l.split(&needle).skip(1))
+        .map(|rest| rest.split('"').next().unwrap().parse().unwrap())
+        .collect()
+}
+
+/// Every metric data point of an output file, with its metric's name and its resource.
+fn metric_points(file: &[u8]) -> Vec<(String, Value, Value)> {
+    let mut points = Vec::new();
+    for line in String::from_utf8_lossy(file).lines() {
+        let request: Value = serde_json::from_str(line).unwrap();
+        for resource in request["resourceMetrics"].as_array().into_iter().flatten() {
+            for scope in resource["scopeMetrics"].as_array().unwrap() {
+                for metric in scope["metrics"].as_array().unwrap() {
+                    let data = ["sum", "histogram", "gauge"]
+                        .iter()
+                        .find_map(|k| metric[k]["dataPoints"].as_array())
+                        .unwrap();
+                    for point in data {
+                        points.push((
+                            metric["name"].to_string(),
+                            resource["resource"].clone(),
+                            point.clone(),
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    points
+}
+
+/// A metric point's start and time.
+fn point_times(file: &[u8]) -> Vec<(u64, u64)> {
+    let ns = |v: &Value| v.as_str().unwrap().parse::<u64>().unwrap();
+    metric_points(file)
+        .iter()
+        .map(|(_, _, p)| (ns(&p["startTimeUnixNano"]), ns(&p["timeUnixNano"])))
+        .collect()
+}
+
+#[test]
+fn a_pinned_start_and_seed_give_a_byte_identical_file_with_stamps_from_the_start() {
+    // A live paced run (0.2 s) with metric exports on the schedule, logs and exception events.
+    let args = [
+        "scenario",
+        "--name",
+        "tool_retry",
+        "--count",
+        "200",
+        "--rate",
+        "1000",
+        "--metrics-interval",
+        "30ms",
+        "--exception-span-events",
+        "--seed",
+        "11",
+    ];
+    let first = pinned_output(&args);
+    let second = pinned_output(&args);
+    assert!(first == second, "two runs of one seed and start differ");
+    let times = point_times(&first);
+    let exports: BTreeSet<u64> = times.iter().map(|(_, t)| *t).collect();
+    assert!(exports.len() >= 4, "exports at {exports:?}");
+    // Exports on the 30 ms interval counted from the start, then one at the last trace's end.
+    for (k, at) in exports.iter().take(3).enumerate() {
+        assert_eq!(*at, PINNED_NS + (k as u64 + 1) * 30_000_000, "{exports:?}");
+    }
+    assert!(*exports.last().unwrap() < PINNED_NS + 200_000_000);
+    assert!(times.iter().all(|(start, _)| *start == PINNED_NS));
+    let ends = stamps(&first, "resourceSpans", "endTimeUnixNano");
+    assert!(ends.len() > 600, "{} spans", ends.len());
+    assert!(
+        ends.iter()
+            .all(|e| (PINNED_NS - 600_000_000_000..PINNED_NS + 1_000_000_000).contains(e))
+    );
+    let logs = stamps(&first, "resourceLogs", "observedTimeUnixNano");
+    assert!(!logs.is_empty());
+    assert!(
+        logs.iter()
+            .all(|t| (PINNED_NS - 600_000_000_000..PINNED_NS + 1_000_000_000).contains(t))
+    );
+}
+
+#[test]
+fn a_pinned_backfill_window_starts_at_the_start_time() {
+    let args = ["run", "--count", "300", "--backfill", "1h", "--seed", "12"];
+    let first = pinned_output(&args);
+    assert!(
+        first == pinned_output(&args),
+        "two backfills of one seed and start differ"
+    );
+    let hour = 3_600_000_000_000;
+    let ends = stamps(&first, "resourceSpans", "endTimeUnixNano");
+    assert!(ends.len() > 1000, "{} spans", ends.len());
+    assert!(
+        ends.iter()
+            .all(|e| (PINNED_NS..=PINNED_NS + hour).contains(e))
+    );
+    // Spread over the window, not bunched at one end.
+    assert!(ends.iter().any(|e| *e < PINNED_NS + hour / 4));
+    assert!(ends.iter().any(|e| *e > PINNED_NS + 3 * hour / 4));
+    // The history's metrics cover the window: one export, at its end.
+    let times = point_times(&first);
+    assert!(!times.is_empty());
+    assert!(
+        times.iter().all(|t| *t == (PINNED_NS, PINNED_NS + hour)),
+        "{times:?}"
+    );
+}
+
+/// Every span and log record of an output file as (resource, scope, item) JSON, sorted; and
+/// every metric point's (name, resource, attributes, times, count, integer value), sorted. Float
+/// sums and exemplars are left out: they depend on the order the workers recorded in.
+fn canonical(file: &[u8]) -> (Vec<String>, Vec<String>) {
+    let mut items = Vec::new();
+    for line in String::from_utf8_lossy(file).lines() {
+        let request: Value = serde_json::from_str(line).unwrap();
+        for (key, scopes, list) in [
+            ("resourceSpans", "scopeSpans", "spans"),
+            ("resourceLogs", "scopeLogs", "logRecords"),
+        ] {
+            for resource in request[key].as_array().into_iter().flatten() {
+                for scope in resource[scopes].as_array().unwrap() {
+                    for item in scope[list].as_array().unwrap() {
+                        let (r, s) = (&resource["resource"], &scope["scope"]);
+                        items.push(format!("{r} {s} {item}"));
+                    }
+                }
+            }
+        }
+    }
+    let mut points: Vec<String> = metric_points(file)
+        .iter()
+        .map(|(name, resource, p)| {
+            format!(
+                "{name} {resource} {} {} {} {} {}",
+                p["attributes"], p["startTimeUnixNano"], p["timeUnixNano"], p["count"], p["asInt"]
+            )
+        })
+        .collect();
+    items.sort();
+    points.sort();
+    (items, points)
+}
+
+#[test]
+fn a_pinned_run_makes_the_same_telemetry_on_one_worker_or_four() {
+    let args = |workers| {
+        [
+            "run",
+            "--count",
+            "300",
+            "--backfill",
+            "1h",
+            "--seed",
+            "13",
+            "--workers",
+            workers,
+        ]
+    };
+    let (items, points) = canonical(&pinned_output(&args("1")));
+    let (items4, points4) = canonical(&pinned_output(&args("4")));
+    assert!(items.len() > 1000 && points.len() > 10);
+    assert!(items.iter().any(|i| i.contains("\"severityNumber\"")));
+    // Exactly, timestamps included: a pinned run's stamps do not depend on the clock.
+    if let Some((a, b)) = items.iter().zip(&items4).find(|(a, b)| a != b) {
+        panic!("1 and 4 workers differ:\n  {a}\n  {b}");
+    }
+    assert_eq!(items.len(), items4.len());
+    assert_eq!(points, points4);
+}
+
+#[test]
+fn a_start_time_that_is_not_an_instant_is_refused_with_the_forms_accepted() {
+    for bad in ["yesterday", "2026-01-01", "2026-02-30T00:00:00Z"] {
+        let out = bin()
+            .args(["scenario", "--name", "tool_retry", "--start-time", bad])
+            .args(["--output", "null"])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains("RFC 3339") && stderr.contains(bad),
+            "{stderr}"
+        );
+    }
+}

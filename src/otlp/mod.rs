@@ -1,12 +1,18 @@
 //! OTLP: turning generated records into OTLP messages, and sending them.
 //!
 //! Encoding and transport are separate so each transport (HTTP, gRPC, a file of JSON lines, or
-//! nothing at all for benchmarks) reuses one encoder, and so a request is encoded once and its
-//! bytes reused on every retry. Layout: `encode.rs` (records → messages, batching), `payload.rs`
-//! (messages → bytes, gzip), `export.rs` (retry policy and accounting), `pipeline.rs` (bounded
-//! queue and senders), `transport.rs` (the choice of transport), one module per transport
-//! (`http.rs`, `grpc.rs`, `file.rs`), `tls.rs` for the certificates they share and `status.rs`
-//! for what servers answer.
+//! nothing at all for benchmarks) reuses the same encoders, and so a request is encoded once and
+//! its bytes reused on every retry. Layout:
+//!
+//! - encoding: `wire.rs` (the fast path a run takes: span and log records written straight to
+//!   protobuf bytes, batched per tenant), `encode.rs` (the same through prost messages: the
+//!   reference `wire.rs` is tested against, and the pieces every signal shares), `encode_logs.rs`
+//!   and `encode_metrics.rs` (log records and collected metrics to their messages), `payload.rs`
+//!   (messages → bytes in the transport's format, gzip);
+//! - delivery: `pipeline.rs` (bounded queue and senders), `export.rs` (retry policy and
+//!   accounting), `transport.rs` (the choice of transport), one module per transport (`http.rs`,
+//!   `grpc.rs`, `file.rs`, the last also the output to nowhere), `tls.rs` for the certificates
+//!   they share and `status.rs` for what servers answer.
 //!
 //! Every item handed to export is accounted for in [`ExportStats`]: accepted, rejected (with the
 //! server's reason) or dropped (with ours); the run's exit status is derived from it, because

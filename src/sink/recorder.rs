@@ -1,7 +1,7 @@
 //! What the sink does with a decoded export request: count it, check its spans, remember
-//! the last trace. Transport-neutral on purpose: the HTTP handlers call it today, and a
-//! gRPC service (tonic's generated `TraceServiceServer` etc.) will call the same three
-//! `record_*` methods with the request it decoded, so both transports count alike.
+//! the last trace. Transport-neutral on purpose: the HTTP handlers (`http.rs`) and the gRPC
+//! services (`grpc.rs`) both hand the request they decoded to `Intake::record` (`mod.rs`),
+//! which calls the same three `record_*` methods, so both transports count alike.
 //!
 //! Shape of the hot path: everything that can be done without shared state (walking the
 //! request, counting, per-span checks, building the window's id list) happens first, in

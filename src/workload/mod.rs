@@ -47,6 +47,10 @@ pub struct RunSettings {
     pub duration: Option<Duration>,
     /// Generate history: the schedule's instants are laid over this past window without waiting.
     pub backfill: Option<Duration>,
+    /// The run's start instant in Unix nanoseconds, pinned by `--start-time` (a backfill's
+    /// window starts there): every stamp then derives from it and the schedule, never from the
+    /// clock. `None`: now (a backfill's window ends now).
+    pub pinned_start_ns: Option<u64>,
     /// `(K, N)`: generate only iterations with index ≡ K (mod N).
     pub shard: (u64, u64),
     /// Generator threads.
@@ -69,6 +73,17 @@ impl RunSettings {
     /// run's rate.
     pub fn target_rate(&self) -> Option<f64> {
         self.pace.rate.map(|rate| rate / self.shard.1 as f64)
+    }
+
+    /// The instant the run counts from, in Unix nanoseconds: the end of a backfill's window
+    /// (the "now" of the history it makes), else the start of the schedule; the clock's now
+    /// unless `pinned_start_ns` pins it. The one place a run's start instant is decided.
+    fn started_unix_ns(&self) -> u64 {
+        match (self.pinned_start_ns, self.backfill) {
+            (Some(start), Some(window)) => start.saturating_add(window.as_nanos() as u64),
+            (Some(start), None) => start,
+            (None, _) => unix_now_ns(),
+        }
     }
 }
 
@@ -286,14 +301,9 @@ pub fn run<T: Transport>(
         .map(|p| p.tenants.iter().map(|t| Arc::from(p.str(*t))).collect())
         .unwrap_or_default();
     let started = Instant::now();
-    let started_unix_ns = unix_now_ns();
+    let started_unix_ns = settings.started_unix_ns();
     let prefix = plans.first().map_or("", |p| &p.prefix);
-    let metrics = Metrics::new(
-        &settings.signals,
-        settings.resource.clone(),
-        prefix,
-        started_unix_ns,
-    );
+    let metrics = metrics(settings, prefix, started_unix_ns);
     let live = Live::default();
     let stop = AtomicBool::new(false);
     let shared = Shared {
@@ -314,7 +324,7 @@ pub fn run<T: Transport>(
     let chunk_rx = Arc::new(Mutex::new(chunk_rx));
     let (totals, generating, end) = std::thread::scope(|scope| {
         let (metrics_stop, metrics_stopped) = mpsc::channel::<()>();
-        if let Some(metrics) = &metrics {
+        if let Some(metrics) = metrics.as_ref().filter(|m| !m.is_pinned()) {
             let pipeline = &pipeline;
             scope.spawn(move || metrics.export_on_interval(pipeline, started, &metrics_stopped));
         }
@@ -415,6 +425,25 @@ fn summarise(
             .map(|(_, id)| show::hex(id))
             .collect(),
     }
+}
+
+/// The run's metrics, `None` when they are off. With a pinned start they follow the schedule,
+/// and a backfill's count from the start of its window (without, from the run's start, now).
+fn metrics(settings: &RunSettings, prefix: &str, started_unix_ns: u64) -> Option<Metrics> {
+    let aggregated_from_ns = match (settings.pinned_start_ns, settings.backfill) {
+        (Some(_), Some(window)) => window_start(started_unix_ns, window),
+        _ => started_unix_ns,
+    };
+    let metrics = Metrics::new(
+        &settings.signals,
+        settings.resource.clone(),
+        prefix,
+        aggregated_from_ns,
+    )?;
+    Some(match settings.pinned_start_ns {
+        Some(_) => metrics.pinned(started_unix_ns, settings.backfill.is_none()),
+        None => metrics,
+    })
 }
 
 /// Walks the schedule and hands its due iterations to the workers, in chunks, until the count
@@ -528,6 +557,7 @@ pub(crate) mod tests {
             batch: BatchLimits::UNLIMITED,
             resource: ResourceTemplate::default(),
             signals: SignalSettings::default(),
+            pinned_start_ns: None,
         }
     }
 }

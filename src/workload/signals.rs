@@ -63,6 +63,22 @@ pub(super) struct Metrics {
     resource: ResourceTemplate,
     points: AtomicU64,
     exports: AtomicU64,
+    /// Set when the run's start is pinned: its exports follow the schedule, not the clock.
+    pinned: Option<Pinned>,
+}
+
+/// The metric clock of a run whose start is pinned (`--start-time`): every export is stamped
+/// from the schedule, so a pinned run's metrics are the same, byte for byte, every time.
+struct Pinned {
+    /// Where the schedule's offsets count from, in Unix ns.
+    zero_ns: u64,
+    /// Whether exports are made on the interval (not in a backfill: its history is exported
+    /// once, at the end of its window).
+    on_interval: bool,
+    /// The latest instant recorded, at first the run's start: the stamp of the final export.
+    latest_ns: AtomicU64,
+    /// When the next interval export is due, in ns from `zero_ns` (changed under the lock).
+    next_ns: AtomicU64,
 }
 
 impl Metrics {
@@ -79,7 +95,26 @@ impl Metrics {
             resource,
             points: AtomicU64::new(0),
             exports: AtomicU64::new(0),
+            pinned: None,
         })
+    }
+
+    /// Pins the metric clock: exports on the interval counted from `zero_ns` (when
+    /// `on_interval`), made by [`Metrics::export_due`] as the schedule reaches them, and a final
+    /// export stamped with the latest instant recorded, at least `zero_ns`.
+    pub fn pinned(mut self, zero_ns: u64, on_interval: bool) -> Metrics {
+        self.pinned = Some(Pinned {
+            zero_ns,
+            on_interval,
+            latest_ns: AtomicU64::new(zero_ns),
+            next_ns: AtomicU64::new(self.interval.as_nanos() as u64),
+        });
+        self
+    }
+
+    /// Whether the exports follow the schedule rather than the clock.
+    pub fn is_pinned(&self) -> bool {
+        self.pinned.is_some()
     }
 
     fn aggregator(&self) -> std::sync::MutexGuard<'_, Aggregator> {
@@ -92,6 +127,9 @@ impl Metrics {
     /// so that it ends no earlier than the export window that will count it (an iteration made
     /// late, just after an export).
     pub fn record(&self, plan: &Plan, iteration: &mut Iteration, live_end_ns: Option<u64>) {
+        if let (Some(pinned), Some(end)) = (&self.pinned, live_end_ns) {
+            pinned.latest_ns.fetch_max(end, Ordering::Relaxed);
+        }
         if !plan.emit_metrics {
             return;
         }
@@ -129,9 +167,50 @@ impl Metrics {
         }
     }
 
-    /// Exports what has been aggregated, one request per tenant.
+    /// In a pinned run, makes the interval export due by `end_ns` (the instant on the schedule
+    /// of the live iteration about to be recorded; `None` in a backfill), stamped with its own
+    /// instant on the schedule: which traces an export counts then depends on the schedule
+    /// alone. (An iteration several intervals on gets one export, at the last interval before
+    /// it, as on the clock.)
+    pub fn export_due<T: Transport>(&self, pipeline: &Pipeline<T>, end_ns: Option<u64>) {
+        let (Some(pinned), Some(end_ns)) = (self.pinned.as_ref().filter(|p| p.on_interval), end_ns)
+        else {
+            return;
+        };
+        let interval = (self.interval.as_nanos() as u64).max(1);
+        let mut aggregator = self.aggregator();
+        let since_zero = end_ns.saturating_sub(pinned.zero_ns);
+        if since_zero < pinned.next_ns.load(Ordering::Relaxed) {
+            return;
+        }
+        let due = since_zero / interval * interval;
+        pinned.next_ns.store(due + interval, Ordering::Relaxed);
+        let export = aggregator.collect(pinned.zero_ns + due);
+        drop(aggregator);
+        self.send(pipeline, export);
+    }
+
+    /// Exports what has been aggregated, one request per tenant: stamped now, or in a pinned run
+    /// with the latest instant recorded.
     pub fn export<T: Transport>(&self, pipeline: &Pipeline<T>) {
-        let export = self.aggregator().collect(super::unix_now_ns());
+        let mut aggregator = self.aggregator();
+        let now_ns = match &self.pinned {
+            Some(pinned) => pinned
+                .latest_ns
+                .load(Ordering::Relaxed)
+                .max(aggregator.window_start_ns()),
+            None => super::unix_now_ns(),
+        };
+        let export = aggregator.collect(now_ns);
+        drop(aggregator);
+        self.send(pipeline, export);
+    }
+
+    fn send<T: Transport>(
+        &self,
+        pipeline: &Pipeline<T>,
+        export: Option<crate::generate::metrics::MetricsExport>,
+    ) {
         let Some(export) = export else { return };
         self.exports.fetch_add(1, Ordering::Relaxed);
         let requests = metrics_requests(&export, &self.resource);

@@ -105,6 +105,7 @@ pub(super) fn work<T: Transport>(
     let mut iteration = Iteration::default();
     let mut totals = Totals::default();
     let mut published = Totals::default();
+    let mut idle = Idle::new(settings.pinned_start_ns.is_some());
     'chunks: loop {
         let next = {
             let receiver = chunks.lock().unwrap_or_else(|e| e.into_inner());
@@ -114,7 +115,9 @@ pub(super) fn work<T: Transport>(
                 Err(mpsc::TryRecvError::Empty) => {
                     drop(receiver);
                     // Nothing to do right now: nothing should sit in a buffer meanwhile.
-                    requests.flush(&out);
+                    if idle.clock_driven() {
+                        requests.flush(&out);
+                    }
                     chunks.lock().unwrap_or_else(|e| e.into_inner()).recv().ok()
                 }
             }
@@ -131,7 +134,9 @@ pub(super) fn work<T: Transport>(
                 shared.stop.store(true, Ordering::Relaxed);
                 break 'chunks;
             }
-            if settings.backfill.is_none() && !wait_for(shared, due, &mut requests, &mut totals) {
+            if settings.backfill.is_none()
+                && !wait_for(shared, due, &mut idle, &mut requests, &mut totals)
+            {
                 break 'chunks;
             }
             let (plan, encoder) = choose(shared, scenario_pick.as_ref(), due.index);
@@ -156,6 +161,7 @@ pub(super) fn work<T: Transport>(
                 }
             }
             if let Some(metrics) = shared.metrics {
+                metrics.export_due(shared.pipeline, settings.backfill.is_none().then_some(end));
                 metrics.record(
                     plan,
                     &mut iteration,
@@ -187,7 +193,7 @@ pub(super) fn work<T: Transport>(
         }
         publish(shared.live, &mut published, &totals);
         let deadline = Instant::now().checked_sub(MAX_BATCH_AGE);
-        if let Some(deadline) = deadline {
+        if let Some(deadline) = deadline.filter(|_| idle.clock_driven()) {
             requests.flush_opened_before(deadline, &out);
         }
     }
@@ -197,11 +203,12 @@ pub(super) fn work<T: Transport>(
     totals
 }
 
-/// Waits for `due`'s instant, sending what `requests` holds first if the wait is long, and
+/// Waits for `due`'s instant, sending what `requests` holds first when `idle` says so, and
 /// noting how late it is if it is overdue; `false` if the run stopped meanwhile.
 fn wait_for<T: Transport>(
     shared: &Shared<T>,
     due: Due,
+    idle: &mut Idle,
     requests: &mut Requests,
     totals: &mut Totals,
 ) -> bool {
@@ -210,7 +217,7 @@ fn wait_for<T: Transport>(
     if let Some(at) = at {
         totals.behind = totals.behind.max(now.saturating_duration_since(at));
     }
-    if at.is_none_or(|at| at.saturating_duration_since(now) > IDLE) {
+    if at.is_none_or(|at| idle.before(due.offset, at)) {
         let out = Out {
             pipeline: shared.pipeline,
             tenants: shared.tenants,
@@ -218,6 +225,46 @@ fn wait_for<T: Transport>(
         requests.flush(&out);
     }
     shared.interrupt.sleep_until(at, &|| shared.keep_going())
+}
+
+/// When a worker sends what it holds besides full requests: by the clock (before a wait longer
+/// than [`IDLE`], when it finds no work, and once a request is [`MAX_BATCH_AGE`] old), or, in a
+/// run whose start is pinned, by the schedule alone, so its requests are the same every time:
+/// before an iteration due [`IDLE`] after the previous one or [`MAX_BATCH_AGE`] after the last
+/// send, which is what the clock does when the run keeps to its schedule.
+struct Idle {
+    pinned: bool,
+    last_due: Duration,
+    last_flush: Duration,
+}
+
+impl Idle {
+    fn new(pinned: bool) -> Idle {
+        Idle {
+            pinned,
+            last_due: Duration::ZERO,
+            last_flush: Duration::ZERO,
+        }
+    }
+
+    /// Whether the clock-driven sends apply.
+    fn clock_driven(&self) -> bool {
+        !self.pinned
+    }
+
+    /// Whether to send what is held before waiting for the iteration due at `offset`, `at`.
+    fn before(&mut self, offset: Duration, at: Instant) -> bool {
+        if !self.pinned {
+            return at.saturating_duration_since(Instant::now()) > IDLE;
+        }
+        let send = offset.saturating_sub(self.last_due) > IDLE
+            || offset.saturating_sub(self.last_flush) >= MAX_BATCH_AGE;
+        self.last_due = offset;
+        if send {
+            self.last_flush = offset;
+        }
+        send
+    }
 }
 
 /// A worker's requests in the making: its spans, and its log records when logs are on.
@@ -307,6 +354,8 @@ fn end_ns<T: Transport>(shared: &Shared<T>, offset: Duration) -> u64 {
             window_start(shared.started_unix_ns, window) + offset.as_nanos() as u64
         }
         (None, Some(_)) => shared.started_unix_ns + offset.as_nanos() as u64,
+        // Unpaced: every offset is 0; a pinned run's traces all end at its start.
+        (None, None) if settings.pinned_start_ns.is_some() => shared.started_unix_ns,
         (None, None) => unix_now_ns(),
     }
 }
@@ -330,4 +379,29 @@ fn publish(live: &Live, published: &mut Totals, totals: &Totals) {
         totals.error_spans,
         &mut published.error_spans,
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_pinned_worker_sends_by_the_schedule_before_a_gap_or_once_a_second() {
+        let ms = Duration::from_millis;
+        let now = Instant::now();
+        let mut idle = Idle::new(true);
+        assert!(!idle.clock_driven());
+        // Steady 10 ms gaps: nothing until a second of schedule has passed since the last send.
+        let sends: Vec<u64> = (0..=250)
+            .map(|i| i * 10)
+            .filter(|t| idle.before(ms(*t), now))
+            .collect();
+        assert_eq!(sends, [1000, 2000]);
+        // A gap longer than IDLE sends before the wait; a shorter one does not.
+        assert!(idle.before(ms(2500 + IDLE.as_millis() as u64 + 1), now));
+        assert!(!idle.before(ms(2600), now));
+        // By the clock, an iteration due now is no reason to send.
+        assert!(Idle::new(false).clock_driven());
+        assert!(!Idle::new(false).before(ms(0), Instant::now()));
+    }
 }
