@@ -8,7 +8,7 @@
 //! whose traces would last longer than [`MAX_TRACE_DURATION_MS`] (one day, a generous bound for an
 //! agent's turn), pointing at the value that breaks it. Latency tails cannot be bounded from the
 //! scenario (a log-normal has no maximum), so the generator also clamps every sampled duration to
-//! the same limit and saturates its sums ([`crate::generate`]); the check here is what keeps such
+//! the same limit and saturates its sums (the trace synthesis); the check here is what keeps such
 //! clamping rare.
 //!
 //! Estimating at the tails (p99.9 latencies) was the rejected alternative: multiplied by a count's
