@@ -32,3 +32,4 @@ pub mod scenario;
 pub mod schema;
 pub mod sink;
 pub mod workload;
+pub mod yaml;

@@ -32,9 +32,9 @@ mod schema;
 use crate::generate::{LatencySampler, Sampler, is_integer_attribute};
 use crate::scenario::{
     AttributeValue, Decoded, Diagnostic, Diagnostics, Distribution, Severity, SourceMap, Step,
-    yaml::Mark,
 };
 use crate::schema::Schema;
+use crate::yaml::Mark;
 use rand::SeedableRng;
 use rand_pcg::Pcg64Mcg;
 

@@ -5,19 +5,17 @@
 //! binary works on its own, wherever it is copied; the original looked beside its own source files.
 
 mod decode;
-mod diagnostic;
 pub mod format;
 pub mod json_schema;
 mod model;
 mod source_map;
 mod span_type;
 mod traffic;
-pub mod yaml;
 
+pub use crate::yaml::{Diagnostic, Diagnostics, Severity, nearest};
 pub use decode::{
     DEFAULT_DISTRIBUTION_COUNT_MAX, Decoded, LoadOptions, decode, decode_located, worst_case_spans,
 };
-pub use diagnostic::{Diagnostic, Diagnostics, Severity, nearest};
 pub use format::accepted_keys;
 pub use model::*;
 pub use source_map::{SourceMap, StepSource};
@@ -123,7 +121,7 @@ impl ScenarioFile {
             LoadError::Invalid(Diagnostics(vec![Diagnostic {
                 severity: Severity::Error,
                 file: display.clone(),
-                mark: Some(yaml::Mark { line, column }),
+                mark: Some(crate::yaml::Mark { line, column }),
                 path: String::new(),
                 message: "the file is not UTF-8 text".into(),
                 help: Some("save it as UTF-8".into()),
