@@ -6,7 +6,9 @@
 //! [`super::format`] (which also generate the JSON Schema), so "unknown key" suggestions always come
 //! from the keys valid at that very place and there is no second list of keys to drift out of date.
 //! As it reads, it records where each step and key was written ([`SourceMap`]) for the checks that
-//! run after decoding.
+//! run after decoding. The tree, the diagnostics and the generic mapping reader are the
+//! located-YAML reader's (`crate::yaml`), shared with the schema decoder; a scenario is read under
+//! its [`Policy::Refuse`]: a value of the wrong shape or an unknown key is an error.
 
 use super::format::{self, Key, Mapping, Range, Shape};
 use super::model::*;

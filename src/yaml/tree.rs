@@ -371,6 +371,45 @@ mod tests {
     }
 
     #[test]
+    fn a_literal_is_the_value_as_written_without_its_nulls() {
+        let node = parse("{a: [1, ~, x], b: ~, 3: {c: 2.5, d: true}}").unwrap();
+        assert_eq!(
+            node.literal(),
+            Some(Literal::Map(vec![
+                (
+                    "a".into(),
+                    Literal::List(vec![Literal::Int(1), Literal::Str("x".into())])
+                ),
+                (
+                    "3".into(),
+                    Literal::Map(vec![
+                        ("c".into(), Literal::Float(2.5)),
+                        ("d".into(), Literal::Bool(true))
+                    ])
+                ),
+            ]))
+        );
+        assert_eq!(parse("~").unwrap().literal(), None);
+    }
+
+    #[test]
+    fn values_are_shown_as_written_and_long_strings_cut() {
+        let shown: Vec<String> = ["\"say \\\"hi\\\"\"", "2.5", "[1]", "y".repeat(50).as_str()]
+            .iter()
+            .map(|t| parse(t).unwrap().show())
+            .collect();
+        assert_eq!(
+            shown,
+            [
+                "\"say \\\"hi\\\"\"".to_string(),
+                "2.5".into(),
+                "a list".into(),
+                format!("\"{}…\"", "y".repeat(40)),
+            ]
+        );
+    }
+
+    #[test]
     fn empty_document_is_null() {
         assert_eq!(parse("").unwrap().value, Value::Null);
     }
