@@ -1128,6 +1128,16 @@ status_schema:
     }
 
     #[test]
+    fn a_syntax_error_is_worded_as_for_a_scenario() {
+        let found = errors("a: 1\na: 2\n");
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(
+            found[0].ends_with(": : duplicate key `a`: each key may appear once in a mapping"),
+            "{found:?}"
+        );
+    }
+
+    #[test]
     fn every_problem_is_reported_at_once() {
         let text = "x_attributes:\n  a: {type: integer}\n  b: {type: int, default: x}\nspan_names:\n  s: {span_kind: FOO}\n";
         let d = parse(text, "s.yaml").unwrap_err();
