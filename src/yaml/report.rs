@@ -21,6 +21,9 @@ pub enum Policy {
     Ignore,
 }
 
+/// A mapping's entries as names: each key's text, the key node and the value.
+pub type Entries<'n> = Vec<(String, &'n Node, &'n Node)>;
+
 /// The diagnostics of one file.
 pub struct Report<'a> {
     file: &'a str,
@@ -187,13 +190,7 @@ impl<'a> Report<'a> {
 
     /// The entries of a mapping whose keys are names (a number or boolean key is read as its
     /// text); null is an empty mapping. `None`, once reported as not `what`, for anything else.
-    #[allow(clippy::type_complexity)]
-    pub fn entries<'n>(
-        &mut self,
-        node: &'n Node,
-        path: &str,
-        what: &str,
-    ) -> Option<Vec<(String, &'n Node, &'n Node)>> {
+    pub fn entries<'n>(&mut self, node: &'n Node, path: &str, what: &str) -> Option<Entries<'n>> {
         match &node.value {
             Value::Null => Some(Vec::new()),
             Value::Map(entries) => {
