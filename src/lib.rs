@@ -11,14 +11,14 @@
 //!          → otlp (records → OTLP messages → transport) ← workload (pacing, the run loop)
 //! ```
 //!
-//! Both YAML formats, scenarios and the semantic-conventions schema (`schema`), are read with one
-//! located-YAML reader (`yaml`: the tree, diagnostics with source lines, typed fields), which sits
-//! below both and imports neither.
-//!
 //! The model knows nothing of OTLP, the generator nothing of transports, and transports nothing of
 //! scenarios. The alternative of building spans through an OpenTelemetry SDK was rejected: the
 //! simulator must set exact timestamps, ids and statuses, and an SDK pipeline would cost most of
 //! the time per span.
+//!
+//! Both YAML formats, scenarios and the semantic-conventions schema (`schema`), are read with one
+//! located-YAML reader (`yaml`: the tree, diagnostics with source lines, typed fields), which sits
+//! below both and imports neither.
 #![forbid(unsafe_code)]
 
 pub mod check;
