@@ -17,6 +17,10 @@
 //! types of the scenario model (`Literal` and `SpanKind`) that the generator hands through. The alternative of building spans through an OpenTelemetry SDK was rejected: the
 //! simulator must set exact timestamps, ids and statuses, and an SDK pipeline would cost most of
 //! the time per span.
+//!
+//! Both YAML formats, scenarios and the semantic-conventions schema (`schema`), are read with one
+//! located-YAML reader (`yaml`: the tree, diagnostics with source lines, typed fields), which sits
+//! below both and imports neither.
 #![forbid(unsafe_code)]
 
 pub mod check;
@@ -35,3 +39,4 @@ pub mod scenario;
 pub mod schema;
 pub mod sink;
 pub mod workload;
+pub mod yaml;

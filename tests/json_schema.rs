@@ -9,7 +9,7 @@ mod common;
 use common::{bin, judge_script, manifest_dir};
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
-use telemetry_simulator::scenario::yaml::{self, Node};
+use telemetry_simulator::yaml::{self, Node};
 
 fn to_json(node: &Node) -> Value {
     match &node.value {

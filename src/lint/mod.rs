@@ -31,10 +31,10 @@ mod schema;
 
 use crate::generate::{LatencySampler, Sampler, is_integer_attribute};
 use crate::scenario::{
-    AttributeValue, Decoded, Diagnostic, Diagnostics, Distribution, Severity, SourceMap, Step,
-    yaml::Mark,
+    AttributeValue, Decoded, Diagnostics, Distribution, Severity, SourceMap, Step,
 };
 use crate::schema::Schema;
+use crate::yaml::{Mark, Policy, Report};
 use rand::SeedableRng;
 use rand_pcg::Pcg64Mcg;
 
@@ -64,8 +64,7 @@ pub struct LintContext<'a> {
 pub fn lint(decoded: &Decoded, context: &LintContext) -> Diagnostics {
     let mut out = Findings {
         context,
-        lines: context.text.lines().collect(),
-        found: Vec::new(),
+        report: Report::new(context.file, context.text, Policy::Refuse),
     };
     let steps = decoded.scenario.root.walk();
     let source = &decoded.source_map;
@@ -77,16 +76,13 @@ pub fn lint(decoded: &Decoded, context: &LintContext) -> Diagnostics {
         schema::attributes(&mut out, source, i, step);
         cardinality(&mut out, source, i, step);
     }
-    let mut found = Diagnostics(out.found);
-    found.0.sort_by_key(|d| d.mark.map(|m| (m.line, m.column)));
-    found
+    out.report.finish()
 }
 
-/// Collects diagnostics with their source lines.
+/// Collects diagnostics with their source lines (the located-YAML reader's collector).
 struct Findings<'a> {
     context: &'a LintContext<'a>,
-    lines: Vec<&'a str>,
-    found: Vec<Diagnostic>,
+    report: Report<'a>,
 }
 
 impl Findings<'_> {
@@ -98,18 +94,7 @@ impl Findings<'_> {
         message: String,
         help: Option<String>,
     ) {
-        let source_line = mark
-            .and_then(|m| self.lines.get((m.line as usize).checked_sub(1)?))
-            .map(|l| l.to_string());
-        self.found.push(Diagnostic {
-            severity,
-            file: self.context.file.to_string(),
-            mark,
-            path: path.to_string(),
-            message,
-            help,
-            source_line,
-        });
+        self.report.push(severity, mark, path, message, help);
     }
 }
 

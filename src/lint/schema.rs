@@ -118,7 +118,7 @@ pub(super) fn attributes(out: &mut Findings, source: &SourceMap, index: usize, s
 fn check_value(
     out: &mut Findings,
     path: &str,
-    mark: crate::scenario::yaml::Mark,
+    mark: crate::yaml::Mark,
     key: &str,
     value: &AttributeValue,
     def: &AttributeDef,

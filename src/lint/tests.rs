@@ -1,5 +1,5 @@
 use super::*;
-use crate::scenario::{LoadOptions, decode_located};
+use crate::scenario::{Diagnostic, LoadOptions, decode_located};
 
 fn findings(yaml: &str) -> Diagnostics {
     let decoded = decode_located(yaml, "t.yaml", "t", &LoadOptions::default())

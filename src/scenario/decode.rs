@@ -6,14 +6,15 @@
 //! [`super::format`] (which also generate the JSON Schema), so "unknown key" suggestions always come
 //! from the keys valid at that very place and there is no second list of keys to drift out of date.
 //! As it reads, it records where each step and key was written ([`SourceMap`]) for the checks that
-//! run after decoding.
+//! run after decoding. The tree, the diagnostics and the generic mapping reader are the
+//! located-YAML reader's (`crate::yaml`), shared with the schema decoder; a scenario is read under
+//! its [`Policy::Refuse`]: a value of the wrong shape or an unknown key is an error.
 
-use super::diagnostic::{Diagnostic, Diagnostics, Severity, nearest};
 use super::format::{self, Key, Mapping, Range, Shape};
 use super::model::*;
 use super::source_map::{SourceMap, StepSource};
 use super::span_type::{SpanType, normalize_prefix};
-use super::yaml::{Mark, Node, Value};
+use crate::yaml::{self, Diagnostics, Mark, Node, Policy, Report, Severity, Value, join, nearest};
 
 /// Settings that change how a file is read.
 #[derive(Clone, Debug)]
@@ -87,34 +88,20 @@ pub fn decode_located(
     options: &LoadOptions,
 ) -> Result<Decoded, Diagnostics> {
     let mut decoder = Decoder {
-        file,
-        lines: text.lines().collect(),
+        report: Report::new(file, text, Policy::Refuse),
         prefix: &options.prefix,
-        diagnostics: Vec::new(),
         source_map: SourceMap::default(),
         #[cfg(test)]
         asked: Vec::new(),
     };
-    let scenario = match super::yaml::parse(text) {
-        Ok(node) => decoder.scenario(&node, name, options),
-        Err(error) => {
-            decoder.push(
-                Severity::Error,
-                error.mark,
-                "",
-                plain_syntax_message(&error.message),
-                None,
-            );
-            None
-        }
+    let scenario = match decoder.report.parse() {
+        Some(node) => decoder.scenario(&node, name, options),
+        None => None,
     };
     if let Some(scenario) = &scenario {
         decoder.check_timing(&scenario.root);
     }
-    let mut diagnostics = Diagnostics(decoder.diagnostics);
-    diagnostics
-        .0
-        .sort_by_key(|d| d.mark.map(|m| (m.line, m.column)));
+    let diagnostics = decoder.report.finish();
     match scenario {
         Some(scenario) if !diagnostics.has_errors() => Ok(Decoded {
             scenario,
@@ -125,38 +112,13 @@ pub fn decode_located(
     }
 }
 
-/// The YAML crate's messages, reworded where they speak of its own settings.
-fn plain_syntax_message(message: &str) -> String {
-    if let Some(key) = message.strip_prefix("duplicate mapping key: ") {
-        let key = key.split(',').next().unwrap_or(key).trim();
-        return format!("duplicate key `{key}`: each key may appear once in a mapping");
-    }
-    if message.contains("budget breached") || message.contains("recursion limit") {
-        return format!(
-            "the document is too large or too deeply nested once its anchors and aliases are expanded \
-             (at most 64 levels and 200,000 nodes; {message})"
-        );
-    }
-    message.to_string()
-}
-
 struct Decoder<'a> {
-    file: &'a str,
-    lines: Vec<&'a str>,
+    report: Report<'a>,
     prefix: &'a str,
-    diagnostics: Vec<Diagnostic>,
     source_map: SourceMap,
     /// Every (mapping, key) the decoder asked for, to prove it reads every key of the tables.
     #[cfg(test)]
     asked: Vec<(&'static str, &'static str)>,
-}
-
-fn join(path: &str, key: &str) -> String {
-    if path.is_empty() {
-        key.to_string()
-    } else {
-        format!("{path}.{key}")
-    }
 }
 
 /// Whether `node` is a mapping with the key `name`.
@@ -169,30 +131,25 @@ fn has_key(node: &Node, name: &str) -> bool {
     }
 }
 
-/// The entries of one mapping, with what has been read so far.
+/// One mapping of the document and the tables whose keys are valid in it (a distribution adds
+/// its parameters' table).
 struct Fields<'n> {
-    path: String,
-    mark: Mark,
-    entries: Vec<Entry<'n>>,
-    /// The tables whose keys are valid here (a distribution adds its parameters' table).
+    entries: yaml::Fields<'n>,
     mappings: Vec<&'static Mapping>,
 }
 
-struct Entry<'n> {
-    key: Option<String>,
-    key_mark: Mark,
-    value: &'n Node,
-    used: bool,
-}
-
 impl<'n> Fields<'n> {
+    fn path(&self) -> &str {
+        &self.entries.path
+    }
+
     /// The key whose canonical name is `name` in one of this mapping's tables.
     fn spec(&self, name: &str) -> Option<&'static Key> {
         let found = self.mappings.iter().find_map(|m| m.key(name));
         debug_assert!(
             found.is_some(),
             "`{name}` is read at {} but no table declares it",
-            self.path
+            self.path()
         );
         found
     }
@@ -214,23 +171,16 @@ impl<'n> Fields<'n> {
             spec.name(),
         ));
         let mut found: Option<(String, &'n Node)> = None;
-        for entry in self.entries.iter_mut().filter(|e| !e.used) {
-            let Some(key) = entry.key.as_deref() else {
-                continue;
-            };
-            if !spec.names.contains(&key) {
-                continue;
-            }
-            entry.used = true;
+        for (key, key_mark, value) in self.entries.take(spec.names) {
+            let path = join(self.path(), &key);
             match &found {
                 None => {
-                    let path = join(&self.path, key);
-                    d.source_map.keys.insert(path.clone(), entry.key_mark);
-                    found = Some((path, entry.value));
+                    d.source_map.keys.insert(path.clone(), key_mark);
+                    found = Some((path, value));
                 }
                 Some((first, _)) => d.error(
-                    entry.key_mark,
-                    &join(&self.path, key),
+                    key_mark,
+                    &path,
                     format!(
                         "`{key}` repeats `{}`: they are two spellings of one key; keep one",
                         first.rsplit('.').next().unwrap_or(first)
@@ -259,13 +209,11 @@ impl<'n> Fields<'n> {
 
     /// Marks every remaining key as read (after an error that makes them meaningless).
     fn skip_rest(&mut self) {
-        for entry in &mut self.entries {
-            entry.used = true;
-        }
+        self.entries.skip_rest();
     }
 
     fn has(&self, name: &str) -> bool {
-        self.entries.iter().any(|e| e.key.as_deref() == Some(name))
+        self.entries.has(name)
     }
 
     /// Reports every key that nothing took.
@@ -277,23 +225,7 @@ impl<'n> Fields<'n> {
             .collect();
         accepted.sort_unstable();
         accepted.dedup();
-        for entry in self.entries.iter().filter(|e| !e.used) {
-            match &entry.key {
-                Some(key) => {
-                    let help = nearest(key, accepted.iter().copied())
-                        .map(|n| format!("did you mean `{n}`?"))
-                        .or_else(|| Some(format!("valid keys here: {}", accepted.join(", "))));
-                    d.push(
-                        Severity::Error,
-                        Some(entry.key_mark),
-                        &join(&self.path, key),
-                        format!("unknown key `{key}`"),
-                        help,
-                    );
-                }
-                None => d.error(entry.key_mark, &self.path, "keys must be strings"),
-            }
-        }
+        self.entries.finish(&mut d.report, &accepted);
     }
 }
 
@@ -306,22 +238,11 @@ impl<'a> Decoder<'a> {
         message: impl Into<String>,
         help: Option<String>,
     ) {
-        let source_line = mark
-            .and_then(|m| self.lines.get((m.line as usize).checked_sub(1)?))
-            .map(|l| l.to_string());
-        self.diagnostics.push(Diagnostic {
-            severity,
-            file: self.file.to_string(),
-            mark,
-            path: path.to_string(),
-            message: message.into(),
-            help,
-            source_line,
-        });
+        self.report.push(severity, mark, path, message, help);
     }
 
     fn error(&mut self, mark: Mark, path: &str, message: impl Into<String>) {
-        self.push(Severity::Error, Some(mark), path, message, None);
+        self.report.error(mark, path, message);
     }
 
     /// Refuses values that would make a trace last longer than timestamps can hold sensibly
@@ -348,18 +269,11 @@ impl<'a> Decoder<'a> {
     }
 
     fn warn(&mut self, mark: Mark, path: &str, message: impl Into<String>) {
-        self.push(Severity::Warning, Some(mark), path, message, None);
+        self.report.warn(mark, path, message, None);
     }
 
     fn expected(&mut self, node: &Node, path: &str, what: &str) {
-        let found = match &node.value {
-            Value::Str(s) if s.chars().count() <= 40 => format!("\"{s}\""),
-            Value::Int(i) => i.to_string(),
-            Value::Float(f) => f.to_string(),
-            Value::Bool(b) => b.to_string(),
-            _ => node.kind().to_string(),
-        };
-        self.error(node.mark, path, format!("expected {what}, found {found}"));
+        self.report.expected(node, path, what);
     }
 
     fn fields<'n>(
@@ -368,28 +282,8 @@ impl<'a> Decoder<'a> {
         path: &str,
         mapping: &'static Mapping,
     ) -> Option<Fields<'n>> {
-        let entries = match &node.value {
-            Value::Map(entries) => entries,
-            _ => {
-                self.expected(node, path, "a mapping");
-                return None;
-            }
-        };
         Some(Fields {
-            path: path.to_string(),
-            mark: node.mark,
-            entries: entries
-                .iter()
-                .map(|(k, v)| Entry {
-                    key: match &k.value {
-                        Value::Str(s) => Some(s.clone()),
-                        _ => None,
-                    },
-                    key_mark: k.mark,
-                    value: v,
-                    used: false,
-                })
-                .collect(),
+            entries: yaml::Fields::read(&mut self.report, node, path)?,
             mappings: vec![mapping],
         })
     }
@@ -506,27 +400,6 @@ impl<'a> Decoder<'a> {
         }
     }
 
-    fn strings(&mut self, node: &Node, path: &str) -> Vec<String> {
-        match &node.value {
-            Value::Null => Vec::new(),
-            Value::Seq(items) => items
-                .iter()
-                .enumerate()
-                .filter_map(|(i, item)| match &item.value {
-                    Value::Str(s) => Some(s.clone()),
-                    _ => {
-                        self.expected(item, &format!("{path}[{i}]"), "a string");
-                        None
-                    }
-                })
-                .collect(),
-            _ => {
-                self.expected(node, path, "a list of strings");
-                Vec::new()
-            }
-        }
-    }
-
     fn numbers(&mut self, node: &Node, path: &str, range: Range) -> Vec<f64> {
         match &node.value {
             Value::Seq(items) => items
@@ -611,7 +484,7 @@ impl<'a> Decoder<'a> {
             .unwrap_or_else(|| "unnamed".into());
         let description = self.text(&mut f, "description").unwrap_or_default();
         let tags = match f.take(self, "tags") {
-            Some((path, node)) => self.strings(node, &path),
+            Some((path, node)) => self.report.strings(node, &path),
             None => Vec::new(),
         };
         let repeat_count = self.integer_or(&mut f, "repeat_count", 1) as u64;
@@ -622,7 +495,7 @@ impl<'a> Decoder<'a> {
         let traffic = self.traffic(&mut f);
         let root = f.take(self, "root");
         let spans = f.take(self, "spans");
-        let document_mark = f.mark;
+        let document_mark = f.entries.mark;
         f.finish(self);
 
         let root = match (root, spans) {
@@ -909,7 +782,7 @@ impl<'a> Decoder<'a> {
                 if low > high {
                     self.error(
                         node.mark,
-                        &f.path,
+                        f.path(),
                         format!("uniform needs low ≤ high, found {low} > {high}"),
                     );
                 }
@@ -947,7 +820,7 @@ impl<'a> Decoder<'a> {
 
     fn categorical(&mut self, f: &mut Fields, name_node: &Node) -> Option<Distribution> {
         let Some((path, values)) = f.take(self, "values") else {
-            self.error(name_node.mark, &f.path, "categorical needs `values`");
+            self.error(name_node.mark, f.path(), "categorical needs `values`");
             return None;
         };
         let weights_given = f.take(self, "weights");
@@ -1029,7 +902,7 @@ impl<'a> Decoder<'a> {
 
     fn mixture(&mut self, f: &mut Fields, name_node: &Node) -> Option<Distribution> {
         let Some((path, node)) = f.take(self, "components") else {
-            self.error(name_node.mark, &f.path, "mixture needs `components`");
+            self.error(name_node.mark, f.path(), "mixture needs `components`");
             return None;
         };
         let Value::Seq(items) = &node.value else {
@@ -1084,7 +957,9 @@ impl<'a> Decoder<'a> {
                 };
                 let mut model =
                     ErrorModel::with_rate(self.number_or(&mut f, "rate", DEFAULT_ERROR_RATE));
-                let types = f.take(self, "types").map(|(p, n)| (self.strings(n, &p), n));
+                let types = f
+                    .take(self, "types")
+                    .map(|(p, n)| (self.report.strings(n, &p), n));
                 let weight_range = f.range("type_weights");
                 let weights = f
                     .take(self, "type_weights")
@@ -1132,7 +1007,7 @@ impl<'a> Decoder<'a> {
                     (None, None) => {}
                 }
                 if let Some((p, n)) = f.take(self, "retryable_types") {
-                    model.retryable_types = self.strings(n, &p);
+                    model.retryable_types = self.report.strings(n, &p);
                 }
                 if let Some((p, n)) = f.take(self, "propagation") {
                     model.propagation = match &n.value {
@@ -1430,19 +1305,17 @@ root:
     #[test]
     fn the_decoder_reads_exactly_the_keys_the_format_declares() {
         let mut decoder = Decoder {
-            file: "t.yaml",
-            lines: Vec::new(),
+            report: Report::new("t.yaml", EVERY_MAPPING, Policy::Refuse),
             prefix: "vendor",
-            diagnostics: Vec::new(),
             source_map: SourceMap::default(),
             asked: Vec::new(),
         };
-        let node = crate::scenario::yaml::parse(EVERY_MAPPING).unwrap();
+        let node = crate::yaml::parse(EVERY_MAPPING).unwrap();
         let scenario = decoder.scenario(&node, "every_mapping", &LoadOptions::default());
         assert!(
-            scenario.is_some() && decoder.diagnostics.is_empty(),
+            scenario.is_some() && decoder.report.diagnostics().is_empty(),
             "{:?}",
-            decoder.diagnostics
+            decoder.report.diagnostics()
         );
         for mapping in format::mappings() {
             for key in mapping.keys {

@@ -5,7 +5,6 @@
 //! binary works on its own, wherever it is copied; the original looked beside its own source files.
 
 mod decode;
-mod diagnostic;
 pub mod format;
 pub mod json_schema;
 mod model;
@@ -13,13 +12,12 @@ mod source_map;
 mod span_type;
 pub mod timing;
 mod traffic;
-pub mod yaml;
 
+pub use crate::yaml::{Diagnostic, Diagnostics, Severity, nearest};
 pub use decode::{
     DEFAULT_DISTRIBUTION_COUNT_MAX, Decoded, LoadOptions, MAX_ATTRIBUTE_NESTING, decode,
     decode_located, worst_case_spans,
 };
-pub use diagnostic::{Diagnostic, Diagnostics, Severity, nearest};
 pub use format::accepted_keys;
 pub use model::*;
 pub use source_map::{SourceMap, StepSource};
@@ -127,7 +125,7 @@ impl ScenarioFile {
             LoadError::Invalid(Diagnostics(vec![Diagnostic {
                 severity: Severity::Error,
                 file: display.clone(),
-                mark: Some(yaml::Mark { line, column }),
+                mark: Some(crate::yaml::Mark { line, column }),
                 path: String::new(),
                 message: "the file is not UTF-8 text".into(),
                 help: Some("save it as UTF-8".into()),

@@ -8,7 +8,7 @@
 //! key it took. Storing a mark inside every model type was the rejected alternative: every
 //! constructor, test and comparison would have to carry positions that generation never reads.
 
-use super::yaml::Mark;
+use crate::yaml::Mark;
 use std::collections::HashMap;
 
 #[derive(Clone, Debug, Default, PartialEq)]

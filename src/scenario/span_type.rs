@@ -5,6 +5,7 @@
 //! span name was rejected for that reason; an unknown type is an error with a suggestion, where the
 //! original silently turned it into the root type.
 
+pub use crate::yaml::namespace::{YAML_PREFIX, normalize_prefix};
 use std::fmt;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -29,9 +30,6 @@ pub enum SpanKind {
     Server,
     Client,
 }
-
-/// The default namespace written in scenario files; rewritten to the configured prefix.
-pub const YAML_PREFIX: &str = "vendor";
 
 impl SpanType {
     pub const ALL: [SpanType; 11] = [
@@ -116,17 +114,6 @@ impl SpanType {
 impl fmt::Display for SpanType {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.suffix())
-    }
-}
-
-/// Rewrites a `vendor.`-prefixed key or metric name to the configured prefix.
-pub fn normalize_prefix(key: &str, prefix: &str) -> String {
-    match key
-        .strip_prefix(YAML_PREFIX)
-        .and_then(|r| r.strip_prefix('.'))
-    {
-        Some(rest) if prefix != YAML_PREFIX => format!("{prefix}.{rest}"),
-        _ => key.to_string(),
     }
 }
 

@@ -1,14 +1,15 @@
 //! Reads a located YAML tree into a [`Schema`], checking the keys it knows and ignoring the rest.
 //!
-//! The walk is by hand over [`Node`], like the scenario decoder, so every problem comes with its
-//! line, column and key path and one pass reports them all. Unlike scenarios, the decoder is
-//! lenient: a schema file the original tool accepted must load and mean what it meant there, and
-//! every file the original ever shipped has mistakes in it (lists and strings where an attribute
-//! definition belongs, a default of the wrong type, ...). So each problem the original lived with
-//! is a **warning** that says what was done with the value (ignored, kept as written, ...), and
-//! only what the original refused too (a YAML syntax error, a document that is not a mapping, an
-//! unknown span kind) is an error. `validate --strict` turns the warnings into errors; refusing
-//! them always was rejected because it made every real schema file unusable.
+//! The walk is by hand over [`Node`] with the located-YAML reader the scenario decoder uses too
+//! (`crate::yaml`), so every problem comes with its line, column and key path and one pass reports
+//! them all. Unlike scenarios, the decoder is lenient: a schema file the original tool accepted
+//! must load and mean what it meant there, and every file the original ever shipped has mistakes
+//! in it (lists and strings where an attribute definition belongs, a default of the wrong type,
+//! ...). So each problem the original lived with is a **warning** that says what was done with the
+//! value (ignored, kept as written, ...), the reader's [`Policy::Ignore`], and only what the
+//! original refused too (a YAML syntax error, a document that is not a mapping, an unknown span
+//! kind) is an error. `validate --strict` turns the warnings into errors; refusing them always was
+//! rejected because it made every real schema file unusable.
 //!
 //! Unknown top-level sections (`lineage`, `*_model`, `*_span_spec`) are documentation and are
 //! skipped silently, unless the name is a near miss of a key the simulator reads. Inside attribute,
@@ -19,28 +20,23 @@ use super::{
     AttributeDef, AttributeType, Category, DEFAULT_VERSION, Kind, MetricDef, Requirement, Schema,
     Section, SpanDef,
 };
-use crate::scenario::yaml::{self, Mark, Node, Value};
-use crate::scenario::{Diagnostic, Diagnostics, Literal, Severity, nearest};
+use crate::yaml::{
+    Diagnostics, Literal, Mark, Node, Policy, Report, Severity, Value, join, nearest,
+};
 
 /// Decodes schema `text`, read from `file`.
 pub(super) fn decode(text: &str, file: &str) -> Result<Schema, Diagnostics> {
     let mut d = Decoder {
-        file,
-        lines: text.lines().collect(),
-        diagnostics: Vec::new(),
+        report: Report::new(file, text, Policy::Ignore),
     };
     let mut schema = Schema {
         source: file.to_string(),
         ..Schema::default()
     };
-    match yaml::parse(text) {
-        Ok(node) => d.document(&node, &mut schema),
-        Err(error) => d.push(Severity::Error, error.mark, "", error.message, None),
+    if let Some(node) = d.report.parse() {
+        d.document(&node, &mut schema);
     }
-    let mut diagnostics = Diagnostics(d.diagnostics);
-    diagnostics
-        .0
-        .sort_by_key(|d| d.mark.map(|m| (m.line, m.column)));
+    let diagnostics = d.report.finish();
     if diagnostics.has_errors() {
         return Err(diagnostics);
     }
@@ -49,33 +45,7 @@ pub(super) fn decode(text: &str, file: &str) -> Result<Schema, Diagnostics> {
 }
 
 struct Decoder<'a> {
-    file: &'a str,
-    lines: Vec<&'a str>,
-    diagnostics: Vec<Diagnostic>,
-}
-
-fn join(path: &str, key: &str) -> String {
-    if path.is_empty() {
-        key.to_string()
-    } else {
-        format!("{path}.{key}")
-    }
-}
-
-/// A node as it appears in a "found …" message.
-fn show(node: &Node) -> String {
-    match &node.value {
-        // A long text (a section-level `note`) is cut: the location already points at it.
-        Value::Str(s) if s.chars().count() > 40 => {
-            let start: String = s.chars().take(40).collect();
-            format!("{:?}", format!("{start}…"))
-        }
-        Value::Str(s) => format!("{s:?}"),
-        Value::Int(i) => i.to_string(),
-        Value::Float(f) => f.to_string(),
-        Value::Bool(b) => b.to_string(),
-        Value::Null | Value::Seq(_) | Value::Map(_) => node.kind().to_string(),
-    }
+    report: Report<'a>,
 }
 
 /// The top-level keys read, besides the `*_attributes` sections: a near miss of one is a warning.
@@ -132,113 +102,17 @@ const TYPE_ALIASES: [(&str, AttributeType); 9] = [
 ];
 
 impl<'a> Decoder<'a> {
-    fn push(
-        &mut self,
-        severity: Severity,
-        mark: Option<Mark>,
-        path: &str,
-        message: String,
-        help: Option<String>,
-    ) {
-        let source_line = mark
-            .and_then(|m| self.lines.get((m.line as usize).checked_sub(1)?))
-            .map(|l| l.to_string());
-        self.diagnostics.push(Diagnostic {
-            severity,
-            file: self.file.to_string(),
-            mark,
-            path: path.to_string(),
-            message,
-            help,
-            source_line,
-        });
-    }
-
+    /// An error at `node`: what the original refused too.
     fn error(&mut self, node: &Node, path: &str, message: impl Into<String>, help: Option<String>) {
-        self.push(Severity::Error, Some(node.mark), path, message.into(), help);
-    }
-
-    fn warn(&mut self, mark: Mark, path: &str, message: impl Into<String>, help: Option<String>) {
-        self.push(Severity::Warning, Some(mark), path, message.into(), help);
-    }
-
-    /// Warns that `node` is not `what` and was ignored (the original ignored it too, or failed
-    /// later when it used it).
-    fn expected(&mut self, node: &Node, path: &str, what: &str) {
-        let help = match (&node.value, what) {
-            (Value::Int(_) | Value::Float(_) | Value::Bool(_), "a string") => Some(format!(
-                "quote it: \"{}\"",
-                node.scalar_text().unwrap_or_default()
-            )),
-            _ => None,
-        };
-        self.warn(
-            node.mark,
-            path,
-            format!("expected {what}, found {}; ignored", show(node)),
-            help,
-        );
+        self.report
+            .push(Severity::Error, Some(node.mark), path, message, help);
     }
 
     /// Warns about each key of `entries` not in `known`, with the nearest known key if any.
     fn unknown_keys(&mut self, entries: &[(String, &Node, &Node)], path: &str, known: &[&str]) {
         for (key, key_node, _) in entries {
-            if known.contains(&key.as_str()) {
-                continue;
-            }
-            let help = match nearest(key, known.iter().copied()) {
-                Some(near) => format!("did you mean `{near}`?"),
-                None => format!("the keys read here are {}", known.join(", ")),
-            };
-            self.warn(
-                key_node.mark,
-                &join(path, key),
-                format!("unknown key `{key}`; ignored"),
-                Some(help),
-            );
-        }
-    }
-
-    /// The entries of a mapping node; `None` (after reporting) if it is something else. Null is an
-    /// empty mapping.
-    fn mapping<'n>(
-        &mut self,
-        node: &'n Node,
-        path: &str,
-        what: &str,
-    ) -> Option<Vec<(String, &'n Node, &'n Node)>> {
-        match &node.value {
-            Value::Null => Some(Vec::new()),
-            Value::Map(entries) => {
-                let mut out = Vec::with_capacity(entries.len());
-                for (key, value) in entries {
-                    match key.scalar_text() {
-                        Some(text) => out.push((text, key, value)),
-                        None => self.error(
-                            key,
-                            path,
-                            format!("keys must be names, found {}", key.kind()),
-                            None,
-                        ),
-                    }
-                }
-                Some(out)
-            }
-            _ => {
-                self.expected(node, path, what);
-                None
-            }
-        }
-    }
-
-    /// A string, or `None` for null (after reporting anything else).
-    fn string(&mut self, node: &Node, path: &str) -> Option<String> {
-        match &node.value {
-            Value::Str(s) => Some(s.clone()),
-            Value::Null => None,
-            _ => {
-                self.expected(node, path, "a string");
-                None
+            if !known.contains(&key.as_str()) {
+                self.report.unknown_key(key_node.mark, path, key, known);
             }
         }
     }
@@ -251,12 +125,12 @@ impl<'a> Decoder<'a> {
             _ => {
                 let help = matches!(&node.value, Value::Str(s) if s == "true" || s == "false")
                     .then(|| "remove the quotes".to_string());
-                self.warn(
+                self.report.warn(
                     node.mark,
                     path,
                     format!(
                         "expected true or false, found {}; read as false",
-                        show(node)
+                        node.show()
                     ),
                     help,
                 );
@@ -265,35 +139,13 @@ impl<'a> Decoder<'a> {
         }
     }
 
-    /// A list of scalars as text (`dimensions`, `applies_to`); null is empty.
-    fn names(&mut self, node: &Node, path: &str) -> Vec<String> {
-        match &node.value {
-            Value::Null => Vec::new(),
-            Value::Seq(items) => items
-                .iter()
-                .enumerate()
-                .filter_map(|(i, item)| {
-                    let text = match &item.value {
-                        Value::Str(s) => Some(s.clone()),
-                        _ => None,
-                    };
-                    if text.is_none() {
-                        self.expected(item, &format!("{path}[{i}]"), "a string");
-                    }
-                    text
-                })
-                .collect(),
-            _ => {
-                self.expected(node, path, "a list of strings");
-                Vec::new()
-            }
-        }
-    }
-
     fn document(&mut self, node: &Node, schema: &mut Schema) {
         let entries = match &node.value {
             Value::Null => return,
-            Value::Map(_) => self.mapping(node, "", "a mapping").unwrap_or_default(),
+            Value::Map(_) => self
+                .report
+                .entries(node, "", "a mapping")
+                .unwrap_or_default(),
             _ => {
                 self.error(
                     node,
@@ -320,7 +172,7 @@ impl<'a> Decoder<'a> {
                     }
                     // A section holding only comments: nothing to read, as in the original.
                     Value::Null => {}
-                    _ => self.warn(
+                    _ => self.report.warn(
                         key_node.mark,
                         &key,
                         format!(
@@ -334,7 +186,7 @@ impl<'a> Decoder<'a> {
                 _ => {
                     // Documentation sections are skipped; a near miss of a key read here is not.
                     if let Some(near) = nearest(&key, TOP_LEVEL_KEYS.iter().copied()) {
-                        self.warn(
+                        self.report.warn(
                             key_node.mark,
                             &key,
                             format!("unknown section `{key}`; ignored"),
@@ -353,26 +205,29 @@ impl<'a> Decoder<'a> {
             Value::Null => DEFAULT_VERSION.to_string(),
             Value::Int(_) | Value::Float(_) | Value::Bool(_) => {
                 let text = node.scalar_text().unwrap_or_default();
-                self.warn(
+                self.report.warn(
                     node.mark,
                     path,
                     format!(
                         "expected a string, found {}; read as \"{text}\"",
-                        show(node)
+                        node.show()
                     ),
                     Some(format!("quote it: \"{text}\"")),
                 );
                 text
             }
             Value::Seq(_) | Value::Map(_) => {
-                self.expected(node, path, "a string");
+                self.report.expected(node, path, "a string");
                 DEFAULT_VERSION.to_string()
             }
         }
     }
 
     fn section(&mut self, node: &Node, name: &str) -> Section {
-        let entries = self.mapping(node, name, "a mapping").unwrap_or_default();
+        let entries = self
+            .report
+            .entries(node, name, "a mapping")
+            .unwrap_or_default();
         let attributes = entries
             .into_iter()
             .filter_map(|(attr, key, value)| self.attribute(name, &attr, key.mark, value))
@@ -406,9 +261,12 @@ impl<'a> Decoder<'a> {
             mark,
         };
         let entries = match &node.value {
-            Value::Map(_) => self.mapping(node, &path, "a mapping").unwrap_or_default(),
+            Value::Map(_) => self
+                .report
+                .entries(node, &path, "a mapping")
+                .unwrap_or_default(),
             Value::Null => {
-                self.warn(
+                self.report.warn(
                     mark,
                     &path,
                     format!(
@@ -437,13 +295,13 @@ impl<'a> Decoder<'a> {
                 "type" => def.ty = self.attribute_type(value, &key_path),
                 "required" => def.requirement = self.requirement(value, &key_path),
                 "category" => {
-                    def.category = match self.string(value, &key_path).as_deref() {
+                    def.category = match self.report.string(value, &key_path).as_deref() {
                         Some("first_class") => Category::FirstClass,
                         _ => Category::Metadata,
                     }
                 }
                 "description" => {
-                    def.description = self.string(value, &key_path).unwrap_or_default()
+                    def.description = self.report.string(value, &key_path).unwrap_or_default()
                 }
                 "sensitive" => def.sensitive = self.boolean(value, &key_path).unwrap_or(false),
                 "applies_to" => def.applies_to = self.applies_to(value, &key_path),
@@ -482,13 +340,13 @@ impl<'a> Decoder<'a> {
                 _ => "an attribute needs a mapping such as `{type: string}`".to_string(),
             },
         };
-        self.warn(
+        self.report.warn(
             mark,
             path,
             format!(
                 "expected an attribute definition (a mapping with type, required, default, ...), \
                  found {}; ignored",
-                show(node)
+                node.show()
             ),
             Some(help),
         );
@@ -498,7 +356,7 @@ impl<'a> Decoder<'a> {
     fn applies_to(&mut self, node: &Node, path: &str) -> Vec<String> {
         let names = match &node.value {
             Value::Str(s) => s.split(',').map(|p| p.trim().to_string()).collect(),
-            _ => self.names(node, path),
+            _ => self.report.strings(node, path),
         };
         names.into_iter().filter(|n| !n.is_empty()).collect()
     }
@@ -529,14 +387,14 @@ impl<'a> Decoder<'a> {
             }
             _ => None,
         };
-        self.warn(
+        self.report.warn(
             node.mark,
             path,
             format!(
                 "expected one of {}, found {}; read as `any` (values as written; with none, the \
                  attribute is not set), as the original did",
                 names.join(", "),
-                show(node)
+                node.show()
             ),
             help,
         );
@@ -551,12 +409,12 @@ impl<'a> Decoder<'a> {
             Value::Str(s) if s == "required" => Requirement::Required,
             Value::Bool(false) | Value::Str(_) | Value::Null => Requirement::Optional,
             _ => {
-                self.warn(
+                self.report.warn(
                     node.mark,
                     path,
                     format!(
                         "expected true, false or \"recommended\", found {}; read as optional",
-                        show(node)
+                        node.show()
                     ),
                     None,
                 );
@@ -580,7 +438,7 @@ impl<'a> Decoder<'a> {
             (Value::Int(i), AttributeType::Double) => Some(Literal::Float(*i as f64)),
             (Value::Float(f), AttributeType::Double) => Some(Literal::Float(*f)),
             (Value::Bool(b), AttributeType::Boolean) => Some(Literal::Bool(*b)),
-            (_, AttributeType::Any) => literal(node),
+            (_, AttributeType::Any) => node.literal(),
             _ => None,
         };
         if converted.is_some() {
@@ -606,18 +464,18 @@ impl<'a> Decoder<'a> {
             _ => None,
         };
         // The original sent such a value as written; so does this tool, but it says so.
-        let kept = literal(node);
+        let kept = node.literal();
         let done = if kept.is_some() {
             "kept as written, as the original did"
         } else {
             "ignored"
         };
-        self.warn(
+        self.report.warn(
             node.mark,
             path,
             format!(
                 "expected a value of the declared type {ty}, found {}; {done}",
-                show(node)
+                node.show()
             ),
             help,
         );
@@ -637,10 +495,10 @@ impl<'a> Decoder<'a> {
                 let help = node
                     .scalar_text()
                     .map(|text| format!("write it as a list: [{text}]"));
-                self.warn(
+                self.report.warn(
                     node.mark,
                     path,
-                    format!("expected a list, found {}; ignored", show(node)),
+                    format!("expected a list, found {}; ignored", node.show()),
                     help,
                 );
                 Vec::new()
@@ -649,12 +507,15 @@ impl<'a> Decoder<'a> {
     }
 
     fn spans(&mut self, node: &Node, path: &str, schema: &mut Schema) {
-        let Some(entries) = self.mapping(node, path, "a mapping of span name to definition") else {
+        let Some(entries) = self
+            .report
+            .entries(node, path, "a mapping of span name to definition")
+        else {
             return;
         };
         for (name, _, value) in entries {
             let span_path = join(path, &name);
-            let Some(fields) = self.mapping(
+            let Some(fields) = self.report.entries(
                 value,
                 &span_path,
                 "a mapping (description, span_kind, parent, ...)",
@@ -674,9 +535,9 @@ impl<'a> Decoder<'a> {
                 let key_path = join(&span_path, &key);
                 match key.as_str() {
                     "description" => {
-                        span.description = self.string(value, &key_path).unwrap_or_default()
+                        span.description = self.report.string(value, &key_path).unwrap_or_default()
                     }
-                    "note" => span.note = self.string(value, &key_path).unwrap_or_default(),
+                    "note" => span.note = self.report.string(value, &key_path).unwrap_or_default(),
                     "is_root" => span.is_root = self.boolean(value, &key_path).unwrap_or(false),
                     "span_kind" => span.kinds = self.kinds(value, &key_path),
                     "parent" => {
@@ -687,10 +548,14 @@ impl<'a> Decoder<'a> {
                                 .filter(|p| !p.is_empty())
                                 .map(String::from)
                                 .collect(),
-                            Value::Seq(_) => self.names(value, &key_path),
+                            Value::Seq(_) => self.report.strings(value, &key_path),
                             Value::Null => Vec::new(),
                             _ => {
-                                self.expected(value, &key_path, "a span name, `a | b`, or a list");
+                                self.report.expected(
+                                    value,
+                                    &key_path,
+                                    "a span name, `a | b`, or a list",
+                                );
                                 Vec::new()
                             }
                         }
@@ -733,20 +598,26 @@ impl<'a> Decoder<'a> {
         self.error(
             node,
             path,
-            format!("expected one of {}, found {}", names.join(", "), show(node)),
+            format!(
+                "expected one of {}, found {}",
+                names.join(", "),
+                node.show()
+            ),
             help,
         );
         None
     }
 
     fn metrics(&mut self, node: &Node, path: &str, schema: &mut Schema) {
-        let Some(entries) = self.mapping(node, path, "a mapping of metric name to definition")
+        let Some(entries) =
+            self.report
+                .entries(node, path, "a mapping of metric name to definition")
         else {
             return;
         };
         for (name, _, value) in entries {
             let metric_path = join(path, &name);
-            let Some(fields) = self.mapping(
+            let Some(fields) = self.report.entries(
                 value,
                 &metric_path,
                 "a mapping (type, unit, dimensions, ...)",
@@ -767,7 +638,7 @@ impl<'a> Decoder<'a> {
                 let key_path = join(&metric_path, &key);
                 match key.as_str() {
                     "type" => {
-                        if let Some(t) = self.string(value, &key_path) {
+                        if let Some(t) = self.report.string(value, &key_path) {
                             metric.metric_type = t;
                         }
                     }
@@ -777,18 +648,23 @@ impl<'a> Decoder<'a> {
                             metric.unit = value.scalar_text().unwrap_or_default()
                         }
                         Value::Null => {}
-                        _ => self.expected(value, &key_path, "a unit string such as \"ms\""),
+                        _ => self
+                            .report
+                            .expected(value, &key_path, "a unit string such as \"ms\""),
                     },
                     "description" => {
-                        metric.description = self.string(value, &key_path).unwrap_or_default()
+                        metric.description =
+                            self.report.string(value, &key_path).unwrap_or_default()
                     }
-                    "dimensions" => metric.dimensions = self.names(value, &key_path),
+                    "dimensions" => metric.dimensions = self.report.strings(value, &key_path),
                     "emitted_by" => {
-                        if let Some(e) = self.string(value, &key_path) {
+                        if let Some(e) = self.report.string(value, &key_path) {
                             metric.emitted_by = e;
                         }
                     }
-                    "aligns_with_span" => metric.aligns_with_span = self.string(value, &key_path),
+                    "aligns_with_span" => {
+                        metric.aligns_with_span = self.report.string(value, &key_path)
+                    }
                     _ => {}
                 }
             }
@@ -797,41 +673,23 @@ impl<'a> Decoder<'a> {
     }
 
     fn status(&mut self, node: &Node, path: &str, schema: &mut Schema) {
-        let Some(entries) = self.mapping(node, path, "a mapping") else {
+        let Some(entries) = self.report.entries(node, path, "a mapping") else {
             return;
         };
         for (key, _, value) in entries {
             if key == "applies_to" {
-                schema.status_applies_to = self.names(value, &join(path, &key));
+                schema.status_applies_to = self.report.strings(value, &join(path, &key));
             }
         }
     }
 }
 
-/// Any non-null node as a literal (for `type: any`).
-fn literal(node: &Node) -> Option<Literal> {
-    Some(match &node.value {
-        Value::Null => return None,
-        Value::Bool(b) => Literal::Bool(*b),
-        Value::Int(i) => Literal::Int(*i),
-        Value::Float(f) => Literal::Float(*f),
-        Value::Str(s) => Literal::Str(s.clone()),
-        Value::Seq(items) => Literal::List(items.iter().filter_map(literal).collect()),
-        Value::Map(entries) => Literal::Map(
-            entries
-                .iter()
-                .filter_map(|(k, v)| Some((k.scalar_text()?, literal(v)?)))
-                .collect(),
-        ),
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::super::*;
-    use crate::scenario::Severity;
+    use crate::yaml::Severity;
 
-    fn render(d: &crate::scenario::Diagnostic) -> String {
+    fn render(d: &crate::yaml::Diagnostic) -> String {
         let mark = d.mark.unwrap();
         format!("{}:{}: {}: {}", mark.line, mark.column, d.path, d.message)
     }
@@ -1267,6 +1125,16 @@ status_schema:
         );
         let d = parse("a: [1\n", "s.yaml").unwrap_err();
         assert!(d.has_errors());
+    }
+
+    #[test]
+    fn a_syntax_error_is_worded_as_for_a_scenario() {
+        let found = errors("a: 1\na: 2\n");
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(
+            found[0].ends_with(": : duplicate key `a`: each key may appear once in a mapping"),
+            "{found:?}"
+        );
     }
 
     #[test]

@@ -18,7 +18,7 @@
 //! as a [`ValueRule`] the plan compiler turns into samplers; no random number is drawn here. Keeping
 //! the schema out of the hot path this way means a 100 KB schema costs nothing per span. Reading the
 //! file with `#[derive(Deserialize)]` structs was rejected for the same reasons as for scenarios
-//! (see `scenario::yaml`): serde stops at the first error and cannot say where it was, and
+//! (see `crate::yaml`): serde stops at the first error and cannot say where it was, and
 //! "ignore unknown keys but check known ones" would need a custom deserializer anyway.
 //!
 //! A schema is optional for the simulator: without one the bundled [`DEFAULT_SCHEMA`]
@@ -29,8 +29,7 @@ mod rule;
 
 pub use rule::{ContextValue, StringStyle, ValueRule, context_value, is_outcome_attribute};
 
-use crate::scenario::yaml::Mark;
-use crate::scenario::{Diagnostics, Literal, YAML_PREFIX, normalize_prefix};
+use crate::yaml::{Diagnostics, Literal, Mark, YAML_PREFIX, normalize_prefix};
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;

@@ -15,7 +15,7 @@
 //! of drawing them independently (which gave the original `error.type` on OK spans).
 
 use super::{AttributeDef, AttributeType};
-use crate::scenario::Literal;
+use crate::yaml::Literal;
 
 /// How one attribute's value is produced.
 #[derive(Clone, Debug, PartialEq)]
@@ -279,8 +279,8 @@ fn fallback(ty: AttributeType, name: &str) -> ValueRule {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::scenario::yaml::Mark;
     use crate::schema::{Category, Requirement};
+    use crate::yaml::Mark;
 
     fn def(name: &str, ty: AttributeType) -> AttributeDef {
         AttributeDef {

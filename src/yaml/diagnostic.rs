@@ -1,4 +1,4 @@
-//! Problems found in a scenario file, reported the way a compiler reports them.
+//! Problems found in a scenario or schema file, reported the way a compiler reports them.
 //!
 //! Every diagnostic carries the file, line and column, the key path inside the document
 //! (`root.children[1].retry.max_attempts`), what was expected and, for a misspelt key, the nearest
@@ -6,7 +6,7 @@
 //! shows every problem in a file; the alternative of stopping at the first error makes users fix
 //! files one round trip at a time.
 
-use super::yaml::Mark;
+use super::tree::Mark;
 use std::fmt;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]

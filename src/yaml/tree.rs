@@ -2,9 +2,9 @@
 //!
 //! Parsing, YAML's own rules (anchors, aliases, duplicate keys, scalar typing) and the resource
 //! budgets that stop alias bombs and absurd nesting are `serde-saphyr`'s job; this module only asks
-//! it for a generic tree in which every node remembers where it was written. The scenario decoder
-//! then walks that tree with full knowledge of paths, so it can report *every* problem in a file in
-//! one pass, each with its line, column and key path.
+//! it for a generic tree in which every node remembers where it was written. The scenario and
+//! schema decoders then walk that tree with full knowledge of paths, so they can report *every*
+//! problem in a file in one pass, each with its line, column and key path.
 //!
 //! Deserializing straight into `#[derive(Deserialize)]` structs was the rejected alternative: serde
 //! stops at the first error, its messages carry no key path, and the original format's shorthands
@@ -39,6 +39,28 @@ pub enum Value {
     Str(String),
     Seq(Vec<Node>),
     Map(Vec<(Node, Node)>),
+}
+
+/// A value as written, without its locations: a scalar, a list or a mapping, never null (an OTLP
+/// attribute cannot be null). Scenario attribute constants and schema defaults are both this.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Literal {
+    Str(String),
+    Int(i64),
+    Float(f64),
+    Bool(bool),
+    List(Vec<Literal>),
+    Map(Vec<(String, Literal)>),
+}
+
+impl Literal {
+    pub fn as_f64(&self) -> Option<f64> {
+        match self {
+            Literal::Int(i) => Some(*i as f64),
+            Literal::Float(f) => Some(*f),
+            _ => None,
+        }
+    }
 }
 
 impl Node {
@@ -76,6 +98,43 @@ impl Node {
     }
 }
 
+impl Node {
+    /// The node as it appears in a "found …" message: a scalar as written (a string quoted, and
+    /// cut at 40 characters: the location already points at it), anything else by its kind.
+    pub fn show(&self) -> String {
+        match &self.value {
+            Value::Str(s) if s.chars().count() > 40 => {
+                let start: String = s.chars().take(40).collect();
+                format!("{:?}", format!("{start}…"))
+            }
+            Value::Str(s) => format!("{s:?}"),
+            Value::Int(i) => i.to_string(),
+            Value::Float(f) => f.to_string(),
+            Value::Bool(b) => b.to_string(),
+            Value::Null | Value::Seq(_) | Value::Map(_) => self.kind().to_string(),
+        }
+    }
+
+    /// The node as a [`Literal`], nulls left out (nested ones dropped with their key or item);
+    /// `None` for null itself.
+    pub fn literal(&self) -> Option<Literal> {
+        Some(match &self.value {
+            Value::Null => return None,
+            Value::Bool(b) => Literal::Bool(*b),
+            Value::Int(i) => Literal::Int(*i),
+            Value::Float(f) => Literal::Float(*f),
+            Value::Str(s) => Literal::Str(s.clone()),
+            Value::Seq(items) => Literal::List(items.iter().filter_map(Node::literal).collect()),
+            Value::Map(entries) => Literal::Map(
+                entries
+                    .iter()
+                    .filter_map(|(k, v)| Some((k.scalar_text()?, v.literal()?)))
+                    .collect(),
+            ),
+        })
+    }
+}
+
 /// A document that could not be parsed as YAML at all.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SyntaxError {
@@ -83,7 +142,25 @@ pub struct SyntaxError {
     pub message: String,
 }
 
-/// Limits on what one scenario file may make the parser do. Generous for any hand-written
+impl SyntaxError {
+    /// The YAML crate's message, reworded where it speaks of the crate's own settings.
+    pub fn plain_message(&self) -> String {
+        let message = &self.message;
+        if let Some(key) = message.strip_prefix("duplicate mapping key: ") {
+            let key = key.split(',').next().unwrap_or(key).trim();
+            return format!("duplicate key `{key}`: each key may appear once in a mapping");
+        }
+        if message.contains("budget breached") || message.contains("recursion limit") {
+            return format!(
+                "the document is too large or too deeply nested once its anchors and aliases are expanded \
+                 (at most 64 levels and 200,000 nodes; {message})"
+            );
+        }
+        message.to_string()
+    }
+}
+
+/// Limits on what one file may make the parser do. Generous for any hand-written
 /// scenario, and small enough that a hostile file fails fast instead of exhausting memory.
 fn budget() -> Budget {
     let mut budget = Budget::default();
@@ -291,6 +368,45 @@ mod tests {
         let error = parse("a: {b: [1, 2\n").unwrap_err();
         assert_eq!(error.mark.map(|m| m.line), Some(1));
         assert!(!error.message.starts_with("line"), "{}", error.message);
+    }
+
+    #[test]
+    fn a_literal_is_the_value_as_written_without_its_nulls() {
+        let node = parse("{a: [1, ~, x], b: ~, 3: {c: 2.5, d: true}}").unwrap();
+        assert_eq!(
+            node.literal(),
+            Some(Literal::Map(vec![
+                (
+                    "a".into(),
+                    Literal::List(vec![Literal::Int(1), Literal::Str("x".into())])
+                ),
+                (
+                    "3".into(),
+                    Literal::Map(vec![
+                        ("c".into(), Literal::Float(2.5)),
+                        ("d".into(), Literal::Bool(true))
+                    ])
+                ),
+            ]))
+        );
+        assert_eq!(parse("~").unwrap().literal(), None);
+    }
+
+    #[test]
+    fn values_are_shown_as_written_and_long_strings_cut() {
+        let shown: Vec<String> = ["\"say \\\"hi\\\"\"", "2.5", "[1]", "y".repeat(50).as_str()]
+            .iter()
+            .map(|t| parse(t).unwrap().show())
+            .collect();
+        assert_eq!(
+            shown,
+            [
+                "\"say \\\"hi\\\"\"".to_string(),
+                "2.5".into(),
+                "a list".into(),
+                format!("\"{}…\"", "y".repeat(40)),
+            ]
+        );
     }
 
     #[test]
