@@ -238,10 +238,13 @@ fn finish(reports: &[FileReport], json: bool, strict_mode: bool) -> Outcome {
                 outln!("ok: {}", report.file);
             }
         }
+        let plural = crate::human::plural;
         outln!(
-            "{} files checked: {} valid, {invalid} invalid ({errors} errors, {warnings} warnings)",
-            reports.len(),
-            reports.len() - invalid
+            "{} checked: {} valid, {invalid} invalid ({}, {})",
+            plural(reports.len() as u64, "file"),
+            reports.len() - invalid,
+            plural(errors as u64, "error"),
+            plural(warnings as u64, "warning"),
         );
     }
     if invalid > 0 {
