@@ -218,26 +218,8 @@ pub enum AttributeValue {
     Sampled(Distribution),
 }
 
-/// A constant value written in a scenario.
-#[derive(Clone, Debug, PartialEq)]
-pub enum Literal {
-    Str(String),
-    Int(i64),
-    Float(f64),
-    Bool(bool),
-    List(Vec<Literal>),
-    Map(Vec<(String, Literal)>),
-}
-
-impl Literal {
-    pub fn as_f64(&self) -> Option<f64> {
-        match self {
-            Literal::Int(i) => Some(*i as f64),
-            Literal::Float(f) => Some(*f),
-            _ => None,
-        }
-    }
-}
+/// A constant value written in a scenario (defined below the model, so the encoder can read it).
+pub use crate::value::Literal;
 
 /// A probability distribution, as written; the plan compiles it into a sampler.
 #[derive(Clone, Debug, PartialEq)]

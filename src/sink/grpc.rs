@@ -32,7 +32,7 @@ use super::cost::{self, Budget};
 use super::faults::Injected;
 use super::limits::{Inflate, gunzip};
 use super::signal::{Logs, Metrics, Signal, Traces};
-use crate::otlp::status::status_with_retry_delay;
+use crate::export::status::status_with_retry_delay;
 
 /// The gRPC routes.
 pub(crate) fn router(intake: Arc<Intake>) -> Router {

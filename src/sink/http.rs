@@ -34,10 +34,10 @@ use super::signal::{Logs, Metrics, Signal, Traces};
 const PROTOBUF: &str = "application/x-protobuf";
 const JSON: &str = "application/json";
 
-use crate::otlp::grpc::code::{
+use crate::export::grpc::code::{
     DEADLINE_EXCEEDED, INVALID_ARGUMENT, RESOURCE_EXHAUSTED, UNIMPLEMENTED,
 };
-use crate::otlp::status::RpcStatus;
+use crate::export::status::RpcStatus;
 
 /// The two OTLP/HTTP encodings.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

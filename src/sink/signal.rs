@@ -20,7 +20,7 @@ use serde::de::DeserializeOwned;
 use super::cost::{self, Schema};
 use super::count;
 use super::recorder::{Counters, Recorder};
-use crate::otlp::payload::OtlpRequest;
+use crate::encode::payload::OtlpRequest;
 
 /// One OTLP signal: its message types and where its requests are recorded.
 pub(crate) trait Signal: Send + Sync + 'static {

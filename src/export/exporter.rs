@@ -14,8 +14,9 @@
 //! stop generating. A budget per request, the alternative this replaced, let a dead endpoint cost
 //! a budget per request, one after another: minutes for a few hundred traces.
 
-use super::payload::{Compression, Format, Payload};
-use super::{ExportStats, Signal};
+use super::ExportStats;
+use crate::encode::Signal;
+use crate::encode::payload::{Compression, Format, Payload};
 use rand::RngExt;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};

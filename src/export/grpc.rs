@@ -16,12 +16,12 @@
 //! OTLP calls retryable are retried (RESOURCE_EXHAUSTED only when the server sent a
 //! `RetryInfo`, whose delay is honoured).
 
-use super::Signal;
-use super::export::{Attempt, Transport};
-use super::payload::{Compression, Format, Payload};
+use super::exporter::{Attempt, Transport};
 use super::status::{partial_success_protobuf, retry_delay};
 use super::tls::{TlsMaterial, certificate_problem, install_crypto_provider};
 use super::transport::{Target, TransportError};
+use crate::encode::Signal;
+use crate::encode::payload::{Compression, Format, Payload};
 use base64::Engine as _;
 use bytes::{BufMut as _, Bytes, BytesMut};
 use http_body_util::{BodyExt as _, Full};
@@ -389,7 +389,7 @@ fn classify(signal: Signal, endpoint: &str, answer: &Answer) -> Attempt {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::otlp::status::status_with_retry_delay;
+    use crate::export::status::status_with_retry_delay;
 
     fn answer(code: i32, details: Vec<u8>) -> Answer {
         Answer {

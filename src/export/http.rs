@@ -5,13 +5,13 @@
 //! defines it: 2xx is accepted (maybe partially), 429/502/503/504 and no answer at all are worth
 //! retrying (with `Retry-After`, in seconds or as an HTTP-date, when the server sends it),
 //! anything else is final. Whether and when
-//! to try again is [`super::export`]'s decision, shared with every other transport.
+//! to try again is [`super::exporter`]'s decision, shared with every other transport.
 
-use super::Signal;
-use super::export::{Attempt, Transport};
-use super::payload::{Compression, Format, Payload};
+use super::exporter::{Attempt, Transport};
 use super::tls::{TlsMaterial, install_crypto_provider};
 use super::transport::{Target, TransportError};
+use crate::encode::Signal;
+use crate::encode::payload::{Compression, Format, Payload};
 use crate::human::{Redacted, redact};
 use std::time::{Duration, SystemTime};
 
@@ -292,7 +292,7 @@ mod tests {
     #[test]
     fn server_messages_are_read_from_rpc_status_or_text() {
         use prost::Message;
-        let status = crate::otlp::status::RpcStatus {
+        let status = crate::export::status::RpcStatus {
             code: 3,
             message: "bad span".into(),
             details: vec![],

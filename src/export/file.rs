@@ -7,9 +7,9 @@
 //! like a run to a collector; a separate code path for "just print it" was rejected because
 //! its numbers would not be comparable.
 
-use super::Signal;
-use super::export::{Attempt, Transport};
-use super::payload::{Compression, Format, Payload};
+use super::exporter::{Attempt, Transport};
+use crate::encode::Signal;
+use crate::encode::payload::{Compression, Format, Payload};
 use std::io::Write;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -83,10 +83,10 @@ impl Transport for NullTransport {
 
 #[cfg(test)]
 mod tests {
-    use super::super::export::{Exporter, RetryPolicy};
-    use super::super::payload::OtlpRequest;
+    use super::super::exporter::{Exporter, RetryPolicy};
     use super::super::pipeline::Pipeline;
     use super::*;
+    use crate::encode::payload::OtlpRequest;
     use crate::interrupt::Interrupt;
     use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
     use opentelemetry_proto::tonic::common::v1::{AnyValue, ArrayValue, KeyValue, any_value};
