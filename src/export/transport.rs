@@ -7,7 +7,7 @@
 //! which is closed anyway. [`Transports`] routes each signal to its own destination, because
 //! the OTel environment lets each signal have its own endpoint, protocol and headers.
 
-use super::exporter::{Attempt, Transport};
+use super::exporter::{AttemptOutcome, Transport};
 use super::file::{FileTransport, NullTransport};
 use super::grpc::GrpcTransport;
 use super::http::HttpTransport;
@@ -163,7 +163,7 @@ impl Transport for Destination {
         }
     }
 
-    async fn attempt(&self, signal: Signal, payload: &Payload) -> Attempt {
+    async fn attempt(&self, signal: Signal, payload: &Payload) -> AttemptOutcome {
         match self {
             Destination::Http(t) => t.attempt(signal, payload).await,
             Destination::Grpc(t) => t.attempt(signal, payload).await,
@@ -230,7 +230,7 @@ impl Transport for Transports {
         self.by_signal[signal as usize].endpoint(signal)
     }
 
-    async fn attempt(&self, signal: Signal, payload: &Payload) -> Attempt {
+    async fn attempt(&self, signal: Signal, payload: &Payload) -> AttemptOutcome {
         self.by_signal[signal as usize]
             .attempt(signal, payload)
             .await
