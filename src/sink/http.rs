@@ -34,26 +34,11 @@ use super::signal::{Logs, Metrics, SinkSignal, Traces};
 const PROTOBUF: &str = "application/x-protobuf";
 const JSON: &str = "application/json";
 
+use crate::encode::payload::Format;
 use crate::export::grpc::code::{
     DEADLINE_EXCEEDED, INVALID_ARGUMENT, RESOURCE_EXHAUSTED, UNIMPLEMENTED,
 };
 use crate::export::status::RpcStatus;
-
-/// The two OTLP/HTTP encodings.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Format {
-    Protobuf,
-    Json,
-}
-
-impl Format {
-    fn content_type(self) -> &'static str {
-        match self {
-            Format::Protobuf => PROTOBUF,
-            Format::Json => JSON,
-        }
-    }
-}
 
 /// A request the sink refuses, with the HTTP status and a short reason.
 #[derive(Debug)]
