@@ -5,7 +5,7 @@
 //! byte runs, and for each span writes only what varies (ids, times, sampled values, status) into
 //! one reused buffer, computing each span's exact length first so its length prefix is written in
 //! place, with no second pass and no copying. The output is byte for byte what prost produces for
-//! the same records through [`super::reference`] (compiled for tests only), which stays as the
+//! the same records through `reference.rs` (compiled for tests only), which stays as the
 //! reference and the test oracle: building a prost `Span` per span costs about twenty
 //! allocations, this costs none.
 //!
@@ -72,7 +72,7 @@ mod tag {
 }
 
 const SPAN_FLAGS: u32 = 0x101;
-/// W3C "sampled", as [`super::reference_logs`] sets it.
+/// W3C "sampled", as the reference (`reference_logs.rs`) sets it.
 const LOG_FLAGS: u32 = 0x01;
 const STATUS_CODE_ERROR: u64 = 2;
 
@@ -216,7 +216,7 @@ impl SpanEncoder {
     }
 
     /// Also writes each failure as an `exception` span event, as
-    /// [`super::reference::exception_event`] builds it.
+    /// `reference::exception_event` builds it.
     pub fn with_exception_events(mut self, on: bool) -> SpanEncoder {
         self.exception_events = on;
         self
@@ -415,7 +415,7 @@ impl SpanEncoder {
 
 impl SpanEncoder {
     /// Appends one log record of `trace` to `out` as a `ScopeLogs.log_records` field, as
-    /// [`super::reference_logs::log_message`] builds it.
+    /// `reference_logs::log_message` builds it.
     pub fn write_log_record(
         &self,
         trace: &Trace,

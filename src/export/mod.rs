@@ -7,9 +7,9 @@
 //! for the certificates they share and `status.rs` for what servers answer. A request is
 //! encoded once and its bytes reused on every retry.
 //!
-//! It must not import the scenario model nor the generator: it moves bytes of any origin (the
-//! sink's tests and the benchmarks hand it requests of their own). It imports only `encode`, for
-//! the request and payload types it carries. The alternative rejected was the one `otlp/` folder
+//! It must not import the scenario model nor the generator: it moves requests of any origin
+//! (the sink's tests hand it requests of their own). It imports only `encode`, for the request
+//! and payload types it carries. The alternative rejected was the one `otlp/` folder
 //! that held encoders and transports together: it let an encoder's import of the scenario model
 //! pass as a transport's, and hid which half a change touched.
 //!
