@@ -1,16 +1,21 @@
 //! Micro-benchmarks of the per-span path: sampling, trace generation and OTLP encoding, per
 //! bundled scenario. Throughput is reported per span, so scenarios of different sizes compare.
 //!
-//! `cargo bench --bench pipeline`; the end-to-end numbers (the real binary, a real socket) come
+//! `cargo bench --bench pipeline`, with `--features reference-encoder` for the prost reference
+//! encoder's row (`generate_and_encode`) beside the fast writer's; the end-to-end numbers (the real binary, a real socket) come
 //! from `scripts/bench`.
 
 use divan::{Bencher, black_box, counter::ItemsCount};
+#[cfg(feature = "reference-encoder")]
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+#[cfg(feature = "reference-encoder")]
 use prost::Message;
 use rand::SeedableRng;
+use telemetry_simulator::encode::common::ResourceTemplate;
+use telemetry_simulator::encode::wire::{RequestBatch, SpanEncoder};
+#[cfg(feature = "reference-encoder")]
+use telemetry_simulator::encode::{common::BatchLimits, reference::TraceBatch};
 use telemetry_simulator::generate::{Iteration, Plan, PlanOptions, Sampler, generate};
-use telemetry_simulator::otlp::encode::{BatchLimits, ResourceTemplate, TraceBatch};
-use telemetry_simulator::otlp::wire::{RequestBatch, SpanEncoder};
 use telemetry_simulator::scenario::{BUNDLED, Distribution, LoadOptions, decode};
 
 fn main() {
@@ -65,6 +70,8 @@ fn generate_only(bencher: Bencher, name: &str) {
     });
 }
 
+/// The prost reference encoder, for comparison: only with `--features reference-encoder`.
+#[cfg(feature = "reference-encoder")]
 #[divan::bench(args = SCENARIOS)]
 fn generate_and_encode(bencher: Bencher, name: &str) {
     let plan = plan(name);

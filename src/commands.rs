@@ -10,13 +10,13 @@ use crate::cli::{
     RunDuration, ScenarioArgs, SinkArgs,
 };
 use crate::config::{self, Tenants};
+use crate::encode::Signal;
+use crate::encode::common::BatchLimits;
+use crate::export::exporter::RetryPolicy;
+use crate::export::transport::{Output, Transports};
 use crate::generate::metrics::Temporality;
 use crate::generate::{Plan, PlanOptions};
 use crate::interrupt::Interrupt;
-use crate::otlp::Signal;
-use crate::otlp::encode::BatchLimits;
-use crate::otlp::export::RetryPolicy;
-use crate::otlp::transport::{Output, Transports};
 use crate::scenario::{Diagnostics, Library, LoadError, LoadOptions, Scenario};
 use crate::schema::{self, Schema};
 use crate::sink::faults::Faults;
@@ -457,7 +457,7 @@ fn run_resource(
     service_name: &str,
     seed: u64,
     schema: &Schema,
-) -> crate::otlp::encode::ResourceTemplate {
+) -> crate::encode::common::ResourceTemplate {
     let (mut resource, warnings) =
         config::resource(prefix, service_name, &format!("{seed:016x}"), &env);
     for warning in warnings {
@@ -485,7 +485,7 @@ fn run_settings(
     interval_ms: f64,
     (seed, count, shard): (u64, u64, Option<crate::cli::Shard>),
     tenants: Tenants,
-    resource: crate::otlp::encode::ResourceTemplate,
+    resource: crate::encode::common::ResourceTemplate,
 ) -> RunSettings {
     let traffic = scenario_traffic(scenarios);
     // A pinned start promises a reproducible file: one worker (unless told otherwise) batches

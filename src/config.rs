@@ -6,12 +6,12 @@
 //! so the rules (which variable wins, what a malformed value says) are tested without touching
 //! the process environment, which tests running in parallel would share.
 
-use crate::otlp::Signal;
-use crate::otlp::encode::ResourceTemplate;
-use crate::otlp::http::signal_url;
-use crate::otlp::payload::{Compression, Format};
-use crate::otlp::tls::TlsOptions;
-use crate::otlp::transport::{Output, Protocol, Target};
+use crate::encode::Signal;
+use crate::encode::common::ResourceTemplate;
+use crate::encode::payload::{Compression, Format};
+use crate::export::http::signal_url;
+use crate::export::tls::TlsOptions;
+use crate::export::transport::{Output, Protocol, Target};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 

@@ -8,13 +8,15 @@
 //! ```text
 //! scenario (YAML → typed, validated model) → generate (plan → traces of span records,
 //!          and the metrics and logs derived from them)
-//!          → otlp (records → OTLP messages → transport) ← workload (pacing, the run loop)
+//!          → encode (records → OTLP bytes) → export (bytes → the wire: pipeline, retries,
+//!            transports, TLS, status) ← workload (pacing, the run loop)
 //! ```
 //!
-//! The model knows nothing of OTLP, the generator nothing of transports, and transports (the
-//! `otlp` modules that deliver bytes) nothing of scenarios. One arrow skips its neighbour: the
-//! encoders' shared helpers (`otlp/encode.rs`, used by the fast `otlp/wire.rs` too) read two
-//! types of the scenario model (`Literal` and `SpanKind`) that the generator hands through. The alternative of building spans through an OpenTelemetry SDK was rejected: the
+//! The model knows nothing of OTLP, the generator nothing of transports, and neither `encode`
+//! nor `export` imports the scenario model. The few value
+//! types the model, the generator and the encoder share (a constant attribute value, a span's
+//! kind) live in `value`, below all three, so the encoder reads them without reaching into the
+//! model. The alternative of building spans through an OpenTelemetry SDK was rejected: the
 //! simulator must set exact timestamps, ids and statuses, and an SDK pipeline would cost most of
 //! the time per span.
 //!
@@ -27,6 +29,8 @@ pub mod check;
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod encode;
+pub mod export;
 pub mod files;
 pub mod generate;
 pub mod human;
@@ -34,9 +38,9 @@ pub mod input;
 pub mod interrupt;
 pub mod lint;
 pub mod manual;
-pub mod otlp;
 pub mod scenario;
 pub mod schema;
 pub mod sink;
+pub mod value;
 pub mod workload;
 pub mod yaml;

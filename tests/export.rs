@@ -213,11 +213,11 @@ fn metrics_and_logs_travel_every_protocol() {
     };
     use std::time::Duration;
     use telemetry_simulator::config::{ExportFlags, output};
+    use telemetry_simulator::encode::payload::OtlpRequest;
+    use telemetry_simulator::export::exporter::{Exporter, RetryPolicy};
+    use telemetry_simulator::export::pipeline::Pipeline;
+    use telemetry_simulator::export::transport::Transports;
     use telemetry_simulator::interrupt::Interrupt;
-    use telemetry_simulator::otlp::export::{Exporter, RetryPolicy};
-    use telemetry_simulator::otlp::payload::OtlpRequest;
-    use telemetry_simulator::otlp::pipeline::Pipeline;
-    use telemetry_simulator::otlp::transport::Transports;
 
     let metrics = ExportMetricsServiceRequest {
         resource_metrics: vec![ResourceMetrics {

@@ -539,7 +539,7 @@ fn one_span_request() -> Vec<u8> {
 /// The gRPC status of a gzip'd `Export` call of `message` (tonic answers a refused request
 /// with the status in the headers).
 fn grpc_export_status(endpoint: &str, gzipped: &[u8]) -> String {
-    telemetry_simulator::otlp::tls::install_crypto_provider();
+    telemetry_simulator::export::tls::install_crypto_provider();
     let mut frame = vec![1u8];
     frame.extend_from_slice(&(gzipped.len() as u32).to_be_bytes());
     frame.extend_from_slice(gzipped);

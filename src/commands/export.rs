@@ -4,8 +4,8 @@
 use super::Outcome;
 use crate::cli::{Cli, ExportArgs};
 use crate::config::{self, ConfigError, ExportFlags};
-use crate::otlp::Signal;
-use crate::otlp::transport::Output;
+use crate::encode::Signal;
+use crate::export::transport::Output;
 use crate::sink::SinkHandle;
 use crate::workload::RunSummary;
 use std::path::Path;
@@ -33,7 +33,7 @@ pub fn output(
     let sink_endpoint;
     if let Some(sink) = local_sink {
         let grpc = config::target(Signal::Traces, &flags, &env)?.protocol
-            == crate::otlp::transport::Protocol::Grpc;
+            == crate::export::transport::Protocol::Grpc;
         let addr = match (grpc, sink.grpc_addr()) {
             (true, Some(addr)) => addr,
             _ => sink.local_addr(),

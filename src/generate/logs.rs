@@ -20,7 +20,7 @@
 //!
 //! Records of one trace are derived together into a reused [`TraceLogs`], in time order, and
 //! stay plain data: attribute values are the trace's own handles, turned into OTLP by the encoder
-//! (`otlp::encode_logs`), so this module never sees a protobuf type.
+//! (`encode::wire`, and `encode::reference_logs` in tests), so this module never sees a protobuf type.
 
 use super::derive::{SpanView, is_genai_client_operation, views};
 use super::plan::{AttrValue, Plan, Sym};

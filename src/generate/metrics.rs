@@ -22,7 +22,7 @@
 //! reports the rest under `otel.metric.overflow=true`, as the SDKs do.
 //!
 //! This module knows nothing of OTLP: [`Aggregator::collect`] returns plain structs that the
-//! encoder (`otlp::encode_metrics`) turns into an export request. Going through an OpenTelemetry
+//! encoder (`encode::metrics`) turns into an export request. Going through an OpenTelemetry
 //! SDK meter was rejected for the same reason spans do not: the simulator must stamp exact times
 //! and exemplars, and an SDK would stamp the wall clock.
 

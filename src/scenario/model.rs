@@ -218,9 +218,8 @@ pub enum AttributeValue {
     Sampled(Distribution),
 }
 
-/// A constant value written in a scenario (the YAML reader's [`Literal`]: a schema file's values
-/// are the same kind of thing).
-pub use crate::yaml::Literal;
+/// A constant value written in a scenario (defined below the model, so the encoder can read it).
+pub use crate::value::Literal;
 
 /// A probability distribution, as written; the plan compiles it into a sampler.
 #[derive(Clone, Debug, PartialEq)]

@@ -23,13 +23,8 @@ pub enum SpanType {
     CpRequest,
 }
 
-/// The role of a span in its trace, as OTLP's span kind expresses it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum SpanKind {
-    Internal,
-    Server,
-    Client,
-}
+/// The role of a span in its trace (defined below the model, so the encoder can read it).
+pub use crate::value::SpanKind;
 
 impl SpanType {
     pub const ALL: [SpanType; 11] = [

@@ -380,10 +380,11 @@ pub(crate) fn json(bytes: &[u8], budget: Budget) -> Result<Cost, Refusal> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::encode::common::{BatchLimits, ResourceTemplate};
+    use crate::encode::metrics::metrics_requests;
+    use crate::encode::reference::TraceBatch;
     use crate::generate::metrics::{Aggregator, Temporality};
     use crate::generate::testing;
-    use crate::otlp::encode::{BatchLimits, ResourceTemplate, TraceBatch};
-    use crate::otlp::encode_metrics::metrics_requests;
     use prost::Message;
 
     const OPEN: Budget = Budget {

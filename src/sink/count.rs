@@ -70,10 +70,11 @@ fn skip(bytes: &[u8], n: usize) -> Result<&[u8], Malformed> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::encode::common::{BatchLimits, ResourceTemplate};
+    use crate::encode::metrics::metrics_requests;
+    use crate::encode::reference::TraceBatch;
     use crate::generate::metrics::{Aggregator, Temporality};
     use crate::generate::testing;
-    use crate::otlp::encode::{BatchLimits, ResourceTemplate, TraceBatch};
-    use crate::otlp::encode_metrics::metrics_requests;
     use prost::Message;
 
     #[test]

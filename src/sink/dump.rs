@@ -6,7 +6,7 @@
 //! channel to a writer task was the alternative; the lock is held only for one `write_all`,
 //! and dumping is a debugging aid, not the benchmark path.
 
-use crate::otlp::payload::{Format, OtlpRequest};
+use crate::encode::payload::{Format, OtlpRequest};
 use std::io::{BufWriter, Write as _};
 use std::path::Path;
 use std::sync::Mutex;

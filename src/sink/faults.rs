@@ -7,7 +7,7 @@
 //! what is retryable over HTTP is retryable over gRPC too (429 with a retry delay becomes
 //! RESOURCE_EXHAUSTED with RetryInfo, 429 without one UNAVAILABLE).
 
-use crate::otlp::grpc::code;
+use crate::export::grpc::code;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::Duration;
 

@@ -31,8 +31,8 @@ use super::Intake;
 use super::cost::{self, Budget};
 use super::faults::Injected;
 use super::limits::{Inflate, gunzip};
-use super::signal::{Logs, Metrics, Signal, Traces};
-use crate::otlp::status::status_with_retry_delay;
+use super::signal::{Logs, Metrics, SinkSignal, Traces};
+use crate::export::status::status_with_retry_delay;
 
 /// The gRPC routes.
 pub(crate) fn router(intake: Arc<Intake>) -> Router {
@@ -48,7 +48,7 @@ const UNHANDLED: u8 = 0;
 const HANDLED: u8 = 1;
 const REFUSED: u8 = 2;
 
-async fn export<S: Signal>(State(intake): State<Arc<Intake>>, request: Request) -> Response {
+async fn export<S: SinkSignal>(State(intake): State<Arc<Intake>>, request: Request) -> Response {
     let counters = S::counters(&intake.recorder);
     let (parts, body) = request.into_parts();
     let limits = intake.limits;
@@ -118,7 +118,7 @@ async fn export<S: Signal>(State(intake): State<Arc<Intake>>, request: Request) 
 /// if gzip'd (tonic inflates into a doubling buffer, which for a 66 MB message costs three
 /// times that). Other bodies go to tonic as they came, for it to refuse (and the codec checks
 /// the cost there too). The error says whether the request was over a limit.
-fn unframe<S: Signal>(
+fn unframe<S: SinkSignal>(
     headers: &axum::http::HeaderMap,
     body: Bytes,
     limits: &super::SinkLimits,
@@ -178,9 +178,9 @@ struct Export<S> {
     _signal: PhantomData<S>,
 }
 
-type Reply<S> = Result<tonic::Response<<S as Signal>::Response>, Status>;
+type Reply<S> = Result<tonic::Response<<S as SinkSignal>::Response>, Status>;
 
-impl<S: Signal> tonic::server::UnaryService<S::Request> for Export<S> {
+impl<S: SinkSignal> tonic::server::UnaryService<S::Request> for Export<S> {
     type Response = S::Response;
     type Future = Pin<Box<dyn Future<Output = Reply<S>> + Send>>;
 
@@ -220,7 +220,7 @@ struct GuardedCodec<S> {
     _signal: PhantomData<S>,
 }
 
-impl<S: Signal> Codec for GuardedCodec<S> {
+impl<S: SinkSignal> Codec for GuardedCodec<S> {
     type Encode = S::Response;
     type Decode = S::Request;
     type Encoder = ProstEncoder<S::Response>;
@@ -257,7 +257,7 @@ struct GuardedDecoder<S> {
     _signal: PhantomData<S>,
 }
 
-impl<S: Signal> Decoder for GuardedDecoder<S> {
+impl<S: SinkSignal> Decoder for GuardedDecoder<S> {
     type Item = S::Request;
     type Error = Status;
 

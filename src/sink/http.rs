@@ -3,7 +3,7 @@
 //! `Export*ServiceResponse` in the request's encoding on success; a `google.rpc.Status`
 //! in the request's encoding on error).
 //!
-//! One generic handler serves the three paths; the [`Signal`] trait (`signal.rs`) supplies the
+//! One generic handler serves the three paths; the [`SinkSignal`] trait (`signal.rs`) supplies the
 //! message types and where they are counted. Everything here is about bytes (headers,
 //! limits, decompression, decoding); what the request *means* is the recorder's business,
 //! which the gRPC side (`grpc.rs`) calls alike.
@@ -29,31 +29,16 @@ use super::Intake;
 use super::cost::{self, Refusal};
 use super::faults::Injected;
 use super::limits::{Inflate, SinkLimits, gunzip};
-use super::signal::{Logs, Metrics, Signal, Traces};
+use super::signal::{Logs, Metrics, SinkSignal, Traces};
 
 const PROTOBUF: &str = "application/x-protobuf";
 const JSON: &str = "application/json";
 
-use crate::otlp::grpc::code::{
+use crate::encode::payload::Format;
+use crate::export::grpc::code::{
     DEADLINE_EXCEEDED, INVALID_ARGUMENT, RESOURCE_EXHAUSTED, UNIMPLEMENTED,
 };
-use crate::otlp::status::RpcStatus;
-
-/// The two OTLP/HTTP encodings.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Format {
-    Protobuf,
-    Json,
-}
-
-impl Format {
-    fn content_type(self) -> &'static str {
-        match self {
-            Format::Protobuf => PROTOBUF,
-            Format::Json => JSON,
-        }
-    }
-}
+use crate::export::status::RpcStatus;
 
 /// A request the sink refuses, with the HTTP status and a short reason.
 #[derive(Debug)]
@@ -187,7 +172,7 @@ fn decompress(headers: &HeaderMap, body: Bytes, max: usize) -> Result<Bytes, Rej
     Ok(Bytes::from(out))
 }
 
-fn decode<S: Signal>(format: Format, bytes: &[u8]) -> Result<S::Request, Reject> {
+fn decode<S: SinkSignal>(format: Format, bytes: &[u8]) -> Result<S::Request, Reject> {
     match format {
         Format::Protobuf => S::Request::decode(bytes).map_err(|e| {
             Reject::new(
@@ -218,7 +203,7 @@ fn injected_failure(injected: Injected, format: Format) -> Response {
     response
 }
 
-fn success<S: Signal>(format: Format) -> Response {
+fn success<S: SinkSignal>(format: Format) -> Response {
     let response = S::Response::default();
     let body = match format {
         Format::Protobuf => response.encode_to_vec(),
@@ -261,7 +246,7 @@ async fn read_body(body: Body, limits: &SinkLimits) -> Result<Bytes, Reject> {
     }
 }
 
-async fn export<S: Signal>(
+async fn export<S: SinkSignal>(
     State(intake): State<Arc<Intake>>,
     headers: HeaderMap,
     body: Body,
@@ -299,7 +284,7 @@ async fn export<S: Signal>(
 }
 
 /// Decompresses, costs, decodes and records one request.
-async fn receive<S: Signal>(
+async fn receive<S: SinkSignal>(
     intake: &Intake,
     headers: &HeaderMap,
     format: Format,

@@ -53,7 +53,7 @@ use std::time::Duration;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use crate::otlp::payload::OtlpRequest;
+use crate::encode::payload::OtlpRequest;
 use axum::http::HeaderMap;
 use dump::Dump;
 use faults::{FaultState, Faults};

@@ -20,10 +20,11 @@ use serde::de::DeserializeOwned;
 use super::cost::{self, Schema};
 use super::count;
 use super::recorder::{Counters, Recorder};
-use crate::otlp::payload::OtlpRequest;
+use crate::encode::payload::OtlpRequest;
 
-/// One OTLP signal: its message types and where its requests are recorded.
-pub(crate) trait Signal: Send + Sync + 'static {
+/// One OTLP signal as the sink receives it: its message types and where its requests are
+/// recorded (the type-level counterpart of [`crate::encode::Signal`], the value a sender names).
+pub(crate) trait SinkSignal: Send + Sync + 'static {
     type Request: Message + Default + DeserializeOwned + Send + 'static;
     type Response: Message + Default + Serialize + Send + 'static;
     /// Where the items of a request are, for counting without decoding.
@@ -40,7 +41,7 @@ pub(crate) struct Traces;
 pub(crate) struct Metrics;
 pub(crate) struct Logs;
 
-impl Signal for Traces {
+impl SinkSignal for Traces {
     type Request = ExportTraceServiceRequest;
     type Response = ExportTraceServiceResponse;
     const ITEMS: count::Path = count::SPANS;
@@ -54,7 +55,7 @@ impl Signal for Traces {
     }
 }
 
-impl Signal for Metrics {
+impl SinkSignal for Metrics {
     type Request = ExportMetricsServiceRequest;
     type Response = ExportMetricsServiceResponse;
     const ITEMS: count::Path = count::DATA_POINTS;
@@ -69,7 +70,7 @@ impl Signal for Metrics {
     }
 }
 
-impl Signal for Logs {
+impl SinkSignal for Logs {
     type Request = ExportLogsServiceRequest;
     type Response = ExportLogsServiceResponse;
     const ITEMS: count::Path = count::LOG_RECORDS;

@@ -43,7 +43,7 @@ async fn start_limited(f: impl FnOnce(&mut SinkLimits)) -> SinkHandle {
 }
 
 fn client() -> reqwest::Client {
-    crate::otlp::tls::install_crypto_provider();
+    crate::export::tls::install_crypto_provider();
     reqwest::Client::new()
 }
 
@@ -264,7 +264,7 @@ async fn gzip_bodies_are_decompressed_and_both_sizes_counted() {
 #[tokio::test]
 async fn http2_prior_knowledge_works_too() {
     let sink = start().await;
-    crate::otlp::tls::install_crypto_provider();
+    crate::export::tls::install_crypto_provider();
     let h2 = reqwest::Client::builder()
         .http2_prior_knowledge()
         .build()

@@ -17,13 +17,13 @@ mod show;
 mod signals;
 mod worker;
 
+use crate::encode::Signal;
+use crate::encode::common::{BatchLimits, ResourceTemplate};
+use crate::encode::wire::SpanEncoder;
+use crate::export::exporter::{Exporter, RetryPolicy, Transport};
+use crate::export::pipeline::{Pipeline, PipelineSummary};
 use crate::generate::Plan;
 use crate::interrupt::Interrupt;
-use crate::otlp::Signal;
-use crate::otlp::encode::{BatchLimits, ResourceTemplate};
-use crate::otlp::export::{Exporter, RetryPolicy, Transport};
-use crate::otlp::pipeline::{Pipeline, PipelineSummary};
-use crate::otlp::wire::SpanEncoder;
 use rand::RngExt;
 use signals::Metrics;
 use std::sync::atomic::AtomicBool;

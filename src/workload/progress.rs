@@ -9,8 +9,8 @@
 use super::RunSettings;
 use super::rate::rate_text;
 use super::worker::Live;
-use crate::otlp::export::Transport;
-use crate::otlp::pipeline::Pipeline;
+use crate::export::exporter::Transport;
+use crate::export::pipeline::Pipeline;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::io::IsTerminal as _;
 use std::sync::atomic::Ordering;
@@ -114,7 +114,7 @@ fn status<T: Transport>(
         None => format!("{} traces/s", rate_text(achieved)),
     };
     let export = pipeline.snapshot();
-    let failed: u64 = crate::otlp::Signal::ALL
+    let failed: u64 = crate::encode::Signal::ALL
         .iter()
         .map(|s| {
             let e = export.signal(*s);

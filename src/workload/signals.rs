@@ -13,16 +13,16 @@
 //! waited long enough, or the worker is about to wait, so nothing sits in memory while nothing
 //! happens.
 
+use crate::encode::Signal;
+use crate::encode::common::{BatchLimits, ResourceTemplate, TenantRequest};
+use crate::encode::metrics::metrics_requests;
+use crate::encode::payload::OtlpRequest;
+use crate::encode::wire::{EncodedRequest, SpanEncoder, TenantBatches};
+use crate::export::exporter::Transport;
+use crate::export::pipeline::Pipeline;
 use crate::generate::logs::TraceLogs;
 use crate::generate::metrics::{Aggregator, Temporality};
 use crate::generate::{Iteration, Plan, Trace};
-use crate::otlp::Signal;
-use crate::otlp::encode::{BatchLimits, ResourceTemplate, TenantRequest};
-use crate::otlp::encode_metrics::metrics_requests;
-use crate::otlp::export::Transport;
-use crate::otlp::payload::OtlpRequest;
-use crate::otlp::pipeline::Pipeline;
-use crate::otlp::wire::{EncodedRequest, SpanEncoder, TenantBatches};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};

@@ -11,12 +11,12 @@
 
 use super::signals::{Logs, Metrics, Out};
 use super::{Mix, RunSettings, Show, unix_now_ns, window_start};
+use crate::encode::Signal;
+use crate::encode::wire::{SpanEncoder, TenantBatches};
+use crate::export::exporter::Transport;
+use crate::export::pipeline::Pipeline;
 use crate::generate::{Iteration, Plan, Trace, generate, iteration_rng};
 use crate::interrupt::Interrupt;
-use crate::otlp::Signal;
-use crate::otlp::export::Transport;
-use crate::otlp::pipeline::Pipeline;
-use crate::otlp::wire::{SpanEncoder, TenantBatches};
 use rand_distr::{Distribution as _, weighted::WeightedIndex};
 use std::io::Write as _;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};

@@ -42,26 +42,9 @@ pub enum Value {
 }
 
 /// A value as written, without its locations: a scalar, a list or a mapping, never null (an OTLP
-/// attribute cannot be null). Scenario attribute constants and schema defaults are both this.
-#[derive(Clone, Debug, PartialEq)]
-pub enum Literal {
-    Str(String),
-    Int(i64),
-    Float(f64),
-    Bool(bool),
-    List(Vec<Literal>),
-    Map(Vec<(String, Literal)>),
-}
-
-impl Literal {
-    pub fn as_f64(&self) -> Option<f64> {
-        match self {
-            Literal::Int(i) => Some(*i as f64),
-            Literal::Float(f) => Some(*f),
-            _ => None,
-        }
-    }
-}
+/// attribute cannot be null). Scenario attribute constants and schema defaults are both this; it is
+/// defined in [`crate::value`], below every layer, so that the encoder can read it too.
+pub use crate::value::Literal;
 
 impl Node {
     /// A short name of the node's kind, for "expected X, found Y" messages.

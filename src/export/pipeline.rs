@@ -14,9 +14,10 @@
 //! an endpoint up as dead, the same happens at once: [`Pipeline::dead`] tells generation to stop,
 //! waiters are woken, and what is queued or still offered is dropped unsent.
 
-use super::export::{DeadEndpoint, Exporter, INTERRUPTED, Transport, UNREACHABLE};
-use super::payload::{Compression, Format, OtlpRequest, Payload};
-use super::{ExportSnapshot, Signal};
+use super::ExportSnapshot;
+use super::exporter::{DeadEndpoint, Exporter, INTERRUPTED, Transport, UNREACHABLE};
+use crate::encode::Signal;
+use crate::encode::payload::{Compression, Format, OtlpRequest, Payload};
 use crate::interrupt::Interrupt;
 use std::sync::Arc;
 use std::time::Duration;

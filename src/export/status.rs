@@ -6,7 +6,7 @@
 //! declared here with prost's derive, a handful of fields, rather than pulling in another
 //! crate of generated Google types for three small messages.
 
-use super::Signal;
+use crate::encode::Signal;
 use opentelemetry_proto::tonic::collector::{logs, metrics, trace};
 use prost::Message;
 use std::time::Duration;

@@ -1,6 +1,6 @@
 //! Delivering one encoded request: the retry policy and the accounting, whatever the transport.
 //!
-//! A transport makes one attempt and says how it ended ([`Attempt`]); this module decides what
+//! A transport makes one attempt and says how it ended ([`AttemptOutcome`]); this module decides what
 //! follows. Retryable outcomes are retried with exponential backoff and full jitter, honouring the
 //! server's requested delay, until the request's time budget runs out; anything else is final.
 //! Keeping the policy here, not in each transport, is what lets HTTP, gRPC and files share one set
@@ -14,8 +14,9 @@
 //! stop generating. A budget per request, the alternative this replaced, let a dead endpoint cost
 //! a budget per request, one after another: minutes for a few hundred traces.
 
-use super::payload::{Compression, Format, Payload};
-use super::{ExportStats, Signal};
+use super::ExportStats;
+use crate::encode::Signal;
+use crate::encode::payload::{Compression, Format, Payload};
 use rand::RngExt;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -24,7 +25,7 @@ use tokio::sync::watch;
 
 /// How one attempt to deliver a request ended.
 #[derive(Clone, Debug, PartialEq)]
-pub enum Attempt {
+pub enum AttemptOutcome {
     /// The endpoint took the request; `rejected` items were refused in a partial success.
     Accepted { rejected: u64, message: String },
     /// Worth trying again (throttling, a restarting server, no answer at all).
@@ -67,7 +68,11 @@ pub trait Transport: Send + Sync + 'static {
     /// How requests for `signal` must be encoded and compressed for this transport.
     fn encoding(&self, signal: Signal) -> (Format, Compression);
 
-    fn attempt(&self, signal: Signal, payload: &Payload) -> impl Future<Output = Attempt> + Send;
+    fn attempt(
+        &self,
+        signal: Signal,
+        payload: &Payload,
+    ) -> impl Future<Output = AttemptOutcome> + Send;
 
     /// Where `signal`'s requests go, e.g. `http://collector:4318`: signals sent to the same
     /// endpoint share its health. By default each signal is its own.
@@ -252,7 +257,7 @@ impl<T: Transport> Exporter<T> {
                 }
             };
             let (reason, retry_after, unreachable) = match outcome {
-                Attempt::Accepted { rejected, message } => {
+                AttemptOutcome::Accepted { rejected, message } => {
                     health.succeeded();
                     stats.accepted(items.saturating_sub(rejected));
                     if rejected > 0 {
@@ -260,12 +265,12 @@ impl<T: Transport> Exporter<T> {
                     }
                     return;
                 }
-                Attempt::Permanent { reason } => {
+                AttemptOutcome::Permanent { reason } => {
                     health.succeeded();
                     stats.rejected(items, &reason);
                     return;
                 }
-                Attempt::Retryable {
+                AttemptOutcome::Retryable {
                     reason,
                     retry_after,
                     unreachable,
@@ -317,17 +322,17 @@ mod tests {
     use std::sync::Mutex;
 
     /// Answers with a scripted sequence of outcomes, then accepts.
-    struct Scripted(Mutex<Vec<Attempt>>);
+    struct Scripted(Mutex<Vec<AttemptOutcome>>);
 
     impl Transport for Scripted {
         fn encoding(&self, _: Signal) -> (Format, Compression) {
             (Format::Protobuf, Compression::None)
         }
 
-        async fn attempt(&self, _: Signal, _: &Payload) -> Attempt {
+        async fn attempt(&self, _: Signal, _: &Payload) -> AttemptOutcome {
             let mut script = self.0.lock().unwrap();
             if script.is_empty() {
-                Attempt::Accepted {
+                AttemptOutcome::Accepted {
                     rejected: 0,
                     message: String::new(),
                 }
@@ -356,8 +361,8 @@ mod tests {
         }
     }
 
-    fn retryable(unreachable: bool) -> Attempt {
-        Attempt::Retryable {
+    fn retryable(unreachable: bool) -> AttemptOutcome {
+        AttemptOutcome::Retryable {
             reason: "busy".into(),
             retry_after: None,
             unreachable,
@@ -384,10 +389,10 @@ mod tests {
     async fn permanent_failures_and_partial_successes_are_rejections() {
         let e = Exporter::new(
             Scripted(Mutex::new(vec![
-                Attempt::Permanent {
+                AttemptOutcome::Permanent {
                     reason: "HTTP 400".into(),
                 },
-                Attempt::Accepted {
+                AttemptOutcome::Accepted {
                     rejected: 2,
                     message: "bad spans".into(),
                 },
@@ -428,7 +433,7 @@ mod tests {
             (Format::Protobuf, Compression::None)
         }
 
-        async fn attempt(&self, _: Signal, payload: &Payload) -> Attempt {
+        async fn attempt(&self, _: Signal, payload: &Payload) -> AttemptOutcome {
             if &payload.body[..] == b"hang" {
                 std::future::pending::<()>().await;
             }
@@ -478,7 +483,7 @@ mod tests {
     #[tokio::test]
     async fn retry_after_is_honoured() {
         let e = Exporter::new(
-            Scripted(Mutex::new(vec![Attempt::Retryable {
+            Scripted(Mutex::new(vec![AttemptOutcome::Retryable {
                 reason: "429".into(),
                 retry_after: Some(Duration::from_millis(120)),
                 unreachable: false,

@@ -5,7 +5,7 @@
 //! spans, so metrics and traces of a tenant meet under one resource in any backend. Counters are
 //! monotonic integer sums, histograms explicit-bucket histograms with min, max and exemplars.
 
-use super::encode::{ResourceTemplate, TenantRequest, scope};
+use super::common::{ResourceTemplate, TenantRequest, scope};
 use crate::generate::metrics::{
     Exemplar, InstrumentKind, MetricValue, MetricsExport, Point, PointData, Temporality,
 };

@@ -16,12 +16,12 @@
 //! OTLP calls retryable are retried (RESOURCE_EXHAUSTED only when the server sent a
 //! `RetryInfo`, whose delay is honoured).
 
-use super::Signal;
-use super::export::{Attempt, Transport};
-use super::payload::{Compression, Format, Payload};
+use super::exporter::{AttemptOutcome, Transport};
 use super::status::{partial_success_protobuf, retry_delay};
 use super::tls::{TlsMaterial, certificate_problem, install_crypto_provider};
 use super::transport::{Target, TransportError};
+use crate::encode::Signal;
+use crate::encode::payload::{Compression, Format, Payload};
 use base64::Engine as _;
 use bytes::{BufMut as _, Bytes, BytesMut};
 use http_body_util::{BodyExt as _, Full};
@@ -313,11 +313,11 @@ impl Transport for GrpcTransport {
         self.endpoint.clone()
     }
 
-    async fn attempt(&self, signal: Signal, payload: &Payload) -> Attempt {
+    async fn attempt(&self, signal: Signal, payload: &Payload) -> AttemptOutcome {
         let endpoint = &self.endpoint;
         let answer = match tokio::time::timeout(self.timeout, self.call(signal, payload)).await {
             Err(_) => {
-                return Attempt::Retryable {
+                return AttemptOutcome::Retryable {
                     reason: format!(
                         "gRPC DEADLINE_EXCEEDED: no answer from {endpoint} within {:?}",
                         self.timeout
@@ -328,11 +328,11 @@ impl Transport for GrpcTransport {
             }
             Ok(Err(error)) => {
                 if let Some(tls) = certificate_problem(error.as_ref()) {
-                    return Attempt::Permanent {
+                    return AttemptOutcome::Permanent {
                         reason: format!("TLS with {endpoint} failed: {tls}"),
                     };
                 }
-                return Attempt::Retryable {
+                return AttemptOutcome::Retryable {
                     reason: format!(
                         "cannot reach {endpoint}: {}",
                         super::http::root_cause(error.as_ref())
@@ -347,13 +347,13 @@ impl Transport for GrpcTransport {
     }
 }
 
-fn classify(signal: Signal, endpoint: &str, answer: &Answer) -> Attempt {
+fn classify(signal: Signal, endpoint: &str, answer: &Answer) -> AttemptOutcome {
     if answer.code == code::OK {
         let (rejected, message) = answer
             .message()
             .map(|m| partial_success_protobuf(signal, &m))
             .unwrap_or_default();
-        return Attempt::Accepted { rejected, message };
+        return AttemptOutcome::Accepted { rejected, message };
     }
     let message = if answer.message.is_empty() {
         "(no message)"
@@ -376,20 +376,20 @@ fn classify(signal: Signal, endpoint: &str, answer: &Answer) -> Attempt {
         _ => false,
     };
     if retryable {
-        Attempt::Retryable {
+        AttemptOutcome::Retryable {
             reason,
             retry_after,
             unreachable: false,
         }
     } else {
-        Attempt::Permanent { reason }
+        AttemptOutcome::Permanent { reason }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::otlp::status::status_with_retry_delay;
+    use crate::export::status::status_with_retry_delay;
 
     fn answer(code: i32, details: Vec<u8>) -> Answer {
         Answer {
@@ -413,7 +413,7 @@ mod tests {
             assert!(
                 matches!(
                     classify(Signal::Traces, "e", &answer(c, vec![])),
-                    Attempt::Retryable { .. }
+                    AttemptOutcome::Retryable { .. }
                 ),
                 "{}",
                 code::name(c)
@@ -430,7 +430,7 @@ mod tests {
             assert!(
                 matches!(
                     classify(Signal::Traces, "e", &answer(c, vec![])),
-                    Attempt::Permanent { .. }
+                    AttemptOutcome::Permanent { .. }
                 ),
                 "{}",
                 code::name(c)
@@ -442,7 +442,7 @@ mod tests {
         );
         assert_eq!(
             classify(Signal::Traces, "e", &throttled),
-            Attempt::Retryable {
+            AttemptOutcome::Retryable {
                 reason: "gRPC RESOURCE_EXHAUSTED from e: m".into(),
                 retry_after: Some(Duration::from_secs(2)),
                 unreachable: false,

@@ -5,8 +5,9 @@
 //! byte runs, and for each span writes only what varies (ids, times, sampled values, status) into
 //! one reused buffer, computing each span's exact length first so its length prefix is written in
 //! place, with no second pass and no copying. The output is byte for byte what prost produces for
-//! the same records through [`super::encode`], which stays as the reference and the test oracle:
-//! building a prost `Span` per span costs about twenty allocations, this costs none.
+//! the same records through `reference.rs` (compiled for tests only), which stays as the
+//! reference and the test oracle: building a prost `Span` per span costs about twenty
+//! allocations, this costs none.
 //!
 //! Log records are written the same way, with the same attribute runs, and trace and log requests
 //! share their layout, so one batch type serves both.
@@ -15,7 +16,7 @@
 //! largest possible request header; when the request is taken, the header is written right-aligned
 //! into the gap, so the finished request is one contiguous slice of the buffer.
 
-use super::encode::{BatchLimits, ResourceTemplate, SCOPE_NAME, span_kind};
+use super::common::{BatchLimits, ResourceTemplate, SCOPE_NAME, span_kind};
 use crate::generate::logs::{LogRecord, TraceLogs};
 use crate::generate::{AttrValue, Plan, SpanRecord, Sym, Trace};
 use bytes::Bytes;
@@ -71,7 +72,7 @@ mod tag {
 }
 
 const SPAN_FLAGS: u32 = 0x101;
-/// W3C "sampled", as [`super::encode_logs`] sets it.
+/// W3C "sampled", as the reference (`reference_logs.rs`) sets it.
 const LOG_FLAGS: u32 = 0x01;
 const STATUS_CODE_ERROR: u64 = 2;
 
@@ -142,7 +143,7 @@ impl SpanEncoder {
             e.strings.push(string);
         }
         for i in 0..plan.literal_count() {
-            let value = super::encode::any_value(
+            let value = super::common::any_value(
                 plan,
                 &Trace::default(),
                 AttrValue::Literal(crate::generate::LiteralId(i as u32)),
@@ -215,7 +216,7 @@ impl SpanEncoder {
     }
 
     /// Also writes each failure as an `exception` span event, as
-    /// [`super::encode::exception_event`] builds it.
+    /// `reference::exception_event` builds it.
     pub fn with_exception_events(mut self, on: bool) -> SpanEncoder {
         self.exception_events = on;
         self
@@ -414,7 +415,7 @@ impl SpanEncoder {
 
 impl SpanEncoder {
     /// Appends one log record of `trace` to `out` as a `ScopeLogs.log_records` field, as
-    /// [`super::encode_logs::log_message`] builds it.
+    /// `reference_logs::log_message` builds it.
     pub fn write_log_record(
         &self,
         trace: &Trace,
@@ -872,8 +873,8 @@ fn take(tenant: u32, batch: &mut RequestBatch) -> EncodedRequest {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::encode::reference::TraceBatch;
     use crate::generate::{Iteration, PlanOptions, generate};
-    use crate::otlp::encode::TraceBatch;
     use crate::scenario::{BUNDLED, LoadOptions, decode};
     use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
     use proptest::prelude::*;
@@ -980,7 +981,7 @@ mod tests {
             };
             let encoder = SpanEncoder::new(&plan);
             let tenants = vec!["tenant-a".to_string(), "tenant-b".to_string()];
-            let mut reference = crate::otlp::encode_logs::LogBatch::new(template.clone());
+            let mut reference = crate::encode::reference_logs::LogBatch::new(template.clone());
             let mut fast = TenantBatches::new(template, tenants.clone(), BatchLimits::UNLIMITED);
             let mut logs = TraceLogs::default();
             let mut out = Iteration::default();

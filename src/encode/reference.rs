@@ -1,156 +1,26 @@
-//! Span records to OTLP protobuf messages, the straightforward way, and the pieces every signal's
-//! encoding shares (resources per tenant, the scope, attribute values).
+//! Span records to OTLP protobuf messages, the straightforward way: the reference encoder.
 //!
-//! This builds `opentelemetry-proto`'s prost structs and lets prost encode them. It is the
-//! reference encoding: obviously right, because the official types define the wire format, and
-//! the oracle any faster writer must match byte for byte. Spans are grouped into one
-//! `ResourceSpans` per tenant, because each tenant is a resource of its own. Requests are cut by
-//! span count and by encoded size (measured with prost's `encoded_len` as spans are added, so a
-//! request never has to be encoded twice to find out it was too big); the spans of one trace
-//! travel in one request whenever they fit in one. Metrics and logs (`encode_metrics.rs`, `encode_logs.rs`) group
-//! the same way, with the same [`TenantGroups`], so a tenant is one resource in every signal.
+//! This builds `opentelemetry-proto`'s prost structs and lets prost encode them. It is obviously
+//! right, because the official types define the wire format, and so it is the oracle the fast
+//! writer (`wire.rs`) must match byte for byte. No run takes it, so it is compiled for tests only, or
+//! with the `reference-encoder` feature for the benchmark that compares the two (public
+//! production API was the alternative rejected: it let an oracle pass for a supported encoder).
+//! Requests are cut by span count and by encoded size (measured with prost's `encoded_len` as
+//! spans are added, so a request never has to be encoded twice to find out it was too big); the
+//! spans of one trace travel in one request whenever they fit in one.
 
-use crate::generate::{Attr, AttrValue, Plan, SpanRecord, Trace};
-use crate::scenario::{Literal, SpanKind};
-use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
-use opentelemetry_proto::tonic::common::v1::{
-    AnyValue, ArrayValue, InstrumentationScope, KeyValue, KeyValueList, any_value,
+use super::common::{
+    BatchLimits, ResourceTemplate, TenantGroups, key_value, scope, span_kind, string_kv,
 };
-use opentelemetry_proto::tonic::resource::v1::Resource;
+use crate::generate::{Plan, SpanRecord, Trace};
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::trace::v1::{
     ResourceSpans, ScopeSpans, Span, Status, span, status,
 };
 use prost::Message as _;
 
-/// The instrumentation scope every span is reported under.
-pub const SCOPE_NAME: &str = "telemetry-simulator";
-
 /// W3C "sampled", plus OTLP's "parent is-remote flag known" bit (the parent is never remote).
 const SPAN_FLAGS: u32 = 0x101;
-
-/// Resource attributes shared by every tenant; the tenant's own are added per resource.
-#[derive(Clone, Debug, Default)]
-pub struct ResourceTemplate {
-    pub attributes: Vec<(String, String)>,
-    /// Keys that carry the tenant id (e.g. `vendor.tenant.id`).
-    pub tenant_keys: Vec<String>,
-    /// The `schema_url` of every `ResourceSpans`/`ResourceMetrics`/`ResourceLogs` (the Schema
-    /// URL its attributes follow); empty for none.
-    pub schema_url: String,
-}
-
-impl ResourceTemplate {
-    pub fn resource(&self, tenant: &str) -> Resource {
-        let mut attributes: Vec<KeyValue> = self
-            .attributes
-            .iter()
-            .map(|(k, v)| string_kv(k, v))
-            .collect();
-        attributes.extend(self.tenant_keys.iter().map(|k| string_kv(k, tenant)));
-        Resource {
-            attributes,
-            ..Default::default()
-        }
-    }
-}
-
-pub fn string_kv(key: &str, value: &str) -> KeyValue {
-    KeyValue {
-        key: key.to_string(),
-        value: Some(AnyValue {
-            value: Some(any_value::Value::StringValue(value.to_string())),
-        }),
-        ..Default::default()
-    }
-}
-
-/// Items of one export request grouped by tenant, in order of first appearance: each tenant is
-/// a resource of its own, in every signal.
-#[derive(Debug)]
-pub struct TenantGroups<T> {
-    groups: Vec<(String, Vec<T>)>,
-}
-
-impl<T> Default for TenantGroups<T> {
-    fn default() -> Self {
-        TenantGroups { groups: Vec::new() }
-    }
-}
-
-impl<T> TenantGroups<T> {
-    /// The items of `tenant`, created empty on first use.
-    pub fn group(&mut self, tenant: &str) -> &mut Vec<T> {
-        let i = match self.groups.iter().position(|(t, _)| t == tenant) {
-            Some(i) => i,
-            None => {
-                self.groups.push((tenant.to_string(), Vec::new()));
-                self.groups.len() - 1
-            }
-        };
-        &mut self.groups[i].1
-    }
-
-    /// Whether `tenant` has a group yet.
-    pub fn has(&self, tenant: &str) -> bool {
-        self.groups.iter().any(|(t, _)| t == tenant)
-    }
-
-    /// Every group with its tenant and the tenant's resource; the groups are empty afterwards.
-    pub fn drain<'a>(
-        &'a mut self,
-        template: &'a ResourceTemplate,
-    ) -> impl Iterator<Item = (String, Resource, Vec<T>)> + 'a {
-        self.groups.drain(..).map(|(tenant, items)| {
-            let resource = template.resource(&tenant);
-            (tenant, resource, items)
-        })
-    }
-}
-
-/// An export request holding one tenant's items, so that it can be routed by tenant.
-#[derive(Clone, Debug, PartialEq)]
-pub struct TenantRequest<R> {
-    pub tenant: String,
-    pub request: R,
-    pub items: u64,
-}
-
-/// The instrumentation scope every signal is reported under.
-pub fn scope() -> InstrumentationScope {
-    InstrumentationScope {
-        name: SCOPE_NAME.to_string(),
-        version: env!("CARGO_PKG_VERSION").to_string(),
-        ..Default::default()
-    }
-}
-
-/// When a request is full.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct BatchLimits {
-    /// Items (spans) per request.
-    pub max_items: usize,
-    /// Encoded protobuf size per request, before compression. Receivers commonly refuse more
-    /// than 4 MiB (gRPC's default message limit); the default stays well under it.
-    pub max_bytes: usize,
-}
-
-impl BatchLimits {
-    /// No limit: everything added goes into one request (for tests and benchmarks that build
-    /// one request by hand).
-    pub const UNLIMITED: BatchLimits = BatchLimits {
-        max_items: usize::MAX,
-        max_bytes: usize::MAX,
-    };
-}
-
-impl Default for BatchLimits {
-    fn default() -> Self {
-        BatchLimits {
-            max_items: 512,
-            max_bytes: 1024 * 1024,
-        }
-    }
-}
 
 /// Protobuf framing of one span inside `ScopeSpans` (field tag and length prefix), at most.
 const SPAN_FRAMING: usize = 4;
@@ -335,64 +205,12 @@ pub fn span_message(plan: &Plan, trace: &Trace, record: &SpanRecord) -> Span {
     }
 }
 
-pub fn span_kind(kind: SpanKind) -> span::SpanKind {
-    match kind {
-        SpanKind::Internal => span::SpanKind::Internal,
-        SpanKind::Server => span::SpanKind::Server,
-        SpanKind::Client => span::SpanKind::Client,
-    }
-}
-
-pub fn key_value(plan: &Plan, trace: &Trace, attr: &Attr) -> KeyValue {
-    KeyValue {
-        key: plan.str(attr.key).to_string(),
-        value: Some(any_value(plan, trace, attr.value)),
-        ..Default::default()
-    }
-}
-
-pub fn any_value(plan: &Plan, trace: &Trace, value: AttrValue) -> AnyValue {
-    use any_value::Value as V;
-    let value = match value {
-        AttrValue::Str(s) => V::StringValue(plan.str(s).to_string()),
-        AttrValue::Text { start, len } => V::StringValue(trace.text(start, len).to_string()),
-        AttrValue::Int(i) => V::IntValue(i),
-        AttrValue::Double(d) => V::DoubleValue(d),
-        AttrValue::Bool(b) => V::BoolValue(b),
-        AttrValue::Literal(id) => return literal(plan.literal(id)),
-    };
-    AnyValue { value: Some(value) }
-}
-
-fn literal(l: &Literal) -> AnyValue {
-    use any_value::Value as V;
-    let value = match l {
-        Literal::Str(s) => V::StringValue(s.clone()),
-        Literal::Int(i) => V::IntValue(*i),
-        Literal::Float(f) => V::DoubleValue(*f),
-        Literal::Bool(b) => V::BoolValue(*b),
-        Literal::List(items) => V::ArrayValue(ArrayValue {
-            values: items.iter().map(literal).collect(),
-        }),
-        Literal::Map(entries) => V::KvlistValue(KeyValueList {
-            values: entries
-                .iter()
-                .map(|(k, v)| KeyValue {
-                    key: k.clone(),
-                    value: Some(literal(v)),
-                    ..Default::default()
-                })
-                .collect(),
-        }),
-    };
-    AnyValue { value: Some(value) }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::generate::{Iteration, PlanOptions, generate};
     use crate::scenario::{LoadOptions, decode};
+    use opentelemetry_proto::tonic::common::v1::any_value;
     use proptest::prelude::*;
     use prost::Message;
 

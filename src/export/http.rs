@@ -5,13 +5,13 @@
 //! defines it: 2xx is accepted (maybe partially), 429/502/503/504 and no answer at all are worth
 //! retrying (with `Retry-After`, in seconds or as an HTTP-date, when the server sends it),
 //! anything else is final. Whether and when
-//! to try again is [`super::export`]'s decision, shared with every other transport.
+//! to try again is [`super::exporter`]'s decision, shared with every other transport.
 
-use super::Signal;
-use super::export::{Attempt, Transport};
-use super::payload::{Compression, Format, Payload};
+use super::exporter::{AttemptOutcome, Transport};
 use super::tls::{TlsMaterial, install_crypto_provider};
 use super::transport::{Target, TransportError};
+use crate::encode::Signal;
+use crate::encode::payload::{Compression, Format, Payload};
 use crate::human::{Redacted, redact};
 use std::time::{Duration, SystemTime};
 
@@ -121,7 +121,7 @@ impl Transport for HttpTransport {
         self.origin.clone()
     }
 
-    async fn attempt(&self, signal: Signal, payload: &Payload) -> Attempt {
+    async fn attempt(&self, signal: Signal, payload: &Payload) -> AttemptOutcome {
         let url = &self.url;
         let mut request = self
             .client
@@ -152,7 +152,7 @@ impl Transport for HttpTransport {
         let body = response.bytes().await.unwrap_or_default();
         if status.is_success() {
             let (rejected, message) = partial_success(signal, &body, json);
-            return Attempt::Accepted { rejected, message };
+            return AttemptOutcome::Accepted { rejected, message };
         }
         let reason = format!(
             "HTTP {status} from {}: {}",
@@ -160,13 +160,13 @@ impl Transport for HttpTransport {
             server_message(&body, json)
         );
         if matches!(status.as_u16(), 429 | 502 | 503 | 504) {
-            Attempt::Retryable {
+            AttemptOutcome::Retryable {
                 reason,
                 retry_after,
                 unreachable: false,
             }
         } else {
-            Attempt::Permanent { reason }
+            AttemptOutcome::Permanent { reason }
         }
     }
 }
@@ -174,20 +174,20 @@ impl Transport for HttpTransport {
 /// What a request that got no HTTP answer means: a certificate the client refuses is final
 /// (retrying cannot fix it); anything else (no connection, none within the timeout) is an
 /// endpoint that cannot be reached (yet), worth retrying.
-fn failed_request(url: &str, error: &reqwest::Error, timeout: Duration) -> Attempt {
+fn failed_request(url: &str, error: &reqwest::Error, timeout: Duration) -> AttemptOutcome {
     if let Some(tls) = super::tls::certificate_problem(error) {
-        return Attempt::Permanent {
+        return AttemptOutcome::Permanent {
             reason: format!("TLS with {url} failed: {tls}"),
         };
     }
     if error.is_timeout() {
-        return Attempt::Retryable {
+        return AttemptOutcome::Retryable {
             reason: format!("no answer from {url} within {timeout:?}"),
             retry_after: None,
             unreachable: true,
         };
     }
-    Attempt::Retryable {
+    AttemptOutcome::Retryable {
         reason: format!("cannot reach {url}: {}", root_cause(error)),
         retry_after: None,
         unreachable: true,
@@ -292,7 +292,7 @@ mod tests {
     #[test]
     fn server_messages_are_read_from_rpc_status_or_text() {
         use prost::Message;
-        let status = crate::otlp::status::RpcStatus {
+        let status = crate::export::status::RpcStatus {
             code: 3,
             message: "bad span".into(),
             details: vec![],

@@ -7,13 +7,13 @@
 //! which is closed anyway. [`Transports`] routes each signal to its own destination, because
 //! the OTel environment lets each signal have its own endpoint, protocol and headers.
 
-use super::Signal;
-use super::export::{Attempt, Transport};
+use super::exporter::{AttemptOutcome, Transport};
 use super::file::{FileTransport, NullTransport};
 use super::grpc::GrpcTransport;
 use super::http::HttpTransport;
-use super::payload::{Compression, Format, Payload};
 use super::tls::{TlsError, TlsOptions};
+use crate::encode::Signal;
+use crate::encode::payload::{Compression, Format, Payload};
 use crate::human::Redacted;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -163,7 +163,7 @@ impl Transport for Destination {
         }
     }
 
-    async fn attempt(&self, signal: Signal, payload: &Payload) -> Attempt {
+    async fn attempt(&self, signal: Signal, payload: &Payload) -> AttemptOutcome {
         match self {
             Destination::Http(t) => t.attempt(signal, payload).await,
             Destination::Grpc(t) => t.attempt(signal, payload).await,
@@ -230,7 +230,7 @@ impl Transport for Transports {
         self.by_signal[signal as usize].endpoint(signal)
     }
 
-    async fn attempt(&self, signal: Signal, payload: &Payload) -> Attempt {
+    async fn attempt(&self, signal: Signal, payload: &Payload) -> AttemptOutcome {
         self.by_signal[signal as usize]
             .attempt(signal, payload)
             .await

@@ -7,9 +7,9 @@
 //! like a run to a collector; a separate code path for "just print it" was rejected because
 //! its numbers would not be comparable.
 
-use super::Signal;
-use super::export::{Attempt, Transport};
-use super::payload::{Compression, Format, Payload};
+use super::exporter::{AttemptOutcome, Transport};
+use crate::encode::Signal;
+use crate::encode::payload::{Compression, Format, Payload};
 use std::io::Write;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -44,18 +44,18 @@ impl Transport for FileTransport {
         (Format::Json, Compression::None)
     }
 
-    async fn attempt(&self, _: Signal, payload: &Payload) -> Attempt {
+    async fn attempt(&self, _: Signal, payload: &Payload) -> AttemptOutcome {
         let mut out = self.out.lock().unwrap_or_else(|e| e.into_inner());
         let written = out
             .write_all(&payload.body)
             .and_then(|()| out.write_all(b"\n"))
             .and_then(|()| out.flush());
         match written {
-            Ok(()) => Attempt::Accepted {
+            Ok(()) => AttemptOutcome::Accepted {
                 rejected: 0,
                 message: String::new(),
             },
-            Err(e) => Attempt::Permanent {
+            Err(e) => AttemptOutcome::Permanent {
                 reason: format!("cannot write to {}: {e}", self.name),
             },
         }
@@ -73,8 +73,8 @@ impl Transport for NullTransport {
         (self.format, self.compression)
     }
 
-    async fn attempt(&self, _: Signal, _: &Payload) -> Attempt {
-        Attempt::Accepted {
+    async fn attempt(&self, _: Signal, _: &Payload) -> AttemptOutcome {
+        AttemptOutcome::Accepted {
             rejected: 0,
             message: String::new(),
         }
@@ -83,10 +83,10 @@ impl Transport for NullTransport {
 
 #[cfg(test)]
 mod tests {
-    use super::super::export::{Exporter, RetryPolicy};
-    use super::super::payload::OtlpRequest;
+    use super::super::exporter::{Exporter, RetryPolicy};
     use super::super::pipeline::Pipeline;
     use super::*;
+    use crate::encode::payload::OtlpRequest;
     use crate::interrupt::Interrupt;
     use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
     use opentelemetry_proto::tonic::common::v1::{AnyValue, ArrayValue, KeyValue, any_value};
@@ -182,7 +182,7 @@ mod tests {
             (Format::Protobuf, Compression::None)
         }
 
-        async fn attempt(&self, _: Signal, _: &Payload) -> Attempt {
+        async fn attempt(&self, _: Signal, _: &Payload) -> AttemptOutcome {
             panic!("a bug in a transport")
         }
     }

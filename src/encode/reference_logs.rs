@@ -1,10 +1,12 @@
-//! Derived log records to an OTLP `ExportLogsServiceRequest`.
+//! Derived log records to an OTLP `ExportLogsServiceRequest` through prost: the reference encoder
+//! of logs, the oracle `wire.rs`'s log writer is held byte-identical to, compiled for tests only
+//! (no run takes it; a public API for it was the alternative rejected).
 //!
 //! Logs batch like spans: a trace's records are added together, grouped into one `ResourceLogs`
 //! per tenant with the same resource as that tenant's spans, and each record carries its span's
 //! trace and span id, so a backend joins it to the trace it belongs to.
 
-use super::encode::{ResourceTemplate, TenantGroups, TenantRequest, key_value, scope};
+use super::common::{ResourceTemplate, TenantGroups, TenantRequest, key_value, scope};
 use crate::generate::logs::{LogRecord, TraceLogs};
 use crate::generate::{Plan, Trace};
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
