@@ -21,6 +21,7 @@ pub mod check;
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod conventions;
 pub mod files;
 pub mod generate;
 pub mod human;

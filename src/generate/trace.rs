@@ -14,7 +14,8 @@
 use super::content::{Conversation, SpanFacts};
 use super::plan::{AttrPlan, AttrValue, CountPlan, Generated, NodeId, Plan, PlanNode, Sym};
 use super::sampler::Draw;
-use crate::scenario::{Literal, Retry, SpanKind, SpanType};
+use crate::conventions::SpanKind;
+use crate::scenario::{Literal, Retry, SpanType};
 use rand::{Rng, RngExt, SeedableRng};
 use rand_distr::Distribution as _;
 use rand_pcg::Pcg64Mcg;

@@ -10,8 +10,9 @@
 //! travel in one request whenever they fit in one. Metrics and logs (`encode_metrics.rs`, `encode_logs.rs`) group
 //! the same way, with the same [`TenantGroups`], so a tenant is one resource in every signal.
 
+use crate::conventions::SpanKind;
 use crate::generate::{Attr, AttrValue, Plan, SpanRecord, Trace};
-use crate::scenario::{Literal, SpanKind};
+use crate::scenario::Literal;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::{
     AnyValue, ArrayValue, InstrumentationScope, KeyValue, KeyValueList, any_value,

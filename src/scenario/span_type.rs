@@ -3,7 +3,8 @@
 //! The set is closed (the original's eleven types), because each type carries behaviour: its span
 //! kind, its GenAI attributes, the MCP expansion, the metrics and logs derived from it. A free-form
 //! span name was rejected for that reason; an unknown type is an error with a suggestion, where the
-//! original silently turned it into the root type.
+//! original silently turned it into the root type. This module keeps only the names; what each
+//! type means is [`crate::conventions`]' table, so the scenario model knows nothing of OTLP.
 
 use std::fmt;
 
@@ -20,14 +21,6 @@ pub enum SpanType {
     RagRetrieve,
     A2aCall,
     CpRequest,
-}
-
-/// The role of a span in its trace, as OTLP's span kind expresses it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum SpanKind {
-    Internal,
-    Server,
-    Client,
 }
 
 /// The default namespace written in scenario files; rewritten to the configured prefix.
@@ -72,21 +65,6 @@ impl SpanType {
             self,
             SpanType::RagRetrieve | SpanType::A2aCall | SpanType::CpRequest
         )
-    }
-
-    pub fn kind(self) -> SpanKind {
-        match self {
-            SpanType::A2aOrchestrate | SpanType::CpRequest => SpanKind::Server,
-            SpanType::LlmCall
-            | SpanType::McpToolExecute
-            | SpanType::McpToolExecuteAttempt
-            | SpanType::A2aCall => SpanKind::Client,
-            SpanType::Planner
-            | SpanType::TaskExecute
-            | SpanType::LlmToolResponseBridge
-            | SpanType::ResponseCompose
-            | SpanType::RagRetrieve => SpanKind::Internal,
-        }
     }
 
     /// The emitted span name under `prefix`.

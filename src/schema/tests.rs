@@ -117,17 +117,13 @@ fn bundled_schema_parses_with_every_span_type() {
     assert_eq!(declared, expected);
     for t in SpanType::ALL {
         let span = &schema.spans[SpanType::ALL.iter().position(|x| *x == t).unwrap()];
-        let kind = match t.kind() {
-            crate::scenario::SpanKind::Server => Kind::Server,
-            crate::scenario::SpanKind::Client => Kind::Client,
-            crate::scenario::SpanKind::Internal => Kind::Internal,
+        let kind = match crate::conventions::kind(t) {
+            crate::conventions::SpanKind::Server => Kind::Server,
+            crate::conventions::SpanKind::Client => Kind::Client,
+            crate::conventions::SpanKind::Internal => Kind::Internal,
         };
         assert_eq!(span.kinds, [kind], "{t}");
-        assert_eq!(
-            span.is_root,
-            matches!(t, SpanType::A2aOrchestrate | SpanType::CpRequest),
-            "{t}"
-        );
+        assert_eq!(span.is_root, crate::conventions::of(t).schema_root, "{t}");
         assert_eq!(span.parents.is_empty(), span.is_root, "{t}");
         for parent in &span.parents {
             assert!(
