@@ -14,7 +14,8 @@
 
 use super::plan::{AttrValue, Plan, Sym};
 use super::trace::{SpanRecord, Trace};
-use crate::scenario::SpanType;
+use crate::conventions;
+use crate::scenario::{SpanType, normalize_prefix};
 
 /// Interned keys and words of the derived signals.
 #[derive(Clone, Debug, Default)]
@@ -89,6 +90,9 @@ pub struct DerivedKeys {
     pub cp_event: Sym,
     pub exception_event: Sym,
     pub genai_exception_event: Sym,
+    /// Per span type (indexed by `SpanType as usize`): the key of the status code it reports,
+    /// with its success word, from the conventions' table.
+    pub status: Vec<Option<(Sym, Sym)>>,
 }
 
 impl DerivedKeys {
@@ -155,6 +159,13 @@ impl DerivedKeys {
             cp_event: k("cp.request"),
             exception_event: k("exception"),
             genai_exception_event: k("gen_ai.client.operation.exception"),
+            status: SpanType::ALL
+                .iter()
+                .map(|&t| {
+                    let (key, success) = conventions::of(t).status?;
+                    Some((k(&normalize_prefix(key, &p)), k(success)))
+                })
+                .collect(),
         }
     }
 }
@@ -163,10 +174,7 @@ impl DerivedKeys {
 /// (inference, retrieval, invoking a remote agent): they feed `gen_ai.client.operation.duration`,
 /// and their failures are `gen_ai.client.operation.exception` events.
 pub fn is_genai_client_operation(span_type: SpanType) -> bool {
-    matches!(
-        span_type,
-        SpanType::LlmCall | SpanType::RagRetrieve | SpanType::A2aCall
-    )
+    conventions::of(span_type).genai_client_operation
 }
 
 /// One span of one trace, as the derived signals read it.
@@ -207,17 +215,7 @@ impl<'a> SpanView<'a> {
 
     /// The key of the status code this span type reports, with its success word.
     fn status_key(&self) -> Option<(Sym, Sym)> {
-        let k = self.keys();
-        match self.span.span_type {
-            SpanType::A2aOrchestrate => Some((k.turn_status_code, k.success)),
-            SpanType::McpToolExecute | SpanType::McpToolExecuteAttempt => {
-                Some((k.tool_status_code, k.ok))
-            }
-            SpanType::RagRetrieve => Some((k.rag_status_code, k.ok)),
-            SpanType::A2aCall => Some((k.a2a_status_code, k.ok)),
-            SpanType::CpRequest => Some((k.cp_status_code, k.allowed)),
-            _ => None,
-        }
+        self.keys().status[self.span.span_type as usize]
     }
 
     /// The span's status code: `ERROR` when it failed; otherwise the span's own value (e.g. a

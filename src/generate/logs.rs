@@ -25,7 +25,7 @@
 use super::derive::{SpanView, is_genai_client_operation, views};
 use super::plan::{AttrValue, Plan, Sym};
 use super::trace::{Attr, Trace, ValueDisplay};
-use crate::scenario::SpanType;
+use crate::conventions::{self, Signals};
 use std::fmt::Write as _;
 
 /// Log severities, as OTLP numbers them.
@@ -118,8 +118,9 @@ impl TraceLogs {
         let ok = v.succeeded();
         let message = v.exception().map_or("", |(_, m)| plan.str(m));
         let failed = |sev: Severity| if v.errored() { sev } else { Severity::Info };
-        match v.span.span_type {
-            SpanType::A2aOrchestrate => {
+        match conventions::of(v.span.span_type).signals {
+            None => {}
+            Some(Signals::Turn) => {
                 self.open(v, At::Start, Severity::Info, k.turn_start_event);
                 self.body(format_args!("Agent turn started"));
                 self.attr_or(v, k.route, k.default_route);
@@ -134,7 +135,7 @@ impl TraceLogs {
                 self.attr(k.turn_status_result, AttrValue::Bool(ok));
                 self.attr(k.duration_ms, AttrValue::Double(v.duration_ms()));
             }
-            SpanType::McpToolExecute => {
+            Some(Signals::ToolCall) => {
                 let tool = v.word(k.tool_name, k.unknown_tool);
                 self.open(v, At::End, failed(Severity::Error), k.tool_call_event);
                 if v.errored() {
@@ -152,7 +153,7 @@ impl TraceLogs {
                     self.attr(k.error_message, AttrValue::Str(message));
                 }
             }
-            SpanType::LlmCall => {
+            Some(Signals::Inference) => {
                 let unknown = AttrValue::Str(k.unknown);
                 let provider = v.provider().unwrap_or(unknown);
                 let model = v.attr(k.request_model).unwrap_or(unknown);
@@ -174,7 +175,7 @@ impl TraceLogs {
                 self.copy(v, k.output_tokens);
                 self.attr(k.duration_ms, AttrValue::Double(v.duration_ms()));
             }
-            SpanType::RagRetrieve => {
+            Some(Signals::Retrieval) => {
                 let index = v.word(k.rag_index, k.default_index);
                 self.open(v, At::End, failed(Severity::Error), k.rag_event);
                 match v.attr(k.rag_documents) {
@@ -193,7 +194,7 @@ impl TraceLogs {
                 self.attr(k.rag_status_code, AttrValue::Str(code));
                 self.attr(k.duration_ms, AttrValue::Double(v.duration_ms()));
             }
-            SpanType::A2aCall => {
+            Some(Signals::AgentCall) => {
                 let target = v
                     .attr(k.a2a_target)
                     .or_else(|| v.attr(k.agent_name))
@@ -212,7 +213,7 @@ impl TraceLogs {
                 self.attr(k.a2a_status_code, AttrValue::Str(code));
                 self.attr(k.a2a_latency_ms, AttrValue::Double(v.duration_ms()));
             }
-            SpanType::CpRequest => {
+            Some(Signals::ControlPlane) => {
                 let code = v.status_code().unwrap_or(k.allowed);
                 let (severity, what) = if v.errored() {
                     (Severity::Error, None)
@@ -231,11 +232,6 @@ impl TraceLogs {
                 self.attr(k.cp_status_code, AttrValue::Str(code));
                 self.attr(k.cp_status_result, AttrValue::Bool(ok && code == k.allowed));
             }
-            SpanType::Planner
-            | SpanType::TaskExecute
-            | SpanType::McpToolExecuteAttempt
-            | SpanType::LlmToolResponseBridge
-            | SpanType::ResponseCompose => {}
         }
         if let Some((kind, message)) = v.exception() {
             let (event, severity) = if is_genai_client_operation(v.span.span_type) {
@@ -320,6 +316,7 @@ fn shown<'a>(v: &SpanView<'a>, value: AttrValue) -> ValueDisplay<'a> {
 mod tests {
     use super::*;
     use crate::generate::testing;
+    use crate::scenario::SpanType;
 
     #[test]
     fn every_bundled_scenario_logs_each_span_once_at_its_time_and_each_failure() {
