@@ -494,29 +494,8 @@ impl Plan {
             });
         }
         for Attribute { key, value } in &step.attributes {
-            let key_sym = self.intern(key);
-            plans.push(match value {
-                // A status or outcome the scenario writes describes the span's success; a failed
-                // span reports failure instead, so the span never contradicts its own status.
-                AttributeValue::Constant(literal) if is_outcome_attribute(key) => {
-                    match failure_of(literal) {
-                        Some(failure) => AttrPlan::Outcome {
-                            key: key_sym,
-                            success: self.constant(literal),
-                            failure: self.constant(&failure),
-                        },
-                        None => AttrPlan::Constant {
-                            key: key_sym,
-                            value: self.constant(literal),
-                        },
-                    }
-                }
-                AttributeValue::Constant(literal) => AttrPlan::Constant {
-                    key: key_sym,
-                    value: self.constant(literal),
-                },
-                AttributeValue::Sampled(d) => self.sampled(key_sym, key, d),
-            });
+            let plan = self.written(key, value);
+            plans.push(plan);
         }
         if let Some(schema) = self.schema.clone() {
             let span_name = span_type.span_name(&self.prefix);
@@ -610,6 +589,33 @@ impl Plan {
             defaults.push((normalize_prefix(default.key, p), value));
         }
         defaults
+    }
+
+    /// An attribute the scenario writes. A status or outcome it writes describes the span's
+    /// success; a failed span reports failure instead, so the span never contradicts its own
+    /// status.
+    fn written(&mut self, key: &str, value: &AttributeValue) -> AttrPlan {
+        let key_sym = self.intern(key);
+        match value {
+            AttributeValue::Constant(literal) if is_outcome_attribute(key) => {
+                match failure_of(literal) {
+                    Some(failure) => AttrPlan::Outcome {
+                        key: key_sym,
+                        success: self.constant(literal),
+                        failure: self.constant(&failure),
+                    },
+                    None => AttrPlan::Constant {
+                        key: key_sym,
+                        value: self.constant(literal),
+                    },
+                }
+            }
+            AttributeValue::Constant(literal) => AttrPlan::Constant {
+                key: key_sym,
+                value: self.constant(literal),
+            },
+            AttributeValue::Sampled(d) => self.sampled(key_sym, key, d),
+        }
     }
 
     /// A schema attribute's value, per the original's rules, except that outcome attributes
