@@ -23,8 +23,9 @@
 //! (`otlp::encode_logs`), so this module never sees a protobuf type.
 
 use super::derive::{SpanView, is_genai_client_operation, views};
-use super::plan::{AttrValue, Plan, Sym};
-use super::trace::{Attr, Trace, ValueDisplay};
+use super::plan::Plan;
+use super::symbols::{Attr, AttrValue, Sym};
+use super::trace::{Trace, ValueDisplay};
 use crate::conventions::{self, Signals};
 use std::fmt::Write as _;
 

@@ -27,7 +27,8 @@
 //! and exemplars, and an SDK would stamp the wall clock.
 
 use super::derive::{SpanView, is_genai_client_operation, views};
-use super::plan::{AttrValue, Plan, Sym};
+use super::plan::Plan;
+use super::symbols::{AttrValue, Sym};
 use super::trace::Trace;
 use crate::conventions::{self, Signals};
 // The keys are the aggregator's own (interned ids, short strings): no untrusted input to

@@ -7,20 +7,21 @@
 
 mod content;
 mod derive;
+mod keys;
 pub mod logs;
 pub mod metrics;
 pub mod openinference;
 mod plan;
 mod sampler;
+mod symbols;
 mod trace;
 
 pub use derive::{DerivedKeys, SpanView, is_genai_client_operation, views};
-pub use plan::{
-    AttrValue, LatencySampler, LiteralId, NodeId, Plan, PlanOptions, Sym, is_integer_attribute,
-    is_token_count,
-};
+pub use plan::{LatencySampler, Plan, PlanOptions, is_integer_attribute, is_token_count};
 pub use sampler::{Draw, Sampler};
-pub use trace::{Attr, Iteration, SpanRecord, Trace, ValueDisplay, generate, iteration_rng};
+pub use symbols::Attr;
+pub use symbols::{AttrValue, LiteralId, NodeId, Sym};
+pub use trace::{Iteration, SpanRecord, Trace, ValueDisplay, generate, iteration_rng};
 
 /// Plans and traces for the unit tests of the modules that read traces.
 #[cfg(test)]

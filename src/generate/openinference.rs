@@ -13,7 +13,7 @@
 //! only for spans with a GenAI operation: planners, response composition and guardrails would show
 //! as UNKNOWN there, and older Phoenix releases and other OpenInference tools synthesise nothing.
 
-use super::plan::Default;
+use super::symbols::Default;
 
 /// `openinference.span.kind`.
 const SPAN_KIND: &str = "openinference.span.kind";

@@ -8,9 +8,10 @@
 //! rejected alternative: it would redo all of this millions of times.
 
 use super::content::ContentPlan;
-use super::derive::DerivedKeys;
+use super::keys::DerivedKeys;
 use super::openinference::{self, Kind};
 use super::sampler::Sampler;
+use super::symbols::{AttrValue, Default, Generated, LiteralId, NodeId, Sym};
 use crate::conventions::{self, PerTrace, SpanConvention, SpanKind, Value, When};
 use crate::scenario::{
     Attribute, AttributeValue, Count, Distribution, ErrorModel, Jitter, Latency, Literal,
@@ -21,34 +22,6 @@ use rand::{Rng, RngExt};
 use rand_distr::{Distribution as _, StandardNormal, weighted::WeightedIndex};
 use std::collections::HashMap;
 use std::sync::Arc;
-
-/// An interned string.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
-pub struct Sym(pub u32);
-
-/// Index of a node in the plan.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct NodeId(pub u32);
-
-/// Index of a constant value in the plan.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct LiteralId(pub u32);
-
-/// An attribute value as generated: small and `Copy`, pointing into the plan or the trace.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub enum AttrValue {
-    Str(Sym),
-    /// A string generated for this trace, stored in the trace's text buffer.
-    Text {
-        start: u32,
-        len: u32,
-    },
-    Int(i64),
-    Double(f64),
-    Bool(bool),
-    /// A list or mapping written in the scenario.
-    Literal(LiteralId),
-}
 
 /// Settings that shape what the plan emits.
 #[derive(Clone, Debug)]
@@ -217,24 +190,6 @@ pub(crate) enum AttrPlan {
     },
 }
 
-/// Values made per trace or per span rather than drawn from a distribution.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Generated {
-    Tenant,
-    SessionId,
-    RequestId,
-    TraceIdHex,
-    ToolCallId,
-    ResponseId,
-    TaskId,
-    EnduserId,
-    TurnIndex,
-    /// `sha256:` and 32 hex digits.
-    Hash,
-    /// The interned prefix and 8 hex digits.
-    RandomId(Sym),
-}
-
 impl Plan {
     pub fn compile(scenario: &Scenario, options: &PlanOptions) -> Plan {
         let mut plan = Plan {
@@ -265,7 +220,8 @@ impl Plan {
             emit_metrics: scenario.emit_metrics,
             emit_logs: scenario.emit_logs,
         };
-        plan.derived = DerivedKeys::intern(&mut plan);
+        let prefix = plan.prefix.clone();
+        plan.derived = DerivedKeys::intern(&prefix, &mut |s| plan.intern(s));
         let p = &options.prefix;
         plan.keys = Keys {
             error_type: plan.intern("error.type"),
@@ -768,17 +724,6 @@ impl AttrPlan {
             _ => &[],
         }
     }
-}
-
-/// A conventional attribute before interning.
-pub(super) enum Default {
-    Str(String),
-    Int(i64),
-    Generated(Generated),
-    CopyOf(String),
-    /// The sum of two attributes of the same span.
-    Sum(String, String),
-    Sampled(Distribution),
 }
 
 /// What a success-describing status or outcome value becomes on a failed span: `false` for a

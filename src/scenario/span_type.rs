@@ -4,7 +4,7 @@
 //! kind, its GenAI attributes, the MCP expansion, the metrics and logs derived from it. A free-form
 //! span name was rejected for that reason; an unknown type is an error with a suggestion, where the
 //! original silently turned it into the root type. This module keeps only the names; what each
-//! type means is [`crate::conventions`]' table, so the scenario model knows nothing of OTLP.
+//! type means is the table in `src/conventions`, so the scenario model knows nothing of OTLP.
 
 use std::fmt;
 
