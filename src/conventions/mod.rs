@@ -348,6 +348,39 @@ pub static TABLE: [SpanConvention; SpanType::ALL.len()] = [
         schema_root: true,
         ..internal(SpanType::CpRequest, &[])
     },
+    // The semantic conventions' embeddings span: an inference that returns vectors, not text,
+    // so no output tokens and no response id; it reports as an LLM call does.
+    SpanConvention {
+        kind: SpanKind::Client,
+        openinference: OpenInferenceKind::Embedding,
+        operation: Some("embeddings"),
+        defaults: &[
+            d("gen_ai.provider.name", Value::Provider),
+            d("gen_ai.request.model", Value::Str("text-embedding-3-small")),
+            d(
+                "gen_ai.response.model",
+                Value::CopyOf("gen_ai.request.model"),
+            ),
+            d(
+                "gen_ai.usage.input_tokens",
+                Value::Sampled(Distribution::LogNormal {
+                    median: 40.0,
+                    sigma: 0.5,
+                }),
+            ),
+            d("gen_ai.embeddings.dimension.count", Value::Int(1536)),
+            d(
+                "gen_ai.conversation.id",
+                Value::PerTrace(PerTrace::SessionId),
+            ),
+            d("server.address", Value::ProviderHost),
+            d("server.port", Value::Int(443)),
+        ],
+        failure_subject: "embeddings call",
+        genai_client_operation: true,
+        signals: Some(Signals::Inference),
+        ..internal(SpanType::LlmEmbeddings, &[])
+    },
 ];
 
 /// The conventions of span type `t`.

@@ -1,6 +1,6 @@
 //! The span types a scenario step can be, and how a `type:` string names one.
 //!
-//! The set is closed (the original's eleven types), because each type carries behaviour: its span
+//! The set is closed (the original's eleven types, and `llm.embeddings`), because each type carries behaviour: its span
 //! kind, its GenAI attributes, the MCP expansion, the metrics and logs derived from it. A free-form
 //! span name was rejected for that reason; an unknown type is an error with a suggestion, where the
 //! original silently turned it into the root type. This module keeps only the names; what each
@@ -21,13 +21,15 @@ pub enum SpanType {
     RagRetrieve,
     A2aCall,
     CpRequest,
+    /// An embeddings call (the GenAI `embeddings` operation), e.g. a RAG query's vector.
+    LlmEmbeddings,
 }
 
 /// The default namespace written in scenario files; rewritten to the configured prefix.
 pub const YAML_PREFIX: &str = "vendor";
 
 impl SpanType {
-    pub const ALL: [SpanType; 11] = [
+    pub const ALL: [SpanType; 12] = [
         SpanType::A2aOrchestrate,
         SpanType::Planner,
         SpanType::TaskExecute,
@@ -39,6 +41,7 @@ impl SpanType {
         SpanType::RagRetrieve,
         SpanType::A2aCall,
         SpanType::CpRequest,
+        SpanType::LlmEmbeddings,
     ];
 
     /// The type's name without any prefix, e.g. `mcp.tool.execute`.
@@ -55,6 +58,7 @@ impl SpanType {
             SpanType::RagRetrieve => "rag.retrieve",
             SpanType::A2aCall => "a2a.call",
             SpanType::CpRequest => "cp.request",
+            SpanType::LlmEmbeddings => "llm.embeddings",
         }
     }
 
