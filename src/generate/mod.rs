@@ -4,6 +4,11 @@
 //! handles into the plan), not OTLP messages: the encoder turns them into bytes, and the metric
 //! and log derivations (`metrics`, `logs`, sharing their reading of a span in `derive`) read the
 //! very same records, so every signal agrees with the traces sent.
+//!
+//! What each span type means is not here but in [`crate::conventions`], which these modules read.
+//! The imports read top to bottom: `symbols` (handles, ids, values) and `keys` at the bottom, then
+//! `sampler`, `openinference`, `plan`, `trace`, `derive`, and `metrics`/`logs` on top; `content`
+//! and `plan` still import each other (the plan owns the content plan, which reads the plan).
 
 mod content;
 mod derive;
