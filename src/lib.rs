@@ -29,6 +29,7 @@ pub mod check;
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod conventions;
 pub mod encode;
 pub mod export;
 pub mod files;

@@ -3,7 +3,8 @@
 //!
 //! They live here, below all three layers, so that the encoder can read what the generator's
 //! records carry without importing the scenario model (the rule that what encodes or sends OTLP
-//! knows nothing of scenarios); the model re-exports them, so its users name them as before.
+//! knows nothing of scenarios). The model re-exports `Literal` (a value written in a scenario) and
+//! `conventions` re-exports `SpanKind` (what a span type's kind is), so their users name them there.
 //! The alternative rejected was a mirror of each type in the generator, converted at plan time:
 //! two definitions of the same enums and a copy of every list and map constant, for no change in
 //! behaviour.

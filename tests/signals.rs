@@ -1263,3 +1263,79 @@ fn what_the_original_dashboards_read_is_sent() {
     // 95% not failed × 70% ALLOWED.
     common::assert_proportion(admitted, requests.len(), 0.95 * 0.7, "admitted requests");
 }
+
+/// A retrieval that embeds its query first: the `llm.embeddings` span type.
+const EMBEDDED: &str = r#"
+name: embedded
+root:
+  type: vendor.a2a.orchestrate
+  children:
+    - type: rag.retrieve
+      attributes: {rag.index.name: docs}
+      children:
+        - type: vendor.llm.embeddings
+          error: {rate: 0.2}
+          attributes: {gen_ai.provider.name: cohere, gen_ai.request.model: embed-english-v3.0}
+"#;
+
+#[test]
+fn an_embeddings_call_is_an_embeddings_span_with_its_metrics_and_logs() {
+    let dir = scenario_dir(&[("embedded", EMBEDDED)]);
+    let dir = dir.path().to_str().unwrap();
+    let args = ["scenario", "--name", "embedded", "--scenarios-dir", dir];
+    let run = ["--count", "200", "--interval", "0", "--seed", "5", "-q"];
+    let (got, _) = send(&[&args[..], &run[..]].concat(), &[]);
+    let spans: Vec<&Span> = got
+        .spans
+        .iter()
+        .filter(|s| s.name == "vendor.llm.embeddings")
+        .collect();
+    assert_eq!(spans.len(), 200);
+    let mut failed = 0;
+    for s in &spans {
+        assert_eq!(s.kind, 3, "CLIENT");
+        assert_eq!(s.attr_str("gen_ai.operation.name"), Some("embeddings"));
+        assert_eq!(s.attr_str("openinference.span.kind"), Some("EMBEDDING"));
+        assert_eq!(
+            s.attr_str("embedding.model_name"),
+            Some("embed-english-v3.0")
+        );
+        assert_eq!(s.attr_str("server.address"), Some("api.cohere.com"));
+        assert_eq!(s.attr_i64("gen_ai.embeddings.dimension.count"), Some(1536));
+        let input = s.attr_i64("gen_ai.usage.input_tokens").unwrap();
+        assert_eq!(s.attr_i64("llm.token_count.prompt"), Some(input));
+        for absent in ["gen_ai.usage.output_tokens", "gen_ai.response.id"] {
+            assert!(!s.attributes.contains_key(absent), "{absent}");
+        }
+        if s.status_code == 2 {
+            failed += 1;
+            assert!(
+                s.status_message.starts_with("embeddings call failed: "),
+                "{}",
+                s.status_message
+            );
+        }
+    }
+    // Binomial(200, 0.2): mean 40, standard deviation 5.7; five of them either side.
+    assert!((12..=68).contains(&failed), "{failed} failures");
+    // It reports as an inference: the GenAI duration histogram, under its operation...
+    let genai: u64 = got
+        .metrics
+        .iter()
+        .filter(|m| m["name"] == "gen_ai.client.operation.duration")
+        .flat_map(|m| m["points"].as_array().unwrap())
+        .filter(|p| p["attributes"]["gen_ai.operation.name"] == "embeddings")
+        .map(|p| p["count"].as_u64().unwrap())
+        .sum();
+    assert_eq!(genai, 200);
+    // ...and one `vendor.llm.call` record each, a GenAI exception for each failure.
+    let ids: BTreeSet<&str> = spans.iter().map(|s| s.span_id.as_str()).collect();
+    let events = |name: &str| {
+        got.logs
+            .iter()
+            .filter(|l| l["event_name"] == name && ids.contains(l["span_id"].as_str().unwrap()))
+            .count()
+    };
+    assert_eq!(events("vendor.llm.call"), 200);
+    assert_eq!(events("gen_ai.client.operation.exception"), failed);
+}

@@ -453,10 +453,16 @@ fn waterfall(plan: &Plan, trace: &Trace) -> Vec<WaterfallSpan> {
     out
 }
 
+/// Whether a step's retries are attempt spans under one call span (an MCP tool call), per the
+/// conventions' table, rather than sibling spans.
+fn has_attempt_spans(step: &Step) -> bool {
+    crate::conventions::of(step.span_type).attempts.is_some()
+}
+
 /// Levels of spans in the deepest trace (an MCP tool step adds its attempt spans' level).
 pub fn depth(step: &Step) -> u32 {
     let below = step.children.iter().map(depth).max().unwrap_or(0);
-    if step.span_type == SpanType::McpToolExecute {
+    if has_attempt_spans(step) {
         1 + below.max(1)
     } else {
         1 + below
@@ -470,15 +476,11 @@ pub fn fan_out(step: &Step) -> u64 {
         .children
         .iter()
         .map(|c| {
-            let spans_per_instance = if c.span_type == SpanType::McpToolExecute {
-                1
-            } else {
-                attempts(c)
-            };
+            let spans_per_instance = if has_attempt_spans(c) { 1 } else { attempts(c) };
             (c.count.max() as u64).saturating_mul(spans_per_instance)
         })
         .fold(0, u64::saturating_add);
-    let own = if step.span_type == SpanType::McpToolExecute {
+    let own = if has_attempt_spans(step) {
         attempts(step).saturating_add(children)
     } else {
         children

@@ -18,8 +18,8 @@
 //! what a dashboard needs, not novelty.
 
 use super::openinference::Kind;
-use super::plan::{AttrPlan, AttrValue, Plan, PlanNode, Sym};
-use super::trace::Attr;
+use super::plan::{AttrPlan, Plan, PlanNode};
+use super::symbols::{Attr, AttrValue, Sym};
 use crate::scenario::{Literal, SpanType};
 use rand::{RngExt, SeedableRng};
 use rand_pcg::Pcg64Mcg;

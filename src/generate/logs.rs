@@ -23,9 +23,10 @@
 //! (`encode::wire`, and `encode::reference_logs` in tests), so this module never sees a protobuf type.
 
 use super::derive::{SpanView, is_genai_client_operation, views};
-use super::plan::{AttrValue, Plan, Sym};
-use super::trace::{Attr, Trace, ValueDisplay};
-use crate::scenario::SpanType;
+use super::plan::Plan;
+use super::symbols::{Attr, AttrValue, Sym};
+use super::trace::{Trace, ValueDisplay};
+use crate::conventions::{self, Signals};
 use std::fmt::Write as _;
 
 /// Log severities, as OTLP numbers them.
@@ -113,130 +114,169 @@ impl TraceLogs {
     }
 
     fn span(&mut self, v: &SpanView) {
+        match conventions::of(v.span.span_type).signals {
+            None => {}
+            Some(Signals::Turn) => self.turn(v),
+            Some(Signals::ToolCall) => self.tool_call(v),
+            Some(Signals::Inference) => self.inference(v),
+            Some(Signals::Retrieval) => self.retrieval(v),
+            Some(Signals::AgentCall) => self.agent_call(v),
+            Some(Signals::ControlPlane) => self.control_plane(v),
+        }
+        self.exception(v);
+    }
+
+    /// The records of a span that feeds the Turn signals.
+    fn turn(&mut self, v: &SpanView) {
+        let k = v.keys();
+        let plan = v.plan;
+        let ok = v.succeeded();
+        self.open(v, At::Start, Severity::Info, k.turn_start_event);
+        self.body(format_args!("Agent turn started"));
+        self.attr_or(v, k.route, k.default_route);
+        let code = v.status_code().unwrap_or(k.success);
+        let severity = if ok { Severity::Info } else { Severity::Warn };
+        self.open(v, At::End, severity, k.turn_end_event);
+        self.body(format_args!(
+            "Agent turn completed with status {}",
+            plan.str(code)
+        ));
+        self.attr(k.turn_status_code, AttrValue::Str(code));
+        self.attr(k.turn_status_result, AttrValue::Bool(ok));
+        self.attr(k.duration_ms, AttrValue::Double(v.duration_ms()));
+    }
+
+    /// The records of a span that feeds the ToolCall signals.
+    fn tool_call(&mut self, v: &SpanView) {
         let k = v.keys();
         let plan = v.plan;
         let ok = v.succeeded();
         let message = v.exception().map_or("", |(_, m)| plan.str(m));
         let failed = |sev: Severity| if v.errored() { sev } else { Severity::Info };
-        match v.span.span_type {
-            SpanType::A2aOrchestrate => {
-                self.open(v, At::Start, Severity::Info, k.turn_start_event);
-                self.body(format_args!("Agent turn started"));
-                self.attr_or(v, k.route, k.default_route);
-                let code = v.status_code().unwrap_or(k.success);
-                let severity = if ok { Severity::Info } else { Severity::Warn };
-                self.open(v, At::End, severity, k.turn_end_event);
-                self.body(format_args!(
-                    "Agent turn completed with status {}",
-                    plan.str(code)
-                ));
-                self.attr(k.turn_status_code, AttrValue::Str(code));
-                self.attr(k.turn_status_result, AttrValue::Bool(ok));
-                self.attr(k.duration_ms, AttrValue::Double(v.duration_ms()));
-            }
-            SpanType::McpToolExecute => {
-                let tool = v.word(k.tool_name, k.unknown_tool);
-                self.open(v, At::End, failed(Severity::Error), k.tool_call_event);
-                if v.errored() {
-                    self.body(format_args!("Tool call to {tool} failed: {message}"));
-                } else {
-                    self.body(format_args!("Tool call to {tool} completed"));
-                }
-                self.attr_or(v, k.tool_name, k.unknown_tool);
-                self.attr_or(v, k.tool_server_name, k.unknown_server);
-                let code = v.status_code().unwrap_or(k.ok);
-                self.attr(k.tool_status_code, AttrValue::Str(code));
-                self.attr(k.tool_status_result, AttrValue::Bool(ok));
-                self.attr(k.tool_latency_ms, AttrValue::Double(v.duration_ms()));
-                if let Some((_, message)) = v.exception() {
-                    self.attr(k.error_message, AttrValue::Str(message));
-                }
-            }
-            SpanType::LlmCall => {
-                let unknown = AttrValue::Str(k.unknown);
-                let provider = v.provider().unwrap_or(unknown);
-                let model = v.attr(k.request_model).unwrap_or(unknown);
-                let (provider, model) = (shown(v, provider), shown(v, model));
-                self.open(v, At::End, failed(Severity::Error), k.llm_call_event);
-                if v.errored() {
-                    self.body(format_args!(
-                        "LLM inference failed: {provider}/{model}: {message}"
-                    ));
-                } else {
-                    self.body(format_args!("LLM inference completed: {provider}/{model}"));
-                }
-                if let Some(p) = v.provider() {
-                    self.attr(k.provider, p);
-                }
-                self.copy(v, k.request_model);
-                self.copy(v, k.operation);
-                self.copy(v, k.input_tokens);
-                self.copy(v, k.output_tokens);
-                self.attr(k.duration_ms, AttrValue::Double(v.duration_ms()));
-            }
-            SpanType::RagRetrieve => {
-                let index = v.word(k.rag_index, k.default_index);
-                self.open(v, At::End, failed(Severity::Error), k.rag_event);
-                match v.attr(k.rag_documents) {
-                    _ if v.errored() => {
-                        self.body(format_args!("RAG retrieval from {index} failed: {message}"))
-                    }
-                    Some(n) => self.body(format_args!(
-                        "RAG retrieval from {index}: {} documents",
-                        shown(v, n)
-                    )),
-                    None => self.body(format_args!("RAG retrieval from {index} completed")),
-                }
-                self.attr_or(v, k.rag_index, k.default_index);
-                self.copy(v, k.rag_documents);
-                let code = v.status_code().unwrap_or(k.ok);
-                self.attr(k.rag_status_code, AttrValue::Str(code));
-                self.attr(k.duration_ms, AttrValue::Double(v.duration_ms()));
-            }
-            SpanType::A2aCall => {
-                let target = v
-                    .attr(k.a2a_target)
-                    .or_else(|| v.attr(k.agent_name))
-                    .unwrap_or(AttrValue::Str(k.unknown_agent));
-                let operation = v.word(k.a2a_operation, k.unknown);
-                let code = v.status_code().unwrap_or(k.ok);
-                let severity = if ok { Severity::Info } else { Severity::Warn };
-                self.open(v, At::End, severity, k.a2a_event);
-                self.body(format_args!(
-                    "A2A call to {} ({operation}): {}",
-                    shown(v, target),
-                    plan.str(code)
-                ));
-                self.attr(k.a2a_target, target);
-                self.copy(v, k.a2a_operation);
-                self.attr(k.a2a_status_code, AttrValue::Str(code));
-                self.attr(k.a2a_latency_ms, AttrValue::Double(v.duration_ms()));
-            }
-            SpanType::CpRequest => {
-                let code = v.status_code().unwrap_or(k.allowed);
-                let (severity, what) = if v.errored() {
-                    (Severity::Error, None)
-                } else if code == k.allowed {
-                    (Severity::Info, Some("allowed"))
-                } else if code == k.flagged {
-                    (Severity::Warn, Some("flagged"))
-                } else {
-                    (Severity::Error, Some("blocked"))
-                };
-                self.open(v, At::End, severity, k.cp_event);
-                match what {
-                    Some(what) => self.body(format_args!("Control-plane {what} request")),
-                    None => self.body(format_args!("Control-plane request failed: {message}")),
-                }
-                self.attr(k.cp_status_code, AttrValue::Str(code));
-                self.attr(k.cp_status_result, AttrValue::Bool(ok && code == k.allowed));
-            }
-            SpanType::Planner
-            | SpanType::TaskExecute
-            | SpanType::McpToolExecuteAttempt
-            | SpanType::LlmToolResponseBridge
-            | SpanType::ResponseCompose => {}
+        let tool = v.word(k.tool_name, k.unknown_tool);
+        self.open(v, At::End, failed(Severity::Error), k.tool_call_event);
+        if v.errored() {
+            self.body(format_args!("Tool call to {tool} failed: {message}"));
+        } else {
+            self.body(format_args!("Tool call to {tool} completed"));
         }
+        self.attr_or(v, k.tool_name, k.unknown_tool);
+        self.attr_or(v, k.tool_server_name, k.unknown_server);
+        let code = v.status_code().unwrap_or(k.ok);
+        self.attr(k.tool_status_code, AttrValue::Str(code));
+        self.attr(k.tool_status_result, AttrValue::Bool(ok));
+        self.attr(k.tool_latency_ms, AttrValue::Double(v.duration_ms()));
+        if let Some((_, message)) = v.exception() {
+            self.attr(k.error_message, AttrValue::Str(message));
+        }
+    }
+
+    /// The records of a span that feeds the Inference signals.
+    fn inference(&mut self, v: &SpanView) {
+        let k = v.keys();
+        let plan = v.plan;
+        let message = v.exception().map_or("", |(_, m)| plan.str(m));
+        let failed = |sev: Severity| if v.errored() { sev } else { Severity::Info };
+        let unknown = AttrValue::Str(k.unknown);
+        let provider = v.provider().unwrap_or(unknown);
+        let model = v.attr(k.request_model).unwrap_or(unknown);
+        let (provider, model) = (shown(v, provider), shown(v, model));
+        self.open(v, At::End, failed(Severity::Error), k.llm_call_event);
+        if v.errored() {
+            self.body(format_args!(
+                "LLM inference failed: {provider}/{model}: {message}"
+            ));
+        } else {
+            self.body(format_args!("LLM inference completed: {provider}/{model}"));
+        }
+        if let Some(p) = v.provider() {
+            self.attr(k.provider, p);
+        }
+        self.copy(v, k.request_model);
+        self.copy(v, k.operation);
+        self.copy(v, k.input_tokens);
+        self.copy(v, k.output_tokens);
+        self.attr(k.duration_ms, AttrValue::Double(v.duration_ms()));
+    }
+
+    /// The records of a span that feeds the Retrieval signals.
+    fn retrieval(&mut self, v: &SpanView) {
+        let k = v.keys();
+        let plan = v.plan;
+        let message = v.exception().map_or("", |(_, m)| plan.str(m));
+        let failed = |sev: Severity| if v.errored() { sev } else { Severity::Info };
+        let index = v.word(k.rag_index, k.default_index);
+        self.open(v, At::End, failed(Severity::Error), k.rag_event);
+        match v.attr(k.rag_documents) {
+            _ if v.errored() => {
+                self.body(format_args!("RAG retrieval from {index} failed: {message}"))
+            }
+            Some(n) => self.body(format_args!(
+                "RAG retrieval from {index}: {} documents",
+                shown(v, n)
+            )),
+            None => self.body(format_args!("RAG retrieval from {index} completed")),
+        }
+        self.attr_or(v, k.rag_index, k.default_index);
+        self.copy(v, k.rag_documents);
+        let code = v.status_code().unwrap_or(k.ok);
+        self.attr(k.rag_status_code, AttrValue::Str(code));
+        self.attr(k.duration_ms, AttrValue::Double(v.duration_ms()));
+    }
+
+    /// The records of a span that feeds the AgentCall signals.
+    fn agent_call(&mut self, v: &SpanView) {
+        let k = v.keys();
+        let plan = v.plan;
+        let ok = v.succeeded();
+        let target = v
+            .attr(k.a2a_target)
+            .or_else(|| v.attr(k.agent_name))
+            .unwrap_or(AttrValue::Str(k.unknown_agent));
+        let operation = v.word(k.a2a_operation, k.unknown);
+        let code = v.status_code().unwrap_or(k.ok);
+        let severity = if ok { Severity::Info } else { Severity::Warn };
+        self.open(v, At::End, severity, k.a2a_event);
+        self.body(format_args!(
+            "A2A call to {} ({operation}): {}",
+            shown(v, target),
+            plan.str(code)
+        ));
+        self.attr(k.a2a_target, target);
+        self.copy(v, k.a2a_operation);
+        self.attr(k.a2a_status_code, AttrValue::Str(code));
+        self.attr(k.a2a_latency_ms, AttrValue::Double(v.duration_ms()));
+    }
+
+    /// The records of a span that feeds the ControlPlane signals.
+    fn control_plane(&mut self, v: &SpanView) {
+        let k = v.keys();
+        let plan = v.plan;
+        let message = v.exception().map_or("", |(_, m)| plan.str(m));
+        let ok = v.succeeded();
+        let code = v.status_code().unwrap_or(k.allowed);
+        let (severity, what) = if v.errored() {
+            (Severity::Error, None)
+        } else if code == k.allowed {
+            (Severity::Info, Some("allowed"))
+        } else if code == k.flagged {
+            (Severity::Warn, Some("flagged"))
+        } else {
+            (Severity::Error, Some("blocked"))
+        };
+        self.open(v, At::End, severity, k.cp_event);
+        match what {
+            Some(what) => self.body(format_args!("Control-plane {what} request")),
+            None => self.body(format_args!("Control-plane request failed: {message}")),
+        }
+        self.attr(k.cp_status_code, AttrValue::Str(code));
+        self.attr(k.cp_status_result, AttrValue::Bool(ok && code == k.allowed));
+    }
+
+    /// The exception record of a failed span.
+    fn exception(&mut self, v: &SpanView) {
+        let k = v.keys();
+        let plan = v.plan;
         if let Some((kind, message)) = v.exception() {
             let (event, severity) = if is_genai_client_operation(v.span.span_type) {
                 (k.genai_exception_event, Severity::Warn)
@@ -320,6 +360,7 @@ fn shown<'a>(v: &SpanView<'a>, value: AttrValue) -> ValueDisplay<'a> {
 mod tests {
     use super::*;
     use crate::generate::testing;
+    use crate::scenario::SpanType;
 
     #[test]
     fn every_bundled_scenario_logs_each_span_once_at_its_time_and_each_failure() {

@@ -27,9 +27,10 @@
 //! and exemplars, and an SDK would stamp the wall clock.
 
 use super::derive::{SpanView, is_genai_client_operation, views};
-use super::plan::{AttrValue, Plan, Sym};
+use super::plan::Plan;
+use super::symbols::{AttrValue, Sym};
 use super::trace::Trace;
-use crate::scenario::SpanType;
+use crate::conventions::{self, Signals};
 // The keys are the aggregator's own (interned ids, short strings): no untrusted input to
 // defend against, so a fast hash instead of SipHash, which showed in the profile.
 use rustc_hash::FxHashMap as HashMap;
@@ -434,16 +435,16 @@ impl Aggregator {
 
     fn record_span(&mut self, tenant: u32, v: &SpanView) {
         let k = v.keys();
-        let span_type = v.span.span_type;
-        match span_type {
-            SpanType::A2aOrchestrate => {
+        match conventions::of(v.span.span_type).signals {
+            None => {}
+            Some(Signals::Turn) => {
                 self.start(tenant);
                 self.label(v, k.route, Some(k.default_route));
                 self.word(v, k.turn_status_code, v.status_code());
                 self.add(Id::TurnCount, tenant, 1);
                 self.observe(Id::TurnDuration, tenant, v.duration_ms(), v);
             }
-            SpanType::McpToolExecute => {
+            Some(Signals::ToolCall) => {
                 self.start(tenant);
                 self.label(v, k.tool_name, Some(k.unknown_tool));
                 self.label(v, k.tool_server_name, Some(k.unknown_server));
@@ -457,7 +458,7 @@ impl Aggregator {
                 self.word(v, k.error_type, v.exception().map(|e| e.0));
                 self.observe(Id::McpDuration, tenant, v.duration_s(), v);
             }
-            SpanType::LlmCall => {
+            Some(Signals::Inference) => {
                 self.start(tenant);
                 self.value(v, k.provider, v.provider(), Some(k.unknown));
                 self.label(v, k.request_model, Some(k.unknown));
@@ -473,7 +474,7 @@ impl Aggregator {
                 }
                 self.genai(tenant, v, &[(self.input, input), (self.output, output)]);
             }
-            SpanType::RagRetrieve => {
+            Some(Signals::Retrieval) => {
                 self.start(tenant);
                 self.label(v, k.rag_index, Some(k.default_index));
                 self.word(v, k.rag_status_code, v.status_code());
@@ -486,7 +487,7 @@ impl Aggregator {
                 }
                 self.genai(tenant, v, &[]);
             }
-            SpanType::A2aCall => {
+            Some(Signals::AgentCall) => {
                 self.start(tenant);
                 let target = v.attr(k.a2a_target).or_else(|| v.attr(k.agent_name));
                 self.value(v, k.a2a_target, target, Some(k.unknown_agent));
@@ -495,17 +496,12 @@ impl Aggregator {
                 self.observe(Id::A2aLatency, tenant, v.duration_ms(), v);
                 self.genai(tenant, v, &[]);
             }
-            SpanType::CpRequest => {
+            Some(Signals::ControlPlane) => {
                 self.start(tenant);
                 self.word(v, k.cp_status_code, v.status_code());
                 self.add(Id::CpCount, tenant, 1);
                 self.observe(Id::CpDuration, tenant, v.duration_ms(), v);
             }
-            SpanType::Planner
-            | SpanType::TaskExecute
-            | SpanType::McpToolExecuteAttempt
-            | SpanType::LlmToolResponseBridge
-            | SpanType::ResponseCompose => {}
         }
     }
 
@@ -744,6 +740,7 @@ fn number(value: Option<AttrValue>) -> Option<f64> {
 mod tests {
     use super::*;
     use crate::generate::testing;
+    use crate::scenario::SpanType;
     use std::collections::BTreeMap;
 
     /// (tenant, metric, attributes) → sum, or (count, sum) for histograms.

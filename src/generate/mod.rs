@@ -4,23 +4,29 @@
 //! handles into the plan), not OTLP messages: the encoder turns them into bytes, and the metric
 //! and log derivations (`metrics`, `logs`, sharing their reading of a span in `derive`) read the
 //! very same records, so every signal agrees with the traces sent.
+//!
+//! What each span type means is not here but in [`crate::conventions`], which these modules read.
+//! The imports read top to bottom: `symbols` (handles, ids, values) and `keys` at the bottom, then
+//! `sampler`, `openinference`, `plan`, `trace`, `derive`, and `metrics`/`logs` on top; `content`
+//! and `plan` still import each other (the plan owns the content plan, which reads the plan).
 
 mod content;
 mod derive;
+mod keys;
 pub mod logs;
 pub mod metrics;
 pub mod openinference;
 mod plan;
 mod sampler;
+mod symbols;
 mod trace;
 
 pub use derive::{DerivedKeys, SpanView, is_genai_client_operation, views};
-pub use plan::{
-    AttrValue, LatencySampler, LiteralId, NodeId, Plan, PlanOptions, Sym, is_integer_attribute,
-    is_token_count,
-};
+pub use plan::{LatencySampler, Plan, PlanOptions, is_integer_attribute, is_token_count};
 pub use sampler::{Draw, Sampler};
-pub use trace::{Attr, Iteration, SpanRecord, Trace, ValueDisplay, generate, iteration_rng};
+pub use symbols::Attr;
+pub use symbols::{AttrValue, LiteralId, NodeId, Sym};
+pub use trace::{Iteration, SpanRecord, Trace, ValueDisplay, generate, iteration_rng};
 
 /// Plans and traces for the unit tests of the modules that read traces.
 #[cfg(test)]

@@ -13,57 +13,15 @@
 //! only for spans with a GenAI operation: planners, response composition and guardrails would show
 //! as UNKNOWN there, and older Phoenix releases and other OpenInference tools synthesise nothing.
 
-use super::plan::Default;
-use crate::scenario::SpanType;
+use super::symbols::Default;
 
 /// `openinference.span.kind`.
 const SPAN_KIND: &str = "openinference.span.kind";
 /// The resource attribute Phoenix routes traces to a project by.
 pub const PROJECT_NAME: &str = "openinference.project.name";
 
-/// An OpenInference span kind: what a span is to a GenAI backend.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Kind {
-    Agent,
-    Llm,
-    Embedding,
-    Tool,
-    Retriever,
-    Guardrail,
-    Chain,
-}
-
-impl Kind {
-    /// The kind of a span type (`operation` is its `gen_ai.operation.name`).
-    pub fn of(span_type: SpanType, operation: Option<&str>) -> Kind {
-        match span_type {
-            SpanType::A2aOrchestrate | SpanType::A2aCall => Kind::Agent,
-            SpanType::LlmCall if operation == Some("embeddings") => Kind::Embedding,
-            SpanType::LlmCall => Kind::Llm,
-            SpanType::McpToolExecute | SpanType::McpToolExecuteAttempt => Kind::Tool,
-            SpanType::RagRetrieve => Kind::Retriever,
-            // A control-plane request decides ALLOWED / FLAGGED / BLOCKED: a guardrail.
-            SpanType::CpRequest => Kind::Guardrail,
-            SpanType::Planner
-            | SpanType::TaskExecute
-            | SpanType::ResponseCompose
-            | SpanType::LlmToolResponseBridge => Kind::Chain,
-        }
-    }
-
-    /// The value of `openinference.span.kind`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Kind::Agent => "AGENT",
-            Kind::Llm => "LLM",
-            Kind::Embedding => "EMBEDDING",
-            Kind::Tool => "TOOL",
-            Kind::Retriever => "RETRIEVER",
-            Kind::Guardrail => "GUARDRAIL",
-            Kind::Chain => "CHAIN",
-        }
-    }
-}
+/// What a span is to a GenAI backend: each span type's is in [`crate::conventions`]' table.
+pub use crate::conventions::OpenInferenceKind as Kind;
 
 /// The OpenInference attributes of a span type, as plan defaults. `operation` is the span's
 /// `gen_ai.operation.name` and `provider` its `gen_ai.provider.name`, when they are constants.
@@ -131,16 +89,6 @@ fn provider_and_system(provider: &str) -> (Option<&'static str>, Option<&'static
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn operation_refines_the_kind_of_an_llm_call() {
-        assert_eq!(
-            Kind::of(SpanType::LlmCall, Some("embeddings")),
-            Kind::Embedding
-        );
-        assert_eq!(Kind::of(SpanType::LlmCall, Some("chat")), Kind::Llm);
-        assert_eq!(Kind::of(SpanType::Planner, None).as_str(), "CHAIN");
-    }
 
     #[test]
     fn token_counts_are_copies_and_a_sum_of_the_genai_ones() {

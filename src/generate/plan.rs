@@ -8,46 +8,20 @@
 //! rejected alternative: it would redo all of this millions of times.
 
 use super::content::ContentPlan;
-use super::derive::DerivedKeys;
+use super::keys::DerivedKeys;
 use super::openinference::{self, Kind};
 use super::sampler::Sampler;
+use super::symbols::{AttrValue, Default, Generated, LiteralId, NodeId, Sym};
+use crate::conventions::{self, PerTrace, SpanConvention, SpanKind, Value, When};
 use crate::scenario::{
     Attribute, AttributeValue, Count, Distribution, ErrorModel, Jitter, Latency, Literal,
-    Propagation, Retry, Scenario, SpanKind, SpanType, Step,
+    Propagation, Retry, Scenario, SpanType, Step, normalize_prefix,
 };
 use crate::schema::{ContextValue, Schema, StringStyle, ValueRule, is_outcome_attribute};
 use rand::{Rng, RngExt};
 use rand_distr::{Distribution as _, StandardNormal, weighted::WeightedIndex};
 use std::collections::HashMap;
 use std::sync::Arc;
-
-/// An interned string.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
-pub struct Sym(pub u32);
-
-/// Index of a node in the plan.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct NodeId(pub u32);
-
-/// Index of a constant value in the plan.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct LiteralId(pub u32);
-
-/// An attribute value as generated: small and `Copy`, pointing into the plan or the trace.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub enum AttrValue {
-    Str(Sym),
-    /// A string generated for this trace, stored in the trace's text buffer.
-    Text {
-        start: u32,
-        len: u32,
-    },
-    Int(i64),
-    Double(f64),
-    Bool(bool),
-    /// A list or mapping written in the scenario.
-    Literal(LiteralId),
-}
 
 /// Settings that shape what the plan emits.
 #[derive(Clone, Debug)]
@@ -216,24 +190,6 @@ pub(crate) enum AttrPlan {
     },
 }
 
-/// Values made per trace or per span rather than drawn from a distribution.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Generated {
-    Tenant,
-    SessionId,
-    RequestId,
-    TraceIdHex,
-    ToolCallId,
-    ResponseId,
-    TaskId,
-    EnduserId,
-    TurnIndex,
-    /// `sha256:` and 32 hex digits.
-    Hash,
-    /// The interned prefix and 8 hex digits.
-    RandomId(Sym),
-}
-
 impl Plan {
     pub fn compile(scenario: &Scenario, options: &PlanOptions) -> Plan {
         let mut plan = Plan {
@@ -264,7 +220,8 @@ impl Plan {
             emit_metrics: scenario.emit_metrics,
             emit_logs: scenario.emit_logs,
         };
-        plan.derived = DerivedKeys::intern(&mut plan);
+        let prefix = plan.prefix.clone();
+        plan.derived = DerivedKeys::intern(&prefix, &mut |s| plan.intern(s));
         let p = &options.prefix;
         plan.keys = Keys {
             error_type: plan.intern("error.type"),
@@ -351,12 +308,12 @@ impl Plan {
     fn add_step(&mut self, step: &Step, agent_name: &str) -> NodeId {
         let id = NodeId(self.nodes.len() as u32);
         let name = self.intern(&step.span_type.span_name(&self.prefix));
+        let convention = conventions::of(step.span_type);
         let attempt_name = self.intern(&SpanType::McpToolExecuteAttempt.span_name(&self.prefix));
         let attrs = self.attributes(step, step.span_type, agent_name);
-        let attempt_attrs = if step.span_type == SpanType::McpToolExecute {
-            self.attributes(step, SpanType::McpToolExecuteAttempt, agent_name)
-        } else {
-            Vec::new()
+        let attempt_attrs = match convention.attempts {
+            Some(attempt) => self.attributes(step, attempt, agent_name),
+            None => Vec::new(),
         };
         let error = self.error_plan(&step.error, step.span_type);
         let operation = step.attributes.iter().find_map(|a| match &a.value {
@@ -365,11 +322,11 @@ impl Plan {
             }
             _ => None,
         });
-        let role = Kind::of(step.span_type, operation);
+        let role = convention.openinference_kind(operation);
         // Reserve the slot so children get higher ids than their parent.
         self.nodes.push(PlanNode {
             span_type: step.span_type,
-            kind: step.span_type.kind(),
+            kind: convention.kind,
             role,
             name,
             attempt_name,
@@ -408,15 +365,7 @@ impl Plan {
 
     fn error_plan(&mut self, model: &ErrorModel, span_type: SpanType) -> ErrorPlan {
         let weights: Vec<f64> = model.types.iter().map(|(_, w)| *w).collect();
-        let what = match span_type {
-            SpanType::LlmCall => "LLM call",
-            SpanType::McpToolExecute | SpanType::McpToolExecuteAttempt => "tool call",
-            SpanType::RagRetrieve => "retrieval",
-            SpanType::A2aCall => "agent call",
-            SpanType::CpRequest => "control-plane request",
-            SpanType::Planner => "planning",
-            _ => "step",
-        };
+        let what = conventions::of(span_type).failure_subject;
         let retryable: Vec<bool> = model
             .types
             .iter()
@@ -445,142 +394,13 @@ impl Plan {
 
     /// The span type's conventional attributes merged with the scenario's (the scenario wins).
     fn attributes(&mut self, step: &Step, span_type: SpanType, agent_name: &str) -> Vec<AttrPlan> {
-        let p = self.prefix.clone();
+        let convention = conventions::of(span_type);
         let written = |key: &str| step.attributes.iter().find(|a| a.key == key);
         let constant = |key: &str| match written(key).map(|a| &a.value) {
             Some(AttributeValue::Constant(Literal::Str(s))) => Some(s.clone()),
             _ => None,
         };
-        let mut defaults: Vec<(String, Default)> = vec![
-            ("tenant.id".into(), Default::Generated(Generated::Tenant)),
-            (
-                format!("{p}.session.id"),
-                Default::Generated(Generated::SessionId),
-            ),
-            (
-                format!("{p}.request.id"),
-                Default::Generated(Generated::RequestId),
-            ),
-        ];
-        if span_type.is_vendor() {
-            defaults.push((
-                format!("{p}.span.class"),
-                Default::Str(span_type.suffix().into()),
-            ));
-        }
-        let op = |name: &str| {
-            (
-                "gen_ai.operation.name".to_string(),
-                Default::Str(name.into()),
-            )
-        };
-        match span_type {
-            SpanType::A2aOrchestrate => {
-                defaults.push(op("invoke_agent"));
-                defaults.push(("gen_ai.agent.name".into(), Default::Str(agent_name.into())));
-                if let Some(id) = constant(&format!("{p}.a2a.agent.target.id")) {
-                    defaults.push(("gen_ai.agent.id".into(), Default::Str(id)));
-                }
-                defaults.push((
-                    "gen_ai.conversation.id".into(),
-                    Default::Generated(Generated::SessionId),
-                ));
-            }
-            SpanType::LlmCall => {
-                let provider = constant("gen_ai.provider.name")
-                    .or_else(|| constant("gen_ai.system"))
-                    .unwrap_or_else(|| "openai".into());
-                // Embeddings produce no output tokens and no completion id.
-                let generates = constant("gen_ai.operation.name").as_deref() != Some("embeddings");
-                defaults.push(op("chat"));
-                defaults.push((
-                    "gen_ai.provider.name".into(),
-                    Default::Str(provider.clone()),
-                ));
-                defaults.push((
-                    "gen_ai.request.model".into(),
-                    Default::Str("gpt-4.1-mini".into()),
-                ));
-                defaults.push((
-                    "gen_ai.response.model".into(),
-                    Default::CopyOf("gen_ai.request.model".into()),
-                ));
-                let input = Distribution::LogNormal {
-                    median: 500.0,
-                    sigma: 0.5,
-                };
-                defaults.push(("gen_ai.usage.input_tokens".into(), Default::Sampled(input)));
-                if generates {
-                    defaults.push((
-                        "gen_ai.response.id".into(),
-                        Default::Generated(Generated::ResponseId),
-                    ));
-                    let output = Distribution::LogNormal {
-                        median: 200.0,
-                        sigma: 0.6,
-                    };
-                    defaults.push((
-                        "gen_ai.usage.output_tokens".into(),
-                        Default::Sampled(output),
-                    ));
-                }
-                defaults.push((
-                    "gen_ai.conversation.id".into(),
-                    Default::Generated(Generated::SessionId),
-                ));
-                defaults.push((
-                    "server.address".into(),
-                    Default::Str(provider_host(&provider).into()),
-                ));
-                defaults.push(("server.port".into(), Default::Int(443)));
-            }
-            SpanType::McpToolExecute | SpanType::McpToolExecuteAttempt => {
-                defaults.push(op("execute_tool"));
-                defaults.push((
-                    "gen_ai.tool.name".into(),
-                    Default::Str("unknown.tool".into()),
-                ));
-                defaults.push(("gen_ai.tool.type".into(), Default::Str("function".into())));
-                defaults.push((
-                    "gen_ai.tool.call.id".into(),
-                    Default::Generated(Generated::ToolCallId),
-                ));
-                defaults.push(("mcp.method.name".into(), Default::Str("tools/call".into())));
-            }
-            SpanType::RagRetrieve => {
-                let source = constant("rag.index.name").unwrap_or_else(|| "default_index".into());
-                defaults.push(op("retrieval"));
-                defaults.push(("gen_ai.data_source.id".into(), Default::Str(source)));
-                // The original recorded 5 documents when a step said nothing; a count around 5
-                // keeps its dashboards fed, and the span, its metric and its log agree on it.
-                defaults.push((
-                    "rag.documents.returned".into(),
-                    Default::Sampled(Distribution::Poisson { lambda: 5.0 }),
-                ));
-            }
-            SpanType::A2aCall => {
-                let target = constant("a2a.target.agent").unwrap_or_else(|| "remote-agent".into());
-                defaults.push(op("invoke_agent"));
-                defaults.push(("gen_ai.agent.name".into(), Default::Str(target)));
-            }
-            SpanType::TaskExecute => {
-                defaults.push((
-                    format!("{p}.task.id"),
-                    Default::Generated(Generated::TaskId),
-                ));
-                defaults.push((format!("{p}.task.type"), Default::Str("subtask".into())));
-            }
-            SpanType::ResponseCompose => {
-                defaults.push((format!("{p}.response.format"), Default::Str("text".into())));
-            }
-            SpanType::CpRequest => {
-                defaults.push((
-                    format!("{p}.cp.incoming_trace_id"),
-                    Default::Generated(Generated::TraceIdHex),
-                ));
-            }
-            SpanType::Planner | SpanType::LlmToolResponseBridge => {}
-        }
+        let mut defaults = self.conventional(step, convention, agent_name);
         // The OpenInference kind and provider follow the operation and provider the span ends
         // up with: the scenario's constant, else the default; none when the scenario samples it.
         let default_str = |key: &str| {
@@ -598,7 +418,7 @@ impl Plan {
             None => default_str("gen_ai.provider.name"),
         };
         defaults.extend(openinference::defaults(
-            Kind::of(span_type, operation.as_deref()),
+            convention.openinference_kind(operation.as_deref()),
             provider.as_deref(),
         ));
 
@@ -630,29 +450,8 @@ impl Plan {
             });
         }
         for Attribute { key, value } in &step.attributes {
-            let key_sym = self.intern(key);
-            plans.push(match value {
-                // A status or outcome the scenario writes describes the span's success; a failed
-                // span reports failure instead, so the span never contradicts its own status.
-                AttributeValue::Constant(literal) if is_outcome_attribute(key) => {
-                    match failure_of(literal) {
-                        Some(failure) => AttrPlan::Outcome {
-                            key: key_sym,
-                            success: self.constant(literal),
-                            failure: self.constant(&failure),
-                        },
-                        None => AttrPlan::Constant {
-                            key: key_sym,
-                            value: self.constant(literal),
-                        },
-                    }
-                }
-                AttributeValue::Constant(literal) => AttrPlan::Constant {
-                    key: key_sym,
-                    value: self.constant(literal),
-                },
-                AttributeValue::Sampled(d) => self.sampled(key_sym, key, d),
-            });
+            let plan = self.written(key, value);
+            plans.push(plan);
         }
         if let Some(schema) = self.schema.clone() {
             let span_name = span_type.span_name(&self.prefix);
@@ -678,6 +477,101 @@ impl Plan {
         // Copies and sums read the values they derive from, so they go last.
         plans.sort_by_key(|a| !a.sources().is_empty());
         plans
+    }
+
+    /// The conventional attributes of a span of `convention` in `step`, before the scenario's:
+    /// the ones every span carries, then its operation, then its type's own.
+    fn conventional(
+        &self,
+        step: &Step,
+        convention: &SpanConvention,
+        agent_name: &str,
+    ) -> Vec<(String, Default)> {
+        let p = &self.prefix;
+        let constant = |key: &str| match step.attributes.iter().find(|a| a.key == key) {
+            Some(Attribute {
+                value: AttributeValue::Constant(Literal::Str(s)),
+                ..
+            }) => Some(s.clone()),
+            _ => None,
+        };
+        let mut defaults: Vec<(String, Default)> = vec![
+            ("tenant.id".into(), Default::Generated(Generated::Tenant)),
+            (
+                format!("{p}.session.id"),
+                Default::Generated(Generated::SessionId),
+            ),
+            (
+                format!("{p}.request.id"),
+                Default::Generated(Generated::RequestId),
+            ),
+        ];
+        let span_type = convention.span_type;
+        if span_type.is_vendor() {
+            defaults.push((
+                format!("{p}.span.class"),
+                Default::Str(span_type.suffix().into()),
+            ));
+        }
+        if let Some(operation) = convention.operation {
+            let key = "gen_ai.operation.name".to_string();
+            defaults.push((key, Default::Str(operation.into())));
+        }
+        let provider = constant("gen_ai.provider.name")
+            .or_else(|| constant("gen_ai.system"))
+            .unwrap_or_else(|| "openai".into());
+        let generates = constant("gen_ai.operation.name").as_deref() != Some("embeddings");
+        for default in convention.defaults {
+            if default.when == When::Generates && !generates {
+                continue;
+            }
+            let value = match &default.value {
+                Value::Str(s) => Default::Str((*s).into()),
+                Value::Int(i) => Default::Int(*i),
+                Value::PerTrace(what) => Default::Generated(generated(*what)),
+                Value::CopyOf(key) => Default::CopyOf((*key).into()),
+                Value::Sampled(d) => Default::Sampled(d.clone()),
+                Value::Written(key, fallback) => Default::Str(
+                    constant(&normalize_prefix(key, p)).unwrap_or_else(|| (*fallback).into()),
+                ),
+                Value::WrittenOnly(key) => match constant(&normalize_prefix(key, p)) {
+                    Some(s) => Default::Str(s),
+                    None => continue,
+                },
+                Value::AgentName => Default::Str(agent_name.into()),
+                Value::Provider => Default::Str(provider.clone()),
+                Value::ProviderHost => Default::Str(provider_host(&provider).into()),
+            };
+            defaults.push((normalize_prefix(default.key, p), value));
+        }
+        defaults
+    }
+
+    /// An attribute the scenario writes. A status or outcome it writes describes the span's
+    /// success; a failed span reports failure instead, so the span never contradicts its own
+    /// status.
+    fn written(&mut self, key: &str, value: &AttributeValue) -> AttrPlan {
+        let key_sym = self.intern(key);
+        match value {
+            AttributeValue::Constant(literal) if is_outcome_attribute(key) => {
+                match failure_of(literal) {
+                    Some(failure) => AttrPlan::Outcome {
+                        key: key_sym,
+                        success: self.constant(literal),
+                        failure: self.constant(&failure),
+                    },
+                    None => AttrPlan::Constant {
+                        key: key_sym,
+                        value: self.constant(literal),
+                    },
+                }
+            }
+            AttributeValue::Constant(literal) => AttrPlan::Constant {
+                key: key_sym,
+                value: self.constant(literal),
+            },
+            AttributeValue::Sampled(d) => self.sampled(key_sym, key, d),
+        }
     }
 
     /// A schema attribute's value, per the original's rules, except that outcome attributes
@@ -832,17 +726,6 @@ impl AttrPlan {
     }
 }
 
-/// A conventional attribute before interning.
-pub(super) enum Default {
-    Str(String),
-    Int(i64),
-    Generated(Generated),
-    CopyOf(String),
-    /// The sum of two attributes of the same span.
-    Sum(String, String),
-    Sampled(Distribution),
-}
-
 /// What a success-describing status or outcome value becomes on a failed span: `false` for a
 /// boolean result, `ERROR` for an upper-case code, `failure` for a lower-case word. Values that
 /// already describe failure, or are not words, stay as written.
@@ -877,6 +760,19 @@ pub fn is_integer_attribute(key: &str, d: &Distribution) -> bool {
 /// `gen_ai.usage.*_tokens`.
 pub fn is_token_count(key: &str) -> bool {
     key.starts_with("gen_ai.usage.") && key.ends_with("_tokens")
+}
+
+/// The generator's handle of a value made per trace or per span.
+fn generated(what: PerTrace) -> Generated {
+    match what {
+        PerTrace::Tenant => Generated::Tenant,
+        PerTrace::SessionId => Generated::SessionId,
+        PerTrace::RequestId => Generated::RequestId,
+        PerTrace::TraceIdHex => Generated::TraceIdHex,
+        PerTrace::ToolCallId => Generated::ToolCallId,
+        PerTrace::ResponseId => Generated::ResponseId,
+        PerTrace::TaskId => Generated::TaskId,
+    }
 }
 
 /// The API host of a well-known `gen_ai.provider.name`.

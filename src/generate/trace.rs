@@ -12,10 +12,12 @@
 //! OTLP is the encoder's business, so this module never sees a protobuf type.
 
 use super::content::{Conversation, SpanFacts};
-use super::plan::{AttrPlan, AttrValue, CountPlan, Generated, NodeId, Plan, PlanNode, Sym};
+use super::plan::{AttrPlan, CountPlan, Plan, PlanNode};
 use super::sampler::Draw;
+use super::symbols::{Attr, AttrValue, Generated, NodeId, Sym};
+use crate::conventions::SpanKind;
 use crate::scenario::timing::MAX_TRACE_DURATION_MS;
-use crate::scenario::{Literal, Retry, SpanKind, SpanType};
+use crate::scenario::{Literal, Retry, SpanType};
 use rand::{Rng, RngExt, SeedableRng};
 use rand_distr::Distribution as _;
 use rand_pcg::Pcg64Mcg;
@@ -46,12 +48,6 @@ impl SpanRecord {
     pub fn duration_ns(&self) -> u64 {
         self.end_ns.saturating_sub(self.start_ns)
     }
-}
-
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct Attr {
-    pub key: Sym,
-    pub value: AttrValue,
 }
 
 /// An attribute value as text, for people: `--show-full-spans`, log bodies.

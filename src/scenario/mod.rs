@@ -21,7 +21,7 @@ pub use decode::{
 pub use format::accepted_keys;
 pub use model::*;
 pub use source_map::{SourceMap, StepSource};
-pub use span_type::{SpanKind, SpanType, YAML_PREFIX, normalize_prefix};
+pub use span_type::{SpanType, YAML_PREFIX, normalize_prefix};
 pub use traffic::{Pattern, duration_seconds, parse_duration};
 
 use std::path::{Path, PathBuf};

@@ -1,9 +1,10 @@
 //! The span types a scenario step can be, and how a `type:` string names one.
 //!
-//! The set is closed (the original's eleven types), because each type carries behaviour: its span
+//! The set is closed (the original's eleven types, and `llm.embeddings`), because each type carries behaviour: its span
 //! kind, its GenAI attributes, the MCP expansion, the metrics and logs derived from it. A free-form
 //! span name was rejected for that reason; an unknown type is an error with a suggestion, where the
-//! original silently turned it into the root type.
+//! original silently turned it into the root type. This module keeps only the names; what each
+//! type means is the table in `src/conventions`, so the scenario model knows nothing of OTLP.
 
 pub use crate::yaml::namespace::{YAML_PREFIX, normalize_prefix};
 use std::fmt;
@@ -21,13 +22,12 @@ pub enum SpanType {
     RagRetrieve,
     A2aCall,
     CpRequest,
+    /// An embeddings call (the GenAI `embeddings` operation), e.g. a RAG query's vector.
+    LlmEmbeddings,
 }
 
-/// The role of a span in its trace (defined below the model, so the encoder can read it).
-pub use crate::value::SpanKind;
-
 impl SpanType {
-    pub const ALL: [SpanType; 11] = [
+    pub const ALL: [SpanType; 12] = [
         SpanType::A2aOrchestrate,
         SpanType::Planner,
         SpanType::TaskExecute,
@@ -39,6 +39,7 @@ impl SpanType {
         SpanType::RagRetrieve,
         SpanType::A2aCall,
         SpanType::CpRequest,
+        SpanType::LlmEmbeddings,
     ];
 
     /// The type's name without any prefix, e.g. `mcp.tool.execute`.
@@ -55,6 +56,7 @@ impl SpanType {
             SpanType::RagRetrieve => "rag.retrieve",
             SpanType::A2aCall => "a2a.call",
             SpanType::CpRequest => "cp.request",
+            SpanType::LlmEmbeddings => "llm.embeddings",
         }
     }
 
@@ -65,21 +67,6 @@ impl SpanType {
             self,
             SpanType::RagRetrieve | SpanType::A2aCall | SpanType::CpRequest
         )
-    }
-
-    pub fn kind(self) -> SpanKind {
-        match self {
-            SpanType::A2aOrchestrate | SpanType::CpRequest => SpanKind::Server,
-            SpanType::LlmCall
-            | SpanType::McpToolExecute
-            | SpanType::McpToolExecuteAttempt
-            | SpanType::A2aCall => SpanKind::Client,
-            SpanType::Planner
-            | SpanType::TaskExecute
-            | SpanType::LlmToolResponseBridge
-            | SpanType::ResponseCompose
-            | SpanType::RagRetrieve => SpanKind::Internal,
-        }
     }
 
     /// The emitted span name under `prefix`.

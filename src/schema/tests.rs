@@ -117,17 +117,13 @@ fn bundled_schema_parses_with_every_span_type() {
     assert_eq!(declared, expected);
     for t in SpanType::ALL {
         let span = &schema.spans[SpanType::ALL.iter().position(|x| *x == t).unwrap()];
-        let kind = match t.kind() {
-            crate::scenario::SpanKind::Server => Kind::Server,
-            crate::scenario::SpanKind::Client => Kind::Client,
-            crate::scenario::SpanKind::Internal => Kind::Internal,
+        let kind = match crate::conventions::kind(t) {
+            crate::conventions::SpanKind::Server => Kind::Server,
+            crate::conventions::SpanKind::Client => Kind::Client,
+            crate::conventions::SpanKind::Internal => Kind::Internal,
         };
         assert_eq!(span.kinds, [kind], "{t}");
-        assert_eq!(
-            span.is_root,
-            matches!(t, SpanType::A2aOrchestrate | SpanType::CpRequest),
-            "{t}"
-        );
+        assert_eq!(span.is_root, crate::conventions::of(t).schema_root, "{t}");
         assert_eq!(span.parents.is_empty(), span.is_root, "{t}");
         for parent in &span.parents {
             assert!(
@@ -191,33 +187,54 @@ fn bundled_schema_parses_with_every_span_type() {
     assert_eq!(input.ty, AttributeType::Int);
 }
 
-/// What the generator itself sets on each span type when the scenario says nothing (see
-/// `generate::plan`): the bundled schema must not contradict it.
+/// What the generator itself sets on each span type when the scenario says nothing, read from
+/// the conventions' table: its operation and its constant defaults. The bundled schema must not
+/// contradict it.
 fn generator_constants(t: SpanType) -> Vec<(&'static str, Literal)> {
+    use crate::conventions::Value;
+    let convention = crate::conventions::of(t);
     let s = |v: &str| Literal::Str(v.into());
-    match t {
-        SpanType::A2aOrchestrate => vec![("gen_ai.operation.name", s("invoke_agent"))],
-        SpanType::LlmCall => vec![
-            ("gen_ai.operation.name", s("chat")),
-            ("gen_ai.provider.name", s("openai")),
-            ("gen_ai.request.model", s("gpt-4.1-mini")),
-            ("server.port", Literal::Int(443)),
-        ],
-        SpanType::McpToolExecute | SpanType::McpToolExecuteAttempt => vec![
-            ("gen_ai.operation.name", s("execute_tool")),
-            ("gen_ai.tool.name", s("unknown.tool")),
-            ("gen_ai.tool.type", s("function")),
-            ("mcp.method.name", s("tools/call")),
-        ],
-        SpanType::RagRetrieve => vec![
-            ("gen_ai.operation.name", s("retrieval")),
-            ("gen_ai.data_source.id", s("default_index")),
-        ],
-        SpanType::A2aCall => vec![("gen_ai.operation.name", s("invoke_agent"))],
-        SpanType::TaskExecute => vec![("vendor.task.type", s("subtask"))],
-        SpanType::ResponseCompose => vec![("vendor.response.format", s("text"))],
-        SpanType::Planner | SpanType::LlmToolResponseBridge | SpanType::CpRequest => vec![],
-    }
+    let operation = convention
+        .operation
+        .map(|o| ("gen_ai.operation.name", s(o)));
+    let defaults = convention.defaults.iter().filter_map(|d| {
+        let value = match d.value {
+            Value::Str(v) => s(v),
+            Value::Int(i) => Literal::Int(i),
+            Value::Provider => s("openai"),
+            Value::Written(_, fallback) => s(fallback),
+            _ => return None,
+        };
+        Some((d.key, value))
+    });
+    operation.into_iter().chain(defaults).collect()
+}
+
+/// The constants the table gave before it existed, so a change of the table is a decision.
+#[test]
+fn generator_constants_are_the_tables() {
+    let keys = |t| -> Vec<&str> { generator_constants(t).into_iter().map(|(k, _)| k).collect() };
+    assert_eq!(
+        keys(SpanType::LlmCall),
+        [
+            "gen_ai.operation.name",
+            "gen_ai.provider.name",
+            "gen_ai.request.model",
+            "server.port"
+        ]
+    );
+    assert_eq!(
+        generator_constants(SpanType::RagRetrieve),
+        [
+            ("gen_ai.operation.name", Literal::Str("retrieval".into())),
+            (
+                "gen_ai.data_source.id",
+                Literal::Str("default_index".into())
+            )
+        ]
+    );
+    assert_eq!(keys(SpanType::TaskExecute), ["vendor.task.type"]);
+    assert!(keys(SpanType::Planner).is_empty());
 }
 
 #[test]

@@ -6,8 +6,8 @@
 //! trace as a tree, parents before children, every attribute sorted by key. Printing reads the same records
 //! the encoder does, so what is shown is what is sent.
 
+use crate::conventions::SpanKind;
 use crate::generate::{Plan, Trace, ValueDisplay};
-use crate::scenario::SpanKind;
 use std::io::Write;
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

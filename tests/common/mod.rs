@@ -771,6 +771,7 @@ pub fn openinference_kind(name: &str, operation: Option<&str>) -> &'static str {
         "a2a.orchestrate" | "a2a.call" => "AGENT",
         "llm.call" if operation == Some("embeddings") => "EMBEDDING",
         "llm.call" => "LLM",
+        "llm.embeddings" => "EMBEDDING",
         "mcp.tool.execute" | "mcp.tool.execute.attempt" => "TOOL",
         "rag.retrieve" => "RETRIEVER",
         "cp.request" => "GUARDRAIL",
