@@ -21,15 +21,12 @@
 
 pub mod check;
 pub mod cli;
-pub mod commands;
-pub mod config;
 pub mod files;
 pub mod generate;
 pub mod human;
 pub mod input;
 pub mod interrupt;
 pub mod lint;
-pub mod manual;
 pub mod otlp;
 pub mod scenario;
 pub mod schema;

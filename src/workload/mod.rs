@@ -10,6 +10,7 @@
 //! instead of letting memory grow. Since an iteration depends only on the seed, its index and its
 //! instant, the telemetry is the same for any number of workers or shards.
 
+mod launch;
 mod progress;
 mod rate;
 mod schedule;
@@ -31,6 +32,7 @@ use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use worker::{Due, Live, Shared, Totals};
 
+pub use launch::{LaunchError, Launched, RunReport};
 pub use rate::Rate;
 pub use schedule::{Arrivals, Pace, Pattern, Schedule};
 pub use show::Show;
@@ -85,6 +87,13 @@ impl RunSettings {
             (None, _) => unix_now_ns(),
         }
     }
+}
+
+/// Shard `index` of `count`: the iterations whose index is `index` modulo `count`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Shard {
+    pub index: u64,
+    pub count: u64,
 }
 
 /// What a run did.
