@@ -17,6 +17,11 @@
 //! types of the scenario model (`Literal` and `SpanKind`) that the generator hands through. The alternative of building spans through an OpenTelemetry SDK was rejected: the
 //! simulator must set exact timestamps, ids and statuses, and an SDK pipeline would cost most of
 //! the time per span.
+//!
+//! On top sits the edge, `cli`: the command line, its settings from flags and environment, and
+//! one file per command; it alone prints and chooses the exit status, and nothing below imports
+//! it. It hands a run to `workload::Launched`, which assembles the runtime, signal handlers,
+//! local sink and transports.
 #![forbid(unsafe_code)]
 
 pub mod check;

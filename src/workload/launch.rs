@@ -14,6 +14,7 @@ use crate::otlp::Signal;
 use crate::otlp::http::signal_url;
 use crate::otlp::transport::{Output, Protocol, TransportError, Transports};
 use crate::sink::{SinkError, SinkHandle, SinkOptions};
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -74,7 +75,7 @@ impl Launched {
                 ..SinkOptions::local()
             };
             let sink = runtime.block_on(SinkHandle::start(options))?;
-            let output = to_sink(output, &sink);
+            let output = to_sink(output, sink.local_addr(), sink.grpc_addr());
             (Some(sink), output)
         } else {
             (None, output)
@@ -126,16 +127,58 @@ impl Launched {
     }
 }
 
-/// `output` with each signal's endpoint replaced by the sink's port for its protocol.
-fn to_sink(output: Output, sink: &SinkHandle) -> Output {
+/// `output` with each signal's endpoint replaced by the sink's port for its protocol: `http`
+/// for OTLP/HTTP, `grpc` (when the sink serves it) for gRPC.
+fn to_sink(output: Output, http: SocketAddr, grpc: Option<SocketAddr>) -> Output {
     let Output::Otlp(mut targets) = output else {
         return output;
     };
     for (target, signal) in targets.iter_mut().zip(Signal::ALL) {
-        target.url = match (target.protocol, sink.grpc_addr()) {
+        target.url = match (target.protocol, grpc) {
             (Protocol::Grpc, Some(addr)) => format!("http://{addr}"),
-            _ => signal_url(&format!("http://{}", sink.local_addr()), signal),
+            _ => signal_url(&format!("http://{http}"), signal),
         };
     }
     Output::Otlp(targets)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::otlp::transport::Target;
+
+    #[test]
+    fn each_signal_goes_to_the_sink_port_of_its_own_protocol() {
+        let target = |protocol, url: &str| Target {
+            protocol,
+            url: url.into(),
+            headers: Vec::new(),
+            tenant_header: None,
+            compression: crate::otlp::payload::Compression::None,
+            timeout: Duration::from_secs(1),
+            tls: Default::default(),
+            insecure: false,
+        };
+        let output = Output::Otlp(Box::new([
+            target(Protocol::HttpProtobuf, "http://elsewhere:4318/v1/traces"),
+            target(Protocol::HttpJson, "http://elsewhere:4318/v1/metrics"),
+            target(Protocol::Grpc, "http://elsewhere:4317"),
+        ]));
+        let http: SocketAddr = ([127, 0, 0, 1], 1001).into();
+        let grpc: SocketAddr = ([127, 0, 0, 1], 1002).into();
+        let Output::Otlp(targets) = to_sink(output, http, Some(grpc)) else {
+            panic!("still OTLP");
+        };
+        let urls: Vec<&str> = targets.iter().map(|t| t.url.as_str()).collect();
+        assert_eq!(
+            urls,
+            [
+                "http://127.0.0.1:1001/v1/traces",
+                "http://127.0.0.1:1001/v1/metrics",
+                "http://127.0.0.1:1002"
+            ]
+        );
+        let file = Output::File("out.jsonl".into());
+        assert_eq!(to_sink(file.clone(), http, Some(grpc)), file);
+    }
 }
