@@ -19,7 +19,13 @@ pub struct RunArgs {
     #[arg(long, value_name = "TAG,...", value_delimiter = ',')]
     pub tags: Vec<String>,
     /// Milliseconds between traces
-    #[arg(long, value_name = "MS", value_parser = super::args::parse_interval_ms, default_value_t = 500.0)]
+    #[arg(
+        long,
+        value_name = "MS",
+        value_parser = super::args::parse_interval_ms,
+        allow_negative_numbers = true,
+        default_value_t = 500.0
+    )]
     pub interval: f64,
     #[command(flatten)]
     pub generate: GenerateArgs,

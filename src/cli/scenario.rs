@@ -19,7 +19,12 @@ pub struct ScenarioArgs {
     #[arg(long)]
     pub count: Option<u64>,
     /// Milliseconds between traces [default: the scenario's interval_ms]
-    #[arg(long, value_name = "MS", value_parser = super::args::parse_interval_ms)]
+    #[arg(
+        long,
+        value_name = "MS",
+        value_parser = super::args::parse_interval_ms,
+        allow_negative_numbers = true
+    )]
     pub interval: Option<f64>,
     #[command(flatten)]
     pub generate: GenerateArgs,
