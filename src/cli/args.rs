@@ -1,7 +1,7 @@
 //! The argument groups several commands share (generation, pacing, export, metrics and logs,
 //! GenAI backends), and the `value_parser` functions that check each value where it is parsed,
-//! so that a bad value is a clap usage error (exit 2) naming its flag. Each command's own
-//! arguments are in its file.
+//! so that a bad value is a clap usage error (exit 2) naming its flag, rather than a check in
+//! the command after other work has begun. Each command's own arguments are in its file.
 
 use crate::workload::Shard;
 use clap::Args;
