@@ -23,12 +23,15 @@
 //! Both YAML formats, scenarios and the semantic-conventions schema (`schema`), are read with one
 //! located-YAML reader (`yaml`: the tree, diagnostics with source lines, typed fields), which sits
 //! below both and imports neither.
+//!
+//! On top sits the edge, `cli`: the command line, its settings from flags and environment, and
+//! one file per command; it alone prints and chooses the exit status, and nothing below imports
+//! it. It hands a run to `workload::Launched`, which assembles the runtime, signal handlers,
+//! local sink and transports.
 #![forbid(unsafe_code)]
 
 pub mod check;
 pub mod cli;
-pub mod commands;
-pub mod config;
 pub mod conventions;
 pub mod encode;
 pub mod export;
@@ -38,7 +41,6 @@ pub mod human;
 pub mod input;
 pub mod interrupt;
 pub mod lint;
-pub mod manual;
 pub mod scenario;
 pub mod schema;
 pub mod sink;

@@ -2,7 +2,7 @@
 #![forbid(unsafe_code)]
 
 use clap::Parser;
-use telemetry_simulator::{cli, cli::Cli, commands};
+use telemetry_simulator::cli::{self, Cli};
 
 /// mimalloc rather than glibc's malloc: log records, metric requests and the sink's decoded
 /// requests are many small allocations freed on other threads, and request bodies of a few
@@ -12,6 +12,6 @@ use telemetry_simulator::{cli, cli::Cli, commands};
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> std::process::ExitCode {
-    let outcome = commands::run(Cli::parse_from(cli::args_os()));
+    let outcome = cli::run(Cli::parse_from(cli::args_os()));
     std::process::ExitCode::from(outcome.exit_status())
 }

@@ -1008,3 +1008,58 @@ fn data_and_the_summary_json_cannot_share_stdout() {
     assert!(text(&out).contains("would mix on stdout"), "{}", text(&out));
     assert!(out.stdout.is_empty(), "nothing generated");
 }
+
+/// A bad value is refused where it is parsed, before anything is loaded or sent: a usage error
+/// (exit 2) naming the flag, whether clap parses it or it comes from flags and environment
+/// together (`--shards` with JOB_COMPLETION_INDEX, `--output -` with `--summary-json -`).
+#[test]
+fn bad_values_are_usage_errors_naming_their_flag() {
+    let cases: [(&[&str], &str); 6] = [
+        (
+            &["scenario", "--name", "tool_retry", "--interval", "-1"],
+            "--interval must be a number of milliseconds ≥ 0",
+        ),
+        (
+            &["run", "--interval", "NaN"],
+            "--interval must be a number of milliseconds ≥ 0",
+        ),
+        (
+            &["scenario", "--name", "tool_retry", "--backfill", "inf"],
+            "--backfill needs a window such as 24h",
+        ),
+        (
+            &["check", "--name", "tool_retry", "--samples", "0"],
+            "--samples must be at least 1",
+        ),
+        (
+            &["scenario", "--name", "tool_retry", "--shards", "2"],
+            "--shards 2 needs JOB_COMPLETION_INDEX set to a number below 2",
+        ),
+        (
+            &[
+                "scenario",
+                "--name",
+                "tool_retry",
+                "--output",
+                "-",
+                "--summary-json",
+                "-",
+            ],
+            "would mix on stdout",
+        ),
+    ];
+    for (args, message) in cases {
+        let out = bin()
+            .args(args)
+            .env("TENANT_UUID", "t")
+            .env_remove("JOB_COMPLETION_INDEX")
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", text(&out));
+        assert!(text(&out).contains(message), "{args:?}: {}", text(&out));
+        assert!(
+            out.stdout.is_empty(),
+            "{args:?}: nothing may be sent or printed"
+        );
+    }
+}

@@ -212,7 +212,7 @@ fn metrics_and_logs_travel_every_protocol() {
         metric::Data, number_data_point,
     };
     use std::time::Duration;
-    use telemetry_simulator::config::{ExportFlags, output};
+    use telemetry_simulator::cli::config::{ExportFlags, output};
     use telemetry_simulator::encode::payload::OtlpRequest;
     use telemetry_simulator::export::exporter::{Exporter, RetryPolicy};
     use telemetry_simulator::export::pipeline::Pipeline;

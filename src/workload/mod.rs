@@ -10,6 +10,7 @@
 //! instead of letting memory grow. Since an iteration depends only on the seed, its index and its
 //! instant, the telemetry is the same for any number of workers or shards.
 
+mod launch;
 mod progress;
 mod rate;
 mod schedule;
@@ -31,6 +32,7 @@ use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use worker::{Due, Live, Shared, Totals};
 
+pub use launch::{LaunchError, Launched, RunReport};
 pub use rate::Rate;
 pub use schedule::{Arrivals, Pace, Pattern, Schedule};
 pub use show::Show;
@@ -85,6 +87,13 @@ impl RunSettings {
             (None, _) => unix_now_ns(),
         }
     }
+}
+
+/// Shard `index` of `count`: the iterations whose index is `index` modulo `count`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Shard {
+    pub index: u64,
+    pub count: u64,
 }
 
 /// What a run did.
@@ -319,25 +328,61 @@ pub fn run<T: Transport>(
         live: &live,
         stop: &stop,
     };
+    let (totals, generating, end) = generate_on_workers(&shared, workers, queue);
+    if let Some(metrics) = &metrics {
+        metrics.export(&pipeline);
+    }
+    let (metric_points, metric_exports) = metrics.as_ref().map_or((0, 0), |m| m.counts());
+    let export = pipeline.finish();
+    let end = if interrupt.requested() || export.unreachable.is_some() {
+        rate::End::Stopped
+    } else {
+        end
+    };
+    let mut summary = summarise(settings, &totals, started, generating, end, export);
+    (
+        summary.workers,
+        summary.metric_points,
+        summary.metric_exports,
+    ) = (workers, metric_points, metric_exports);
+    summary.interrupted_by = interrupt.requests().signal;
+    summary
+}
+
+/// Generates on `workers` threads the iterations the calling thread hands out from the
+/// schedule, beside a thread exporting the metrics on their interval and one showing progress;
+/// returns the workers' totals, the time spent generating and how the schedule ended.
+fn generate_on_workers<T: Transport>(
+    shared: &Shared<T>,
+    workers: usize,
+    queue: usize,
+) -> (Vec<Totals>, Duration, rate::End) {
+    let Shared {
+        settings,
+        pipeline,
+        metrics,
+        interrupt,
+        started,
+        live,
+        ..
+    } = *shared;
     let (chunk_tx, chunk_rx) = mpsc::sync_channel::<Vec<Due>>(workers * 2);
     // Each worker holds the receiver; once they have all stopped, handing out more fails.
     let chunk_rx = Arc::new(Mutex::new(chunk_rx));
-    let (totals, generating, end) = std::thread::scope(|scope| {
+    std::thread::scope(|scope| {
         let (metrics_stop, metrics_stopped) = mpsc::channel::<()>();
-        if let Some(metrics) = metrics.as_ref().filter(|m| !m.is_pinned()) {
-            let pipeline = &pipeline;
+        if let Some(metrics) = metrics.filter(|m| !m.is_pinned()) {
             scope.spawn(move || metrics.export_on_interval(pipeline, started, &metrics_stopped));
         }
         let (progress_stop, progress_stopped) = mpsc::channel::<()>();
         if !settings.quiet {
-            let (live, pipeline) = (&live, &pipeline);
             scope.spawn(move || {
                 progress::show(settings, live, pipeline, queue, started, &progress_stopped)
             });
         }
         let handles: Vec<_> = (0..workers)
             .map(|_| {
-                let (shared, chunk_rx) = (&shared, chunk_rx.clone());
+                let chunk_rx = chunk_rx.clone();
                 scope.spawn(move || worker::work(shared, &chunk_rx))
             })
             .collect();
@@ -360,25 +405,7 @@ pub fn run<T: Transport>(
         drop(metrics_stop);
         drop(progress_stop);
         (totals, generating, end)
-    });
-    if let Some(metrics) = &metrics {
-        metrics.export(&pipeline);
-    }
-    let (metric_points, metric_exports) = metrics.as_ref().map_or((0, 0), |m| m.counts());
-    let export = pipeline.finish();
-    let end = if interrupt.requested() || export.unreachable.is_some() {
-        rate::End::Stopped
-    } else {
-        end
-    };
-    let mut summary = summarise(settings, &totals, started, generating, end, export);
-    (
-        summary.workers,
-        summary.metric_points,
-        summary.metric_exports,
-    ) = (workers, metric_points, metric_exports);
-    summary.interrupted_by = interrupt.requests().signal;
-    summary
+    })
 }
 
 /// The summary of a run that started at `started`, generated for `generating` and exported

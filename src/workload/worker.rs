@@ -63,6 +63,18 @@ pub(super) struct Totals {
     pub samples: Vec<(u64, [u8; 16])>,
 }
 
+impl Totals {
+    /// Counts `trace`, made by iteration `index`, and keeps its id if it is among the first.
+    fn count(&mut self, index: u64, trace: &Trace) {
+        self.traces += 1;
+        self.spans += trace.spans.len() as u64;
+        self.error_spans += trace.spans.iter().filter(|s| s.error.is_some()).count() as u64;
+        if self.samples.len() < super::SAMPLE_TRACE_IDS {
+            self.samples.push((index, trace.trace_id));
+        }
+    }
+}
+
 /// What every worker reads.
 pub(super) struct Shared<'a, T: Transport> {
     pub mix: &'a Mix<'a>,
@@ -106,23 +118,7 @@ pub(super) fn work<T: Transport>(
     let mut totals = Totals::default();
     let mut published = Totals::default();
     let mut idle = Idle::new(settings.pinned_start_ns.is_some());
-    'chunks: loop {
-        let next = {
-            let receiver = chunks.lock().unwrap_or_else(|e| e.into_inner());
-            match receiver.try_recv() {
-                Ok(chunk) => Some(chunk),
-                Err(mpsc::TryRecvError::Disconnected) => None,
-                Err(mpsc::TryRecvError::Empty) => {
-                    drop(receiver);
-                    // Nothing to do right now: nothing should sit in a buffer meanwhile.
-                    if idle.clock_driven() {
-                        requests.flush(&out);
-                    }
-                    chunks.lock().unwrap_or_else(|e| e.into_inner()).recv().ok()
-                }
-            }
-        };
-        let Some(chunk) = next else { break };
+    'chunks: while let Some(chunk) = next_chunk(chunks, &idle, &mut requests, &out) {
         for due in chunk {
             if shared.interrupt.requested() || !shared.keep_going() {
                 break 'chunks;
@@ -169,13 +165,7 @@ pub(super) fn work<T: Transport>(
                 );
             }
             for trace in iteration.traces() {
-                totals.traces += 1;
-                totals.spans += trace.spans.len() as u64;
-                totals.error_spans +=
-                    trace.spans.iter().filter(|s| s.error.is_some()).count() as u64;
-                if totals.samples.len() < super::SAMPLE_TRACE_IDS {
-                    totals.samples.push((due.index, trace.trace_id));
-                }
+                totals.count(due.index, trace);
                 requests.add(plan, encoder, trace, &out);
             }
             if settings.show != Show::Nothing {
@@ -201,6 +191,28 @@ pub(super) fn work<T: Transport>(
     requests.flush(&out);
     totals.log_records = requests.logs.as_ref().map_or(0, Logs::sent);
     totals
+}
+
+/// The next chunk `chunks` hands out, `None` once it is closed. When none is ready, what
+/// `requests` holds is sent first if `idle` says so: nothing should sit in a buffer meanwhile.
+fn next_chunk<T: Transport>(
+    chunks: &Mutex<mpsc::Receiver<Vec<Due>>>,
+    idle: &Idle,
+    requests: &mut Requests,
+    out: &Out<'_, T>,
+) -> Option<Vec<Due>> {
+    let receiver = chunks.lock().unwrap_or_else(|e| e.into_inner());
+    match receiver.try_recv() {
+        Ok(chunk) => Some(chunk),
+        Err(mpsc::TryRecvError::Disconnected) => None,
+        Err(mpsc::TryRecvError::Empty) => {
+            drop(receiver);
+            if idle.clock_driven() {
+                requests.flush(out);
+            }
+            chunks.lock().unwrap_or_else(|e| e.into_inner()).recv().ok()
+        }
+    }
 }
 
 /// Waits for `due`'s instant, sending what `requests` holds first when `idle` says so, and

@@ -1,4 +1,4 @@
-//! Settings that come from the environment: tenants, the attribute prefix, the resource, and
+//! Settings that come from the flags and the environment: tenants, the attribute prefix, the resource, and
 //! where to export (endpoints, protocol, headers, compression, timeout, TLS: the OTel
 //! `OTEL_EXPORTER_OTLP_*` variables, merged with the flags that override them).
 //!
@@ -12,6 +12,7 @@ use crate::encode::payload::{Compression, Format};
 use crate::export::http::signal_url;
 use crate::export::tls::TlsOptions;
 use crate::export::transport::{Output, Protocol, Target};
+use crate::workload::Shard;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -48,6 +49,12 @@ pub enum ConfigError {
         value: String,
         expected: &'static str,
     },
+    #[error("tenant id {id:?} cannot be the value of --tenant-header {header}: use visible ASCII")]
+    TenantHeaderValue { id: String, header: String },
+    #[error("--shards {count} needs JOB_COMPLETION_INDEX set to a number below {count}")]
+    ShardIndex { count: u64 },
+    #[error("--output - and --summary-json to stdout would mix on stdout: send one to a file")]
+    StdoutTwice,
 }
 
 /// The tenants traces are spread over, with their (normalised) weights.
@@ -127,6 +134,52 @@ impl Tenants {
         };
         Tenants::from_env(&with_flag)
     }
+}
+
+impl Tenants {
+    /// The tenants, if each can be the value of the `--tenant-header` (when there is one): an HTTP
+    /// header value or gRPC metadata, visible ASCII.
+    pub fn fit_header(self, header: Option<&str>) -> Result<Tenants, ConfigError> {
+        if let Some(header) = header
+            && let Some(bad) = self
+                .ids
+                .iter()
+                .find(|t| reqwest::header::HeaderValue::from_str(t).is_err())
+        {
+            return Err(ConfigError::TenantHeaderValue {
+                id: bad.clone(),
+                header: header.to_string(),
+            });
+        }
+        Ok(self)
+    }
+}
+
+/// The shard this process runs: `--shard K/N`, else `--shards N` with K from
+/// `JOB_COMPLETION_INDEX` (a Kubernetes Indexed Job), else none (the whole run).
+pub fn shard(
+    given: Option<Shard>,
+    shards: Option<u64>,
+    env: Env,
+) -> Result<Option<Shard>, ConfigError> {
+    let count = match (given, shards) {
+        (Some(shard), _) => return Ok(Some(shard)),
+        (None, None) => return Ok(None),
+        (None, Some(count)) => count,
+    };
+    let index = env("JOB_COMPLETION_INDEX").and_then(|i| i.trim().parse::<u64>().ok());
+    match index {
+        Some(index) if index < count => Ok(Some(Shard { index, count })),
+        _ => Err(ConfigError::ShardIndex { count }),
+    }
+}
+
+/// `--output -` and a JSON summary to stdout cannot share it: refused.
+pub fn check_stdout(output: Option<&Path>, summary_json: Option<&Path>) -> Result<(), ConfigError> {
+    if output == Some(Path::new("-")) && summary_json.is_some_and(crate::files::is_stdout) {
+        return Err(ConfigError::StdoutTwice);
+    }
+    Ok(())
 }
 
 /// The warning to print when both names of a tenant setting are set to different values:
@@ -714,6 +767,57 @@ mod tests {
             Tenants::resolve(&[" ".into()], &env_of(&[])),
             Err(ConfigError::NoTenant)
         );
+    }
+
+    #[test]
+    fn tenants_that_cannot_be_a_header_value_are_refused_only_with_a_tenant_header() {
+        let t = Tenants::resolve(&["ok".into(), "bad\nline".into()], &env_of(&[])).unwrap();
+        assert!(t.clone().fit_header(None).is_ok());
+        let error = t.fit_header(Some("X-Scope-OrgID")).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "tenant id \"bad\\nline\" cannot be the value of --tenant-header X-Scope-OrgID: use visible ASCII"
+        );
+    }
+
+    #[test]
+    fn the_shard_comes_from_the_flag_else_job_completion_index() {
+        let given = Some(Shard { index: 1, count: 4 });
+        assert_eq!(shard(given, None, &env_of(&[])), Ok(given));
+        assert_eq!(
+            shard(None, None, &env_of(&[("JOB_COMPLETION_INDEX", "2")])),
+            Ok(None)
+        );
+        let job = env_of(&[("JOB_COMPLETION_INDEX", " 2 ")]);
+        assert_eq!(
+            shard(None, Some(3), &job),
+            Ok(Some(Shard { index: 2, count: 3 }))
+        );
+        for (count, env) in [
+            (2, job),
+            (3, env_of(&[])),
+            (3, env_of(&[("JOB_COMPLETION_INDEX", "x")])),
+        ] {
+            assert_eq!(
+                shard(None, Some(count), &env).unwrap_err().to_string(),
+                format!(
+                    "--shards {count} needs JOB_COMPLETION_INDEX set to a number below {count}"
+                )
+            );
+        }
+    }
+
+    #[test]
+    fn stdout_carries_one_thing() {
+        let dash = Some(Path::new("-"));
+        assert_eq!(check_stdout(dash, dash), Err(ConfigError::StdoutTwice));
+        assert_eq!(
+            check_stdout(dash, Some(Path::new("/dev/stdout"))),
+            Err(ConfigError::StdoutTwice)
+        );
+        assert!(check_stdout(dash, Some(Path::new("s.json"))).is_ok());
+        assert!(check_stdout(Some(Path::new("o.jsonl")), dash).is_ok());
+        assert!(check_stdout(None, dash).is_ok());
     }
 
     fn traces(flags: &ExportFlags, env: &dyn Fn(&str) -> Option<String>) -> Target {

@@ -1,23 +1,21 @@
 //! The export side of the generating commands: the output chosen from the flags and the
 //! environment, the run's exit status from its accounting, and the summary file.
 
+use super::Cli;
 use super::Outcome;
-use crate::cli::{Cli, ExportArgs};
-use crate::config::{self, ConfigError, ExportFlags};
+use super::args::ExportArgs;
+use super::config::{self, ConfigError, ExportFlags};
 use crate::encode::Signal;
 use crate::export::transport::Output;
-use crate::sink::SinkHandle;
 use crate::workload::RunSummary;
 use std::path::Path;
 
-/// Where the run's requests go; with `--local-sink`, to that sink, over the chosen protocol.
-pub fn output(
-    cli: &Cli,
-    args: &ExportArgs,
-    local_sink: Option<&SinkHandle>,
-) -> Result<Output, ConfigError> {
+/// Where the run's requests go (with `--local-sink`, the run points them at its sink), from the
+/// flags and the environment; `--output -` and `--summary-json -` are refused together.
+pub fn output(cli: &Cli, args: &ExportArgs) -> Result<Output, ConfigError> {
+    config::check_stdout(args.output.as_deref(), args.summary_json.as_deref())?;
     let env = |name: &str| config::process_env(name);
-    let mut flags = ExportFlags {
+    let flags = ExportFlags {
         endpoint: cli.endpoint.as_deref(),
         protocol: args.protocol.as_deref(),
         compression: args.compression.as_deref(),
@@ -30,17 +28,6 @@ pub fn output(
         output: args.output.as_deref(),
         tenant_header: args.tenant_header.as_deref(),
     };
-    let sink_endpoint;
-    if let Some(sink) = local_sink {
-        let grpc = config::target(Signal::Traces, &flags, &env)?.protocol
-            == crate::export::transport::Protocol::Grpc;
-        let addr = match (grpc, sink.grpc_addr()) {
-            (true, Some(addr)) => addr,
-            _ => sink.local_addr(),
-        };
-        sink_endpoint = format!("http://{addr}");
-        flags.endpoint = Some(&sink_endpoint);
-    }
     config::output(&flags, &env)
 }
 

@@ -5,15 +5,50 @@
 //! a placeholder, and tenants never draw random numbers. So `check --seed S --samples N` reports
 //! the first N iterations that `scenario --seed S --count N` sends.
 
+use super::args::OutputFormat;
 use super::out::{out, outln};
+use super::{Cli, config};
 use super::{Outcome, env, load_failed, load_options, load_schema, print_warnings};
 use crate::check::{self, plot};
-use crate::cli::{CheckArgs, Cli, OutputFormat};
-use crate::config;
 use crate::generate::{Plan, PlanOptions};
 use crate::interrupt::Interrupt;
 use crate::scenario::Library;
+use clap::Args;
+use std::path::PathBuf;
 use std::sync::Arc;
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// The scenario's name (its file name without .yaml)
+    #[arg(long)]
+    pub name: String,
+    /// Folder of scenario YAML files [default: the bundled samples]
+    #[arg(long, value_name = "DIR")]
+    pub scenarios_dir: Option<PathBuf>,
+    /// Iterations to simulate (the same as the first N of a run with the same seed)
+    #[arg(long, value_name = "N", default_value_t = 10_000, value_parser = parse_samples)]
+    pub samples: u64,
+    /// Seed of the random streams, as for `scenario`
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// How to print the report: text for people, json for scripts
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+    pub format: OutputFormat,
+    /// Also draw latency histograms and a typical trace's waterfall into this .svg or .html file
+    #[arg(long, value_name = "FILE")]
+    pub plot: Option<PathBuf>,
+    /// Reject scenarios whose worst-case trace has more spans than this
+    #[arg(long, value_name = "N", default_value_t = 10_000)]
+    pub max_spans_per_trace: u64,
+}
+
+/// `--samples`: at least one iteration.
+fn parse_samples(text: &str) -> Result<u64, String> {
+    match text.trim().parse::<u64>() {
+        Ok(n) if n > 0 => Ok(n),
+        _ => Err("--samples must be at least 1".into()),
+    }
+}
 
 pub fn check(cli: &Cli, args: &CheckArgs) -> Outcome {
     let options = load_options(args.max_spans_per_trace);
@@ -25,10 +60,6 @@ pub fn check(cli: &Cli, args: &CheckArgs) -> Outcome {
         }
         Err(error) => return load_failed(&error),
     };
-    if args.samples == 0 {
-        eprintln!("error: --samples must be at least 1");
-        return Outcome::Usage;
-    }
     let schema = match load_schema(cli.schema_path.as_deref(), &options.prefix) {
         Ok(schema) => Arc::new(schema),
         Err(outcome) => return outcome,

@@ -3,8 +3,7 @@
 //! prefix (`TELEMETRY_SIMULATOR_ATTR_PREFIX`).
 
 use super::out::outln;
-use super::{Outcome, env};
-use crate::config;
+use super::{Outcome, config, env};
 use crate::scenario::json_schema::scenario_schema;
 
 pub fn print_json_schema() -> Outcome {

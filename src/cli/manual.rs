@@ -6,10 +6,16 @@
 //! benefit of the few who package the tool, and an installed binary can still print them
 //! (`telemetry-simulator completions bash`, `telemetry-simulator man`).
 
-use crate::cli::Cli;
-use crate::commands::Outcome;
-use clap::CommandFactory;
+use super::{Cli, Outcome};
+use clap::{Args, CommandFactory};
 use std::io::Write;
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete in
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
 
 /// Writes the completion script for `shell` to stdout.
 pub fn completions(shell: clap_complete::Shell) -> Outcome {

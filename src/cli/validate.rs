@@ -15,15 +15,47 @@
 //!  "summary": {"files": 1, "valid": 0, "invalid": 1, "errors": 1, "warnings": 0}}
 //! ```
 
+use super::Cli;
+use super::args::OutputFormat;
 use super::out::{out, outln};
 use super::{Outcome, error_text, load_options};
-use crate::cli::{Cli, OutputFormat, ValidateArgs};
 use crate::lint::{LintContext, lint};
 use crate::scenario::{
     Diagnostic, Diagnostics, Library, LoadError, ScenarioFile, Severity, scenario_paths,
 };
 use crate::schema::{self, Schema, SchemaError};
+use clap::Args;
 use serde_json::{Value, json};
+use std::path::PathBuf;
+
+#[derive(Debug, Args)]
+pub struct ValidateArgs {
+    /// Scenario files or folders [default: --scenarios-dir, else the bundled samples]
+    #[arg(value_name = "FILE|DIR")]
+    pub paths: Vec<PathBuf>,
+    /// Folder of scenario YAML files, when no path is given
+    #[arg(long, value_name = "DIR")]
+    pub scenarios_dir: Option<PathBuf>,
+    /// Reject scenarios whose worst-case trace has more spans than this
+    #[arg(long, value_name = "N", default_value_t = 10_000)]
+    pub max_spans_per_trace: u64,
+    /// Print the schema's span types and attribute counts
+    #[arg(long)]
+    pub show_schema: bool,
+    /// Print the schema's span definitions
+    #[arg(long)]
+    pub show_spans: bool,
+    /// Print the schema's canonical metrics
+    #[arg(long)]
+    pub show_metrics: bool,
+    /// How to print the findings: text for people, json for editors and CI
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+    pub format: OutputFormat,
+    /// Count every warning as an error (exit 2), e.g. a schema file's problems that are
+    /// otherwise worked around as the Python original did
+    #[arg(long)]
+    pub strict: bool,
+}
 
 /// What was found in one file.
 struct FileReport {

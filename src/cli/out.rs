@@ -45,17 +45,17 @@ fn end(error: &std::io::Error) {
 /// `print!` that ends quietly on a closed stdout.
 macro_rules! out {
     ($($arg:tt)*) => {
-        $crate::commands::out::write(format_args!($($arg)*))
+        $crate::cli::out::write(format_args!($($arg)*))
     };
 }
 
 /// `println!` that ends quietly on a closed stdout.
 macro_rules! outln {
     () => {
-        $crate::commands::out::write(format_args!("\n"))
+        $crate::cli::out::write(format_args!("\n"))
     };
     ($($arg:tt)*) => {
-        $crate::commands::out::write(format_args!("{}\n", format_args!($($arg)*)))
+        $crate::cli::out::write(format_args!("{}\n", format_args!($($arg)*)))
     };
 }
 
