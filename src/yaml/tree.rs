@@ -139,7 +139,7 @@ impl SyntaxError {
                  (at most 64 levels and 200,000 nodes; {message})"
             );
         }
-        message.to_string()
+        message.clone()
     }
 }
 
