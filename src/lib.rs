@@ -40,6 +40,8 @@ pub mod generate;
 pub mod human;
 pub mod input;
 pub mod interrupt;
+#[cfg(test)]
+mod layering;
 pub mod lint;
 pub mod scenario;
 pub mod schema;
