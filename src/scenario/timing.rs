@@ -29,15 +29,11 @@ pub fn mean_latency_ms(latency: &Latency) -> f64 {
     .max(0.0)
 }
 
-/// The mean of a distribution (the largest value for a categorical).
+/// The mean of a distribution ([`Distribution::mean`]), but the largest value for a categorical,
+/// also inside a mixture: a categorical latency is a short list of values a user chose, and any of
+/// them may be drawn every time.
 fn mean(d: &Distribution) -> f64 {
     match d {
-        Distribution::Normal { mean, .. } | Distribution::Exponential { mean } => *mean,
-        Distribution::LogNormal { median, sigma } => median * (sigma * sigma / 2.0).exp(),
-        Distribution::Uniform { low, high } => (low + high) / 2.0,
-        Distribution::Poisson { lambda } => *lambda,
-        Distribution::Geometric { p } => 1.0 / p,
-        Distribution::Bernoulli { p } => *p,
         Distribution::Categorical { values, .. } => {
             values.iter().filter_map(|v| v.as_f64()).fold(0.0, f64::max)
         }
@@ -45,6 +41,7 @@ fn mean(d: &Distribution) -> f64 {
             let total: f64 = components.iter().map(|(w, _)| w).sum();
             components.iter().map(|(w, c)| w * mean(c)).sum::<f64>() / total
         }
+        other => other.mean().unwrap_or(0.0),
     }
 }
 
