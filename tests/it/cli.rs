@@ -1,9 +1,7 @@
 //! The command line as a user meets it: help, listing, validation of good and broken files,
 //! missing tenants, unknown scenarios, the one-command quick start, a dead endpoint.
 
-mod common;
-
-use common::{Judge, bin, manifest_dir};
+use crate::common::{self, Judge, bin, manifest_dir};
 use std::process::Output;
 use std::time::{Duration, Instant};
 

@@ -3,9 +3,7 @@
 //! 127.0.0.1, a client certificate): trusted with `--ca-cert`, refused without it, and with
 //! client authentication required, accepted only with `--client-cert`/`--client-key`.
 
-mod common;
-
-use common::{Judge, bin};
+use crate::common::{Judge, bin};
 use std::path::Path;
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};

@@ -11,15 +11,13 @@
 //! `cargo test` lists it as ignored, and CI runs it in its own stage after `cargo test`:
 //!
 //! ```text
-//! cargo test --test phoenix -- --ignored
+//! cargo test --test it phoenix -- --ignored
 //! ```
 //!
 //! It uses `$PHOENIX_PYTHON`, else builds or reuses `target/phoenix-venv` with
 //! `scripts/phoenix-venv`; if that fails the test fails, loudly, rather than skipping.
 
-mod common;
-
-use common::{bin, manifest_dir, openinference_kind};
+use crate::common::{bin, manifest_dir, openinference_kind};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{Read, Write};
@@ -366,7 +364,7 @@ fn check_project(phoenix: &Phoenix, project: &str, sent: &Sent) -> Vec<Value> {
 }
 
 #[test]
-#[ignore = "needs Arize Phoenix (scripts/phoenix-venv); CI runs it: cargo test --test phoenix -- --ignored"]
+#[ignore = "needs Arize Phoenix (scripts/phoenix-venv); CI runs it: cargo test --test it phoenix -- --ignored"]
 fn phoenix_shows_agent_llm_and_tool_spans_with_tokens_and_whole_trees() {
     let phoenix = Phoenix::start();
 

@@ -7,9 +7,7 @@
 //! And the sink itself against hostile or slow clients (requests that would decode into
 //! gigabytes, half-sent requests), and as the check of the tenant-header how-to.
 
-mod common;
-
-use common::{Sink, bin};
+use crate::common::{self, Sink, bin};
 use serde_json::Value;
 use std::process::{Child, Output, Stdio};
 use std::time::{Duration, Instant};

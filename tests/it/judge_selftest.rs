@@ -4,13 +4,11 @@
 //! `otlp_receiver.py` (decoded by the official Python bindings) must show exactly what was sent.
 //! The last tests feed the judge from the official Python SDK exporter (`sdk_sender.py`).
 
-mod common;
-
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::Duration;
 
-use common::{Judge, Received, gzip};
+use crate::common::{self, Judge, Received, gzip};
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;

@@ -1,9 +1,7 @@
 //! Open-loop pacing as a user runs it: a target rate held for a duration, and Poisson arrivals
 //! whose gaps, as the judge receives them, are exponential.
 
-mod common;
-
-use common::{Judge, bin};
+use crate::common::{self, Judge, bin};
 use std::time::{Duration, Instant};
 
 #[test]

@@ -3,9 +3,7 @@
 //! sink, the OTel environment variables, batching, and the file and null outputs. In every test
 //! the simulator's own accounting (`--summary-json`) must equal what the receiver counted.
 
-mod common;
-
-use common::{Judge, Received, Sink, bin, judge_decode_jsonl, read, sdk_send};
+use crate::common::{self, Judge, Received, Sink, bin, judge_decode_jsonl, read, sdk_send};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 use std::process::Output;

@@ -3,9 +3,7 @@
 //! sum, min, max, buckets), exemplar and log record must be what the sent spans imply, under
 //! cumulative and delta temporality, over several export intervals.
 
-mod common;
-
-use common::{Judge, Received, Span, bin};
+use crate::common::{self, Judge, Received, Span, bin};
 use serde_json::{Map, Value, json};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::process::Output;

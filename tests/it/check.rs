@@ -2,9 +2,7 @@
 //! agree exactly with what a run with the same seed sends (as the independent judge decodes it),
 //! and a plot that a real browser (headless Chromium) renders into a picture with something in it.
 
-mod common;
-
-use common::{Judge, Z_999, assert_proportion, bin, quantile};
+use crate::common::{self, Judge, Z_999, assert_proportion, bin, quantile};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::Path;

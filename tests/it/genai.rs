@@ -3,11 +3,9 @@
 //! `--content` (semantic-convention JSON shapes, a consistent story per trace, reproducible, and
 //! changing nothing else about the trace).
 //!
-//! The same properties are checked against a real Phoenix server in `tests/phoenix.rs`.
+//! The same properties are checked against a real Phoenix server in the phoenix module.
 
-mod common;
-
-use common::{Judge, Received, Span, bin, openinference_kind};
+use crate::common::{Judge, Received, Span, bin, openinference_kind};
 use serde_json::Value;
 use std::collections::BTreeMap;
 

@@ -2,9 +2,7 @@
 //! decodes it: trace shapes, timing, the prefix, reproducibility, and the statistics of every
 //! distribution, probability, error rate and retry setting.
 
-mod common;
-
-use common::{
+use crate::common::{
     Judge, Received, Span, assert_mean_within, assert_proportion, bin, send_to_judge as send,
 };
 use std::collections::{BTreeMap, HashMap};

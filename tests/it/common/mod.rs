@@ -1,4 +1,4 @@
-//! Shared helpers for the integration tests (`mod common;` in each `tests/*.rs`).
+//! Shared helpers for the integration tests (`use crate::common::...` in each module of `tests/it`).
 //!
 //! * [`bin`]: the simulator binary as a user would run it, with a clean environment.
 //! * [`Judge`]: the independent OTLP receiver (`tests/judge/otlp_receiver.py`, built only on the

@@ -2,9 +2,7 @@
 //! with each span's sampled outcome; a broken or missing schema is a clear usage error; every
 //! schema file the Python original shipped loads, its mistakes worked around with warnings.
 
-mod common;
-
-use common::{Judge, bin, manifest_dir, read};
+use crate::common::{Judge, bin, manifest_dir, read};
 use serde_json::{Map, Value};
 use std::path::{Path, PathBuf};
 
