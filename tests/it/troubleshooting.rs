@@ -3,16 +3,7 @@
 //! between the simulator and a loopback endpoint, and the original image's style of command line
 //! (`IMAGE telemetry-simulator scenario ...`) still works with this image's entrypoint.
 
-use crate::common::bin;
-use std::process::Output;
-
-fn text(out: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
+use crate::common::{bin, text};
 
 #[test]
 fn a_missing_schema_file_is_a_usage_error_naming_it() {
