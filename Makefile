@@ -105,7 +105,7 @@ test:
 	scripts/test
 
 test-phoenix:
-	PHOENIX_PYTHON="$$(scripts/phoenix-venv)" cargo test --test phoenix -- --ignored
+	PHOENIX_PYTHON="$$(scripts/phoenix-venv)" cargo test --test it phoenix -- --ignored
 
 # The end-to-end table of docs/performance.md (scripts/bench); `cargo bench` has the micro-benchmarks.
 bench:

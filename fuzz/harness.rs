@@ -1,5 +1,5 @@
 //! What the fuzz target does with one input, shared with the stable test that replays the corpus
-//! (`tests/fuzz_corpus.rs`): the loader must answer any text with a scenario or diagnostics, never
+//! (`tests/it/fuzz_corpus.rs`): the loader must answer any text with a scenario or diagnostics, never
 //! a panic; a scenario that loads must lint, compile and generate one iteration without a panic,
 //! and every trace it generates must stay within the static worst case.
 

@@ -569,7 +569,7 @@ pub fn mappings() -> impl Iterator<Item = &'static Mapping> {
 }
 
 /// Every key accepted somewhere in a scenario, aliases included: the list the reference
-/// documentation is tested against (tests/docs.rs). It is read off the tables above, which the
+/// documentation is tested against (tests/it/docs.rs). It is read off the tables above, which the
 /// decoder reads keys through, so no second list of keys exists to drift out of date.
 pub fn accepted_keys() -> std::collections::BTreeSet<&'static str> {
     mappings()

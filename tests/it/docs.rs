@@ -1,7 +1,7 @@
 //! The documentation, held to the code so it cannot drift:
 //!
 //! * docs/cli.md holds the `--help` of every command, exactly as the binary prints it
-//!   (`UPDATE_DOCS=1 cargo test --test docs` rewrites those blocks after a change);
+//!   (`UPDATE_DOCS=1 cargo test --test it docs::` rewrites those blocks after a change);
 //! * the key index of docs/scenario-reference.md lists exactly the keys the scenario decoder
 //!   accepts (`scenario::accepted_keys`, read off src/scenario/format.rs, the tables the decoder
 //!   reads keys through);
@@ -10,10 +10,8 @@
 //! * every relative link (and `#anchor`) in them resolves;
 //! * shell completions and the man page generate, and name the commands and flags.
 
-mod common;
-
+use crate::common::{bin, manifest_dir, read};
 use clap::Parser;
-use common::{bin, manifest_dir, read};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use telemetry_simulator::cli::Cli;
@@ -85,7 +83,7 @@ fn the_cli_reference_is_the_help_the_binary_prints() {
     }
     assert!(
         stale.is_empty(),
-        "docs/cli.md is out of date for {stale:?}: run `UPDATE_DOCS=1 cargo test --test docs`"
+        "docs/cli.md is out of date for {stale:?}: run `UPDATE_DOCS=1 cargo test --test it docs::`"
     );
     // Every visible command is documented.
     use clap::CommandFactory;
@@ -444,7 +442,7 @@ fn the_readme_test_command_is_what_ci_runs_and_it_sets_up_the_tests() {
         "scripts/hadolint-venv",
         "cargo test --no-fail-fast",
         "scripts/phoenix-venv",
-        "cargo test --test phoenix -- --ignored",
+        "cargo test --test it phoenix -- --ignored",
     ] {
         assert!(script.contains(step), "{command} does not mention {step}");
     }

@@ -3,9 +3,7 @@
 //! the build context, and hadolint (from PyPI, via scripts/hadolint-venv) finds nothing. Building
 //! and running the image needs podman or docker; the README shows the commands.
 
-mod common;
-
-use common::{manifest_dir, read};
+use crate::common::{manifest_dir, read};
 use std::process::Command;
 
 /// The instructions of the file: (keyword, arguments), continuation lines joined.

@@ -3,33 +3,15 @@
 //! `--content` (semantic-convention JSON shapes, a consistent story per trace, reproducible, and
 //! changing nothing else about the trace).
 //!
-//! The same properties are checked against a real Phoenix server in `tests/phoenix.rs`.
+//! The same properties are checked against a real Phoenix server in the phoenix module.
 
-mod common;
-
-use common::{Judge, Received, Span, bin, openinference_kind};
+use crate::common::{Received, Span, openinference_kind, send_to_judge};
 use serde_json::Value;
 use std::collections::BTreeMap;
 
-fn send(args: &[&str]) -> Received {
-    let judge = Judge::start();
-    let endpoint = judge.endpoint();
-    let out = bin()
-        .args(args)
-        .args(["--endpoint", &endpoint, "--quiet", "--interval", "0"])
-        .env("TELEMETRY_TENANT_UUIDS", "t-a,t-b")
-        .output()
-        .expect("run the simulator");
-    assert!(
-        out.status.success(),
-        "simulator failed ({}):\n{}\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let received = judge.finish();
-    received.assert_no_decode_errors();
-    received
+fn send_two_tenants(args: &[&str]) -> Received {
+    let args: Vec<&str> = args.iter().copied().chain(["--interval", "0"]).collect();
+    send_to_judge(&args, &[("TELEMETRY_TENANT_UUIDS", "t-a,t-b")])
 }
 
 fn expected_kind(span: &Span) -> &'static str {
@@ -51,7 +33,7 @@ const CONTENT_KEYS: [&str; 10] = [
 
 #[test]
 fn openinference_attributes_agree_with_the_genai_ones() {
-    let got = send(&["run", "--count", "300", "--seed", "77"]);
+    let got = send_two_tenants(&["run", "--count", "300", "--seed", "77"]);
     let mut kinds: BTreeMap<&str, usize> = BTreeMap::new();
     for span in &got.spans {
         let kind = span
@@ -142,7 +124,7 @@ fn openinference_attributes_agree_with_the_genai_ones() {
 
 #[test]
 fn the_project_flag_names_the_resource() {
-    let got = send(&[
+    let got = send_two_tenants(&[
         "scenario",
         "--name",
         "successful_agent_turn",
@@ -238,9 +220,9 @@ fn contents(received: &Received) -> Vec<String> {
 #[test]
 fn content_is_opt_in_reproducible_and_follows_the_semconv_shapes() {
     let args = ["run", "--count", "150", "--seed", "4242"];
-    let plain = send(&args);
-    let with = send(&[&args[..], &["--content"]].concat());
-    let again = send(&[&args[..], &["--content"]].concat());
+    let plain = send_two_tenants(&args);
+    let with = send_two_tenants(&[&args[..], &["--content"]].concat());
+    let again = send_two_tenants(&[&args[..], &["--content"]].concat());
     // Content comes from its own stream: every other value is the same as without it.
     assert_eq!(without_content(&plain), without_content(&with));
     assert_eq!(contents(&with), contents(&again));
@@ -353,7 +335,7 @@ fn content_is_opt_in_reproducible_and_follows_the_semconv_shapes() {
 
 #[test]
 fn a_planning_llm_call_asks_for_the_tool_the_agent_then_calls() {
-    let got = send(&[
+    let got = send_two_tenants(&[
         "scenario",
         "--name",
         "successful_agent_turn",

@@ -7,59 +7,10 @@
 //! And the sink itself against hostile or slow clients (requests that would decode into
 //! gigabytes, half-sent requests), and as the check of the tenant-header how-to.
 
-mod common;
-
-use common::{Sink, bin};
+use crate::common::{self, Run, Sink, bin, n, simulate, text};
 use serde_json::Value;
-use std::process::{Child, Output, Stdio};
+use std::process::Output;
 use std::time::{Duration, Instant};
-
-fn n(v: &Value) -> u64 {
-    v.as_u64().unwrap_or_else(|| panic!("not a count: {v}"))
-}
-
-fn text(out: &Output) -> String {
-    format!(
-        "{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
-
-/// A simulator run in the background, writing its summary to a temp file.
-struct Run {
-    child: Child,
-    dir: tempfile::TempDir,
-}
-
-impl Run {
-    fn start(args: &[&str]) -> Run {
-        let dir = tempfile::tempdir().unwrap();
-        let child = bin()
-            .args(args)
-            .arg("--summary-json")
-            .arg(dir.path().join("summary.json"))
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("the simulator starts");
-        Run { child, dir }
-    }
-
-    fn wait(self) -> (Output, Value) {
-        let out = self.child.wait_with_output().expect("the simulator ends");
-        let summary = std::fs::read_to_string(self.dir.path().join("summary.json"))
-            .ok()
-            .and_then(|t| serde_json::from_str(&t).ok())
-            .unwrap_or(Value::Null);
-        (out, summary)
-    }
-}
-
-fn simulate(args: &[&str]) -> (Output, Value) {
-    Run::start(args).wait()
-}
 
 /// `scenario successful_agent_turn` (7 spans per trace) to `endpoint` over `protocol`.
 fn agent_turns<'a>(count: &'a str, endpoint: &'a str, protocol: &'a str) -> Vec<&'a str> {
@@ -122,7 +73,7 @@ fn transient_503s_are_retried_and_nothing_is_lost() {
     for protocol in ["http/protobuf", "http/json", "grpc"] {
         let sink = Sink::start(&["--fail-first", "3", "--fail-status", "503"]);
         let endpoint = endpoint_for(&sink, protocol);
-        let (out, summary) = simulate(&agent_turns("100", &endpoint, protocol));
+        let (out, summary) = simulate(&agent_turns("100", &endpoint, protocol), &[]);
         let (received, _) = sink.finish();
         assert!(out.status.success(), "{protocol}: {}", text(&out));
         assert_lossless(&summary, &received, protocol);
@@ -136,7 +87,7 @@ fn transient_503s_are_retried_and_nothing_is_lost() {
         .into_iter()
         .filter(|a| !a.starts_with("--no-"))
         .collect();
-    let (out, summary) = simulate(&args);
+    let (out, summary) = simulate(&args, &[]);
     let (received, _) = sink.finish();
     assert!(out.status.success(), "{}", text(&out));
     assert_lossless(&summary, &received, "all signals");
@@ -173,7 +124,7 @@ fn throttling_429s_with_retry_after_are_honoured() {
         ]);
         let endpoint = endpoint_for(&sink, protocol);
         let started = Instant::now();
-        let (out, summary) = simulate(&agent_turns("40", &endpoint, protocol));
+        let (out, summary) = simulate(&agent_turns("40", &endpoint, protocol), &[]);
         let took = started.elapsed();
         let (received, _) = sink.finish();
         assert!(out.status.success(), "{protocol}: {}", text(&out));
@@ -192,7 +143,7 @@ fn a_rejecting_endpoint_fails_the_run_and_names_the_reason() {
     for protocol in ["http/protobuf", "grpc"] {
         let sink = Sink::start(&["--fail-first", "1000000", "--fail-status", "400"]);
         let endpoint = endpoint_for(&sink, protocol);
-        let (out, summary) = simulate(&agent_turns("30", &endpoint, protocol));
+        let (out, summary) = simulate(&agent_turns("30", &endpoint, protocol), &[]);
         let (received, _) = sink.finish();
         assert_eq!(out.status.code(), Some(1), "{protocol}: {}", text(&out));
         let t = &summary["export"]["traces"];
@@ -219,7 +170,7 @@ fn a_rejecting_endpoint_fails_the_run_and_names_the_reason() {
         let endpoint = endpoint_for(&sink, protocol);
         let mut args = agent_turns("5", &endpoint, protocol);
         args.push("--allow-export-failures");
-        let (out, _) = simulate(&args);
+        let (out, _) = simulate(&args, &[]);
         assert!(out.status.success(), "{}", text(&out));
         assert!(text(&out).contains("warning: 35 of 35 spans were not accepted"));
     }
@@ -282,7 +233,7 @@ fn a_dead_endpoint_ends_the_run_in_bounded_time_with_one_clear_line() {
                 args.extend(["--timeout", "2s"]);
                 let context = format!("{kind:?} over {protocol}, {count} traces");
                 let started = Instant::now();
-                let (out, summary) = simulate(&args);
+                let (out, summary) = simulate(&args, &[]);
                 let took = started.elapsed();
                 assert!(took < Duration::from_secs(15), "{context}: took {took:?}");
                 assert_dead_endpoint_summary(&out, &summary, &context);
@@ -301,7 +252,7 @@ fn the_retry_budget_is_the_endpoints_not_each_requests() {
         let mut args = agent_turns("10000", &endpoint, protocol);
         args.extend(["--retry-max-elapsed", "2s"]);
         let started = Instant::now();
-        let (out, summary) = simulate(&args);
+        let (out, summary) = simulate(&args, &[]);
         let took = started.elapsed();
         sink.finish();
         let context = format!("503s over {protocol}, 10000 traces");
@@ -365,7 +316,7 @@ fn a_receiver_restarted_mid_run_loses_nothing() {
         // 3,000 traces 1.5 ms apart: about 4.5 s of traffic.
         let mut args = agent_turns("3000", &endpoint, protocol);
         args[6] = "1.5";
-        let run = Run::start(&args);
+        let run = Run::start(&args, &[]);
         std::thread::sleep(Duration::from_millis(1200));
         let (first, dir) = sink.finish();
         std::thread::sleep(Duration::from_millis(700));
@@ -401,7 +352,7 @@ fn sigint_stops_generation_flushes_and_summarises() {
         let endpoint = sink.endpoint();
         let mut args = agent_turns("1000000", &endpoint, "http/protobuf");
         args[6] = "2";
-        let run = Run::start(&args);
+        let run = Run::start(&args, &[]);
         std::thread::sleep(Duration::from_millis(1500));
         let started = Instant::now();
         std::process::Command::new("kill")
@@ -432,7 +383,7 @@ fn a_slow_receiver_slows_generation_instead_of_growing_memory() {
     // 200 ms per request, 2 requests in flight, a queue of 4: about 10 requests/s at most.
     let sink = Sink::start(&["--latency", "200"]);
     let endpoint = sink.endpoint();
-    let (out, summary) = simulate(&agent_turns("300", &endpoint, "http/protobuf"));
+    let (out, summary) = simulate(&agent_turns("300", &endpoint, "http/protobuf"), &[]);
     let (received, _) = sink.finish();
     assert!(out.status.success(), "{}", text(&out));
     assert_lossless(&summary, &received, "slow");

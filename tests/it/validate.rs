@@ -2,9 +2,7 @@
 //! problem located (file, line, column, key path), warnings for what is legal but suspicious, the
 //! semantic-conventions schema applied, and a stable JSON document with `--format json`.
 
-mod common;
-
-use common::{bin, manifest_dir};
+use crate::common::{bin, manifest_dir};
 use serde_json::Value;
 use std::process::Output;
 

@@ -3,9 +3,7 @@
 //! SCENARIO, COUNT, INTERVAL), and `make list` / `make validate` really run (against the binary under test, through
 //! SIMULATOR, so no release build is needed).
 
-mod common;
-
-use common::manifest_dir;
+use crate::common::manifest_dir;
 use std::process::{Command, Output};
 
 /// `make ARGS` in the repository, with the simulator's variables cleared from the environment.

@@ -2,21 +2,12 @@
 //! decodes it: trace shapes, timing, the prefix, reproducibility, and the statistics of every
 //! distribution, probability, error rate and retry setting.
 
-mod common;
-
-use common::{
-    Judge, Received, Span, assert_mean_within, assert_proportion, bin, send_to_judge as send,
+use crate::common::{
+    Judge, Received, Span, assert_mean_within, assert_proportion, bin, scenario_dir,
+    send_to_judge as send,
 };
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
-
-fn scenario_dir(files: &[(&str, &str)]) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    for (name, text) in files {
-        std::fs::write(dir.path().join(format!("{name}.yaml")), text).unwrap();
-    }
-    dir
-}
 
 fn path_str(p: &Path) -> &str {
     p.to_str().unwrap()

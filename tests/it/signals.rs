@@ -3,12 +3,9 @@
 //! sum, min, max, buckets), exemplar and log record must be what the sent spans imply, under
 //! cumulative and delta temporality, over several export intervals.
 
-mod common;
-
-use common::{Judge, Received, Span, bin};
+use crate::common::{self, Judge, Received, Span, bin, run_to_judge, scenario_dir, text};
 use serde_json::{Map, Value, json};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::process::Output;
 use std::sync::OnceLock;
 
 /// A turn behind a control plane, with every span type that reports metrics, failures
@@ -76,36 +73,10 @@ root:
       attributes: {gen_ai.tool.name: search}
 "#;
 
-fn scenario_dir(files: &[(&str, &str)]) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    for (name, text) in files {
-        std::fs::write(dir.path().join(format!("{name}.yaml")), text).unwrap();
-    }
-    dir
-}
-
-fn text(out: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
-
 /// Runs the binary with `args` (plus `--endpoint` of a fresh judge) and returns what the judge
 /// decoded; the run must succeed.
 fn send(args: &[&str], envs: &[(&str, &str)]) -> (Received, String) {
-    let judge = Judge::start();
-    let endpoint = judge.endpoint();
-    let mut cmd = bin();
-    cmd.args(args).args(["--endpoint", &endpoint]);
-    for (k, v) in envs {
-        cmd.env(k, v);
-    }
-    let out = cmd.output().expect("run the simulator");
-    assert!(out.status.success(), "simulator failed:\n{}", text(&out));
-    let received = judge.finish();
-    received.assert_no_decode_errors();
+    let (out, received) = run_to_judge(args, envs);
     assert!(received.warnings.is_empty(), "{:?}", received.warnings);
     (received, text(&out))
 }

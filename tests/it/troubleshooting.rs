@@ -1,20 +1,9 @@
-//! What TROUBLESHOOTING.md and the container docs promise, where tests/cli.rs does not already
+//! What TROUBLESHOOTING.md and the container docs promise, where the cli module does not already
 //! cover it: a missing schema file is a usage error, a proxy in the environment never stands
 //! between the simulator and a loopback endpoint, and the original image's style of command line
 //! (`IMAGE telemetry-simulator scenario ...`) still works with this image's entrypoint.
 
-mod common;
-
-use common::bin;
-use std::process::Output;
-
-fn text(out: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
+use crate::common::{bin, text};
 
 #[test]
 fn a_missing_schema_file_is_a_usage_error_naming_it() {

@@ -4,7 +4,7 @@
 //! within the static worst case. Many inputs are alias bombs that the loader must refuse at its
 //! budget, which is slow in a debug build, so the replay uses every core.
 
-#[path = "../fuzz/harness.rs"]
+#[path = "../../fuzz/harness.rs"]
 mod harness;
 
 use std::path::PathBuf;

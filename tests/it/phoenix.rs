@@ -11,19 +11,17 @@
 //! `cargo test` lists it as ignored, and CI runs it in its own stage after `cargo test`:
 //!
 //! ```text
-//! cargo test --test phoenix -- --ignored
+//! cargo test --test it phoenix -- --ignored
 //! ```
 //!
 //! It uses `$PHOENIX_PYTHON`, else builds or reuses `target/phoenix-venv` with
 //! `scripts/phoenix-venv`; if that fails the test fails, loudly, rather than skipping.
 
-mod common;
-
-use common::{bin, manifest_dir, openinference_kind};
+use crate::common::{bin, free_port, manifest_dir, openinference_kind};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -44,13 +42,6 @@ fn phoenix_python() -> String {
         out.status
     );
     String::from_utf8_lossy(&out.stdout).trim().to_string()
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port on 127.0.0.1")
-        .port()
 }
 
 /// A running Phoenix server, stopped when dropped.
@@ -234,7 +225,7 @@ struct Sent {
     errors: usize,
 }
 
-fn simulate(phoenix: &Phoenix, args: &[&str]) -> Sent {
+fn send_to_phoenix(phoenix: &Phoenix, args: &[&str]) -> Sent {
     let out = bin()
         .args(args)
         .args([
@@ -366,12 +357,12 @@ fn check_project(phoenix: &Phoenix, project: &str, sent: &Sent) -> Vec<Value> {
 }
 
 #[test]
-#[ignore = "needs Arize Phoenix (scripts/phoenix-venv); CI runs it: cargo test --test phoenix -- --ignored"]
+#[ignore = "needs Arize Phoenix (scripts/phoenix-venv); CI runs it: cargo test --test it phoenix -- --ignored"]
 fn phoenix_shows_agent_llm_and_tool_spans_with_tokens_and_whole_trees() {
     let phoenix = Phoenix::start();
 
     // The seed's smoke test with content, in its own project.
-    let turns = simulate(
+    let turns = send_to_phoenix(
         &phoenix,
         &[
             "scenario",
@@ -387,7 +378,7 @@ fn phoenix_shows_agent_llm_and_tool_spans_with_tokens_and_whole_trees() {
         ],
     );
     // Every bundled scenario (retries, RAG, embeddings, delegation, guardrails) in another.
-    let mix = simulate(
+    let mix = send_to_phoenix(
         &phoenix,
         &[
             "run",

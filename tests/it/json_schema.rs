@@ -4,9 +4,7 @@
 //! or wrong types do not. The YAML is turned into JSON with the simulator's own YAML reader, so
 //! both sides see the same YAML 1.2 values.
 
-mod common;
-
-use common::{bin, judge_script, manifest_dir};
+use crate::common::{bin, judge_script, manifest_dir};
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 use telemetry_simulator::yaml::{self, Node};

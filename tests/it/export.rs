@@ -3,42 +3,11 @@
 //! sink, the OTel environment variables, batching, and the file and null outputs. In every test
 //! the simulator's own accounting (`--summary-json`) must equal what the receiver counted.
 
-mod common;
-
-use common::{Judge, Received, Sink, bin, judge_decode_jsonl, read, sdk_send};
+use crate::common::{
+    self, Judge, Received, Sink, bin, judge_decode_jsonl, n, read, sdk_send, simulate, text,
+};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
-use std::process::Output;
-
-/// Runs the simulator with `args` (plus `--summary-json`), returns its output and summary.
-fn simulate(args: &[&str], envs: &[(&str, &str)]) -> (Output, Value) {
-    let dir = tempfile::tempdir().unwrap();
-    let summary_path = dir.path().join("summary.json");
-    let out = bin()
-        .args(args)
-        .arg("--summary-json")
-        .arg(&summary_path)
-        .envs(envs.iter().copied())
-        .output()
-        .expect("the simulator runs");
-    let summary = std::fs::read_to_string(&summary_path)
-        .ok()
-        .and_then(|t| serde_json::from_str(&t).ok())
-        .unwrap_or(Value::Null);
-    (out, summary)
-}
-
-fn text(out: &Output) -> String {
-    format!(
-        "{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
-
-fn n(v: &Value) -> u64 {
-    v.as_u64().unwrap_or_else(|| panic!("not a count: {v}"))
-}
 
 /// Asserts the run's trace accounting is complete and lossless, and returns the span count.
 fn all_accepted(summary: &Value) -> u64 {
@@ -50,7 +19,7 @@ fn all_accepted(summary: &Value) -> u64 {
 }
 
 /// (trace id, span id, name, parent, attributes) of every span: equal for runs of one seed.
-fn fingerprint(spans: &[&common::Span]) -> BTreeSet<String> {
+fn span_lines(spans: &[&common::Span]) -> BTreeSet<String> {
     spans
         .iter()
         .map(|s| {
@@ -173,11 +142,11 @@ fn every_protocol_and_compression_reaches_the_judge_intact_with_its_headers() {
     }
     assert_eq!(offset, received.spans.len());
     assert_eq!(spans_of.len(), 6, "{:?}", spans_of.keys());
-    let reference = fingerprint(&spans_of["http/protobuf+none"]);
+    let reference = span_lines(&spans_of["http/protobuf+none"]);
     for (run, spans) in &spans_of {
         // One seed, so the same telemetry whatever the encoding: JSON and gRPC carry exactly
         // what protobuf does.
-        assert_eq!(fingerprint(spans), reference, "{run}");
+        assert_eq!(span_lines(spans), reference, "{run}");
     }
     // Every signal's accounting equals what the judge decoded, run by run.
     for (run, accepted) in &accepted {

@@ -2,19 +2,11 @@
 //! agree exactly with what a run with the same seed sends (as the independent judge decodes it),
 //! and a plot that a real browser (headless Chromium) renders into a picture with something in it.
 
-mod common;
-
-use common::{Judge, Z_999, assert_proportion, bin, quantile};
+use crate::common::{self, Judge, Z_999, assert_proportion, bin, quantile, scenario_dir};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::Output;
-
-fn scenario_dir(name: &str, yaml: &str) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join(format!("{name}.yaml")), yaml).unwrap();
-    dir
-}
 
 fn run_ok(args: &[&str]) -> Output {
     let out = bin().args(args).output().unwrap();
@@ -74,7 +66,7 @@ fn assert_log_normal_median(observed: f64, median: f64, sigma: f64, n: f64, what
 
 #[test]
 fn known_answers_are_reported_within_their_confidence_bounds() {
-    let dir = scenario_dir("known", KNOWN);
+    let dir = scenario_dir(&[("known", KNOWN)]);
     let n = 20_000;
     let report = check_json(&[
         "--name",

@@ -1,9 +1,12 @@
-//! Shared helpers for the integration tests (`mod common;` in each `tests/*.rs`).
+//! Shared helpers for the integration tests (`use crate::common::...` in each module of `tests/it`).
 //!
 //! * [`bin`]: the simulator binary as a user would run it, with a clean environment.
 //! * [`Judge`]: the independent OTLP receiver (`tests/judge/otlp_receiver.py`, built only on the
 //!   official OpenTelemetry Python protobuf bindings) and what it [`Received`].
 //! * [`sdk_send`]: traces sent by the official OpenTelemetry Python SDK (`tests/judge/sdk_sender.py`).
+//! * Running it: [`text`] of what it printed, [`simulate`] (or [`Run`] in the background) with
+//!   its summary JSON, [`run_to_judge`] / [`send_to_judge`] against a fresh judge, a
+//!   [`scenario_dir`] of scenario files, [`n`] for counts.
 //! * Small statistics helpers for tests of sampled behaviour ([`assert_proportion`],
 //!   [`assert_mean_within`]).
 //!
@@ -15,7 +18,7 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{Map, Value};
@@ -63,6 +66,81 @@ pub fn bin() -> Command {
 /// The crate's root directory.
 pub fn manifest_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A finished run's stdout, a newline, then its stderr: for failure messages and `contains`
+/// checks of what a user would see on the terminal.
+pub fn text(out: &Output) -> String {
+    format!(
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// A count in a summary or sink JSON document; a missing or non-count value fails the test.
+pub fn n(v: &Value) -> u64 {
+    v.as_u64().unwrap_or_else(|| panic!("not a count: {v}"))
+}
+
+/// A port on 127.0.0.1 that was free a moment ago: bound, its number read, the listener
+/// dropped. Nothing listens on it (a dead endpoint) until someone binds it again.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port on 127.0.0.1")
+        .port()
+}
+
+/// A temporary scenarios folder holding each `(name, yaml)` as `name.yaml`.
+pub fn scenario_dir(files: &[(&str, &str)]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, text) in files {
+        std::fs::write(dir.path().join(format!("{name}.yaml")), text).unwrap();
+    }
+    dir
+}
+
+/// The binary running in the background with `--summary-json` written to a file of its own, so
+/// that a test can act on it (stop a receiver, send a signal) before collecting it with
+/// [`Run::wait`].
+pub struct Run {
+    pub child: Child,
+    dir: tempfile::TempDir,
+}
+
+impl Run {
+    /// Starts the binary with `args` and `envs`, stdin closed, stdout and stderr captured.
+    pub fn start(args: &[&str], envs: &[(&str, &str)]) -> Run {
+        let dir = tempfile::tempdir().unwrap();
+        let child = bin()
+            .args(args)
+            .arg("--summary-json")
+            .arg(dir.path().join("summary.json"))
+            .envs(envs.iter().copied())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("the simulator starts");
+        Run { child, dir }
+    }
+
+    /// Waits for the end: what it printed, and its summary JSON (`Null` if it wrote none).
+    pub fn wait(self) -> (Output, Value) {
+        let out = self.child.wait_with_output().expect("the simulator ends");
+        let summary = std::fs::read_to_string(self.dir.path().join("summary.json"))
+            .ok()
+            .and_then(|t| serde_json::from_str(&t).ok())
+            .unwrap_or(Value::Null);
+        (out, summary)
+    }
+}
+
+/// Runs the binary to its end with `args` and `envs`: what it printed, and its summary JSON
+/// (`Null` if it wrote none). Success is the caller's to check.
+pub fn simulate(args: &[&str], envs: &[(&str, &str)]) -> (Output, Value) {
+    Run::start(args, envs).wait()
 }
 
 /// The Python that runs the judges: `$PYTHON`, else the virtual environment that
@@ -780,25 +858,30 @@ pub fn openinference_kind(name: &str, operation: Option<&str>) -> &'static str {
     }
 }
 
-/// Runs the binary with `args` (plus `--endpoint` and `--quiet`) against a fresh judge, asserts it
-/// succeeded, and returns what the judge decoded (checked free of decode errors).
-pub fn send_to_judge(args: &[&str], envs: &[(&str, &str)]) -> Received {
+/// Runs the binary with `args` and `envs` (plus `--endpoint`) against a fresh judge, asserts it
+/// succeeded, and returns what it printed and what the judge decoded (checked free of decode
+/// errors).
+pub fn run_to_judge(args: &[&str], envs: &[(&str, &str)]) -> (Output, Received) {
     let judge = Judge::start();
-    let endpoint = judge.endpoint();
-    let mut cmd = bin();
-    cmd.args(args).args(["--endpoint", &endpoint, "--quiet"]);
-    for (k, v) in envs {
-        cmd.env(k, v);
-    }
-    let out = cmd.output().expect("run the simulator");
+    let out = bin()
+        .args(args)
+        .args(["--endpoint", &judge.endpoint()])
+        .envs(envs.iter().copied())
+        .output()
+        .expect("run the simulator");
     assert!(
         out.status.success(),
-        "simulator failed ({}):\n{}\n{}",
+        "simulator failed ({}):\n{}",
         out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
+        text(&out)
     );
     let received = judge.finish();
     received.assert_no_decode_errors();
-    received
+    (out, received)
+}
+
+/// [`run_to_judge`] with `--quiet`, for what the judge decoded only.
+pub fn send_to_judge(args: &[&str], envs: &[(&str, &str)]) -> Received {
+    let quiet: Vec<&str> = args.iter().copied().chain(["--quiet"]).collect();
+    run_to_judge(&quiet, envs).1
 }

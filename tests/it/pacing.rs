@@ -1,9 +1,7 @@
 //! Open-loop pacing as a user runs it: a target rate held for a duration, and Poisson arrivals
 //! whose gaps, as the judge receives them, are exponential.
 
-mod common;
-
-use common::{Judge, bin};
+use crate::common::{self, Judge, bin, send_to_judge};
 use std::time::{Duration, Instant};
 
 #[test]
@@ -57,10 +55,9 @@ fn a_rate_held_for_a_duration_delivers_its_count_and_ends_on_time() {
 
 #[test]
 fn poisson_arrivals_reach_the_receiver_with_exponential_gaps() {
-    let judge = Judge::start();
     let rate = 200.0;
-    let out = bin()
-        .args([
+    let received = send_to_judge(
+        &[
             "scenario",
             "--name",
             "tool_retry",
@@ -70,24 +67,13 @@ fn poisson_arrivals_reach_the_receiver_with_exponential_gaps() {
             "poisson",
             "--count",
             "1500",
-        ])
-        .args([
             "--no-metrics",
             "--no-logs",
-            "-q",
             "--seed",
             "11",
-            "--endpoint",
-            &judge.endpoint(),
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+        ],
+        &[],
     );
-    let received = judge.finish();
     // Each trace ends at its scheduled arrival (a retried root's attempts would be several
     // traces of one arrival; tool_retry retries only below the root).
     let mut ends: Vec<f64> = received
@@ -222,9 +208,8 @@ fn backfill_spreads_history_over_the_window_without_waiting() {
 
 #[test]
 fn a_mixed_run_follows_its_weights_and_tags() {
-    let judge = Judge::start();
-    let out = bin()
-        .args([
+    let received = send_to_judge(
+        &[
             "run",
             "--count",
             "2000",
@@ -234,22 +219,11 @@ fn a_mixed_run_follows_its_weights_and_tags() {
             "21",
             "--no-metrics",
             "--no-logs",
-            "-q",
-        ])
-        .args([
             "--mix",
             "successful_agent_turn=3,tool_retry=1",
-            "--endpoint",
-            &judge.endpoint(),
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+        ],
+        &[],
     );
-    let received = judge.finish();
     let roots: Vec<&str> = received
         .spans
         .iter()
@@ -268,9 +242,8 @@ fn a_mixed_run_follows_its_weights_and_tags() {
         .count();
     common::assert_proportion(first, roots.len(), 0.75, "share of the weight-3 scenario");
 
-    let judge = Judge::start();
-    let out = bin()
-        .args([
+    let tagged_run = send_to_judge(
+        &[
             "run",
             "--count",
             "50",
@@ -278,20 +251,13 @@ fn a_mixed_run_follows_its_weights_and_tags() {
             "0",
             "--no-metrics",
             "--no-logs",
-            "-q",
             "--tags",
             "retry",
-        ])
-        .args(["--endpoint", &judge.endpoint()])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+        ],
+        &[],
     );
     let tagged = common::manifest_dir().join("scenarios");
-    for root in judge.finish().spans.iter().filter(|s| s.is_root()) {
+    for root in tagged_run.spans.iter().filter(|s| s.is_root()) {
         let name = root.attr_str("vendor.scenario.name").unwrap();
         let text = std::fs::read_to_string(tagged.join(format!("{name}.yaml"))).unwrap();
         assert!(text.contains("- retry"), "{name} is not tagged retry");

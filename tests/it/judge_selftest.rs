@@ -4,13 +4,11 @@
 //! `otlp_receiver.py` (decoded by the official Python bindings) must show exactly what was sent.
 //! The last tests feed the judge from the official Python SDK exporter (`sdk_sender.py`).
 
-mod common;
-
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::Duration;
 
-use common::{Judge, Received, gzip};
+use crate::common::{self, Judge, Received, free_port, gzip};
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
@@ -673,11 +671,7 @@ fn official_sdk_exporter_feeds_the_judge() {
 #[test]
 fn sdk_sender_fails_loudly_when_nothing_listens() {
     // A port that was just free: bind, read the number, drop the listener.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     let out = common::judge_script("sdk_sender.py")
         .args([
             "--endpoint",

@@ -3,9 +3,7 @@
 //! 127.0.0.1, a client certificate): trusted with `--ca-cert`, refused without it, and with
 //! client authentication required, accepted only with `--client-cert`/`--client-key`.
 
-mod common;
-
-use common::{Judge, bin};
+use crate::common::{Judge, bin, text};
 use std::path::Path;
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
@@ -94,7 +92,7 @@ fn certificates(dir: &Path) {
     }
 }
 
-fn send(endpoint: &str, protocol: &str, tls: &[&str]) -> Output {
+fn send_tls(endpoint: &str, protocol: &str, tls: &[&str]) -> Output {
     bin()
         .args([
             "scenario",
@@ -119,14 +117,6 @@ fn send(endpoint: &str, protocol: &str, tls: &[&str]) -> Output {
         .unwrap()
 }
 
-fn text(out: &Output) -> String {
-    format!(
-        "{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
-
 fn https(endpoint: String) -> String {
     endpoint.replace("http://", "https://")
 }
@@ -146,12 +136,12 @@ fn tls_is_verified_against_the_given_ca() {
         (https(judge.endpoint()), "http/protobuf"),
         (https(judge.grpc_endpoint()), "grpc"),
     ] {
-        let out = send(&endpoint, protocol, &["--ca-cert", &p("ca.pem")]);
+        let out = send_tls(&endpoint, protocol, &["--ca-cert", &p("ca.pem")]);
         assert!(out.status.success(), "{protocol}: {}", text(&out));
         assert!(text(&out).contains("35 accepted"), "{}", text(&out));
         // Without the CA the server is not trusted: a permanent failure, reported at once.
         let started = Instant::now();
-        let out = send(&endpoint, protocol, &[]);
+        let out = send_tls(&endpoint, protocol, &[]);
         assert_eq!(out.status.code(), Some(1), "{protocol}: {}", text(&out));
         assert!(
             text(&out).contains("TLS with"),
@@ -199,9 +189,9 @@ fn mutual_tls_presents_the_client_certificate() {
             "--client-key",
             &p("client.key"),
         ];
-        let out = send(&endpoint, protocol, &identity);
+        let out = send_tls(&endpoint, protocol, &identity);
         assert!(out.status.success(), "{protocol}: {}", text(&out));
-        let out = send(&endpoint, protocol, &["--ca-cert", &p("ca.pem")]);
+        let out = send_tls(&endpoint, protocol, &["--ca-cert", &p("ca.pem")]);
         assert_eq!(
             out.status.code(),
             Some(1),
@@ -212,7 +202,7 @@ fn mutual_tls_presents_the_client_certificate() {
     let received = judge.finish();
     assert_eq!(received.spans.len(), 70);
     // A certificate file that is not one is a usage error, named before anything is sent.
-    let out = send(
+    let out = send_tls(
         "https://127.0.0.1:1",
         "grpc",
         &["--ca-cert", &p("client.key")],

@@ -1,22 +1,12 @@
 //! The command line as a user meets it: help, listing, validation of good and broken files,
 //! missing tenants, unknown scenarios, the one-command quick start, a dead endpoint.
 
-mod common;
-
-use common::{Judge, bin, manifest_dir};
+use crate::common::{self, Judge, bin, free_port, manifest_dir, text};
 use std::process::Output;
 use std::time::{Duration, Instant};
 
 fn run(args: &[&str]) -> Output {
     bin().args(args).output().expect("run the simulator")
-}
-
-fn text(out: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
 }
 
 #[test]
@@ -320,11 +310,7 @@ fn the_quick_start_sends_to_the_local_sink_and_summarises() {
 #[test]
 fn an_unreachable_endpoint_fails_fast_with_one_clear_line() {
     // A port nobody listens on: bind one, note it, close it.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     let started = Instant::now();
     let out = run(&[
         "scenario",
@@ -601,15 +587,6 @@ fn the_original_run_flags_work() {
     assert!(out.status.success(), "{}", text(&out));
 }
 
-/// A port nobody listens on: bound, noted, closed.
-fn dead_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 #[test]
 fn a_password_in_the_endpoint_is_never_shown_but_still_authenticates() {
     let dir = tempfile::tempdir().unwrap();
@@ -641,7 +618,7 @@ fn a_password_in_the_endpoint_is_never_shown_but_still_authenticates() {
         .args(["--retry-max-elapsed", "1s", "--summary-json"])
         .arg(&summary)
         .arg("--endpoint")
-        .arg(format!("http://alice:PASSW0RD@127.0.0.1:{}", dead_port()))
+        .arg(format!("http://alice:PASSW0RD@127.0.0.1:{}", free_port()))
         .output()
         .unwrap();
     assert_eq!(dead.status.code(), Some(1), "{}", text(&dead));
