@@ -17,7 +17,7 @@
 //! model, a Markov chain) was rejected: it is slow, and made-up sentences that read as real are
 //! what a dashboard needs, not novelty.
 
-use super::openinference::Kind;
+use super::openinference::OpenInferenceKind;
 use super::plan::{AttrPlan, Plan, PlanNode};
 use super::symbols::{Attr, AttrValue, Sym};
 use crate::scenario::{Literal, SpanType};
@@ -259,7 +259,7 @@ struct Call {
 
 /// What the content of one span depends on.
 pub(crate) struct SpanFacts<'a> {
-    pub kind: Kind,
+    pub kind: OpenInferenceKind,
     /// The span is a retry attempt of a tool call (its execute span records the call).
     pub attempt: bool,
     /// The parent is a planner: an LLM call there chooses a tool rather than answering.
@@ -345,7 +345,7 @@ impl Conversation {
                 })
         };
         let (tool_name, call_id) = match span.kind {
-            Kind::Tool => (value_of(k.tool_name), value_of(k.tool_call_id)),
+            OpenInferenceKind::Tool => (value_of(k.tool_name), value_of(k.tool_call_id)),
             _ => (None, None),
         };
         // A retrieval returns as many documents as its span says, when it says.
@@ -363,7 +363,7 @@ impl Conversation {
         let (json, plain) = (k.application_json, k.text_plain);
         let failed = span.error.is_some();
         match span.kind {
-            Kind::Agent => {
+            OpenInferenceKind::Agent => {
                 let (question, answer) = (self.question(), self.answer());
                 out.write(k.input_messages, |t| {
                     messages(t, &[("user", question)], None)
@@ -378,7 +378,7 @@ impl Conversation {
                     out.push(k.output_mime, AttrValue::Str(plain));
                 }
             }
-            Kind::Llm => {
+            OpenInferenceKind::Llm => {
                 let input = out.write(k.input_messages, |t| self.input_messages(t));
                 out.push(k.input_value, input);
                 out.push(k.input_mime, AttrValue::Str(json));
@@ -390,11 +390,11 @@ impl Conversation {
                     out.push(k.output_mime, AttrValue::Str(json));
                 }
             }
-            Kind::Embedding | Kind::Guardrail => {
+            OpenInferenceKind::Embedding | OpenInferenceKind::Guardrail => {
                 out.put(k.input_value, self.question());
                 out.push(k.input_mime, AttrValue::Str(plain));
             }
-            Kind::Retriever => {
+            OpenInferenceKind::Retriever => {
                 let query = out.put(k.retrieval_query, self.question());
                 out.push(k.input_value, query);
                 out.push(k.input_mime, AttrValue::Str(plain));
@@ -418,7 +418,7 @@ impl Conversation {
                     });
                 }
             }
-            Kind::Tool => {
+            OpenInferenceKind::Tool => {
                 let name = tool_name.unwrap_or_else(|| "tool".into());
                 let (arguments, result) = self.tool_texts(&name);
                 let input = out.put(k.tool_arguments, arguments);
@@ -441,7 +441,7 @@ impl Conversation {
                     });
                 }
             }
-            Kind::Chain => {}
+            OpenInferenceKind::Chain => {}
         }
     }
 
