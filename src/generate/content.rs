@@ -18,9 +18,7 @@
 //! what a dashboard needs, not novelty.
 
 use super::openinference::OpenInferenceKind;
-use super::plan::{AttrPlan, Plan, PlanNode};
 use super::symbols::{Attr, AttrValue, Sym};
-use crate::scenario::{Literal, SpanType};
 use rand::{RngExt, SeedableRng};
 use rand_pcg::Pcg64Mcg;
 use serde::Deserialize;
@@ -186,23 +184,18 @@ pub(crate) struct ContentPlan {
 }
 
 impl ContentPlan {
-    pub(crate) fn new(plan: &mut Plan) -> ContentPlan {
-        let mut names = Vec::new();
-        let mut planned_tool = None;
-        for node in &plan.nodes {
-            let tool_names = node_strings(plan, node, "gen_ai.tool.name");
-            if node.span_type == SpanType::McpToolExecute && planned_tool.is_none() {
-                planned_tool = tool_names.first().cloned();
-            }
-            names.extend(tool_names);
-            names.extend(node_strings(plan, node, "gen_ai.data_source.id"));
-        }
+    /// `names`: the tool names and data source ids of the scenario, which choose its domain;
+    /// `planned_tool`: the tool a planner's LLM call asks for; `key` interns a key.
+    pub(crate) fn new(
+        names: &[String],
+        planned_tool: Option<String>,
+        mut key: impl FnMut(&str) -> Sym,
+    ) -> ContentPlan {
         let domain = library().domains.iter().position(|d| {
             d.keywords
                 .iter()
                 .any(|k| names.iter().any(|n| n.contains(k.as_str())))
         });
-        let mut key = |s: &str| plan.intern(s);
         ContentPlan {
             keys: Keys {
                 input_messages: key("gen_ai.input.messages"),
@@ -225,27 +218,6 @@ impl ContentPlan {
             planned_tool,
         }
     }
-}
-
-/// The string values an attribute of a node can take: its constant, or its categorical choices.
-fn node_strings(plan: &Plan, node: &PlanNode, key: &str) -> Vec<String> {
-    let text = |v: &AttrValue| match v {
-        AttrValue::Str(s) => Some(plan.str(*s).to_string()),
-        AttrValue::Literal(id) => match plan.literal(*id) {
-            Literal::Str(s) => Some(s.clone()),
-            _ => None,
-        },
-        _ => None,
-    };
-    node.attrs
-        .iter()
-        .filter(|a| plan.str(a.key()) == key)
-        .flat_map(|a| match a {
-            AttrPlan::Constant { value, .. } => text(value).into_iter().collect::<Vec<_>>(),
-            AttrPlan::Sampled { choices, .. } => choices.iter().filter_map(text).collect(),
-            _ => Vec::new(),
-        })
-        .collect()
 }
 
 /// One tool call made earlier in the trace, as later LLM calls see it.
@@ -322,9 +294,9 @@ impl Conversation {
 
     /// Appends the content attributes of the span whose attributes start at `attrs[start]`:
     /// values go to `text`, attributes to `attrs`.
-    pub(crate) fn annotate(
+    pub(crate) fn annotate<'p>(
         &mut self,
-        plan: &Plan,
+        str_of: impl Fn(Sym) -> &'p str,
         content: &ContentPlan,
         span: SpanFacts,
         start: usize,
@@ -337,7 +309,7 @@ impl Conversation {
                 .iter()
                 .find(|a| a.key == key)
                 .and_then(|a| match a.value {
-                    AttrValue::Str(s) => Some(plan.str(s).to_string()),
+                    AttrValue::Str(s) => Some(str_of(s).to_string()),
                     AttrValue::Text { start, len } => text
                         .get(start as usize..(start + len) as usize)
                         .map(String::from),

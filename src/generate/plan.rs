@@ -243,9 +243,26 @@ impl Plan {
         let value = AttrValue::Str(plan.intern(&scenario.name));
         plan.nodes[0].attrs.push(AttrPlan::Constant { key, value });
         if options.content {
-            plan.content = Some(ContentPlan::new(&mut plan));
+            let (names, planned_tool) = plan.content_names();
+            plan.content = Some(ContentPlan::new(&names, planned_tool, |s| plan.intern(s)));
         }
         plan
+    }
+
+    /// The tool names and data source ids of the scenario's spans (which choose the domain
+    /// of its content), and the first tool an MCP execute span calls.
+    fn content_names(&self) -> (Vec<String>, Option<String>) {
+        let mut names = Vec::new();
+        let mut planned_tool = None;
+        for node in &self.nodes {
+            let tool_names = node_strings(self, node, "gen_ai.tool.name");
+            if node.span_type == SpanType::McpToolExecute && planned_tool.is_none() {
+                planned_tool = tool_names.first().cloned();
+            }
+            names.extend(tool_names);
+            names.extend(node_strings(self, node, "gen_ai.data_source.id"));
+        }
+        (names, planned_tool)
     }
 
     pub fn root(&self) -> NodeId {
@@ -793,4 +810,24 @@ fn provider_host(provider: &str) -> &'static str {
         "azure.ai.openai" | "azure.ai.inference" => "models.inference.ai.azure.com",
         _ => "api.openai.com",
     }
+}
+/// The string values an attribute of a node can take: its constant, or its categorical choices.
+fn node_strings(plan: &Plan, node: &PlanNode, key: &str) -> Vec<String> {
+    let text = |v: &AttrValue| match v {
+        AttrValue::Str(s) => Some(plan.str(*s).to_string()),
+        AttrValue::Literal(id) => match plan.literal(*id) {
+            Literal::Str(s) => Some(s.clone()),
+            _ => None,
+        },
+        _ => None,
+    };
+    node.attrs
+        .iter()
+        .filter(|a| plan.str(a.key()) == key)
+        .flat_map(|a| match a {
+            AttrPlan::Constant { value, .. } => text(value).into_iter().collect::<Vec<_>>(),
+            AttrPlan::Sampled { choices, .. } => choices.iter().filter_map(text).collect(),
+            _ => Vec::new(),
+        })
+        .collect()
 }

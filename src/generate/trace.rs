@@ -607,8 +607,9 @@ impl<'a, R: Rng> Builder<'a, R> {
                     .is_some_and(|p| self.trace.spans[p as usize].span_type == SpanType::Planner),
                 error: error.map(|k| self.plan.str(node.error.types[k])),
             };
+            let plan = self.plan;
             conversation.annotate(
-                self.plan,
+                |s| plan.str(s),
                 content,
                 facts,
                 start,
