@@ -116,14 +116,14 @@ pub enum When {
 
 /// One conventional attribute of a span type.
 #[derive(Clone, Debug)]
-pub struct Default {
+pub struct DefaultAttribute {
     pub key: &'static str,
     pub value: Value,
     pub when: When,
 }
 
-const fn d(key: &'static str, value: Value) -> Default {
-    Default {
+const fn d(key: &'static str, value: Value) -> DefaultAttribute {
+    DefaultAttribute {
         key,
         value,
         when: When::Always,
@@ -140,7 +140,7 @@ pub struct SpanConvention {
     /// The default `gen_ai.operation.name`, first of its attributes.
     pub operation: Option<&'static str>,
     /// Its other conventional attributes, after the common ones, in emitted order.
-    pub defaults: &'static [Default],
+    pub defaults: &'static [DefaultAttribute],
     /// What failed, in a failed span's status message (`"{what} failed: {error type}"`).
     pub failure_subject: &'static str,
     /// A GenAI client operation in the semantic conventions' sense: it feeds
@@ -171,7 +171,7 @@ impl SpanConvention {
 }
 
 /// The attributes of a tool call and of each of its attempts.
-const TOOL_DEFAULTS: &[Default] = &[
+const TOOL_DEFAULTS: &[DefaultAttribute] = &[
     d("gen_ai.tool.name", Value::Str("unknown.tool")),
     d("gen_ai.tool.type", Value::Str("function")),
     d("gen_ai.tool.call.id", Value::PerTrace(PerTrace::ToolCallId)),
@@ -179,7 +179,7 @@ const TOOL_DEFAULTS: &[Default] = &[
 ];
 
 /// An inner step: internal, a chain to OpenInference, feeding no signals of its own.
-const fn internal(span_type: SpanType, defaults: &'static [Default]) -> SpanConvention {
+const fn internal(span_type: SpanType, defaults: &'static [DefaultAttribute]) -> SpanConvention {
     SpanConvention {
         span_type,
         kind: SpanKind::Internal,
@@ -247,12 +247,12 @@ pub static TABLE: [SpanConvention; SpanType::ALL.len()] = [
                 }),
             ),
             // Embeddings produce no output tokens and no completion id.
-            Default {
+            DefaultAttribute {
                 key: "gen_ai.response.id",
                 value: Value::PerTrace(PerTrace::ResponseId),
                 when: When::Generates,
             },
-            Default {
+            DefaultAttribute {
                 key: "gen_ai.usage.output_tokens",
                 value: Value::Sampled(Distribution::LogNormal {
                     median: 200.0,

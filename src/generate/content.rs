@@ -17,10 +17,8 @@
 //! model, a Markov chain) was rejected: it is slow, and made-up sentences that read as real are
 //! what a dashboard needs, not novelty.
 
-use super::openinference::Kind;
-use super::plan::{AttrPlan, Plan, PlanNode};
+use super::openinference::OpenInferenceKind;
 use super::symbols::{Attr, AttrValue, Sym};
-use crate::scenario::{Literal, SpanType};
 use rand::{RngExt, SeedableRng};
 use rand_pcg::Pcg64Mcg;
 use serde::Deserialize;
@@ -186,23 +184,18 @@ pub(crate) struct ContentPlan {
 }
 
 impl ContentPlan {
-    pub(crate) fn new(plan: &mut Plan) -> ContentPlan {
-        let mut names = Vec::new();
-        let mut planned_tool = None;
-        for node in &plan.nodes {
-            let tool_names = node_strings(plan, node, "gen_ai.tool.name");
-            if node.span_type == SpanType::McpToolExecute && planned_tool.is_none() {
-                planned_tool = tool_names.first().cloned();
-            }
-            names.extend(tool_names);
-            names.extend(node_strings(plan, node, "gen_ai.data_source.id"));
-        }
+    /// `names`: the tool names and data source ids of the scenario, which choose its domain;
+    /// `planned_tool`: the tool a planner's LLM call asks for; `key` interns a key.
+    pub(crate) fn new(
+        names: &[String],
+        planned_tool: Option<String>,
+        mut key: impl FnMut(&str) -> Sym,
+    ) -> ContentPlan {
         let domain = library().domains.iter().position(|d| {
             d.keywords
                 .iter()
                 .any(|k| names.iter().any(|n| n.contains(k.as_str())))
         });
-        let mut key = |s: &str| plan.intern(s);
         ContentPlan {
             keys: Keys {
                 input_messages: key("gen_ai.input.messages"),
@@ -227,27 +220,6 @@ impl ContentPlan {
     }
 }
 
-/// The string values an attribute of a node can take: its constant, or its categorical choices.
-fn node_strings(plan: &Plan, node: &PlanNode, key: &str) -> Vec<String> {
-    let text = |v: &AttrValue| match v {
-        AttrValue::Str(s) => Some(plan.str(*s).to_string()),
-        AttrValue::Literal(id) => match plan.literal(*id) {
-            Literal::Str(s) => Some(s.clone()),
-            _ => None,
-        },
-        _ => None,
-    };
-    node.attrs
-        .iter()
-        .filter(|a| plan.str(a.key()) == key)
-        .flat_map(|a| match a {
-            AttrPlan::Constant { value, .. } => text(value).into_iter().collect::<Vec<_>>(),
-            AttrPlan::Sampled { choices, .. } => choices.iter().filter_map(text).collect(),
-            _ => Vec::new(),
-        })
-        .collect()
-}
-
 /// One tool call made earlier in the trace, as later LLM calls see it.
 struct Call {
     id: String,
@@ -259,7 +231,7 @@ struct Call {
 
 /// What the content of one span depends on.
 pub(crate) struct SpanFacts<'a> {
-    pub kind: Kind,
+    pub kind: OpenInferenceKind,
     /// The span is a retry attempt of a tool call (its execute span records the call).
     pub attempt: bool,
     /// The parent is a planner: an LLM call there chooses a tool rather than answering.
@@ -322,9 +294,9 @@ impl Conversation {
 
     /// Appends the content attributes of the span whose attributes start at `attrs[start]`:
     /// values go to `text`, attributes to `attrs`.
-    pub(crate) fn annotate(
+    pub(crate) fn annotate<'p>(
         &mut self,
-        plan: &Plan,
+        str_of: impl Fn(Sym) -> &'p str,
         content: &ContentPlan,
         span: SpanFacts,
         start: usize,
@@ -337,7 +309,7 @@ impl Conversation {
                 .iter()
                 .find(|a| a.key == key)
                 .and_then(|a| match a.value {
-                    AttrValue::Str(s) => Some(plan.str(s).to_string()),
+                    AttrValue::Str(s) => Some(str_of(s).to_string()),
                     AttrValue::Text { start, len } => text
                         .get(start as usize..(start + len) as usize)
                         .map(String::from),
@@ -345,103 +317,117 @@ impl Conversation {
                 })
         };
         let (tool_name, call_id) = match span.kind {
-            Kind::Tool => (value_of(k.tool_name), value_of(k.tool_call_id)),
+            OpenInferenceKind::Tool => (value_of(k.tool_name), value_of(k.tool_call_id)),
             _ => (None, None),
         };
-        // A retrieval returns as many documents as its span says, when it says.
-        let documents = attrs[start..]
-            .iter()
-            .find(|a| a.key == k.documents_returned)
-            .and_then(|a| match a.value {
-                AttrValue::Int(n) => Some(n.clamp(0, MAX_DOCUMENTS) as usize),
-                AttrValue::Double(x) if x.is_finite() => {
-                    Some(x.round().clamp(0.0, MAX_DOCUMENTS as f64) as usize)
-                }
-                _ => None,
-            });
+        let documents = documents_returned(&attrs[start..], k.documents_returned);
         let mut out = Out { text, attrs };
-        let (json, plain) = (k.application_json, k.text_plain);
         let failed = span.error.is_some();
         match span.kind {
-            Kind::Agent => {
-                let (question, answer) = (self.question(), self.answer());
-                out.write(k.input_messages, |t| {
-                    messages(t, &[("user", question)], None)
-                });
-                out.put(k.input_value, question);
-                out.push(k.input_mime, AttrValue::Str(plain));
-                if !failed {
-                    out.write(k.output_messages, |t| {
-                        messages(t, &[("assistant", answer)], Some("stop"))
-                    });
-                    out.put(k.output_value, answer);
-                    out.push(k.output_mime, AttrValue::Str(plain));
-                }
-            }
-            Kind::Llm => {
-                let input = out.write(k.input_messages, |t| self.input_messages(t));
-                out.push(k.input_value, input);
-                out.push(k.input_mime, AttrValue::Str(json));
-                if !failed {
-                    let output = out.write(k.output_messages, |t| {
-                        self.output_messages(content, span.under_planner, t)
-                    });
-                    out.push(k.output_value, output);
-                    out.push(k.output_mime, AttrValue::Str(json));
-                }
-            }
-            Kind::Embedding | Kind::Guardrail => {
+            OpenInferenceKind::Agent => self.agent(&mut out, k, failed),
+            OpenInferenceKind::Llm => self.llm(&mut out, content, span.under_planner, failed),
+            OpenInferenceKind::Embedding | OpenInferenceKind::Guardrail => {
                 out.put(k.input_value, self.question());
-                out.push(k.input_mime, AttrValue::Str(plain));
+                out.push(k.input_mime, AttrValue::Str(k.text_plain));
             }
-            Kind::Retriever => {
-                let query = out.put(k.retrieval_query, self.question());
-                out.push(k.input_value, query);
-                out.push(k.input_mime, AttrValue::Str(plain));
-                if !failed {
-                    let n = documents.unwrap_or_else(|| self.rng.random_range(3..=5));
-                    let mut score = 0.95 - 0.1 * self.rng.random::<f64>();
-                    let mut docs = Vec::with_capacity(n);
-                    for _ in 0..n {
-                        docs.push((self.rng.random::<u32>(), score));
-                        score *= 0.8 + 0.15 * self.rng.random::<f64>();
-                    }
-                    out.write(k.retrieval_documents, |t| {
-                        t.push('[');
-                        for (i, (id, score)) in docs.iter().enumerate() {
-                            if i > 0 {
-                                t.push(',');
-                            }
-                            let _ = write!(t, "{{\"id\":\"doc_{id:08x}\",\"score\":{score:.3}}}");
-                        }
-                        t.push(']');
-                    });
+            OpenInferenceKind::Retriever => self.retriever(&mut out, k, documents, failed),
+            OpenInferenceKind::Tool => self.tool(&mut out, k, &span, tool_name, call_id),
+            OpenInferenceKind::Chain => {}
+        }
+    }
+
+    /// An agent span: the user's question in, the answer out.
+    fn agent(&self, out: &mut Out, k: &Keys, failed: bool) {
+        let plain = k.text_plain;
+        let (question, answer) = (self.question(), self.answer());
+        out.write(k.input_messages, |t| {
+            messages(t, &[("user", question)], None)
+        });
+        out.put(k.input_value, question);
+        out.push(k.input_mime, AttrValue::Str(plain));
+        if !failed {
+            out.write(k.output_messages, |t| {
+                messages(t, &[("assistant", answer)], Some("stop"))
+            });
+            out.put(k.output_value, answer);
+            out.push(k.output_mime, AttrValue::Str(plain));
+        }
+    }
+
+    /// An LLM call: the conversation so far in, the next message out.
+    fn llm(&self, out: &mut Out, content: &ContentPlan, under_planner: bool, failed: bool) {
+        let k = &content.keys;
+        let json = k.application_json;
+        let input = out.write(k.input_messages, |t| self.input_messages(t));
+        out.push(k.input_value, input);
+        out.push(k.input_mime, AttrValue::Str(json));
+        if !failed {
+            let output = out.write(k.output_messages, |t| {
+                self.output_messages(content, under_planner, t)
+            });
+            out.push(k.output_value, output);
+            out.push(k.output_mime, AttrValue::Str(json));
+        }
+    }
+
+    /// A retrieval: the question as the query, `documents` (or 3 to 5) scored documents out.
+    fn retriever(&mut self, out: &mut Out, k: &Keys, documents: Option<usize>, failed: bool) {
+        let query = out.put(k.retrieval_query, self.question());
+        out.push(k.input_value, query);
+        out.push(k.input_mime, AttrValue::Str(k.text_plain));
+        if failed {
+            return;
+        }
+        let n = documents.unwrap_or_else(|| self.rng.random_range(3..=5));
+        let mut score = 0.95 - 0.1 * self.rng.random::<f64>();
+        let mut docs = Vec::with_capacity(n);
+        for _ in 0..n {
+            docs.push((self.rng.random::<u32>(), score));
+            score *= 0.8 + 0.15 * self.rng.random::<f64>();
+        }
+        out.write(k.retrieval_documents, |t| {
+            t.push('[');
+            for (i, (id, score)) in docs.iter().enumerate() {
+                if i > 0 {
+                    t.push(',');
                 }
+                let _ = write!(t, "{{\"id\":\"doc_{id:08x}\",\"score\":{score:.3}}}");
             }
-            Kind::Tool => {
-                let name = tool_name.unwrap_or_else(|| "tool".into());
-                let (arguments, result) = self.tool_texts(&name);
-                let input = out.put(k.tool_arguments, arguments);
-                out.push(k.input_value, input);
-                out.push(k.input_mime, AttrValue::Str(json));
-                if !failed {
-                    let output = out.put(k.tool_result, result);
-                    out.push(k.output_value, output);
-                    out.push(k.output_mime, AttrValue::Str(json));
-                }
-                if !span.attempt {
-                    self.calls.push(Call {
-                        id: call_id.unwrap_or_default(),
-                        name,
-                        arguments: arguments.to_string(),
-                        outcome: match span.error {
-                            None => Ok(result.to_string()),
-                            Some(e) => Err(e.to_string()),
-                        },
-                    });
-                }
-            }
-            Kind::Chain => {}
+            t.push(']');
+        });
+    }
+
+    /// A tool call: its arguments in, its result out; the call (not a retry attempt of it)
+    /// is remembered for the LLM calls after it.
+    fn tool(
+        &mut self,
+        out: &mut Out,
+        k: &Keys,
+        span: &SpanFacts,
+        tool_name: Option<String>,
+        call_id: Option<String>,
+    ) {
+        let json = k.application_json;
+        let name = tool_name.unwrap_or_else(|| "tool".into());
+        let (arguments, result) = self.tool_texts(&name);
+        let input = out.put(k.tool_arguments, arguments);
+        out.push(k.input_value, input);
+        out.push(k.input_mime, AttrValue::Str(json));
+        if span.error.is_none() {
+            let output = out.put(k.tool_result, result);
+            out.push(k.output_value, output);
+            out.push(k.output_mime, AttrValue::Str(json));
+        }
+        if !span.attempt {
+            self.calls.push(Call {
+                id: call_id.unwrap_or_default(),
+                name,
+                arguments: arguments.to_string(),
+                outcome: match span.error {
+                    None => Ok(result.to_string()),
+                    Some(e) => Err(e.to_string()),
+                },
+            });
         }
     }
 
@@ -482,6 +468,19 @@ impl Conversation {
             _ => messages(t, &[("assistant", self.answer())], Some("stop")),
         }
     }
+}
+
+/// How many documents a retrieval span says it returned (its `key` attribute), when it says.
+fn documents_returned(span: &[Attr], key: Sym) -> Option<usize> {
+    span.iter()
+        .find(|a| a.key == key)
+        .and_then(|a| match a.value {
+            AttrValue::Int(n) => Some(n.clamp(0, MAX_DOCUMENTS) as usize),
+            AttrValue::Double(x) if x.is_finite() => {
+                Some(x.round().clamp(0.0, MAX_DOCUMENTS as f64) as usize)
+            }
+            _ => None,
+        })
 }
 
 /// Where a span's content goes: text into the trace's buffer, attributes after the span's own.

@@ -31,27 +31,27 @@ use std::fmt::Write as _;
 
 /// Log severities, as OTLP numbers them.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum Severity {
+pub enum LogSeverity {
     #[default]
     Info,
     Warn,
     Error,
 }
 
-impl Severity {
+impl LogSeverity {
     pub fn number(self) -> i32 {
         match self {
-            Severity::Info => 9,
-            Severity::Warn => 13,
-            Severity::Error => 17,
+            LogSeverity::Info => 9,
+            LogSeverity::Warn => 13,
+            LogSeverity::Error => 17,
         }
     }
 
     pub fn text(self) -> &'static str {
         match self {
-            Severity::Info => "INFO",
-            Severity::Warn => "WARN",
-            Severity::Error => "ERROR",
+            LogSeverity::Info => "INFO",
+            LogSeverity::Warn => "WARN",
+            LogSeverity::Error => "ERROR",
         }
     }
 }
@@ -60,7 +60,7 @@ impl Severity {
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct LogRecord {
     pub time_ns: u64,
-    pub severity: Severity,
+    pub severity: LogSeverity,
     pub event_name: Sym,
     pub body: String,
     /// The span it belongs to: an index into the trace's spans.
@@ -131,11 +131,15 @@ impl TraceLogs {
         let k = v.keys();
         let plan = v.plan;
         let ok = v.succeeded();
-        self.open(v, At::Start, Severity::Info, k.turn_start_event);
+        self.open(v, At::Start, LogSeverity::Info, k.turn_start_event);
         self.body(format_args!("Agent turn started"));
         self.attr_or(v, k.route, k.default_route);
         let code = v.status_code().unwrap_or(k.success);
-        let severity = if ok { Severity::Info } else { Severity::Warn };
+        let severity = if ok {
+            LogSeverity::Info
+        } else {
+            LogSeverity::Warn
+        };
         self.open(v, At::End, severity, k.turn_end_event);
         self.body(format_args!(
             "Agent turn completed with status {}",
@@ -152,9 +156,9 @@ impl TraceLogs {
         let plan = v.plan;
         let ok = v.succeeded();
         let message = v.exception().map_or("", |(_, m)| plan.str(m));
-        let failed = |sev: Severity| if v.errored() { sev } else { Severity::Info };
+        let failed = |sev: LogSeverity| if v.errored() { sev } else { LogSeverity::Info };
         let tool = v.word(k.tool_name, k.unknown_tool);
-        self.open(v, At::End, failed(Severity::Error), k.tool_call_event);
+        self.open(v, At::End, failed(LogSeverity::Error), k.tool_call_event);
         if v.errored() {
             self.body(format_args!("Tool call to {tool} failed: {message}"));
         } else {
@@ -176,12 +180,12 @@ impl TraceLogs {
         let k = v.keys();
         let plan = v.plan;
         let message = v.exception().map_or("", |(_, m)| plan.str(m));
-        let failed = |sev: Severity| if v.errored() { sev } else { Severity::Info };
+        let failed = |sev: LogSeverity| if v.errored() { sev } else { LogSeverity::Info };
         let unknown = AttrValue::Str(k.unknown);
         let provider = v.provider().unwrap_or(unknown);
         let model = v.attr(k.request_model).unwrap_or(unknown);
         let (provider, model) = (shown(v, provider), shown(v, model));
-        self.open(v, At::End, failed(Severity::Error), k.llm_call_event);
+        self.open(v, At::End, failed(LogSeverity::Error), k.llm_call_event);
         if v.errored() {
             self.body(format_args!(
                 "LLM inference failed: {provider}/{model}: {message}"
@@ -204,9 +208,9 @@ impl TraceLogs {
         let k = v.keys();
         let plan = v.plan;
         let message = v.exception().map_or("", |(_, m)| plan.str(m));
-        let failed = |sev: Severity| if v.errored() { sev } else { Severity::Info };
+        let failed = |sev: LogSeverity| if v.errored() { sev } else { LogSeverity::Info };
         let index = v.word(k.rag_index, k.default_index);
-        self.open(v, At::End, failed(Severity::Error), k.rag_event);
+        self.open(v, At::End, failed(LogSeverity::Error), k.rag_event);
         match v.attr(k.rag_documents) {
             _ if v.errored() => {
                 self.body(format_args!("RAG retrieval from {index} failed: {message}"))
@@ -235,7 +239,11 @@ impl TraceLogs {
             .unwrap_or(AttrValue::Str(k.unknown_agent));
         let operation = v.word(k.a2a_operation, k.unknown);
         let code = v.status_code().unwrap_or(k.ok);
-        let severity = if ok { Severity::Info } else { Severity::Warn };
+        let severity = if ok {
+            LogSeverity::Info
+        } else {
+            LogSeverity::Warn
+        };
         self.open(v, At::End, severity, k.a2a_event);
         self.body(format_args!(
             "A2A call to {} ({operation}): {}",
@@ -256,13 +264,13 @@ impl TraceLogs {
         let ok = v.succeeded();
         let code = v.status_code().unwrap_or(k.allowed);
         let (severity, what) = if v.errored() {
-            (Severity::Error, None)
+            (LogSeverity::Error, None)
         } else if code == k.allowed {
-            (Severity::Info, Some("allowed"))
+            (LogSeverity::Info, Some("allowed"))
         } else if code == k.flagged {
-            (Severity::Warn, Some("flagged"))
+            (LogSeverity::Warn, Some("flagged"))
         } else {
-            (Severity::Error, Some("blocked"))
+            (LogSeverity::Error, Some("blocked"))
         };
         self.open(v, At::End, severity, k.cp_event);
         match what {
@@ -279,9 +287,9 @@ impl TraceLogs {
         let plan = v.plan;
         if let Some((kind, message)) = v.exception() {
             let (event, severity) = if is_genai_client_operation(v.span.span_type) {
-                (k.genai_exception_event, Severity::Warn)
+                (k.genai_exception_event, LogSeverity::Warn)
             } else {
-                (k.exception_event, Severity::Error)
+                (k.exception_event, LogSeverity::Error)
             };
             self.open(v, At::End, severity, event);
             self.body(format_args!("{}", plan.str(message)));
@@ -292,7 +300,7 @@ impl TraceLogs {
 
     /// Starts a record of span `v`, with the context every record carries: the tenant, and the
     /// span's session, request and turn index.
-    fn open(&mut self, v: &SpanView, at: At, severity: Severity, event_name: Sym) {
+    fn open(&mut self, v: &SpanView, at: At, severity: LogSeverity, event_name: Sym) {
         if self.len == self.records.len() {
             self.records.push(LogRecord::default());
         }
@@ -413,7 +421,7 @@ mod tests {
                         AttrValue::Str(plan.tenants[trace.tenant as usize])
                     );
                     if record.event_name == k.exception_event {
-                        assert_eq!(record.severity, Severity::Error);
+                        assert_eq!(record.severity, LogSeverity::Error);
                         let (kind, message) = span.error.unwrap();
                         assert!(attrs.contains(&Attr {
                             key: k.exception_type,

@@ -13,7 +13,7 @@
 //! only for spans with a GenAI operation: planners, response composition and guardrails would show
 //! as UNKNOWN there, and older Phoenix releases and other OpenInference tools synthesise nothing.
 
-use super::symbols::Default;
+use super::symbols::DefaultValue;
 
 /// `openinference.span.kind`.
 const SPAN_KIND: &str = "openinference.span.kind";
@@ -21,31 +21,37 @@ const SPAN_KIND: &str = "openinference.span.kind";
 pub const PROJECT_NAME: &str = "openinference.project.name";
 
 /// What a span is to a GenAI backend: each span type's is in [`crate::conventions`]' table.
-pub use crate::conventions::OpenInferenceKind as Kind;
+pub use crate::conventions::OpenInferenceKind;
 
 /// The OpenInference attributes of a span type, as plan defaults. `operation` is the span's
 /// `gen_ai.operation.name` and `provider` its `gen_ai.provider.name`, when they are constants.
 /// Copies and sums of attributes the span turns out not to have are dropped by the plan.
-pub(super) fn defaults(kind: Kind, provider: Option<&str>) -> Vec<(String, Default)> {
-    let copy = |to: &str, from: &str| (to.to_string(), Default::CopyOf(from.into()));
-    let mut out = vec![(SPAN_KIND.to_string(), Default::Str(kind.as_str().into()))];
+pub(super) fn defaults(
+    kind: OpenInferenceKind,
+    provider: Option<&str>,
+) -> Vec<(String, DefaultValue)> {
+    let copy = |to: &str, from: &str| (to.to_string(), DefaultValue::CopyOf(from.into()));
+    let mut out = vec![(
+        SPAN_KIND.to_string(),
+        DefaultValue::Str(kind.as_str().into()),
+    )];
     match kind {
-        Kind::Agent => {
+        OpenInferenceKind::Agent => {
             out.push(copy("agent.name", "gen_ai.agent.name"));
             out.push(copy("session.id", "gen_ai.conversation.id"));
         }
-        Kind::Llm | Kind::Embedding => {
-            if kind == Kind::Llm {
+        OpenInferenceKind::Llm | OpenInferenceKind::Embedding => {
+            if kind == OpenInferenceKind::Llm {
                 out.push(copy("llm.model_name", "gen_ai.request.model"));
             } else {
                 out.push(copy("embedding.model_name", "gen_ai.request.model"));
             }
             let (oi_provider, oi_system) = provider.map_or((None, None), provider_and_system);
             if let Some(p) = oi_provider {
-                out.push(("llm.provider".into(), Default::Str(p.into())));
+                out.push(("llm.provider".into(), DefaultValue::Str(p.into())));
             }
             if let Some(s) = oi_system {
-                out.push(("llm.system".into(), Default::Str(s.into())));
+                out.push(("llm.system".into(), DefaultValue::Str(s.into())));
             }
             out.push(copy("llm.token_count.prompt", "gen_ai.usage.input_tokens"));
             out.push(copy(
@@ -54,15 +60,15 @@ pub(super) fn defaults(kind: Kind, provider: Option<&str>) -> Vec<(String, Defau
             ));
             out.push((
                 "llm.token_count.total".into(),
-                Default::Sum(
+                DefaultValue::Sum(
                     "gen_ai.usage.input_tokens".into(),
                     "gen_ai.usage.output_tokens".into(),
                 ),
             ));
             out.push(copy("session.id", "gen_ai.conversation.id"));
         }
-        Kind::Tool => out.push(copy("tool.name", "gen_ai.tool.name")),
-        Kind::Retriever | Kind::Guardrail | Kind::Chain => {}
+        OpenInferenceKind::Tool => out.push(copy("tool.name", "gen_ai.tool.name")),
+        OpenInferenceKind::Retriever | OpenInferenceKind::Guardrail | OpenInferenceKind::Chain => {}
     }
     out
 }
@@ -92,16 +98,16 @@ mod tests {
 
     #[test]
     fn token_counts_are_copies_and_a_sum_of_the_genai_ones() {
-        let d = defaults(Kind::Llm, Some("anthropic"));
+        let d = defaults(OpenInferenceKind::Llm, Some("anthropic"));
         let get = |k: &str| d.iter().find(|(key, _)| key == k).map(|(_, v)| v);
         assert!(
-            matches!(get("llm.token_count.prompt"), Some(Default::CopyOf(f)) if f == "gen_ai.usage.input_tokens")
+            matches!(get("llm.token_count.prompt"), Some(DefaultValue::CopyOf(f)) if f == "gen_ai.usage.input_tokens")
         );
         assert!(
-            matches!(get("llm.token_count.total"), Some(Default::Sum(a, b)) if a == "gen_ai.usage.input_tokens" && b == "gen_ai.usage.output_tokens")
+            matches!(get("llm.token_count.total"), Some(DefaultValue::Sum(a, b)) if a == "gen_ai.usage.input_tokens" && b == "gen_ai.usage.output_tokens")
         );
-        assert!(matches!(get("llm.provider"), Some(Default::Str(p)) if p == "anthropic"));
-        let unknown = defaults(Kind::Llm, Some("in-house"));
+        assert!(matches!(get("llm.provider"), Some(DefaultValue::Str(p)) if p == "anthropic"));
+        let unknown = defaults(OpenInferenceKind::Llm, Some("in-house"));
         assert!(!unknown.iter().any(|(k, _)| k == "llm.provider"));
     }
 }

@@ -9,9 +9,9 @@
 
 use super::content::ContentPlan;
 use super::keys::DerivedKeys;
-use super::openinference::{self, Kind};
+use super::openinference::{self, OpenInferenceKind};
 use super::sampler::Sampler;
-use super::symbols::{AttrValue, Default, Generated, LiteralId, NodeId, Sym};
+use super::symbols::{AttrValue, DefaultValue, Generated, LiteralId, NodeId, Sym};
 use crate::conventions::{self, PerTrace, SpanConvention, SpanKind, Value, When};
 use crate::scenario::{
     Attribute, AttributeValue, Count, Distribution, ErrorModel, Jitter, Latency, Literal,
@@ -77,7 +77,7 @@ pub(crate) struct PlanNode {
     pub span_type: SpanType,
     pub kind: SpanKind,
     /// What the span is to a GenAI backend (and so which content it carries).
-    pub role: Kind,
+    pub role: OpenInferenceKind,
     pub name: Sym,
     /// For MCP tool steps, the name of the per-attempt child spans.
     pub attempt_name: Sym,
@@ -243,9 +243,26 @@ impl Plan {
         let value = AttrValue::Str(plan.intern(&scenario.name));
         plan.nodes[0].attrs.push(AttrPlan::Constant { key, value });
         if options.content {
-            plan.content = Some(ContentPlan::new(&mut plan));
+            let (names, planned_tool) = plan.content_names();
+            plan.content = Some(ContentPlan::new(&names, planned_tool, |s| plan.intern(s)));
         }
         plan
+    }
+
+    /// The tool names and data source ids of the scenario's spans (which choose the domain
+    /// of its content), and the first tool an MCP execute span calls.
+    fn content_names(&self) -> (Vec<String>, Option<String>) {
+        let mut names = Vec::new();
+        let mut planned_tool = None;
+        for node in &self.nodes {
+            let tool_names = node_strings(self, node, "gen_ai.tool.name");
+            if node.span_type == SpanType::McpToolExecute && planned_tool.is_none() {
+                planned_tool = tool_names.first().cloned();
+            }
+            names.extend(tool_names);
+            names.extend(node_strings(self, node, "gen_ai.data_source.id"));
+        }
+        (names, planned_tool)
     }
 
     pub fn root(&self) -> NodeId {
@@ -405,7 +422,7 @@ impl Plan {
         // up with: the scenario's constant, else the default; none when the scenario samples it.
         let default_str = |key: &str| {
             defaults.iter().find_map(|(k, d)| match d {
-                Default::Str(s) if k == key => Some(s.clone()),
+                DefaultValue::Str(s) if k == key => Some(s.clone()),
                 _ => None,
             })
         };
@@ -429,24 +446,24 @@ impl Plan {
             }
             let key_sym = self.intern(&key);
             plans.push(match default {
-                Default::Str(s) => AttrPlan::Constant {
+                DefaultValue::Str(s) => AttrPlan::Constant {
                     key: key_sym,
                     value: AttrValue::Str(self.intern(&s)),
                 },
-                Default::Int(i) => AttrPlan::Constant {
+                DefaultValue::Int(i) => AttrPlan::Constant {
                     key: key_sym,
                     value: AttrValue::Int(i),
                 },
-                Default::Generated(what) => AttrPlan::Generated { key: key_sym, what },
-                Default::CopyOf(from) => AttrPlan::CopyOf {
+                DefaultValue::Generated(what) => AttrPlan::Generated { key: key_sym, what },
+                DefaultValue::CopyOf(from) => AttrPlan::CopyOf {
                     key: key_sym,
                     from: self.intern(&from),
                 },
-                Default::Sum(a, b) => AttrPlan::Sum {
+                DefaultValue::Sum(a, b) => AttrPlan::Sum {
                     key: key_sym,
                     of: [self.intern(&a), self.intern(&b)],
                 },
-                Default::Sampled(d) => self.sampled(key_sym, &key, &d),
+                DefaultValue::Sampled(d) => self.sampled(key_sym, &key, &d),
             });
         }
         for Attribute { key, value } in &step.attributes {
@@ -486,7 +503,7 @@ impl Plan {
         step: &Step,
         convention: &SpanConvention,
         agent_name: &str,
-    ) -> Vec<(String, Default)> {
+    ) -> Vec<(String, DefaultValue)> {
         let p = &self.prefix;
         let constant = |key: &str| match step.attributes.iter().find(|a| a.key == key) {
             Some(Attribute {
@@ -495,27 +512,30 @@ impl Plan {
             }) => Some(s.clone()),
             _ => None,
         };
-        let mut defaults: Vec<(String, Default)> = vec![
-            ("tenant.id".into(), Default::Generated(Generated::Tenant)),
+        let mut defaults: Vec<(String, DefaultValue)> = vec![
+            (
+                "tenant.id".into(),
+                DefaultValue::Generated(Generated::Tenant),
+            ),
             (
                 format!("{p}.session.id"),
-                Default::Generated(Generated::SessionId),
+                DefaultValue::Generated(Generated::SessionId),
             ),
             (
                 format!("{p}.request.id"),
-                Default::Generated(Generated::RequestId),
+                DefaultValue::Generated(Generated::RequestId),
             ),
         ];
         let span_type = convention.span_type;
         if span_type.is_vendor() {
             defaults.push((
                 format!("{p}.span.class"),
-                Default::Str(span_type.suffix().into()),
+                DefaultValue::Str(span_type.suffix().into()),
             ));
         }
         if let Some(operation) = convention.operation {
             let key = "gen_ai.operation.name".to_string();
-            defaults.push((key, Default::Str(operation.into())));
+            defaults.push((key, DefaultValue::Str(operation.into())));
         }
         let provider = constant("gen_ai.provider.name")
             .or_else(|| constant("gen_ai.system"))
@@ -526,21 +546,21 @@ impl Plan {
                 continue;
             }
             let value = match &default.value {
-                Value::Str(s) => Default::Str((*s).into()),
-                Value::Int(i) => Default::Int(*i),
-                Value::PerTrace(what) => Default::Generated(generated(*what)),
-                Value::CopyOf(key) => Default::CopyOf((*key).into()),
-                Value::Sampled(d) => Default::Sampled(d.clone()),
-                Value::Written(key, fallback) => Default::Str(
+                Value::Str(s) => DefaultValue::Str((*s).into()),
+                Value::Int(i) => DefaultValue::Int(*i),
+                Value::PerTrace(what) => DefaultValue::Generated(generated(*what)),
+                Value::CopyOf(key) => DefaultValue::CopyOf((*key).into()),
+                Value::Sampled(d) => DefaultValue::Sampled(d.clone()),
+                Value::Written(key, fallback) => DefaultValue::Str(
                     constant(&normalize_prefix(key, p)).unwrap_or_else(|| (*fallback).into()),
                 ),
                 Value::WrittenOnly(key) => match constant(&normalize_prefix(key, p)) {
-                    Some(s) => Default::Str(s),
+                    Some(s) => DefaultValue::Str(s),
                     None => continue,
                 },
-                Value::AgentName => Default::Str(agent_name.into()),
-                Value::Provider => Default::Str(provider.clone()),
-                Value::ProviderHost => Default::Str(provider_host(&provider).into()),
+                Value::AgentName => DefaultValue::Str(agent_name.into()),
+                Value::Provider => DefaultValue::Str(provider.clone()),
+                Value::ProviderHost => DefaultValue::Str(provider_host(&provider).into()),
             };
             defaults.push((normalize_prefix(default.key, p), value));
         }
@@ -790,4 +810,24 @@ fn provider_host(provider: &str) -> &'static str {
         "azure.ai.openai" | "azure.ai.inference" => "models.inference.ai.azure.com",
         _ => "api.openai.com",
     }
+}
+/// The string values an attribute of a node can take: its constant, or its categorical choices.
+fn node_strings(plan: &Plan, node: &PlanNode, key: &str) -> Vec<String> {
+    let text = |v: &AttrValue| match v {
+        AttrValue::Str(s) => Some(plan.str(*s).to_string()),
+        AttrValue::Literal(id) => match plan.literal(*id) {
+            Literal::Str(s) => Some(s.clone()),
+            _ => None,
+        },
+        _ => None,
+    };
+    node.attrs
+        .iter()
+        .filter(|a| plan.str(a.key()) == key)
+        .flat_map(|a| match a {
+            AttrPlan::Constant { value, .. } => text(value).into_iter().collect::<Vec<_>>(),
+            AttrPlan::Sampled { choices, .. } => choices.iter().filter_map(text).collect(),
+            _ => Vec::new(),
+        })
+        .collect()
 }

@@ -57,7 +57,7 @@ pub enum Generated {
 }
 
 /// A conventional attribute before interning.
-pub enum Default {
+pub enum DefaultValue {
     Str(String),
     Int(i64),
     Generated(Generated),

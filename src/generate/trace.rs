@@ -474,91 +474,11 @@ impl<'a, R: Rng> Builder<'a, R> {
         } else {
             (node.name, &node.attrs)
         };
-        let keys = &self.plan.keys;
-        for plan in plans {
-            let key = plan.key();
-            // An attempt is one try of its tool call: same call id, same tool.
-            if attempt
-                && (key == keys.tool_call_id || key == keys.tool_name)
-                && let Some(value) = self.call_value(parent, key)
-            {
-                self.trace.attrs.push(Attr { key, value });
-                continue;
-            }
-            let value = match plan {
-                AttrPlan::Constant { value, .. } => *value,
-                AttrPlan::Sampled {
-                    sampler,
-                    choices,
-                    integer,
-                    ..
-                } => match sampler.draw(self.rng) {
-                    Draw::Choice(i) => choices[i],
-                    Draw::Number(x) if *integer => AttrValue::Int(x.round().max(0.0) as i64),
-                    Draw::Number(x) => AttrValue::Double(x),
-                },
-                AttrPlan::Generated { what, .. } => match what {
-                    Generated::Tenant => AttrValue::Str(self.plan.tenants[self.tenant as usize]),
-                    Generated::SessionId => self.session,
-                    Generated::RequestId => self.request,
-                    Generated::TraceIdHex => self.trace_hex,
-                    Generated::ToolCallId => self.hex_text("call_", 12),
-                    Generated::ResponseId => self.hex_text("chatcmpl-", 12),
-                    Generated::TaskId => self.hex_text("task_", 6),
-                    Generated::EnduserId => self.enduser,
-                    Generated::TurnIndex => AttrValue::Int((self.index % 10) as i64),
-                    Generated::Hash => self.hex_text("sha256:", 16),
-                    Generated::RandomId(prefix) => {
-                        let plan = self.plan;
-                        self.hex_text(plan.str(*prefix), 4)
-                    }
-                },
-                AttrPlan::Outcome {
-                    success, failure, ..
-                } => {
-                    if error.is_some() {
-                        *failure
-                    } else {
-                        *success
-                    }
-                }
-                // The plan keeps a copy or a sum only where its sources exist.
-                AttrPlan::CopyOf { from, .. } => {
-                    let Some(value) = find(&self.trace.attrs[start..], *from) else {
-                        continue;
-                    };
-                    value
-                }
-                AttrPlan::Sum { of: [a, b], .. } => {
-                    let span = &self.trace.attrs[start..];
-                    let Some(value) = sum(find(span, *a), find(span, *b)) else {
-                        continue;
-                    };
-                    value
-                }
-            };
-            self.trace.attrs.push(Attr { key, value });
-        }
+        self.push_attrs(plans, attempt, parent, error.is_some(), start);
         if node.span_type == SpanType::CpRequest {
             self.forward(start, error.is_some());
         }
-        if let (Some(content), Some(conversation)) = (&self.plan.content, &mut self.conversation) {
-            let facts = SpanFacts {
-                kind: node.role,
-                attempt,
-                under_planner: parent
-                    .is_some_and(|p| self.trace.spans[p as usize].span_type == SpanType::Planner),
-                error: error.map(|k| self.plan.str(node.error.types[k])),
-            };
-            conversation.annotate(
-                self.plan,
-                content,
-                facts,
-                start,
-                &mut self.trace.text,
-                &mut self.trace.attrs,
-            );
-        }
+        self.annotate_content(node, attempt, parent, error, start);
         self.trace.attrs.extend_from_slice(extra);
         let error = error.map(|kind| {
             self.trace.attrs.push(Attr {
@@ -587,6 +507,116 @@ impl<'a, R: Rng> Builder<'a, R> {
         });
         self.offsets.push(0);
         index
+    }
+
+    /// Pushes the planned attributes of a span whose attributes begin at `start`.
+    fn push_attrs(
+        &mut self,
+        plans: &[AttrPlan],
+        attempt: bool,
+        parent: Option<u32>,
+        failed: bool,
+        start: usize,
+    ) {
+        let keys = &self.plan.keys;
+        for plan in plans {
+            let key = plan.key();
+            // An attempt is one try of its tool call: same call id, same tool.
+            if attempt
+                && (key == keys.tool_call_id || key == keys.tool_name)
+                && let Some(value) = self.call_value(parent, key)
+            {
+                self.trace.attrs.push(Attr { key, value });
+                continue;
+            }
+            if let Some(value) = self.attr_value(plan, failed, start) {
+                self.trace.attrs.push(Attr { key, value });
+            }
+        }
+    }
+
+    /// The value one planned attribute takes on this span, or `None` for a copy or a sum
+    /// whose sources the span lacks (the plan keeps them only where the sources exist).
+    fn attr_value(&mut self, plan: &AttrPlan, failed: bool, start: usize) -> Option<AttrValue> {
+        let value = match plan {
+            AttrPlan::Constant { value, .. } => *value,
+            AttrPlan::Sampled {
+                sampler,
+                choices,
+                integer,
+                ..
+            } => match sampler.draw(self.rng) {
+                Draw::Choice(i) => choices[i],
+                Draw::Number(x) if *integer => AttrValue::Int(x.round().max(0.0) as i64),
+                Draw::Number(x) => AttrValue::Double(x),
+            },
+            AttrPlan::Generated { what, .. } => self.generated(what),
+            AttrPlan::Outcome {
+                success, failure, ..
+            } => {
+                if failed {
+                    *failure
+                } else {
+                    *success
+                }
+            }
+            AttrPlan::CopyOf { from, .. } => find(&self.trace.attrs[start..], *from)?,
+            AttrPlan::Sum { of: [a, b], .. } => {
+                let span = &self.trace.attrs[start..];
+                sum(find(span, *a), find(span, *b))?
+            }
+        };
+        Some(value)
+    }
+
+    /// A value made for this trace or this span: its tenant, one of its ids, a fresh id.
+    fn generated(&mut self, what: &Generated) -> AttrValue {
+        match what {
+            Generated::Tenant => AttrValue::Str(self.plan.tenants[self.tenant as usize]),
+            Generated::SessionId => self.session,
+            Generated::RequestId => self.request,
+            Generated::TraceIdHex => self.trace_hex,
+            Generated::ToolCallId => self.hex_text("call_", 12),
+            Generated::ResponseId => self.hex_text("chatcmpl-", 12),
+            Generated::TaskId => self.hex_text("task_", 6),
+            Generated::EnduserId => self.enduser,
+            Generated::TurnIndex => AttrValue::Int((self.index % 10) as i64),
+            Generated::Hash => self.hex_text("sha256:", 16),
+            Generated::RandomId(prefix) => {
+                let plan = self.plan;
+                self.hex_text(plan.str(*prefix), 4)
+            }
+        }
+    }
+
+    /// Adds the conversation content (prompts, completions, tool I/O) to the span whose
+    /// attributes begin at `start`, when the scenario asks for content.
+    fn annotate_content(
+        &mut self,
+        node: &PlanNode,
+        attempt: bool,
+        parent: Option<u32>,
+        error: Option<usize>,
+        start: usize,
+    ) {
+        if let (Some(content), Some(conversation)) = (&self.plan.content, &mut self.conversation) {
+            let facts = SpanFacts {
+                kind: node.role,
+                attempt,
+                under_planner: parent
+                    .is_some_and(|p| self.trace.spans[p as usize].span_type == SpanType::Planner),
+                error: error.map(|k| self.plan.str(node.error.types[k])),
+            };
+            let plan = self.plan;
+            conversation.annotate(
+                |s| plan.str(s),
+                content,
+                facts,
+                start,
+                &mut self.trace.text,
+                &mut self.trace.attrs,
+            );
+        }
     }
 
     /// The value of `key` on the tool call (the MCP execute span) that `parent` is, if it is one.

@@ -17,8 +17,8 @@
 //! `value_attribute`) are accepted, and any other unknown key is a warning, with a "did you mean".
 
 use super::{
-    AttributeDef, AttributeType, Category, DEFAULT_VERSION, Kind, MetricDef, Requirement, Schema,
-    Section, SpanDef,
+    AttributeDef, AttributeType, Category, DEFAULT_VERSION, MetricDef, Requirement, Schema,
+    SchemaSpanKind, Section, SpanDef,
 };
 use crate::yaml::{
     Diagnostics, Literal, Mark, Node, Policy, Report, Severity, Value, join, nearest,
@@ -525,7 +525,7 @@ impl<'a> Decoder<'a> {
             let mut span = SpanDef {
                 name,
                 description: String::new(),
-                kinds: vec![Kind::Internal],
+                kinds: vec![SchemaSpanKind::Internal],
                 is_root: false,
                 parents: Vec::new(),
                 note: String::new(),
@@ -567,9 +567,9 @@ impl<'a> Decoder<'a> {
         }
     }
 
-    fn kinds(&mut self, node: &Node, path: &str) -> Vec<Kind> {
+    fn kinds(&mut self, node: &Node, path: &str) -> Vec<SchemaSpanKind> {
         match &node.value {
-            Value::Null => vec![Kind::Internal],
+            Value::Null => vec![SchemaSpanKind::Internal],
             Value::Seq(items) => items
                 .iter()
                 .enumerate()
@@ -579,15 +579,15 @@ impl<'a> Decoder<'a> {
         }
     }
 
-    fn kind(&mut self, node: &Node, path: &str) -> Option<Kind> {
+    fn kind(&mut self, node: &Node, path: &str) -> Option<SchemaSpanKind> {
         if let Value::Str(text) = &node.value
-            && let Some(kind) = Kind::parse(text)
+            && let Some(kind) = SchemaSpanKind::parse(text)
         {
             return Some(kind);
         }
-        let names: Vec<&str> = Kind::ALL.iter().map(|k| k.as_str()).collect();
+        let names: Vec<&str> = SchemaSpanKind::ALL.iter().map(|k| k.as_str()).collect();
         let help = match &node.value {
-            Value::Str(text) => Kind::parse(&text.to_ascii_uppercase())
+            Value::Str(text) => SchemaSpanKind::parse(&text.to_ascii_uppercase())
                 .map(|k| format!("span kinds are upper-case: `{k}`"))
                 .or_else(|| {
                     nearest(&text.to_ascii_uppercase(), names.iter().copied())
@@ -1022,15 +1022,18 @@ span_names:
 "#;
         let schema = parse(text, "s.yaml").unwrap();
         assert_eq!(schema.spans.len(), 4);
-        assert_eq!(schema.spans[0].kinds, [Kind::Server]);
+        assert_eq!(schema.spans[0].kinds, [SchemaSpanKind::Server]);
         assert!(schema.spans[0].is_root);
-        assert_eq!(schema.spans[1].kinds, [Kind::Internal, Kind::Client]);
+        assert_eq!(
+            schema.spans[1].kinds,
+            [SchemaSpanKind::Internal, SchemaSpanKind::Client]
+        );
         assert_eq!(
             schema.spans[1].parents,
             ["vendor.planner", "vendor.a2a.orchestrate"]
         );
         assert_eq!(schema.spans[2].parents, ["vendor.a2a.orchestrate"]);
-        assert_eq!(schema.spans[3].kinds, [Kind::Internal]);
+        assert_eq!(schema.spans[3].kinds, [SchemaSpanKind::Internal]);
 
         // The original refused an unknown span kind too: still an error.
         let text = "span_names:\n  a: {span_kind: server}\n  b: {span_kind: [CLIENT, CLEINT]}\n  c: {is_root: \"yes\", desription: x}\n";

@@ -121,7 +121,7 @@ pub struct SpanDef {
     pub name: String,
     pub description: String,
     /// `span_kind`: one kind or a list (default `[INTERNAL]`).
-    pub kinds: Vec<Kind>,
+    pub kinds: Vec<SchemaSpanKind>,
     pub is_root: bool,
     /// `parent: "a | b"` (or a list), split and trimmed.
     pub parents: Vec<String>,
@@ -130,7 +130,7 @@ pub struct SpanDef {
 
 /// An OTLP span kind as a schema declares it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Kind {
+pub enum SchemaSpanKind {
     Server,
     Client,
     Internal,
@@ -138,31 +138,31 @@ pub enum Kind {
     Consumer,
 }
 
-impl Kind {
-    pub const ALL: [Kind; 5] = [
-        Kind::Server,
-        Kind::Client,
-        Kind::Internal,
-        Kind::Producer,
-        Kind::Consumer,
+impl SchemaSpanKind {
+    pub const ALL: [SchemaSpanKind; 5] = [
+        SchemaSpanKind::Server,
+        SchemaSpanKind::Client,
+        SchemaSpanKind::Internal,
+        SchemaSpanKind::Producer,
+        SchemaSpanKind::Consumer,
     ];
 
     pub fn as_str(self) -> &'static str {
         match self {
-            Kind::Server => "SERVER",
-            Kind::Client => "CLIENT",
-            Kind::Internal => "INTERNAL",
-            Kind::Producer => "PRODUCER",
-            Kind::Consumer => "CONSUMER",
+            SchemaSpanKind::Server => "SERVER",
+            SchemaSpanKind::Client => "CLIENT",
+            SchemaSpanKind::Internal => "INTERNAL",
+            SchemaSpanKind::Producer => "PRODUCER",
+            SchemaSpanKind::Consumer => "CONSUMER",
         }
     }
 
-    pub fn parse(text: &str) -> Option<Kind> {
-        Kind::ALL.into_iter().find(|k| k.as_str() == text)
+    pub fn parse(text: &str) -> Option<SchemaSpanKind> {
+        SchemaSpanKind::ALL.into_iter().find(|k| k.as_str() == text)
     }
 }
 
-impl fmt::Display for Kind {
+impl fmt::Display for SchemaSpanKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
     }

@@ -118,9 +118,9 @@ fn bundled_schema_parses_with_every_span_type() {
     for t in SpanType::ALL {
         let span = &schema.spans[SpanType::ALL.iter().position(|x| *x == t).unwrap()];
         let kind = match crate::conventions::kind(t) {
-            crate::conventions::SpanKind::Server => Kind::Server,
-            crate::conventions::SpanKind::Client => Kind::Client,
-            crate::conventions::SpanKind::Internal => Kind::Internal,
+            crate::conventions::SpanKind::Server => SchemaSpanKind::Server,
+            crate::conventions::SpanKind::Client => SchemaSpanKind::Client,
+            crate::conventions::SpanKind::Internal => SchemaSpanKind::Internal,
         };
         assert_eq!(span.kinds, [kind], "{t}");
         assert_eq!(span.is_root, crate::conventions::of(t).schema_root, "{t}");
