@@ -18,8 +18,8 @@
 
 use super::exporter::{AttemptOutcome, Transport};
 use super::status::{partial_success_protobuf, retry_delay};
+use super::target::{Target, TransportError, root_cause};
 use super::tls::{TlsMaterial, certificate_problem, install_crypto_provider};
-use super::transport::{Target, TransportError};
 use crate::encode::Signal;
 use crate::encode::payload::{Compression, Format, Payload};
 use base64::Engine as _;
@@ -142,7 +142,7 @@ impl GrpcTransport {
                 }
                 endpoint = endpoint
                     .tls_config(config)
-                    .map_err(|e| bad(super::http::root_cause(&e)))?;
+                    .map_err(|e| bad(root_cause(&e)))?;
             }
             Some("http") => {}
             _ => return Err(bad("OTLP/gRPC needs http://, https:// or host:port".into())),
@@ -163,7 +163,7 @@ impl GrpcTransport {
             // Shown in messages only: without any password in the URL.
             endpoint: crate::human::redact(&url),
             metadata,
-            tenant_header: super::transport::tenant_header(target)?,
+            tenant_header: super::target::tenant_header(target)?,
             compression: target.compression,
             timeout: target.timeout,
         })
@@ -191,7 +191,7 @@ impl GrpcTransport {
         }
         if let (Some(name), Some(value)) = (
             &self.tenant_header,
-            super::transport::tenant_value(self.tenant_header.as_ref(), payload),
+            super::target::tenant_value(self.tenant_header.as_ref(), payload),
         ) {
             headers.insert(name.clone(), value);
         }
@@ -333,10 +333,7 @@ impl Transport for GrpcTransport {
                     };
                 }
                 return AttemptOutcome::Retryable {
-                    reason: format!(
-                        "cannot reach {endpoint}: {}",
-                        super::http::root_cause(error.as_ref())
-                    ),
+                    reason: format!("cannot reach {endpoint}: {}", root_cause(error.as_ref())),
                     retry_after: None,
                     unreachable: true,
                 };

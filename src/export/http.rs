@@ -8,8 +8,8 @@
 //! to try again is [`super::exporter`]'s decision, shared with every other transport.
 
 use super::exporter::{AttemptOutcome, Transport};
+use super::target::{Target, TransportError, root_cause};
 use super::tls::{TlsMaterial, install_crypto_provider};
-use super::transport::{Target, TransportError};
 use crate::encode::Signal;
 use crate::encode::payload::{Compression, Format, Payload};
 use crate::human::{Redacted, redact};
@@ -90,7 +90,7 @@ impl HttpTransport {
             url: target.url.clone(),
             origin: url.origin().ascii_serialization(),
             headers,
-            tenant_header: super::transport::tenant_header(target)?,
+            tenant_header: super::target::tenant_header(target)?,
             format,
             compression: target.compression,
             timeout: target.timeout,
@@ -131,7 +131,7 @@ impl Transport for HttpTransport {
         if payload.compression == Compression::Gzip {
             request = request.header("content-encoding", "gzip");
         }
-        if let Some(value) = super::transport::tenant_value(self.tenant_header.as_ref(), payload) {
+        if let Some(value) = super::target::tenant_value(self.tenant_header.as_ref(), payload) {
             request = request.header(self.tenant_header.clone().expect("named above"), value);
         }
         let response = match request.body(payload.body.clone()).send().await {
@@ -237,15 +237,6 @@ fn server_message(body: &[u8], json: bool) -> String {
     } else {
         text.chars().take(300).collect()
     }
-}
-
-/// The innermost cause, which is what a user can act on ("Connection refused", "timed out").
-pub(crate) fn root_cause(e: &dyn std::error::Error) -> String {
-    let mut cause = e;
-    while let Some(source) = cause.source() {
-        cause = source;
-    }
-    cause.to_string()
 }
 
 #[cfg(test)]

@@ -2,8 +2,9 @@
 //!
 //! This layer takes the bytes [`crate::encode`] made and delivers them: `pipeline.rs` (bounded
 //! queue and sender tasks), `exporter.rs` (the retry policy, the [`exporter::Transport`] trait
-//! and the accounting of each attempt), `transport.rs` (the choice of transport), one module per
-//! transport (`http.rs`, `grpc.rs`, `file.rs`, the last also the output to nowhere), `tls.rs`
+//! and the accounting of each attempt), `transport.rs` (the choice of transport), `target.rs`
+//! (what a transport is built from, and its errors), one module per transport (`http.rs`,
+//! `grpc.rs`, `file.rs`, the last also the output to nowhere), `tls.rs`
 //! for the certificates they share and `status.rs` for what servers answer. A request is
 //! encoded once and its bytes reused on every retry.
 //!
@@ -23,6 +24,7 @@ pub mod grpc;
 pub mod http;
 pub mod pipeline;
 pub mod status;
+pub mod target;
 pub mod tls;
 pub mod transport;
 
