@@ -21,6 +21,7 @@
 //! then covers the iterations simulated.
 
 pub mod plot;
+pub mod services;
 pub mod sketch;
 
 use crate::generate::{AttrValue, Iteration, Plan, SpanRecord, Trace, generate};
@@ -98,6 +99,8 @@ pub struct WaterfallSpan {
     pub start_ms: f64,
     pub duration_ms: f64,
     pub error: bool,
+    /// Its `service.name`, when the scenario declares services.
+    pub service: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -119,6 +122,8 @@ pub struct Report {
     pub worst_case: WorstCase,
     /// The trace whose root duration is the median one, in span order.
     pub typical: Vec<WaterfallSpan>,
+    /// The service graph (empty without services).
+    pub services: Vec<services::ServiceEdge>,
 }
 
 /// How many values `check` keeps for exact percentiles (8 bytes each, 16 MiB in all); beyond
@@ -204,6 +209,7 @@ struct Accumulator {
     /// Values kept for exact percentiles so far, and how many may be.
     kept: u64,
     budget: u64,
+    graph: services::Graph,
 }
 
 impl Accumulator {
@@ -223,6 +229,7 @@ impl Accumulator {
             output_tokens: 0,
             kept: 0,
             budget,
+            graph: services::Graph::default(),
         }
     }
 
@@ -234,6 +241,7 @@ impl Accumulator {
         self.root.add(&trace.spans[0]);
         self.candidates
             .offer(trace.spans[0].duration_ns() as f64, index, t);
+        self.graph.add_trace(plan, trace);
         for span in &trace.spans {
             let name = plan.str(span.name);
             match self.tallies.get_mut(name) {
@@ -364,6 +372,7 @@ fn simulate(
     let typical = typical_trace(plan, seed, &mut acc.candidates.kept, &mut iteration);
     let spans_per_trace = acc.spread();
     let retries = acc.retries();
+    let services = acc.graph.report(plan, traces);
     let Accumulator {
         order,
         mut tallies,
@@ -402,6 +411,7 @@ fn simulate(
             spans: worst_case_spans(&scenario.root),
         },
         typical,
+        services,
     }
 }
 
@@ -445,6 +455,7 @@ fn waterfall(plan: &Plan, trace: &Trace) -> Vec<WaterfallSpan> {
             start_ms: (span.start_ns - start) as f64 / 1e6,
             duration_ms: span.duration_ns() as f64 / 1e6,
             error: span.error.is_some(),
+            service: services::service_of(plan, span),
         });
         let mut kids = children[i].clone();
         kids.sort_by_key(|&c| std::cmp::Reverse(spans[c].start_ns));
@@ -557,6 +568,7 @@ impl Report {
                 "input": {"total": self.input_tokens.total, "per_trace": self.input_tokens.per_trace},
                 "output": {"total": self.output_tokens.total, "per_trace": self.output_tokens.per_trace},
             },
+            "services": services::edges_json(&self.services),
         })
     }
 
@@ -646,6 +658,7 @@ impl Report {
                 self.output_tokens.per_trace
             ));
         }
+        out.push_str(&services::render(&self.services));
         out
     }
 }

@@ -6,7 +6,7 @@
 //! it renders through ECharts' JavaScript, which a self-contained file would have to embed (about
 //! 1 MB) and which a headless check could not trust without running it.
 
-use super::{Report, SpanTypeReport};
+use super::{Report, SpanTypeReport, WaterfallSpan};
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 use std::path::Path;
@@ -174,7 +174,7 @@ fn waterfall<DB: DrawingBackend>(
         .fold(0.0, f64::max)
         .max(1e-3);
     let rows = spans.len().max(1) as f64;
-    let names: Vec<&str> = report.span_types.iter().map(|s| s.name.as_str()).collect();
+    let (by_service, names) = palette(report);
     let mut chart = ChartBuilder::on(area)
         .caption(
             format!(
@@ -199,10 +199,7 @@ fn waterfall<DB: DrawingBackend>(
         .draw()
         .map_err(draw_error)?;
     for (row, span) in spans.iter().enumerate() {
-        let color = names
-            .iter()
-            .position(|n| *n == span.name)
-            .map_or(BLACK.to_rgba(), |i| Palette99::pick(i).to_rgba());
+        let color = color_of(span, by_service, &names);
         let y0 = row as f64 + 0.15;
         let y1 = row as f64 + 0.85;
         let x1 = span.start_ms + span.duration_ms.max(end * 0.002);
@@ -222,8 +219,11 @@ fn waterfall<DB: DrawingBackend>(
         }
         let indent = "  ".repeat(span.depth as usize);
         let label = format!(
-            "{indent}{}  {:.1} ms{}",
+            "{indent}{}{}  {:.1} ms{}",
             span.name,
+            span.service
+                .as_deref()
+                .map_or(String::new(), |s| format!("  [{s}]")),
             span.duration_ms,
             if span.error { "  (error)" } else { "" }
         );
@@ -254,6 +254,37 @@ fn waterfall<DB: DrawingBackend>(
             .map_err(draw_error)?;
     }
     Ok(())
+}
+
+/// What the waterfall's colours stand for: the services when the scenario declares services
+/// (`true`), else the span names.
+fn palette(report: &Report) -> (bool, Vec<&str>) {
+    let mut services: Vec<&str> = Vec::new();
+    for s in report.typical.iter().filter_map(|s| s.service.as_deref()) {
+        if !services.contains(&s) {
+            services.push(s);
+        }
+    }
+    if services.is_empty() {
+        (
+            false,
+            report.span_types.iter().map(|s| s.name.as_str()).collect(),
+        )
+    } else {
+        (true, services)
+    }
+}
+
+/// A waterfall bar's colour: its service's, or its span name's.
+fn color_of(span: &WaterfallSpan, by_service: bool, names: &[&str]) -> RGBAColor {
+    let key = match &span.service {
+        Some(service) if by_service => service.as_str(),
+        _ => span.name.as_str(),
+    };
+    names
+        .iter()
+        .position(|n| *n == key)
+        .map_or(BLACK.to_rgba(), |i| Palette99::pick(i).to_rgba())
 }
 
 /// Axis numbers without needless decimals.

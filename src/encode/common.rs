@@ -8,6 +8,7 @@
 //! The prost encoders of whole spans and log records, the oracle of `wire.rs`, are in
 //! `reference.rs` and `reference_logs.rs`, compiled for tests only.
 
+use crate::generate::services::ServiceResource;
 use crate::generate::{Attr, AttrValue, Plan, Trace};
 use crate::value::{Literal, SpanKind};
 use opentelemetry_proto::tonic::common::v1::{
@@ -31,6 +32,29 @@ pub struct ResourceTemplate {
 }
 
 impl ResourceTemplate {
+    /// The template of one service instance: the run's attributes, with the service's name,
+    /// version, instance id and own attributes in place of the run's (a key the run lacks is
+    /// added at the end).
+    pub fn with_service(&self, service: &ServiceResource) -> ResourceTemplate {
+        let mut template = self.clone();
+        let mut set =
+            |key: &str, value: &str| match template.attributes.iter_mut().find(|(k, _)| k == key) {
+                Some(entry) => entry.1 = value.to_string(),
+                None => template
+                    .attributes
+                    .push((key.to_string(), value.to_string())),
+            };
+        set("service.name", &service.name);
+        if let Some(version) = &service.version {
+            set("service.version", version);
+        }
+        set("service.instance.id", &service.instance);
+        for (key, value) in &service.attributes {
+            set(key, value);
+        }
+        template
+    }
+
     pub fn resource(&self, tenant: &str) -> Resource {
         let mut attributes: Vec<KeyValue> = self
             .attributes

@@ -59,7 +59,10 @@ pub fn metrics_requests(
             items: tenant.metrics.iter().map(|m| m.points.len() as u64).sum(),
             request: ExportMetricsServiceRequest {
                 resource_metrics: vec![ResourceMetrics {
-                    resource: Some(template.resource(&tenant.tenant)),
+                    resource: Some(match &tenant.resource {
+                        Some(service) => template.with_service(service).resource(&tenant.tenant),
+                        None => template.resource(&tenant.tenant),
+                    }),
                     schema_url: template.schema_url.clone(),
                     scope_metrics: vec![ScopeMetrics {
                         scope: Some(scope.clone()),

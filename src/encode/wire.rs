@@ -18,11 +18,13 @@
 
 use super::common::{BatchLimits, ResourceTemplate, SCOPE_NAME, span_kind};
 use crate::generate::logs::{LogRecord, TraceLogs};
+use crate::generate::services::ServiceResource;
 use crate::generate::{AttrValue, Plan, SpanRecord, Sym, Trace};
 use bytes::Bytes;
 use opentelemetry_proto::tonic::common::v1::InstrumentationScope;
 use prost::Message;
 use prost::encoding::{encode_varint, encoded_len_varint};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -116,6 +118,8 @@ pub struct SpanEncoder {
     exception_events: bool,
     /// The event's `name` field and its two attribute keys.
     exception: [Run; 3],
+    /// The plan's service resources (empty: every span has the run's own).
+    resources: Vec<ServiceResource>,
 }
 
 impl SpanEncoder {
@@ -129,6 +133,7 @@ impl SpanEncoder {
             statuses: Vec::new(),
             exception_events: false,
             exception: [Run { start: 0, len: 0 }; 3],
+            resources: plan.services.resources.clone(),
         };
         e.exception = [
             e.emit(|b| write_string_field(b, tag::EVENT_NAME, "exception")),
@@ -355,6 +360,8 @@ impl SpanEncoder {
         let code = &self.nodes[span.node.0 as usize][span.attempt as usize];
         let attrs = trace.attrs_of(span);
         let head = code.head.expect("every node has a head");
+        // A call's SERVER span has a name and kind of its own, and no constant runs.
+        let segments: &[Segment] = if span.server { &[] } else { &code.segments };
         out.reserve(SPAN_RESERVE);
         // One pass: the body is written behind a two-byte length (what nearly every span
         // needs), which is patched, or moved for the rare span of another size, at the end.
@@ -371,7 +378,18 @@ impl SpanEncoder {
             out.extend_from_slice(&[tag::SPAN_PARENT_SPAN_ID, 8]);
             out.extend_from_slice(&trace.spans[parent as usize].span_id);
         }
-        out.extend_from_slice(self.bytes(head));
+        if span.server {
+            // The name as an AnyValue string with the name's tag: the same length and bytes.
+            let name = self.bytes(self.strings[span.name.0 as usize]);
+            if name.len() > 2 {
+                out.push(tag::SPAN_NAME);
+                out.extend_from_slice(&name[1..]);
+            }
+            out.push(tag::SPAN_KIND);
+            put_varint(out, span_kind(span.kind) as i32 as u64);
+        } else {
+            out.extend_from_slice(self.bytes(head));
+        }
         if span.start_ns != 0 {
             out.push(tag::SPAN_START);
             out.extend_from_slice(&span.start_ns.to_le_bytes());
@@ -381,7 +399,7 @@ impl SpanEncoder {
             out.extend_from_slice(&span.end_ns.to_le_bytes());
         }
         let mut cursor = 0;
-        for segment in &code.segments {
+        for segment in segments {
             match *segment {
                 Segment::Constant { run, count } => {
                     out.extend_from_slice(self.bytes(run));
@@ -631,7 +649,7 @@ impl RequestBatch {
     }
 
     /// Adds the items `parts` of a unit, each written by `write`.
-    fn add_parts(&mut self, parts: std::ops::Range<usize>, write: &impl Fn(usize, &mut Vec<u8>)) {
+    fn add_parts(&mut self, parts: std::ops::Range<usize>, write: &dyn Fn(usize, &mut Vec<u8>)) {
         self.items += parts.len();
         for part in parts {
             write(part, &mut self.buffer);
@@ -720,18 +738,31 @@ pub struct EncodedRequest {
 }
 
 /// Collects the items of traces (their spans, or their log records) into requests, one
-/// [`RequestBatch`] per tenant, and hands over each request once it is full (by item count or
-/// encoded size) or has waited long enough. A trace's items are never split across requests
-/// unless they alone exceed the limits: a batch that cannot take them all is sent first. Whether
-/// they fit is learned by writing them; the rare trace that does not is cut off again and written
-/// anew, which costs less than measuring every trace twice.
+/// [`RequestBatch`] per tenant and resource, and hands over each request once it is full (by
+/// item count or encoded size) or has waited long enough. A trace's items are never split across
+/// requests unless they alone exceed the limits (or go out under different resources: each
+/// service of a trace sends its own part, as its process would): a batch that cannot take them
+/// all is sent first. Whether they fit is learned by writing them; the rare trace that does not
+/// is cut off again and written anew, which costs less than measuring every trace twice.
 pub struct TenantBatches {
-    template: ResourceTemplate,
     tenants: Vec<String>,
     limits: BatchLimits,
-    /// Per tenant: its batch, and when the batch got its first item.
-    batches: Vec<Option<(RequestBatch, Option<Instant>)>>,
+    /// Per resource (the first the run's own, then each service instance met): its template
+    /// and, per tenant, its batch and when the batch got its first item.
+    slots: Vec<ResourceSlot>,
+    /// Per encoder (by address): the slot of each of its plan's resources.
+    slot_of: HashMap<usize, Vec<usize>>,
+    /// The items of one resource of the trace being added.
+    scratch: Vec<u32>,
     pool: Arc<BufferPool>,
+}
+
+type Slot = Option<(RequestBatch, Option<Instant>)>;
+
+struct ResourceSlot {
+    service: Option<ServiceResource>,
+    template: ResourceTemplate,
+    batches: Vec<Slot>,
 }
 
 impl TenantBatches {
@@ -741,8 +772,13 @@ impl TenantBatches {
         limits: BatchLimits,
     ) -> TenantBatches {
         TenantBatches {
-            template,
-            batches: tenants.iter().map(|_| None).collect(),
+            slots: vec![ResourceSlot {
+                service: None,
+                template,
+                batches: tenants.iter().map(|_| None).collect(),
+            }],
+            slot_of: HashMap::new(),
+            scratch: Vec::new(),
             tenants,
             pool: Arc::default(),
             limits: BatchLimits {
@@ -759,8 +795,19 @@ impl TenantBatches {
         trace: &Trace,
         ready: &mut dyn FnMut(EncodedRequest),
     ) {
-        let write = |i: usize, out: &mut Vec<u8>| encoder.write_span(trace, &trace.spans[i], out);
-        self.add(trace.tenant, trace.spans.len(), &write, ready);
+        if encoder.resources.is_empty() {
+            let write =
+                |i: usize, out: &mut Vec<u8>| encoder.write_span(trace, &trace.spans[i], out);
+            return self.add(0, trace.tenant, trace.spans.len(), &write, ready);
+        }
+        self.add_by_resource(
+            encoder,
+            trace.tenant,
+            ready,
+            &|i| trace.spans[i].resource,
+            trace.spans.len(),
+            &|i, out| encoder.write_span(trace, &trace.spans[i], out),
+        );
     }
 
     /// Adds the log records `logs` derived from `trace`.
@@ -774,26 +821,87 @@ impl TenantBatches {
         let records = logs.records();
         let write =
             |i: usize, out: &mut Vec<u8>| encoder.write_log_record(trace, logs, &records[i], out);
-        self.add(trace.tenant, records.len(), &write, ready);
+        if encoder.resources.is_empty() {
+            return self.add(0, trace.tenant, records.len(), &write, ready);
+        }
+        let resource = |i: usize| trace.spans[records[i].span as usize].resource;
+        self.add_by_resource(
+            encoder,
+            trace.tenant,
+            ready,
+            &resource,
+            records.len(),
+            &write,
+        );
     }
 
-    /// Adds one trace's `parts` items, each written by `write`.
+    /// Adds `parts` items of a trace whose plan has service resources: each resource's items
+    /// to that resource's batch.
+    fn add_by_resource(
+        &mut self,
+        encoder: &SpanEncoder,
+        tenant: u32,
+        ready: &mut dyn FnMut(EncodedRequest),
+        resource_of: &dyn Fn(usize) -> u32,
+        parts: usize,
+        write: &dyn Fn(usize, &mut Vec<u8>),
+    ) {
+        let id = std::ptr::from_ref(encoder) as usize;
+        // Taken out and put back, so the hot path allocates nothing once the slots exist.
+        let slots = match self.slot_of.remove(&id) {
+            Some(slots) => slots,
+            None => self.slots_of(encoder),
+        };
+        let mut scratch = std::mem::take(&mut self.scratch);
+        for (resource, slot) in slots.iter().enumerate() {
+            scratch.clear();
+            scratch
+                .extend((0..parts as u32).filter(|&i| resource_of(i as usize) == resource as u32));
+            let write = |i: usize, out: &mut Vec<u8>| write(scratch[i] as usize, out);
+            self.add(*slot, tenant, scratch.len(), &write, ready);
+        }
+        self.scratch = scratch;
+        self.slot_of.insert(id, slots);
+    }
+
+    /// The slot of each resource of `encoder`'s plan, made when the plan is first met.
+    fn slots_of(&mut self, encoder: &SpanEncoder) -> Vec<usize> {
+        let mut slots = Vec::with_capacity(encoder.resources.len());
+        for resource in &encoder.resources {
+            let found = self
+                .slots
+                .iter()
+                .position(|s| s.service.as_ref() == Some(resource));
+            slots.push(found.unwrap_or_else(|| {
+                self.slots.push(ResourceSlot {
+                    service: Some(resource.clone()),
+                    template: self.slots[0].template.with_service(resource),
+                    batches: self.tenants.iter().map(|_| None).collect(),
+                });
+                self.slots.len() - 1
+            }));
+        }
+        slots
+    }
+
+    /// Adds one trace's `parts` items of resource slot `slot`, each written by `write`.
     fn add(
         &mut self,
+        slot: usize,
         tenant: u32,
         parts: usize,
-        write: &impl Fn(usize, &mut Vec<u8>),
+        write: &dyn Fn(usize, &mut Vec<u8>),
         ready: &mut dyn FnMut(EncodedRequest),
     ) {
         if parts == 0 {
             return;
         }
         let limits = self.limits;
-        let slot = &mut self.batches[tenant as usize];
-        let (batch, opened) = slot.get_or_insert_with(|| {
+        let resource = &mut self.slots[slot];
+        let (batch, opened) = resource.batches[tenant as usize].get_or_insert_with(|| {
             (
                 RequestBatch::with_pool(
-                    &self.template,
+                    &resource.template,
                     &self.tenants[tenant as usize],
                     self.pool.clone(),
                 ),
@@ -844,18 +952,20 @@ impl TenantBatches {
         deadline: Option<Instant>,
         ready: &mut dyn FnMut(EncodedRequest),
     ) {
-        for (tenant, slot) in self.batches.iter_mut().enumerate() {
-            let Some((batch, opened)) = slot else {
-                continue;
-            };
-            let due = match (*opened, deadline) {
-                (None, _) => false,
-                (Some(_), None) => true,
-                (Some(at), Some(deadline)) => at < deadline,
-            };
-            if due && !batch.is_empty() {
-                ready(take(tenant as u32, batch));
-                *opened = None;
+        for resource in &mut self.slots {
+            for (tenant, slot) in resource.batches.iter_mut().enumerate() {
+                let Some((batch, opened)) = slot else {
+                    continue;
+                };
+                let due = match (*opened, deadline) {
+                    (None, _) => false,
+                    (Some(_), None) => true,
+                    (Some(at), Some(deadline)) => at < deadline,
+                };
+                if due && !batch.is_empty() {
+                    ready(take(tenant as u32, batch));
+                    *opened = None;
+                }
             }
         }
     }

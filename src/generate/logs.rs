@@ -91,7 +91,8 @@ impl TraceLogs {
     pub fn derive(&mut self, plan: &Plan, trace: &Trace) {
         self.len = 0;
         self.attrs.clear();
-        for view in views(plan, trace) {
+        // A call's SERVER span logs nothing of its own: its client's records tell the call.
+        for view in views(plan, trace).filter(|v| !v.span.server) {
             self.span(&view);
         }
         // In time order; at the same instant, spans start parents first and end children first.

@@ -28,6 +28,7 @@
 
 use super::derive::{SpanView, is_genai_client_operation, views};
 use super::plan::Plan;
+use super::services::ServiceResource;
 use super::symbols::{AttrValue, Sym};
 use super::trace::Trace;
 use crate::conventions::{self, Signals};
@@ -105,6 +106,8 @@ enum Id {
     GenAiDuration,
     GenAiTokens,
     McpDuration,
+    SpanCalls,
+    SpanDuration,
 }
 
 /// Every instrument under `prefix`, indexed by [`Id`].
@@ -203,7 +206,38 @@ pub fn instruments(prefix: &str) -> Vec<Instrument> {
             Histogram(MCP_DURATION_BOUNDS),
         ),
     ]
+    .into_iter()
+    .chain(span_metrics_instruments())
+    .collect()
 }
+
+/// The span-metrics connector's two instruments, as it names them.
+fn span_metrics_instruments() -> [Instrument; 2] {
+    [
+        Instrument {
+            name: SPAN_CALLS.into(),
+            unit: "",
+            description: "Spans, as the Collector's span-metrics connector counts them (scenarios with services).",
+            kind: InstrumentKind::Counter,
+        },
+        Instrument {
+            name: SPAN_DURATION.into(),
+            unit: "ms",
+            description: "Span durations, as the Collector's span-metrics connector measures them (scenarios with services).",
+            kind: InstrumentKind::Histogram(SPAN_METRICS_BOUNDS),
+        },
+    ]
+}
+
+/// The span-metrics connector's request count (its default namespace `traces.span.metrics`).
+pub const SPAN_CALLS: &str = "traces.span.metrics.calls";
+/// The span-metrics connector's duration histogram.
+pub const SPAN_DURATION: &str = "traces.span.metrics.duration";
+/// The span-metrics connector's default buckets, in ms.
+pub const SPAN_METRICS_BOUNDS: &[f64] = &[
+    2.0, 4.0, 6.0, 8.0, 10.0, 50.0, 100.0, 200.0, 400.0, 800.0, 1000.0, 1400.0, 2000.0, 5000.0,
+    10000.0, 15000.0,
+];
 
 /// A measurement's link to the span it came from.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -239,6 +273,8 @@ pub struct MetricsExport {
 pub struct TenantMetrics {
     pub tenant: String,
     pub metrics: Vec<MetricPoints>,
+    /// The service instance the points belong to (`None`: the run's own resource).
+    pub resource: Option<ServiceResource>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -293,6 +329,8 @@ impl Label {
 struct Series {
     instrument: Id,
     tenant: u32,
+    /// 0: the run's resource; else 1 + an index into [`Aggregator::resources`].
+    resource: u32,
     labels: Box<[(u32, Label)]>,
     data: Data,
     /// Measured since the last collection.
@@ -379,7 +417,7 @@ pub struct Aggregator {
     index: HashMap<Box<[u64]>, u32>,
     series: Vec<Series>,
     /// Series per (instrument, tenant), for the cardinality limit.
-    cardinality: HashMap<(Id, u32), usize>,
+    cardinality: HashMap<(Id, u32, u32), usize>,
     tenant_key: u32,
     overflow_key: u32,
     token_type_key: u32,
@@ -388,6 +426,11 @@ pub struct Aggregator {
     // Scratch space reused by every measurement.
     labels: Vec<(u32, Label)>,
     key: Vec<u64>,
+    /// Every service instance met, in any plan; the resource of the span being measured.
+    resources: Vec<ServiceResource>,
+    resource: u32,
+    /// Per plan resource of the trace being recorded: its `resource` id here.
+    plan_resources: Vec<u32>,
 }
 
 impl Aggregator {
@@ -415,6 +458,9 @@ impl Aggregator {
             cardinality: HashMap::default(),
             labels: Vec::new(),
             key: Vec::new(),
+            resources: Vec::new(),
+            resource: 0,
+            plan_resources: Vec::new(),
         }
     }
 
@@ -428,9 +474,69 @@ impl Aggregator {
         let tenant = self
             .strings
             .id(plan.str(plan.tenants[trace.tenant as usize]));
-        for view in views(plan, trace) {
-            self.record_span(tenant, &view);
+        if !plan.services.is_declared() {
+            for view in views(plan, trace) {
+                self.record_span(tenant, &view);
+            }
+            return;
         }
+        self.map_resources(plan);
+        for view in views(plan, trace) {
+            self.resource = self.plan_resources[view.span.resource as usize];
+            // A call's SERVER span is the callee's; the agent instruments count its client.
+            if !view.span.server {
+                self.record_span(tenant, &view);
+            }
+            self.record_span_metrics(tenant, &view);
+        }
+        self.resource = 0;
+    }
+
+    /// The ids of `plan`'s resources, each service instance added on first sight.
+    fn map_resources(&mut self, plan: &Plan) {
+        self.plan_resources.clear();
+        for resource in &plan.services.resources {
+            let id = match self.resources.iter().position(|r| r == resource) {
+                Some(i) => i,
+                None => {
+                    self.resources.push(resource.clone());
+                    self.resources.len() - 1
+                }
+            };
+            self.plan_resources.push(id as u32 + 1);
+        }
+    }
+
+    /// The span-metrics connector's RED metrics of one span: its count and duration by
+    /// `service.name`, `span.name`, `span.kind` and `status.code` (no tenant label: the
+    /// tenant is on the resource, as it is for the spans the connector reads).
+    fn record_span_metrics(&mut self, tenant: u32, v: &SpanView) {
+        let plan = v.plan;
+        let service = match self.resource {
+            0 => None,
+            r => Some(self.resources[r as usize - 1].name.as_str()),
+        };
+        let labels = [
+            ("service.name", service.unwrap_or_default()),
+            ("span.name", plan.str(v.span.name)),
+            ("span.kind", span_kind_name(v.span.kind)),
+            (
+                "status.code",
+                if v.span.error.is_some() {
+                    "STATUS_CODE_ERROR"
+                } else {
+                    "STATUS_CODE_UNSET"
+                },
+            ),
+        ];
+        self.labels.clear();
+        for (key, value) in labels {
+            let key = self.strings.id(key);
+            let value = self.strings.id(value);
+            self.labels.push((key, Label::Str(value)));
+        }
+        self.add(Id::SpanCalls, tenant, 1);
+        self.observe(Id::SpanDuration, tenant, v.duration_ms(), v);
     }
 
     fn record_span(&mut self, tenant: u32, v: &SpanView) {
@@ -593,7 +699,8 @@ impl Aggregator {
     /// The series of instrument `id` with the current labels, created on first use.
     fn series_for(&mut self, id: Id, tenant: u32) -> &mut Series {
         self.key.clear();
-        self.key.extend([id as u64, tenant as u64]);
+        self.key
+            .extend([id as u64, tenant as u64, self.resource as u64]);
         for (key, label) in &self.labels {
             self.key.push(*key as u64);
             self.key.extend(label.words());
@@ -601,12 +708,15 @@ impl Aggregator {
         if let Some(&i) = self.index.get(self.key.as_slice()) {
             return &mut self.series[i as usize];
         }
-        let used = self.cardinality.entry((id, tenant)).or_default();
+        let used = self
+            .cardinality
+            .entry((id, tenant, self.resource))
+            .or_default();
         if *used >= CARDINALITY_LIMIT {
             self.labels.clear();
             self.labels.push((self.tenant_key, Label::Str(tenant)));
             self.labels.push((self.overflow_key, Label::Bool(true)));
-            self.key.truncate(2);
+            self.key.truncate(3);
             for (key, label) in &self.labels {
                 self.key.push(*key as u64);
                 self.key.extend(label.words());
@@ -626,6 +736,7 @@ impl Aggregator {
         self.series.push(Series {
             instrument: id,
             tenant,
+            resource: self.resource,
             labels: self.labels.as_slice().into(),
             data,
             fresh: false,
@@ -648,14 +759,25 @@ impl Aggregator {
         let mut order: Vec<usize> = (0..self.series.len())
             .filter(|&i| !delta || self.series[i].fresh)
             .collect();
-        order.sort_by_key(|&i| (self.series[i].tenant, self.series[i].instrument));
+        order.sort_by_key(|&i| {
+            let s = &self.series[i];
+            (s.tenant, s.resource, s.instrument)
+        });
         for i in order {
             let series = &mut self.series[i];
             let tenant = self.strings.str(series.tenant);
-            if tenants.last().is_none_or(|t| t.tenant != tenant) {
+            let resource = match series.resource {
+                0 => None,
+                r => Some(&self.resources[r as usize - 1]),
+            };
+            if tenants
+                .last()
+                .is_none_or(|t| t.tenant != tenant || t.resource.as_ref() != resource)
+            {
                 tenants.push(TenantMetrics {
                     tenant: tenant.to_string(),
                     metrics: Vec::new(),
+                    resource: resource.cloned(),
                 });
             }
             let metrics = &mut tenants.last_mut().expect("pushed above").metrics;
@@ -720,6 +842,16 @@ impl Aggregator {
             tenants,
             points,
         })
+    }
+}
+
+/// A span kind as the span-metrics connector writes it.
+fn span_kind_name(kind: crate::value::SpanKind) -> &'static str {
+    use crate::value::SpanKind;
+    match kind {
+        SpanKind::Internal => "SPAN_KIND_INTERNAL",
+        SpanKind::Server => "SPAN_KIND_SERVER",
+        SpanKind::Client => "SPAN_KIND_CLIENT",
     }
 }
 

@@ -18,6 +18,7 @@ pub mod metrics;
 pub mod openinference;
 mod plan;
 mod sampler;
+pub mod services;
 mod symbols;
 mod trace;
 

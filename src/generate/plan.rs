@@ -11,6 +11,7 @@ use super::content::ContentPlan;
 use super::keys::DerivedKeys;
 use super::openinference::{self, OpenInferenceKind};
 use super::sampler::Sampler;
+use super::services::{CallPlan, ServiceTable};
 use super::symbols::{AttrValue, DefaultValue, Generated, LiteralId, NodeId, Sym};
 use crate::conventions::{self, PerTrace, SpanConvention, SpanKind, Value, When};
 use crate::scenario::{
@@ -54,6 +55,8 @@ pub struct Plan {
     service_name: String,
     /// Present when message content is on (`--content`).
     pub(crate) content: Option<ContentPlan>,
+    /// The scenario's services (empty: the run's one service).
+    pub services: ServiceTable,
 }
 
 /// Keys the generator sets itself.
@@ -90,6 +93,10 @@ pub(crate) struct PlanNode {
     /// For MCP tool steps, the attributes of the attempt spans.
     pub attempt_attrs: Vec<AttrPlan>,
     pub children: Vec<NodeId>,
+    /// The service the node's spans run in (an index into [`Plan::services`]).
+    pub service: u16,
+    /// The step's call into another service (`remote:`).
+    pub call: Option<CallPlan>,
 }
 
 /// A step's latency model, compiled: the one place a span's own duration is drawn, used by the
@@ -219,6 +226,7 @@ impl Plan {
             derived: DerivedKeys::default(),
             emit_metrics: scenario.emit_metrics,
             emit_logs: scenario.emit_logs,
+            services: ServiceTable::default(),
         };
         let prefix = plan.prefix.clone();
         plan.derived = DerivedKeys::intern(&prefix, &mut |s| plan.intern(s));
@@ -237,11 +245,13 @@ impl Plan {
             blocked: plan.intern("BLOCKED"),
         };
         plan.tenants = options.tenants.iter().map(|t| plan.intern(t)).collect();
+        plan.services = ServiceTable::new(&scenario.services, &mut |s| plan.intern(s));
         plan.add_step(&scenario.root, &scenario.display_name);
         // The root names its scenario, so mixed workloads can be told apart downstream.
         let key = plan.intern(&format!("{p}.scenario.name"));
         let value = AttrValue::Str(plan.intern(&scenario.name));
         plan.nodes[0].attrs.push(AttrPlan::Constant { key, value });
+        plan.compile_services(scenario);
         if options.content {
             let (names, planned_tool) = plan.content_names();
             plan.content = Some(ContentPlan::new(&names, planned_tool, |s| plan.intern(s)));
@@ -370,6 +380,8 @@ impl Plan {
             attrs,
             attempt_attrs,
             children: Vec::new(),
+            service: 0,
+            call: None,
         });
         let children = step
             .children
@@ -570,7 +582,7 @@ impl Plan {
     /// An attribute the scenario writes. A status or outcome it writes describes the span's
     /// success; a failed span reports failure instead, so the span never contradicts its own
     /// status.
-    fn written(&mut self, key: &str, value: &AttributeValue) -> AttrPlan {
+    pub(crate) fn written(&mut self, key: &str, value: &AttributeValue) -> AttrPlan {
         let key_sym = self.intern(key);
         match value {
             AttributeValue::Constant(literal) if is_outcome_attribute(key) => {
@@ -710,7 +722,7 @@ impl Plan {
         }
     }
 
-    fn constant(&mut self, literal: &Literal) -> AttrValue {
+    pub(crate) fn constant(&mut self, literal: &Literal) -> AttrValue {
         match literal {
             Literal::Str(s) => AttrValue::Str(self.intern(s)),
             Literal::Int(i) => AttrValue::Int(*i),

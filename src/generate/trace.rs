@@ -14,6 +14,7 @@
 use super::content::{Conversation, SpanFacts};
 use super::plan::{AttrPlan, CountPlan, Plan, PlanNode};
 use super::sampler::Draw;
+use super::services::{CallPlan, ServerAttr, ServerName};
 use super::symbols::{Attr, AttrValue, Generated, NodeId, Sym};
 use crate::conventions::SpanKind;
 use crate::scenario::timing::MAX_TRACE_DURATION_MS;
@@ -42,6 +43,11 @@ pub struct SpanRecord {
     pub error: Option<(Sym, Sym)>,
     /// This span's attributes: `Trace::attrs[attrs.0 .. attrs.1]`.
     pub attrs: (u32, u32),
+    /// The SERVER span of a call (`remote:`), drawn from its client's node.
+    pub server: bool,
+    /// The resource the span goes out under: an index into the plan's
+    /// [`super::services::ServiceTable::resources`] (0, the run's own, without services).
+    pub resource: u32,
 }
 
 impl SpanRecord {
@@ -504,9 +510,115 @@ impl<'a, R: Rng> Builder<'a, R> {
             end_ns: 0,
             error,
             attrs: (start as u32, end),
+            server: false,
+            resource: self
+                .plan
+                .services
+                .resource(node.service, &self.trace.trace_id),
         });
         self.offsets.push(0);
         index
+    }
+
+    /// Pushes the SERVER span of `id`'s call under its client span `client`, failed as the
+    /// client did; its times are filled in by the caller.
+    fn push_server(
+        &mut self,
+        id: NodeId,
+        call: &CallPlan,
+        client: u32,
+        error: Option<usize>,
+    ) -> u32 {
+        let node = self.plan.node(id);
+        let index = self.trace.spans.len() as u32;
+        let span_id = self.span_id();
+        let start = self.trace.attrs.len();
+        let client_attrs = self.trace.spans[client as usize].attrs;
+        let from_client = |attrs: &[Attr], key: Sym| {
+            find(
+                &attrs[client_attrs.0 as usize..client_attrs.1 as usize],
+                key,
+            )
+        };
+        for attr in &call.attrs {
+            let (key, value) = match attr {
+                ServerAttr::Plan(plan) => {
+                    (plan.key(), self.attr_value(plan, error.is_some(), start))
+                }
+                ServerAttr::FromClient(key) => (*key, from_client(&self.trace.attrs, *key)),
+            };
+            if let Some(value) = value {
+                self.trace.attrs.push(Attr { key, value });
+            }
+        }
+        let name = match &call.name {
+            ServerName::Fixed(name) => *name,
+            ServerName::ByValue {
+                key,
+                values,
+                names,
+                fallback,
+            } => from_client(&self.trace.attrs, *key)
+                .and_then(|v| values.iter().position(|x| *x == v))
+                .map_or(*fallback, |i| names[i]),
+        };
+        let error = error.map(|kind| {
+            self.trace.attrs.push(Attr {
+                key: self.plan.keys.error_type,
+                value: AttrValue::Str(node.error.types[kind]),
+            });
+            (node.error.types[kind], node.error.messages[kind])
+        });
+        let end = self.trace.attrs.len() as u32;
+        self.trace.spans.push(SpanRecord {
+            node: id,
+            attempt: false,
+            span_type: node.span_type,
+            kind: SpanKind::Server,
+            name,
+            span_id,
+            parent: Some(client),
+            start_ns: 0,
+            end_ns: 0,
+            error,
+            attrs: (start as u32, end),
+            server: true,
+            resource: self
+                .plan
+                .services
+                .resource(call.callee, &self.trace.trace_id),
+        });
+        self.offsets.push(0);
+        index
+    }
+
+    /// The call of `id` into an instrumented service, if it makes one.
+    fn instrumented_call(&self, id: NodeId) -> Option<&'a CallPlan> {
+        let plan: &'a Plan = self.plan;
+        plan.node(id).call.as_ref().filter(|c| c.instrumented)
+    }
+
+    /// A SERVER span under client span `client`, whose own duration is what `latency` leaves
+    /// after the network time drawn each way, stretched to hold `children` (blocks already
+    /// under it); the client's duration, which holds it with the network time either side.
+    fn serve(
+        &mut self,
+        server: u32,
+        children: (Vec<Block>, bool),
+        latency: u64,
+        out: u64,
+        back: u64,
+    ) -> u64 {
+        let inner = latency.saturating_sub(out.saturating_add(back));
+        let duration = self.place(children, inner);
+        self.trace.spans[server as usize].end_ns = duration;
+        self.offsets[server as usize] = out;
+        out.saturating_add(duration).saturating_add(back)
+    }
+
+    /// One network leg of `call`.
+    fn network_ns(&mut self, call: &CallPlan) -> u64 {
+        ms_to_ns(call.network.sample_ms(self.rng))
     }
 
     /// Pushes the planned attributes of a span whose attributes begin at `start`.
@@ -689,8 +801,18 @@ impl<'a, R: Rng> Builder<'a, R> {
         let span = self.push_span(id, false, parent, outcome.error, extra);
         let errored = outcome.error.is_some();
         let latency = self.latency_ns(node);
-        let children = self.children(id, span, errored);
-        let duration = self.place(children, latency);
+        let duration = match self.instrumented_call(id) {
+            None => {
+                let children = self.children(id, span, errored);
+                self.place(children, latency)
+            }
+            Some(call) => {
+                let server = self.push_server(id, call, span, outcome.error);
+                let (out, back) = (self.network_ns(call), self.network_ns(call));
+                let children = self.children(id, server, errored);
+                self.serve(server, children, latency, out, back)
+            }
+        };
         self.trace.spans[span as usize].end_ns = duration;
         Block {
             items: vec![(span, 0)],
@@ -748,7 +870,12 @@ impl<'a, R: Rng> Builder<'a, R> {
                 },
             ];
             let span = self.push_span(id, true, Some(execute), attempt.error, &extra);
-            let latency = self.latency_ns(node);
+            let mut latency = self.latency_ns(node);
+            if let Some(call) = self.instrumented_call(id) {
+                let server = self.push_server(id, call, span, attempt.error);
+                let (out, back) = (self.network_ns(call), self.network_ns(call));
+                latency = self.serve(server, (Vec::new(), false), latency, out, back);
+            }
             self.trace.spans[span as usize].end_ns = latency;
             self.offsets[span as usize] = cursor;
             cursor = cursor
@@ -913,6 +1040,8 @@ mod tests {
                     retry,
                     attributes: Vec::new(),
                     children: Vec::new(),
+                    service: None,
+                    remote: None,
                 },
             );
         leaf.prop_recursive(3, 24, 4, |inner| {
@@ -958,6 +1087,8 @@ mod tests {
                 retry,
                 attributes: Vec::new(),
                 children: Vec::new(),
+                service: None,
+                remote: None,
             });
         leaf.prop_recursive(3, 20, 5, |inner| {
             (inner.clone(), prop::collection::vec(inner, 0..5)).prop_map(|(mut step, children)| {
@@ -982,6 +1113,7 @@ mod tests {
             weight: 1.0,
             traffic: None,
             root,
+            services: Vec::new(),
         }
     }
 

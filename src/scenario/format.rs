@@ -95,6 +95,12 @@ pub enum Shape {
     CategoricalValues,
     /// A list of [`MIXTURE_COMPONENT`] mappings.
     Components,
+    /// A mapping of service names to [`super::services::SERVICE`] mappings.
+    Services,
+    /// A [`super::services::REMOTE`] mapping.
+    Remote,
+    /// A mapping of resource attribute names to scalars.
+    ResourceAttributes,
 }
 
 /// One key of a mapping.
@@ -182,6 +188,11 @@ pub static DOCUMENT: Mapping = Mapping {
             Shape::Step,
             "Older spelling of `root`: a list holding exactly one step.",
         ),
+        key(
+            &["services"],
+            Shape::Services,
+            "The services the trace crosses, by service.name (default: one, the configured service).",
+        ),
     ],
 };
 
@@ -228,6 +239,16 @@ pub static STEP: Mapping = Mapping {
             &["children"],
             Shape::Steps,
             "Child steps, laid out one after another inside this span.",
+        ),
+        key(
+            &["service"],
+            Shape::Text,
+            "The declared service this step runs in; children inherit it (root default: the first declared service).",
+        ),
+        key(
+            &["remote"],
+            Shape::Remote,
+            "This step calls another service: its span is the CLIENT span, and the callee's SERVER span its child.",
         ),
     ],
 };
@@ -563,6 +584,8 @@ pub fn mappings() -> impl Iterator<Item = &'static Mapping> {
         &ERROR,
         &PROPAGATION,
         &RETRY,
+        &super::services::SERVICE,
+        &super::services::REMOTE,
     ]
     .into_iter()
     .chain(DISTRIBUTIONS.iter().map(|(_, m)| *m))

@@ -74,6 +74,14 @@ pub fn scenario_schema(prefix: &str) -> Value {
         }),
     );
     definitions.insert(
+        "service".into(),
+        closed(&super::services::SERVICE, &[], prefix),
+    );
+    definitions.insert(
+        "remote".into(),
+        closed(&super::services::REMOTE, &[], prefix),
+    );
+    definitions.insert(
         "mixture_component".into(),
         sampled(&format::MIXTURE_COMPONENT, prefix),
     );
@@ -270,6 +278,18 @@ fn shape(key: &Key, prefix: &str) -> Value {
             "type": "array",
             "minItems": 1,
             "items": {"$ref": "#/definitions/mixture_component"}
+        }),
+        Shape::Services => json!({
+            "type": ["object", "null"],
+            "additionalProperties": {"anyOf": [
+                {"type": "null"},
+                {"$ref": "#/definitions/service"},
+            ]}
+        }),
+        Shape::Remote => json!({"$ref": "#/definitions/remote"}),
+        Shape::ResourceAttributes => json!({
+            "type": ["object", "null"],
+            "additionalProperties": {"type": ["string", "number", "boolean"]}
         }),
     }
 }

@@ -8,6 +8,7 @@ mod decode;
 pub mod format;
 pub mod json_schema;
 mod model;
+pub mod services;
 mod source_map;
 mod span_type;
 pub mod timing;
@@ -20,6 +21,7 @@ pub use decode::{
 };
 pub use format::accepted_keys;
 pub use model::*;
+pub use services::{Remote, Service};
 pub use source_map::{SourceMap, StepSource};
 pub use span_type::{SpanType, YAML_PREFIX, normalize_prefix};
 pub use traffic::{Pattern, duration_seconds, parse_duration};

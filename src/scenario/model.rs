@@ -25,6 +25,8 @@ pub struct Scenario {
     /// How the rate of a run of this scenario varies over time.
     pub traffic: Option<super::Pattern>,
     pub root: Step,
+    /// The services the trace crosses (`services:`); empty: one, the configured service.
+    pub services: Vec<super::Service>,
 }
 
 /// One step of the trace tree: a span type and how its instances are drawn.
@@ -39,6 +41,10 @@ pub struct Step {
     pub retry: Option<Retry>,
     pub attributes: Vec<Attribute>,
     pub children: Vec<Step>,
+    /// The declared service this step runs in (`service:`); `None`: its parent's.
+    pub service: Option<String>,
+    /// A call into another service (`remote:`): this step's span is its CLIENT span.
+    pub remote: Option<super::Remote>,
 }
 
 impl Step {
