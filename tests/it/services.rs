@@ -290,6 +290,10 @@ fn latest(received: &Received) -> BTreeMap<SeriesKey, Value> {
     out
 }
 
+/// Tenant, service, span name, span kind and status code: the connector's dimensions (and the
+/// tenant of the resource).
+type RedKey = (String, String, String, String, String);
+
 #[test]
 fn red_metrics_per_service_and_span_name_equal_what_the_spans_give() {
     let received = run();
@@ -299,9 +303,7 @@ fn red_metrics_per_service_and_span_name_equal_what_the_spans_give() {
         3 => "SPAN_KIND_CLIENT",
         _ => "?",
     };
-    // (tenant, service, span name, kind, status) → (count, total ms)
-    let mut expected: BTreeMap<(String, String, String, String, String), (u64, f64)> =
-        BTreeMap::new();
+    let mut expected: BTreeMap<RedKey, (u64, f64)> = BTreeMap::new();
     for span in &received.spans {
         let status = if span.status_code == 2 {
             "STATUS_CODE_ERROR"
@@ -319,8 +321,7 @@ fn red_metrics_per_service_and_span_name_equal_what_the_spans_give() {
         entry.0 += 1;
         entry.1 += span.duration_ns() as f64 / 1e6;
     }
-    let mut got: BTreeMap<(String, String, String, String, String), (u64, u64, f64)> =
-        BTreeMap::new();
+    let mut got: BTreeMap<RedKey, (u64, u64, f64)> = BTreeMap::new();
     for ((metric, tenant, _, _), point) in latest(received) {
         let a = &point["attributes"];
         let s = |k: &str| a[k].as_str().unwrap().to_string();
