@@ -147,3 +147,26 @@ fn an_unknown_key_anywhere_fails_and_aliases_pass() {
         assert!(!verdicts[name].is_empty(), "{name} passes the schema");
     }
 }
+
+#[test]
+fn services_and_calls_pass_the_schema_and_their_misspellings_fail() {
+    let doc = |yaml: &str| to_json(&yaml::parse(yaml).unwrap());
+    let mut docs = BTreeMap::new();
+    docs.insert("services".into(), doc(crate::services::DISTRIBUTED));
+    docs.insert(
+        "service_key".into(),
+        doc("services:\n  a: {instrumentd: false}\nroot: {service: a}\n"),
+    );
+    docs.insert(
+        "remote_key".into(),
+        doc("services: {a: null}\nroot:\n  remote: {service: a, network: 2}\n"),
+    );
+    let verdicts = verdicts(&docs);
+    assert!(
+        verdicts["services"].is_empty(),
+        "{:?}",
+        verdicts["services"]
+    );
+    assert!(!verdicts["service_key"].is_empty());
+    assert!(!verdicts["remote_key"].is_empty());
+}

@@ -9,7 +9,8 @@ use serde_json::Value;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::OnceLock;
 
-const DISTRIBUTED: &str = r#"
+/// A distributed agent: also checked against the JSON Schema (`json_schema.rs`).
+pub const DISTRIBUTED: &str = r#"
 name: distributed
 services:
   support-agent:
