@@ -473,10 +473,12 @@ fn has_attempt_spans(step: &Step) -> bool {
 /// Levels of spans in the deepest trace (an MCP tool step adds its attempt spans' level).
 pub fn depth(step: &Step) -> u32 {
     let below = step.children.iter().map(depth).max().unwrap_or(0);
+    // A call's SERVER span is a level of its own, with the step's children under it.
+    let server = u32::from(step.remote.is_some());
     if has_attempt_spans(step) {
-        1 + below.max(1)
+        1 + below.max(1 + server)
     } else {
-        1 + below
+        1 + server + below
     }
 }
 

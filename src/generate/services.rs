@@ -516,6 +516,31 @@ mod tests {
     }
 
     #[test]
+    fn the_static_worst_case_counts_the_server_spans() {
+        let text = "services: {a: {}, b: {}}\nroot:\n  children:\n    - type: vendor.mcp.tool.execute\n      count: 2\n      retry: {max_attempts: 3, force_initial_failure: true, success_rate_per_attempt: [0]}\n      remote: {service: b}\n    - type: vendor.a2a.call\n      remote: {service: b}\n      children: [{type: vendor.llm.call}]\n";
+        let options = crate::scenario::LoadOptions::default();
+        let scenario = crate::scenario::decode(text, "t.yaml", "t", &options)
+            .unwrap()
+            .0;
+        // Root; 2 × (execute + 3 × (attempt + server)); a2a.call + server + llm.call.
+        assert_eq!(
+            crate::scenario::worst_case_spans(&scenario.root),
+            1 + 2 * 7 + 3
+        );
+        let plan = crate::generate::testing::plan(text);
+        let most = crate::generate::testing::traces(&plan, 1, 50)
+            .iter()
+            .map(|t| t.spans.len())
+            .max();
+        assert_eq!(
+            most,
+            Some(18),
+            "every attempt fails: the worst case is reached"
+        );
+        assert_eq!(crate::check::depth(&scenario.root), 4);
+    }
+
+    #[test]
     fn unfilled_placeholders_leave_no_trace() {
         assert_eq!(
             strip_placeholders("tools/call {gen_ai.tool.name}"),

@@ -1403,11 +1403,14 @@ pub fn worst_case_spans(root: &Step) -> u64 {
             .map(|c| (c.count.max() as u64).saturating_mul(instance(c)))
             .fold(0, u64::saturating_add);
         let attempts = step.retry.as_ref().map_or(1, |r| r.max_attempts as u64);
+        // A call adds the callee's SERVER span under each client span.
+        let server = u64::from(step.remote.is_some());
         if step.span_type == SpanType::McpToolExecute {
             // One execute span around its attempts; children follow the attempts.
-            1u64.saturating_add(attempts).saturating_add(children)
+            1u64.saturating_add(attempts.saturating_mul(1 + server))
+                .saturating_add(children)
         } else {
-            attempts.saturating_mul(1u64.saturating_add(children))
+            attempts.saturating_mul((1 + server).saturating_add(children))
         }
     }
     match (&root.retry, root.span_type) {
@@ -1418,7 +1421,7 @@ pub fn worst_case_spans(root: &Step) -> u64 {
                 .iter()
                 .map(|c| (c.count.max() as u64).saturating_mul(instance(c)))
                 .fold(0, u64::saturating_add);
-            1u64.saturating_add(children)
+            (1 + u64::from(root.remote.is_some())).saturating_add(children)
         }
         _ => instance(root),
     }
