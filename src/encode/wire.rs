@@ -852,13 +852,24 @@ impl TenantBatches {
             Some(slots) => slots,
             None => self.slots_of(encoder),
         };
+        // The items by resource (in order within each), then one run per resource met: a
+        // trace crosses few of a plan's resources, however many instances they have.
         let mut scratch = std::mem::take(&mut self.scratch);
-        for (resource, slot) in slots.iter().enumerate() {
-            scratch.clear();
-            scratch
-                .extend((0..parts as u32).filter(|&i| resource_of(i as usize) == resource as u32));
-            let write = |i: usize, out: &mut Vec<u8>| write(scratch[i] as usize, out);
-            self.add(*slot, tenant, scratch.len(), &write, ready);
+        scratch.clear();
+        scratch.extend(0..parts as u32);
+        scratch.sort_by_key(|&i| resource_of(i as usize));
+        let mut start = 0;
+        while start < scratch.len() {
+            let resource = resource_of(scratch[start] as usize);
+            let len = scratch[start..]
+                .iter()
+                .take_while(|&&i| resource_of(i as usize) == resource)
+                .count();
+            let run = &scratch[start..start + len];
+            let write = |i: usize, out: &mut Vec<u8>| write(run[i] as usize, out);
+            let slot = slots.get(resource as usize).copied().unwrap_or(0);
+            self.add(slot, tenant, len, &write, ready);
+            start += len;
         }
         self.scratch = scratch;
         self.slot_of.insert(id, slots);
@@ -1165,5 +1176,77 @@ mod tests {
             }
             prop_assert_eq!(got, expected);
         }
+    }
+
+    /// A scenario with services: SERVER spans (their own names and kinds, no constant runs)
+    /// are prost's bytes too, and each request holds one service instance's spans under its
+    /// resource, none lost.
+    #[test]
+    fn calls_encode_as_prost_and_batch_by_service_instance() {
+        let plan = crate::generate::testing::plan(
+            "services:\n  agent: {instances: 2}\n  tools: {version: '9'}\nroot:\n  children:\n    - type: vendor.mcp.tool.execute\n      attributes: {gen_ai.tool.name: {distribution: categorical, values: [a, b]}}\n      remote: {service: tools}\n    - type: vendor.llm.call\n      remote: {service: tools, name: 'infer {gen_ai.request.model}'}\n",
+        );
+        let template = ResourceTemplate {
+            attributes: vec![("service.name".into(), "svc".into())],
+            tenant_keys: vec!["tenant.id".into()],
+            schema_url: String::new(),
+        };
+        let encoder = SpanEncoder::new(&plan);
+        let traces = crate::generate::testing::traces(&plan, 9, 40);
+        let mut reference = TraceBatch::new(template.clone(), BatchLimits::UNLIMITED);
+        let mut fast = RequestBatch::new(&template, "t1");
+        for trace in traces.iter().filter(|t| t.tenant == 0) {
+            reference.add(&plan, trace, &mut |_, _| unreachable!("unlimited"));
+            fast.add_trace(&encoder, trace);
+        }
+        assert_eq!(
+            fast.take().as_ref(),
+            reference.take().encode_to_vec().as_slice()
+        );
+
+        let tenants = vec!["t1".to_string(), "t2".to_string()];
+        let mut batches = TenantBatches::new(template, tenants, BatchLimits::default());
+        let mut requests = Vec::new();
+        for trace in &traces {
+            batches.add_trace(&encoder, trace, &mut |r| requests.push(r));
+        }
+        batches.flush(&mut |r| requests.push(r));
+        let mut spans = 0;
+        let mut instances = std::collections::BTreeSet::new();
+        for request in &requests {
+            let decoded = ExportTraceServiceRequest::decode(request.bytes.as_ref()).unwrap();
+            assert_eq!(decoded.resource_spans.len(), 1);
+            let group = &decoded.resource_spans[0];
+            let resource = &group.resource.as_ref().unwrap().attributes;
+            let value = |key: &str| {
+                resource
+                    .iter()
+                    .find(|kv| kv.key == key)
+                    .map(|kv| format!("{:?}", kv.value))
+                    .unwrap_or_default()
+            };
+            let service = value("service.name");
+            instances.insert(value("service.instance.id"));
+            for span in &group.scope_spans[0].spans {
+                let server = span.kind == span_kind(crate::value::SpanKind::Server) as i32;
+                let caller = span.name.contains("orchestrate") || !server;
+                assert_eq!(
+                    service.contains("\"agent\""),
+                    caller,
+                    "{} under {service}",
+                    span.name
+                );
+                assert_eq!(value("service.version").contains("\"9\""), !caller);
+                if server {
+                    let named = ["tools/call a", "tools/call b", "vendor.a2a.orchestrate"]
+                        .contains(&span.name.as_str())
+                        || span.name.starts_with("infer ");
+                    assert!(named, "{}", span.name);
+                }
+            }
+            spans += request.items as usize;
+        }
+        assert_eq!(spans, traces.iter().map(|t| t.spans.len()).sum::<usize>());
+        assert_eq!(instances.len(), 3, "{instances:?}");
     }
 }
