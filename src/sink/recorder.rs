@@ -258,6 +258,9 @@ impl Recorder {
         };
         // The trace of the request's last span is the most recently arrived trace.
         let last_trace = spans().filter_map(|s| id16(&s.trace_id)).rfind(|&t| t != 0);
+        // So is the trace being kept, whose other services' spans may come in this request.
+        let kept = self.lock().last.trace;
+        let mut kept_briefs = Vec::new();
         let mut problems = Problems::default();
         let mut refs = Vec::with_capacity(spans().size_hint().0);
         let mut briefs = Vec::new();
@@ -274,6 +277,8 @@ impl Recorder {
             if r.trace != 0 {
                 if Some(r.trace) == last_trace && briefs.len() < LAST_TRACE_MAX_SPANS {
                     briefs.push(brief(s, &r));
+                } else if r.trace == kept && kept_briefs.len() < LAST_TRACE_MAX_SPANS {
+                    kept_briefs.push(brief(s, &r));
                 }
                 refs.push(r);
             }
@@ -285,6 +290,7 @@ impl Recorder {
         let st = &mut *guard;
         st.problems.merge(problems);
         st.window.ingest(&refs, &mut st.problems);
+        st.last.update(kept, kept_briefs);
         if let Some(t) = last_trace {
             st.last.update(t, briefs);
         }

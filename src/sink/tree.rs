@@ -4,7 +4,10 @@
 //! quickest way for a new user to believe the simulator did what the scenario says, and for
 //! a developer to spot a broken hierarchy. Only the most recently arrived trace is kept, as
 //! a few fields per span ([`SpanBrief`]), capped at [`LAST_TRACE_MAX_SPANS`] spans; the
-//! tree is drawn only when a summary is taken. Keeping every trace (to show any of them)
+//! tree is drawn only when a summary is taken. A trace whose services send their spans in
+//! separate requests arrives in pieces, in any order: the kept trace is the last one whose root
+//! arrived, later pieces of it are appended, and the pieces of the few newest traces whose root
+//! has not arrived yet wait aside ([`PENDING_TRACES`]) to join it when it does. Keeping every trace (to show any of them)
 //! was rejected for the same reason the sink counts instead of storing: it must run in
 //! constant memory under benchmark load.
 //!
@@ -13,7 +16,7 @@
 //! time. Names and messages come from the wire, so control characters are replaced and long
 //! text is cut, keeping the summary one line per span whatever was sent.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 
 use opentelemetry_proto::tonic::trace::v1::{span::SpanKind, status::StatusCode};
 
@@ -21,6 +24,8 @@ use opentelemetry_proto::tonic::trace::v1::{span::SpanKind, status::StatusCode};
 pub(crate) const LAST_TRACE_MAX_SPANS: usize = 1000;
 /// Lines drawn at most (the rest is summarised in one line).
 pub(crate) const TREE_MAX_LINES: usize = 40;
+/// Traces whose root has not arrived, kept aside until it does.
+pub(crate) const PENDING_TRACES: usize = 4;
 const MAX_TEXT: usize = 80;
 const MAX_INDENT_DEPTH: usize = 16;
 
@@ -43,19 +48,53 @@ pub(crate) struct SpanBrief {
 pub(crate) struct LastTrace {
     pub trace: u128,
     pub spans: Vec<SpanBrief>,
+    /// Pieces of recent traces whose root had not arrived, newest last.
+    pending: VecDeque<(u128, Vec<SpanBrief>)>,
 }
 
 impl LastTrace {
-    /// Folds in the last trace of a request: more spans of the same trace are appended,
-    /// a different trace replaces it.
+    /// Folds in a request's spans of one trace: more spans of the kept trace are appended; a
+    /// trace whose root is among `spans` (or any trace, while the kept one has no root)
+    /// replaces it, with its pieces that arrived earlier; other pieces wait aside.
     pub fn update(&mut self, trace: u128, spans: Vec<SpanBrief>) {
-        if self.trace != trace || self.spans.is_empty() {
-            self.trace = trace;
-            self.spans.clear();
+        if spans.is_empty() {
+            return;
         }
-        let room = LAST_TRACE_MAX_SPANS.saturating_sub(self.spans.len());
-        self.spans.extend(spans.into_iter().take(room));
+        if self.trace == trace && !self.spans.is_empty() {
+            append(&mut self.spans, spans);
+            return;
+        }
+        if spans.iter().any(is_root) || !self.spans.iter().any(is_root) {
+            let mut earlier = match self.pending.iter().position(|(t, _)| *t == trace) {
+                Some(at) => self.pending.remove(at).map(|(_, s)| s).unwrap_or_default(),
+                None => Vec::new(),
+            };
+            append(&mut earlier, spans);
+            self.trace = trace;
+            self.spans = earlier;
+            return;
+        }
+        match self.pending.iter_mut().find(|(t, _)| *t == trace) {
+            Some((_, kept)) => append(kept, spans),
+            None => {
+                if self.pending.len() == PENDING_TRACES {
+                    self.pending.pop_front();
+                }
+                let mut piece = Vec::new();
+                append(&mut piece, spans);
+                self.pending.push_back((trace, piece));
+            }
+        }
     }
+}
+
+fn is_root(s: &SpanBrief) -> bool {
+    s.parent == 0
+}
+
+fn append(kept: &mut Vec<SpanBrief>, spans: Vec<SpanBrief>) {
+    let room = LAST_TRACE_MAX_SPANS.saturating_sub(kept.len());
+    kept.extend(spans.into_iter().take(room));
 }
 
 fn clean(text: &str) -> String {
@@ -239,5 +278,37 @@ mod tests {
         last.update(6, vec![b(3, 0, "c", 0, 1)]);
         assert_eq!(last.trace, 6);
         assert_eq!(last.spans.len(), 1);
+    }
+
+    #[test]
+    fn a_trace_sent_in_pieces_by_several_services_is_drawn_whole() {
+        let mut last = LastTrace::default();
+        last.update(5, vec![b(1, 0, "root 5", 0, 10)]);
+        // Trace 6's server span arrives before its root, in another service's request.
+        last.update(6, vec![b(20, 11, "tools/call search", 2, 3)]);
+        assert_eq!(
+            last.trace, 5,
+            "a piece without its root does not replace a rooted trace"
+        );
+        last.update(
+            6,
+            vec![b(10, 0, "root 6", 0, 10), b(11, 10, "search", 1, 4)],
+        );
+        last.update(6, vec![b(21, 11, "late server piece", 3, 4)]);
+        assert_eq!(last.trace, 6);
+        let lines = render_tree(&last.spans, 40);
+        assert_eq!(lines.len(), 4, "{lines:?}");
+        assert!(lines[2].starts_with("    tools/call search"), "{lines:?}");
+    }
+
+    #[test]
+    fn pending_pieces_are_bounded() {
+        let mut last = LastTrace::default();
+        last.update(1, vec![b(1, 0, "root", 0, 1)]);
+        for t in 2..100u128 {
+            last.update(t, vec![b(t as u64 * 10, 7, "piece", 0, 1)]);
+        }
+        assert_eq!(last.pending.len(), PENDING_TRACES);
+        assert_eq!(last.trace, 1);
     }
 }
