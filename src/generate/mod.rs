@@ -13,6 +13,7 @@
 mod content;
 mod derive;
 mod keys;
+mod llm;
 pub mod logs;
 pub mod metrics;
 pub mod openinference;
@@ -26,6 +27,7 @@ pub use plan::{LatencySampler, Plan, PlanOptions, is_integer_attribute, is_token
 pub use sampler::{Draw, Sampler};
 pub use symbols::Attr;
 pub use symbols::{AttrValue, LiteralId, NodeId, Sym};
+pub use llm::{Cost, DEFAULT_MODEL, Timed, Usage, resolve as resolve_model};
 pub use trace::{Iteration, SpanRecord, Trace, ValueDisplay, generate, iteration_rng};
 
 /// Plans and traces for the unit tests of the modules that read traces.

@@ -90,6 +90,8 @@ pub(crate) struct PlanNode {
     /// For MCP tool steps, the attributes of the attempt spans.
     pub attempt_attrs: Vec<AttrPlan>,
     pub children: Vec<NodeId>,
+    /// An LLM call's usage, timing and cost (its step's `llm:` block).
+    pub llm: Option<Box<super::llm::LlmPlan>>,
 }
 
 /// A step's latency model, compiled: the one place a span's own duration is drawn, used by the
@@ -246,6 +248,7 @@ impl Plan {
             let (names, planned_tool) = plan.content_names();
             plan.content = Some(ContentPlan::new(&names, planned_tool, |s| plan.intern(s)));
         }
+        plan.compile_llm(scenario);
         plan
     }
 
@@ -370,6 +373,7 @@ impl Plan {
             attrs,
             attempt_attrs,
             children: Vec::new(),
+            llm: None,
         });
         let children = step
             .children

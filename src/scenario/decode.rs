@@ -16,6 +16,8 @@ use super::source_map::{SourceMap, StepSource};
 use super::span_type::{SpanType, normalize_prefix};
 use crate::yaml::{self, Diagnostics, Mark, Node, Policy, Report, Severity, Value, join, nearest};
 
+mod llm;
+
 /// Settings that change how a file is read.
 #[derive(Clone, Debug)]
 pub struct LoadOptions {
@@ -495,6 +497,10 @@ impl<'a> Decoder<'a> {
         let traffic = self.traffic(&mut f);
         let root = f.take(self, "root");
         let spans = f.take(self, "spans");
+        let models = match f.take(self, "models") {
+            Some((path, node)) => self.models(node, &path),
+            None => Vec::new(),
+        };
         let document_mark = f.entries.mark;
         f.finish(self);
 
@@ -564,6 +570,7 @@ impl<'a> Decoder<'a> {
             weight,
             traffic,
             root,
+            models,
         })
     }
 
@@ -651,6 +658,10 @@ impl<'a> Decoder<'a> {
             },
             None => Vec::new(),
         };
+        let llm = match f.take(self, "llm") {
+            Some((path, node)) => self.llm(node, &path, span_type),
+            None => None,
+        };
         f.finish(self);
         Some(Step {
             span_type: span_type?,
@@ -661,6 +672,7 @@ impl<'a> Decoder<'a> {
             retry,
             attributes,
             children,
+            llm,
         })
     }
 

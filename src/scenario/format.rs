@@ -95,6 +95,12 @@ pub enum Shape {
     CategoricalValues,
     /// A list of [`MIXTURE_COMPONENT`] mappings.
     Components,
+    /// A `{distribution: ...}` mapping.
+    Distribution,
+    /// An [`super::llm::LLM`] mapping.
+    Llm,
+    /// Model names mapped to [`super::llm::MODEL`] mappings.
+    Models,
 }
 
 /// One key of a mapping.
@@ -182,6 +188,11 @@ pub static DOCUMENT: Mapping = Mapping {
             Shape::Step,
             "Older spelling of `root`: a list holding exactly one step.",
         ),
+        key(
+            &["models"],
+            Shape::Models,
+            "Model names mapped to their timing and price, over the bundled table (see `llm`).",
+        ),
     ],
 };
 
@@ -228,6 +239,11 @@ pub static STEP: Mapping = Mapping {
             &["children"],
             Shape::Steps,
             "Child steps, laid out one after another inside this span.",
+        ),
+        key(
+            &["llm"],
+            Shape::Llm,
+            "How an LLM call behaves: time from tokens, streaming, caching, reasoning, max tokens (vendor.llm.call only).",
         ),
     ],
 };
@@ -563,6 +579,8 @@ pub fn mappings() -> impl Iterator<Item = &'static Mapping> {
         &ERROR,
         &PROPAGATION,
         &RETRY,
+        &super::llm::LLM,
+        &super::llm::MODEL,
     ]
     .into_iter()
     .chain(DISTRIBUTIONS.iter().map(|(_, m)| *m))

@@ -7,6 +7,7 @@
 mod decode;
 pub mod format;
 pub mod json_schema;
+pub(crate) mod llm;
 mod model;
 mod source_map;
 mod span_type;
@@ -19,6 +20,7 @@ pub use decode::{
     decode_located, worst_case_spans,
 };
 pub use format::accepted_keys;
+pub use llm::{CacheRead, LlmStep, LlmTiming, ModelSpec};
 pub use model::*;
 pub use source_map::{SourceMap, StepSource};
 pub use span_type::{SpanType, YAML_PREFIX, normalize_prefix};

@@ -25,6 +25,8 @@ pub struct Scenario {
     /// How the rate of a run of this scenario varies over time.
     pub traffic: Option<super::Pattern>,
     pub root: Step,
+    /// The `models:` map: timing and prices over the bundled table (empty: the table's).
+    pub models: Vec<super::ModelSpec>,
 }
 
 /// One step of the trace tree: a span type and how its instances are drawn.
@@ -39,6 +41,8 @@ pub struct Step {
     pub retry: Option<Retry>,
     pub attributes: Vec<Attribute>,
     pub children: Vec<Step>,
+    /// The `llm:` block of an LLM call step.
+    pub llm: Option<super::LlmStep>,
 }
 
 impl Step {

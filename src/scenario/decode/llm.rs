@@ -1,0 +1,177 @@
+//! Decoding of the LLM keys: a step's `llm:` block and the document's `models:` map
+//! ([`super::super::llm`] says what they mean).
+//!
+//! A child module of the decoder, so it reads keys through the same located, did-you-mean
+//! [`Fields`] as every other mapping; growing `decode.rs` by another two hundred lines was the
+//! alternative rejected (each helper adding keys would have met in it). Whether a `like:` names a
+//! bundled model is checked by `validate` (`lint`), since the bundled table sits above the model.
+
+use super::super::llm::{self as keys, CacheRead, LlmStep, LlmTiming, ModelSpec};
+use super::{Decoder, Fields, Node, Severity, SpanType, Value, format, join, nearest};
+use crate::scenario::Distribution;
+
+/// The words `timing:` takes.
+const TIMINGS: [&str; 2] = ["latency", "tokens"];
+
+impl Decoder<'_> {
+    /// A step's `llm:` block; `span_type` is its step's (only an LLM call may have one).
+    pub(super) fn llm(&mut self, node: &Node, path: &str, span_type: Option<SpanType>) -> Option<LlmStep> {
+        if node.value == Value::Null {
+            return None;
+        }
+        if span_type.is_some_and(|t| t != SpanType::LlmCall) {
+            self.error(
+                node.mark,
+                path,
+                "`llm` describes an LLM call: it goes on a `vendor.llm.call` step only",
+            );
+            return None;
+        }
+        let mut f = self.fields(node, path, &keys::LLM)?;
+        let model = self.text(&mut f, "model");
+        let timing = match f.take(self, "timing") {
+            Some((path, node)) => self.timing(node, &path),
+            None => LlmTiming::Latency,
+        };
+        let stream = self.boolean(&mut f, "stream", false);
+        let max_tokens = self.optional_integer(&mut f, "max_tokens").map(|n| n as u32);
+        let tokens = self.optional_distribution(&mut f, "cache_read_tokens");
+        let ratio = self.optional_number(&mut f, "cache_read_ratio");
+        let cache_read = match (tokens, ratio) {
+            (Some(_), Some(_)) => {
+                self.error(
+                    node.mark,
+                    &join(path, "cache_read_ratio"),
+                    "give `cache_read_tokens` or `cache_read_ratio`, not both",
+                );
+                None
+            }
+            (Some(d), None) => Some(CacheRead::Tokens(d)),
+            (None, Some(r)) => Some(CacheRead::Ratio(r)),
+            (None, None) => None,
+        };
+        let cache_creation_tokens = self.optional_distribution(&mut f, "cache_creation_tokens");
+        let reasoning_tokens = self.optional_distribution(&mut f, "reasoning_tokens");
+        f.finish(self);
+        if stream && timing != LlmTiming::Tokens {
+            self.push(
+                Severity::Error,
+                Some(node.mark),
+                &join(path, "stream"),
+                "a streaming call's time to first chunk is its queue wait and prefill, which come from its tokens",
+                Some("add `timing: tokens`".into()),
+            );
+        }
+        Some(LlmStep {
+            model,
+            timing,
+            stream,
+            max_tokens,
+            cache_read,
+            cache_creation_tokens,
+            reasoning_tokens,
+        })
+    }
+
+    fn timing(&mut self, node: &Node, path: &str) -> LlmTiming {
+        match node.scalar_text().as_deref() {
+            Some("tokens") => LlmTiming::Tokens,
+            Some("latency") => LlmTiming::Latency,
+            other => {
+                let help = other
+                    .and_then(|w| nearest(w, TIMINGS))
+                    .map(|n| format!("did you mean `{n}`?"))
+                    .unwrap_or_else(|| "`tokens` or `latency`".into());
+                self.push(
+                    Severity::Error,
+                    Some(node.mark),
+                    path,
+                    format!("unknown timing `{}`", other.unwrap_or("")),
+                    Some(help),
+                );
+                LlmTiming::Latency
+            }
+        }
+    }
+
+    /// The document's `models:` map.
+    pub(super) fn models(&mut self, node: &Node, path: &str) -> Vec<ModelSpec> {
+        let entries = match &node.value {
+            Value::Null => return Vec::new(),
+            Value::Map(entries) => entries,
+            _ => {
+                self.expected(node, path, "a mapping of model names to their timing and price");
+                return Vec::new();
+            }
+        };
+        let mut models = Vec::new();
+        for (k, v) in entries {
+            let Some(name) = k.scalar_text() else {
+                self.expected(k, path, "a model name");
+                continue;
+            };
+            let model_path = format!("{path}.{name}");
+            self.source_map.keys.insert(model_path.clone(), k.mark);
+            if let Some(spec) = self.model(v, &model_path, name) {
+                models.push(spec);
+            }
+        }
+        models
+    }
+
+    fn model(&mut self, node: &Node, path: &str, name: String) -> Option<ModelSpec> {
+        let mut f = self.fields(node, path, &keys::MODEL)?;
+        let mut n = |d: &mut Self, key: &str| d.optional_number(&mut f, key);
+        let spec = ModelSpec {
+            name,
+            like: None,
+            queue_ms: n(self, "queue_ms"),
+            overhead_ms: n(self, "overhead_ms"),
+            input_token_ms: n(self, "input_token_ms"),
+            cached_input_token_ms: n(self, "cached_input_token_ms"),
+            output_token_ms: n(self, "output_token_ms"),
+            jitter: n(self, "jitter"),
+            input_price: n(self, "input_price"),
+            cached_input_price: n(self, "cached_input_price"),
+            cache_creation_price: n(self, "cache_creation_price"),
+            output_price: n(self, "output_price"),
+        };
+        let like = self.text(&mut f, "like");
+        f.finish(self);
+        Some(ModelSpec { like, ..spec })
+    }
+
+    /// The number under key `name`, if given, checked against its table's range.
+    fn optional_number(&mut self, f: &mut Fields, name: &str) -> Option<f64> {
+        let range = f.range(name);
+        let (path, node) = f.take(self, name)?;
+        self.number(node, &path, range)
+    }
+
+    /// The integer under key `name`, if given, checked against its table's bounds.
+    fn optional_integer(&mut self, f: &mut Fields, name: &str) -> Option<i64> {
+        let (min, max) = f.integer_bounds(name);
+        let (path, node) = f.take(self, name)?;
+        self.integer(node, &path, min, max)
+    }
+
+    /// A `{distribution: ...}` of non-negative numbers under key `name`, if given.
+    fn optional_distribution(&mut self, f: &mut Fields, name: &str) -> Option<Distribution> {
+        let (path, node) = f.take(self, name)?;
+        if !matches!(node.value, Value::Map(_)) {
+            self.expected(node, &path, "a {distribution: ...} mapping of token counts");
+            return None;
+        }
+        let mut inner = self.fields(node, &path, &format::SAMPLED)?;
+        let d = self.distribution(&mut inner, None);
+        inner.finish(self);
+        match d {
+            Some(d) if d.is_numeric() => Some(d),
+            Some(_) => {
+                self.expected(node, &path, "a distribution of numbers (token counts)");
+                None
+            }
+            None => None,
+        }
+    }
+}
