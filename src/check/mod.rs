@@ -20,6 +20,7 @@
 //! A stop request (Ctrl-C, checked between iterations) ends the simulation early; the report
 //! then covers the iterations simulated.
 
+pub mod llm;
 pub mod plot;
 pub mod sketch;
 
@@ -119,6 +120,8 @@ pub struct Report {
     pub worst_case: WorstCase,
     /// The trace whose root duration is the median one, in span order.
     pub typical: Vec<WaterfallSpan>,
+    /// TTFT, cache and reasoning tokens, cost per trace.
+    pub llm: llm::LlmReport,
 }
 
 /// How many values `check` keeps for exact percentiles (8 bytes each, 16 MiB in all); beyond
@@ -201,6 +204,7 @@ struct Accumulator {
     attempts_reached: HashMap<String, Vec<u64>>,
     input_tokens: u64,
     output_tokens: u64,
+    llm: llm::LlmTally,
     /// Values kept for exact percentiles so far, and how many may be.
     kept: u64,
     budget: u64,
@@ -221,6 +225,7 @@ impl Accumulator {
             attempts_reached: HashMap::new(),
             input_tokens: 0,
             output_tokens: 0,
+            llm: llm::LlmTally::default(),
             kept: 0,
             budget,
         }
@@ -249,12 +254,14 @@ impl Accumulator {
                 self.add_attribute(name, plan.str(attr.key), attr.value);
             }
         }
+        self.llm.end_trace();
         self.kept += trace.spans.len() as u64 + 1;
         if self.kept > self.budget && self.root.durations.exact() {
             self.root.durations.forget_values();
             self.tallies
                 .values_mut()
                 .for_each(|t| t.durations.forget_values());
+            self.llm.forget_values();
         }
     }
 
@@ -274,7 +281,7 @@ impl Accumulator {
             ("gen_ai.usage.output_tokens", AttrValue::Int(n)) => {
                 self.output_tokens += n.max(0) as u64
             }
-            _ => {}
+            _ => self.llm.attribute(key, value),
         }
     }
 
@@ -370,6 +377,7 @@ fn simulate(
         root,
         input_tokens,
         output_tokens,
+        llm,
         ..
     } = acc;
     Report {
@@ -402,6 +410,7 @@ fn simulate(
             spans: worst_case_spans(&scenario.root),
         },
         typical,
+        llm: llm.report(traces),
     }
 }
 
@@ -529,7 +538,7 @@ impl Report {
                 }),
             );
         }
-        json!({
+        let mut report = json!({
             "scenario": self.scenario,
             "seed": self.seed,
             "samples": self.samples,
@@ -556,8 +565,14 @@ impl Report {
             "tokens": {
                 "input": {"total": self.input_tokens.total, "per_trace": self.input_tokens.per_trace},
                 "output": {"total": self.output_tokens.total, "per_trace": self.output_tokens.per_trace},
+                "cache_read": {"total": self.llm.cache_read_tokens.total, "per_trace": self.llm.cache_read_tokens.per_trace},
+                "reasoning": {"total": self.llm.reasoning_tokens.total, "per_trace": self.llm.reasoning_tokens.per_trace},
             },
-        })
+        });
+        if let Value::Object(map) = &mut report {
+            self.llm.json(map);
+        }
+        report
     }
 
     /// A table for people.
@@ -646,6 +661,7 @@ impl Report {
                 self.output_tokens.per_trace
             ));
         }
+        self.llm.render(&mut out);
         out
     }
 }

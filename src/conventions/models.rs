@@ -145,8 +145,16 @@ pub static MODELS: [BundledModel; 16] = [
     model("claude-sonnet", "large", price(3.00, 0.30, 3.75, 15.00)),
     model("claude-opus", "large", price(15.00, 1.50, 18.75, 75.00)),
     model("gemini-2.5-flash", "small", price(0.30, 0.075, 0.30, 2.50)),
-    model("gemini-2.5-pro", "reasoning", price(1.25, 0.31, 1.25, 10.00)),
-    model("text-embedding-3-small", "small", price(0.02, 0.02, 0.02, 0.0)),
+    model(
+        "gemini-2.5-pro",
+        "reasoning",
+        price(1.25, 0.31, 1.25, 10.00),
+    ),
+    model(
+        "text-embedding-3-small",
+        "small",
+        price(0.02, 0.02, 0.02, 0.0),
+    ),
 ];
 
 /// The profile named `name`.
@@ -223,12 +231,20 @@ mod tests {
             let p = m.price;
             assert!(p.cached_input <= p.input, "{}", m.name);
             assert!(p.cache_creation >= p.input, "{}", m.name);
-            assert!([p.input, p.cached_input, p.output].iter().all(|x| *x >= 0.0));
+            assert!(
+                [p.input, p.cached_input, p.output]
+                    .iter()
+                    .all(|x| *x >= 0.0)
+            );
         }
         for p in &PROFILES {
             let t = p.timing;
             assert!(t.cached_input_token_ms < t.input_token_ms, "{}", p.name);
-            assert!(t.jitter * JITTER_CAP < 1.0, "{}: jitter could go negative", p.name);
+            assert!(
+                t.jitter * JITTER_CAP < 1.0,
+                "{}: jitter could go negative",
+                p.name
+            );
         }
     }
 }

@@ -32,11 +32,13 @@ pub fn metrics_requests(
         for m in &tenant.metrics {
             let instrument = &m.instrument;
             let data = match instrument.kind {
-                InstrumentKind::Counter | InstrumentKind::DoubleCounter => metric::Data::Sum(proto::Sum {
-                    data_points: m.points.iter().map(|p| number_point(export, p)).collect(),
-                    aggregation_temporality: temporality,
-                    is_monotonic: true,
-                }),
+                InstrumentKind::Counter | InstrumentKind::DoubleCounter => {
+                    metric::Data::Sum(proto::Sum {
+                        data_points: m.points.iter().map(|p| number_point(export, p)).collect(),
+                        aggregation_temporality: temporality,
+                        is_monotonic: true,
+                    })
+                }
                 InstrumentKind::Histogram(bounds) => metric::Data::Histogram(proto::Histogram {
                     data_points: m
                         .points

@@ -294,7 +294,11 @@ fn count(attrs: &[Attr], key: Sym) -> Option<i64> {
 /// Draws a token count.
 fn draw<R: Rng + ?Sized>(sampler: &Sampler, rng: &mut R) -> i64 {
     let x = sampler.number(rng).round();
-    if x.is_finite() { x.clamp(0.0, 1e15) as i64 } else { 0 }
+    if x.is_finite() {
+        x.clamp(0.0, 1e15) as i64
+    } else {
+        0
+    }
 }
 
 /// Sets `key` among `attrs[start..]` to `value`, or appends it.
@@ -364,9 +368,24 @@ pub(super) fn apply<R: Rng + ?Sized>(
         set(attrs, start, k.stream, AttrValue::Bool(true));
     }
     let details = [
-        (llm.cache_read.is_some(), k.cache_read, k.oi_cache_read, u.cache_read),
-        (llm.cache_creation.is_some(), k.cache_creation, k.oi_cache_write, u.cache_creation),
-        (llm.reasoning.is_some(), k.reasoning, k.oi_reasoning, u.reasoning),
+        (
+            llm.cache_read.is_some(),
+            k.cache_read,
+            k.oi_cache_read,
+            u.cache_read,
+        ),
+        (
+            llm.cache_creation.is_some(),
+            k.cache_creation,
+            k.oi_cache_write,
+            u.cache_creation,
+        ),
+        (
+            llm.reasoning.is_some(),
+            k.reasoning,
+            k.oi_reasoning,
+            u.reasoning,
+        ),
     ];
     for (configured, key, oi_key, n) in details {
         if configured || find(&attrs[start..], key).is_some() {
@@ -377,13 +396,28 @@ pub(super) fn apply<R: Rng + ?Sized>(
     rederive(plans, attrs, start);
     let timed = (llm.from_tokens || llm.stream).then(|| time(&u, &llm.timing, rng));
     if let (true, Some(t)) = (llm.stream, timed) {
-        set(attrs, start, k.ttft, AttrValue::Double(t.ttft_ns() as f64 / 1e9));
+        set(
+            attrs,
+            start,
+            k.ttft,
+            AttrValue::Double(t.ttft_ns() as f64 / 1e9),
+        );
     }
     if let Some(price) = &llm.price {
         let cost = u.cost(price);
         set(attrs, start, k.cost, AttrValue::Double(cost.total));
-        set(attrs, start, k.oi_cost_prompt, AttrValue::Double(cost.prompt));
-        set(attrs, start, k.oi_cost_completion, AttrValue::Double(cost.completion));
+        set(
+            attrs,
+            start,
+            k.oi_cost_prompt,
+            AttrValue::Double(cost.prompt),
+        );
+        set(
+            attrs,
+            start,
+            k.oi_cost_completion,
+            AttrValue::Double(cost.completion),
+        );
         set(attrs, start, k.oi_cost_total, AttrValue::Double(cost.total));
     }
     timed.filter(|_| llm.from_tokens).map(|t| t.duration_ns())
@@ -495,7 +529,10 @@ mod tests {
         };
         let (timing, price) = resolve("my-model", &[spec]);
         assert_eq!(timing.output_token_ms, 5.0);
-        assert_eq!(timing.overhead_ms, models::profile("large").unwrap().timing.overhead_ms);
+        assert_eq!(
+            timing.overhead_ms,
+            models::profile("large").unwrap().timing.overhead_ms
+        );
         let price = price.unwrap();
         assert_eq!((price.input, price.output), (3.0, 20.0));
         let (timing, price) = resolve("in-house-llm", &[]);

@@ -575,7 +575,13 @@ impl Aggregator {
             let chunks = output.unwrap_or(0) - 1;
             if chunks > 0 {
                 let per_chunk = (v.duration_s() - ttft).max(0.0) / chunks as f64;
-                self.observe_n(Id::GenAiTimePerOutputChunk, tenant, per_chunk, chunks as u64, v);
+                self.observe_n(
+                    Id::GenAiTimePerOutputChunk,
+                    tenant,
+                    per_chunk,
+                    chunks as u64,
+                    v,
+                );
             }
         }
         if let Some(cost) = number(v.attr(k.cost)) {

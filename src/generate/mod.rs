@@ -23,11 +23,11 @@ mod symbols;
 mod trace;
 
 pub use derive::{DerivedKeys, SpanView, is_genai_client_operation, views};
+pub use llm::{Cost, DEFAULT_MODEL, Timed, Usage, model_of, resolve as resolve_model};
 pub use plan::{LatencySampler, Plan, PlanOptions, is_integer_attribute, is_token_count};
 pub use sampler::{Draw, Sampler};
 pub use symbols::Attr;
 pub use symbols::{AttrValue, LiteralId, NodeId, Sym};
-pub use llm::{Cost, DEFAULT_MODEL, Timed, Usage, resolve as resolve_model};
 pub use trace::{Iteration, SpanRecord, Trace, ValueDisplay, generate, iteration_rng};
 
 /// Plans and traces for the unit tests of the modules that read traces.

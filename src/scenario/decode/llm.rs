@@ -15,7 +15,12 @@ const TIMINGS: [&str; 2] = ["latency", "tokens"];
 
 impl Decoder<'_> {
     /// A step's `llm:` block; `span_type` is its step's (only an LLM call may have one).
-    pub(super) fn llm(&mut self, node: &Node, path: &str, span_type: Option<SpanType>) -> Option<LlmStep> {
+    pub(super) fn llm(
+        &mut self,
+        node: &Node,
+        path: &str,
+        span_type: Option<SpanType>,
+    ) -> Option<LlmStep> {
         if node.value == Value::Null {
             return None;
         }
@@ -34,7 +39,9 @@ impl Decoder<'_> {
             None => LlmTiming::Latency,
         };
         let stream = self.boolean(&mut f, "stream", false);
-        let max_tokens = self.optional_integer(&mut f, "max_tokens").map(|n| n as u32);
+        let max_tokens = self
+            .optional_integer(&mut f, "max_tokens")
+            .map(|n| n as u32);
         let tokens = self.optional_distribution(&mut f, "cache_read_tokens");
         let ratio = self.optional_number(&mut f, "cache_read_ratio");
         let cache_read = match (tokens, ratio) {
@@ -100,7 +107,11 @@ impl Decoder<'_> {
             Value::Null => return Vec::new(),
             Value::Map(entries) => entries,
             _ => {
-                self.expected(node, path, "a mapping of model names to their timing and price");
+                self.expected(
+                    node,
+                    path,
+                    "a mapping of model names to their timing and price",
+                );
                 return Vec::new();
             }
         };

@@ -1,0 +1,52 @@
+//! What `validate` says of the LLM keys beyond their syntax: a `models:` entry `like` a model
+//! or profile the bundled table does not have (an error, with a did-you-mean), and an LLM call
+//! whose model has no price (a warning: its spans would carry no cost).
+//!
+//! It is here and not in the decoder because the bundled table (`conventions::models`) sits
+//! above the scenario model, which must not know it; checking at plan compilation was the
+//! alternative rejected, since a plan has no file positions to point at.
+
+use super::Findings;
+use crate::conventions::models;
+use crate::generate::{model_of, resolve_model};
+use crate::scenario::{Scenario, Severity, SourceMap, nearest};
+
+pub(super) fn check(out: &mut Findings, source: &SourceMap, scenario: &Scenario) {
+    for spec in &scenario.models {
+        let Some(like) = &spec.like else { continue };
+        if models::profile(like).is_some() || models::lookup(like).is_some() {
+            continue;
+        }
+        let path = format!("models.{}.like", spec.name);
+        let help = nearest(like, models::names())
+            .map(|n| format!("did you mean `{n}`?"))
+            .unwrap_or_else(|| {
+                format!("known: {}", models::names().collect::<Vec<_>>().join(", "))
+            });
+        out.push(
+            Severity::Error,
+            source.key(&path),
+            &path,
+            format!("unknown model or profile `{like}`"),
+            Some(help),
+        );
+    }
+    for (i, step) in scenario.root.walk().into_iter().enumerate() {
+        let (Some(llm), Some(step_source)) = (&step.llm, source.steps.get(i)) else {
+            continue;
+        };
+        let model = model_of(step, llm);
+        if resolve_model(model, &scenario.models).1.is_none() {
+            let path = format!("{}.llm", step_source.path);
+            out.push(
+                Severity::Warning,
+                source.key(&path).or(Some(step_source.mark)),
+                &path,
+                format!("model `{model}` has no price, so its spans carry no cost"),
+                Some(format!(
+                    "give it prices under `models: {{{model}: {{input_price: …, output_price: …}}}}`, or `like:` a bundled model"
+                )),
+            );
+        }
+    }
+}
