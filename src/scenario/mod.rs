@@ -63,6 +63,14 @@ pub const BUNDLED: &[(&str, &str)] = &[
         include_str!("../../scenarios/rag_augmented_turn.yaml"),
     ),
     (
+        "reasoning_agent",
+        include_str!("../../scenarios/reasoning_agent.yaml"),
+    ),
+    (
+        "streaming_assistant",
+        include_str!("../../scenarios/streaming_assistant.yaml"),
+    ),
+    (
         "successful_agent_turn",
         include_str!("../../scenarios/successful_agent_turn.yaml"),
     ),
