@@ -1310,8 +1310,11 @@ root:
       probability: 0.5
       count: {min: 1, max: 3}
       latency: {distribution: log_normal, median_ms: 5, sigma: 0.5}
+      llm: {model: m, timing: tokens, stream: true, cache_read_ratio: 0.5}
     - type: vendor.planner
       count: {min: 1, max: 2, distribution: uniform}
+models:
+  m: {like: small, output_token_ms: 5}
 "#;
 
     #[test]
