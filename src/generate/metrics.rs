@@ -207,24 +207,40 @@ pub fn instruments(prefix: &str) -> Vec<Instrument> {
             "The duration of the MCP request or notification as observed on the sender from the time it was sent until the response or ack is received.",
             Histogram(MCP_DURATION_BOUNDS),
         ),
+    ]
+    .into_iter()
+    .chain(llm_instruments(prefix))
+    .collect()
+}
+
+/// The instruments only LLM calls with an `llm:` block feed: streaming chunks and cost.
+fn llm_instruments(prefix: &str) -> [Instrument; 3] {
+    let i = |name: String, description, kind| Instrument {
+        name,
+        unit: "s",
+        description,
+        kind,
+    };
+    let duration = InstrumentKind::Histogram(GENAI_DURATION_BOUNDS);
+    [
         i(
             "gen_ai.client.operation.time_to_first_chunk".into(),
-            "s",
             "Time to receive the first chunk of a streaming response (gen_ai.response.time_to_first_chunk).",
-            Histogram(GENAI_DURATION_BOUNDS),
+            duration,
         ),
         i(
             "gen_ai.client.operation.time_per_output_chunk".into(),
-            "s",
             "Time between consecutive chunks of a streaming response, one measurement per chunk after the first.",
-            Histogram(GENAI_DURATION_BOUNDS),
+            duration,
         ),
-        i(
-            format!("{p}.llm.cost"),
-            "USD",
-            "Cost of LLM calls (gen_ai.usage.cost), per model.",
-            InstrumentKind::DoubleCounter,
-        ),
+        Instrument {
+            unit: "USD",
+            ..i(
+                format!("{prefix}.llm.cost"),
+                "Cost of LLM calls (gen_ai.usage.cost), per model.",
+                InstrumentKind::DoubleCounter,
+            )
+        },
     ]
 }
 

@@ -179,8 +179,8 @@ fn metric_points<'a>(got: &'a Received, name: &str) -> Vec<&'a Value> {
     let last = got
         .metrics
         .iter()
-        .filter(|m| m["name"] == name)
-        .last()
+        .rev()
+        .find(|m| m["name"] == name)
         .unwrap_or_else(|| panic!("{name} never sent"));
     last["points"].as_array().unwrap().iter().collect()
 }
