@@ -44,7 +44,7 @@ pub(super) fn check(out: &mut Findings, source: &SourceMap, scenario: &Scenario)
                 &path,
                 format!("model `{model}` has no price, so its spans carry no cost"),
                 Some(format!(
-                    "give it prices under `models: {{{model}: {{input_price: …, output_price: …}}}}`, or `like:` a bundled model"
+                    "give it prices under `models: {{{model}: {{input_price: …, output_price: …}}}}`, `like:` a bundled model, or pass them with --prices"
                 )),
             );
         }

@@ -17,6 +17,7 @@ use super::span_type::{SpanType, normalize_prefix};
 use crate::yaml::{self, Diagnostics, Mark, Node, Policy, Report, Severity, Value, join, nearest};
 
 mod llm;
+pub use llm::{PricesError, decode_models, load_models, with_models};
 
 /// Settings that change how a file is read.
 #[derive(Clone, Debug)]

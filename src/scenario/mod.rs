@@ -16,8 +16,8 @@ mod traffic;
 
 pub use crate::yaml::{Diagnostic, Diagnostics, Severity, nearest};
 pub use decode::{
-    DEFAULT_DISTRIBUTION_COUNT_MAX, Decoded, LoadOptions, MAX_ATTRIBUTE_NESTING, decode,
-    decode_located, worst_case_spans,
+    DEFAULT_DISTRIBUTION_COUNT_MAX, Decoded, LoadOptions, MAX_ATTRIBUTE_NESTING, PricesError,
+    decode, decode_located, decode_models, load_models, with_models, worst_case_spans,
 };
 pub use format::accepted_keys;
 pub use llm::{CacheRead, LlmStep, LlmTiming, ModelSpec};

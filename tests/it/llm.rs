@@ -296,3 +296,52 @@ fn the_bundled_llm_scenarios_stream_cache_reason_and_cost() {
         assert_eq!(int(s, "llm.token_count.completion_details.reasoning"), r);
     }
 }
+
+#[test]
+fn a_prices_file_overrides_the_bundled_prices() {
+    let dir = tempfile::tempdir().unwrap();
+    let prices = dir.path().join("prices.yaml");
+    std::fs::write(&prices, "o3:\n  input_price: 1\n  output_price: 2\n").unwrap();
+    let got = send_to_judge(
+        &[
+            "scenario",
+            "--name",
+            "reasoning_agent",
+            "--count",
+            "20",
+            "--interval",
+            "0",
+            "--prices",
+            prices.to_str().unwrap(),
+        ],
+        &[],
+    );
+    let o3: Vec<&Span> = llm_spans(&got)
+        .into_iter()
+        .filter(|s| s.attr_str("gen_ai.request.model") == Some("o3"))
+        .collect();
+    assert_eq!(o3.len(), 20);
+    for s in o3 {
+        // o3's bundled cached-input price stays; no cache tokens here, so input × 1 + output × 2.
+        let expected = (int(s, "gen_ai.usage.input_tokens") as f64
+            + 2.0 * int(s, "gen_ai.usage.output_tokens") as f64)
+            / 1e6;
+        let cost = s.attr_f64("gen_ai.usage.cost").unwrap();
+        assert!(
+            (cost - expected).abs() <= 1e-9 * expected,
+            "{cost} vs {expected}"
+        );
+    }
+    std::fs::write(&prices, "o3:\n  output_prize: 2\n").unwrap();
+    let out = crate::common::bin()
+        .args(["check", "--name", "reasoning_agent", "--samples", "1"])
+        .args(["--prices", prices.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("prices.yaml:2:3") && stderr.contains("output_price"),
+        "{stderr}"
+    );
+}

@@ -7,8 +7,68 @@
 //! bundled model is checked by `validate` (`lint`), since the bundled table sits above the model.
 
 use super::super::llm::{self as keys, CacheRead, LlmStep, LlmTiming, ModelSpec};
-use super::{Decoder, Fields, Node, Severity, SpanType, Value, format, join, nearest};
+use super::{
+    Decoder, Diagnostics, Fields, Node, Policy, Report, Severity, SpanType, Value, format, join,
+    nearest,
+};
 use crate::scenario::Distribution;
+
+/// Decodes a `--prices` file: a mapping of model names to `models:` entries (timing and
+/// prices), with every problem located.
+pub fn decode_models(text: &str, file: &str) -> Result<Vec<ModelSpec>, Diagnostics> {
+    let mut decoder = Decoder {
+        report: Report::new(file, text, Policy::Refuse),
+        prefix: crate::scenario::YAML_PREFIX,
+        source_map: Default::default(),
+        #[cfg(test)]
+        asked: Vec::new(),
+    };
+    let models = match decoder.report.parse() {
+        Some(node) => decoder.models(&node, ""),
+        None => Vec::new(),
+    };
+    let diagnostics = decoder.report.finish();
+    if diagnostics.has_errors() {
+        return Err(diagnostics);
+    }
+    Ok(models)
+}
+
+/// Why a `--prices` file could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum PricesError {
+    #[error("cannot read the prices file {path}: {source}")]
+    Io {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{0}")]
+    Invalid(Diagnostics),
+}
+
+/// Reads and decodes the `--prices` file at `path`.
+pub fn load_models(path: &std::path::Path) -> Result<Vec<ModelSpec>, PricesError> {
+    let text =
+        crate::input::read_to_string(path, crate::input::MAX_FILE_BYTES).map_err(|source| {
+            PricesError::Io {
+                path: path.to_path_buf(),
+                source,
+            }
+        })?;
+    decode_models(&text, &path.display().to_string()).map_err(PricesError::Invalid)
+}
+
+/// `scenario`'s models with `overrides` (a `--prices` file) over them, entry by entry.
+pub fn with_models(
+    scenario: &crate::scenario::Scenario,
+    overrides: &[ModelSpec],
+) -> crate::scenario::Scenario {
+    let mut out = scenario.clone();
+    out.models
+        .retain(|m| !overrides.iter().any(|o| o.name == m.name));
+    out.models.extend(overrides.iter().cloned());
+    out
+}
 
 /// The words `timing:` takes.
 const TIMINGS: [&str; 2] = ["latency", "tokens"];
@@ -121,7 +181,7 @@ impl Decoder<'_> {
                 self.expected(k, path, "a model name");
                 continue;
             };
-            let model_path = format!("{path}.{name}");
+            let model_path = join(path, &name);
             self.source_map.keys.insert(model_path.clone(), k.mark);
             if let Some(spec) = self.model(v, &model_path, name) {
                 models.push(spec);
