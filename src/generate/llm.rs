@@ -542,3 +542,75 @@ mod tests {
         assert_eq!(timing, models::profile("reasoning").unwrap().timing);
     }
 }
+
+#[cfg(test)]
+mod usage_tests {
+    use crate::generate::testing::{plan, traces};
+    use crate::generate::{AttrValue, SpanRecord, Trace};
+    use crate::scenario::SpanType;
+
+    fn int(plan: &crate::generate::Plan, trace: &Trace, span: &SpanRecord, key: &str) -> i64 {
+        trace
+            .attrs_of(span)
+            .iter()
+            .find(|a| plan.str(a.key) == key)
+            .map(|a| match a.value {
+                AttrValue::Int(n) => n,
+                other => panic!("{key}: {other:?}"),
+            })
+            .unwrap_or_else(|| panic!("{key} missing"))
+    }
+
+    /// Over many draws, the one usage is consistent wherever it is read: cache within input,
+    /// reasoning within output within max_tokens, copies equal, TTFT within the span.
+    #[test]
+    fn every_reading_of_the_usage_agrees() {
+        let p = plan(
+            "name: t\nroot:\n  type: vendor.llm.call\n  llm:\n    timing: tokens\n    stream: true\n    max_tokens: 400\n    cache_read_tokens: {distribution: uniform, low: 0, high: 5000}\n    cache_creation_tokens: {distribution: poisson, lambda: 800}\n    reasoning_tokens: {distribution: log_normal, median: 200, sigma: 1}\n",
+        );
+        for trace in traces(&p, 3, 2000) {
+            let span = &trace.spans[0];
+            assert_eq!(span.span_type, SpanType::LlmCall);
+            let get = |k: &str| int(&p, &trace, span, k);
+            let input = get("gen_ai.usage.input_tokens");
+            let (read, written) = (
+                get("gen_ai.usage.cache_read.input_tokens"),
+                get("gen_ai.usage.cache_creation.input_tokens"),
+            );
+            let output = get("gen_ai.usage.output_tokens");
+            let reasoning = get("gen_ai.usage.reasoning.output_tokens");
+            assert!(read >= 0 && written >= 0 && read + written <= input);
+            assert!(0 <= reasoning && reasoning <= output && output <= 400);
+            assert_eq!(get("llm.token_count.completion"), output);
+            assert_eq!(get("llm.token_count.total"), input + output);
+            assert_eq!(get("llm.token_count.prompt_details.cache_read"), read);
+            let ttft = trace
+                .attrs_of(span)
+                .iter()
+                .find(|a| p.str(a.key) == "gen_ai.response.time_to_first_chunk")
+                .map(|a| match a.value {
+                    AttrValue::Double(s) => s,
+                    other => panic!("{other:?}"),
+                })
+                .unwrap();
+            assert!(ttft > 0.0 && ttft * 1e9 <= span.duration_ns() as f64 + 1.0);
+        }
+    }
+
+    /// A scenario whose steps have no `llm:` block carries none of its attributes.
+    #[test]
+    fn without_the_block_nothing_is_added() {
+        let p = crate::generate::testing::bundled("successful_agent_turn");
+        for trace in traces(&p, 1, 50) {
+            for a in &trace.attrs {
+                let key = p.str(a.key);
+                assert!(
+                    !key.contains("cost")
+                        && !key.contains("time_to_first")
+                        && !key.contains("cache_"),
+                    "{key}"
+                );
+            }
+        }
+    }
+}

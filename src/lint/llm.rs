@@ -50,3 +50,37 @@ pub(super) fn check(out: &mut Findings, source: &SourceMap, scenario: &Scenario)
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::lint::{LintContext, lint};
+    use crate::scenario::{LoadOptions, decode_located};
+
+    fn findings(yaml: &str) -> String {
+        let decoded = decode_located(yaml, "t.yaml", "t", &LoadOptions::default()).unwrap();
+        let schema = crate::schema::bundled().with_prefix("vendor");
+        let context = LintContext {
+            file: "t.yaml",
+            text: yaml,
+            schema: &schema,
+            prefix: "vendor",
+        };
+        lint(&decoded, &context).to_string()
+    }
+
+    #[test]
+    fn an_unknown_like_and_an_unpriced_model_are_reported() {
+        let yaml = "name: t\nmodels:\n  mine: {like: claude-sonet}\nroot:\n  type: vendor.llm.call\n  llm: {model: in-house}\n";
+        let found = findings(yaml);
+        assert!(
+            found.contains("t.yaml:3:") && found.contains("did you mean `claude-sonnet`"),
+            "{found}"
+        );
+        assert!(found.contains("model `in-house` has no price"), "{found}");
+        let priced = "name: t\nroot:\n  type: vendor.llm.call\n  llm: {timing: tokens}\n";
+        assert!(
+            !findings(priced).contains("no price"),
+            "gpt-4.1-mini is priced"
+        );
+    }
+}

@@ -345,3 +345,52 @@ fn a_prices_file_overrides_the_bundled_prices() {
         "{stderr}"
     );
 }
+
+/// `check` reads the TTFT and cost a run sends: the same seed gives the same figures.
+#[test]
+fn check_reports_the_ttft_and_cost_a_run_sends() {
+    let got = send_to_judge(
+        &[
+            "scenario",
+            "--name",
+            "streaming_assistant",
+            "--count",
+            "50",
+            "--interval",
+            "0",
+            "--seed",
+            "5",
+        ],
+        &[],
+    );
+    let spans = llm_spans(&got);
+    let sent_cost: f64 = spans
+        .iter()
+        .filter_map(|s| s.attr_f64("gen_ai.usage.cost"))
+        .sum();
+    let mut ttft_ms: Vec<f64> = spans
+        .iter()
+        .filter_map(|s| s.attr_f64("gen_ai.response.time_to_first_chunk"))
+        .map(|s| s * 1e3)
+        .collect();
+    let out = crate::common::bin()
+        .args(["check", "--name", "streaming_assistant", "--samples", "50"])
+        .args(["--seed", "5", "--format", "json"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", crate::common::text(&out));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let cost = report["cost_usd"]["total"].as_f64().unwrap();
+    assert!(
+        (cost - sent_cost).abs() <= 1e-9 * sent_cost,
+        "{cost} vs {sent_cost}"
+    );
+    assert_eq!(
+        report["ttft_ms"]["spans"].as_u64(),
+        Some(ttft_ms.len() as u64)
+    );
+    let p50 = crate::common::quantile(&mut ttft_ms, 0.5);
+    let reported = report["ttft_ms"]["p50"].as_f64().unwrap();
+    assert!((reported - p50).abs() < 1e-6, "{reported} vs {p50}");
+    assert!(report["tokens"]["cache_read"]["total"].as_u64().unwrap() > 0);
+}

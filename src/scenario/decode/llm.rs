@@ -246,3 +246,82 @@ impl Decoder<'_> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::scenario::{CacheRead, LlmTiming, LoadOptions, decode, decode_models};
+
+    fn step(llm: &str) -> String {
+        format!(
+            "name: t\nroot:\n  type: vendor.a2a.orchestrate\n  children:\n    - type: vendor.llm.call\n      llm: {llm}\n"
+        )
+    }
+
+    fn errors(yaml: &str) -> String {
+        decode(yaml, "t.yaml", "t", &LoadOptions::default())
+            .expect_err("an error")
+            .to_string()
+    }
+
+    #[test]
+    fn a_full_block_decodes() {
+        let yaml = step(
+            "{model: o3, timing: tokens, stream: true, max_tokens: 64, cache_read_ratio: 0.5, reasoning_tokens: {distribution: poisson, lambda: 9}}",
+        );
+        let (s, _) = decode(&yaml, "t.yaml", "t", &LoadOptions::default()).unwrap();
+        let llm = s.root.children[0].llm.clone().unwrap();
+        assert_eq!(llm.model.as_deref(), Some("o3"));
+        assert_eq!(llm.timing, LlmTiming::Tokens);
+        assert!(llm.stream);
+        assert_eq!(llm.max_tokens, Some(64));
+        assert_eq!(llm.cache_read, Some(CacheRead::Ratio(0.5)));
+        assert!(llm.reasoning_tokens.is_some() && llm.cache_creation_tokens.is_none());
+    }
+
+    #[test]
+    fn mistakes_are_located_with_a_suggestion() {
+        let e = errors(&step("{timing: tokns}"));
+        assert!(
+            e.contains("t.yaml:6:21") && e.contains("did you mean `tokens`"),
+            "{e}"
+        );
+        let e = errors(&step("{timing: tokens, strem: true}"));
+        assert!(
+            e.contains("root.children[0].llm") && e.contains("stream"),
+            "{e}"
+        );
+        let e = errors(&step("{stream: true}"));
+        assert!(
+            e.contains("llm.stream") && e.contains("timing: tokens"),
+            "{e}"
+        );
+        let e = errors(&step(
+            "{cache_read_ratio: 0.5, cache_read_tokens: {distribution: poisson, lambda: 3}}",
+        ));
+        assert!(e.contains("not both"), "{e}");
+        let e = errors(&step("{cache_read_ratio: 1.5}"));
+        assert!(e.contains("cache_read_ratio"), "{e}");
+        let e = errors(&step("{max_tokens: 0}"));
+        assert!(e.contains("max_tokens"), "{e}");
+        let planner = "name: t\nroot:\n  type: vendor.planner\n  llm: {timing: tokens}\n";
+        assert!(errors(planner).contains("`vendor.llm.call` step only"));
+    }
+
+    #[test]
+    fn models_and_prices_files_decode_with_ranges() {
+        let yaml = "name: t\nmodels:\n  m: {like: o3, output_price: 9, jitter: 0.2}\nroot: {}\n";
+        let (s, _) = decode(yaml, "t.yaml", "t", &LoadOptions::default()).unwrap();
+        assert_eq!(s.models[0].name, "m");
+        assert_eq!(s.models[0].like.as_deref(), Some("o3"));
+        assert_eq!(s.models[0].output_price, Some(9.0));
+        let e = errors("name: t\nmodels:\n  m: {jitter: 0.9}\nroot: {}\n");
+        assert!(e.contains("models.m.jitter") && e.contains("0.3"), "{e}");
+        let models =
+            decode_models("a: {input_price: 1}\nb: {output_token_ms: 3}\n", "p.yaml").unwrap();
+        assert_eq!(models.len(), 2);
+        let e = decode_models("a: {input_prise: 1}\n", "p.yaml")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("p.yaml:1:5") && e.contains("input_price"), "{e}");
+    }
+}
