@@ -257,6 +257,7 @@ fn the_bundled_llm_scenarios_stream_cache_reason_and_cost() {
         ],
         &[],
     );
+    assert!(got.warnings.is_empty(), "{:?}", got.warnings);
     let spans = llm_spans(&got);
     assert!(
         spans
