@@ -152,6 +152,18 @@ fn ttft_is_queue_and_prefill_inside_the_span_and_cached_tokens_shorten_it() {
         );
     }
     assert!(capped > 0, "some outputs reach max_tokens");
+    // The llm.call log record of each span copies its TTFT, the same value.
+    for span in llm_spans(&got) {
+        let log = got
+            .logs
+            .iter()
+            .find(|l| l["span_id"] == span.span_id.as_str() && l["event_name"] == "vendor.llm.call")
+            .unwrap_or_else(|| panic!("no llm.call log of span {}", span.span_id));
+        assert_eq!(
+            log["attributes"]["gen_ai.response.time_to_first_chunk"].as_f64(),
+            span.attr_f64("gen_ai.response.time_to_first_chunk")
+        );
+    }
     // The TTFT histogram measures the very values on the spans.
     let ttfts: Vec<f64> = llm_spans(&got)
         .iter()
