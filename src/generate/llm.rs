@@ -272,7 +272,13 @@ impl Plan {
     /// Compiles the `llm:` block of every step that has one onto its node (nodes are the steps
     /// in pre-order, as [`Step::walk`] gives them).
     pub(super) fn compile_llm(&mut self, scenario: &Scenario) {
-        for (i, step) in scenario.root.walk().into_iter().enumerate() {
+        let steps = scenario.root.walk();
+        debug_assert_eq!(
+            steps.len(),
+            self.nodes.len(),
+            "one node per step, in pre-order"
+        );
+        for (i, step) in steps.into_iter().enumerate() {
             if let Some(llm) = &step.llm {
                 let keys = LlmKeys::intern(&mut |s| self.intern(s));
                 let plan = LlmPlan::compile(llm, model_of(step, llm), &scenario.models, keys);
