@@ -86,12 +86,14 @@ fn duration_regresses_on_output_tokens_at_the_configured_time_per_token() {
     let sxy: f64 = points.iter().map(|(x, y)| (x - mx) * (y - my)).sum();
     let slope = sxy / sxx;
     let intercept = my - slope * mx;
-    let residual: f64 = points
-        .iter()
-        .map(|(x, y)| (y - intercept - slope * x).powi(2))
-        .sum();
+    // The decode jitter scales with the output tokens, so the noise grows with x: the slope's
+    // standard error is the heteroscedasticity-robust one (HC1), not the textbook formula.
     let n = points.len() as f64;
-    let se = (residual / (n - 2.0) / sxx).sqrt();
+    let weighted: f64 = points
+        .iter()
+        .map(|(x, y)| (x - mx).powi(2) * (y - intercept - slope * x).powi(2))
+        .sum();
+    let se = (weighted * n / (n - 2.0)).sqrt() / sxx;
     assert!(
         (slope - 12.0).abs() <= Z_999 * se,
         "slope {slope} ms/token ± {se} over {n} spans, configured 12"
