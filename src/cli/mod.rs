@@ -184,6 +184,13 @@ fn with_prices(
         return Ok(scenarios.to_vec());
     };
     match crate::scenario::load_models(path) {
+        Ok(ref models) if let Some(like) = unknown_like(models) => {
+            eprintln!(
+                "error: {}: `like: {like}` is neither a bundled model nor a profile (see `validate --prices`)",
+                path.display()
+            );
+            Err(Outcome::Usage)
+        }
         Ok(models) => Ok(scenarios
             .iter()
             .map(|s| crate::scenario::with_models(s, &models))
@@ -197,6 +204,15 @@ fn with_prices(
             Err(Outcome::Usage)
         }
     }
+}
+
+/// The first `like:` among `models` that names neither a bundled model nor a profile.
+fn unknown_like(models: &[crate::scenario::ModelSpec]) -> Option<&str> {
+    use crate::conventions::models::{lookup, profile};
+    models
+        .iter()
+        .filter_map(|m| m.like.as_deref())
+        .find(|like| profile(like).is_none() && lookup(like).is_none())
 }
 
 fn load_schema(path: Option<&Path>, prefix: &str) -> Result<Schema, Outcome> {

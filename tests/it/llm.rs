@@ -409,3 +409,35 @@ fn check_reports_the_ttft_and_cost_a_run_sends() {
     assert!((reported - p50).abs() < 1e-6, "{reported} vs {p50}");
     assert!(report["tokens"]["cache_read"]["total"].as_u64().unwrap() > 0);
 }
+
+/// `validate` reads a `--prices` file too: it prices what the scenario does not, and a `like:`
+/// there that names nothing known stops a run.
+#[test]
+fn validate_and_runs_read_the_prices_file() {
+    let yaml = "name: t\nroot:\n  type: vendor.a2a.orchestrate\n  children:\n    - type: vendor.llm.call\n      llm: {model: in-house, timing: tokens}\n";
+    let dir = scenario_dir(&[("t", yaml)]);
+    let file = dir.path().join("t.yaml");
+    let validate = |prices: Option<&std::path::Path>| {
+        let mut cmd = crate::common::bin();
+        cmd.arg("validate").arg(&file);
+        if let Some(p) = prices {
+            cmd.arg("--prices").arg(p);
+        }
+        crate::common::text(&cmd.output().unwrap())
+    };
+    assert!(validate(None).contains("model `in-house` has no price"));
+    let prices = dir.path().join("prices.yaml");
+    std::fs::write(&prices, "in-house: {input_price: 0.1, output_price: 0.2}\n").unwrap();
+    let priced = validate(Some(&prices));
+    assert!(!priced.contains("no price"), "{priced}");
+    std::fs::write(&prices, "in-house: {like: gpt-4.2-turbo}\n").unwrap();
+    let out = crate::common::bin()
+        .args(["scenario", "--scenarios-dir", dir.path().to_str().unwrap()])
+        .args(["--name", "t", "--count", "1", "--output", "null"])
+        .args(["--prices", prices.to_str().unwrap()])
+        .env("TELEMETRY_TENANT_UUIDS", "a")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", crate::common::text(&out));
+    assert!(crate::common::text(&out).contains("gpt-4.2-turbo"));
+}
