@@ -20,6 +20,7 @@
 //! A stop request (Ctrl-C, checked between iterations) ends the simulation early; the report
 //! then covers the iterations simulated.
 
+pub mod llm;
 pub mod plot;
 pub mod services;
 pub mod sketch;
@@ -124,6 +125,8 @@ pub struct Report {
     pub typical: Vec<WaterfallSpan>,
     /// The service graph (empty without services).
     pub services: Vec<services::ServiceEdge>,
+    /// TTFT, cache and reasoning tokens, cost per trace.
+    pub llm: llm::LlmReport,
 }
 
 /// How many values `check` keeps for exact percentiles (8 bytes each, 16 MiB in all); beyond
@@ -206,6 +209,7 @@ struct Accumulator {
     attempts_reached: HashMap<String, Vec<u64>>,
     input_tokens: u64,
     output_tokens: u64,
+    llm: llm::LlmTally,
     /// Values kept for exact percentiles so far, and how many may be.
     kept: u64,
     budget: u64,
@@ -227,6 +231,7 @@ impl Accumulator {
             attempts_reached: HashMap::new(),
             input_tokens: 0,
             output_tokens: 0,
+            llm: llm::LlmTally::default(),
             kept: 0,
             budget,
             graph: services::Graph::default(),
@@ -257,12 +262,14 @@ impl Accumulator {
                 self.add_attribute(name, plan.str(attr.key), attr.value);
             }
         }
+        self.llm.end_trace();
         self.kept += trace.spans.len() as u64 + 1;
         if self.kept > self.budget && self.root.durations.exact() {
             self.root.durations.forget_values();
             self.tallies
                 .values_mut()
                 .for_each(|t| t.durations.forget_values());
+            self.llm.forget_values();
         }
     }
 
@@ -282,7 +289,7 @@ impl Accumulator {
             ("gen_ai.usage.output_tokens", AttrValue::Int(n)) => {
                 self.output_tokens += n.max(0) as u64
             }
-            _ => {}
+            _ => self.llm.attribute(key, value),
         }
     }
 
@@ -379,6 +386,7 @@ fn simulate(
         root,
         input_tokens,
         output_tokens,
+        llm,
         ..
     } = acc;
     Report {
@@ -412,6 +420,7 @@ fn simulate(
         },
         typical,
         services,
+        llm: llm.report(traces),
     }
 }
 
@@ -542,7 +551,7 @@ impl Report {
                 }),
             );
         }
-        json!({
+        let mut report = json!({
             "scenario": self.scenario,
             "seed": self.seed,
             "samples": self.samples,
@@ -569,9 +578,15 @@ impl Report {
             "tokens": {
                 "input": {"total": self.input_tokens.total, "per_trace": self.input_tokens.per_trace},
                 "output": {"total": self.output_tokens.total, "per_trace": self.output_tokens.per_trace},
+                "cache_read": {"total": self.llm.cache_read_tokens.total, "per_trace": self.llm.cache_read_tokens.per_trace},
+                "reasoning": {"total": self.llm.reasoning_tokens.total, "per_trace": self.llm.reasoning_tokens.per_trace},
             },
             "services": services::edges_json(&self.services),
-        })
+        });
+        if let Value::Object(map) = &mut report {
+            self.llm.json(map);
+        }
+        report
     }
 
     /// A table for people.
@@ -661,6 +676,7 @@ impl Report {
             ));
         }
         out.push_str(&services::render(&self.services));
+        self.llm.render(&mut out);
         out
     }
 }

@@ -72,7 +72,11 @@ fn draw_error(e: impl std::fmt::Display) -> PlotError {
 /// The whole picture as SVG text.
 pub fn svg(report: &Report) -> Result<String, PlotError> {
     let types = &report.span_types;
-    let rows = types.len().div_ceil(COLUMNS).max(1);
+    // Streaming LLM calls add a histogram of their time to first chunk.
+    let ttft = ttft_histogram(report);
+    let rows = (types.len() + usize::from(ttft.is_some()))
+        .div_ceil(COLUMNS)
+        .max(1);
     let histograms_height = HISTOGRAM_HEIGHT * rows as u32;
     let waterfall_height = 80 + ROW_HEIGHT * report.typical.len().max(1) as u32;
     let mut out = String::new();
@@ -83,13 +87,26 @@ pub fn svg(report: &Report) -> Result<String, PlotError> {
         root.fill(&WHITE).map_err(draw_error)?;
         let (top, bottom) = root.split_vertically(histograms_height);
         let cells = top.split_evenly((rows, COLUMNS));
-        for (i, (cell, span_type)) in cells.iter().zip(types).enumerate() {
+        for (i, (cell, span_type)) in cells.iter().zip(types.iter().chain(&ttft)).enumerate() {
             histogram(cell, span_type, Palette99::pick(i).to_rgba())?;
         }
         waterfall(&bottom, report)?;
         root.present().map_err(draw_error)?;
     }
     Ok(out)
+}
+
+/// The TTFTs of `report`'s streaming LLM calls, as one more histogram of milliseconds.
+fn ttft_histogram(report: &Report) -> Option<SpanTypeReport> {
+    let ttft = &report.llm.ttft_ms;
+    (ttft.count() > 0).then(|| SpanTypeReport {
+        name: "time to first chunk".into(),
+        spans: ttft.count(),
+        per_trace: ttft.count() as f64 / report.traces.max(1) as f64,
+        latency_ms: report.llm.ttft_percentiles(),
+        error_rate: 0.0,
+        latencies_ms: ttft.clone(),
+    })
 }
 
 fn histogram<DB: DrawingBackend>(

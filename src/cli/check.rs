@@ -64,6 +64,10 @@ pub fn check(cli: &Cli, args: &CheckArgs) -> Outcome {
         Ok(schema) => Arc::new(schema),
         Err(outcome) => return outcome,
     };
+    let scenario = match super::with_prices(cli, std::slice::from_ref(&scenario)) {
+        Ok(mut priced) => priced.remove(0),
+        Err(outcome) => return outcome,
+    };
     let plan = Plan::compile(
         &scenario,
         &PlanOptions {

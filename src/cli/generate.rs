@@ -43,6 +43,11 @@ pub(super) fn generate(
         Ok(schema) => Arc::new(schema),
         Err(outcome) => return outcome,
     };
+    let priced = match super::with_prices(cli, scenarios) {
+        Ok(priced) => priced,
+        Err(outcome) => return outcome,
+    };
+    let scenarios = &priced[..];
     let seed = args.seed.unwrap_or_else(workload::fresh_seed);
     let service_name = config::service_name(cli.service_name.as_deref(), &env);
     let plan_options = PlanOptions {

@@ -73,6 +73,15 @@ pub struct Cli {
     #[arg(long, global = true, value_name = "NAME")]
     pub service_name: Option<String>,
 
+    /// YAML file of model timing and prices, as a scenario's `models:` map, over both the bundled table and the scenarios' own (also TELEMETRY_SIMULATOR_PRICES)
+    #[arg(
+        long,
+        global = true,
+        value_name = "FILE",
+        env = "TELEMETRY_SIMULATOR_PRICES"
+    )]
+    pub prices: Option<PathBuf>,
+
     #[command(subcommand)]
     pub command: Command,
 }
@@ -166,6 +175,46 @@ fn load_options(max_spans_per_trace: u64) -> LoadOptions {
 }
 
 /// The schema at `path`, else the bundled one, with its names under the configured prefix.
+/// `scenarios` with the `--prices` file's models over their own (as given when there is none).
+fn with_prices(
+    cli: &Cli,
+    scenarios: &[crate::scenario::Scenario],
+) -> Result<Vec<crate::scenario::Scenario>, Outcome> {
+    let Some(path) = &cli.prices else {
+        return Ok(scenarios.to_vec());
+    };
+    match crate::scenario::load_models(path) {
+        Ok(ref models) if let Some(like) = unknown_like(models) => {
+            eprintln!(
+                "error: {}: `like: {like}` is neither a bundled model nor a profile (see `validate --prices`)",
+                path.display()
+            );
+            Err(Outcome::Usage)
+        }
+        Ok(models) => Ok(scenarios
+            .iter()
+            .map(|s| crate::scenario::with_models(s, &models))
+            .collect()),
+        Err(crate::scenario::PricesError::Invalid(d)) => {
+            eprintln!("{d}");
+            Err(Outcome::Usage)
+        }
+        Err(error) => {
+            eprintln!("error: {error}");
+            Err(Outcome::Usage)
+        }
+    }
+}
+
+/// The first `like:` among `models` that names neither a bundled model nor a profile.
+fn unknown_like(models: &[crate::scenario::ModelSpec]) -> Option<&str> {
+    use crate::conventions::models::{lookup, profile};
+    models
+        .iter()
+        .filter_map(|m| m.like.as_deref())
+        .find(|like| profile(like).is_none() && lookup(like).is_none())
+}
+
 fn load_schema(path: Option<&Path>, prefix: &str) -> Result<Schema, Outcome> {
     let schema = match path {
         Some(path) => crate::schema::load(path).map_err(|error| {

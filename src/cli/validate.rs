@@ -100,6 +100,23 @@ pub fn validate(cli: &Cli, args: &ValidateArgs) -> Outcome {
         });
     }
     let schema = schema.with_prefix(&options.prefix);
+    // A --prices file is checked like a scenario, and its prices count for the lint.
+    let prices = match cli.prices.as_deref().map(crate::scenario::load_models) {
+        None => Vec::new(),
+        Some(Ok(models)) => models,
+        Some(Err(error)) => {
+            let path = cli.prices.as_deref().unwrap_or(std::path::Path::new(""));
+            let diagnostics = match error {
+                crate::scenario::PricesError::Invalid(d) => d,
+                other => Diagnostics(vec![unlocated(&path.display().to_string(), other)]),
+            };
+            reports.push(FileReport {
+                file: path.display().to_string(),
+                diagnostics,
+            });
+            return finish(&reports, json, args.strict);
+        }
+    };
     if args.show_schema || args.show_spans || args.show_metrics {
         let mut shown = format!("Schema loaded successfully\n{}\n", schema.describe_header());
         if args.show_schema {
@@ -122,7 +139,7 @@ pub fn validate(cli: &Cli, args: &ValidateArgs) -> Outcome {
         }
     }
     for file in files(args) {
-        reports.push(check_file(file, &options, &schema));
+        reports.push(check_file(file, &options, &schema, &prices));
     }
     finish(&reports, json, args.strict)
 }
@@ -153,6 +170,7 @@ fn check_file(
     file: Result<ScenarioFile, LoadError>,
     options: &crate::scenario::LoadOptions,
     schema: &Schema,
+    prices: &[crate::scenario::ModelSpec],
 ) -> FileReport {
     let file = match file {
         Ok(file) => file,
@@ -177,7 +195,10 @@ fn check_file(
         }
     };
     let diagnostics = match file.decode_located(options) {
-        Ok(decoded) => {
+        Ok(mut decoded) => {
+            if !prices.is_empty() {
+                decoded.scenario = crate::scenario::with_models(&decoded.scenario, prices);
+            }
             let context = LintContext {
                 file: &file.display,
                 text: &file.text,

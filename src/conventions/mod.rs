@@ -21,6 +21,8 @@
 //! the scenario files' `vendor.` prefix and rewritten by the reader
 //! ([`crate::scenario::normalize_prefix`]).
 
+pub mod models;
+
 use crate::scenario::{Distribution, SpanType};
 
 /// The role of a span in its trace, as OTLP's span kind expresses it (defined in

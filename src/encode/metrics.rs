@@ -32,11 +32,13 @@ pub fn metrics_requests(
         for m in &tenant.metrics {
             let instrument = &m.instrument;
             let data = match instrument.kind {
-                InstrumentKind::Counter => metric::Data::Sum(proto::Sum {
-                    data_points: m.points.iter().map(|p| number_point(export, p)).collect(),
-                    aggregation_temporality: temporality,
-                    is_monotonic: true,
-                }),
+                InstrumentKind::Counter | InstrumentKind::DoubleCounter => {
+                    metric::Data::Sum(proto::Sum {
+                        data_points: m.points.iter().map(|p| number_point(export, p)).collect(),
+                        aggregation_temporality: temporality,
+                        is_monotonic: true,
+                    })
+                }
                 InstrumentKind::Histogram(bounds) => metric::Data::Histogram(proto::Histogram {
                     data_points: m
                         .points
@@ -78,14 +80,15 @@ pub fn metrics_requests(
 
 fn number_point(export: &MetricsExport, point: &Point) -> NumberDataPoint {
     let value = match point.data {
-        PointData::Sum(n) => n,
-        PointData::Histogram(_) => 0,
+        PointData::Sum(n) => number_data_point::Value::AsInt(n),
+        PointData::DoubleSum(x) => number_data_point::Value::AsDouble(x),
+        PointData::Histogram(_) => number_data_point::Value::AsInt(0),
     };
     NumberDataPoint {
         attributes: attributes(point),
         start_time_unix_nano: export.start_ns,
         time_unix_nano: export.time_ns,
-        value: Some(number_data_point::Value::AsInt(value)),
+        value: Some(value),
         ..Default::default()
     }
 }

@@ -82,6 +82,9 @@ pub struct DerivedKeys {
     pub cp_event: Sym,
     pub exception_event: Sym,
     pub genai_exception_event: Sym,
+    /// An LLM call's `gen_ai.response.time_to_first_chunk` and `gen_ai.usage.cost`.
+    pub ttft: Sym,
+    pub cost: Sym,
     /// Per span type (indexed by `SpanType as usize`): the key of the status code it reports,
     /// with its success word, from the conventions' table.
     pub status: Vec<Option<(Sym, Sym)>>,
@@ -152,6 +155,8 @@ impl DerivedKeys {
             cp_event: k("cp.request"),
             exception_event: k("exception"),
             genai_exception_event: k("gen_ai.client.operation.exception"),
+            ttft: k("gen_ai.response.time_to_first_chunk"),
+            cost: k("gen_ai.usage.cost"),
             status: SpanType::ALL
                 .iter()
                 .map(|&t| {

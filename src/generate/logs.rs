@@ -201,6 +201,9 @@ impl TraceLogs {
         self.copy(v, k.operation);
         self.copy(v, k.input_tokens);
         self.copy(v, k.output_tokens);
+        // Present only on calls with an `llm:` block: the span's own values, never drawn again.
+        self.copy(v, k.ttft);
+        self.copy(v, k.cost);
         self.attr(k.duration_ms, AttrValue::Double(v.duration_ms()));
     }
 

@@ -75,6 +75,8 @@ pub enum InstrumentKind {
     Counter,
     /// An explicit-bucket histogram with these boundaries.
     Histogram(&'static [f64]),
+    /// A monotonic sum of real numbers (a cost in USD).
+    DoubleCounter,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -108,6 +110,9 @@ enum Id {
     McpDuration,
     SpanCalls,
     SpanDuration,
+    GenAiTimeToFirstChunk,
+    GenAiTimePerOutputChunk,
+    LlmCost,
 }
 
 /// Every instrument under `prefix`, indexed by [`Id`].
@@ -208,7 +213,39 @@ pub fn instruments(prefix: &str) -> Vec<Instrument> {
     ]
     .into_iter()
     .chain(span_metrics_instruments())
+    .chain(llm_instruments(prefix))
     .collect()
+}
+
+/// The instruments only LLM calls with an `llm:` block feed: streaming chunks and cost.
+fn llm_instruments(prefix: &str) -> [Instrument; 3] {
+    let i = |name: String, description, kind| Instrument {
+        name,
+        unit: "s",
+        description,
+        kind,
+    };
+    let duration = InstrumentKind::Histogram(GENAI_DURATION_BOUNDS);
+    [
+        i(
+            "gen_ai.client.operation.time_to_first_chunk".into(),
+            "Time to receive the first chunk of a streaming response (gen_ai.response.time_to_first_chunk).",
+            duration,
+        ),
+        i(
+            "gen_ai.client.operation.time_per_output_chunk".into(),
+            "Time between consecutive chunks of a streaming response, one measurement per chunk after the first.",
+            duration,
+        ),
+        Instrument {
+            unit: "USD",
+            ..i(
+                format!("{prefix}.llm.cost"),
+                "Cost of LLM calls (gen_ai.usage.cost), per model.",
+                InstrumentKind::DoubleCounter,
+            )
+        },
+    ]
 }
 
 /// The span-metrics connector's two instruments, as it names them.
@@ -292,6 +329,7 @@ pub struct Point {
 #[derive(Clone, Debug, PartialEq)]
 pub enum PointData {
     Sum(i64),
+    DoubleSum(f64),
     Histogram(HistogramPoint),
 }
 
@@ -339,6 +377,7 @@ struct Series {
 
 enum Data {
     Sum(i64),
+    DoubleSum(f64),
     Histogram(Buckets),
 }
 
@@ -364,11 +403,12 @@ impl Buckets {
         }
     }
 
-    fn observe(&mut self, bounds: &[f64], value: f64, exemplar: Exemplar) {
+    /// `n` measurements of the same value (the chunks of one streamed response).
+    fn observe_n(&mut self, bounds: &[f64], value: f64, n: u64, exemplar: Exemplar) {
         let bucket = bounds.partition_point(|b| *b < value);
-        self.counts[bucket] += 1;
-        self.count += 1;
-        self.sum += value;
+        self.counts[bucket] += n;
+        self.count += n;
+        self.sum += value * n as f64;
         self.min = self.min.min(value);
         self.max = self.max.max(value);
         self.exemplars[bucket] = Some(exemplar);
@@ -579,6 +619,7 @@ impl Aggregator {
                     self.add(Id::LlmTokensOutput, tenant, n);
                 }
                 self.genai(tenant, v, &[(self.input, input), (self.output, output)]);
+                self.llm(tenant, v, output);
             }
             Some(Signals::Retrieval) => {
                 self.start(tenant);
@@ -637,6 +678,44 @@ impl Aggregator {
         }
     }
 
+    /// What only LLM calls with an `llm:` block report, read off the span: the streaming chunk
+    /// histograms (the TTFT is the span's `gen_ai.response.time_to_first_chunk`; the chunks after
+    /// it share the rest of the span evenly) and the cost counter per model.
+    fn llm(&mut self, tenant: u32, v: &SpanView, output: Option<i64>) {
+        let k = v.keys();
+        if let Some(ttft) = number(v.attr(k.ttft)) {
+            self.start(tenant);
+            self.label(v, k.operation, None);
+            self.value(v, k.provider, v.provider(), None);
+            self.label(v, k.request_model, None);
+            self.label(v, k.response_model, None);
+            self.label(v, k.server_address, None);
+            self.label(v, k.server_port, None);
+            self.observe(Id::GenAiTimeToFirstChunk, tenant, ttft, v);
+            let chunks = output.unwrap_or(0) - 1;
+            if chunks > 0 {
+                let per_chunk = (v.duration_s() - ttft).max(0.0) / chunks as f64;
+                self.observe_n(
+                    Id::GenAiTimePerOutputChunk,
+                    tenant,
+                    per_chunk,
+                    chunks as u64,
+                    v,
+                );
+            }
+        }
+        if let Some(cost) = number(v.attr(k.cost)) {
+            self.start(tenant);
+            self.label(v, k.request_model, Some(k.unknown));
+            self.value(v, k.provider, v.provider(), Some(k.unknown));
+            let series = self.series_for(Id::LlmCost, tenant);
+            if let Data::DoubleSum(total) = &mut series.data {
+                *total += cost;
+            }
+            series.fresh = true;
+        }
+    }
+
     /// Starts the labels of a measurement with `tenant.id`.
     fn start(&mut self, tenant: u32) {
         self.labels.clear();
@@ -680,6 +759,10 @@ impl Aggregator {
     }
 
     fn observe(&mut self, id: Id, tenant: u32, value: f64, v: &SpanView) {
+        self.observe_n(id, tenant, value, 1, v);
+    }
+
+    fn observe_n(&mut self, id: Id, tenant: u32, value: f64, n: u64, v: &SpanView) {
         let InstrumentKind::Histogram(bounds) = self.instruments[id as usize].kind else {
             return;
         };
@@ -691,7 +774,7 @@ impl Aggregator {
         };
         let series = self.series_for(id, tenant);
         if let Data::Histogram(buckets) = &mut series.data {
-            buckets.observe(bounds, value, exemplar);
+            buckets.observe_n(bounds, value, n, exemplar);
         }
         series.fresh = true;
     }
@@ -729,6 +812,7 @@ impl Aggregator {
         }
         let data = match self.instruments[id as usize].kind {
             InstrumentKind::Counter => Data::Sum(0),
+            InstrumentKind::DoubleCounter => Data::DoubleSum(0.0),
             InstrumentKind::Histogram(bounds) => Data::Histogram(Buckets::new(bounds)),
         };
         let i = self.series.len() as u32;
@@ -808,6 +892,13 @@ impl Aggregator {
                     let point = PointData::Sum(*total);
                     if delta {
                         *total = 0;
+                    }
+                    point
+                }
+                Data::DoubleSum(total) => {
+                    let point = PointData::DoubleSum(*total);
+                    if delta {
+                        *total = 0.0;
                     }
                     point
                 }
@@ -891,6 +982,7 @@ mod tests {
                         );
                         let (count, sum) = match &point.data {
                             PointData::Sum(n) => (0, *n as f64),
+                            PointData::DoubleSum(x) => (0, *x),
                             PointData::Histogram(h) => (h.count, h.sum),
                         };
                         let total = out.entry(key).or_default();
@@ -941,7 +1033,7 @@ mod tests {
             span_id: [1; 8],
         };
         for v in [0.0, 1.0, 1.5, 2.0, 2.5] {
-            b.observe(&bounds, v, e);
+            b.observe_n(&bounds, v, 1, e);
         }
         assert_eq!(b.counts, [2, 2, 1]);
         assert_eq!((b.count, b.sum, b.min, b.max), (5, 7.0, 0.0, 2.5));
@@ -1092,7 +1184,7 @@ mod tests {
         assert!(again.tenants.iter().flat_map(|t| &t.metrics).all(|m| {
             m.points.iter().all(|p| match &p.data {
                 PointData::Histogram(h) => h.exemplars.is_empty(),
-                PointData::Sum(_) => true,
+                PointData::Sum(_) | PointData::DoubleSum(_) => true,
             })
         }));
     }

@@ -97,6 +97,8 @@ pub(crate) struct PlanNode {
     pub service: u16,
     /// The step's call into another service (`remote:`).
     pub call: Option<CallPlan>,
+    /// An LLM call's usage, timing and cost (its step's `llm:` block).
+    pub llm: Option<Box<super::llm::LlmPlan>>,
 }
 
 /// A step's latency model, compiled: the one place a span's own duration is drawn, used by the
@@ -256,6 +258,7 @@ impl Plan {
             let (names, planned_tool) = plan.content_names();
             plan.content = Some(ContentPlan::new(&names, planned_tool, |s| plan.intern(s)));
         }
+        plan.compile_llm(scenario);
         plan
     }
 
@@ -382,6 +385,7 @@ impl Plan {
             children: Vec::new(),
             service: 0,
             call: None,
+            llm: None,
         });
         let children = step
             .children

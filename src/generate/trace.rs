@@ -366,6 +366,8 @@ struct Builder<'a, R> {
     offsets: Vec<u64>,
     /// The trace's story, when the plan has message content.
     conversation: Option<Conversation>,
+    /// The duration of the LLM span just pushed, when it comes from its tokens.
+    llm_ns: Option<u64>,
 }
 
 impl<'a, R: Rng> Builder<'a, R> {
@@ -388,6 +390,7 @@ impl<'a, R: Rng> Builder<'a, R> {
             index,
             offsets: Vec::new(),
             conversation: None,
+            llm_ns: None,
         };
         b.conversation = plan
             .content
@@ -449,6 +452,9 @@ impl<'a, R: Rng> Builder<'a, R> {
     }
 
     fn latency_ns(&mut self, node: &PlanNode) -> u64 {
+        if let Some(ns) = self.llm_ns.take() {
+            return ns;
+        }
         ms_to_ns(node.latency.sample_ms(self.rng))
     }
 
@@ -482,6 +488,9 @@ impl<'a, R: Rng> Builder<'a, R> {
             (node.name, &node.attrs)
         };
         self.push_attrs(plans, attempt, parent, error.is_some(), start);
+        if let (Some(llm), false) = (&node.llm, attempt) {
+            self.llm_ns = super::llm::apply(llm, plans, &mut self.trace.attrs, start, self.rng);
+        }
         if node.span_type == SpanType::CpRequest {
             self.forward(start, error.is_some());
         }
@@ -857,12 +866,12 @@ impl<'a, R: Rng> Builder<'a, R> {
 }
 
 /// The value of `key` among a span's attributes so far.
-fn find(attrs: &[Attr], key: Sym) -> Option<AttrValue> {
+pub(super) fn find(attrs: &[Attr], key: Sym) -> Option<AttrValue> {
     attrs.iter().find(|a| a.key == key).map(|a| a.value)
 }
 
 /// The sum of two numbers: whole when both are, `None` when either is not a number.
-fn sum(a: Option<AttrValue>, b: Option<AttrValue>) -> Option<AttrValue> {
+pub(super) fn sum(a: Option<AttrValue>, b: Option<AttrValue>) -> Option<AttrValue> {
     match (a?, b?) {
         (AttrValue::Int(x), AttrValue::Int(y)) => Some(AttrValue::Int(x.saturating_add(y))),
         (x, y) => Some(AttrValue::Double(number(x)? + number(y)?)),
@@ -942,6 +951,7 @@ mod tests {
                     children: Vec::new(),
                     service: None,
                     remote: None,
+                    llm: None,
                 },
             );
         leaf.prop_recursive(3, 24, 4, |inner| {
@@ -989,6 +999,7 @@ mod tests {
                 children: Vec::new(),
                 service: None,
                 remote: None,
+                llm: None,
             });
         leaf.prop_recursive(3, 20, 5, |inner| {
             (inner.clone(), prop::collection::vec(inner, 0..5)).prop_map(|(mut step, children)| {
@@ -1014,6 +1025,7 @@ mod tests {
             traffic: None,
             root,
             services: Vec::new(),
+            models: Vec::new(),
         }
     }
 

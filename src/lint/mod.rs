@@ -13,6 +13,8 @@
 //!   parent's 99th percentile is reported once for the parent. Percentiles are estimated from
 //!   [`LATENCY_DRAWS`] draws of the generator's own latency sampler with a fixed seed, so the
 //!   verdict is the same on every run.
+//!   An LLM call timed by its tokens (`llm: {timing: tokens}`) is left out: its duration is
+//!   not a latency the author set, and its parent is meant to stretch around it.
 //! * **Schema conformance**: an attribute whose schema definition declares another type, or whose
 //!   value is not among the definition's `allowed_values`, is an error; an attribute the schema does
 //!   not define for the span (nor anywhere) is a warning.
@@ -27,6 +29,7 @@
 //! the decoder because they need the generator's samplers and the schema, which the model must not
 //! depend on.
 
+mod llm;
 mod schema;
 
 use crate::generate::{LatencySampler, Sampler, is_integer_attribute};
@@ -76,6 +79,7 @@ pub fn lint(decoded: &Decoded, context: &LintContext) -> Diagnostics {
         schema::attributes(&mut out, source, i, step);
         cardinality(&mut out, source, i, step);
     }
+    llm::check(&mut out, source, &decoded.scenario);
     out.report.finish()
 }
 
@@ -107,6 +111,18 @@ struct Quantiles {
 
 impl Quantiles {
     fn of(step: &Step) -> Quantiles {
+        // An LLM call timed by its tokens has no latency of its own to fit: its parent is meant
+        // to stretch around it, so it neither warns as a child nor bounds its own children.
+        if step
+            .llm
+            .as_ref()
+            .is_some_and(|l| l.timing == crate::scenario::LlmTiming::Tokens)
+        {
+            return Quantiles {
+                p50: 0.0,
+                p99: f64::INFINITY,
+            };
+        }
         let sampler = LatencySampler::new(&step.latency);
         let mut rng = Pcg64Mcg::seed_from_u64(LINT_SEED);
         let mut draws: Vec<f64> = (0..LATENCY_DRAWS)

@@ -16,7 +16,9 @@ use super::source_map::{SourceMap, StepSource};
 use super::span_type::{SpanType, normalize_prefix};
 use crate::yaml::{self, Diagnostics, Mark, Node, Policy, Report, Severity, Value, join, nearest};
 
+mod llm;
 mod services;
+pub use llm::{PricesError, decode_models, load_models, with_models};
 
 /// Settings that change how a file is read.
 #[derive(Clone, Debug)]
@@ -501,6 +503,10 @@ impl<'a> Decoder<'a> {
         };
         let root = f.take(self, "root");
         let spans = f.take(self, "spans");
+        let models = match f.take(self, "models") {
+            Some((path, node)) => self.models(node, &path),
+            None => Vec::new(),
+        };
         let document_mark = f.entries.mark;
         f.finish(self);
 
@@ -572,6 +578,7 @@ impl<'a> Decoder<'a> {
             traffic,
             root,
             services,
+            models,
         })
     }
 
@@ -664,6 +671,10 @@ impl<'a> Decoder<'a> {
             Some((path, node)) => self.remote(node, &path),
             None => None,
         };
+        let llm = match f.take(self, "llm") {
+            Some((path, node)) => self.llm(node, &path, span_type),
+            None => None,
+        };
         f.finish(self);
         Some(Step {
             span_type: span_type?,
@@ -676,6 +687,7 @@ impl<'a> Decoder<'a> {
             children,
             service,
             remote,
+            llm,
         })
     }
 
@@ -1316,6 +1328,7 @@ root:
       probability: 0.5
       count: {min: 1, max: 3}
       latency: {distribution: log_normal, median_ms: 5, sigma: 0.5}
+      llm: {model: m, timing: tokens, stream: true, cache_read_ratio: 0.5}
     - type: vendor.planner
       count: {min: 1, max: 2, distribution: uniform}
       service: agent
@@ -1323,6 +1336,8 @@ root:
 services:
   agent: {version: "1", attributes: {k: v}, instances: 2, instrumented: true}
   search:
+models:
+  m: {like: small, output_token_ms: 5}
 "#;
 
     #[test]

@@ -101,6 +101,12 @@ pub enum Shape {
     Remote,
     /// A mapping of resource attribute names to scalars.
     ResourceAttributes,
+    /// A `{distribution: ...}` mapping.
+    Distribution,
+    /// An [`super::llm::LLM`] mapping.
+    Llm,
+    /// Model names mapped to [`super::llm::MODEL`] mappings.
+    Models,
 }
 
 /// One key of a mapping.
@@ -193,6 +199,11 @@ pub static DOCUMENT: Mapping = Mapping {
             Shape::Services,
             "The services the trace crosses, by service.name (default: one, the configured service).",
         ),
+        key(
+            &["models"],
+            Shape::Models,
+            "Model names mapped to their timing and price, over the bundled table (see `llm`).",
+        ),
     ],
 };
 
@@ -249,6 +260,11 @@ pub static STEP: Mapping = Mapping {
             &["remote"],
             Shape::Remote,
             "This step calls another service: its span is the CLIENT span, and the callee's SERVER span its child.",
+        ),
+        key(
+            &["llm"],
+            Shape::Llm,
+            "How an LLM call behaves: time from tokens, streaming, caching, reasoning, max tokens (vendor.llm.call only).",
         ),
     ],
 };
@@ -586,6 +602,8 @@ pub fn mappings() -> impl Iterator<Item = &'static Mapping> {
         &RETRY,
         &super::services::SERVICE,
         &super::services::REMOTE,
+        &super::llm::LLM,
+        &super::llm::MODEL,
     ]
     .into_iter()
     .chain(DISTRIBUTIONS.iter().map(|(_, m)| *m))

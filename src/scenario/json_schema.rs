@@ -86,6 +86,11 @@ pub fn scenario_schema(prefix: &str) -> Value {
         sampled(&format::MIXTURE_COMPONENT, prefix),
     );
 
+    definitions.insert(
+        "llm".into(),
+        json!({"anyOf": [{"type": "null"}, closed(&super::llm::LLM, &[], prefix)]}),
+    );
+    definitions.insert("model".into(), closed(&super::llm::MODEL, &[], prefix));
     let mut schema = match closed(&format::DOCUMENT, &[], prefix) {
         Value::Object(o) => o,
         _ => Map::new(),
@@ -290,6 +295,12 @@ fn shape(key: &Key, prefix: &str) -> Value {
         Shape::ResourceAttributes => json!({
             "type": ["object", "null"],
             "additionalProperties": {"type": ["string", "number", "boolean"]}
+        }),
+        Shape::Distribution => json!({"$ref": "#/definitions/distribution"}),
+        Shape::Llm => json!({"$ref": "#/definitions/llm"}),
+        Shape::Models => json!({
+            "type": ["object", "null"],
+            "additionalProperties": {"$ref": "#/definitions/model"}
         }),
     }
 }

@@ -7,6 +7,7 @@
 mod decode;
 pub mod format;
 pub mod json_schema;
+pub(crate) mod llm;
 mod model;
 pub mod services;
 mod source_map;
@@ -16,10 +17,11 @@ mod traffic;
 
 pub use crate::yaml::{Diagnostic, Diagnostics, Severity, nearest};
 pub use decode::{
-    DEFAULT_DISTRIBUTION_COUNT_MAX, Decoded, LoadOptions, MAX_ATTRIBUTE_NESTING, decode,
-    decode_located, worst_case_spans,
+    DEFAULT_DISTRIBUTION_COUNT_MAX, Decoded, LoadOptions, MAX_ATTRIBUTE_NESTING, PricesError,
+    decode, decode_located, decode_models, load_models, with_models, worst_case_spans,
 };
 pub use format::accepted_keys;
+pub use llm::{CacheRead, LlmStep, LlmTiming, ModelSpec};
 pub use model::*;
 pub use services::{Remote, Service};
 pub use source_map::{SourceMap, StepSource};
@@ -61,6 +63,14 @@ pub const BUNDLED: &[(&str, &str)] = &[
     (
         "rag_augmented_turn",
         include_str!("../../scenarios/rag_augmented_turn.yaml"),
+    ),
+    (
+        "reasoning_agent",
+        include_str!("../../scenarios/reasoning_agent.yaml"),
+    ),
+    (
+        "streaming_assistant",
+        include_str!("../../scenarios/streaming_assistant.yaml"),
     ),
     (
         "successful_agent_turn",

@@ -27,6 +27,8 @@ pub struct Scenario {
     pub root: Step,
     /// The services the trace crosses (`services:`); empty: one, the configured service.
     pub services: Vec<super::Service>,
+    /// The `models:` map: timing and prices over the bundled table (empty: the table's).
+    pub models: Vec<super::ModelSpec>,
 }
 
 /// One step of the trace tree: a span type and how its instances are drawn.
@@ -45,6 +47,8 @@ pub struct Step {
     pub service: Option<String>,
     /// A call into another service (`remote:`): this step's span is its CLIENT span.
     pub remote: Option<super::Remote>,
+    /// The `llm:` block of an LLM call step.
+    pub llm: Option<super::LlmStep>,
 }
 
 impl Step {
