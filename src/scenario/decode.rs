@@ -16,6 +16,8 @@ use super::source_map::{SourceMap, StepSource};
 use super::span_type::{SpanType, normalize_prefix};
 use crate::yaml::{self, Diagnostics, Mark, Node, Policy, Report, Severity, Value, join, nearest};
 
+mod failures;
+
 /// Settings that change how a file is read.
 #[derive(Clone, Debug)]
 pub struct LoadOptions {
@@ -583,6 +585,13 @@ impl<'a> Decoder<'a> {
                 "the root step is one span per trace; use `repeat_count` for more traces",
             );
         }
+        if step.failures.is_some() {
+            self.error(
+                node.mark,
+                &join(path, "failures"),
+                "`failures` belongs to an LLM call inside a turn, not to the root step",
+            );
+        }
         Some(step)
     }
 
@@ -651,6 +660,10 @@ impl<'a> Decoder<'a> {
             },
             None => Vec::new(),
         };
+        let failures = match f.take(self, "failures") {
+            Some((path, node)) => self.failures(node, &path, span_type),
+            None => None,
+        };
         f.finish(self);
         Some(Step {
             span_type: span_type?,
@@ -661,6 +674,7 @@ impl<'a> Decoder<'a> {
             retry,
             attributes,
             children,
+            failures,
         })
     }
 
@@ -1238,6 +1252,13 @@ pub fn worst_case_spans(root: &Step) -> u64 {
             .map(|c| (c.count.max() as u64).saturating_mul(instance(c)))
             .fold(0, u64::saturating_add);
         let attempts = step.retry.as_ref().map_or(1, |r| r.max_attempts as u64);
+        if let Some(failures) = &step.failures {
+            let (llm, tools) =
+                failures.worst_case_spans(step.retry.as_ref().map(|r| r.max_attempts));
+            return llm
+                .saturating_mul(1u64.saturating_add(children))
+                .saturating_add(tools);
+        }
         if step.span_type == SpanType::McpToolExecute {
             // One execute span around its attempts; children follow the attempts.
             1u64.saturating_add(attempts).saturating_add(children)
@@ -1298,6 +1319,12 @@ root:
       probability: 0.5
       count: {min: 1, max: 3}
       latency: {distribution: log_normal, median_ms: 5, sigma: 0.5}
+      failures:
+        rate_limit: {probability: 0.1, retry_after_ms: 100}
+        context_window_exceeded: 0.1
+        content_filter: 0.1
+        hallucinated_tool_call: 0.1
+        timeout: {probability: 0.1, after_ms: 100}
     - type: vendor.planner
       count: {min: 1, max: 2, distribution: uniform}
 "#;

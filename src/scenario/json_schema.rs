@@ -74,6 +74,10 @@ pub fn scenario_schema(prefix: &str) -> Value {
         }),
     );
     definitions.insert(
+        "failures".into(),
+        json!({"anyOf": [{"type": "null"}, closed(&format::FAILURES, &[], prefix)]}),
+    );
+    definitions.insert(
         "mixture_component".into(),
         sampled(&format::MIXTURE_COMPONENT, prefix),
     );
@@ -271,6 +275,15 @@ fn shape(key: &Key, prefix: &str) -> Value {
             "minItems": 1,
             "items": {"$ref": "#/definitions/mixture_component"}
         }),
+        Shape::Failures => json!({"$ref": "#/definitions/failures"}),
+        Shape::Chance(mapping) => json!({"anyOf": [
+            number(format::PROBABILITY),
+            closed(mapping, &[], prefix),
+        ]}),
+        Shape::Milliseconds => json!({"anyOf": [
+            number(format::NON_NEGATIVE),
+            {"$ref": "#/definitions/distribution"},
+        ]}),
     }
 }
 

@@ -5,6 +5,7 @@
 //! binary works on its own, wherever it is copied; the original looked beside its own source files.
 
 mod decode;
+mod failures;
 pub mod format;
 pub mod json_schema;
 mod model;
@@ -17,6 +18,10 @@ pub use crate::yaml::{Diagnostic, Diagnostics, Severity, nearest};
 pub use decode::{
     DEFAULT_DISTRIBUTION_COUNT_MAX, Decoded, LoadOptions, MAX_ATTRIBUTE_NESTING, decode,
     decode_located, worst_case_spans,
+};
+pub use failures::{
+    DEFAULT_RATE_LIMIT_ATTEMPTS, DEFAULT_RETRY_AFTER_MS, DEFAULT_TIMEOUT_MS, Failures, RateLimit,
+    Timeout,
 };
 pub use format::accepted_keys;
 pub use model::*;

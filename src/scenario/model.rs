@@ -39,6 +39,8 @@ pub struct Step {
     pub retry: Option<Retry>,
     pub attributes: Vec<Attribute>,
     pub children: Vec<Step>,
+    /// The LLM failures of an LLM call step (`failures:`), with their consequences in the tree.
+    pub failures: Option<super::Failures>,
 }
 
 impl Step {
