@@ -12,6 +12,7 @@
 
 mod content;
 mod derive;
+mod failures;
 mod keys;
 pub mod logs;
 pub mod metrics;

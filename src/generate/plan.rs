@@ -90,6 +90,8 @@ pub(crate) struct PlanNode {
     /// For MCP tool steps, the attributes of the attempt spans.
     pub attempt_attrs: Vec<AttrPlan>,
     pub children: Vec<NodeId>,
+    /// An LLM call's failures and finish reasons, in a scenario that writes `failures:`.
+    pub llm: Option<super::failures::LlmPlan>,
 }
 
 /// A step's latency model, compiled: the one place a span's own duration is drawn, used by the
@@ -238,6 +240,7 @@ impl Plan {
         };
         plan.tenants = options.tenants.iter().map(|t| plan.intern(t)).collect();
         plan.add_step(&scenario.root, &scenario.display_name);
+        super::failures::compile(&mut plan, scenario);
         // The root names its scenario, so mixed workloads can be told apart downstream.
         let key = plan.intern(&format!("{p}.scenario.name"));
         let value = AttrValue::Str(plan.intern(&scenario.name));
@@ -322,7 +325,7 @@ impl Plan {
         sym
     }
 
-    fn add_step(&mut self, step: &Step, agent_name: &str) -> NodeId {
+    pub(crate) fn add_step(&mut self, step: &Step, agent_name: &str) -> NodeId {
         let id = NodeId(self.nodes.len() as u32);
         let name = self.intern(&step.span_type.span_name(&self.prefix));
         let convention = conventions::of(step.span_type);
@@ -370,6 +373,7 @@ impl Plan {
             attrs,
             attempt_attrs,
             children: Vec::new(),
+            llm: None,
         });
         let children = step
             .children
@@ -708,6 +712,13 @@ impl Plan {
             choices,
             integer: is_integer_attribute(key, d),
         }
+    }
+
+    /// A one-string list value (`["stop"]`), kept among the plan's literals.
+    pub(crate) fn literal_list(&mut self, s: &str) -> LiteralId {
+        self.literals
+            .push(Literal::List(vec![Literal::Str(s.to_string())]));
+        LiteralId(self.literals.len() as u32 - 1)
     }
 
     fn constant(&mut self, literal: &Literal) -> AttrValue {

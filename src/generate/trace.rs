@@ -23,6 +23,8 @@ use rand_distr::Distribution as _;
 use rand_pcg::Pcg64Mcg;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+mod failures;
+
 /// One generated span.
 #[derive(Clone, Debug, PartialEq)]
 pub struct SpanRecord {
@@ -342,6 +344,8 @@ struct Block {
     items: Vec<(u32, u64)>,
     duration: u64,
     errored: bool,
+    /// A content filter stopped an LLM response in it: no later sibling follows.
+    ends_turn: bool,
 }
 
 struct Builder<'a, R> {
@@ -640,6 +644,9 @@ impl<'a, R: Rng> Builder<'a, R> {
         if node.span_type == SpanType::McpToolExecute {
             return self.mcp(id, parent, parent_errored, sibling_errored);
         }
+        if node.llm.is_some() {
+            return self.llm_call(id, parent, parent_errored, sibling_errored, false);
+        }
         let Some(retry) = &node.retry else {
             let error = errs(self.rng, node, parent_errored, sibling_errored)
                 .then(|| node.error.pick.sample(self.rng));
@@ -658,6 +665,7 @@ impl<'a, R: Rng> Builder<'a, R> {
             items: Vec::with_capacity(outcomes.len()),
             duration: 0,
             errored: false,
+            ends_turn: false,
         };
         for (k, attempt) in outcomes.iter().enumerate() {
             let one = self.single(id, parent, k as u32 + 1, *attempt);
@@ -695,7 +703,9 @@ impl<'a, R: Rng> Builder<'a, R> {
         Block {
             items: vec![(span, 0)],
             duration,
-            errored,
+            // A content filter below may have ended this span's turn.
+            errored: self.trace.spans[span as usize].error.is_some(),
+            ends_turn: false,
         }
     }
 
@@ -768,6 +778,7 @@ impl<'a, R: Rng> Builder<'a, R> {
             items: vec![(execute, 0)],
             duration: cursor,
             errored: final_error.is_some(),
+            ends_turn: false,
         }
     }
 
@@ -776,7 +787,8 @@ impl<'a, R: Rng> Builder<'a, R> {
         let node = self.plan.node(id);
         let mut blocks = Vec::new();
         let mut sibling_errored = false;
-        for &child in &node.children {
+        let mut filtered = None;
+        'siblings: for &child in &node.children {
             let child_node = self.plan.node(child);
             if child_node.probability < 1.0 && self.rng.random::<f64>() >= child_node.probability {
                 continue;
@@ -784,8 +796,24 @@ impl<'a, R: Rng> Builder<'a, R> {
             for _ in 0..self.count(child_node) {
                 let block = self.block(child, Some(parent), parent_errored, sibling_errored);
                 sibling_errored |= block.errored;
+                let ends_turn = block.ends_turn;
                 blocks.push(block);
+                if ends_turn {
+                    filtered = child_node.llm.as_ref().map(|l| l.keys);
+                    break 'siblings;
+                }
             }
+        }
+        // In a scenario with `failures:`, finish reasons agree with what follows.
+        if node
+            .children
+            .iter()
+            .any(|&c| self.plan.node(c).llm.is_some())
+        {
+            self.tool_calls_before_tools(&blocks);
+        }
+        if let Some(keys) = filtered {
+            self.end_turn(parent, keys);
         }
         (blocks, sibling_errored)
     }

@@ -62,6 +62,10 @@ pub const BUNDLED: &[(&str, &str)] = &[
         include_str!("../../scenarios/planner_failure_cascade.yaml"),
     ),
     (
+        "provider_outage",
+        include_str!("../../scenarios/provider_outage.yaml"),
+    ),
+    (
         "rag_augmented_turn",
         include_str!("../../scenarios/rag_augmented_turn.yaml"),
     ),
