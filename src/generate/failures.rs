@@ -97,6 +97,9 @@ pub(crate) fn compile(plan: &mut Plan, scenario: &Scenario) {
         let id = NodeId(i as u32);
         let failures = step.failures.clone().unwrap_or_default();
         let kinds = add_error_types(plan, id);
+        if failures.content_filter > 0.0 {
+            add_turn_filtered(plan, id, keys.turn_filtered);
+        }
         let tool = (failures.hallucinated_tool_call > 0.0).then(|| unknown_tool(plan, &tool_name));
         let node = &mut plan.nodes[i];
         let written = step.attributes.iter().any(|a| a.key == FINISH_REASONS);
@@ -188,6 +191,20 @@ fn add_error_types(plan: &mut Plan, id: NodeId) -> [usize; 4] {
         error.retryable.push(false);
     }
     kinds
+}
+
+/// The error a content filter gives the parent of node `id`, among its types (never drawn), so
+/// that the encoder knows its status message.
+fn add_turn_filtered(plan: &mut Plan, id: NodeId, (kind, message): (Sym, Sym)) {
+    let Some(parent) = plan.nodes.iter().position(|n| n.children.contains(&id)) else {
+        return;
+    };
+    let error = &mut plan.nodes[parent].error;
+    if !error.messages.contains(&message) {
+        error.types.push(kind);
+        error.messages.push(message);
+        error.retryable.push(false);
+    }
 }
 
 /// A tool name the scenario's tools do not have: its first tool's name with `_v2`, as a model

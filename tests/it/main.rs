@@ -19,6 +19,7 @@ mod fuzz_corpus;
 mod genai;
 mod json_schema;
 mod judge_selftest;
+mod llm_failures;
 mod make;
 mod pacing;
 mod phoenix;

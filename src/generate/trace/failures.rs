@@ -107,18 +107,29 @@ impl<R: Rng> Builder<'_, R> {
     ) -> Vec<LlmAttempt> {
         let node = self.plan.node(id);
         let llm = node.llm.as_ref().expect("an LLM plan");
-        let mut out = Vec::new();
+        let mut out: Vec<LlmAttempt> = Vec::new();
         for k in 1..=llm.max_attempts {
             let failure = draw(self.rng, llm, !replan);
+            // The step's retry success rates follow a failure of its own error model; after a
+            // rate limit, the next attempt fails as often as a first one.
+            let retrying = out
+                .last()
+                .is_some_and(|a| a.failure.is_none() && a.outcome.error.is_some());
             let (error, retryable) = match failure {
                 Some(f) => (f.error(llm), matches!(f, Failure::RateLimit { .. })),
                 None => {
+                    let forced =
+                        k == 1 && node.retry.as_ref().is_some_and(|r| r.force_initial_failure);
                     let failed = match &node.retry {
-                        Some(r) if k == 1 && r.force_initial_failure => true,
-                        Some(r) if k > 1 => self.rng.random::<f64>() >= r.success_rate(k),
+                        _ if forced => true,
+                        Some(r) if retrying => self.rng.random::<f64>() >= r.success_rate(k),
                         _ => errs(self.rng, node, parent_errored, sibling_errored),
                     };
-                    let kind = failed.then(|| node.error.pick.sample(self.rng));
+                    // A forced first failure is one the step retries, as in `attempts`.
+                    let kind = failed.then(|| match &node.error.pick_retryable {
+                        Some(retryable) if forced => retryable.sample(self.rng),
+                        _ => node.error.pick.sample(self.rng),
+                    });
                     let retryable =
                         node.retry.is_some() && kind.is_some_and(|e| node.error.retryable[e]);
                     (kind, retryable)
@@ -241,8 +252,8 @@ impl<R: Rng> Builder<'_, R> {
         let span = self.push_span(id, false, parent, a.outcome.error, &extra);
         if a.failure.is_some_and(Failure::no_output) {
             self.set_output_tokens(span, 0);
-        } else if llm.finish && reason == Some(keys.stop) {
-            self.cut_at_max_tokens(span);
+        } else if llm.finish {
+            self.cut_at_max_tokens(span, reason == Some(keys.stop));
         }
         let errored = a.outcome.error.is_some();
         let latency = match a.failure {
@@ -286,8 +297,8 @@ impl<R: Rng> Builder<'_, R> {
     }
 
     /// A response that reached the request's `gen_ai.request.max_tokens` stops there, with
-    /// finish reason `length`.
-    fn cut_at_max_tokens(&mut self, span: u32) {
+    /// finish reason `length` when it would otherwise say `stop`.
+    fn cut_at_max_tokens(&mut self, span: u32, stopped: bool) {
         let Some(keys) = self.llm_keys(span) else {
             return;
         };
@@ -305,7 +316,9 @@ impl<R: Rng> Builder<'_, R> {
         };
         if max > 0.0 && output >= max {
             self.set_output_tokens(span, max as i64);
-            self.set_finish(span, keys.length);
+            if stopped {
+                self.set_finish(span, keys.length);
+            }
         }
     }
 
