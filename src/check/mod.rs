@@ -20,6 +20,7 @@
 //! A stop request (Ctrl-C, checked between iterations) ends the simulation early; the report
 //! then covers the iterations simulated.
 
+pub mod failures;
 pub mod plot;
 pub mod sketch;
 
@@ -119,6 +120,8 @@ pub struct Report {
     pub worst_case: WorstCase,
     /// The trace whose root duration is the median one, in span order.
     pub typical: Vec<WaterfallSpan>,
+    /// Failed spans by error type, and LLM finish reasons.
+    pub failures: failures::FailureCounts,
 }
 
 /// How many values `check` keeps for exact percentiles (8 bytes each, 16 MiB in all); beyond
@@ -204,6 +207,7 @@ struct Accumulator {
     /// Values kept for exact percentiles so far, and how many may be.
     kept: u64,
     budget: u64,
+    failures: failures::FailureCounts,
 }
 
 impl Accumulator {
@@ -223,6 +227,7 @@ impl Accumulator {
             output_tokens: 0,
             kept: 0,
             budget,
+            failures: failures::FailureCounts::default(),
         }
     }
 
@@ -249,6 +254,7 @@ impl Accumulator {
                 self.add_attribute(name, plan.str(attr.key), attr.value);
             }
         }
+        self.failures.add_trace(plan, trace);
         self.kept += trace.spans.len() as u64 + 1;
         if self.kept > self.budget && self.root.durations.exact() {
             self.root.durations.forget_values();
@@ -370,6 +376,7 @@ fn simulate(
         root,
         input_tokens,
         output_tokens,
+        failures,
         ..
     } = acc;
     Report {
@@ -402,6 +409,7 @@ fn simulate(
             spans: worst_case_spans(&scenario.root),
         },
         typical,
+        failures,
     }
 }
 
@@ -557,6 +565,7 @@ impl Report {
                 "input": {"total": self.input_tokens.total, "per_trace": self.input_tokens.per_trace},
                 "output": {"total": self.output_tokens.total, "per_trace": self.output_tokens.per_trace},
             },
+            "failures": self.failures.json(self.traces),
         })
     }
 
@@ -646,6 +655,7 @@ impl Report {
                 self.output_tokens.per_trace
             ));
         }
+        out.push_str(&self.failures.render(self.traces));
         out
     }
 }
