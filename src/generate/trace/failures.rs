@@ -413,3 +413,96 @@ impl<R: Rng> Builder<'_, R> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::generate::testing;
+    use crate::generate::{AttrValue, Plan, Trace};
+    use crate::scenario::{Literal, LoadOptions, decode, worst_case_spans};
+
+    const SCENARIO: &str = "name: t\nroot:\n  type: vendor.a2a.orchestrate\n  error: 0\n  children:\n    - type: vendor.planner\n      error: 0\n      children:\n        - type: vendor.llm.call\n          error: 0.1\n          count: 2\n          failures: {rate_limit: 0.2, content_filter: 0.15, hallucinated_tool_call: 0.2, timeout: {probability: 0.1, after_ms: 50}, context_window_exceeded: 0.1}\n          attributes: {gen_ai.request.max_tokens: 200}\n        - type: vendor.mcp.tool.execute\n          retry: {max_attempts: 2}\n    - type: vendor.llm.call\n      attributes: {gen_ai.response.finish_reasons: [written]}\n";
+
+    fn finish_of(plan: &Plan, trace: &Trace, span: usize) -> Option<Vec<String>> {
+        let attrs = trace.attrs_of(&trace.spans[span]);
+        attrs.iter().find_map(|a| {
+            let AttrValue::Literal(id) = a.value else {
+                return None;
+            };
+            (plan.str(a.key) == "gen_ai.response.finish_reasons").then(|| match plan.literal(id) {
+                Literal::List(items) => items.iter().map(|l| format!("{l:?}")).collect(),
+                other => vec![format!("{other:?}")],
+            })
+        })
+    }
+
+    /// Whatever fails, every trace stays a well-formed tree inside the scenario's worst case,
+    /// and each span's attributes are its own (a content filter inserts one into its parent's).
+    #[test]
+    fn the_tree_stays_well_formed_whatever_fails() {
+        let (scenario, _) = decode(SCENARIO, "t.yaml", "t", &LoadOptions::default()).unwrap();
+        let plan = testing::plan(SCENARIO);
+        let worst = worst_case_spans(&scenario.root);
+        let traces = testing::traces(&plan, 11, 2000);
+        let mut filtered = 0;
+        for trace in &traces {
+            assert!(
+                trace.spans.len() as u64 <= worst,
+                "{} > {worst}",
+                trace.spans.len()
+            );
+            let mut end = 0;
+            for (i, span) in trace.spans.iter().enumerate() {
+                assert_eq!(span.attrs.0, end, "attribute ranges are contiguous");
+                end = span.attrs.1;
+                let attrs = trace.attrs_of(span);
+                assert_eq!(
+                    plan.str(attrs[0].key),
+                    "tenant.id",
+                    "span {i} starts its own attributes"
+                );
+                let error_type = attrs
+                    .iter()
+                    .filter(|a| a.key == plan.keys.error_type)
+                    .count();
+                assert_eq!(error_type, usize::from(span.error.is_some()));
+                if let Some(p) = span.parent {
+                    let parent = &trace.spans[p as usize];
+                    assert!(span.start_ns >= parent.start_ns && span.end_ns <= parent.end_ns);
+                }
+                if span
+                    .error
+                    .is_some_and(|(k, _)| plan.str(k) == "content_filter")
+                    && span.span_type == crate::scenario::SpanType::Planner
+                {
+                    filtered += 1;
+                }
+            }
+            assert_eq!(end as usize, trace.attrs.len());
+        }
+        assert!(filtered > 100, "{filtered}");
+    }
+
+    #[test]
+    fn a_written_finish_reason_wins_and_a_scenario_without_failures_gets_none() {
+        let plan = testing::plan(SCENARIO);
+        let traces = testing::traces(&plan, 5, 200);
+        for trace in &traces {
+            let answer = trace.spans.iter().rposition(|s| {
+                s.parent == Some(0) && s.span_type == crate::scenario::SpanType::LlmCall
+            });
+            if let Some(i) = answer {
+                assert_eq!(
+                    finish_of(&plan, trace, i),
+                    Some(vec!["Str(\"written\")".into()])
+                );
+            }
+        }
+        let plain = testing::bundled("successful_agent_turn");
+        for trace in testing::traces(&plain, 5, 200) {
+            for i in 0..trace.spans.len() {
+                let node = plain.node(trace.spans[i].node);
+                assert!(node.llm.is_none());
+            }
+        }
+    }
+}
