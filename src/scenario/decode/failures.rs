@@ -62,8 +62,9 @@ impl Decoder<'_> {
             hallucinated_tool_call,
             timeout,
         };
-        let total = failures.total();
-        if total > 1.0 + 1e-9 {
+        // Rounded, so that 0.1 + 0.2 reads 0.3.
+        let total = (failures.total() * 1e9).round() / 1e9;
+        if total > 1.0 {
             self.error(
                 node.mark,
                 path,
