@@ -20,6 +20,7 @@
 //! A stop request (Ctrl-C, checked between iterations) ends the simulation early; the report
 //! then covers the iterations simulated.
 
+pub mod failures;
 pub mod llm;
 pub mod plot;
 pub mod services;
@@ -127,6 +128,8 @@ pub struct Report {
     pub services: Vec<services::ServiceEdge>,
     /// TTFT, cache and reasoning tokens, cost per trace.
     pub llm: llm::LlmReport,
+    /// Failed spans by error type, and LLM finish reasons.
+    pub failures: failures::FailureCounts,
 }
 
 /// How many values `check` keeps for exact percentiles (8 bytes each, 16 MiB in all); beyond
@@ -214,6 +217,7 @@ struct Accumulator {
     kept: u64,
     budget: u64,
     graph: services::Graph,
+    failures: failures::FailureCounts,
 }
 
 impl Accumulator {
@@ -235,6 +239,7 @@ impl Accumulator {
             kept: 0,
             budget,
             graph: services::Graph::default(),
+            failures: failures::FailureCounts::default(),
         }
     }
 
@@ -263,6 +268,7 @@ impl Accumulator {
             }
         }
         self.llm.end_trace();
+        self.failures.add_trace(plan, trace);
         self.kept += trace.spans.len() as u64 + 1;
         if self.kept > self.budget && self.root.durations.exact() {
             self.root.durations.forget_values();
@@ -387,6 +393,7 @@ fn simulate(
         input_tokens,
         output_tokens,
         llm,
+        failures,
         ..
     } = acc;
     Report {
@@ -421,6 +428,7 @@ fn simulate(
         typical,
         services,
         llm: llm.report(traces),
+        failures,
     }
 }
 
@@ -582,6 +590,7 @@ impl Report {
                 "reasoning": {"total": self.llm.reasoning_tokens.total, "per_trace": self.llm.reasoning_tokens.per_trace},
             },
             "services": services::edges_json(&self.services),
+            "failures": self.failures.json(self.traces),
         });
         if let Value::Object(map) = &mut report {
             self.llm.json(map);
@@ -677,6 +686,7 @@ impl Report {
         }
         out.push_str(&services::render(&self.services));
         self.llm.render(&mut out);
+        out.push_str(&self.failures.render(self.traces));
         out
     }
 }

@@ -269,14 +269,14 @@ pub fn model_of<'s>(step: &'s Step, llm: &'s LlmStep) -> &'s str {
 }
 
 impl Plan {
-    /// Compiles the `llm:` block of every step that has one onto its node (nodes are the steps
-    /// in pre-order, as [`Step::walk`] gives them).
+    /// Compiles the `llm:` block of every step that has one onto its node (the first nodes are
+    /// the steps in pre-order, as [`Step::walk`] gives them; nodes the plan adds itself, such as
+    /// a hallucinated tool call's, follow them).
     pub(super) fn compile_llm(&mut self, scenario: &Scenario) {
         let steps = scenario.root.walk();
-        debug_assert_eq!(
-            steps.len(),
-            self.nodes.len(),
-            "one node per step, in pre-order"
+        debug_assert!(
+            steps.len() <= self.nodes.len(),
+            "one node per step, in pre-order, before the plan's own"
         );
         for (i, step) in steps.into_iter().enumerate() {
             if let Some(llm) = &step.llm {

@@ -12,6 +12,7 @@
 
 mod content;
 mod derive;
+mod failures;
 mod keys;
 mod llm;
 pub mod logs;

@@ -99,6 +99,8 @@ pub(crate) struct PlanNode {
     pub call: Option<CallPlan>,
     /// An LLM call's usage, timing and cost (its step's `llm:` block).
     pub llm: Option<Box<super::llm::LlmPlan>>,
+    /// An LLM call's failures and finish reasons, in a scenario that writes `failures:`.
+    pub failures: Option<super::failures::LlmPlan>,
 }
 
 /// A step's latency model, compiled: the one place a span's own duration is drawn, used by the
@@ -249,6 +251,7 @@ impl Plan {
         plan.tenants = options.tenants.iter().map(|t| plan.intern(t)).collect();
         plan.services = ServiceTable::new(&scenario.services, &mut |s| plan.intern(s));
         plan.add_step(&scenario.root, &scenario.display_name);
+        super::failures::compile(&mut plan, scenario);
         // The root names its scenario, so mixed workloads can be told apart downstream.
         let key = plan.intern(&format!("{p}.scenario.name"));
         let value = AttrValue::Str(plan.intern(&scenario.name));
@@ -335,7 +338,7 @@ impl Plan {
         sym
     }
 
-    fn add_step(&mut self, step: &Step, agent_name: &str) -> NodeId {
+    pub(crate) fn add_step(&mut self, step: &Step, agent_name: &str) -> NodeId {
         let id = NodeId(self.nodes.len() as u32);
         let name = self.intern(&step.span_type.span_name(&self.prefix));
         let convention = conventions::of(step.span_type);
@@ -385,6 +388,7 @@ impl Plan {
             children: Vec::new(),
             service: 0,
             call: None,
+            failures: None,
             llm: None,
         });
         let children = step
@@ -724,6 +728,13 @@ impl Plan {
             choices,
             integer: is_integer_attribute(key, d),
         }
+    }
+
+    /// A one-string list value (`["stop"]`), kept among the plan's literals.
+    pub(crate) fn literal_list(&mut self, s: &str) -> LiteralId {
+        self.literals
+            .push(Literal::List(vec![Literal::Str(s.to_string())]));
+        LiteralId(self.literals.len() as u32 - 1)
     }
 
     pub(crate) fn constant(&mut self, literal: &Literal) -> AttrValue {

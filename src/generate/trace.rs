@@ -24,6 +24,7 @@ use rand_pcg::Pcg64Mcg;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 mod calls;
+mod failures;
 
 /// One generated span.
 #[derive(Clone, Debug, PartialEq)]
@@ -349,6 +350,8 @@ struct Block {
     items: Vec<(u32, u64)>,
     duration: u64,
     errored: bool,
+    /// A content filter stopped an LLM response in it: no later sibling follows.
+    ends_turn: bool,
 }
 
 struct Builder<'a, R> {
@@ -661,6 +664,9 @@ impl<'a, R: Rng> Builder<'a, R> {
         if node.span_type == SpanType::McpToolExecute {
             return self.mcp(id, parent, parent_errored, sibling_errored);
         }
+        if node.failures.is_some() {
+            return self.llm_call(id, parent, parent_errored, sibling_errored, false);
+        }
         let Some(retry) = &node.retry else {
             let error = errs(self.rng, node, parent_errored, sibling_errored)
                 .then(|| node.error.pick.sample(self.rng));
@@ -679,6 +685,7 @@ impl<'a, R: Rng> Builder<'a, R> {
             items: Vec::with_capacity(outcomes.len()),
             duration: 0,
             errored: false,
+            ends_turn: false,
         };
         for (k, attempt) in outcomes.iter().enumerate() {
             let one = self.single(id, parent, k as u32 + 1, *attempt);
@@ -726,7 +733,9 @@ impl<'a, R: Rng> Builder<'a, R> {
         Block {
             items: vec![(span, 0)],
             duration,
-            errored,
+            // A content filter below may have ended this span's turn.
+            errored: self.trace.spans[span as usize].error.is_some(),
+            ends_turn: false,
         }
     }
 
@@ -804,6 +813,7 @@ impl<'a, R: Rng> Builder<'a, R> {
             items: vec![(execute, 0)],
             duration: cursor,
             errored: final_error.is_some(),
+            ends_turn: false,
         }
     }
 
@@ -812,7 +822,8 @@ impl<'a, R: Rng> Builder<'a, R> {
         let node = self.plan.node(id);
         let mut blocks = Vec::new();
         let mut sibling_errored = false;
-        for &child in &node.children {
+        let mut filtered = None;
+        'siblings: for &child in &node.children {
             let child_node = self.plan.node(child);
             if child_node.probability < 1.0 && self.rng.random::<f64>() >= child_node.probability {
                 continue;
@@ -820,8 +831,24 @@ impl<'a, R: Rng> Builder<'a, R> {
             for _ in 0..self.count(child_node) {
                 let block = self.block(child, Some(parent), parent_errored, sibling_errored);
                 sibling_errored |= block.errored;
+                let ends_turn = block.ends_turn;
                 blocks.push(block);
+                if ends_turn {
+                    filtered = child_node.failures.as_ref().map(|l| l.keys);
+                    break 'siblings;
+                }
             }
+        }
+        // In a scenario with `failures:`, finish reasons agree with what follows.
+        if node
+            .children
+            .iter()
+            .any(|&c| self.plan.node(c).failures.is_some())
+        {
+            self.tool_calls_before_tools(&blocks);
+        }
+        if let Some(keys) = filtered {
+            self.end_turn(parent, keys);
         }
         (blocks, sibling_errored)
     }
@@ -952,6 +979,7 @@ mod tests {
                     service: None,
                     remote: None,
                     llm: None,
+                    failures: None,
                 },
             );
         leaf.prop_recursive(3, 24, 4, |inner| {
@@ -1000,6 +1028,7 @@ mod tests {
                 service: None,
                 remote: None,
                 llm: None,
+                failures: None,
             });
         leaf.prop_recursive(3, 20, 5, |inner| {
             (inner.clone(), prop::collection::vec(inner, 0..5)).prop_map(|(mut step, children)| {

@@ -19,6 +19,7 @@ use crate::yaml::{self, Diagnostics, Mark, Node, Policy, Report, Severity, Value
 mod llm;
 mod services;
 pub use llm::{PricesError, decode_models, load_models, with_models};
+mod failures;
 
 /// Settings that change how a file is read.
 #[derive(Clone, Debug)]
@@ -598,6 +599,13 @@ impl<'a> Decoder<'a> {
                 "the root step is one span per trace; use `repeat_count` for more traces",
             );
         }
+        if step.failures.is_some() {
+            self.error(
+                node.mark,
+                &join(path, "failures"),
+                "`failures` belongs to an LLM call inside a turn, not to the root step",
+            );
+        }
         Some(step)
     }
 
@@ -675,6 +683,10 @@ impl<'a> Decoder<'a> {
             Some((path, node)) => self.llm(node, &path, span_type),
             None => None,
         };
+        let failures = match f.take(self, "failures") {
+            Some((path, node)) => self.failures(node, &path, span_type),
+            None => None,
+        };
         f.finish(self);
         Some(Step {
             span_type: span_type?,
@@ -688,6 +700,7 @@ impl<'a> Decoder<'a> {
             service,
             remote,
             llm,
+            failures,
         })
     }
 
@@ -1267,6 +1280,13 @@ pub fn worst_case_spans(root: &Step) -> u64 {
         let attempts = step.retry.as_ref().map_or(1, |r| r.max_attempts as u64);
         // A call adds the callee's SERVER span under each client span.
         let server = u64::from(step.remote.is_some());
+        if let Some(failures) = &step.failures {
+            let (llm, tools) =
+                failures.worst_case_spans(step.retry.as_ref().map(|r| r.max_attempts));
+            return llm
+                .saturating_mul((1 + server).saturating_add(children))
+                .saturating_add(tools);
+        }
         if step.span_type == SpanType::McpToolExecute {
             // One execute span around its attempts; children follow the attempts.
             1u64.saturating_add(attempts.saturating_mul(1 + server))
@@ -1329,6 +1349,12 @@ root:
       count: {min: 1, max: 3}
       latency: {distribution: log_normal, median_ms: 5, sigma: 0.5}
       llm: {model: m, timing: tokens, stream: true, cache_read_ratio: 0.5}
+      failures:
+        rate_limit: {probability: 0.1, retry_after_ms: 100}
+        context_window_exceeded: 0.1
+        content_filter: 0.1
+        hallucinated_tool_call: 0.1
+        timeout: {probability: 0.1, after_ms: 100}
     - type: vendor.planner
       count: {min: 1, max: 2, distribution: uniform}
       service: agent

@@ -107,6 +107,12 @@ pub enum Shape {
     Llm,
     /// Model names mapped to [`super::llm::MODEL`] mappings.
     Models,
+    /// A [`FAILURES`] mapping.
+    Failures,
+    /// A probability, or the given mapping (a probability with the failure's parameters).
+    Chance(&'static Mapping),
+    /// Milliseconds: a number, or a distribution mapping drawn each time.
+    Milliseconds,
 }
 
 /// One key of a mapping.
@@ -265,6 +271,85 @@ pub static STEP: Mapping = Mapping {
             &["llm"],
             Shape::Llm,
             "How an LLM call behaves: time from tokens, streaming, caching, reasoning, max tokens (vendor.llm.call only).",
+        ),
+        key(
+            &["failures"],
+            Shape::Failures,
+            "LLM failures of a vendor.llm.call step, each with its consequence in the tree (rate limit, context window, content filter, hallucinated tool call, timeout).",
+        ),
+    ],
+};
+
+/// The longest a timeout may be: a trace's limit ([`super::timing::MAX_TRACE_DURATION_MS`]).
+pub const TIMEOUT_MS: Range = Range {
+    min: 0.0,
+    max: super::timing::MAX_TRACE_DURATION_MS,
+    min_exclusive: true,
+    what: "milliseconds > 0, at most one day (86400000)",
+};
+
+pub static FAILURES: Mapping = Mapping {
+    name: "failures",
+    doc: "Failures peculiar to LLM calls, each a probability per attempt (together at most 1); any of them turns on finish reasons that agree with the tree for the whole scenario.",
+    keys: &[
+        key(
+            &["rate_limit"],
+            Shape::Chance(&RATE_LIMIT),
+            "HTTP 429 (error.type \"429\"): the attempt fails fast, records its retry-after, and is retried after at least that long while attempts remain (the step's retry.max_attempts, else 3).",
+        ),
+        key(
+            &["context_window_exceeded"],
+            Shape::Number(PROBABILITY),
+            "The prompt is over the context window (error.type context_length_exceeded): the call fails fast with no output tokens.",
+        ),
+        key(
+            &["content_filter"],
+            Shape::Number(PROBABILITY),
+            "The content filter stops the output (finish reason content_filter, error.type content_filter): the turn ends, later siblings are not emitted and the parent fails with it.",
+        ),
+        key(
+            &["hallucinated_tool_call"],
+            Shape::Number(PROBABILITY),
+            "The model asks for a tool that does not exist (finish reason tool_calls): a tool call to it fails as not found (error.type -32602) and a re-planning LLM call follows.",
+        ),
+        key(
+            &["timeout"],
+            Shape::Chance(&TIMEOUT),
+            "The client gives up (error.type timeout): the span lasts exactly after_ms, then fails, with no output tokens.",
+        ),
+    ],
+};
+
+pub static RATE_LIMIT: Mapping = Mapping {
+    name: "rate_limit",
+    doc: "A rate limit: its probability per attempt and the retry-after the provider sends.",
+    keys: &[
+        key(
+            &["probability"],
+            Shape::Number(PROBABILITY),
+            "Chance per attempt (default 0).",
+        ),
+        key(
+            &["retry_after_ms"],
+            Shape::Milliseconds,
+            "The retry-after sent with the 429, in ms: a number or a distribution (default 1000).",
+        ),
+    ],
+};
+
+pub static TIMEOUT: Mapping = Mapping {
+    name: "timeout",
+    doc: "A timeout: its probability per attempt and the client's timeout.",
+    keys: &[
+        key(
+            &["probability"],
+            Shape::Number(PROBABILITY),
+            "Chance per attempt (default 0).",
+        ),
+        key(
+            &["after_ms"],
+            Shape::Number(TIMEOUT_MS),
+            "How long the call waits before it fails, in ms (default 30000).",
         ),
     ],
 };
@@ -604,6 +689,9 @@ pub fn mappings() -> impl Iterator<Item = &'static Mapping> {
         &super::services::REMOTE,
         &super::llm::LLM,
         &super::llm::MODEL,
+        &FAILURES,
+        &RATE_LIMIT,
+        &TIMEOUT,
     ]
     .into_iter()
     .chain(DISTRIBUTIONS.iter().map(|(_, m)| *m))

@@ -82,6 +82,10 @@ pub fn scenario_schema(prefix: &str) -> Value {
         closed(&super::services::REMOTE, &[], prefix),
     );
     definitions.insert(
+        "failures".into(),
+        json!({"anyOf": [{"type": "null"}, closed(&format::FAILURES, &[], prefix)]}),
+    );
+    definitions.insert(
         "mixture_component".into(),
         sampled(&format::MIXTURE_COMPONENT, prefix),
     );
@@ -302,6 +306,15 @@ fn shape(key: &Key, prefix: &str) -> Value {
             "type": ["object", "null"],
             "additionalProperties": {"$ref": "#/definitions/model"}
         }),
+        Shape::Failures => json!({"$ref": "#/definitions/failures"}),
+        Shape::Chance(mapping) => json!({"anyOf": [
+            number(format::PROBABILITY),
+            closed(mapping, &[], prefix),
+        ]}),
+        Shape::Milliseconds => json!({"anyOf": [
+            number(format::NON_NEGATIVE),
+            {"$ref": "#/definitions/distribution"},
+        ]}),
     }
 }
 

@@ -5,6 +5,7 @@
 //! binary works on its own, wherever it is copied; the original looked beside its own source files.
 
 mod decode;
+mod failures;
 pub mod format;
 pub mod json_schema;
 pub(crate) mod llm;
@@ -19,6 +20,10 @@ pub use crate::yaml::{Diagnostic, Diagnostics, Severity, nearest};
 pub use decode::{
     DEFAULT_DISTRIBUTION_COUNT_MAX, Decoded, LoadOptions, MAX_ATTRIBUTE_NESTING, PricesError,
     decode, decode_located, decode_models, load_models, with_models, worst_case_spans,
+};
+pub use failures::{
+    DEFAULT_RATE_LIMIT_ATTEMPTS, DEFAULT_RETRY_AFTER_MS, DEFAULT_TIMEOUT_MS, Failures, RateLimit,
+    Timeout,
 };
 pub use format::accepted_keys;
 pub use llm::{CacheRead, LlmStep, LlmTiming, ModelSpec};
@@ -59,6 +64,10 @@ pub const BUNDLED: &[(&str, &str)] = &[
     (
         "planner_failure_cascade",
         include_str!("../../scenarios/planner_failure_cascade.yaml"),
+    ),
+    (
+        "provider_outage",
+        include_str!("../../scenarios/provider_outage.yaml"),
     ),
     (
         "rag_augmented_turn",

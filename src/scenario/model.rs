@@ -49,6 +49,8 @@ pub struct Step {
     pub remote: Option<super::Remote>,
     /// The `llm:` block of an LLM call step.
     pub llm: Option<super::LlmStep>,
+    /// The LLM failures of an LLM call step (`failures:`), with their consequences in the tree.
+    pub failures: Option<super::Failures>,
 }
 
 impl Step {

@@ -14,6 +14,7 @@
 //! Estimating at the tails (p99.9 latencies) was the rejected alternative: multiplied by a count's
 //! maximum it refuses reasonable scenarios for traces no run would ever draw.
 
+use super::failures::Failures;
 use super::model::{Count, Distribution, Latency, Step};
 use super::span_type::SpanType;
 
@@ -72,10 +73,35 @@ pub fn worst_case_duration_ms(step: &Step) -> f64 {
         .sum();
     let own = mean_latency_ms(&step.latency);
     let backoff = total_backoff_ms(step);
+    if let Some(failures) = &step.failures {
+        return failures_duration_ms(step, failures, own.max(children), backoff);
+    }
     if step.span_type == SpanType::McpToolExecute {
         attempts * own + backoff + children
     } else {
         attempts * own.max(children) + backoff
+    }
+}
+
+/// The longest one LLM call with `failures:` lasts: every attempt taken, each as long as its
+/// timeout when that is longer, each gap as long as the backoff and the mean retry-after; twice
+/// that after a hallucinated tool call (the re-planning call).
+fn failures_duration_ms(step: &Step, failures: &Failures, one: f64, backoff: f64) -> f64 {
+    let attempts = f64::from(failures.max_attempts(step.retry.as_ref().map(|r| r.max_attempts)));
+    let timeout = failures
+        .timeout
+        .as_ref()
+        .filter(|t| t.probability > 0.0)
+        .map_or(0.0, |t| t.after_ms);
+    let retry_after = failures
+        .rate_limit
+        .as_ref()
+        .map_or(0.0, |r| mean(&r.retry_after_ms).max(0.0));
+    let call = attempts * one.max(timeout) + backoff + (attempts - 1.0) * retry_after;
+    if failures.hallucinated_tool_call > 0.0 {
+        2.0 * call
+    } else {
+        call
     }
 }
 
@@ -186,6 +212,33 @@ mod tests {
             .unwrap_or_else(|d| panic!("{d}"))
             .0
             .root
+    }
+
+    #[test]
+    fn an_llm_call_with_failures_lasts_its_timeouts_and_retry_afters() {
+        let root = step(
+            "root:
+  latency: 1
+  children:
+    - type: llm.call
+      latency: 100
+      failures: {rate_limit: {probability: 0.1, retry_after_ms: 1000}, timeout: {probability: 0.1, after_ms: 5000}}
+",
+        );
+        // Three attempts (no retry block) of 5 s each, with two retry-afters of 1 s between.
+        assert_eq!(worst_case_duration_ms(&root.children[0]), 17_000.0);
+        // Three attempts that may each last a day: refused at the step.
+        let long = "root:
+  children:
+    - type: llm.call
+      retry: {max_attempts: 3}
+      failures: {timeout: {probability: 0.1, after_ms: 86400000}}
+";
+        let e = decode(long, "t.yaml", "t", &LoadOptions::default()).unwrap_err();
+        assert!(
+            e.to_string().contains("root.children[0]: one instance"),
+            "{e}"
+        );
     }
 
     #[test]

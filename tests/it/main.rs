@@ -20,6 +20,7 @@ mod genai;
 mod json_schema;
 mod judge_selftest;
 mod llm;
+mod llm_failures;
 mod make;
 mod pacing;
 mod phoenix;
