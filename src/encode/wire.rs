@@ -95,8 +95,9 @@ enum Segment {
 /// What is fixed about the spans of one node (or of its MCP attempts).
 #[derive(Clone, Debug, Default)]
 struct NodeCode {
-    /// The name and kind fields.
-    head: Option<Run>,
+    /// The name and kind fields, per name a span of the node can have (one, unless its name
+    /// follows one of its attribute values).
+    heads: Vec<(Sym, Run)>,
     segments: Vec<Segment>,
 }
 
@@ -156,17 +157,20 @@ impl SpanEncoder {
             let mut codes: [NodeCode; 2] = Default::default();
             for (attempt, code) in codes.iter_mut().enumerate() {
                 let attempt = attempt == 1;
-                let name = if attempt {
-                    node.attempt_name
+                let (names, kind) = if attempt {
+                    (node.attempt_name.all(), node.attempt_kind)
                 } else {
-                    node.name
+                    (node.name.all(), node.kind)
                 };
-                let kind = span_kind(node.kind) as i32 as u64;
-                code.head = Some(e.emit(|b| {
-                    write_string_field(b, tag::SPAN_NAME, plan.str(name));
-                    b.push(tag::SPAN_KIND);
-                    encode_varint(kind, b);
-                }));
+                let kind = span_kind(kind) as i32 as u64;
+                for name in names {
+                    let head = e.emit(|b| {
+                        write_string_field(b, tag::SPAN_NAME, plan.str(name));
+                        b.push(tag::SPAN_KIND);
+                        encode_varint(kind, b);
+                    });
+                    code.heads.push((name, head));
+                }
                 let constants: Vec<Option<(Sym, AttrValue)>> = plan
                     .node_constants(crate::generate::NodeId(index as u32), attempt)
                     .collect();
@@ -354,7 +358,16 @@ impl SpanEncoder {
     pub fn write_span(&self, trace: &Trace, span: &SpanRecord, out: &mut Vec<u8>) {
         let code = &self.nodes[span.node.0 as usize][span.attempt as usize];
         let attrs = trace.attrs_of(span);
-        let head = code.head.expect("every node has a head");
+        let head = match code.heads.as_slice() {
+            [(_, head)] => *head,
+            heads => {
+                heads
+                    .iter()
+                    .find(|(name, _)| *name == span.name)
+                    .expect("every name a node's spans can have has a head")
+                    .1
+            }
+        };
         out.reserve(SPAN_RESERVE);
         // One pass: the body is written behind a two-byte length (what nearly every span
         // needs), which is patched, or moved for the rare span of another size, at the end.
@@ -578,6 +591,9 @@ pub struct RequestBatch {
     /// The encoded `schema_url` field of the resource's items (empty for none): it follows
     /// the items, which end the buffer.
     schema_url: Vec<u8>,
+    /// The encoded `schema_url` field of the scope's items (empty for none): it follows the
+    /// items, inside the scope's message, before the resource's.
+    scope_schema_url: Vec<u8>,
     buffer: Vec<u8>,
     pool: Arc<BufferPool>,
     /// Bytes reserved in front of the items for the request header.
@@ -603,12 +619,17 @@ impl RequestBatch {
         if !template.schema_url.is_empty() {
             prost::encoding::string::encode(3, &template.schema_url, &mut schema_url);
         }
+        let mut scope_schema_url = Vec::new();
+        if !template.scope_schema_url.is_empty() {
+            prost::encoding::string::encode(3, &template.scope_schema_url, &mut scope_schema_url);
+        }
         // Tags, and lengths of at most ten bytes each.
         let gap = 1 + 10 + 1 + 10 + resource.len() + 1 + 10 + 1 + 10 + scope.len();
         let mut batch = RequestBatch {
             resource,
             scope,
             schema_url,
+            scope_schema_url,
             buffer: pool.get(),
             pool,
             gap,
@@ -678,7 +699,7 @@ impl RequestBatch {
     pub fn take(&mut self) -> Bytes {
         let items_len = self.buffer.len() - self.gap;
         let scope_field = 1 + encoded_len_varint(self.scope.len() as u64) + self.scope.len();
-        let scope_items = scope_field + items_len;
+        let scope_items = scope_field + items_len + self.scope_schema_url.len();
         let resource_field =
             1 + encoded_len_varint(self.resource.len() as u64) + self.resource.len();
         let resource_items = resource_field
@@ -699,6 +720,7 @@ impl RequestBatch {
         header.extend_from_slice(&self.scope);
         let start = self.gap - header.len();
         self.buffer[start..self.gap].copy_from_slice(&header);
+        self.buffer.extend_from_slice(&self.scope_schema_url);
         self.buffer.extend_from_slice(&self.schema_url);
         let full = std::mem::replace(&mut self.buffer, self.pool.get());
         let request = Bytes::from_owner(Pooled {
@@ -895,6 +917,7 @@ mod tests {
                     .then(|| std::sync::Arc::new(crate::schema::bundled().with_prefix(prefix))),
                 service_name: "svc".into(),
                 content: false,
+                profile: Default::default(),
             },
         )
     }
@@ -940,6 +963,7 @@ mod tests {
                 attributes: vec![("service.name".into(), "svc".into()), ("service.version".into(), "1".into())],
                 tenant_keys: vec!["tenant.id".into()],
                 schema_url: if schema { "https://opentelemetry.io/schemas/1.37.0".into() } else { String::new() },
+                scope_schema_url: if schema { "https://opentelemetry.io/schemas/gen-ai-dev/1.42.0-dev".into() } else { String::new() },
             };
             let encoder = SpanEncoder::new(&plan).with_exception_events(events);
             let mut reference = TraceBatch::new(template.clone(), BatchLimits::UNLIMITED)
@@ -978,6 +1002,7 @@ mod tests {
                 attributes: vec![("service.name".into(), "svc".into())],
                 tenant_keys: vec!["tenant.id".into()],
                 schema_url: if schema { "https://example.com/schemas/2".into() } else { String::new() },
+                scope_schema_url: String::new(),
             };
             let encoder = SpanEncoder::new(&plan);
             let tenants = vec!["tenant-a".to_string(), "tenant-b".to_string()];
@@ -1020,6 +1045,7 @@ mod tests {
                 attributes: vec![("service.name".into(), "svc".into())],
                 tenant_keys: vec!["tenant.id".into()],
                 schema_url: String::new(),
+                scope_schema_url: String::new(),
             };
             let encoder = SpanEncoder::new(&plan);
             let tenants = vec!["tenant-a".to_string(), "tenant-b".to_string()];

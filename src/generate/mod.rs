@@ -17,6 +17,7 @@ pub mod logs;
 pub mod metrics;
 pub mod openinference;
 mod plan;
+mod profile;
 mod sampler;
 mod symbols;
 mod trace;
@@ -48,6 +49,7 @@ pub(crate) mod testing {
                 schema: Some(Arc::new(crate::schema::bundled().with_prefix("vendor"))),
                 service_name: "svc".into(),
                 content: false,
+                profile: Default::default(),
             },
         )
     }

@@ -10,9 +10,10 @@
 use super::content::ContentPlan;
 use super::keys::DerivedKeys;
 use super::openinference::{self, OpenInferenceKind};
+use super::profile::SpanName;
 use super::sampler::Sampler;
 use super::symbols::{AttrValue, DefaultValue, Generated, LiteralId, NodeId, Sym};
-use crate::conventions::{self, PerTrace, SpanConvention, SpanKind, Value, When};
+use crate::conventions::{self, PerTrace, Profile, SpanConvention, SpanKind, Value, When};
 use crate::scenario::{
     Attribute, AttributeValue, Count, Distribution, ErrorModel, Jitter, Latency, Literal,
     Propagation, Retry, Scenario, SpanType, Step, normalize_prefix,
@@ -34,6 +35,8 @@ pub struct PlanOptions {
     pub service_name: String,
     /// Opt-in message content (`--content`): prompts, completions, tool arguments and results.
     pub content: bool,
+    /// Which conventions the spans follow (`--semconv`, `--span-names`).
+    pub profile: Profile,
 }
 
 pub struct Plan {
@@ -54,6 +57,7 @@ pub struct Plan {
     service_name: String,
     /// Present when message content is on (`--content`).
     pub(crate) content: Option<ContentPlan>,
+    profile: Profile,
 }
 
 /// Keys the generator sets itself.
@@ -78,9 +82,9 @@ pub(crate) struct PlanNode {
     pub kind: SpanKind,
     /// What the span is to a GenAI backend (and so which content it carries).
     pub role: OpenInferenceKind,
-    pub name: Sym,
+    pub name: SpanName,
     /// For MCP tool steps, the name of the per-attempt child spans.
-    pub attempt_name: Sym,
+    pub attempt_name: SpanName,
     pub latency: LatencySampler,
     pub error: ErrorPlan,
     pub probability: f64,
@@ -90,6 +94,8 @@ pub(crate) struct PlanNode {
     /// For MCP tool steps, the attributes of the attempt spans.
     pub attempt_attrs: Vec<AttrPlan>,
     pub children: Vec<NodeId>,
+    /// For MCP tool steps, the kind of the attempt spans.
+    pub attempt_kind: SpanKind,
 }
 
 /// A step's latency model, compiled: the one place a span's own duration is drawn, used by the
@@ -219,6 +225,7 @@ impl Plan {
             derived: DerivedKeys::default(),
             emit_metrics: scenario.emit_metrics,
             emit_logs: scenario.emit_logs,
+            profile: options.profile,
         };
         let prefix = plan.prefix.clone();
         plan.derived = DerivedKeys::intern(&prefix, &mut |s| plan.intern(s));
@@ -246,6 +253,7 @@ impl Plan {
             let (names, planned_tool) = plan.content_names();
             plan.content = Some(ContentPlan::new(&names, planned_tool, |s| plan.intern(s)));
         }
+        plan.rename_keys(options.profile.semconv.renames());
         plan
     }
 
@@ -312,6 +320,17 @@ impl Plan {
         &self.nodes[id.0 as usize]
     }
 
+    /// The handle of `s`, if it is interned.
+    pub(crate) fn lookup(&self, s: &str) -> Option<Sym> {
+        self.index.get(s).copied()
+    }
+
+    /// Makes `sym` stand for `s` from now on (a renamed key keeps its handle).
+    pub(crate) fn set_str(&mut self, sym: Sym, s: &str) {
+        self.strings[sym.0 as usize] = s.to_string();
+        self.index.entry(s.to_string()).or_insert(sym);
+    }
+
     pub fn intern(&mut self, s: &str) -> Sym {
         if let Some(sym) = self.index.get(s) {
             return *sym;
@@ -324,14 +343,20 @@ impl Plan {
 
     fn add_step(&mut self, step: &Step, agent_name: &str) -> NodeId {
         let id = NodeId(self.nodes.len() as u32);
-        let name = self.intern(&step.span_type.span_name(&self.prefix));
         let convention = conventions::of(step.span_type);
-        let attempt_name = self.intern(&SpanType::McpToolExecuteAttempt.span_name(&self.prefix));
+        let attempt_type = convention
+            .attempts
+            .unwrap_or(SpanType::McpToolExecuteAttempt);
         let attrs = self.attributes(step, step.span_type, agent_name);
         let attempt_attrs = match convention.attempts {
             Some(attempt) => self.attributes(step, attempt, agent_name),
             None => Vec::new(),
         };
+        let profile = self.profile;
+        let vendor = self.intern(&step.span_type.span_name(&self.prefix));
+        let name = self.span_name(&profile, step.span_type, &attrs, vendor);
+        let vendor = self.intern(&attempt_type.span_name(&self.prefix));
+        let attempt_name = self.span_name(&profile, attempt_type, &attempt_attrs, vendor);
         let error = self.error_plan(&step.error, step.span_type);
         let operation = step.attributes.iter().find_map(|a| match &a.value {
             AttributeValue::Constant(Literal::Str(s)) if a.key == "gen_ai.operation.name" => {
@@ -343,7 +368,7 @@ impl Plan {
         // Reserve the slot so children get higher ids than their parent.
         self.nodes.push(PlanNode {
             span_type: step.span_type,
-            kind: convention.kind,
+            kind: profile.semconv.kind(step.span_type),
             role,
             name,
             attempt_name,
@@ -370,6 +395,7 @@ impl Plan {
             attrs,
             attempt_attrs,
             children: Vec::new(),
+            attempt_kind: profile.semconv.kind(attempt_type),
         });
         let children = step
             .children
@@ -533,7 +559,8 @@ impl Plan {
                 DefaultValue::Str(span_type.suffix().into()),
             ));
         }
-        if let Some(operation) = convention.operation {
+        let semconv = self.profile.semconv;
+        if let Some(operation) = semconv.operation(span_type) {
             let key = "gen_ai.operation.name".to_string();
             defaults.push((key, DefaultValue::Str(operation.into())));
         }
@@ -541,7 +568,7 @@ impl Plan {
             .or_else(|| constant("gen_ai.system"))
             .unwrap_or_else(|| "openai".into());
         let generates = constant("gen_ai.operation.name").as_deref() != Some("embeddings");
-        for default in convention.defaults {
+        for default in semconv.defaults(span_type) {
             if default.when == When::Generates && !generates {
                 continue;
             }
@@ -792,6 +819,8 @@ fn generated(what: PerTrace) -> Generated {
         PerTrace::ToolCallId => Generated::ToolCallId,
         PerTrace::ResponseId => Generated::ResponseId,
         PerTrace::TaskId => Generated::TaskId,
+        PerTrace::McpSessionId => Generated::McpSessionId,
+        PerTrace::JsonRpcRequestId => Generated::JsonRpcRequestId,
     }
 }
 
