@@ -155,6 +155,70 @@ fn splitmix(mut z: u64) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::conventions::{Semconv, SpanKind};
+    use crate::generate::testing;
+
+    /// The plan of `yaml` under `profile` (as `testing::plan` does under the default).
+    fn plan(yaml: &str, profile: Profile) -> Plan {
+        let options = crate::scenario::LoadOptions::default();
+        let (scenario, _) = crate::scenario::decode(yaml, "t.yaml", "t", &options).unwrap();
+        let options = crate::generate::PlanOptions {
+            prefix: "vendor".into(),
+            tenants: vec!["t1".into(), "t2".into()],
+            schema: None,
+            service_name: "svc".into(),
+            content: false,
+            profile,
+        };
+        Plan::compile(&scenario, &options)
+    }
+
+    const SCENARIO: &str = "name: t\nroot:\n  type: vendor.a2a.orchestrate\n  children:\n    - type: vendor.llm.call\n      attributes: {gen_ai.usage.cache_creation.input_tokens: 5}\n    - type: vendor.mcp.tool.execute\n      attributes:\n        gen_ai.tool.name: {distribution: categorical, values: {a: 1, b: 1}}\n";
+
+    #[test]
+    fn the_current_profile_renames_keys_and_names_spans_by_their_values() {
+        let latest = Profile {
+            semconv: Semconv::GenaiLatest,
+            span_names: SpanNames::Conventions,
+        };
+        let p = plan(SCENARIO, latest);
+        let traces = testing::traces(&p, 3, 20);
+        let mut names = std::collections::BTreeSet::new();
+        for trace in &traces {
+            for span in &trace.spans {
+                let name = p.str(span.name).to_string();
+                let keys: Vec<&str> = trace.attrs_of(span).iter().map(|a| p.str(a.key)).collect();
+                if span.span_type == SpanType::LlmCall {
+                    assert!(keys.contains(&"gen_ai.usage.cache_write.input_tokens"));
+                    assert!(!keys.contains(&"gen_ai.usage.cache_creation.input_tokens"));
+                    assert_eq!(name, "chat gpt-4.1-mini");
+                }
+                if span.span_type == SpanType::McpToolExecute {
+                    assert_eq!(span.kind, SpanKind::Internal);
+                }
+                names.insert(name);
+            }
+        }
+        for name in [
+            "invoke_agent t",
+            "execute_tool a",
+            "execute_tool b",
+            "tools/call a",
+        ] {
+            assert!(names.contains(name), "{name} not in {names:?}");
+        }
+        // The default profile: the key as written, the vendor names.
+        let p = plan(SCENARIO, Profile::default());
+        let trace = &testing::traces(&p, 3, 1)[0];
+        let llm = trace
+            .spans
+            .iter()
+            .find(|s| s.span_type == SpanType::LlmCall)
+            .unwrap();
+        assert_eq!(p.str(llm.name), "vendor.llm.call");
+        let keys: Vec<&str> = trace.attrs_of(llm).iter().map(|a| p.str(a.key)).collect();
+        assert!(keys.contains(&"gen_ai.usage.cache_creation.input_tokens"));
+    }
 
     #[test]
     fn the_mcp_session_follows_the_session() {
