@@ -24,6 +24,7 @@
 use crate::common::{free_port, http, manifest_dir, simulate, text};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
+use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -75,6 +76,9 @@ impl Mlflow {
             .args(["--port", &port.to_string(), "--workers", "1"])
             .arg("--default-artifact-root")
             .arg(dir.path().join("artifacts"))
+            // No background job runner: its workers start sessions of their own, which would
+            // outlive the server's process group.
+            .env("MLFLOW_SERVER_ENABLE_JOB_EXECUTION", "false")
             .env("MLFLOW_DISABLE_TELEMETRY", "true")
             .env("DO_NOT_TRACK", "true")
             .env("NO_PROXY", "127.0.0.1,localhost")
@@ -82,6 +86,8 @@ impl Mlflow {
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("log handle"))
             .stderr(log)
+            // `mlflow server` runs uvicorn as a child: one group, stopped as one on drop.
+            .process_group(0)
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start MLflow with {python}: {e}"));
         let mut mlflow = Mlflow { child, port, dir };
@@ -187,6 +193,8 @@ impl Mlflow {
 
 impl Drop for Mlflow {
     fn drop(&mut self) {
+        let group = format!("-{}", self.child.id());
+        let _ = Command::new("kill").args(["-KILL", "--", &group]).status();
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
