@@ -9,6 +9,7 @@
 #   make jaeger-up / make jaeger-down     Jaeger all-in-one (podman or docker), UI on :16686
 #   make phoenix                          Arize Phoenix on 127.0.0.1:6006 (installs it first)
 #   make test | make test-phoenix         scripts/test: sets up and runs every test | Phoenix only
+#   make test-mlflow                      the end-to-end test against MLflow only
 #   make bench                            the end-to-end benchmark table (scripts/bench)
 #
 # Variables (make VAR=value, or the environment):
@@ -61,7 +62,7 @@ BENCH_SCENARIO ?= successful_agent_turn
 BENCH_COUNT ?= 1000000
 
 .PHONY: help install build run run-fast run-count run-scenario list list-scenarios validate run-validate \
-	sink test test-phoenix bench jaeger-up jaeger-down phoenix lint-container man completions
+	sink test test-phoenix test-mlflow bench jaeger-up jaeger-down phoenix lint-container man completions
 
 help:
 	@sed -n '1,/^$$/s/^# \{0,1\}//p' $(firstword $(MAKEFILE_LIST))
@@ -106,6 +107,9 @@ test:
 
 test-phoenix:
 	PHOENIX_PYTHON="$$(scripts/phoenix-venv)" cargo test --test it phoenix -- --ignored
+
+test-mlflow:
+	MLFLOW_PYTHON="$$(scripts/mlflow-venv)" cargo test --test it mlflow -- --ignored
 
 # The end-to-end table of docs/performance.md (scripts/bench); `cargo bench` has the micro-benchmarks.
 bench:

@@ -40,6 +40,7 @@ fn plan(name: &str) -> Plan {
             schema: Some(std::sync::Arc::new(telemetry_simulator::schema::bundled())),
             service_name: "telemetry-simulator".into(),
             content: false,
+            profile: Default::default(),
         },
     )
 }
@@ -81,6 +82,7 @@ fn generate_and_encode(bencher: Bencher, name: &str) {
         attributes: vec![("service.name".into(), "telemetry-simulator".into())],
         tenant_keys: vec!["tenant.id".into()],
         schema_url: String::new(),
+        scope_schema_url: String::new(),
     };
     let limits = BatchLimits {
         max_items: 512,
@@ -114,6 +116,7 @@ fn generate_and_write(bencher: Bencher, name: &str) {
         attributes: vec![("service.name".into(), "telemetry-simulator".into())],
         tenant_keys: vec!["tenant.id".into()],
         schema_url: String::new(),
+        scope_schema_url: String::new(),
     };
     let encoder = SpanEncoder::new(&plan);
     let mut batch = RequestBatch::new(&template, "tenant-a");

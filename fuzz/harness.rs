@@ -33,6 +33,7 @@ pub fn exercise(text: &str) {
             service_name: "fuzz".into(),
             // Message content is generated too, so the fuzzer reaches that code as well.
             content: true,
+            profile: Default::default(),
         },
     );
     let mut iteration = Iteration::default();

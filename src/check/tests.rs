@@ -17,6 +17,7 @@ fn plan(s: &Scenario) -> Plan {
             schema: None,
             service_name: "s".into(),
             content: false,
+            profile: Default::default(),
         },
     )
 }

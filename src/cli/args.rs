@@ -229,6 +229,18 @@ pub struct GenAiArgs {
     /// `gen_ai.output.messages`), tool call arguments and results, `input.value`/`output.value`
     #[arg(long)]
     pub content: bool,
+    /// Which GenAI semantic conventions the spans follow: `seed` (what this tool has always sent)
+    /// or `genai-latest` (semantic-conventions-genai: invoke_agent INTERNAL, MCP session and
+    /// JSON-RPC ids, the scope's schema URL; see docs/compatibility.md). Also
+    /// TELEMETRY_SIMULATOR_SEMCONV, or OTEL_SEMCONV_STABILITY_OPT_IN=gen_ai_latest_experimental
+    /// [default: seed]
+    #[arg(long, value_name = "PROFILE", value_parser = super::semconv::parse_semconv)]
+    pub semconv: Option<crate::conventions::Semconv>,
+    /// Span names: `vendor` (vendor.llm.call, ...) or `conventions` (chat gpt-4.1-mini,
+    /// execute_tool get_weather, invoke_agent booking-agent, ...). Also
+    /// TELEMETRY_SIMULATOR_SPAN_NAMES [default: vendor]
+    #[arg(long, value_name = "NAMES", value_parser = super::semconv::parse_span_names)]
+    pub span_names: Option<crate::conventions::SpanNames>,
 }
 
 /// How and where telemetry is exported (each flag overrides its OTEL_EXPORTER_OTLP_* variable).

@@ -77,6 +77,7 @@ pub fn check(cli: &Cli, args: &CheckArgs) -> Outcome {
             service_name: config::service_name(cli.service_name.as_deref(), &env),
             // Message content has its own random stream and no bearing on the numbers reported.
             content: false,
+            profile: Default::default(),
         },
     );
     // Ctrl-C stops the simulation; what was simulated is still reported (then exit 130).

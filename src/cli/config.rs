@@ -547,6 +547,7 @@ pub fn resource(
         schema_url: env("TELEMETRY_SIMULATOR_RESOURCE_SCHEMA_URL")
             .map(|url| url.trim().to_string())
             .unwrap_or_default(),
+        scope_schema_url: String::new(),
     };
     (template, warnings)
 }

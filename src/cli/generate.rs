@@ -50,18 +50,27 @@ pub(super) fn generate(
     let scenarios = &priced[..];
     let seed = args.seed.unwrap_or_else(workload::fresh_seed);
     let service_name = config::service_name(cli.service_name.as_deref(), &env);
+    let profile = match super::semconv::profile(args.genai.semconv, args.genai.span_names, &env) {
+        Ok(profile) => profile,
+        Err(error) => {
+            eprintln!("error: {error}");
+            return Outcome::Usage;
+        }
+    };
     let plan_options = PlanOptions {
         prefix: prefix.clone(),
         tenants: decided.tenants.ids.clone(),
         schema: Some(schema.clone()),
         service_name: service_name.clone(),
         content: args.genai.content,
+        profile,
     };
     let plans: Vec<Plan> = scenarios
         .iter()
         .map(|s| Plan::compile(s, &plan_options))
         .collect();
-    let resource = run_resource(args, &prefix, &service_name, seed, &schema);
+    let mut resource = run_resource(args, &prefix, &service_name, seed, &schema);
+    resource.scope_schema_url = profile.semconv.schema_url().unwrap_or_default().into();
     let settings = run_settings(
         args,
         scenarios,

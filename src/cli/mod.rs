@@ -32,6 +32,7 @@ pub mod out;
 mod run;
 mod scenario;
 mod schema;
+pub mod semconv;
 mod sink;
 mod validate;
 

@@ -25,6 +25,9 @@ pub mod models;
 
 use crate::scenario::{Distribution, SpanType};
 
+pub mod profile;
+pub use profile::{Profile, Semconv, SpanNames};
+
 /// The role of a span in its trace, as OTLP's span kind expresses it (defined in
 /// [`crate::value`], below every layer, so that the encoder can read it too).
 pub use crate::value::SpanKind;
@@ -84,6 +87,10 @@ pub enum PerTrace {
     ToolCallId,
     ResponseId,
     TaskId,
+    /// The MCP session the trace's tool calls belong to (32 hex digits, from the session id).
+    McpSessionId,
+    /// The JSON-RPC id of one MCP request, unique in its trace.
+    JsonRpcRequestId,
 }
 
 /// Where a conventional attribute's value comes from.

@@ -29,6 +29,9 @@ pub struct ResourceTemplate {
     /// The `schema_url` of every `ResourceSpans`/`ResourceMetrics`/`ResourceLogs` (the Schema
     /// URL its attributes follow); empty for none.
     pub schema_url: String,
+    /// The `schema_url` of every `ScopeSpans`/`ScopeMetrics`/`ScopeLogs`: the semantic
+    /// conventions the instrumentation scope's telemetry follows; empty for none.
+    pub scope_schema_url: String,
 }
 
 impl ResourceTemplate {

@@ -69,7 +69,7 @@ pub fn metrics_requests(
                     scope_metrics: vec![ScopeMetrics {
                         scope: Some(scope.clone()),
                         metrics,
-                        ..Default::default()
+                        schema_url: template.scope_schema_url.clone(),
                     }],
                 }],
             },
@@ -160,6 +160,7 @@ mod tests {
             attributes: vec![("service.name".into(), "svc".into())],
             tenant_keys: vec!["tenant.id".into()],
             schema_url: String::new(),
+            scope_schema_url: String::new(),
         };
         let requests = metrics_requests(&export, &template);
         assert_eq!(requests.len(), 2, "tenants t1 and t2");

@@ -155,7 +155,7 @@ impl TraceBatch {
                     scope_spans: vec![ScopeSpans {
                         scope: Some(scope.clone()),
                         spans,
-                        ..Default::default()
+                        schema_url: self.template.scope_schema_url.clone(),
                     }],
                 })
                 .collect(),
@@ -229,6 +229,7 @@ mod tests {
                 schema: None,
                 service_name: "svc".into(),
                 content: false,
+                profile: Default::default(),
             },
         )
     }
@@ -247,6 +248,7 @@ mod tests {
                 attributes: vec![("service.name".into(), "svc".into())],
                 tenant_keys: vec!["tenant.id".into()],
                 schema_url: String::new(),
+                scope_schema_url: String::new(),
             }, BatchLimits::UNLIMITED);
             let mut expected = Vec::new();
             let mut iteration = Iteration::default();
@@ -290,6 +292,7 @@ mod tests {
             attributes: vec![("service.name".into(), "svc".into())],
             tenant_keys: vec!["tenant.id".into()],
             schema_url: String::new(),
+            scope_schema_url: String::new(),
         };
         let mut batch = TraceBatch::new(template, limits);
         let mut iteration = Iteration::default();

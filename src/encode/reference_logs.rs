@@ -68,7 +68,7 @@ impl LogBatch {
                         scope_logs: vec![ScopeLogs {
                             scope: Some(scope.clone()),
                             log_records,
-                            ..Default::default()
+                            schema_url: self.template.scope_schema_url.clone(),
                         }],
                     }],
                 },
@@ -119,6 +119,7 @@ mod tests {
             attributes: vec![("service.name".into(), "svc".into())],
             tenant_keys: vec!["tenant.id".into()],
             schema_url: String::new(),
+            scope_schema_url: String::new(),
         });
         let mut logs = TraceLogs::default();
         let traces = testing::traces(&plan, 8, 40);

@@ -97,8 +97,9 @@ enum Segment {
 /// What is fixed about the spans of one node (or of its MCP attempts).
 #[derive(Clone, Debug, Default)]
 struct NodeCode {
-    /// The name and kind fields.
-    head: Option<Run>,
+    /// The name and kind fields, per name a span of the node can have (one, unless its name
+    /// follows one of its attribute values).
+    heads: Vec<(Sym, Run)>,
     segments: Vec<Segment>,
 }
 
@@ -161,17 +162,20 @@ impl SpanEncoder {
             let mut codes: [NodeCode; 2] = Default::default();
             for (attempt, code) in codes.iter_mut().enumerate() {
                 let attempt = attempt == 1;
-                let name = if attempt {
-                    node.attempt_name
+                let (names, kind) = if attempt {
+                    (node.attempt_name.all(), node.attempt_kind)
                 } else {
-                    node.name
+                    (node.name.all(), node.kind)
                 };
-                let kind = span_kind(node.kind) as i32 as u64;
-                code.head = Some(e.emit(|b| {
-                    write_string_field(b, tag::SPAN_NAME, plan.str(name));
-                    b.push(tag::SPAN_KIND);
-                    encode_varint(kind, b);
-                }));
+                let kind = span_kind(kind) as i32 as u64;
+                for name in names {
+                    let head = e.emit(|b| {
+                        write_string_field(b, tag::SPAN_NAME, plan.str(name));
+                        b.push(tag::SPAN_KIND);
+                        encode_varint(kind, b);
+                    });
+                    code.heads.push((name, head));
+                }
                 let constants: Vec<Option<(Sym, AttrValue)>> = plan
                     .node_constants(crate::generate::NodeId(index as u32), attempt)
                     .collect();
@@ -359,7 +363,6 @@ impl SpanEncoder {
     pub fn write_span(&self, trace: &Trace, span: &SpanRecord, out: &mut Vec<u8>) {
         let code = &self.nodes[span.node.0 as usize][span.attempt as usize];
         let attrs = trace.attrs_of(span);
-        let head = code.head.expect("every node has a head");
         // A call's SERVER span has a name and kind of its own, and no constant runs.
         let segments: &[Segment] = if span.server { &[] } else { &code.segments };
         out.reserve(SPAN_RESERVE);
@@ -388,7 +391,7 @@ impl SpanEncoder {
             out.push(tag::SPAN_KIND);
             put_varint(out, span_kind(span.kind) as i32 as u64);
         } else {
-            out.extend_from_slice(self.bytes(head));
+            out.extend_from_slice(self.bytes(head_of(code, span.name)));
         }
         if span.start_ns != 0 {
             out.push(tag::SPAN_START);
@@ -596,6 +599,9 @@ pub struct RequestBatch {
     /// The encoded `schema_url` field of the resource's items (empty for none): it follows
     /// the items, which end the buffer.
     schema_url: Vec<u8>,
+    /// The encoded `schema_url` field of the scope's items (empty for none): it follows the
+    /// items, inside the scope's message, before the resource's.
+    scope_schema_url: Vec<u8>,
     buffer: Vec<u8>,
     pool: Arc<BufferPool>,
     /// Bytes reserved in front of the items for the request header.
@@ -621,12 +627,17 @@ impl RequestBatch {
         if !template.schema_url.is_empty() {
             prost::encoding::string::encode(3, &template.schema_url, &mut schema_url);
         }
+        let mut scope_schema_url = Vec::new();
+        if !template.scope_schema_url.is_empty() {
+            prost::encoding::string::encode(3, &template.scope_schema_url, &mut scope_schema_url);
+        }
         // Tags, and lengths of at most ten bytes each.
         let gap = 1 + 10 + 1 + 10 + resource.len() + 1 + 10 + 1 + 10 + scope.len();
         let mut batch = RequestBatch {
             resource,
             scope,
             schema_url,
+            scope_schema_url,
             buffer: pool.get(),
             pool,
             gap,
@@ -696,7 +707,7 @@ impl RequestBatch {
     pub fn take(&mut self) -> Bytes {
         let items_len = self.buffer.len() - self.gap;
         let scope_field = 1 + encoded_len_varint(self.scope.len() as u64) + self.scope.len();
-        let scope_items = scope_field + items_len;
+        let scope_items = scope_field + items_len + self.scope_schema_url.len();
         let resource_field =
             1 + encoded_len_varint(self.resource.len() as u64) + self.resource.len();
         let resource_items = resource_field
@@ -717,6 +728,7 @@ impl RequestBatch {
         header.extend_from_slice(&self.scope);
         let start = self.gap - header.len();
         self.buffer[start..self.gap].copy_from_slice(&header);
+        self.buffer.extend_from_slice(&self.scope_schema_url);
         self.buffer.extend_from_slice(&self.schema_url);
         let full = std::mem::replace(&mut self.buffer, self.pool.get());
         let request = Bytes::from_owner(Pooled {
@@ -991,6 +1003,21 @@ fn take(tenant: u32, batch: &mut RequestBatch) -> EncodedRequest {
     }
 }
 
+/// The pre-encoded name, kind and flags of a span called `name` of the node `code` encodes: its
+/// only head, or, when the profile names each span after a drawn value, the head of that name.
+fn head_of(code: &NodeCode, name: Sym) -> Run {
+    match code.heads.as_slice() {
+        [(_, head)] => *head,
+        heads => {
+            heads
+                .iter()
+                .find(|(n, _)| *n == name)
+                .expect("every name a node's spans can have has a head")
+                .1
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1016,6 +1043,7 @@ mod tests {
                     .then(|| std::sync::Arc::new(crate::schema::bundled().with_prefix(prefix))),
                 service_name: "svc".into(),
                 content: false,
+                profile: Default::default(),
             },
         )
     }
@@ -1061,6 +1089,7 @@ mod tests {
                 attributes: vec![("service.name".into(), "svc".into()), ("service.version".into(), "1".into())],
                 tenant_keys: vec!["tenant.id".into()],
                 schema_url: if schema { "https://opentelemetry.io/schemas/1.37.0".into() } else { String::new() },
+                scope_schema_url: if schema { "https://opentelemetry.io/schemas/gen-ai-dev/1.42.0-dev".into() } else { String::new() },
             };
             let encoder = SpanEncoder::new(&plan).with_exception_events(events);
             let mut reference = TraceBatch::new(template.clone(), BatchLimits::UNLIMITED)
@@ -1099,6 +1128,7 @@ mod tests {
                 attributes: vec![("service.name".into(), "svc".into())],
                 tenant_keys: vec!["tenant.id".into()],
                 schema_url: if schema { "https://example.com/schemas/2".into() } else { String::new() },
+                scope_schema_url: String::new(),
             };
             let encoder = SpanEncoder::new(&plan);
             let tenants = vec!["tenant-a".to_string(), "tenant-b".to_string()];
@@ -1141,6 +1171,7 @@ mod tests {
                 attributes: vec![("service.name".into(), "svc".into())],
                 tenant_keys: vec!["tenant.id".into()],
                 schema_url: String::new(),
+                scope_schema_url: String::new(),
             };
             let encoder = SpanEncoder::new(&plan);
             let tenants = vec!["tenant-a".to_string(), "tenant-b".to_string()];
@@ -1190,6 +1221,7 @@ mod tests {
             attributes: vec![("service.name".into(), "svc".into())],
             tenant_keys: vec!["tenant.id".into()],
             schema_url: String::new(),
+            scope_schema_url: String::new(),
         };
         let encoder = SpanEncoder::new(&plan);
         let traces = crate::generate::testing::traces(&plan, 9, 40);

@@ -19,6 +19,7 @@ pub mod logs;
 pub mod metrics;
 pub mod openinference;
 mod plan;
+mod profile;
 mod sampler;
 pub mod services;
 mod symbols;
@@ -52,6 +53,7 @@ pub(crate) mod testing {
                 schema: Some(Arc::new(crate::schema::bundled().with_prefix("vendor"))),
                 service_name: "svc".into(),
                 content: false,
+                profile: Default::default(),
             },
         )
     }

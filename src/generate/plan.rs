@@ -10,10 +10,11 @@
 use super::content::ContentPlan;
 use super::keys::DerivedKeys;
 use super::openinference::{self, OpenInferenceKind};
+use super::profile::SpanName;
 use super::sampler::Sampler;
 use super::services::{CallPlan, ServiceTable};
 use super::symbols::{AttrValue, DefaultValue, Generated, LiteralId, NodeId, Sym};
-use crate::conventions::{self, PerTrace, SpanConvention, SpanKind, Value, When};
+use crate::conventions::{self, PerTrace, Profile, SpanConvention, SpanKind, Value, When};
 use crate::scenario::{
     Attribute, AttributeValue, Count, Distribution, ErrorModel, Jitter, Latency, Literal,
     Propagation, Retry, Scenario, SpanType, Step, normalize_prefix,
@@ -35,6 +36,8 @@ pub struct PlanOptions {
     pub service_name: String,
     /// Opt-in message content (`--content`): prompts, completions, tool arguments and results.
     pub content: bool,
+    /// Which conventions the spans follow (`--semconv`, `--span-names`).
+    pub profile: Profile,
 }
 
 pub struct Plan {
@@ -57,6 +60,7 @@ pub struct Plan {
     pub(crate) content: Option<ContentPlan>,
     /// The scenario's services (empty: the run's one service).
     pub services: ServiceTable,
+    profile: Profile,
 }
 
 /// Keys the generator sets itself.
@@ -81,9 +85,9 @@ pub(crate) struct PlanNode {
     pub kind: SpanKind,
     /// What the span is to a GenAI backend (and so which content it carries).
     pub role: OpenInferenceKind,
-    pub name: Sym,
+    pub name: SpanName,
     /// For MCP tool steps, the name of the per-attempt child spans.
-    pub attempt_name: Sym,
+    pub attempt_name: SpanName,
     pub latency: LatencySampler,
     pub error: ErrorPlan,
     pub probability: f64,
@@ -101,6 +105,8 @@ pub(crate) struct PlanNode {
     pub llm: Option<Box<super::llm::LlmPlan>>,
     /// An LLM call's failures and finish reasons, in a scenario that writes `failures:`.
     pub failures: Option<super::failures::LlmPlan>,
+    /// For MCP tool steps, the kind of the attempt spans.
+    pub attempt_kind: SpanKind,
 }
 
 /// A step's latency model, compiled: the one place a span's own duration is drawn, used by the
@@ -231,6 +237,7 @@ impl Plan {
             emit_metrics: scenario.emit_metrics,
             emit_logs: scenario.emit_logs,
             services: ServiceTable::default(),
+            profile: options.profile,
         };
         let prefix = plan.prefix.clone();
         plan.derived = DerivedKeys::intern(&prefix, &mut |s| plan.intern(s));
@@ -262,6 +269,7 @@ impl Plan {
             plan.content = Some(ContentPlan::new(&names, planned_tool, |s| plan.intern(s)));
         }
         plan.compile_llm(scenario);
+        plan.rename_keys(options.profile.semconv.renames());
         plan
     }
 
@@ -328,6 +336,17 @@ impl Plan {
         &self.nodes[id.0 as usize]
     }
 
+    /// The handle of `s`, if it is interned.
+    pub(crate) fn lookup(&self, s: &str) -> Option<Sym> {
+        self.index.get(s).copied()
+    }
+
+    /// Makes `sym` stand for `s` from now on (a renamed key keeps its handle).
+    pub(crate) fn set_str(&mut self, sym: Sym, s: &str) {
+        self.strings[sym.0 as usize] = s.to_string();
+        self.index.entry(s.to_string()).or_insert(sym);
+    }
+
     pub fn intern(&mut self, s: &str) -> Sym {
         if let Some(sym) = self.index.get(s) {
             return *sym;
@@ -340,14 +359,20 @@ impl Plan {
 
     pub(crate) fn add_step(&mut self, step: &Step, agent_name: &str) -> NodeId {
         let id = NodeId(self.nodes.len() as u32);
-        let name = self.intern(&step.span_type.span_name(&self.prefix));
         let convention = conventions::of(step.span_type);
-        let attempt_name = self.intern(&SpanType::McpToolExecuteAttempt.span_name(&self.prefix));
+        let attempt_type = convention
+            .attempts
+            .unwrap_or(SpanType::McpToolExecuteAttempt);
         let attrs = self.attributes(step, step.span_type, agent_name);
         let attempt_attrs = match convention.attempts {
             Some(attempt) => self.attributes(step, attempt, agent_name),
             None => Vec::new(),
         };
+        let profile = self.profile;
+        let vendor = self.intern(&step.span_type.span_name(&self.prefix));
+        let name = self.span_name(&profile, step.span_type, &attrs, vendor);
+        let vendor = self.intern(&attempt_type.span_name(&self.prefix));
+        let attempt_name = self.span_name(&profile, attempt_type, &attempt_attrs, vendor);
         let error = self.error_plan(&step.error, step.span_type);
         let operation = step.attributes.iter().find_map(|a| match &a.value {
             AttributeValue::Constant(Literal::Str(s)) if a.key == "gen_ai.operation.name" => {
@@ -359,7 +384,7 @@ impl Plan {
         // Reserve the slot so children get higher ids than their parent.
         self.nodes.push(PlanNode {
             span_type: step.span_type,
-            kind: convention.kind,
+            kind: profile.semconv.kind(step.span_type),
             role,
             name,
             attempt_name,
@@ -390,6 +415,7 @@ impl Plan {
             call: None,
             failures: None,
             llm: None,
+            attempt_kind: profile.semconv.kind(attempt_type),
         });
         let children = step
             .children
@@ -553,7 +579,8 @@ impl Plan {
                 DefaultValue::Str(span_type.suffix().into()),
             ));
         }
-        if let Some(operation) = convention.operation {
+        let semconv = self.profile.semconv;
+        if let Some(operation) = semconv.operation(span_type) {
             let key = "gen_ai.operation.name".to_string();
             defaults.push((key, DefaultValue::Str(operation.into())));
         }
@@ -561,7 +588,7 @@ impl Plan {
             .or_else(|| constant("gen_ai.system"))
             .unwrap_or_else(|| "openai".into());
         let generates = constant("gen_ai.operation.name").as_deref() != Some("embeddings");
-        for default in convention.defaults {
+        for default in semconv.defaults(span_type) {
             if default.when == When::Generates && !generates {
                 continue;
             }
@@ -819,6 +846,8 @@ fn generated(what: PerTrace) -> Generated {
         PerTrace::ToolCallId => Generated::ToolCallId,
         PerTrace::ResponseId => Generated::ResponseId,
         PerTrace::TaskId => Generated::TaskId,
+        PerTrace::McpSessionId => Generated::McpSessionId,
+        PerTrace::JsonRpcRequestId => Generated::JsonRpcRequestId,
     }
 }
 

@@ -345,7 +345,7 @@ impl Plan {
                 continue;
             };
             let client = self.client_values(i);
-            let client_name = self.str(self.nodes[i].name).to_string();
+            let client_name = self.str(self.nodes[i].name.pick(&[])).to_string();
             self.nodes[i].call = compile_call(self, step, service, callee, &client_name, &client);
             self.nodes[i].kind = crate::conventions::SpanKind::Client;
             self.add_client_attributes(i, callee);

@@ -54,6 +54,10 @@ pub enum Generated {
     Hash,
     /// The interned prefix and 8 hex digits.
     RandomId(Sym),
+    /// 32 hex digits derived from the trace's session id (no random draw).
+    McpSessionId,
+    /// A number unique in the trace (the span's index), as text.
+    JsonRpcRequestId,
 }
 
 /// A conventional attribute before interning.

@@ -13,6 +13,7 @@
 
 use super::content::{Conversation, SpanFacts};
 use super::plan::{AttrPlan, CountPlan, Plan, PlanNode};
+use super::profile::mcp_session_bytes;
 use super::sampler::Draw;
 use super::symbols::{Attr, AttrValue, Generated, NodeId, Sym};
 use crate::conventions::SpanKind;
@@ -423,6 +424,18 @@ impl<'a, R: Rng> Builder<'a, R> {
         }
     }
 
+    /// The trace's MCP session id: 32 hex digits from its session id (no random draw).
+    fn mcp_session(&mut self) -> AttrValue {
+        let bytes = match self.session {
+            AttrValue::Text { start, len } => mcp_session_bytes(self.trace.text(start, len)),
+            AttrValue::Str(s) => mcp_session_bytes(self.plan.str(s)),
+            _ => mcp_session_bytes(""),
+        };
+        let start = self.trace.text.len() as u32;
+        push_hex(&mut self.trace.text, &bytes);
+        AttrValue::Text { start, len: 32 }
+    }
+
     /// A control-plane request that let the request through names the trace it goes on with,
     /// as the original did: `{prefix}.cp.outgoing_trace_id`, this trace's id (the agent turn
     /// runs inside it), unless the scenario or schema set it or the request failed or was
@@ -486,14 +499,15 @@ impl<'a, R: Rng> Builder<'a, R> {
         let span_id = self.span_id();
         let start = self.trace.attrs.len();
         let (name, plans) = if attempt {
-            (node.attempt_name, &node.attempt_attrs)
+            (&node.attempt_name, &node.attempt_attrs)
         } else {
-            (node.name, &node.attrs)
+            (&node.name, &node.attrs)
         };
         self.push_attrs(plans, attempt, parent, error.is_some(), start);
         if let (Some(llm), false) = (&node.llm, attempt) {
             self.llm_ns = super::llm::apply(llm, plans, &mut self.trace.attrs, start, self.rng);
         }
+        let name = name.pick(&self.trace.attrs[start..]);
         if node.span_type == SpanType::CpRequest {
             self.forward(start, error.is_some());
         }
@@ -515,7 +529,11 @@ impl<'a, R: Rng> Builder<'a, R> {
             } else {
                 node.span_type
             },
-            kind: node.kind,
+            kind: if attempt {
+                node.attempt_kind
+            } else {
+                node.kind
+            },
             name,
             span_id,
             parent,
@@ -609,6 +627,16 @@ impl<'a, R: Rng> Builder<'a, R> {
             Generated::RandomId(prefix) => {
                 let plan = self.plan;
                 self.hex_text(plan.str(*prefix), 4)
+            }
+            Generated::McpSessionId => self.mcp_session(),
+            Generated::JsonRpcRequestId => {
+                let start = self.trace.text.len() as u32;
+                let id = self.trace.spans.len().to_string();
+                self.trace.text.push_str(&id);
+                AttrValue::Text {
+                    start,
+                    len: id.len() as u32,
+                }
             }
         }
     }
@@ -1065,6 +1093,7 @@ mod tests {
             schema: Some(std::sync::Arc::new(crate::schema::bundled())),
             service_name: "svc".into(),
             content: false,
+            profile: Default::default(),
         }
     }
 

@@ -17,11 +17,9 @@
 //! It uses `$PHOENIX_PYTHON`, else builds or reuses `target/phoenix-venv` with
 //! `scripts/phoenix-venv`; if that fails the test fails, loudly, rather than skipping.
 
-use crate::common::{bin, free_port, manifest_dir, openinference_kind};
+use crate::common::{bin, free_port, http, manifest_dir, openinference_kind};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -110,27 +108,7 @@ impl Phoenix {
 
     /// One HTTP/1.1 GET on a fresh connection: (status, body), `None` if nothing answers.
     fn try_get(&self, path: &str) -> Option<(u16, Vec<u8>)> {
-        let mut stream = TcpStream::connect(("127.0.0.1", self.port)).ok()?;
-        stream
-            .set_read_timeout(Some(Duration::from_secs(30)))
-            .ok()?;
-        let request = format!(
-            "GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nAccept: application/json\r\nConnection: close\r\n\r\n",
-            self.port
-        );
-        stream.write_all(request.as_bytes()).ok()?;
-        let mut raw = Vec::new();
-        stream.read_to_end(&mut raw).ok()?;
-        let split = raw.windows(4).position(|w| w == b"\r\n\r\n")?;
-        let head = String::from_utf8_lossy(&raw[..split]).to_lowercase();
-        let status = head.split(' ').nth(1)?.parse().ok()?;
-        let body = raw[split + 4..].to_vec();
-        let body = if head.contains("transfer-encoding: chunked") {
-            dechunk(&body)?
-        } else {
-            body
-        };
-        Some((status, body))
+        http::request(self.port, "GET", path, None, Duration::from_secs(30))
     }
 
     fn get(&self, path: &str) -> Value {
@@ -200,21 +178,6 @@ impl Drop for Phoenix {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
-    }
-}
-
-fn dechunk(mut body: &[u8]) -> Option<Vec<u8>> {
-    let mut out = Vec::new();
-    loop {
-        let line_end = body.windows(2).position(|w| w == b"\r\n")?;
-        let size_text = std::str::from_utf8(&body[..line_end]).ok()?;
-        let size = usize::from_str_radix(size_text.split(';').next()?.trim(), 16).ok()?;
-        body = &body[line_end + 2..];
-        if size == 0 {
-            return Some(out);
-        }
-        out.extend_from_slice(body.get(..size)?);
-        body = body.get(size + 2..)?;
     }
 }
 

@@ -87,7 +87,8 @@ Dump format (all times are integers in ns; ids are lower-case hex)
                   "kind", "start_time_unix_nano", "end_time_unix_nano", "status_code",
                   "status_message", "attributes", "events" [{"name", "time_unix_nano",
                   "attributes"}], "links" [{"trace_id", "span_id", "trace_state", "attributes",
-                  "flags"}], "resource", "scope" {"name", "version", "attributes"}, "flags",
+                  "flags"}], "resource", "scope" {"name", "version", "attributes", "schema_url"
+                  (of the ScopeSpans/ScopeMetrics/ScopeLogs, "" when unset)}, "flags",
                   "dropped_attributes_count", "dropped_events_count", "dropped_links_count"}],
      "metrics": [{"name", "unit", "description", "type" (sum|gauge|histogram|
                   exponential_histogram|summary|none), "temporality" (0 for gauge/summary),
@@ -226,7 +227,8 @@ def attrs(kvs, warnings, where=""):
 
 
 def scope_of(s):
-    return {"name": s.scope.name, "version": s.scope.version, "attributes": attrs(s.scope.attributes, None)}
+    return {"name": s.scope.name, "version": s.scope.version, "attributes": attrs(s.scope.attributes, None),
+            "schema_url": s.schema_url}
 
 
 def exemplar(e):

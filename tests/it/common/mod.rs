@@ -9,12 +9,15 @@
 //!   [`scenario_dir`] of scenario files, [`n`] for counts.
 //! * Small statistics helpers for tests of sampled behaviour ([`assert_proportion`],
 //!   [`assert_mean_within`]).
+//! * [`http::request`]: one HTTP/1.1 request, for the REST APIs of the real GenAI backends.
 //!
 //! The judges need a Python with `tests/judge/requirements.txt`: `$PYTHON`, else
 //! `target/judge-venv/bin/python` (made by `scripts/judge-venv`), else `python3`.
 //!
 //! Only std, `serde_json`, `tempfile` and `flate2` are used here.
 #![allow(dead_code)]
+
+pub mod http;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
