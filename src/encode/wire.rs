@@ -49,6 +49,12 @@ mod tag {
     pub const EVENT_TIME: u8 = 0x09;
     pub const EVENT_NAME: u8 = 0x12;
     pub const EVENT_ATTRIBUTE: u8 = 0x1A;
+    pub const SPAN_LINK: u8 = 0x6A;
+    pub const LINK_TRACE_ID: u8 = 0x0A;
+    pub const LINK_SPAN_ID: u8 = 0x12;
+    pub const LINK_ATTRIBUTE: u8 = 0x22;
+    /// Field 6, fixed32.
+    pub const LINK_FLAGS: u8 = 0x35;
     pub const SPAN_STATUS: u8 = 0x7A;
     pub const STATUS_MESSAGE: u8 = 0x12;
     pub const STATUS_CODE: u8 = 0x18;
@@ -72,6 +78,8 @@ mod tag {
 }
 
 const SPAN_FLAGS: u32 = 0x101;
+/// A link's flags, as the reference (`reference.rs`) sets them: sampled, and known not remote.
+pub const LINK_FLAGS: u32 = 0x101;
 /// W3C "sampled", as the reference (`reference_logs.rs`) sets it.
 const LOG_FLAGS: u32 = 0x01;
 const STATUS_CODE_ERROR: u64 = 2;
@@ -116,6 +124,8 @@ pub struct SpanEncoder {
     exception_events: bool,
     /// The event's `name` field and its two attribute keys.
     exception: [Run; 3],
+    /// Per node, per link: its attribute fields.
+    links: Vec<Vec<Run>>,
 }
 
 impl SpanEncoder {
@@ -129,6 +139,7 @@ impl SpanEncoder {
             statuses: Vec::new(),
             exception_events: false,
             exception: [Run { start: 0, len: 0 }; 3],
+            links: Vec::new(),
         };
         e.exception = [
             e.emit(|b| write_string_field(b, tag::EVENT_NAME, "exception")),
@@ -211,8 +222,41 @@ impl SpanEncoder {
                 e.statuses[message.0 as usize] = Some(run);
             }
             e.nodes.push(codes);
+            let links = e.link_runs(plan, crate::generate::NodeId(index as u32));
+            e.links.push(links);
         }
         e
+    }
+
+    /// The attribute fields of each link of the spans of node `id`.
+    fn link_runs(&mut self, plan: &Plan, id: crate::generate::NodeId) -> Vec<Run> {
+        (0..plan.link_count(id) as u32)
+            .map(|k| {
+                let mut fields = Vec::new();
+                for (key, value) in plan.link_attrs(id, k) {
+                    let t = Trace::default();
+                    self.write_attribute(&mut fields, tag::LINK_ATTRIBUTE, *key, *value, &t);
+                }
+                self.emit(|b| b.extend_from_slice(&fields))
+            })
+            .collect()
+    }
+
+    /// Writes the links of `span` as `Span.links` fields.
+    fn write_links(&self, trace: &Trace, span: &SpanRecord, out: &mut Vec<u8>) {
+        for link in trace.links_of(span) {
+            let attrs = self.bytes(self.links[link.node.0 as usize][link.link as usize]);
+            let len = 2 + 16 + 2 + 8 + attrs.len() + 5;
+            out.push(tag::SPAN_LINK);
+            put_varint(out, len as u64);
+            out.extend_from_slice(&[tag::LINK_TRACE_ID, 16]);
+            out.extend_from_slice(&link.trace_id);
+            out.extend_from_slice(&[tag::LINK_SPAN_ID, 8]);
+            out.extend_from_slice(&link.span_id);
+            out.extend_from_slice(attrs);
+            out.push(tag::LINK_FLAGS);
+            out.extend_from_slice(&LINK_FLAGS.to_le_bytes());
+        }
     }
 
     /// Also writes each failure as an `exception` span event, as
@@ -397,14 +441,18 @@ impl SpanEncoder {
         for a in &attrs[cursor..] {
             self.write_attribute(out, tag::SPAN_ATTRIBUTE, a.key, a.value, trace);
         }
-        if let Some((kind, message)) = span.error {
-            if self.exception_events {
-                let len = self.exception_event_len(span.end_ns, kind, message);
-                self.write_exception_event(out, len, span.end_ns, kind, message);
-            }
-            if let Some(status) = self.statuses[message.0 as usize] {
-                out.extend_from_slice(self.bytes(status));
-            }
+        if let Some((kind, message)) = span.error
+            && self.exception_events
+        {
+            let len = self.exception_event_len(span.end_ns, kind, message);
+            self.write_exception_event(out, len, span.end_ns, kind, message);
+        }
+        // `links` (13) after `events` (11), before `status` (15).
+        self.write_links(trace, span, out);
+        if let Some((_, message)) = span.error
+            && let Some(status) = self.statuses[message.0 as usize]
+        {
+            out.extend_from_slice(self.bytes(status));
         }
         // `flags` (16) comes last.
         out.extend_from_slice(&tag::SPAN_FLAGS);

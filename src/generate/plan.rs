@@ -8,6 +8,7 @@
 //! rejected alternative: it would redo all of this millions of times.
 
 use super::content::ContentPlan;
+use super::generic::{self, LinkPlan, StatusPlan};
 use super::keys::DerivedKeys;
 use super::openinference::{self, OpenInferenceKind};
 use super::sampler::Sampler;
@@ -54,6 +55,9 @@ pub struct Plan {
     service_name: String,
     /// Present when message content is on (`--content`).
     pub(crate) content: Option<ContentPlan>,
+    /// A step links to `previous_trace`: each iteration's root carries the ids its successor
+    /// names ([`super::generic::anchor`]).
+    pub anchored: bool,
 }
 
 /// Keys the generator sets itself.
@@ -90,6 +94,12 @@ pub(crate) struct PlanNode {
     /// For MCP tool steps, the attributes of the attempt spans.
     pub attempt_attrs: Vec<AttrPlan>,
     pub children: Vec<NodeId>,
+    /// Links of each span of the step (`links`).
+    pub links: Vec<LinkPlan>,
+    /// Children start together (`parallel: true`).
+    pub parallel: bool,
+    /// A status code that follows the outcome (generic HTTP and gRPC steps).
+    pub status: Option<StatusPlan>,
 }
 
 /// A step's latency model, compiled: the one place a span's own duration is drawn, used by the
@@ -219,6 +229,7 @@ impl Plan {
             derived: DerivedKeys::default(),
             emit_metrics: scenario.emit_metrics,
             emit_logs: scenario.emit_logs,
+            anchored: false,
         };
         let prefix = plan.prefix.clone();
         plan.derived = DerivedKeys::intern(&prefix, &mut |s| plan.intern(s));
@@ -242,6 +253,7 @@ impl Plan {
         let key = plan.intern(&format!("{p}.scenario.name"));
         let value = AttrValue::Str(plan.intern(&scenario.name));
         plan.nodes[0].attrs.push(AttrPlan::Constant { key, value });
+        plan.compile_wiring(&scenario.root);
         if options.content {
             let (names, planned_tool) = plan.content_names();
             plan.content = Some(ContentPlan::new(&names, planned_tool, |s| plan.intern(s)));
@@ -324,7 +336,9 @@ impl Plan {
 
     fn add_step(&mut self, step: &Step, agent_name: &str) -> NodeId {
         let id = NodeId(self.nodes.len() as u32);
-        let name = self.intern(&step.span_type.span_name(&self.prefix));
+        let name =
+            generic::span_name(step).unwrap_or_else(|| step.span_type.span_name(&self.prefix));
+        let name = self.intern(&name);
         let convention = conventions::of(step.span_type);
         let attempt_name = self.intern(&SpanType::McpToolExecuteAttempt.span_name(&self.prefix));
         let attrs = self.attributes(step, step.span_type, agent_name);
@@ -332,7 +346,8 @@ impl Plan {
             Some(attempt) => self.attributes(step, attempt, agent_name),
             None => Vec::new(),
         };
-        let error = self.error_plan(&step.error, step.span_type);
+        let what = generic::failure_subject(step).unwrap_or(convention.failure_subject);
+        let error = self.error_plan(&step.error, what);
         let operation = step.attributes.iter().find_map(|a| match &a.value {
             AttributeValue::Constant(Literal::Str(s)) if a.key == "gen_ai.operation.name" => {
                 Some(s.as_str())
@@ -343,7 +358,7 @@ impl Plan {
         // Reserve the slot so children get higher ids than their parent.
         self.nodes.push(PlanNode {
             span_type: step.span_type,
-            kind: convention.kind,
+            kind: generic::span_kind(step).unwrap_or(convention.kind),
             role,
             name,
             attempt_name,
@@ -370,6 +385,9 @@ impl Plan {
             attrs,
             attempt_attrs,
             children: Vec::new(),
+            links: Vec::new(),
+            parallel: false,
+            status: None,
         });
         let children = step
             .children
@@ -380,9 +398,8 @@ impl Plan {
         id
     }
 
-    fn error_plan(&mut self, model: &ErrorModel, span_type: SpanType) -> ErrorPlan {
+    fn error_plan(&mut self, model: &ErrorModel, what: &str) -> ErrorPlan {
         let weights: Vec<f64> = model.types.iter().map(|(_, w)| *w).collect();
-        let what = conventions::of(span_type).failure_subject;
         let retryable: Vec<bool> = model
             .types
             .iter()
@@ -434,10 +451,13 @@ impl Plan {
             Some(_) => constant("gen_ai.provider.name").or_else(|| constant("gen_ai.system")),
             None => default_str("gen_ai.provider.name"),
         };
-        defaults.extend(openinference::defaults(
-            convention.openinference_kind(operation.as_deref()),
-            provider.as_deref(),
-        ));
+        // A generic span (HTTP, a query) is no OpenInference span.
+        if span_type != SpanType::Generic {
+            defaults.extend(openinference::defaults(
+                convention.openinference_kind(operation.as_deref()),
+                provider.as_deref(),
+            ));
+        }
 
         let mut plans: Vec<AttrPlan> = Vec::new();
         for (key, default) in defaults {
@@ -564,6 +584,7 @@ impl Plan {
             };
             defaults.push((normalize_prefix(default.key, p), value));
         }
+        defaults.extend(generic::defaults(step));
         defaults
     }
 
@@ -710,7 +731,7 @@ impl Plan {
         }
     }
 
-    fn constant(&mut self, literal: &Literal) -> AttrValue {
+    pub(super) fn constant(&mut self, literal: &Literal) -> AttrValue {
         match literal {
             Literal::Str(s) => AttrValue::Str(self.intern(s)),
             Literal::Int(i) => AttrValue::Int(*i),

@@ -12,6 +12,7 @@
 //! OTLP is the encoder's business, so this module never sees a protobuf type.
 
 use super::content::{Conversation, SpanFacts};
+use super::generic::{self, LinkRecord};
 use super::plan::{AttrPlan, CountPlan, Plan, PlanNode};
 use super::sampler::Draw;
 use super::symbols::{Attr, AttrValue, Generated, NodeId, Sym};
@@ -42,6 +43,8 @@ pub struct SpanRecord {
     pub error: Option<(Sym, Sym)>,
     /// This span's attributes: `Trace::attrs[attrs.0 .. attrs.1]`.
     pub attrs: (u32, u32),
+    /// This span's links: `Trace::links[links.0 .. links.1]`.
+    pub links: (u32, u32),
 }
 
 impl SpanRecord {
@@ -111,11 +114,17 @@ pub struct Trace {
     pub spans: Vec<SpanRecord>,
     pub attrs: Vec<Attr>,
     text: String,
+    /// Every span's links, in span order.
+    pub links: Vec<LinkRecord>,
 }
 
 impl Trace {
     pub fn attrs_of(&self, span: &SpanRecord) -> &[Attr] {
         &self.attrs[span.attrs.0 as usize..span.attrs.1 as usize]
+    }
+
+    pub fn links_of(&self, span: &SpanRecord) -> &[LinkRecord] {
+        &self.links[span.links.0 as usize..span.links.1 as usize]
     }
 
     /// The text of an [`AttrValue::Text`].
@@ -127,6 +136,7 @@ impl Trace {
         self.spans.clear();
         self.attrs.clear();
         self.text.clear();
+        self.links.clear();
     }
 }
 
@@ -205,9 +215,15 @@ pub fn generate(
         }
         _ => Vec::new(),
     };
+    // A plan whose traces are linked to names each iteration's root with ids its successor
+    // can compute (the last trace of a retried root).
+    let ids = RootIds {
+        own: plan.anchored.then(|| generic::anchor(seed, index)),
+        previous: (plan.anchored && index > 0).then(|| generic::anchor(seed, index - 1)),
+    };
     if attempts.is_empty() {
         let trace = out.next_trace();
-        let mut b = Builder::new(plan, &mut rng, trace, tenant, index);
+        let mut b = Builder::new(plan, &mut rng, trace, tenant, index, ids);
         let block = b.block(plan.root(), None, false, false);
         b.finish(block.items[0].0, end_unix_ns);
         return;
@@ -219,7 +235,11 @@ pub fn generate(
     let mut durations = Vec::with_capacity(attempts.len());
     for (k, attempt) in attempts.iter().enumerate() {
         let trace = out.next_trace();
-        let mut b = Builder::new(plan, &mut rng, trace, tenant, index);
+        let ids = RootIds {
+            own: ids.own.filter(|_| k + 1 == attempts.len()),
+            ..ids
+        };
+        let mut b = Builder::new(plan, &mut rng, trace, tenant, index, ids);
         let block = b.single(plan.root(), None, k as u32 + 1, *attempt);
         durations.push(block.duration);
         b.finish(block.items[0].0, block.duration);
@@ -237,6 +257,13 @@ pub fn generate(
             span.end_ns = span.end_ns.saturating_add(delta);
         }
     }
+}
+
+/// The ids of an iteration's root and of its predecessor's, when the plan is anchored.
+#[derive(Clone, Copy, Debug, Default)]
+struct RootIds {
+    own: Option<([u8; 16], [u8; 8])>,
+    previous: Option<([u8; 16], [u8; 8])>,
 }
 
 /// One attempt of a retried step.
@@ -359,13 +386,25 @@ struct Builder<'a, R> {
     offsets: Vec<u64>,
     /// The trace's story, when the plan has message content.
     conversation: Option<Conversation>,
+    /// The root's fixed ids and the previous trace's, for links.
+    ids: RootIds,
 }
 
 impl<'a, R: Rng> Builder<'a, R> {
-    fn new(plan: &'a Plan, rng: &'a mut R, trace: &'a mut Trace, tenant: u32, index: u64) -> Self {
+    fn new(
+        plan: &'a Plan,
+        rng: &'a mut R,
+        trace: &'a mut Trace,
+        tenant: u32,
+        index: u64,
+        ids: RootIds,
+    ) -> Self {
         rng.fill(&mut trace.trace_id);
         if trace.trace_id == [0; 16] {
             trace.trace_id[15] = 1;
+        }
+        if let Some((trace_id, _)) = ids.own {
+            trace.trace_id = trace_id;
         }
         trace.tenant = tenant;
         trace.iteration = index;
@@ -381,6 +420,7 @@ impl<'a, R: Rng> Builder<'a, R> {
             index,
             offsets: Vec::new(),
             conversation: None,
+            ids,
         };
         b.conversation = plan
             .content
@@ -467,7 +507,10 @@ impl<'a, R: Rng> Builder<'a, R> {
     ) -> u32 {
         let node = self.plan.node(id);
         let index = self.trace.spans.len() as u32;
-        let span_id = self.span_id();
+        let mut span_id = self.span_id();
+        if let (None, Some((_, root))) = (parent, self.ids.own) {
+            span_id = root;
+        }
         let start = self.trace.attrs.len();
         let (name, plans) = if attempt {
             (node.attempt_name, &node.attempt_attrs)
@@ -477,6 +520,13 @@ impl<'a, R: Rng> Builder<'a, R> {
         self.push_attrs(plans, attempt, parent, error.is_some(), start);
         if node.span_type == SpanType::CpRequest {
             self.forward(start, error.is_some());
+        }
+        if let Some(status) = node.status.as_ref().filter(|_| !attempt) {
+            let value = error.map_or(status.success, |k| status.on_error[k]);
+            self.trace.attrs.push(Attr {
+                key: status.key,
+                value,
+            });
         }
         self.annotate_content(node, attempt, parent, error, start);
         self.trace.attrs.extend_from_slice(extra);
@@ -504,6 +554,7 @@ impl<'a, R: Rng> Builder<'a, R> {
             end_ns: 0,
             error,
             attrs: (start as u32, end),
+            links: (0, 0),
         });
         self.offsets.push(0);
         index
@@ -690,7 +741,7 @@ impl<'a, R: Rng> Builder<'a, R> {
         let errored = outcome.error.is_some();
         let latency = self.latency_ns(node);
         let children = self.children(id, span, errored);
-        let duration = self.place(children, latency);
+        let duration = self.place(children, latency, node.parallel);
         self.trace.spans[span as usize].end_ns = duration;
         Block {
             items: vec![(span, 0)],
@@ -757,6 +808,22 @@ impl<'a, R: Rng> Builder<'a, R> {
         }
         // Children of a tool step (rare) follow its attempts.
         let (children, _) = self.children(id, execute, final_error.is_some());
+        if node.parallel {
+            let durations: Vec<u64> = children.iter().map(|b| b.duration).collect();
+            let (starts, extent) = generic::parallel_layout(self.rng, &durations, 0);
+            for (block, start) in children.into_iter().zip(starts) {
+                for (span, offset) in block.items {
+                    self.offsets[span as usize] = cursor.saturating_add(start + offset);
+                }
+            }
+            cursor = cursor.saturating_add(extent);
+            self.trace.spans[execute as usize].end_ns = cursor;
+            return Block {
+                items: vec![(execute, 0)],
+                duration: cursor,
+                errored: final_error.is_some(),
+            };
+        }
         for block in children {
             for (span, offset) in block.items {
                 self.offsets[span as usize] = cursor.saturating_add(offset);
@@ -793,7 +860,17 @@ impl<'a, R: Rng> Builder<'a, R> {
     /// Lays child blocks one after another inside a span of sampled length `latency`, spreading
     /// its spare time evenly before, between and after them; returns the span's duration, which
     /// stretches to contain the children when they need more.
-    fn place(&mut self, (blocks, _): (Vec<Block>, bool), latency: u64) -> u64 {
+    fn place(&mut self, (blocks, _): (Vec<Block>, bool), latency: u64, parallel: bool) -> u64 {
+        if parallel {
+            let durations: Vec<u64> = blocks.iter().map(|b| b.duration).collect();
+            let (starts, duration) = generic::parallel_layout(self.rng, &durations, latency);
+            for (block, start) in blocks.into_iter().zip(starts) {
+                for (span, offset) in block.items {
+                    self.offsets[span as usize] = start.saturating_add(offset);
+                }
+            }
+            return duration;
+        }
         let total = blocks
             .iter()
             .map(|b| b.duration)
@@ -826,6 +903,14 @@ impl<'a, R: Rng> Builder<'a, R> {
             span.end_ns = span.end_ns.saturating_add(start);
             span.start_ns = start;
         }
+        let trace = &mut *self.trace;
+        generic::resolve_links(
+            &self.plan.nodes,
+            &mut trace.spans,
+            trace.trace_id,
+            self.ids.previous,
+            &mut trace.links,
+        );
     }
 }
 
@@ -913,6 +998,8 @@ mod tests {
                     retry,
                     attributes: Vec::new(),
                     children: Vec::new(),
+                    generic: None,
+                    wiring: Default::default(),
                 },
             );
         leaf.prop_recursive(3, 24, 4, |inner| {
@@ -958,6 +1045,8 @@ mod tests {
                 retry,
                 attributes: Vec::new(),
                 children: Vec::new(),
+                generic: None,
+                wiring: Default::default(),
             });
         leaf.prop_recursive(3, 20, 5, |inner| {
             (inner.clone(), prop::collection::vec(inner, 0..5)).prop_map(|(mut step, children)| {

@@ -22,11 +22,16 @@
 //!   (every continuous distribution does). Each distinct value of a dimension is a separate time
 //!   series in a metrics backend.
 //!
+//! * **Generic steps** (warning): a step of an HTTP, database, vector-store, messaging or RPC
+//!   convention that lacks a key the convention requires (and the generator has no default
+//!   for), or whose name has a placeholder no constant attribute fills.
+//!
 //! The checks read the model and the decoder's [`SourceMap`], never the YAML again, so every
 //! warning carries the file, line, column and key path of what it is about. They live apart from
 //! the decoder because they need the generator's samplers and the schema, which the model must not
 //! depend on.
 
+mod generic;
 mod schema;
 
 use crate::generate::{LatencySampler, Sampler, is_integer_attribute};
@@ -75,6 +80,7 @@ pub fn lint(decoded: &Decoded, context: &LintContext) -> Diagnostics {
         fit(&mut out, source, i, step, &children, &quantiles);
         schema::attributes(&mut out, source, i, step);
         cardinality(&mut out, source, i, step);
+        generic::conventions(&mut out, source, i, step);
     }
     out.report.finish()
 }
@@ -184,12 +190,18 @@ fn fit(
     if single {
         return;
     }
-    let mandatory: f64 = children
+    let always = children
         .iter()
         .zip(&parent.children)
-        .filter(|(_, c)| c.probability >= 1.0)
-        .map(|(&i, c)| min_count(c) as f64 * quantiles[i].p50)
-        .sum();
+        .filter(|(_, c)| c.probability >= 1.0 && min_count(c) > 0);
+    // Parallel children start together: the longest one is what must fit.
+    let mandatory: f64 = if parent.wiring.parallel {
+        always.map(|(&i, _)| quantiles[i].p50).fold(0.0, f64::max)
+    } else {
+        always
+            .map(|(&i, c)| min_count(c) as f64 * quantiles[i].p50)
+            .sum()
+    };
     if mandatory > limit && mandatory > 0.0 {
         let latency_path = format!("{}.latency", parent_source.path);
         out.push(

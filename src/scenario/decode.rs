@@ -16,6 +16,9 @@ use super::source_map::{SourceMap, StepSource};
 use super::span_type::{SpanType, normalize_prefix};
 use crate::yaml::{self, Diagnostics, Mark, Node, Policy, Report, Severity, Value, join, nearest};
 
+#[path = "decode_generic.rs"]
+mod generic_keys;
+
 /// Settings that change how a file is read.
 #[derive(Clone, Debug)]
 pub struct LoadOptions {
@@ -91,6 +94,7 @@ pub fn decode_located(
         report: Report::new(file, text, Policy::Refuse),
         prefix: &options.prefix,
         source_map: SourceMap::default(),
+        wiring_check: Default::default(),
         #[cfg(test)]
         asked: Vec::new(),
     };
@@ -100,6 +104,7 @@ pub fn decode_located(
     };
     if let Some(scenario) = &scenario {
         decoder.check_timing(&scenario.root);
+        decoder.check_wiring();
     }
     let diagnostics = decoder.report.finish();
     match scenario {
@@ -116,6 +121,8 @@ struct Decoder<'a> {
     report: Report<'a>,
     prefix: &'a str,
     source_map: SourceMap,
+    /// Step ids and link targets, checked once the tree is read.
+    wiring_check: generic_keys::WiringCheck,
     /// Every (mapping, key) the decoder asked for, to prove it reads every key of the tables.
     #[cfg(test)]
     asked: Vec<(&'static str, &'static str)>,
@@ -602,10 +609,9 @@ impl<'a> Decoder<'a> {
             mark: node.mark,
             attributes: Vec::new(),
         });
-        let span_type = match f.take(self, "type") {
-            Some((path, node)) => self.span_type(node, &path),
-            None => Some(SpanType::A2aOrchestrate),
-        };
+        let type_key = f.take(self, "type");
+        let generic_keys = self.generic_keys(&mut f);
+        let (span_type, generic) = self.step_kind(type_key, generic_keys);
         let latency = match f.take(self, "latency") {
             Some((path, node)) => self.latency(node, &path),
             None => Latency::Jitter(Jitter::default()),
@@ -651,7 +657,11 @@ impl<'a> Decoder<'a> {
             },
             None => Vec::new(),
         };
+        let wiring = self.wiring(&mut f);
         f.finish(self);
+        if let Some(g) = &generic {
+            self.check_placeholders(g, &attributes, path, node.mark);
+        }
         Some(Step {
             span_type: span_type?,
             latency,
@@ -661,6 +671,8 @@ impl<'a> Decoder<'a> {
             retry,
             attributes,
             children,
+            generic,
+            wiring,
         })
     }
 
@@ -1308,6 +1320,7 @@ root:
             report: Report::new("t.yaml", EVERY_MAPPING, Policy::Refuse),
             prefix: "vendor",
             source_map: SourceMap::default(),
+            wiring_check: Default::default(),
             asked: Vec::new(),
         };
         let node = crate::yaml::parse(EVERY_MAPPING).unwrap();

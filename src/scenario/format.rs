@@ -95,6 +95,12 @@ pub enum Shape {
     CategoricalValues,
     /// A list of [`MIXTURE_COMPONENT`] mappings.
     Components,
+    /// A generic step's span kind: one of [`super::KIND_NAMES`].
+    SpanKindName,
+    /// A generic step's convention: one of [`super::Convention::ALL`]'s names.
+    ConventionName,
+    /// A list of [`LINK`] mappings.
+    Links,
 }
 
 /// One key of a mapping.
@@ -228,6 +234,53 @@ pub static STEP: Mapping = Mapping {
             &["children"],
             Shape::Steps,
             "Child steps, laid out one after another inside this span.",
+        ),
+        key(
+            &["name"],
+            Shape::Text,
+            "A generic step's span name, instead of `type`; `{attribute}` placeholders are filled from the step's own constant attributes.",
+        ),
+        key(
+            &["kind"],
+            Shape::SpanKindName,
+            "A generic step's span kind: internal, server, client, producer or consumer (default: its convention's usual kind, internal for none).",
+        ),
+        key(
+            &["convention"],
+            Shape::ConventionName,
+            "A generic step's semantic convention: http, db, vector_store, messaging, rpc or none (default none).",
+        ),
+        key(
+            &["id"],
+            Shape::Text,
+            "The step's id, which `links` of other steps name.",
+        ),
+        key(
+            &["links"],
+            Shape::Links,
+            "Links from each span of this step: to a step id in the same trace (its latest emitted instance) or `previous_trace`.",
+        ),
+        key(
+            &["parallel"],
+            Shape::Bool,
+            "Children start together (a fan-out) instead of one after another (default false).",
+        ),
+    ],
+};
+
+pub static LINK: Mapping = Mapping {
+    name: "link",
+    doc: "A link from a span to another span.",
+    keys: &[
+        key(
+            &["to"],
+            Shape::Text,
+            "A step id in this trace (its latest emitted instance), or `previous_trace`: the root of the preceding trace.",
+        ),
+        key(
+            &["attributes"],
+            Shape::Attributes,
+            "Constant attributes of the link.",
         ),
     ],
 };
@@ -563,6 +616,7 @@ pub fn mappings() -> impl Iterator<Item = &'static Mapping> {
         &ERROR,
         &PROPAGATION,
         &RETRY,
+        &LINK,
     ]
     .into_iter()
     .chain(DISTRIBUTIONS.iter().map(|(_, m)| *m))

@@ -73,6 +73,7 @@ pub fn scenario_schema(prefix: &str) -> Value {
             ]}
         }),
     );
+    definitions.insert("link".into(), closed(&format::LINK, &[], prefix));
     definitions.insert(
         "mixture_component".into(),
         sampled(&format::MIXTURE_COMPONENT, prefix),
@@ -106,6 +107,13 @@ fn closed(mapping: &Mapping, except: &[&str], prefix: &str) -> Value {
         // `spans` is the old spelling of `root`: one of them, not both.
         rules.push(json!({"anyOf": [{"required": ["root"]}, {"required": ["spans"]}]}));
         rules.push(json!({"not": {"required": ["root", "spans"]}}));
+    }
+    if std::ptr::eq(mapping, &format::STEP) {
+        // A step is an agent span type or a generic span: `type` or `name`, not both; the
+        // generic keys need `name`.
+        rules.push(json!({"not": {"required": ["type", "name"]}}));
+        rules.push(json!({"not": {"required": ["span_type", "name"]}}));
+        rules.push(json!({"dependencies": {"kind": ["name"], "convention": ["name"]}}));
     }
     if !rules.is_empty() {
         object["allOf"] = Value::Array(rules);
@@ -270,6 +278,15 @@ fn shape(key: &Key, prefix: &str) -> Value {
             "type": "array",
             "minItems": 1,
             "items": {"$ref": "#/definitions/mixture_component"}
+        }),
+        Shape::SpanKindName => json!({"type": "string", "enum": super::KIND_NAMES}),
+        Shape::ConventionName => json!({
+            "type": "string",
+            "enum": super::Convention::ALL.map(|c| c.name()),
+        }),
+        Shape::Links => json!({
+            "type": ["array", "null"],
+            "items": {"$ref": "#/definitions/link"}
         }),
     }
 }

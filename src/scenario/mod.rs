@@ -6,6 +6,7 @@
 
 mod decode;
 pub mod format;
+mod generic;
 pub mod json_schema;
 mod model;
 mod source_map;
@@ -19,6 +20,10 @@ pub use decode::{
     decode_located, worst_case_spans,
 };
 pub use format::accepted_keys;
+pub use generic::{
+    Convention, Generic, KIND_NAMES, Link, LinkTarget, PREVIOUS_TRACE, Wiring, parse_kind,
+    placeholders,
+};
 pub use model::*;
 pub use source_map::{SourceMap, StepSource};
 pub use span_type::{SpanType, YAML_PREFIX, normalize_prefix};

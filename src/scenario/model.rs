@@ -39,6 +39,10 @@ pub struct Step {
     pub retry: Option<Retry>,
     pub attributes: Vec<Attribute>,
     pub children: Vec<Step>,
+    /// For a generic step (`span_type` [`SpanType::Generic`]): its name, kind and convention.
+    pub generic: Option<super::Generic>,
+    /// Its id, links and whether its children run in parallel.
+    pub wiring: super::Wiring,
 }
 
 impl Step {

@@ -130,6 +130,8 @@ fn kind_name(kind: SpanKind) -> &'static str {
         SpanKind::Internal => "INTERNAL",
         SpanKind::Server => "SERVER",
         SpanKind::Client => "CLIENT",
+        SpanKind::Producer => "PRODUCER",
+        SpanKind::Consumer => "CONSUMER",
     }
 }
 
