@@ -927,8 +927,45 @@ mod tests {
     use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
     use proptest::prelude::*;
 
+    /// Generic steps, links (within the trace, to the previous trace, with attributes) and a
+    /// parallel fan-out under a retried root: what no bundled scenario may have yet.
+    const LINKED: &str = r#"
+name: linked
+root:
+  type: vendor.a2a.orchestrate
+  retry: {max_attempts: 2, force_initial_failure: true}
+  parallel: true
+  links: [{to: previous_trace, attributes: {link.reason: follow_up, n: 2, f: [1, 2]}}]
+  children:
+    - name: "GET {url.path}"
+      convention: http
+      id: fetch
+      count: {min: 0, max: 3}
+      error: 0.3
+      attributes: {url.path: /a, url.full: "https://x/a", server.address: x}
+    - name: "publish {messaging.destination.name}"
+      convention: messaging
+      retry: {max_attempts: 3}
+      error: 0.4
+      links: [{to: fetch}, {to: fetch, attributes: {messaging.operation.type: process}}]
+      attributes: {messaging.system: kafka, messaging.destination.name: q}
+    - name: "/svc.Echo/Call"
+      convention: rpc
+      error: 0.5
+"#;
+
+    /// The bundled scenarios and [`LINKED`].
+    fn names() -> Vec<&'static str> {
+        BUNDLED.iter().map(|(n, _)| *n).chain(["linked"]).collect()
+    }
+
     fn plan(name: &str, prefix: &str, schema: bool) -> Plan {
-        let text = BUNDLED.iter().find(|(n, _)| *n == name).unwrap().1;
+        let text = BUNDLED
+            .iter()
+            .chain(&[("linked", LINKED)])
+            .find(|(n, _)| *n == name)
+            .unwrap()
+            .1;
         let options = LoadOptions {
             prefix: prefix.into(),
             ..LoadOptions::default()
@@ -975,7 +1012,7 @@ mod tests {
         /// Speed never changes what is sent: the fast writer's bytes are prost's.
         #[test]
         fn the_fast_encoder_writes_exactly_what_prost_writes(
-            name in prop::sample::select(BUNDLED.iter().map(|(n, _)| *n).collect::<Vec<_>>()),
+            name in prop::sample::select(names()),
             seed in any::<u64>(),
             iterations in 1u64..30,
             prefix in prop::sample::select(vec!["vendor", "acme"]),
@@ -1016,7 +1053,7 @@ mod tests {
         /// Log records too: the fast writer's requests are prost's, tenant by tenant.
         #[test]
         fn the_fast_encoder_writes_log_records_exactly_as_prost(
-            name in prop::sample::select(BUNDLED.iter().map(|(n, _)| *n).collect::<Vec<_>>()),
+            name in prop::sample::select(names()),
             seed in any::<u64>(),
             iterations in 1u64..20,
             schema in any::<bool>(),

@@ -138,6 +138,14 @@ pub(crate) fn failure_subject(step: &Step) -> Option<&'static str> {
 }
 
 impl Plan {
+    /// The symbol of `s`, if the plan interned it.
+    #[cfg(test)]
+    pub fn intern_lookup(&self, s: &str) -> Option<Sym> {
+        (0..self.symbol_count() as u32)
+            .map(Sym)
+            .find(|sym| self.str(*sym) == s)
+    }
+
     /// The constant attributes of link `link` of the spans of `node`.
     pub fn link_attrs(&self, node: NodeId, link: u32) -> &[(Sym, AttrValue)] {
         self.node(node)
@@ -316,7 +324,181 @@ fn latest_other(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::generate::testing;
+    use crate::generate::{Trace, generate};
     use rand::SeedableRng;
+
+    const FAN_OUT: &str = r#"
+name: t
+root:
+  type: vendor.a2a.orchestrate
+  latency: 1
+  links: [{to: previous_trace, attributes: {link.reason: follow_up}}]
+  children:
+    - name: "fan-out"
+      parallel: true
+      latency: 1
+      children:
+        - name: "GET {url.path}"
+          convention: http
+          id: fetch
+          count: {min: 1, max: 3}
+          latency: {distribution: log_normal, median: 40, sigma: 0.3}
+          error: 0.3
+          retry: {max_attempts: 2}
+          attributes: {url.path: /orders, url.full: "https://api/orders", server.address: api}
+        - name: "SELECT {db.collection.name}"
+          convention: db
+          latency: 25
+          attributes: {db.system.name: postgresql, db.collection.name: orders}
+    - name: "in order"
+      latency: 1
+      children:
+        - {name: a, latency: 20}
+        - {name: b, latency: 20}
+    - name: "publish {messaging.destination.name}"
+      convention: messaging
+      probability: 0.5
+      links: [{to: fetch, attributes: {messaging.operation.type: process}}]
+      attributes: {messaging.system: kafka, messaging.destination.name: events}
+"#;
+
+    fn named<'t>(plan: &Plan, trace: &'t Trace, name: &str) -> Vec<&'t SpanRecord> {
+        trace
+            .spans
+            .iter()
+            .filter(|s| plan.str(s.name) == name)
+            .collect()
+    }
+
+    /// The children of `parent` that are instances of distinct steps, first attempts only.
+    fn overlaps(a: &SpanRecord, b: &SpanRecord) -> bool {
+        a.start_ns < b.end_ns && b.start_ns < a.end_ns
+    }
+
+    #[test]
+    fn parallel_children_overlap_and_sequential_ones_do_not() {
+        let plan = testing::plan(FAN_OUT);
+        for trace in testing::traces(&plan, 5, 200) {
+            let fan = named(&plan, &trace, "fan-out")[0];
+            let query = named(&plan, &trace, "SELECT orders")[0];
+            // The first attempt of each fetch instance starts with the query, within the stagger.
+            for get in named(&plan, &trace, "GET /orders") {
+                assert!(get.start_ns >= fan.start_ns && get.end_ns <= fan.end_ns);
+                let attempt = trace
+                    .attrs_of(get)
+                    .iter()
+                    .find(|a| a.key == plan.keys.retry_attempt);
+                if attempt.is_none_or(|a| a.value == AttrValue::Int(1)) {
+                    assert!(get.start_ns.abs_diff(query.start_ns) <= MAX_STAGGER_NS);
+                    assert!(overlaps(get, query));
+                }
+            }
+            let (a, b) = (named(&plan, &trace, "a")[0], named(&plan, &trace, "b")[0]);
+            assert!(!overlaps(a, b) && a.end_ns <= b.start_ns);
+        }
+    }
+
+    #[test]
+    fn retries_of_a_parallel_child_stay_in_sequence() {
+        let plan = testing::plan(FAN_OUT);
+        let mut seen = 0;
+        for trace in testing::traces(&plan, 9, 300) {
+            let gets = named(&plan, &trace, "GET /orders");
+            for pair in gets.windows(2) {
+                let second = trace
+                    .attrs_of(pair[1])
+                    .iter()
+                    .find(|a| a.key == plan.keys.retry_attempt);
+                if second.is_some_and(|a| a.value == AttrValue::Int(2)) {
+                    assert!(
+                        pair[0].end_ns <= pair[1].start_ns,
+                        "a retry after its attempt"
+                    );
+                    seen += 1;
+                }
+            }
+        }
+        assert!(seen > 10, "{seen} retries");
+    }
+
+    #[test]
+    fn links_name_emitted_spans_and_the_previous_root() {
+        let plan = testing::plan(FAN_OUT);
+        let traces = testing::traces(&plan, 3, 100);
+        let (mut to_fetch, mut to_previous) = (0, 0);
+        for (index, trace) in traces.iter().enumerate() {
+            for span in &trace.spans {
+                for link in trace.links_of(span) {
+                    if link.trace_id == trace.trace_id {
+                        let target = trace.spans.iter().rfind(|s| s.span_id == link.span_id);
+                        let target = target.expect("a link to a span of this trace");
+                        assert_eq!(plan.str(target.name), "GET /orders");
+                        // The latest instance: no later one exists.
+                        let last = named(&plan, trace, "GET /orders")
+                            .into_iter()
+                            .last()
+                            .unwrap();
+                        assert_eq!(target.span_id, last.span_id);
+                        to_fetch += 1;
+                    } else {
+                        let previous = &traces[index - 1];
+                        assert_eq!(link.trace_id, previous.trace_id);
+                        assert_eq!(link.span_id, previous.spans[0].span_id);
+                        assert_eq!(plan.link_attrs(link.node, link.link).len(), 1);
+                        to_previous += 1;
+                    }
+                }
+            }
+            assert_eq!(
+                trace.links_of(&trace.spans[0]).len(),
+                usize::from(index > 0)
+            );
+        }
+        assert_eq!(to_previous, 99);
+        // Half the traces publish (binomial, n = 100: 3 sigma is 15).
+        assert!((35..=65).contains(&to_fetch), "{to_fetch}");
+    }
+
+    #[test]
+    fn the_previous_root_is_the_same_whichever_iterations_ran() {
+        let plan = testing::plan(FAN_OUT);
+        let mut out = crate::generate::Iteration::default();
+        generate(&plan, 11, 41, 0, 5_000_000_000, &mut out);
+        let root = (out.traces()[0].trace_id, out.traces()[0].spans[0].span_id);
+        generate(&plan, 11, 42, 1, 9_000_000_000, &mut out);
+        let trace = &out.traces()[0];
+        let link = trace.links_of(&trace.spans[0])[0];
+        assert_eq!((link.trace_id, link.span_id), root);
+    }
+
+    #[test]
+    fn http_failures_carry_their_status_code_as_error_type() {
+        let plan = testing::plan(FAN_OUT);
+        let status = plan.intern_lookup("http.response.status_code");
+        let (mut failed, mut ok) = (0, 0);
+        for trace in testing::traces(&plan, 1, 200) {
+            for get in named(&plan, &trace, "GET /orders") {
+                let code = trace.attrs_of(get).iter().find(|a| Some(a.key) == status);
+                let Some(AttrValue::Int(code)) = code.map(|a| a.value) else {
+                    panic!("no status code");
+                };
+                match get.error {
+                    Some((kind, _)) => {
+                        assert!((400..600).contains(&code));
+                        assert_eq!(plan.str(kind), code.to_string());
+                        failed += 1;
+                    }
+                    None => {
+                        assert_eq!(code, 200);
+                        ok += 1;
+                    }
+                }
+                assert_eq!(get.kind, SpanKind::Client);
+            }
+        }
+        assert!(failed > 20 && ok > 100, "{failed} {ok}");
+    }
 
     #[test]
     fn anchors_are_a_function_of_seed_and_index() {

@@ -1003,10 +1003,16 @@ mod tests {
                 },
             );
         leaf.prop_recursive(3, 24, 4, |inner| {
-            (inner.clone(), prop::collection::vec(inner, 0..4)).prop_map(|(mut step, children)| {
-                step.children = children;
-                step
-            })
+            (
+                inner.clone(),
+                prop::collection::vec(inner, 0..4),
+                any::<bool>(),
+            )
+                .prop_map(|(mut step, children, parallel)| {
+                    step.children = children;
+                    step.wiring.parallel = parallel;
+                    step
+                })
         })
     }
 

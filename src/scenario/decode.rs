@@ -1312,6 +1312,13 @@ root:
       latency: {distribution: log_normal, median_ms: 5, sigma: 0.5}
     - type: vendor.planner
       count: {min: 1, max: 2, distribution: uniform}
+    - name: "GET {url.path}"
+      kind: client
+      convention: http
+      id: fetch
+      parallel: true
+      attributes: {url.path: /orders}
+      links: [{to: fetch, attributes: {k: v}}]
 "#;
 
     #[test]
@@ -1375,7 +1382,15 @@ root:
             .iter()
             .map(|s| s.path.as_str())
             .collect();
-        assert_eq!(paths, ["root", "root.children[0]", "root.children[1]"]);
+        assert_eq!(
+            paths,
+            [
+                "root",
+                "root.children[0]",
+                "root.children[1]",
+                "root.children[2]"
+            ]
+        );
         assert_eq!(steps.len(), paths.len());
         let root = &decoded.source_map.steps[0];
         assert_eq!(root.attributes.len(), steps[0].attributes.len());
