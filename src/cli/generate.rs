@@ -52,10 +52,11 @@ pub(super) fn generate(
         service_name: service_name.clone(),
         content: args.genai.content,
     };
-    let plans: Vec<Plan> = scenarios
+    let mut plans: Vec<Plan> = scenarios
         .iter()
         .map(|s| Plan::compile(s, &plan_options))
         .collect();
+    crate::generate::anchor_together(&mut plans);
     let resource = run_resource(args, &prefix, &service_name, seed, &schema);
     let settings = run_settings(
         args,

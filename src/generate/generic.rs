@@ -74,6 +74,17 @@ pub fn anchor(seed: u64, index: u64) -> ([u8; 16], [u8; 8]) {
     (trace_id, span_id)
 }
 
+/// Makes every plan of a mixed workload name its roots with [`anchor`] ids when one of them
+/// links to `previous_trace`: iteration `index - 1` may belong to another scenario, whose root
+/// must then carry the ids the link names.
+pub fn anchor_together(plans: &mut [Plan]) {
+    if plans.iter().any(|p| p.anchored) {
+        for plan in plans {
+            plan.anchored = true;
+        }
+    }
+}
+
 /// The row of a generic step's convention.
 fn row(step: &Step) -> Option<&'static GenericConvention> {
     step.generic.as_ref().map(|g| conventions::of(g.convention))

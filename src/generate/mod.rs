@@ -23,7 +23,7 @@ mod symbols;
 mod trace;
 
 pub use derive::{DerivedKeys, SpanView, is_genai_client_operation, views};
-pub use generic::{LinkRecord, MAX_STAGGER_NS, anchor};
+pub use generic::{LinkRecord, MAX_STAGGER_NS, anchor, anchor_together};
 pub use plan::{LatencySampler, Plan, PlanOptions, is_integer_attribute, is_token_count};
 pub use sampler::{Draw, Sampler};
 pub use symbols::Attr;
