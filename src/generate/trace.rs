@@ -4,7 +4,7 @@
 //! same seed gives the same telemetry whatever the number of workers or shards, and any single
 //! trace can be regenerated on its own. Timestamps are laid out from the sampled durations, never
 //! by sleeping: children sit one after another inside their parent, with the parent's spare time
-//! spread evenly around them; a parent shorter than its children stretches to contain them; retry
+//! spread evenly around them (or start together under `parallel`, `generic.rs`); a parent shorter than its children stretches to contain them; retry
 //! backoff is a real gap between attempts. The iteration ends at the instant it is given, so
 //! nothing arrives from the future and nothing waits in memory for its end.
 //!
