@@ -10,11 +10,11 @@
 //! to learn its ids was rejected, as it would double the cost of every linked trace.
 
 use super::plan::{Plan, PlanNode};
-use super::symbols::{AttrValue, DefaultValue, NodeId, Sym};
+use super::symbols::{Attr, AttrValue, DefaultValue, NodeId, Sym};
 use super::trace::{SpanRecord, iteration_rng};
 use crate::conventions::SpanKind;
 use crate::conventions::generic::{self as conventions, GenericConvention};
-use crate::scenario::{AttributeValue, LinkTarget, Literal, Step};
+use crate::scenario::{AttributeValue, Convention, LinkTarget, Literal, Step};
 use rand::{Rng, RngExt};
 use std::collections::HashMap;
 
@@ -200,7 +200,13 @@ impl Plan {
                 .collect::<Vec<_>>();
             self.anchored |= links.iter().any(|l| l.to == LinkTo::PreviousTrace);
             let status = self.status_plan(i, step);
+            let http = step
+                .generic
+                .as_ref()
+                .is_some_and(|g| g.convention == Convention::Http);
+            let resend_count = http.then(|| self.intern("http.request.resend_count"));
             let node = &mut self.nodes[i];
+            node.resend_count = resend_count;
             node.links = links;
             node.parallel = step.wiring.parallel;
             node.status = status;
@@ -242,6 +248,16 @@ impl Plan {
             on_error,
         })
     }
+}
+
+/// `http.request.resend_count` of attempt `number` (1-based) of an HTTP step: the attempt's
+/// ordinal among the resends, on every attempt after the first.
+pub(crate) fn resend_count(node: &PlanNode, number: u32) -> Option<Attr> {
+    let key = node.resend_count?;
+    (number > 1).then_some(Attr {
+        key,
+        value: AttrValue::Int(i64::from(number) - 1),
+    })
 }
 
 /// Lays `blocks` (each a child instance with its retries: `(duration, offsets)`) out to start
@@ -506,6 +522,18 @@ root:
                     }
                 }
                 assert_eq!(get.kind, SpanKind::Client);
+                let attempt = trace
+                    .attrs_of(get)
+                    .iter()
+                    .find(|a| a.key == plan.keys.retry_attempt);
+                let resend = plan.intern_lookup("http.request.resend_count");
+                let resend = trace.attrs_of(get).iter().find(|a| Some(a.key) == resend);
+                match attempt.map(|a| a.value) {
+                    Some(AttrValue::Int(k)) if k > 1 => {
+                        assert_eq!(resend.map(|a| a.value), Some(AttrValue::Int(k - 1)));
+                    }
+                    _ => assert!(resend.is_none()),
+                }
             }
         }
         assert!(failed > 20 && ok > 100, "{failed} {ok}");

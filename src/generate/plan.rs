@@ -100,6 +100,8 @@ pub(crate) struct PlanNode {
     pub parallel: bool,
     /// A status code that follows the outcome (generic HTTP and gRPC steps).
     pub status: Option<StatusPlan>,
+    /// `http.request.resend_count`, on the retries of a generic HTTP step.
+    pub resend_count: Option<Sym>,
 }
 
 /// A step's latency model, compiled: the one place a span's own duration is drawn, used by the
@@ -388,6 +390,7 @@ impl Plan {
             links: Vec::new(),
             parallel: false,
             status: None,
+            resend_count: None,
         });
         let children = step
             .children

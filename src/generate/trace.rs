@@ -735,8 +735,18 @@ impl<'a, R: Rng> Builder<'a, R> {
                 key: self.plan.keys.retry_is_retry,
                 value: AttrValue::Bool(number > 1),
             },
+            // An HTTP resend also says which one it is (`http.request.resend_count`).
+            generic::resend_count(node, number).unwrap_or(Attr {
+                key: self.plan.keys.retry_attempt,
+                value: AttrValue::Int(0),
+            }),
         ];
-        let extra: &[Attr] = if number > 0 { &retry_attrs } else { &[] };
+        let len = match number {
+            0 => 0,
+            _ if generic::resend_count(node, number).is_some() => 3,
+            _ => 2,
+        };
+        let extra: &[Attr] = &retry_attrs[..len];
         let span = self.push_span(id, false, parent, outcome.error, extra);
         let errored = outcome.error.is_some();
         let latency = self.latency_ns(node);
