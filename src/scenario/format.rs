@@ -101,6 +101,8 @@ pub enum Shape {
     ConventionName,
     /// A list of [`LINK`] mappings.
     Links,
+    /// A mapping of attribute names to constants (a link's attributes).
+    Constants,
 }
 
 /// One key of a mapping.
@@ -279,7 +281,7 @@ pub static LINK: Mapping = Mapping {
         ),
         key(
             &["attributes"],
-            Shape::Attributes,
+            Shape::Constants,
             "Constant attributes of the link.",
         ),
     ],

@@ -284,6 +284,13 @@ fn shape(key: &Key, prefix: &str) -> Value {
             "type": "string",
             "enum": super::Convention::ALL.map(|c| c.name()),
         }),
+        Shape::Constants => json!({
+            "type": ["object", "null"],
+            "additionalProperties": {"anyOf": [
+                {"type": ["string", "number", "boolean", "array"]},
+                {"type": "object", "not": {"required": ["distribution"]}},
+            ]}
+        }),
         Shape::Links => json!({
             "type": ["array", "null"],
             "items": {"$ref": "#/definitions/link"}

@@ -121,6 +121,14 @@ fn full_tree(out: &mut impl Write, plan: &Plan, trace: &Trace) -> std::io::Resul
         for (key, value) in attrs {
             writeln!(out, "   {indent}   {key}={value}")?;
         }
+        for link in trace.links_of(span) {
+            writeln!(
+                out,
+                "   {indent}   link trace_id={} span_id={}",
+                hex(&link.trace_id),
+                hex(&link.span_id)
+            )?;
+        }
     }
     writeln!(out)
 }
