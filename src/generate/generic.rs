@@ -14,7 +14,7 @@ use super::symbols::{Attr, AttrValue, DefaultValue, NodeId, Sym};
 use super::trace::{SpanRecord, iteration_rng};
 use crate::conventions::SpanKind;
 use crate::conventions::generic::{self as conventions, GenericConvention};
-use crate::scenario::{AttributeValue, Convention, LinkTarget, Literal, Step};
+use crate::scenario::{AttributeValue, Convention, Distribution, LinkTarget, Literal, Step};
 use rand::{Rng, RngExt};
 use std::collections::HashMap;
 
@@ -104,9 +104,19 @@ fn text(literal: &Literal) -> Option<String> {
 /// The span name of `step`: a generic step's template filled from its constant attributes,
 /// then its convention's defaults; `None` for an agent step.
 pub(crate) fn span_name(step: &Step) -> Option<String> {
+    name_with(step, None)
+}
+
+/// [`span_name`], with attribute `drawn.0` taking the value `drawn.1` (one categorical choice).
+/// A name that fills to nothing stays as written (OTLP has no empty span name).
+fn name_with(step: &Step, drawn: Option<(&str, &Literal)>) -> Option<String> {
     let generic = step.generic.as_ref()?;
     let defaults = conventions::of(generic.convention).defaults;
-    Some(generic.fill(|key| {
+    let filled = generic.fill(|key| {
+        if let Some((k, v)) = drawn.filter(|(k, _)| *k == key) {
+            debug_assert_eq!(k, key);
+            return text(v);
+        }
         step.attributes
             .iter()
             .find(|a| a.key == key)
@@ -120,7 +130,45 @@ pub(crate) fn span_name(step: &Step) -> Option<String> {
                     .find(|(k, _)| *k == key)
                     .map(|(_, v)| v.to_string())
             })
-    }))
+    });
+    Some(if filled.is_empty() {
+        generic.name.clone()
+    } else {
+        filled
+    })
+}
+
+/// The categorical attribute a generic step's name follows, if a placeholder names one: the
+/// attribute's key and, per value it can take, the name.
+fn categorical_names(step: &Step) -> Option<(&str, Vec<(&Literal, String)>)> {
+    let generic = step.generic.as_ref()?;
+    let placeholders = generic.placeholders();
+    let (key, values) = step.attributes.iter().find_map(|a| match &a.value {
+        AttributeValue::Sampled(Distribution::Categorical { values, .. })
+            if placeholders.contains(&a.key.as_str()) =>
+        {
+            Some((a.key.as_str(), values))
+        }
+        _ => None,
+    })?;
+    let names = values
+        .iter()
+        .filter_map(|v| Some((v, name_with(step, Some((key, v)))?)))
+        .collect();
+    Some((key, names))
+}
+
+/// A name that follows the drawn value of a categorical attribute.
+pub(crate) struct NameBy {
+    pub key: Sym,
+    /// Per value the attribute can take (as the plan's choices hold it), the span name.
+    pub names: Vec<(AttrValue, Sym)>,
+}
+
+/// The name of a span whose attributes are `attrs`, when its node's name follows one of them.
+pub(crate) fn drawn_name(by: &NameBy, attrs: &[Attr]) -> Option<Sym> {
+    let value = attrs.iter().find(|a| a.key == by.key)?.value;
+    by.names.iter().find(|(v, _)| *v == value).map(|(_, n)| *n)
 }
 
 /// The span kind of a generic step: as written, else its convention's.
@@ -205,8 +253,16 @@ impl Plan {
                 .as_ref()
                 .is_some_and(|g| g.convention == Convention::Http);
             let resend_count = http.then(|| self.intern("http.request.resend_count"));
+            let name_by = categorical_names(step).map(|(key, names)| NameBy {
+                key: self.intern(key),
+                names: names
+                    .into_iter()
+                    .map(|(v, name)| (self.constant(v), self.intern(&name)))
+                    .collect(),
+            });
             let node = &mut self.nodes[i];
             node.resend_count = resend_count;
+            node.name_by = name_by;
             node.links = links;
             node.parallel = step.wiring.parallel;
             node.status = status;
@@ -497,6 +553,29 @@ root:
         let trace = &out.traces()[0];
         let link = trace.links_of(&trace.spans[0])[0];
         assert_eq!((link.trace_id, link.span_id), root);
+    }
+
+    #[test]
+    fn a_name_follows_the_categorical_value_its_placeholder_names() {
+        let plan = testing::plan(
+            "name: t\nroot:\n  type: vendor.a2a.orchestrate\n  children:\n    - name: \"{http.request.method} /orders\"\n      convention: http\n      attributes:\n        http.request.method: {distribution: categorical, values: [GET, POST]}\n",
+        );
+        let method = plan.intern_lookup("http.request.method").unwrap();
+        let mut names = std::collections::BTreeSet::new();
+        for trace in testing::traces(&plan, 2, 100) {
+            let span = &trace.spans[1];
+            let Some(AttrValue::Str(m)) = trace
+                .attrs_of(span)
+                .iter()
+                .find(|a| a.key == method)
+                .map(|a| a.value)
+            else {
+                panic!("no method");
+            };
+            assert_eq!(plan.str(span.name), format!("{} /orders", plan.str(m)));
+            names.insert(plan.str(span.name).to_string());
+        }
+        assert_eq!(names.len(), 2, "{names:?}");
     }
 
     #[test]

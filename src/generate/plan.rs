@@ -8,7 +8,7 @@
 //! rejected alternative: it would redo all of this millions of times.
 
 use super::content::ContentPlan;
-use super::generic::{self, LinkPlan, StatusPlan};
+use super::generic::{self, LinkPlan, NameBy, StatusPlan};
 use super::keys::DerivedKeys;
 use super::openinference::{self, OpenInferenceKind};
 use super::sampler::Sampler;
@@ -102,6 +102,8 @@ pub(crate) struct PlanNode {
     pub status: Option<StatusPlan>,
     /// `http.request.resend_count`, on the retries of a generic HTTP step.
     pub resend_count: Option<Sym>,
+    /// A generic name whose placeholder names a categorical attribute: one name per value.
+    pub name_by: Option<NameBy>,
 }
 
 /// A step's latency model, compiled: the one place a span's own duration is drawn, used by the
@@ -391,6 +393,7 @@ impl Plan {
             parallel: false,
             status: None,
             resend_count: None,
+            name_by: None,
         });
         let children = step
             .children

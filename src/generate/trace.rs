@@ -518,6 +518,10 @@ impl<'a, R: Rng> Builder<'a, R> {
             (node.name, &node.attrs)
         };
         self.push_attrs(plans, attempt, parent, error.is_some(), start);
+        let name = match node.name_by.as_ref().filter(|_| !attempt) {
+            Some(by) => generic::drawn_name(by, &self.trace.attrs[start..]).unwrap_or(name),
+            None => name,
+        };
         if node.span_type == SpanType::CpRequest {
             self.forward(start, error.is_some());
         }

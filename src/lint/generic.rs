@@ -1,6 +1,6 @@
 //! `validate`'s checks of generic steps against their conventions: a key the convention
 //! requires that the step neither writes nor gets from the generator's defaults, and a name
-//! placeholder that no constant attribute fills (it would be sent as written, braces and all).
+//! placeholder that no constant (or categorical) attribute fills (it would be sent as written, braces and all).
 //!
 //! Warnings, not errors: a scenario may describe a system that leaves a recommended key out, and
 //! it still runs. The convention data is `src/conventions/generic.rs`, the same rows the plan
@@ -9,7 +9,7 @@
 
 use super::Findings;
 use crate::conventions::generic as conventions;
-use crate::scenario::{AttributeValue, Severity, SourceMap, Step, nearest};
+use crate::scenario::{AttributeValue, Distribution, Severity, SourceMap, Step, nearest};
 
 /// Warns about generic step `index` (`step`) where it falls short of its convention.
 pub(super) fn conventions(out: &mut Findings, source: &SourceMap, index: usize, step: &Step) {
@@ -49,10 +49,15 @@ pub(super) fn conventions(out: &mut Findings, source: &SourceMap, index: usize, 
         );
     }
     for key in generic.placeholders() {
-        let constant = step
-            .attributes
-            .iter()
-            .any(|a| a.key == key && matches!(a.value, AttributeValue::Constant(_)));
+        // A categorical one is checked by the decoder (one name per value).
+        let constant = step.attributes.iter().any(|a| {
+            a.key == key
+                && matches!(
+                    a.value,
+                    AttributeValue::Constant(_)
+                        | AttributeValue::Sampled(Distribution::Categorical { .. })
+                )
+        });
         if constant || defaulted(key) {
             continue;
         }

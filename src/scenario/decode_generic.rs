@@ -126,9 +126,10 @@ impl<'a> Decoder<'a> {
         None
     }
 
-    /// A generic name's placeholders take constants: one naming a sampled attribute of the step
-    /// is an error (one naming no attribute is filled from the convention's defaults, or left
-    /// as written; `validate` warns about it).
+    /// A generic name's placeholders take constants, and at most one categorical attribute
+    /// (each of its values gives one name); one naming another sampled attribute is an error (one
+    /// naming no attribute is filled from the convention's defaults, or left as written;
+    /// `validate` warns about it).
     pub(super) fn check_placeholders(
         &mut self,
         generic: &Generic,
@@ -136,21 +137,55 @@ impl<'a> Decoder<'a> {
         path: &str,
         mark: Mark,
     ) {
+        let name_path = join(path, "name");
+        let mark = self.source_map.key(&name_path).unwrap_or(mark);
+        let mut categorical: Vec<&str> = Vec::new();
         for key in generic.placeholders() {
-            let sampled = attributes
-                .iter()
-                .any(|a| a.key == key && matches!(a.value, AttributeValue::Sampled(_)));
-            if sampled {
-                let name_path = join(path, "name");
-                let mark = self.source_map.key(&name_path).unwrap_or(mark);
-                self.push(
+            let sampled = attributes.iter().find_map(|a| match &a.value {
+                AttributeValue::Sampled(d) if a.key == key => Some(d),
+                _ => None,
+            });
+            let scalar = |values: &[Literal]| {
+                values
+                    .iter()
+                    .all(|v| !matches!(v, Literal::List(_) | Literal::Map(_)))
+            };
+            match sampled {
+                None => {}
+                Some(Distribution::Categorical { values, .. }) if scalar(values) => {
+                    categorical.push(key);
+                }
+                Some(_) => self.push(
                     Severity::Error,
                     Some(mark),
                     &name_path,
-                    format!("placeholder `{{{key}}}` names an attribute drawn per span; names are filled from constants"),
-                    Some(format!("write `{key}` as a constant, or take it out of the name")),
-                );
+                    format!(
+                        "placeholder `{{{key}}}` names an attribute drawn from a continuous \
+                         distribution; names are filled from constants or categorical choices"
+                    ),
+                    Some(format!(
+                        "write `{key}` as a constant or a categorical, or take it out of the name"
+                    )),
+                ),
             }
+        }
+        categorical.sort_unstable();
+        categorical.dedup();
+        if categorical.len() > 1 {
+            self.push(
+                Severity::Error,
+                Some(mark),
+                &name_path,
+                format!(
+                    "placeholders {} all name sampled attributes; at most one may",
+                    categorical
+                        .iter()
+                        .map(|k| format!("`{{{k}}}`"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+                Some("write all but one of them as constants".into()),
+            );
         }
     }
 

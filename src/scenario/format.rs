@@ -240,7 +240,7 @@ pub static STEP: Mapping = Mapping {
         key(
             &["name"],
             Shape::Text,
-            "A generic step's span name, instead of `type`; `{attribute}` placeholders are filled from the step's own constant attributes.",
+            "A generic step's span name, instead of `type`; `{attribute}` placeholders are filled from the step's own attributes (constants, and at most one categorical: the name then follows the value drawn).",
         ),
         key(
             &["kind"],

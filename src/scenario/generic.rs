@@ -75,7 +75,8 @@ pub fn parse_kind(text: &str) -> Option<SpanKind> {
 /// What a generic step is, beyond the keys every step has.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Generic {
-    /// The span name as written, `{attribute}` placeholders unfilled.
+    /// The span name as written, `{attribute}` placeholders unfilled (constants fill them at
+    /// plan time; at most one may name a categorical attribute, one name per value).
     pub name: String,
     /// As written; `None`: the convention's usual kind (`src/conventions/generic.rs`).
     pub kind: Option<SpanKind>,

@@ -33,14 +33,14 @@ root:
             url.full: https://orders.internal/orders/42
             server.address: orders.internal
             server.port: 443
-        - name: "SELECT {db.collection.name}"
+        - name: "{db.operation.name} {db.collection.name}"
           convention: db
           latency: {distribution: log_normal, median_ms: 30, sigma: 0.2}
           error: 0
           attributes:
             db.system.name: postgresql
             db.collection.name: orders
-            db.operation.name: SELECT
+            db.operation.name: {distribution: categorical, values: [SELECT, UPDATE]}
             db.query.text: "SELECT * FROM orders WHERE id = $1"
         - name: "search {db.collection.name}"
           convention: vector_store
@@ -110,6 +110,7 @@ fn generic_spans_carry_their_conventions_attributes_kinds_and_names() {
     let received = send("2");
     assert_eq!(received.traces().len(), TRACES);
     let mut http_failures = 0;
+    let mut operations = BTreeSet::new();
     for spans in received.traces().values() {
         let http = one(spans, "GET /orders/{id}");
         assert_eq!(http.kind, CLIENT);
@@ -128,10 +129,15 @@ fn generic_spans_carry_their_conventions_attributes_kinds_and_names() {
             assert_eq!(http.attr_str("error.type"), None);
         }
 
-        let db = one(spans, "SELECT orders");
+        // The name follows the operation drawn for the span.
+        let db = spans
+            .iter()
+            .find(|s| s.attr_str("db.system.name") == Some("postgresql"))
+            .expect("a query");
+        let operation = db.attr_str("db.operation.name").expect("an operation");
+        assert_eq!(db.name, format!("{operation} orders"));
+        operations.insert(operation.to_string());
         assert_eq!(db.kind, CLIENT);
-        assert_eq!(db.attr_str("db.system.name"), Some("postgresql"));
-        assert_eq!(db.attr_str("db.operation.name"), Some("SELECT"));
         assert!(db.attr_str("db.query.text").is_some());
 
         let search = one(spans, "search docs");
@@ -156,6 +162,7 @@ fn generic_spans_carry_their_conventions_attributes_kinds_and_names() {
     }
     // 60 draws at 0.3: 3 sigma is about 11 either side of 18.
     assert!((7..=30).contains(&http_failures), "{http_failures}");
+    assert_eq!(operations.len(), 2, "{operations:?}");
 }
 
 #[test]
