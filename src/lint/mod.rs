@@ -174,8 +174,8 @@ fn fit(
                 format!(
                     "this {} never fits its parent {}: its median latency {} exceeds the parent's \
                      99th percentile {}, so the parent is stretched to contain it in nearly every trace",
-                    child.span_type,
-                    parent.span_type,
+                    label(child),
+                    label(parent),
                     ms(child_p50),
                     ms(limit)
                 ),
@@ -212,12 +212,20 @@ fn fit(
                 "the children of this {} never fit in it: those always present take {} together \
                  (each at its median latency and minimum count, one after another), more than its \
                  99th percentile {}",
-                parent.span_type,
+                label(parent),
                 ms(mandatory),
                 ms(limit)
             ),
             Some("raise this step's latency or shorten its children".into()),
         );
+    }
+}
+
+/// What a message calls a step: its span type, or a generic step's name in quotes.
+fn label(step: &Step) -> String {
+    match &step.generic {
+        Some(g) => format!("\"{}\"", g.name),
+        None => step.span_type.to_string(),
     }
 }
 
