@@ -4,8 +4,9 @@
 //! same seed gives the same telemetry whatever the number of workers or shards, and any single
 //! trace can be regenerated on its own. Timestamps are laid out from the sampled durations, never
 //! by sleeping: children sit one after another inside their parent, with the parent's spare time
-//! spread evenly around them (or start together under `parallel`, `generic.rs`); a parent shorter than its children stretches to contain them; retry
-//! backoff is a real gap between attempts. The iteration ends at the instant it is given, so
+//! spread evenly around them (or start together under `parallel`, see `generic.rs`); a parent
+//! shorter than its children stretches to contain them; retry backoff is a real gap between
+//! attempts. The iteration ends at the instant it is given, so
 //! nothing arrives from the future and nothing waits in memory for its end.
 //!
 //! Records are small and `Copy`-heavy, written into buffers the caller reuses; turning them into
@@ -739,18 +740,18 @@ impl<'a, R: Rng> Builder<'a, R> {
                 key: self.plan.keys.retry_is_retry,
                 value: AttrValue::Bool(number > 1),
             },
-            // An HTTP resend also says which one it is (`http.request.resend_count`).
-            generic::resend_count(node, number).unwrap_or(Attr {
-                key: self.plan.keys.retry_attempt,
-                value: AttrValue::Int(0),
-            }),
         ];
-        let len = match number {
-            0 => 0,
-            _ if generic::resend_count(node, number).is_some() => 3,
-            _ => 2,
+        // An HTTP resend also says which one it is (`http.request.resend_count`).
+        let resend = generic::resend_count(node, number);
+        let with_resend;
+        let extra: &[Attr] = match (number, resend) {
+            (0, _) => &[],
+            (_, None) => &retry_attrs,
+            (_, Some(resend)) => {
+                with_resend = [retry_attrs[0], retry_attrs[1], resend];
+                &with_resend
+            }
         };
-        let extra: &[Attr] = &retry_attrs[..len];
         let span = self.push_span(id, false, parent, outcome.error, extra);
         let errored = outcome.error.is_some();
         let latency = self.latency_ns(node);
@@ -827,7 +828,8 @@ impl<'a, R: Rng> Builder<'a, R> {
             let (starts, extent) = generic::parallel_layout(self.rng, &durations, 0);
             for (block, start) in children.into_iter().zip(starts) {
                 for (span, offset) in block.items {
-                    self.offsets[span as usize] = cursor.saturating_add(start + offset);
+                    self.offsets[span as usize] =
+                        cursor.saturating_add(start.saturating_add(offset));
                 }
             }
             cursor = cursor.saturating_add(extent);
