@@ -36,4 +36,8 @@ pub enum SpanKind {
     Internal,
     Server,
     Client,
+    /// Sends a message (a queue publish); only generic steps have it.
+    Producer,
+    /// Receives or processes a message; only generic steps have it.
+    Consumer,
 }

@@ -65,10 +65,11 @@ pub(super) fn generate(
         content: args.genai.content,
         profile,
     };
-    let plans: Vec<Plan> = scenarios
+    let mut plans: Vec<Plan> = scenarios
         .iter()
         .map(|s| Plan::compile(s, &plan_options))
         .collect();
+    crate::generate::anchor_together(&mut plans);
     let mut resource = run_resource(args, &prefix, &service_name, seed, &schema);
     resource.scope_schema_url = profile.semconv.schema_url().unwrap_or_default().into();
     let settings = run_settings(

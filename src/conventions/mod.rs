@@ -27,6 +27,7 @@ use crate::scenario::{Distribution, SpanType};
 
 pub mod profile;
 pub use profile::{Profile, Semconv, SpanNames};
+pub mod generic;
 
 /// The role of a span in its trace, as OTLP's span kind expresses it (defined in
 /// [`crate::value`], below every layer, so that the encoder can read it too).
@@ -388,9 +389,13 @@ pub static TABLE: [SpanConvention; SpanType::ALL.len()] = [
     },
 ];
 
+/// What a generic step is to everything that reads this table: an inner step feeding no
+/// signals; its kind, name and attributes come from its convention (`generic.rs`).
+static GENERIC: SpanConvention = internal(SpanType::Generic, &[]);
+
 /// The conventions of span type `t`.
 pub fn of(t: SpanType) -> &'static SpanConvention {
-    &TABLE[t as usize]
+    TABLE.get(t as usize).unwrap_or(&GENERIC)
 }
 
 /// The span kind of `t`.

@@ -257,7 +257,8 @@ pub fn name_rule(t: SpanType) -> Option<NameRule> {
         SpanType::TaskExecute
         | SpanType::LlmToolResponseBridge
         | SpanType::ResponseCompose
-        | SpanType::CpRequest => None,
+        | SpanType::CpRequest
+        | SpanType::Generic => None,
     }
 }
 

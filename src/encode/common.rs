@@ -175,6 +175,8 @@ pub fn span_kind(kind: SpanKind) -> span::SpanKind {
         SpanKind::Internal => span::SpanKind::Internal,
         SpanKind::Server => span::SpanKind::Server,
         SpanKind::Client => span::SpanKind::Client,
+        SpanKind::Producer => span::SpanKind::Producer,
+        SpanKind::Consumer => span::SpanKind::Consumer,
     }
 }
 

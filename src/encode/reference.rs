@@ -12,7 +12,7 @@
 use super::common::{
     BatchLimits, ResourceTemplate, TenantGroups, key_value, scope, span_kind, string_kv,
 };
-use crate::generate::{Plan, SpanRecord, Trace};
+use crate::generate::{Attr, Plan, SpanRecord, Trace};
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::trace::v1::{
     ResourceSpans, ScopeSpans, Span, Status, span, status,
@@ -196,6 +196,21 @@ pub fn span_message(plan: &Plan, trace: &Trace, record: &SpanRecord) -> Span {
             .attrs_of(record)
             .iter()
             .map(|a| key_value(plan, trace, a))
+            .collect(),
+        links: trace
+            .links_of(record)
+            .iter()
+            .map(|link| span::Link {
+                trace_id: link.trace_id.to_vec(),
+                span_id: link.span_id.to_vec(),
+                attributes: plan
+                    .link_attrs(link.node, link.link)
+                    .iter()
+                    .map(|&(key, value)| key_value(plan, trace, &Attr { key, value }))
+                    .collect(),
+                flags: super::wire::LINK_FLAGS,
+                ..Default::default()
+            })
             .collect(),
         status: record.error.map(|(_, message)| Status {
             code: status::StatusCode::Error as i32,

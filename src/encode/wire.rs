@@ -51,6 +51,12 @@ mod tag {
     pub const EVENT_TIME: u8 = 0x09;
     pub const EVENT_NAME: u8 = 0x12;
     pub const EVENT_ATTRIBUTE: u8 = 0x1A;
+    pub const SPAN_LINK: u8 = 0x6A;
+    pub const LINK_TRACE_ID: u8 = 0x0A;
+    pub const LINK_SPAN_ID: u8 = 0x12;
+    pub const LINK_ATTRIBUTE: u8 = 0x22;
+    /// Field 6, fixed32.
+    pub const LINK_FLAGS: u8 = 0x35;
     pub const SPAN_STATUS: u8 = 0x7A;
     pub const STATUS_MESSAGE: u8 = 0x12;
     pub const STATUS_CODE: u8 = 0x18;
@@ -74,6 +80,8 @@ mod tag {
 }
 
 const SPAN_FLAGS: u32 = 0x101;
+/// A link's flags, as the reference (`reference.rs`) sets them: sampled, and known not remote.
+pub const LINK_FLAGS: u32 = 0x101;
 /// W3C "sampled", as the reference (`reference_logs.rs`) sets it.
 const LOG_FLAGS: u32 = 0x01;
 const STATUS_CODE_ERROR: u64 = 2;
@@ -121,6 +129,8 @@ pub struct SpanEncoder {
     exception: [Run; 3],
     /// The plan's service resources (empty: every span has the run's own).
     resources: Vec<ServiceResource>,
+    /// Per node, per link: its attribute fields.
+    links: Vec<Vec<Run>>,
 }
 
 impl SpanEncoder {
@@ -135,6 +145,7 @@ impl SpanEncoder {
             exception_events: false,
             exception: [Run { start: 0, len: 0 }; 3],
             resources: plan.services.resources.clone(),
+            links: Vec::new(),
         };
         e.exception = [
             e.emit(|b| write_string_field(b, tag::EVENT_NAME, "exception")),
@@ -220,8 +231,41 @@ impl SpanEncoder {
                 e.statuses[message.0 as usize] = Some(run);
             }
             e.nodes.push(codes);
+            let links = e.link_runs(plan, crate::generate::NodeId(index as u32));
+            e.links.push(links);
         }
         e
+    }
+
+    /// The attribute fields of each link of the spans of node `id`.
+    fn link_runs(&mut self, plan: &Plan, id: crate::generate::NodeId) -> Vec<Run> {
+        (0..plan.link_count(id) as u32)
+            .map(|k| {
+                let mut fields = Vec::new();
+                for (key, value) in plan.link_attrs(id, k) {
+                    let t = Trace::default();
+                    self.write_attribute(&mut fields, tag::LINK_ATTRIBUTE, *key, *value, &t);
+                }
+                self.emit(|b| b.extend_from_slice(&fields))
+            })
+            .collect()
+    }
+
+    /// Writes the links of `span` as `Span.links` fields.
+    fn write_links(&self, trace: &Trace, span: &SpanRecord, out: &mut Vec<u8>) {
+        for link in trace.links_of(span) {
+            let attrs = self.bytes(self.links[link.node.0 as usize][link.link as usize]);
+            let len = 2 + 16 + 2 + 8 + attrs.len() + 5;
+            out.push(tag::SPAN_LINK);
+            put_varint(out, len as u64);
+            out.extend_from_slice(&[tag::LINK_TRACE_ID, 16]);
+            out.extend_from_slice(&link.trace_id);
+            out.extend_from_slice(&[tag::LINK_SPAN_ID, 8]);
+            out.extend_from_slice(&link.span_id);
+            out.extend_from_slice(attrs);
+            out.push(tag::LINK_FLAGS);
+            out.extend_from_slice(&LINK_FLAGS.to_le_bytes());
+        }
     }
 
     /// Also writes each failure as an `exception` span event, as
@@ -381,17 +425,19 @@ impl SpanEncoder {
             out.extend_from_slice(&[tag::SPAN_PARENT_SPAN_ID, 8]);
             out.extend_from_slice(&trace.spans[parent as usize].span_id);
         }
-        if span.server {
-            // The name as an AnyValue string with the name's tag: the same length and bytes.
-            let name = self.bytes(self.strings[span.name.0 as usize]);
-            if name.len() > 2 {
-                out.push(tag::SPAN_NAME);
-                out.extend_from_slice(&name[1..]);
+        match head_of(code, span.name).filter(|_| !span.server) {
+            Some(head) => out.extend_from_slice(self.bytes(head)),
+            None => {
+                // A call's SERVER span, or a name drawn per span: the name as an AnyValue
+                // string with the name's tag (the same length and bytes), then the kind.
+                let name = self.bytes(self.strings[span.name.0 as usize]);
+                if name.len() > 2 {
+                    out.push(tag::SPAN_NAME);
+                    out.extend_from_slice(&name[1..]);
+                }
+                out.push(tag::SPAN_KIND);
+                put_varint(out, span_kind(span.kind) as i32 as u64);
             }
-            out.push(tag::SPAN_KIND);
-            put_varint(out, span_kind(span.kind) as i32 as u64);
-        } else {
-            out.extend_from_slice(self.bytes(head_of(code, span.name)));
         }
         if span.start_ns != 0 {
             out.push(tag::SPAN_START);
@@ -418,14 +464,18 @@ impl SpanEncoder {
         for a in &attrs[cursor..] {
             self.write_attribute(out, tag::SPAN_ATTRIBUTE, a.key, a.value, trace);
         }
-        if let Some((kind, message)) = span.error {
-            if self.exception_events {
-                let len = self.exception_event_len(span.end_ns, kind, message);
-                self.write_exception_event(out, len, span.end_ns, kind, message);
-            }
-            if let Some(status) = self.statuses[message.0 as usize] {
-                out.extend_from_slice(self.bytes(status));
-            }
+        if let Some((kind, message)) = span.error
+            && self.exception_events
+        {
+            let len = self.exception_event_len(span.end_ns, kind, message);
+            self.write_exception_event(out, len, span.end_ns, kind, message);
+        }
+        // `links` (13) after `events` (11), before `status` (15).
+        self.write_links(trace, span, out);
+        if let Some((_, message)) = span.error
+            && let Some(status) = self.statuses[message.0 as usize]
+        {
+            out.extend_from_slice(self.bytes(status));
         }
         // `flags` (16) comes last.
         out.extend_from_slice(&tag::SPAN_FLAGS);
@@ -1003,19 +1053,13 @@ fn take(tenant: u32, batch: &mut RequestBatch) -> EncodedRequest {
     }
 }
 
-/// The pre-encoded name, kind and flags of a span called `name` of the node `code` encodes: its
-/// only head, or, when the profile names each span after a drawn value, the head of that name.
-fn head_of(code: &NodeCode, name: Sym) -> Run {
-    match code.heads.as_slice() {
-        [(_, head)] => *head,
-        heads => {
-            heads
-                .iter()
-                .find(|(n, _)| *n == name)
-                .expect("every name a node's spans can have has a head")
-                .1
-        }
-    }
+/// The pre-encoded name, kind and flags of a span called `name` of the node `code` encodes,
+/// when the plan knew that name (a generic step may draw a name of its own per span).
+fn head_of(code: &NodeCode, name: Sym) -> Option<Run> {
+    code.heads
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, head)| *head)
 }
 
 #[cfg(test)]
@@ -1027,8 +1071,49 @@ mod tests {
     use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
     use proptest::prelude::*;
 
+    /// Generic steps, links (within the trace, to the previous trace, with attributes) and a
+    /// parallel fan-out under a retried root: what no bundled scenario may have yet.
+    const LINKED: &str = r#"
+name: linked
+root:
+  type: vendor.a2a.orchestrate
+  retry: {max_attempts: 2, force_initial_failure: true}
+  parallel: true
+  links: [{to: previous_trace, attributes: {link.reason: follow_up, n: 2, f: [1, 2]}}]
+  children:
+    - name: "{http.request.method} {url.path}"
+      convention: http
+      id: fetch
+      count: {min: 0, max: 3}
+      error: 0.3
+      attributes:
+        url.path: /a
+        url.full: "https://x/a"
+        server.address: x
+        http.request.method: {distribution: categorical, values: [GET, POST, DELETE]}
+    - name: "publish {messaging.destination.name}"
+      convention: messaging
+      retry: {max_attempts: 3}
+      error: 0.4
+      links: [{to: fetch}, {to: fetch, attributes: {messaging.operation.type: process}}]
+      attributes: {messaging.system: kafka, messaging.destination.name: q}
+    - name: "/svc.Echo/Call"
+      convention: rpc
+      error: 0.5
+"#;
+
+    /// The bundled scenarios and [`LINKED`].
+    fn names() -> Vec<&'static str> {
+        BUNDLED.iter().map(|(n, _)| *n).chain(["linked"]).collect()
+    }
+
     fn plan(name: &str, prefix: &str, schema: bool) -> Plan {
-        let text = BUNDLED.iter().find(|(n, _)| *n == name).unwrap().1;
+        let text = BUNDLED
+            .iter()
+            .chain(&[("linked", LINKED)])
+            .find(|(n, _)| *n == name)
+            .unwrap()
+            .1;
         let options = LoadOptions {
             prefix: prefix.into(),
             ..LoadOptions::default()
@@ -1076,7 +1161,7 @@ mod tests {
         /// Speed never changes what is sent: the fast writer's bytes are prost's.
         #[test]
         fn the_fast_encoder_writes_exactly_what_prost_writes(
-            name in prop::sample::select(BUNDLED.iter().map(|(n, _)| *n).collect::<Vec<_>>()),
+            name in prop::sample::select(names()),
             seed in any::<u64>(),
             iterations in 1u64..30,
             prefix in prop::sample::select(vec!["vendor", "acme"]),
@@ -1115,10 +1200,40 @@ mod tests {
             prop_assert!(fast.is_empty());
         }
 
+        /// The inline scenario of generic steps every time: links, drawn names, status codes.
+        #[test]
+        fn links_and_drawn_names_are_written_exactly_as_prost(
+            seed in any::<u64>(),
+            iterations in 1u64..12,
+            events in any::<bool>(),
+        ) {
+            let plan = plan("linked", "vendor", true);
+            let template = ResourceTemplate {
+                attributes: vec![("service.name".into(), "svc".into())],
+                tenant_keys: vec!["tenant.id".into()],
+                schema_url: String::new(),
+                scope_schema_url: String::new(),
+            };
+            let encoder = SpanEncoder::new(&plan).with_exception_events(events);
+            let mut reference = TraceBatch::new(template.clone(), BatchLimits::UNLIMITED)
+                .with_exception_events(events);
+            let mut fast = RequestBatch::new(&template, "tenant-b");
+            let mut out = Iteration::default();
+            for index in 0..iterations {
+                generate(&plan, seed, index, 1, 1_700_000_000_000_000_000, &mut out);
+                for trace in out.traces() {
+                    reference.add(&plan, trace, &mut |_, _| unreachable!("unlimited"));
+                    fast.add_trace(&encoder, trace);
+                }
+            }
+            let (got, expected) = (fast.take(), reference.take().encode_to_vec());
+            prop_assert!(got.as_ref() == expected.as_slice(), "the writers differ");
+        }
+
         /// Log records too: the fast writer's requests are prost's, tenant by tenant.
         #[test]
         fn the_fast_encoder_writes_log_records_exactly_as_prost(
-            name in prop::sample::select(BUNDLED.iter().map(|(n, _)| *n).collect::<Vec<_>>()),
+            name in prop::sample::select(names()),
             seed in any::<u64>(),
             iterations in 1u64..20,
             schema in any::<bool>(),

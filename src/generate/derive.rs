@@ -64,7 +64,11 @@ impl<'a> SpanView<'a> {
 
     /// The key of the status code this span type reports, with its success word.
     fn status_key(&self) -> Option<(Sym, Sym)> {
-        self.keys().status[self.span.span_type as usize]
+        self.keys()
+            .status
+            .get(self.span.span_type as usize)
+            .copied()
+            .flatten()
     }
 
     /// The span's status code: `ERROR` when it failed; otherwise the span's own value (e.g. a

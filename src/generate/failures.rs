@@ -251,6 +251,8 @@ fn unknown_tool(plan: &mut Plan, name: &str) -> NodeId {
         service: None,
         remote: None,
         llm: None,
+        generic: None,
+        wiring: Default::default(),
     };
     let agent = plan.scenario.clone();
     let id = plan.add_step(&step, &agent);

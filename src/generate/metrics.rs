@@ -943,6 +943,8 @@ fn span_kind_name(kind: crate::value::SpanKind) -> &'static str {
         SpanKind::Internal => "SPAN_KIND_INTERNAL",
         SpanKind::Server => "SPAN_KIND_SERVER",
         SpanKind::Client => "SPAN_KIND_CLIENT",
+        SpanKind::Producer => "SPAN_KIND_PRODUCER",
+        SpanKind::Consumer => "SPAN_KIND_CONSUMER",
     }
 }
 

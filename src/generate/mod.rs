@@ -13,6 +13,7 @@
 mod content;
 mod derive;
 mod failures;
+mod generic;
 mod keys;
 mod llm;
 pub mod logs;
@@ -26,6 +27,7 @@ mod symbols;
 mod trace;
 
 pub use derive::{DerivedKeys, SpanView, is_genai_client_operation, views};
+pub use generic::{LinkRecord, MAX_STAGGER_NS, anchor, anchor_together};
 pub use llm::{Cost, DEFAULT_MODEL, Timed, Usage, model_of, resolve as resolve_model};
 pub use plan::{LatencySampler, Plan, PlanOptions, is_integer_attribute, is_token_count};
 pub use sampler::{Draw, Sampler};

@@ -8,6 +8,7 @@
 //! rejected alternative: it would redo all of this millions of times.
 
 use super::content::ContentPlan;
+use super::generic::{self, LinkPlan, NameBy, StatusPlan};
 use super::keys::DerivedKeys;
 use super::openinference::{self, OpenInferenceKind};
 use super::profile::SpanName;
@@ -61,6 +62,9 @@ pub struct Plan {
     /// The scenario's services (empty: the run's one service).
     pub services: ServiceTable,
     profile: Profile,
+    /// A step links to `previous_trace`: each iteration's root carries the ids its successor
+    /// names ([`super::generic::anchor`]).
+    pub anchored: bool,
 }
 
 /// Keys the generator sets itself.
@@ -107,6 +111,16 @@ pub(crate) struct PlanNode {
     pub failures: Option<super::failures::LlmPlan>,
     /// For MCP tool steps, the kind of the attempt spans.
     pub attempt_kind: SpanKind,
+    /// Links of each span of the step (`links`).
+    pub links: Vec<LinkPlan>,
+    /// Children start together (`parallel: true`).
+    pub parallel: bool,
+    /// A status code that follows the outcome (generic HTTP and gRPC steps).
+    pub status: Option<StatusPlan>,
+    /// `http.request.resend_count`, on the retries of a generic HTTP step.
+    pub resend_count: Option<Sym>,
+    /// A generic name whose placeholder names a categorical attribute: one name per value.
+    pub name_by: Option<NameBy>,
 }
 
 /// A step's latency model, compiled: the one place a span's own duration is drawn, used by the
@@ -238,6 +252,7 @@ impl Plan {
             emit_logs: scenario.emit_logs,
             services: ServiceTable::default(),
             profile: options.profile,
+            anchored: false,
         };
         let prefix = plan.prefix.clone();
         plan.derived = DerivedKeys::intern(&prefix, &mut |s| plan.intern(s));
@@ -264,6 +279,7 @@ impl Plan {
         let value = AttrValue::Str(plan.intern(&scenario.name));
         plan.nodes[0].attrs.push(AttrPlan::Constant { key, value });
         plan.compile_services(scenario);
+        plan.compile_wiring(&scenario.root);
         if options.content {
             let (names, planned_tool) = plan.content_names();
             plan.content = Some(ContentPlan::new(&names, planned_tool, |s| plan.intern(s)));
@@ -369,11 +385,14 @@ impl Plan {
             None => Vec::new(),
         };
         let profile = self.profile;
-        let vendor = self.intern(&step.span_type.span_name(&self.prefix));
+        let vendor =
+            generic::span_name(step).unwrap_or_else(|| step.span_type.span_name(&self.prefix));
+        let vendor = self.intern(&vendor);
         let name = self.span_name(&profile, step.span_type, &attrs, vendor);
         let vendor = self.intern(&attempt_type.span_name(&self.prefix));
         let attempt_name = self.span_name(&profile, attempt_type, &attempt_attrs, vendor);
-        let error = self.error_plan(&step.error, step.span_type);
+        let what = generic::failure_subject(step).unwrap_or(convention.failure_subject);
+        let error = self.error_plan(&step.error, what);
         let operation = step.attributes.iter().find_map(|a| match &a.value {
             AttributeValue::Constant(Literal::Str(s)) if a.key == "gen_ai.operation.name" => {
                 Some(s.as_str())
@@ -384,7 +403,7 @@ impl Plan {
         // Reserve the slot so children get higher ids than their parent.
         self.nodes.push(PlanNode {
             span_type: step.span_type,
-            kind: profile.semconv.kind(step.span_type),
+            kind: generic::span_kind(step).unwrap_or_else(|| profile.semconv.kind(step.span_type)),
             role,
             name,
             attempt_name,
@@ -416,6 +435,11 @@ impl Plan {
             failures: None,
             llm: None,
             attempt_kind: profile.semconv.kind(attempt_type),
+            links: Vec::new(),
+            parallel: false,
+            status: None,
+            resend_count: None,
+            name_by: None,
         });
         let children = step
             .children
@@ -426,9 +450,8 @@ impl Plan {
         id
     }
 
-    fn error_plan(&mut self, model: &ErrorModel, span_type: SpanType) -> ErrorPlan {
+    fn error_plan(&mut self, model: &ErrorModel, what: &str) -> ErrorPlan {
         let weights: Vec<f64> = model.types.iter().map(|(_, w)| *w).collect();
-        let what = conventions::of(span_type).failure_subject;
         let retryable: Vec<bool> = model
             .types
             .iter()
@@ -480,10 +503,13 @@ impl Plan {
             Some(_) => constant("gen_ai.provider.name").or_else(|| constant("gen_ai.system")),
             None => default_str("gen_ai.provider.name"),
         };
-        defaults.extend(openinference::defaults(
-            convention.openinference_kind(operation.as_deref()),
-            provider.as_deref(),
-        ));
+        // A generic span (HTTP, a query) is no OpenInference span.
+        if span_type != SpanType::Generic {
+            defaults.extend(openinference::defaults(
+                convention.openinference_kind(operation.as_deref()),
+                provider.as_deref(),
+            ));
+        }
 
         let mut plans: Vec<AttrPlan> = Vec::new();
         for (key, default) in defaults {
@@ -611,6 +637,7 @@ impl Plan {
             };
             defaults.push((normalize_prefix(default.key, p), value));
         }
+        defaults.extend(generic::defaults(step));
         defaults
     }
 

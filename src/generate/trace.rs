@@ -4,14 +4,16 @@
 //! same seed gives the same telemetry whatever the number of workers or shards, and any single
 //! trace can be regenerated on its own. Timestamps are laid out from the sampled durations, never
 //! by sleeping: children sit one after another inside their parent, with the parent's spare time
-//! spread evenly around them; a parent shorter than its children stretches to contain them; retry
-//! backoff is a real gap between attempts. The iteration ends at the instant it is given, so
+//! spread evenly around them (or start together under `parallel`, see `generic.rs`); a parent
+//! shorter than its children stretches to contain them; retry backoff is a real gap between
+//! attempts. The iteration ends at the instant it is given, so
 //! nothing arrives from the future and nothing waits in memory for its end.
 //!
 //! Records are small and `Copy`-heavy, written into buffers the caller reuses; turning them into
 //! OTLP is the encoder's business, so this module never sees a protobuf type.
 
 use super::content::{Conversation, SpanFacts};
+use super::generic::{self, LinkRecord};
 use super::plan::{AttrPlan, CountPlan, Plan, PlanNode};
 use super::profile::mcp_session_bytes;
 use super::sampler::Draw;
@@ -51,6 +53,8 @@ pub struct SpanRecord {
     /// The resource the span goes out under: an index into the plan's
     /// [`super::services::ServiceTable::resources`] (0, the run's own, without services).
     pub resource: u32,
+    /// This span's links: `Trace::links[links.0 .. links.1]`.
+    pub links: (u32, u32),
 }
 
 impl SpanRecord {
@@ -120,11 +124,17 @@ pub struct Trace {
     pub spans: Vec<SpanRecord>,
     pub attrs: Vec<Attr>,
     text: String,
+    /// Every span's links, in span order.
+    pub links: Vec<LinkRecord>,
 }
 
 impl Trace {
     pub fn attrs_of(&self, span: &SpanRecord) -> &[Attr] {
         &self.attrs[span.attrs.0 as usize..span.attrs.1 as usize]
+    }
+
+    pub fn links_of(&self, span: &SpanRecord) -> &[LinkRecord] {
+        &self.links[span.links.0 as usize..span.links.1 as usize]
     }
 
     /// The text of an [`AttrValue::Text`].
@@ -136,6 +146,7 @@ impl Trace {
         self.spans.clear();
         self.attrs.clear();
         self.text.clear();
+        self.links.clear();
     }
 }
 
@@ -214,9 +225,15 @@ pub fn generate(
         }
         _ => Vec::new(),
     };
+    // A plan whose traces are linked to names each iteration's root with ids its successor
+    // can compute (the last trace of a retried root).
+    let ids = RootIds {
+        own: plan.anchored.then(|| generic::anchor(seed, index)),
+        previous: (plan.anchored && index > 0).then(|| generic::anchor(seed, index - 1)),
+    };
     if attempts.is_empty() {
         let trace = out.next_trace();
-        let mut b = Builder::new(plan, &mut rng, trace, tenant, index);
+        let mut b = Builder::new(plan, &mut rng, trace, tenant, index, ids);
         let block = b.block(plan.root(), None, false, false);
         b.finish(block.items[0].0, end_unix_ns);
         return;
@@ -228,7 +245,11 @@ pub fn generate(
     let mut durations = Vec::with_capacity(attempts.len());
     for (k, attempt) in attempts.iter().enumerate() {
         let trace = out.next_trace();
-        let mut b = Builder::new(plan, &mut rng, trace, tenant, index);
+        let ids = RootIds {
+            own: ids.own.filter(|_| k + 1 == attempts.len()),
+            ..ids
+        };
+        let mut b = Builder::new(plan, &mut rng, trace, tenant, index, ids);
         let block = b.single(plan.root(), None, k as u32 + 1, *attempt);
         durations.push(block.duration);
         b.finish(block.items[0].0, block.duration);
@@ -246,6 +267,13 @@ pub fn generate(
             span.end_ns = span.end_ns.saturating_add(delta);
         }
     }
+}
+
+/// The ids of an iteration's root and of its predecessor's, when the plan is anchored.
+#[derive(Clone, Copy, Debug, Default)]
+struct RootIds {
+    own: Option<([u8; 16], [u8; 8])>,
+    previous: Option<([u8; 16], [u8; 8])>,
 }
 
 /// One attempt of a retried step.
@@ -372,13 +400,25 @@ struct Builder<'a, R> {
     conversation: Option<Conversation>,
     /// The duration of the LLM span just pushed, when it comes from its tokens.
     llm_ns: Option<u64>,
+    /// The root's fixed ids and the previous trace's, for links.
+    ids: RootIds,
 }
 
 impl<'a, R: Rng> Builder<'a, R> {
-    fn new(plan: &'a Plan, rng: &'a mut R, trace: &'a mut Trace, tenant: u32, index: u64) -> Self {
+    fn new(
+        plan: &'a Plan,
+        rng: &'a mut R,
+        trace: &'a mut Trace,
+        tenant: u32,
+        index: u64,
+        ids: RootIds,
+    ) -> Self {
         rng.fill(&mut trace.trace_id);
         if trace.trace_id == [0; 16] {
             trace.trace_id[15] = 1;
+        }
+        if let Some((trace_id, _)) = ids.own {
+            trace.trace_id = trace_id;
         }
         trace.tenant = tenant;
         trace.iteration = index;
@@ -395,6 +435,7 @@ impl<'a, R: Rng> Builder<'a, R> {
             offsets: Vec::new(),
             conversation: None,
             llm_ns: None,
+            ids,
         };
         b.conversation = plan
             .content
@@ -496,7 +537,10 @@ impl<'a, R: Rng> Builder<'a, R> {
     ) -> u32 {
         let node = self.plan.node(id);
         let index = self.trace.spans.len() as u32;
-        let span_id = self.span_id();
+        let mut span_id = self.span_id();
+        if let (None, Some((_, root))) = (parent, self.ids.own) {
+            span_id = root;
+        }
         let start = self.trace.attrs.len();
         let (name, plans) = if attempt {
             (&node.attempt_name, &node.attempt_attrs)
@@ -508,8 +552,19 @@ impl<'a, R: Rng> Builder<'a, R> {
             self.llm_ns = super::llm::apply(llm, plans, &mut self.trace.attrs, start, self.rng);
         }
         let name = name.pick(&self.trace.attrs[start..]);
+        let name = match node.name_by.as_ref().filter(|_| !attempt) {
+            Some(by) => generic::drawn_name(by, &self.trace.attrs[start..]).unwrap_or(name),
+            None => name,
+        };
         if node.span_type == SpanType::CpRequest {
             self.forward(start, error.is_some());
+        }
+        if let Some(status) = node.status.as_ref().filter(|_| !attempt) {
+            let value = error.map_or(status.success, |k| status.on_error[k]);
+            self.trace.attrs.push(Attr {
+                key: status.key,
+                value,
+            });
         }
         self.annotate_content(node, attempt, parent, error, start);
         self.trace.attrs.extend_from_slice(extra);
@@ -546,6 +601,7 @@ impl<'a, R: Rng> Builder<'a, R> {
                 .plan
                 .services
                 .resource(node.service, &self.trace.trace_id),
+            links: (0, 0),
         });
         self.offsets.push(0);
         index
@@ -741,14 +797,24 @@ impl<'a, R: Rng> Builder<'a, R> {
                 value: AttrValue::Bool(number > 1),
             },
         ];
-        let extra: &[Attr] = if number > 0 { &retry_attrs } else { &[] };
+        // An HTTP resend also says which one it is (`http.request.resend_count`).
+        let resend = generic::resend_count(node, number);
+        let with_resend;
+        let extra: &[Attr] = match (number, resend) {
+            (0, _) => &[],
+            (_, None) => &retry_attrs,
+            (_, Some(resend)) => {
+                with_resend = [retry_attrs[0], retry_attrs[1], resend];
+                &with_resend
+            }
+        };
         let span = self.push_span(id, false, parent, outcome.error, extra);
         let errored = outcome.error.is_some();
         let latency = self.latency_ns(node);
         let duration = match self.instrumented_call(id) {
             None => {
                 let children = self.children(id, span, errored);
-                self.place(children, latency)
+                self.place(children, latency, node.parallel)
             }
             Some(call) => {
                 let server = self.push_server(id, call, span, outcome.error);
@@ -830,6 +896,24 @@ impl<'a, R: Rng> Builder<'a, R> {
         }
         // Children of a tool step (rare) follow its attempts.
         let (children, _) = self.children(id, execute, final_error.is_some());
+        if node.parallel {
+            let durations: Vec<u64> = children.iter().map(|b| b.duration).collect();
+            let (starts, extent) = generic::parallel_layout(self.rng, &durations, 0);
+            for (block, start) in children.into_iter().zip(starts) {
+                for (span, offset) in block.items {
+                    self.offsets[span as usize] =
+                        cursor.saturating_add(start.saturating_add(offset));
+                }
+            }
+            cursor = cursor.saturating_add(extent);
+            self.trace.spans[execute as usize].end_ns = cursor;
+            return Block {
+                items: vec![(execute, 0)],
+                duration: cursor,
+                errored: final_error.is_some(),
+                ends_turn: false,
+            };
+        }
         for block in children {
             for (span, offset) in block.items {
                 self.offsets[span as usize] = cursor.saturating_add(offset);
@@ -884,7 +968,17 @@ impl<'a, R: Rng> Builder<'a, R> {
     /// Lays child blocks one after another inside a span of sampled length `latency`, spreading
     /// its spare time evenly before, between and after them; returns the span's duration, which
     /// stretches to contain the children when they need more.
-    fn place(&mut self, (blocks, _): (Vec<Block>, bool), latency: u64) -> u64 {
+    fn place(&mut self, (blocks, _): (Vec<Block>, bool), latency: u64, parallel: bool) -> u64 {
+        if parallel {
+            let durations: Vec<u64> = blocks.iter().map(|b| b.duration).collect();
+            let (starts, duration) = generic::parallel_layout(self.rng, &durations, latency);
+            for (block, start) in blocks.into_iter().zip(starts) {
+                for (span, offset) in block.items {
+                    self.offsets[span as usize] = start.saturating_add(offset);
+                }
+            }
+            return duration;
+        }
         let total = blocks
             .iter()
             .map(|b| b.duration)
@@ -917,6 +1011,14 @@ impl<'a, R: Rng> Builder<'a, R> {
             span.end_ns = span.end_ns.saturating_add(start);
             span.start_ns = start;
         }
+        let trace = &mut *self.trace;
+        generic::resolve_links(
+            &self.plan.nodes,
+            &mut trace.spans,
+            trace.trace_id,
+            self.ids.previous,
+            &mut trace.links,
+        );
     }
 }
 
@@ -1008,13 +1110,21 @@ mod tests {
                     remote: None,
                     llm: None,
                     failures: None,
+                    generic: None,
+                    wiring: Default::default(),
                 },
             );
         leaf.prop_recursive(3, 24, 4, |inner| {
-            (inner.clone(), prop::collection::vec(inner, 0..4)).prop_map(|(mut step, children)| {
-                step.children = children;
-                step
-            })
+            (
+                inner.clone(),
+                prop::collection::vec(inner, 0..4),
+                any::<bool>(),
+            )
+                .prop_map(|(mut step, children, parallel)| {
+                    step.children = children;
+                    step.wiring.parallel = parallel;
+                    step
+                })
         })
     }
 
@@ -1057,6 +1167,8 @@ mod tests {
                 remote: None,
                 llm: None,
                 failures: None,
+                generic: None,
+                wiring: Default::default(),
             });
         leaf.prop_recursive(3, 20, 5, |inner| {
             (inner.clone(), prop::collection::vec(inner, 0..5)).prop_map(|(mut step, children)| {

@@ -24,11 +24,16 @@
 //!   (every continuous distribution does). Each distinct value of a dimension is a separate time
 //!   series in a metrics backend.
 //!
+//! * **Generic steps** (warning): a step of an HTTP, database, vector-store, messaging or RPC
+//!   convention that lacks a key the convention requires (and the generator has no default
+//!   for), or whose name has a placeholder no constant attribute fills.
+//!
 //! The checks read the model and the decoder's [`SourceMap`], never the YAML again, so every
 //! warning carries the file, line, column and key path of what it is about. They live apart from
 //! the decoder because they need the generator's samplers and the schema, which the model must not
 //! depend on.
 
+mod generic;
 mod llm;
 mod schema;
 
@@ -78,6 +83,7 @@ pub fn lint(decoded: &Decoded, context: &LintContext) -> Diagnostics {
         fit(&mut out, source, i, step, &children, &quantiles);
         schema::attributes(&mut out, source, i, step);
         cardinality(&mut out, source, i, step);
+        generic::conventions(&mut out, source, i, step);
     }
     llm::check(&mut out, source, &decoded.scenario);
     out.report.finish()
@@ -184,8 +190,8 @@ fn fit(
                 format!(
                     "this {} never fits its parent {}: its median latency {} exceeds the parent's \
                      99th percentile {}, so the parent is stretched to contain it in nearly every trace",
-                    child.span_type,
-                    parent.span_type,
+                    label(child),
+                    label(parent),
                     ms(child_p50),
                     ms(limit)
                 ),
@@ -200,12 +206,18 @@ fn fit(
     if single {
         return;
     }
-    let mandatory: f64 = children
+    let always = children
         .iter()
         .zip(&parent.children)
-        .filter(|(_, c)| c.probability >= 1.0)
-        .map(|(&i, c)| min_count(c) as f64 * quantiles[i].p50)
-        .sum();
+        .filter(|(_, c)| c.probability >= 1.0 && min_count(c) > 0);
+    // Parallel children start together: the longest one is what must fit.
+    let mandatory: f64 = if parent.wiring.parallel {
+        always.map(|(&i, _)| quantiles[i].p50).fold(0.0, f64::max)
+    } else {
+        always
+            .map(|(&i, c)| min_count(c) as f64 * quantiles[i].p50)
+            .sum()
+    };
     if mandatory > limit && mandatory > 0.0 {
         let latency_path = format!("{}.latency", parent_source.path);
         out.push(
@@ -216,12 +228,20 @@ fn fit(
                 "the children of this {} never fit in it: those always present take {} together \
                  (each at its median latency and minimum count, one after another), more than its \
                  99th percentile {}",
-                parent.span_type,
+                label(parent),
                 ms(mandatory),
                 ms(limit)
             ),
             Some("raise this step's latency or shorten its children".into()),
         );
+    }
+}
+
+/// What a message calls a step: its span type, or a generic step's name in quotes.
+fn label(step: &Step) -> String {
+    match &step.generic {
+        Some(g) => format!("\"{}\"", g.name),
+        None => step.span_type.to_string(),
     }
 }
 

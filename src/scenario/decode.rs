@@ -20,6 +20,8 @@ mod llm;
 mod services;
 pub use llm::{PricesError, decode_models, load_models, with_models};
 mod failures;
+#[path = "decode_generic.rs"]
+mod generic_keys;
 
 /// Settings that change how a file is read.
 #[derive(Clone, Debug)]
@@ -96,6 +98,7 @@ pub fn decode_located(
         report: Report::new(file, text, Policy::Refuse),
         prefix: &options.prefix,
         source_map: SourceMap::default(),
+        wiring_check: Default::default(),
         #[cfg(test)]
         asked: Vec::new(),
     };
@@ -105,6 +108,7 @@ pub fn decode_located(
     };
     if let Some(scenario) = &scenario {
         decoder.check_timing(&scenario.root);
+        decoder.check_wiring();
     }
     let diagnostics = decoder.report.finish();
     match scenario {
@@ -121,6 +125,8 @@ struct Decoder<'a> {
     report: Report<'a>,
     prefix: &'a str,
     source_map: SourceMap,
+    /// Step ids and link targets, checked once the tree is read.
+    wiring_check: generic_keys::WiringCheck,
     /// Every (mapping, key) the decoder asked for, to prove it reads every key of the tables.
     #[cfg(test)]
     asked: Vec<(&'static str, &'static str)>,
@@ -625,10 +631,9 @@ impl<'a> Decoder<'a> {
             mark: node.mark,
             attributes: Vec::new(),
         });
-        let span_type = match f.take(self, "type") {
-            Some((path, node)) => self.span_type(node, &path),
-            None => Some(SpanType::A2aOrchestrate),
-        };
+        let type_key = f.take(self, "type");
+        let generic_keys = self.generic_keys(&mut f);
+        let (span_type, generic) = self.step_kind(type_key, generic_keys);
         let latency = match f.take(self, "latency") {
             Some((path, node)) => self.latency(node, &path),
             None => Latency::Jitter(Jitter::default()),
@@ -687,7 +692,11 @@ impl<'a> Decoder<'a> {
             Some((path, node)) => self.failures(node, &path, span_type),
             None => None,
         };
+        let wiring = self.wiring(&mut f);
         f.finish(self);
+        if let Some(g) = &generic {
+            self.check_placeholders(g, &attributes, path, node.mark);
+        }
         Some(Step {
             span_type: span_type?,
             latency,
@@ -701,6 +710,8 @@ impl<'a> Decoder<'a> {
             remote,
             llm,
             failures,
+            generic,
+            wiring,
         })
     }
 
@@ -1359,6 +1370,13 @@ root:
       count: {min: 1, max: 2, distribution: uniform}
       service: agent
       remote: {service: search, name: "tools/call x", network_ms: 2, attributes: {a: 1}}
+    - name: "GET {url.path}"
+      kind: client
+      convention: http
+      id: fetch
+      parallel: true
+      attributes: {url.path: /orders}
+      links: [{to: fetch, attributes: {k: v}}]
 services:
   agent: {version: "1", attributes: {k: v}, instances: 2, instrumented: true}
   search:
@@ -1372,6 +1390,7 @@ models:
             report: Report::new("t.yaml", EVERY_MAPPING, Policy::Refuse),
             prefix: "vendor",
             source_map: SourceMap::default(),
+            wiring_check: Default::default(),
             asked: Vec::new(),
         };
         let node = crate::yaml::parse(EVERY_MAPPING).unwrap();
@@ -1426,7 +1445,15 @@ models:
             .iter()
             .map(|s| s.path.as_str())
             .collect();
-        assert_eq!(paths, ["root", "root.children[0]", "root.children[1]"]);
+        assert_eq!(
+            paths,
+            [
+                "root",
+                "root.children[0]",
+                "root.children[1]",
+                "root.children[2]"
+            ]
+        );
         assert_eq!(steps.len(), paths.len());
         let root = &decoded.source_map.steps[0];
         assert_eq!(root.attributes.len(), steps[0].attributes.len());

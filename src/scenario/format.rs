@@ -113,6 +113,14 @@ pub enum Shape {
     Chance(&'static Mapping),
     /// Milliseconds: a number, or a distribution mapping drawn each time.
     Milliseconds,
+    /// A generic step's span kind: one of [`super::KIND_NAMES`].
+    SpanKindName,
+    /// A generic step's convention: one of [`super::Convention::ALL`]'s names.
+    ConventionName,
+    /// A list of [`LINK`] mappings.
+    Links,
+    /// A mapping of attribute names to constants (a link's attributes).
+    Constants,
 }
 
 /// One key of a mapping.
@@ -277,6 +285,36 @@ pub static STEP: Mapping = Mapping {
             Shape::Failures,
             "LLM failures of a vendor.llm.call step, each with its consequence in the tree (rate limit, context window, content filter, hallucinated tool call, timeout).",
         ),
+        key(
+            &["name"],
+            Shape::Text,
+            "A generic step's span name, instead of `type`; `{attribute}` placeholders are filled from the step's own attributes (constants, and at most one categorical: the name then follows the value drawn).",
+        ),
+        key(
+            &["kind"],
+            Shape::SpanKindName,
+            "A generic step's span kind: internal, server, client, producer or consumer (default: its convention's usual kind, internal for none).",
+        ),
+        key(
+            &["convention"],
+            Shape::ConventionName,
+            "A generic step's semantic convention: http, db, vector_store, messaging, rpc or none (default none).",
+        ),
+        key(
+            &["id"],
+            Shape::Text,
+            "The step's id, which `links` of other steps name.",
+        ),
+        key(
+            &["links"],
+            Shape::Links,
+            "Links from each span of this step: to a step id in the same trace (its latest emitted instance) or `previous_trace`.",
+        ),
+        key(
+            &["parallel"],
+            Shape::Bool,
+            "Children start together (a fan-out) instead of one after another (default false).",
+        ),
     ],
 };
 
@@ -350,6 +388,23 @@ pub static TIMEOUT: Mapping = Mapping {
             &["after_ms"],
             Shape::Number(TIMEOUT_MS),
             "How long the call waits before it fails, in ms (default 30000).",
+        ),
+    ],
+};
+
+pub static LINK: Mapping = Mapping {
+    name: "link",
+    doc: "A link from a span to another span.",
+    keys: &[
+        key(
+            &["to"],
+            Shape::Text,
+            "A step id in this trace (its latest emitted instance), or `previous_trace`: the root of the preceding trace.",
+        ),
+        key(
+            &["attributes"],
+            Shape::Constants,
+            "Constant attributes of the link.",
         ),
     ],
 };
@@ -692,6 +747,7 @@ pub fn mappings() -> impl Iterator<Item = &'static Mapping> {
         &FAILURES,
         &RATE_LIMIT,
         &TIMEOUT,
+        &LINK,
     ]
     .into_iter()
     .chain(DISTRIBUTIONS.iter().map(|(_, m)| *m))

@@ -73,6 +73,7 @@ pub fn scenario_schema(prefix: &str) -> Value {
             ]}
         }),
     );
+    definitions.insert("link".into(), closed(&format::LINK, &[], prefix));
     definitions.insert(
         "service".into(),
         closed(&super::services::SERVICE, &[], prefix),
@@ -123,6 +124,13 @@ fn closed(mapping: &Mapping, except: &[&str], prefix: &str) -> Value {
         // `spans` is the old spelling of `root`: one of them, not both.
         rules.push(json!({"anyOf": [{"required": ["root"]}, {"required": ["spans"]}]}));
         rules.push(json!({"not": {"required": ["root", "spans"]}}));
+    }
+    if std::ptr::eq(mapping, &format::STEP) {
+        // A step is an agent span type or a generic span: `type` or `name`, not both; the
+        // generic keys need `name`.
+        rules.push(json!({"not": {"required": ["type", "name"]}}));
+        rules.push(json!({"not": {"required": ["span_type", "name"]}}));
+        rules.push(json!({"dependencies": {"kind": ["name"], "convention": ["name"]}}));
     }
     if !rules.is_empty() {
         object["allOf"] = Value::Array(rules);
@@ -315,6 +323,22 @@ fn shape(key: &Key, prefix: &str) -> Value {
             number(format::NON_NEGATIVE),
             {"$ref": "#/definitions/distribution"},
         ]}),
+        Shape::SpanKindName => json!({"type": "string", "enum": super::KIND_NAMES}),
+        Shape::ConventionName => json!({
+            "type": "string",
+            "enum": super::Convention::ALL.map(|c| c.name()),
+        }),
+        Shape::Constants => json!({
+            "type": ["object", "null"],
+            "additionalProperties": {"anyOf": [
+                {"type": ["string", "number", "boolean", "array"]},
+                {"type": "object", "not": {"required": ["distribution"]}},
+            ]}
+        }),
+        Shape::Links => json!({
+            "type": ["array", "null"],
+            "items": {"$ref": "#/definitions/link"}
+        }),
     }
 }
 

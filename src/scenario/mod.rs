@@ -7,6 +7,7 @@
 mod decode;
 mod failures;
 pub mod format;
+mod generic;
 pub mod json_schema;
 pub(crate) mod llm;
 mod model;
@@ -26,6 +27,10 @@ pub use failures::{
     Timeout,
 };
 pub use format::accepted_keys;
+pub use generic::{
+    Convention, Generic, KIND_NAMES, Link, LinkTarget, PREVIOUS_TRACE, Wiring, parse_kind,
+    placeholders,
+};
 pub use llm::{CacheRead, LlmStep, LlmTiming, ModelSpec};
 pub use model::*;
 pub use services::{Remote, Service};

@@ -51,6 +51,10 @@ pub struct Step {
     pub llm: Option<super::LlmStep>,
     /// The LLM failures of an LLM call step (`failures:`), with their consequences in the tree.
     pub failures: Option<super::Failures>,
+    /// For a generic step (`span_type` [`SpanType::Generic`]): its name, kind and convention.
+    pub generic: Option<super::Generic>,
+    /// Its id, links and whether its children run in parallel.
+    pub wiring: super::Wiring,
 }
 
 impl Step {

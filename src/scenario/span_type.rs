@@ -5,6 +5,8 @@
 //! span name was rejected for that reason; an unknown type is an error with a suggestion, where the
 //! original silently turned it into the root type. This module keeps only the names; what each
 //! type means is the table in `src/conventions`, so the scenario model knows nothing of OTLP.
+//! What is not an agent span is a generic step ([`SpanType::Generic`], `src/scenario/generic.rs`),
+//! whose name, kind and convention the scenario writes.
 
 pub use crate::yaml::namespace::{YAML_PREFIX, normalize_prefix};
 use std::fmt;
@@ -24,6 +26,10 @@ pub enum SpanType {
     CpRequest,
     /// An embeddings call (the GenAI `embeddings` operation), e.g. a RAG query's vector.
     LlmEmbeddings,
+    /// A generic step (`name`/`kind`/`convention` instead of `type`): an HTTP call, a query, a
+    /// publish. Not in [`SpanType::ALL`], which lists the types a `type:` may name; what it is
+    /// comes from the step's [`super::Generic`].
+    Generic,
 }
 
 impl SpanType {
@@ -57,6 +63,7 @@ impl SpanType {
             SpanType::A2aCall => "a2a.call",
             SpanType::CpRequest => "cp.request",
             SpanType::LlmEmbeddings => "llm.embeddings",
+            SpanType::Generic => "generic",
         }
     }
 
@@ -65,7 +72,7 @@ impl SpanType {
     pub fn is_vendor(self) -> bool {
         !matches!(
             self,
-            SpanType::RagRetrieve | SpanType::A2aCall | SpanType::CpRequest
+            SpanType::RagRetrieve | SpanType::A2aCall | SpanType::CpRequest | SpanType::Generic
         )
     }
 

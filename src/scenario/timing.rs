@@ -4,7 +4,8 @@
 //! sent, so a trace must fit between 1970 and now; far earlier than that, sums of absurd durations
 //! used to wrap and give spans that end before they start. This module estimates, from the
 //! scenario alone, the longest trace it can draw (every `count` at its max, every retry taken with
-//! its full backoff, latencies at their means, children one after another) and refuses a scenario
+//! its full backoff, latencies at their means, children one after another, or side by side under
+//! `parallel`) and refuses a scenario
 //! whose traces would last longer than [`MAX_TRACE_DURATION_MS`] (one day, a generous bound for an
 //! agent's turn), pointing at the value that breaks it. Latency tails cannot be bounded from the
 //! scenario (a log-normal has no maximum), so the generator also clamps every sampled duration to
@@ -65,12 +66,17 @@ pub fn total_backoff_ms(step: &Step) -> f64 {
 /// follow one another, an MCP tool call holds its attempts and then its children.
 pub fn worst_case_duration_ms(step: &Step) -> f64 {
     let attempts = step.retry.as_ref().map_or(1, |r| r.max_attempts) as f64;
-    let children: f64 = step
+    let instances = step
         .children
         .iter()
-        .filter(|c| c.probability > 0.0)
-        .map(|c| count_max(&c.count) * worst_case_duration_ms(c))
-        .sum();
+        .filter(|c| c.probability > 0.0 && c.count.max() > 0)
+        .map(|c| (count_max(&c.count), worst_case_duration_ms(c)));
+    // Parallel children start together (within a stagger of milliseconds): the longest counts.
+    let children: f64 = if step.wiring.parallel {
+        instances.map(|(_, d)| d).fold(0.0, f64::max)
+    } else {
+        instances.map(|(n, d)| n * d).sum()
+    };
     let own = mean_latency_ms(&step.latency);
     let backoff = total_backoff_ms(step);
     if let Some(failures) = &step.failures {
@@ -257,6 +263,17 @@ mod tests {
         // Three 100 ms children, then three 50 ms attempts with 150 + 300 ms of backoff.
         assert_eq!(worst_case_duration_ms(&root), 300.0 + 150.0 + 450.0);
         assert!(overruns(&root).is_empty());
+    }
+
+    #[test]
+    fn parallel_children_count_once_the_longest() {
+        let yaml = |parallel: bool| {
+            format!(
+                "root:\n  latency: 10\n  parallel: {parallel}\n  children:\n    - name: a\n      latency: 100\n      count: {{min: 1, max: 3}}\n    - name: b\n      latency: 250\n"
+            )
+        };
+        assert_eq!(worst_case_duration_ms(&step(&yaml(false))), 550.0);
+        assert_eq!(worst_case_duration_ms(&step(&yaml(true))), 250.0);
     }
 
     #[test]

@@ -121,6 +121,8 @@ fn bundled_schema_parses_with_every_span_type() {
             crate::conventions::SpanKind::Server => SchemaSpanKind::Server,
             crate::conventions::SpanKind::Client => SchemaSpanKind::Client,
             crate::conventions::SpanKind::Internal => SchemaSpanKind::Internal,
+            crate::conventions::SpanKind::Producer => SchemaSpanKind::Producer,
+            crate::conventions::SpanKind::Consumer => SchemaSpanKind::Consumer,
         };
         assert_eq!(span.kinds, [kind], "{t}");
         assert_eq!(span.is_root, crate::conventions::of(t).schema_root, "{t}");

@@ -121,6 +121,14 @@ fn full_tree(out: &mut impl Write, plan: &Plan, trace: &Trace) -> std::io::Resul
         for (key, value) in attrs {
             writeln!(out, "   {indent}   {key}={value}")?;
         }
+        for link in trace.links_of(span) {
+            writeln!(
+                out,
+                "   {indent}   link trace_id={} span_id={}",
+                hex(&link.trace_id),
+                hex(&link.span_id)
+            )?;
+        }
     }
     writeln!(out)
 }
@@ -130,6 +138,8 @@ fn kind_name(kind: SpanKind) -> &'static str {
         SpanKind::Internal => "INTERNAL",
         SpanKind::Server => "SERVER",
         SpanKind::Client => "CLIENT",
+        SpanKind::Producer => "PRODUCER",
+        SpanKind::Consumer => "CONSUMER",
     }
 }
 

@@ -17,6 +17,7 @@ mod export;
 mod faults;
 mod fuzz_corpus;
 mod genai;
+mod generic;
 mod json_schema;
 mod judge_selftest;
 mod llm;

@@ -74,6 +74,7 @@ impl<'a, R: Rng> Builder<'a, R> {
             end_ns: 0,
             error,
             attrs: (start as u32, end),
+            links: (0, 0),
             server: true,
             resource: self
                 .plan
@@ -102,7 +103,11 @@ impl<'a, R: Rng> Builder<'a, R> {
         back: u64,
     ) -> u64 {
         let inner = latency.saturating_sub(out.saturating_add(back));
-        let duration = self.place(children, inner);
+        let parallel = self
+            .plan
+            .node(self.trace.spans[server as usize].node)
+            .parallel;
+        let duration = self.place(children, inner, parallel);
         self.trace.spans[server as usize].end_ns = duration;
         self.offsets[server as usize] = out;
         out.saturating_add(duration).saturating_add(back)

@@ -264,7 +264,7 @@ impl<R: Rng> Builder<'_, R> {
             _ => self.latency_ns(node),
         };
         let children = self.children(id, span, errored);
-        let duration = self.place(children, latency);
+        let duration = self.place(children, latency, node.parallel);
         self.trace.spans[span as usize].end_ns = duration;
         Block {
             items: vec![(span, 0)],

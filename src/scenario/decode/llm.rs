@@ -20,6 +20,7 @@ pub fn decode_models(text: &str, file: &str) -> Result<Vec<ModelSpec>, Diagnosti
         report: Report::new(file, text, Policy::Refuse),
         prefix: crate::scenario::YAML_PREFIX,
         source_map: Default::default(),
+        wiring_check: Default::default(),
         #[cfg(test)]
         asked: Vec::new(),
     };
