@@ -80,14 +80,26 @@ pub(super) fn attributes(out: &mut Findings, source: &SourceMap, index: usize, s
         let key = attribute.key.as_str();
         // A name the schema defines for another span (or in a documentation-only section such
         // as the bundled `scenario_attributes`) is known: its definition still gives its type.
-        let def = own.iter().copied().find(|d| d.name == key).or_else(|| {
-            schema
-                .sections
-                .iter()
-                .filter(|s| s.name != "resource_attributes")
-                .flat_map(|s| &s.attributes)
-                .find(|d| d.name == key)
-        });
+        // Only the type: another span's allowed values (`invoke_agent` for an agent turn's
+        // `gen_ai.operation.name`) say nothing of this one's.
+        let foreign = |d: &AttributeDef| AttributeDef {
+            allowed_values: Vec::new(),
+            ..d.clone()
+        };
+        let def = own
+            .iter()
+            .copied()
+            .find(|d| d.name == key)
+            .map(std::borrow::Cow::Borrowed)
+            .or_else(|| {
+                schema
+                    .sections
+                    .iter()
+                    .filter(|s| s.name != "resource_attributes")
+                    .flat_map(|s| &s.attributes)
+                    .find(|d| d.name == key)
+                    .map(|d| std::borrow::Cow::Owned(foreign(d)))
+            });
         let Some(def) = def else {
             let names = schema
                 .sections
@@ -111,7 +123,7 @@ pub(super) fn attributes(out: &mut Findings, source: &SourceMap, index: usize, s
             );
             continue;
         };
-        check_value(out, path, *mark, key, &attribute.value, def);
+        check_value(out, path, *mark, key, &attribute.value, &def);
     }
 }
 

@@ -55,6 +55,10 @@ pub const BUNDLED: &[(&str, &str)] = &[
         include_str!("../../scenarios/control_plane_guard.yaml"),
     ),
     (
+        "distributed_agent",
+        include_str!("../../scenarios/distributed_agent.yaml"),
+    ),
+    (
         "example_scenario",
         include_str!("../../scenarios/example_scenario.yaml"),
     ),
