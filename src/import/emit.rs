@@ -1,0 +1,616 @@
+//! A fitted shape as scenario YAML a person reads: every step says what was measured (spans,
+//! traces, fit errors) and what was left out and why, in comments beside the keys.
+//!
+//! Written as text rather than by serialising the scenario model: the model has no comments,
+//! and the file is for reading first. `validate` and `check` read it back (the tests do both).
+
+use super::fit::{self, Count, Latency};
+use super::recognise::{Recognised, generated_key, recognise};
+use super::span::AttrValue;
+use super::stats::AttrStats;
+use super::tree::{Node, Shape};
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+/// What emitting a shape measured, for the summary and the report.
+#[derive(Clone, Debug, Default)]
+pub struct Emitted {
+    pub yaml: String,
+    /// Input statistics per emitted span name: (name, spans, per trace, p50/95/99, error rate,
+    /// mean attempts).
+    pub rows: Vec<Row>,
+    /// Worst latency fit error over the nodes, and where.
+    pub worst_fit: (f64, String),
+}
+
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Row {
+    pub name: String,
+    pub spans: u64,
+    pub per_trace: f64,
+    pub latency: [f64; 3],
+    pub error_rate: f64,
+    pub mean_attempts: Option<f64>,
+}
+
+/// Formats a number with at most `digits` decimals, without trailing zeros.
+fn num(x: f64, digits: usize) -> String {
+    let text = format!("{x:.digits$}");
+    if text.contains('.') {
+        text.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        text
+    }
+}
+
+fn quote(s: &str) -> String {
+    serde_json::to_string(s).unwrap_or_default()
+}
+
+fn pct(x: f64) -> String {
+    format!("{}%", num(100.0 * x, 1))
+}
+
+const KINDS: [&str; 6] = [
+    "internal", "internal", "server", "client", "producer", "consumer",
+];
+
+fn dominant<K: Clone + Ord>(m: &BTreeMap<K, u64>) -> Option<K> {
+    m.iter()
+        .max_by_key(|(k, n)| (**n, std::cmp::Reverse((*k).clone())))
+        .map(|(k, _)| k.clone())
+}
+
+pub struct Emitter<'a> {
+    out: String,
+    /// Input span name → emitted name.
+    renamed: BTreeMap<String, String>,
+    /// Emitted name of the attempt spans → (attempt spans, calls).
+    attempts: BTreeMap<String, (u64, u64)>,
+    worst: (f64, String),
+    traces: u64,
+    /// The prefix the input's agent spans use (their attribute keys are written with `vendor.`).
+    prefix: &'a str,
+    multi_service: bool,
+}
+
+/// The scenario for one shape.
+pub fn scenario(shape: &mut Shape, name: &str, weight: f64, prefix: &str, header: &str) -> Emitted {
+    let multi_service = services(&shape.root).len() > 1;
+    let mut e = Emitter {
+        out: String::new(),
+        renamed: BTreeMap::new(),
+        attempts: BTreeMap::new(),
+        worst: (0.0, String::new()),
+        traces: shape.traces,
+        prefix,
+        multi_service,
+    };
+    e.top(shape, name, weight, header);
+    let root_instances = shape.traces;
+    e.step(&mut shape.root, root_instances, 1, None, true);
+    let rows = e.rows(shape);
+    Emitted {
+        yaml: e.out,
+        rows,
+        worst_fit: e.worst,
+    }
+}
+
+/// Every service in the tree, by spans.
+fn services(node: &Node) -> BTreeMap<String, u64> {
+    let mut all = node.services.clone();
+    for child in &node.children {
+        for (s, n) in services(child) {
+            *all.entry(s).or_default() += n;
+        }
+    }
+    all
+}
+
+impl Emitter<'_> {
+    fn top(&mut self, shape: &Shape, name: &str, weight: f64, header: &str) {
+        let o = &mut self.out;
+        let _ = writeln!(
+            o,
+            "# Imported by `telemetry-simulator import`: {} traces of root {:?}.",
+            shape.traces, shape.root.name
+        );
+        for line in header.lines() {
+            let _ = writeln!(o, "# {line}");
+        }
+        let _ = writeln!(o, "name: {name}");
+        let _ = writeln!(
+            o,
+            "description: Fitted from {} recorded traces of {:?}",
+            shape.traces, shape.root.name
+        );
+        let _ = writeln!(o, "tags: [imported]");
+        let _ = writeln!(o, "repeat_count: {}", shape.traces.clamp(1, 1_000_000));
+        let seconds = (shape.last_start_ns.saturating_sub(shape.first_start_ns)) as f64 / 1e9;
+        let interval_ms = if shape.traces > 1 {
+            1000.0 * seconds / (shape.traces - 1) as f64
+        } else {
+            500.0
+        };
+        let busiest = shape.per_minute.values().max().copied().unwrap_or(0);
+        let quietest = shape.per_minute.values().min().copied().unwrap_or(0);
+        let _ = writeln!(
+            o,
+            "# Arrivals: {} traces over {} s, {} per minute at most and {} at least over {} minutes.",
+            shape.traces,
+            num(seconds, 1),
+            busiest,
+            quietest,
+            shape.per_minute.len()
+        );
+        let _ = writeln!(o, "interval_ms: {}", num(interval_ms.max(0.0), 3));
+        let steady = busiest as f64 <= 1.5 * quietest as f64 || shape.per_minute.len() < 10;
+        let _ = writeln!(
+            o,
+            "traffic: constant{}",
+            if steady {
+                ""
+            } else {
+                "   # the rate varied; no periodic shape was fitted"
+            }
+        );
+        let _ = writeln!(o, "weight: {}", num(weight, 4));
+        if self.multi_service {
+            let _ = writeln!(o, "services:");
+            for s in services(&shape.root).keys() {
+                let _ = writeln!(o, "  {}: {{}}", quote(s));
+            }
+        }
+        let _ = writeln!(o, "root:");
+    }
+
+    /// One step at `indent` levels; `parent_service` to write `service:` only where it changes.
+    fn step(
+        &mut self,
+        node: &mut Node,
+        parent_instances: u64,
+        depth: usize,
+        parent_service: Option<&str>,
+        is_root: bool,
+    ) {
+        let pad = "  ".repeat(depth);
+        let recognised = recognise(node, is_root);
+        let t = recognised.span_type();
+        let kind = dominant(
+            &node
+                .kinds
+                .iter()
+                .enumerate()
+                .map(|(k, n)| (k, *n))
+                .collect(),
+        )
+        .unwrap_or(1);
+        let emitted_name = match &recognised {
+            Recognised::Name(t, _) | Recognised::GenAi(t, _) => t.span_name(self.prefix),
+            Recognised::Generic => node.name.clone(),
+        };
+        let o = &mut self.out;
+        let _ = writeln!(
+            o,
+            "{pad}# {}: {} spans in {} calls; kind {}",
+            quote(&node.name),
+            node.spans,
+            node.calls,
+            KINDS[kind]
+        );
+        match &recognised {
+            Recognised::Name(t, _) => {
+                let _ = writeln!(o, "{pad}type: {}", t.suffix());
+            }
+            Recognised::GenAi(t, was) => {
+                let _ = writeln!(
+                    o,
+                    "{pad}type: {}   # by gen_ai.operation.name; the input named it {}",
+                    t.suffix(),
+                    quote(was)
+                );
+            }
+            Recognised::Generic => {
+                let _ = writeln!(
+                    o,
+                    "{pad}name: {}",
+                    quote(&node.name.replace('{', "{{").replace('}', "}}"))
+                );
+                let _ = writeln!(o, "{pad}kind: {}", KINDS[kind]);
+            }
+        }
+        let service = dominant(&node.services);
+        if self.multi_service
+            && service.as_deref() != parent_service
+            && let Some(s) = &service
+        {
+            let _ = writeln!(o, "{pad}service: {}", quote(s));
+        }
+        if !is_root {
+            self.count(node, parent_instances, &pad);
+        }
+        self.latency(node, &pad, &emitted_name);
+        let retry = fit::retry(&mut node.retry);
+        self.error(node, &pad, retry.as_ref());
+        if let Some(r) = &retry {
+            self.retry(r, &pad);
+        }
+        self.attributes(node, t, &pad);
+        if node.links > 0 {
+            let _ = writeln!(
+                self.out,
+                "{pad}# {} links seen; not fitted (their targets are in other traces)",
+                node.links
+            );
+        }
+        self.renamed.insert(node.name.clone(), emitted_name.clone());
+        if node.attempt_children || node.retry.most_attempts() > 1 {
+            let attempts = if node.attempt_children {
+                format!("{emitted_name}.attempt")
+            } else {
+                emitted_name.clone()
+            };
+            let entry = self.attempts.entry(attempts).or_default();
+            entry.0 += node.spans;
+            entry.1 += node.calls;
+        }
+        self.children(node, depth, service.as_deref(), &pad);
+    }
+
+    fn children(&mut self, node: &mut Node, depth: usize, service: Option<&str>, pad: &str) {
+        if node.children.is_empty() {
+            return;
+        }
+        if node.fan_outs > 0 && node.overlapped * 2 > node.fan_outs {
+            let _ = writeln!(
+                self.out,
+                "{pad}parallel: true   # children overlapped in {} of {} instances",
+                node.overlapped, node.fan_outs
+            );
+        }
+        let _ = writeln!(self.out, "{pad}children:");
+        let mut order: Vec<usize> = (0..node.children.len()).collect();
+        order.sort_by(|&a, &b| {
+            let rank = |c: &Node| c.rank_sum as f64 / c.present.max(1) as f64;
+            rank(&node.children[a])
+                .total_cmp(&rank(&node.children[b]))
+                .then(a.cmp(&b))
+        });
+        let instances = node.spans.max(1)
+            - if node.attempt_children {
+                node.spans - node.calls
+            } else {
+                0
+            };
+        let instances = if node.attempt_children {
+            node.calls
+        } else {
+            instances
+        };
+        for i in order {
+            let mark = self.out.len();
+            self.step(&mut node.children[i], instances, depth + 2, service, false);
+            // The first key of a list item carries the dash.
+            let item_pad = "  ".repeat(depth + 2);
+            let first = self.out[mark..].find(&item_pad).map(|p| mark + p);
+            if let Some(p) = first {
+                self.out.replace_range(
+                    p..p + item_pad.len(),
+                    &format!("{}- ", "  ".repeat(depth + 1)),
+                );
+            }
+        }
+    }
+
+    fn count(&mut self, node: &Node, parent_instances: u64, pad: &str) {
+        let table = node.count_table(parent_instances);
+        let (probability, count) = fit::count(&table);
+        let o = &mut self.out;
+        if probability < 1.0 {
+            let _ = writeln!(
+                o,
+                "{pad}probability: {}   # present under {} of {} parent spans",
+                num(probability, 4),
+                node.present,
+                parent_instances
+            );
+        }
+        match count {
+            Count::Fixed(1) => {}
+            Count::Fixed(n) => {
+                let _ = writeln!(o, "{pad}count: {n}");
+            }
+            Count::Poisson { lambda, min, max } => {
+                let _ = writeln!(
+                    o,
+                    "{pad}count: {{distribution: poisson, lambda: {}, min: {min}, max: {max}}}   # best by AIC",
+                    num(lambda, 4)
+                );
+            }
+            Count::Geometric { p, min, max } => {
+                let _ = writeln!(
+                    o,
+                    "{pad}count: {{distribution: geometric, p: {}, min: {min}, max: {max}}}   # best by AIC",
+                    num(p, 4)
+                );
+            }
+            Count::Categorical(values) => {
+                let (min, max) = (values[0].0, values[values.len() - 1].0);
+                let list: Vec<String> = values
+                    .iter()
+                    .map(|(k, w)| format!("{k}: {}", num(*w, 4)))
+                    .collect();
+                let _ = writeln!(
+                    o,
+                    "{pad}count: {{distribution: categorical, values: {{{}}}, min: {min}, max: {max}}}   # best by AIC",
+                    list.join(", ")
+                );
+            }
+        }
+    }
+
+    fn latency(&mut self, node: &mut Node, pad: &str, name: &str) {
+        let stretched = fit::stretched_latency(&mut node.latency, &node.needed, node.stretched);
+        let corrected = stretched.is_some();
+        let f = stretched.unwrap_or_else(|| fit::latency(&mut node.latency));
+        let worst = f.errors.iter().copied().fold(0.0, f64::max);
+        if worst > self.worst.0 {
+            self.worst = (worst, name.to_string());
+        }
+        let o = &mut self.out;
+        let _ = writeln!(
+            o,
+            "{pad}# latency of {} spans: p50 {} ms, p95 {} ms, p99 {} ms; fit error {} / {} / {}",
+            f.samples,
+            num(f.observed[0], 2),
+            num(f.observed[1], 2),
+            num(f.observed[2], 2),
+            pct(f.errors[0]),
+            pct(f.errors[1]),
+            pct(f.errors[2])
+        );
+        if corrected {
+            let _ = writeln!(
+                o,
+                "{pad}# {} of {} spans were stretched to contain their children: fitted as max(latency, children)",
+                node.stretched, node.spans
+            );
+        }
+        match f.latency {
+            Latency::Zero => {
+                let _ = writeln!(o, "{pad}latency: 0");
+            }
+            Latency::LogNormal { median, sigma } => {
+                let _ = writeln!(
+                    o,
+                    "{pad}latency: {{distribution: log_normal, median_ms: {}, sigma: {}}}",
+                    num(median, 3),
+                    num(sigma, 4)
+                );
+            }
+            Latency::Mixture(components) => {
+                let _ = writeln!(o, "{pad}latency:   # bimodal: two log-normal components");
+                let _ = writeln!(o, "{pad}  distribution: mixture");
+                let _ = writeln!(o, "{pad}  components:");
+                for (w, m, s) in components {
+                    let _ = writeln!(
+                        o,
+                        "{pad}    - {{weight: {}, distribution: log_normal, median_ms: {}, sigma: {}}}",
+                        num(w, 4),
+                        num(m, 3),
+                        num(s, 4)
+                    );
+                }
+            }
+            Latency::Empirical(bins) => {
+                let _ = writeln!(
+                    o,
+                    "{pad}latency:   # no parametric fit within {}: the empirical distribution",
+                    pct(fit::TOLERANCE)
+                );
+                let _ = writeln!(o, "{pad}  distribution: mixture");
+                let _ = writeln!(o, "{pad}  components:");
+                for (w, lo, hi) in bins {
+                    let _ = writeln!(
+                        o,
+                        "{pad}    - {{weight: {}, distribution: uniform, low: {}, high: {}}}",
+                        num(w, 4),
+                        num(lo, 3),
+                        num(hi, 3)
+                    );
+                }
+            }
+        }
+    }
+
+    fn error(&mut self, node: &Node, pad: &str, retry: Option<&fit::RetryFit>) {
+        let e = fit::errors(
+            node.plain,
+            node.after_parent_error,
+            node.after_sibling_error,
+            &node.error_types,
+        );
+        let o = &mut self.out;
+        if e.rate == 0.0 && e.propagation.is_none() && retry.is_none() {
+            let _ = writeln!(
+                o,
+                "{pad}error: 0   # no failed first attempt in {} calls",
+                e.calls
+            );
+            return;
+        }
+        let _ = writeln!(
+            o,
+            "{pad}error:   # first attempts: {} failed of {} calls",
+            pct(e.rate),
+            node.plain.calls
+        );
+        let _ = writeln!(o, "{pad}  rate: {}", num(e.rate, 4));
+        let mut types = e.types.clone();
+        if let Some(r) = retry {
+            for t in &r.retryable {
+                if !types.iter().any(|(k, _)| k == t) {
+                    types.push((t.clone(), 0.0));
+                }
+            }
+        }
+        if !types.is_empty() {
+            let names: Vec<String> = types.iter().map(|(k, _)| quote(k)).collect();
+            let weights: Vec<String> = types.iter().map(|(_, w)| num(w.max(1e-4), 4)).collect();
+            let _ = writeln!(o, "{pad}  types: [{}]", names.join(", "));
+            let _ = writeln!(o, "{pad}  type_weights: [{}]", weights.join(", "));
+        }
+        if let Some(r) = retry {
+            let names: Vec<String> = r.retryable.iter().map(|k| quote(k)).collect();
+            let _ = writeln!(o, "{pad}  retryable_types: [{}]", names.join(", "));
+        }
+        if let Some((fp, cs)) = e.propagation {
+            let _ = writeln!(
+                o,
+                "{pad}  propagation:   # failed {} of {} calls under a failed parent, {} of {} after a failed sibling",
+                node.after_parent_error.failed,
+                node.after_parent_error.calls,
+                node.after_sibling_error.failed,
+                node.after_sibling_error.calls
+            );
+            let _ = writeln!(o, "{pad}    from_parent: {}", num(fp, 4));
+            let _ = writeln!(o, "{pad}    cascade_to_siblings: {}", num(cs, 4));
+        }
+    }
+
+    fn retry(&mut self, r: &fit::RetryFit, pad: &str) {
+        let o = &mut self.out;
+        let _ = writeln!(o, "{pad}retry:   # {} sequences", r.sequences);
+        let _ = writeln!(o, "{pad}  max_attempts: {}", r.max_attempts);
+        let _ = writeln!(
+            o,
+            "{pad}  force_initial_failure: {}",
+            r.force_initial_failure
+        );
+        let _ = writeln!(o, "{pad}  backoff_base_ms: {}", num(r.base_ms, 3));
+        let _ = writeln!(o, "{pad}  backoff_multiplier: {}", num(r.multiplier, 3));
+        let _ = writeln!(o, "{pad}  backoff_jitter: {}", num(r.jitter, 3));
+        let rates: Vec<String> = r.success.iter().map(|s| num(*s, 4)).collect();
+        let _ = writeln!(o, "{pad}  success_rate_per_attempt: [{}]", rates.join(", "));
+    }
+
+    fn attributes(&mut self, node: &Node, t: Option<crate::scenario::SpanType>, pad: &str) {
+        let mut lines = Vec::new();
+        let mut dropped = Vec::new();
+        for (key, a) in &node.attributes {
+            if generated_key(key, t, self.prefix) {
+                continue;
+            }
+            let written = if t.is_some() {
+                key.strip_prefix(self.prefix)
+                    .and_then(|r| r.strip_prefix('.'))
+                    .map_or(key.clone(), |r| format!("vendor.{r}"))
+            } else {
+                key.clone()
+            };
+            match attribute(a, node.spans) {
+                Ok(value) => lines.push(format!("{pad}  {}: {value}", quote(&written))),
+                Err(why) => dropped.push(format!("{key} ({why})")),
+            }
+        }
+        let o = &mut self.out;
+        if !dropped.is_empty() {
+            let _ = writeln!(o, "{pad}# attributes left out: {}", dropped.join(", "));
+        }
+        if !lines.is_empty() {
+            let _ = writeln!(o, "{pad}attributes:");
+            for line in lines {
+                let _ = writeln!(o, "{line}");
+            }
+        }
+    }
+
+    /// The input's statistics per emitted span name.
+    fn rows(&self, shape: &mut Shape) -> Vec<Row> {
+        let mut rows: Vec<Row> = shape
+            .names
+            .iter_mut()
+            .map(|(name, n)| {
+                let name = self
+                    .renamed
+                    .get(name)
+                    .cloned()
+                    .unwrap_or_else(|| name.clone());
+                Row {
+                    mean_attempts: self
+                        .attempts
+                        .get(&name)
+                        .map(|(s, c)| *s as f64 / (*c).max(1) as f64),
+                    name,
+                    spans: n.spans,
+                    per_trace: n.spans as f64 / self.traces.max(1) as f64,
+                    latency: n.latency.percentiles(),
+                    error_rate: n.errors as f64 / n.spans.max(1) as f64,
+                }
+            })
+            .collect();
+        rows.sort_by(|a, b| a.name.cmp(&b.name));
+        rows
+    }
+}
+
+fn literal(v: &AttrValue) -> String {
+    match v {
+        AttrValue::Str(s) | AttrValue::Other(s) => quote(s),
+        AttrValue::Int(i) => i.to_string(),
+        AttrValue::Double(d) => num(*d, 6),
+        AttrValue::Bool(b) => b.to_string(),
+    }
+}
+
+/// One attribute's value or distribution, or why it is left out.
+fn attribute(a: &AttrStats, spans: u64) -> Result<String, String> {
+    if (a.present as f64) < 0.5 * spans as f64 {
+        return Err(format!("on {} of {} spans", a.present, spans));
+    }
+    let distinct = a.values.len();
+    let numeric_spread =
+        a.numeric && (a.overflow || (a.integer && distinct > 12) || (!a.integer && distinct > 12));
+    if numeric_spread {
+        let mut s = a.numbers.clone();
+        let [p50, p95, _] = s.percentiles();
+        if p50 > 0.0 && s.quantiles.quantile(0.0) > 0.0 {
+            let sigma = ((p95 / p50).ln() / 1.644_853_6).max(0.0);
+            return Ok(format!(
+                "{{distribution: log_normal, median: {}, sigma: {}}}",
+                num(p50, 3),
+                num(sigma, 4)
+            ));
+        }
+        let mean = s.mean();
+        let sd = (s.reservoir.iter().map(|x| (x - mean).powi(2)).sum::<f64>()
+            / s.reservoir.len().max(1) as f64)
+            .sqrt();
+        return Ok(format!(
+            "{{distribution: normal, mean: {}, stddev: {}}}",
+            num(mean, 3),
+            num(sd, 3)
+        ));
+    }
+    if a.overflow
+        || (distinct > 2 && distinct as u64 == a.present)
+        || (distinct > 20 && distinct as f64 > 0.5 * a.present as f64)
+    {
+        return Err("a per-trace id: the generator makes its own".into());
+    }
+    if distinct == 1 {
+        let (_, (v, _)) = a.values.iter().next().ok_or("no value")?;
+        return Ok(literal(v));
+    }
+    let mut values: Vec<&(AttrValue, u64)> = a.values.values().collect();
+    values.sort_by(|x, y| y.1.cmp(&x.1));
+    let list: Vec<String> = values
+        .iter()
+        .map(|(v, n)| literal(v) + ": " + &num(*n as f64 / a.present as f64, 4))
+        .collect();
+    Ok(format!(
+        "{{distribution: categorical, values: {{{}}}}}",
+        list.join(", ")
+    ))
+}

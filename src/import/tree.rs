@@ -1,0 +1,444 @@
+//! Whole traces into per-node statistics: each trace is walked once and dropped, so memory
+//! holds the node tree, never the traces.
+//!
+//! A node is a place in the tree: the path of span names from the root, and among siblings of
+//! one name, which run of them (children `[llm, tool, llm]` are two llm nodes, the first and
+//! second run, as a scenario writes them; merging them into one node of count 2 was the
+//! alternative, and would reorder the trace). Consecutive spans of a run are instances (its
+//! count); instances that are attempts of one call (marked `retry.attempt`, or for traces not
+//! written by this tool: a failed span followed by another of the same name after it ended) are
+//! one retry sequence. An MCP tool call's `.attempt` children are its attempts.
+
+use super::span::RawSpan;
+use super::stats::{AttrStats, Outcomes, RetryStats, Sample, bump, bump_at};
+use rustc_hash::FxHashMap;
+use std::collections::BTreeMap;
+
+/// Most nodes per shape; spans below further new nodes are dropped (and counted).
+pub const MAX_NODES: usize = 2_000;
+/// Most root shapes; traces of further shapes are dropped (and counted).
+pub const MAX_SHAPES: usize = 64;
+
+#[derive(Clone, Debug, Default)]
+pub struct Node {
+    pub name: String,
+    /// Which run of `name` under the parent this node is (0-based).
+    pub run: u32,
+    pub services: BTreeMap<String, u64>,
+    pub kinds: [u64; 6],
+    /// Calls (retry sequences count once).
+    pub calls: u64,
+    /// Spans (every attempt).
+    pub spans: u64,
+    /// Parent instances under which the node appeared at all.
+    pub present: u64,
+    /// Calls per parent instance, when present.
+    pub counts: BTreeMap<u64, u64>,
+    /// Sum of the node's position among its parent's runs (for ordering).
+    pub rank_sum: u64,
+    /// Duration of each attempt span, in ms.
+    pub latency: Sample,
+    /// What each span's children needed (their summed durations, or their extent when they
+    /// overlap), in ms: a generated parent shorter than this was stretched to it.
+    pub needed: Sample,
+    /// Spans that look stretched: their children start with them and end with them.
+    pub stretched: u64,
+    /// First attempt of a call: with a failed parent; else after a failed earlier sibling; else.
+    pub after_parent_error: Outcomes,
+    pub after_sibling_error: Outcomes,
+    pub plain: Outcomes,
+    pub error_types: BTreeMap<String, u64>,
+    pub retry: RetryStats,
+    /// Whether attempts are `.attempt` child spans (an MCP tool call).
+    pub attempt_children: bool,
+    pub attributes: BTreeMap<String, AttrStats>,
+    /// Instances with two or more children, and of those, ones whose children overlapped.
+    pub fan_outs: u64,
+    pub overlapped: u64,
+    pub links: u64,
+    pub children: Vec<Node>,
+}
+
+impl Node {
+    fn child(&mut self, name: &str, run: u32, nodes: &mut usize) -> Option<&mut Node> {
+        let at = match self
+            .children
+            .iter()
+            .position(|c| c.name == name && c.run == run)
+        {
+            Some(at) => at,
+            None if *nodes >= MAX_NODES => return None,
+            None => {
+                *nodes += 1;
+                self.children.push(Node {
+                    name: name.to_string(),
+                    run,
+                    ..Node::default()
+                });
+                self.children.len() - 1
+            }
+        };
+        Some(&mut self.children[at])
+    }
+
+    /// Calls per parent instance, including the instances where the node was absent.
+    pub fn count_table(&self, parent_instances: u64) -> BTreeMap<u64, u64> {
+        let mut table = self.counts.clone();
+        let absent = parent_instances.saturating_sub(self.present);
+        if absent > 0 {
+            *table.entry(0).or_default() += absent;
+        }
+        table
+    }
+}
+
+/// The spans of one name anywhere in a shape: what `check` reports per span name.
+#[derive(Clone, Debug, Default)]
+pub struct NameStats {
+    pub spans: u64,
+    pub errors: u64,
+    pub latency: Sample,
+}
+
+/// The walk's running state: nodes made so far and the per-name statistics.
+#[derive(Debug, Default)]
+struct Ctx {
+    nodes: usize,
+    names: BTreeMap<String, NameStats>,
+}
+
+/// The traces of one root shape (root name and service).
+#[derive(Clone, Debug, Default)]
+pub struct Shape {
+    pub root: Node,
+    pub traces: u64,
+    pub nodes: usize,
+    pub first_start_ns: u64,
+    pub last_start_ns: u64,
+    /// Traces per minute of the input's clock (minute index → traces), for the rate's shape.
+    pub per_minute: BTreeMap<u64, u64>,
+    pub names: BTreeMap<String, NameStats>,
+}
+
+/// Everything measured, and what was dropped.
+#[derive(Clone, Debug, Default)]
+pub struct Measured {
+    pub shapes: BTreeMap<(String, String), Shape>,
+    pub traces: u64,
+    pub spans: u64,
+    /// Spans whose parent never arrived, or of a second root.
+    pub orphans: u64,
+    /// Spans below nodes beyond [`MAX_NODES`], or traces of shapes beyond [`MAX_SHAPES`].
+    pub over_limit: u64,
+    /// Traces without a root span.
+    pub rootless: u64,
+}
+
+impl Measured {
+    /// Walks one whole trace.
+    pub fn add_trace(&mut self, spans: Vec<RawSpan>) {
+        self.spans += spans.len() as u64;
+        let Some(walk) = Walk::new(&spans) else {
+            self.rootless += 1;
+            self.orphans += spans.len() as u64;
+            return;
+        };
+        self.orphans += (spans.len() - walk.reachable) as u64;
+        let root = &spans[walk.root];
+        let key = (root.name.clone(), root.service.clone().unwrap_or_default());
+        if !self.shapes.contains_key(&key) && self.shapes.len() >= MAX_SHAPES {
+            self.over_limit += spans.len() as u64;
+            return;
+        }
+        self.traces += 1;
+        let shape = self.shapes.entry(key).or_default();
+        if shape.traces == 0 {
+            shape.first_start_ns = root.start_ns;
+            shape.root.name.clone_from(&root.name);
+        }
+        shape.traces += 1;
+        shape.first_start_ns = shape.first_start_ns.min(root.start_ns);
+        shape.last_start_ns = shape.last_start_ns.max(root.start_ns);
+        bump(&mut shape.per_minute, root.start_ns / 60_000_000_000);
+        shape.root.present += 1;
+        bump(&mut shape.root.counts, 1);
+        let mut ctx = Ctx {
+            nodes: shape.nodes,
+            names: std::mem::take(&mut shape.names),
+        };
+        let dropped = walk.call(&mut shape.root, &[walk.root], (false, false), &mut ctx);
+        shape.nodes = ctx.nodes;
+        shape.names = ctx.names;
+        self.over_limit += dropped;
+    }
+}
+
+/// One trace, indexed for the walk.
+struct Walk<'a> {
+    spans: &'a [RawSpan],
+    children: Vec<Vec<usize>>,
+    root: usize,
+    reachable: usize,
+}
+
+impl<'a> Walk<'a> {
+    fn new(spans: &'a [RawSpan]) -> Option<Walk<'a>> {
+        let index: FxHashMap<u64, usize> = spans
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (s.span_id, i))
+            .collect();
+        let mut children = vec![Vec::new(); spans.len()];
+        let mut roots = Vec::new();
+        for (i, span) in spans.iter().enumerate() {
+            match span.parent.and_then(|p| index.get(&p)) {
+                Some(&p) if p != i => children[p].push(i),
+                _ if span.parent.is_none() => roots.push(i),
+                _ => {}
+            }
+        }
+        let root = *roots.iter().min_by_key(|&&i| (spans[i].start_ns, i))?;
+        for kids in &mut children {
+            kids.sort_by_key(|&i| (spans[i].start_ns, spans[i].end_ns, i));
+        }
+        let mut walk = Walk {
+            spans,
+            children,
+            root,
+            reachable: 0,
+        };
+        walk.reachable = walk.size(root, 0);
+        Some(walk)
+    }
+
+    fn size(&self, at: usize, depth: usize) -> usize {
+        if depth > 256 {
+            return 1;
+        }
+        1 + self.children[at]
+            .iter()
+            .map(|&c| self.size(c, depth + 1))
+            .sum::<usize>()
+    }
+
+    /// One call of `node`: its attempt spans, with (parent failed, an earlier sibling failed).
+    /// Returns the spans dropped for the node limit.
+    fn call(
+        &self,
+        node: &mut Node,
+        attempts: &[usize],
+        around: (bool, bool),
+        ctx: &mut Ctx,
+    ) -> u64 {
+        let mut attempts = attempts.to_vec();
+        let mut body = attempts.clone();
+        let attempt_name = format!("{}.attempt", node.name);
+        if let [only] = attempts[..] {
+            let inner: Vec<usize> = self.children[only]
+                .iter()
+                .copied()
+                .filter(|&c| self.spans[c].name == attempt_name)
+                .collect();
+            if !inner.is_empty() {
+                node.attempt_children = true;
+                attempts = inner;
+                self.record_spans(node, &[only], false, ctx);
+                body = vec![only];
+            }
+        }
+        node.calls += 1;
+        let first = self.spans[attempts[0]].error;
+        match around {
+            (true, _) => node.after_parent_error.add(first),
+            (false, true) => node.after_sibling_error.add(first),
+            (false, false) => node.plain.add(first),
+        }
+        self.record_spans(node, &attempts, true, ctx);
+        self.record_retry(node, &attempts);
+        if !node.attempt_children {
+            for &span in &body {
+                self.record_needed(node, span);
+            }
+        }
+        let mut dropped = 0;
+        for &span in &body {
+            let skip = if node.attempt_children {
+                Some(attempt_name.as_str())
+            } else {
+                None
+            };
+            dropped += self.children_of(node, span, skip, ctx);
+        }
+        dropped
+    }
+
+    /// Latency, errors, attributes and kinds of spans; `timed` false for an MCP call's own span,
+    /// whose duration covers its attempts and is not drawn from the step's latency.
+    fn record_spans(&self, node: &mut Node, spans: &[usize], timed: bool, ctx: &mut Ctx) {
+        for &i in spans {
+            let span = &self.spans[i];
+            let by_name = ctx.names.entry(span.name.clone()).or_default();
+            by_name.spans += 1;
+            by_name.errors += u64::from(span.error);
+            by_name.latency.add(span.duration_ms());
+            if !timed {
+                node.kinds[usize::from(span.kind.min(5))] += 1;
+                if let Some(s) = &span.service {
+                    bump(&mut node.services, s.clone());
+                }
+                continue;
+            }
+            node.spans += 1;
+            node.latency.add(span.duration_ms());
+            if span.error {
+                bump(&mut node.error_types, span.error_type());
+            }
+            if !node.attempt_children {
+                node.kinds[usize::from(span.kind.min(5))] += 1;
+                if let Some(s) = &span.service {
+                    bump(&mut node.services, s.clone());
+                }
+            }
+            node.links += span.links.len() as u64;
+            for (key, value) in &span.attributes {
+                node.attributes.entry(key.clone()).or_default().add(value);
+            }
+        }
+    }
+
+    fn record_needed(&self, node: &mut Node, span: usize) {
+        let kids = &self.children[span];
+        let parent = &self.spans[span];
+        let (Some(&first), Some(last_end)) = (
+            kids.first(),
+            kids.iter().map(|&k| self.spans[k].end_ns).max(),
+        ) else {
+            node.needed.add(0.0);
+            return;
+        };
+        let overlap = kids
+            .windows(2)
+            .any(|w| self.spans[w[1]].start_ns < self.spans[w[0]].end_ns);
+        let needed_ns = if overlap {
+            last_end.saturating_sub(self.spans[first].start_ns)
+        } else {
+            kids.iter()
+                .map(|&k| self.spans[k].end_ns - self.spans[k].start_ns)
+                .sum()
+        };
+        node.needed.add(needed_ns as f64 / 1e6);
+        let tight = self.spans[first].start_ns.saturating_sub(parent.start_ns) <= 1_000
+            && parent.end_ns.saturating_sub(last_end) <= 1_000;
+        node.stretched += u64::from(tight);
+    }
+
+    fn record_retry(&self, node: &mut Node, attempts: &[usize]) {
+        let r = &mut node.retry;
+        bump_at(&mut r.attempts, attempts.len() - 1);
+        for (k, &i) in attempts.iter().enumerate() {
+            let span = &self.spans[i];
+            bump_at(&mut r.reached, k);
+            if r.succeeded.len() <= k {
+                r.succeeded.resize(k + 1, 0);
+            }
+            r.succeeded[k] += u64::from(!span.error);
+            if let Some(&next) = attempts.get(k + 1) {
+                if r.gaps.len() <= k {
+                    r.gaps.resize(k + 1, Sample::default());
+                }
+                let gap = self.spans[next].start_ns.saturating_sub(span.end_ns);
+                r.gaps[k].add(gap as f64 / 1e6);
+                if span.error {
+                    bump(&mut r.retried, span.error_type());
+                }
+            } else if span.error {
+                bump(&mut r.final_types, span.error_type());
+            }
+        }
+    }
+
+    /// The children of one span, as runs of calls of child nodes.
+    fn children_of(
+        &self,
+        node: &mut Node,
+        parent: usize,
+        skip: Option<&str>,
+        ctx: &mut Ctx,
+    ) -> u64 {
+        let kids: Vec<usize> = self.children[parent]
+            .iter()
+            .copied()
+            .filter(|&c| Some(self.spans[c].name.as_str()) != skip)
+            .collect();
+        if kids.len() >= 2 {
+            node.fan_outs += 1;
+            let overlap = kids.windows(2).any(|w| {
+                let (a, b) = (&self.spans[w[0]], &self.spans[w[1]]);
+                b.start_ns < a.end_ns && a.end_ns > a.start_ns
+            });
+            node.overlapped += u64::from(overlap);
+        }
+        let parent_failed = self.spans[parent].error;
+        let mut sibling_failed = false;
+        let mut runs: FxHashMap<&str, u32> = FxHashMap::default();
+        let mut dropped = 0;
+        let mut at = 0;
+        let mut position = 0;
+        while at < kids.len() {
+            let name = self.spans[kids[at]].name.as_str();
+            let end = at
+                + kids[at..]
+                    .iter()
+                    .take_while(|&&k| self.spans[k].name == name)
+                    .count();
+            let run = runs.entry(name).or_default();
+            let Some(child) = node.child(name, *run, &mut ctx.nodes) else {
+                dropped += kids[at..end]
+                    .iter()
+                    .map(|&k| self.size(k, 0) as u64)
+                    .sum::<u64>();
+                at = end;
+                continue;
+            };
+            *run += 1;
+            let calls = self.calls(&kids[at..end]);
+            child.present += 1;
+            child.rank_sum += position;
+            position += 1;
+            bump(&mut child.counts, calls.len() as u64);
+            for call in calls {
+                dropped += self.call(child, &call, (parent_failed, sibling_failed), ctx);
+                sibling_failed |= call.iter().any(|&i| self.spans[i].error);
+            }
+            at = end;
+        }
+        dropped
+    }
+
+    /// A run of same-name siblings split into calls (retry sequences).
+    fn calls(&self, run: &[usize]) -> Vec<Vec<usize>> {
+        let marked = run
+            .iter()
+            .any(|&i| self.spans[i].attr("retry.attempt").is_some());
+        let mut calls: Vec<Vec<usize>> = Vec::new();
+        for &i in run {
+            let span = &self.spans[i];
+            let continues = match calls.last().and_then(|c| c.last()) {
+                None => false,
+                Some(_) if marked => span
+                    .attr("retry.attempt")
+                    .and_then(|v| v.number())
+                    .is_some_and(|n| n > 1.0),
+                Some(&prev) => {
+                    let prev = &self.spans[prev];
+                    !span.simulated && prev.error && prev.end_ns <= span.start_ns
+                }
+            };
+            match calls.last_mut() {
+                Some(call) if continues => call.push(i),
+                _ => calls.push(vec![i]),
+            }
+        }
+        calls
+    }
+}
