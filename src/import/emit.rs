@@ -570,8 +570,7 @@ fn attribute(a: &AttrStats, spans: u64) -> Result<String, String> {
         return Err(format!("on {} of {} spans", a.present, spans));
     }
     let distinct = a.values.len();
-    let numeric_spread =
-        a.numeric && (a.overflow || (a.integer && distinct > 12) || (!a.integer && distinct > 12));
+    let numeric_spread = a.numeric && (a.overflow || distinct > 12);
     if numeric_spread {
         let mut s = a.numbers.clone();
         let [p50, p95, _] = s.percentiles();
@@ -604,7 +603,7 @@ fn attribute(a: &AttrStats, spans: u64) -> Result<String, String> {
         return Ok(literal(v));
     }
     let mut values: Vec<&(AttrValue, u64)> = a.values.values().collect();
-    values.sort_by(|x, y| y.1.cmp(&x.1));
+    values.sort_by_key(|v| std::cmp::Reverse(v.1));
     let list: Vec<String> = values
         .iter()
         .map(|(v, n)| literal(v) + ": " + &num(*n as f64 / a.present as f64, 4))

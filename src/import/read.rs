@@ -88,7 +88,7 @@ pub fn read(
     }
     match head.iter().find(|b| !b.is_ascii_whitespace()) {
         None => Ok(ReadTotals::default()),
-        Some(b'{') | Some(b'[') => read_json(name, reader, batch),
+        Some(b'{' | b'[') => read_json(name, reader, batch),
         Some(_) => read_proto(name, reader, batch),
     }
 }
