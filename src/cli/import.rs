@@ -116,15 +116,23 @@ fn write(fitted: &[Fitted], output: Option<&Path>) -> Result<Vec<Option<PathBuf>
     };
     let mut written = Vec::new();
     for f in fitted {
-        let path = if is_file {
-            output.to_path_buf()
+        let (path, dir) = if is_file {
+            (
+                output.to_path_buf(),
+                output.parent().unwrap_or(Path::new(".")),
+            )
         } else {
-            if let Err(error) = std::fs::create_dir_all(output) {
-                eprintln!("error: cannot create {}: {error}", output.display());
-                return Err(Outcome::Failure);
-            }
-            output.join(format!("{}.yaml", f.name))
+            (output.join(format!("{}.yaml", f.name)), output)
         };
+        if let Err(error) = std::fs::create_dir_all(
+            dir.as_os_str()
+                .is_empty()
+                .then_some(Path::new("."))
+                .unwrap_or(dir),
+        ) {
+            eprintln!("error: cannot create {}: {error}", dir.display());
+            return Err(Outcome::Failure);
+        }
         if let Err(error) = crate::files::write(&path, f.yaml.as_bytes()) {
             eprintln!("error: cannot write {}: {error}", path.display());
             return Err(Outcome::Failure);

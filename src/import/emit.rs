@@ -227,11 +227,16 @@ impl Emitter<'_> {
         {
             let _ = writeln!(o, "{pad}service: {}", quote(s));
         }
+        let retry = fit::retry(&mut node.retry);
         if !is_root {
-            self.count(node, parent_instances, &pad);
+            self.count(
+                node,
+                parent_instances,
+                &pad,
+                retry.is_some() || node.attempt_children,
+            );
         }
         self.latency(node, &pad, &emitted_name);
-        let retry = fit::retry(&mut node.retry);
         self.error(node, &pad, retry.as_ref());
         if let Some(r) = &retry {
             self.retry(r, &pad);
@@ -303,8 +308,8 @@ impl Emitter<'_> {
         }
     }
 
-    fn count(&mut self, node: &Node, parent_instances: u64, pad: &str) {
-        let table = node.count_table(parent_instances);
+    fn count(&mut self, node: &Node, parent_instances: u64, pad: &str, calls: bool) {
+        let table = node.count_table(parent_instances, calls);
         let (probability, count) = fit::count(&table);
         let o = &mut self.out;
         if probability < 1.0 {
@@ -509,7 +514,7 @@ impl Emitter<'_> {
             } else {
                 key.clone()
             };
-            match attribute(a, node.spans) {
+            match attribute(key, a, node.spans) {
                 Ok(value) => lines.push(format!("{pad}  {}: {value}", quote(&written))),
                 Err(why) => dropped.push(format!("{key} ({why})")),
             }
@@ -565,12 +570,20 @@ fn literal(v: &AttrValue) -> String {
 }
 
 /// One attribute's value or distribution, or why it is left out.
-fn attribute(a: &AttrStats, spans: u64) -> Result<String, String> {
+fn attribute(key: &str, a: &AttrStats, spans: u64) -> Result<String, String> {
     if (a.present as f64) < 0.5 * spans as f64 {
         return Err(format!("on {} of {} spans", a.present, spans));
     }
     let distinct = a.values.len();
-    let numeric_spread = a.numeric && (a.overflow || distinct > 12);
+    // Integers of few values stay exact (categorical); token counts are rounded by the
+    // generator, other integers need a distribution of whole numbers.
+    let numeric_spread = a.numeric && (a.overflow || (!a.integer && distinct > 12));
+    if numeric_spread && a.integer && !key.ends_with("tokens") {
+        return Ok(format!(
+            "{{distribution: poisson, lambda: {}}}",
+            num(a.numbers.mean().max(0.0), 3)
+        ));
+    }
     if numeric_spread {
         let mut s = a.numbers.clone();
         let [p50, p95, _] = s.percentiles();

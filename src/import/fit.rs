@@ -426,6 +426,10 @@ pub fn retry(r: &mut RetryStats) -> Option<RetryFit> {
     let success: Vec<f64> = (0..max_attempts)
         .map(|k| r.succeeded[k] as f64 / r.reached[k].max(1) as f64)
         .collect();
+    // Failures followed by more failures and never a success: repeated calls, not retries.
+    if success[1..].iter().all(|s| *s == 0.0) {
+        return None;
+    }
     let mean = |k: usize, r: &RetryStats| r.gaps.get(k).map_or(0.0, Sample::mean);
     let base_ms = mean(0, r);
     let multiplier = if r.gaps.get(1).is_some_and(|g| g.count() >= 5) && base_ms > 0.0 {

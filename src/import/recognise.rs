@@ -116,6 +116,16 @@ pub fn generated_key(key: &str, t: Option<SpanType>, prefix: &str) -> bool {
         "cp.incoming_trace_id",
         "cp.outgoing_trace_id",
         "task.id",
+        // Written from the span's outcome (success or failure) when not fixed in the scenario.
+        "a2a.outcome",
+        "step.outcome",
+        "turn.status.code",
+        "turn.status.result",
+        "tool.status.code",
+        "tool.status.result",
+        "rag.status.code",
+        "a2a.status.code",
+        "cp.status.result",
     ];
     if ALWAYS.contains(&key) {
         return true;

@@ -34,6 +34,8 @@ pub struct Node {
     pub present: u64,
     /// Calls per parent instance, when present.
     pub counts: BTreeMap<u64, u64>,
+    /// Spans per parent instance, when present (differs from `counts` when calls were retried).
+    pub span_counts: BTreeMap<u64, u64>,
     /// Sum of the node's position among its parent's runs (for ordering).
     pub rank_sum: u64,
     /// Duration of each attempt span, in ms.
@@ -82,8 +84,12 @@ impl Node {
     }
 
     /// Calls per parent instance, including the instances where the node was absent.
-    pub fn count_table(&self, parent_instances: u64) -> BTreeMap<u64, u64> {
-        let mut table = self.counts.clone();
+    pub fn count_table(&self, parent_instances: u64, calls: bool) -> BTreeMap<u64, u64> {
+        let mut table = if calls {
+            self.counts.clone()
+        } else {
+            self.span_counts.clone()
+        };
         let absent = parent_instances.saturating_sub(self.present);
         if absent > 0 {
             *table.entry(0).or_default() += absent;
@@ -406,6 +412,7 @@ impl<'a> Walk<'a> {
             child.rank_sum += position;
             position += 1;
             bump(&mut child.counts, calls.len() as u64);
+            bump(&mut child.span_counts, (end - at) as u64);
             for call in calls {
                 dropped += self.call(child, &call, (parent_failed, sibling_failed), ctx);
                 sibling_failed |= call.iter().any(|&i| self.spans[i].error);

@@ -17,6 +17,7 @@ mod export;
 mod faults;
 mod fuzz_corpus;
 mod genai;
+mod import;
 mod json_schema;
 mod judge_selftest;
 mod make;
