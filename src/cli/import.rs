@@ -124,12 +124,8 @@ fn write(fitted: &[Fitted], output: Option<&Path>) -> Result<Vec<Option<PathBuf>
         } else {
             (output.join(format!("{}.yaml", f.name)), output)
         };
-        if let Err(error) = std::fs::create_dir_all(
-            dir.as_os_str()
-                .is_empty()
-                .then_some(Path::new("."))
-                .unwrap_or(dir),
-        ) {
+        let dir = if dir.as_os_str().is_empty() { Path::new(".") } else { dir };
+        if let Err(error) = std::fs::create_dir_all(dir) {
             eprintln!("error: cannot create {}: {error}", dir.display());
             return Err(Outcome::Failure);
         }

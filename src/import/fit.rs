@@ -12,7 +12,7 @@ use super::stats::{Outcomes, RetryStats, Sample};
 use std::collections::BTreeMap;
 
 /// A fit whose worst relative quantile error exceeds this tries the next model.
-pub const TOLERANCE: f64 = 0.10;
+pub const TOLERANCE: f64 = 0.05;
 const Z95: f64 = 1.644_853_6;
 const Z99: f64 = 2.326_347_9;
 
@@ -134,7 +134,58 @@ pub fn stretched_latency(
         errors: errors_of(fitted, observed),
         samples: sample.count(),
     };
-    (worst(fit.errors) <= TOLERANCE).then_some(fit)
+    if worst(fit.errors) <= TOLERANCE {
+        return Some(fit);
+    }
+    Some(stretched_empirical(sample, &c, observed))
+}
+
+/// The empirical latency under stretching: F_L = F_D / F_C (made monotone) on the durations
+/// seen, as uniform bins between its quantiles; its error is that of F_L·F_C against F_D.
+fn stretched_empirical(sample: &Sample, c: &[f64], observed: [f64; 3]) -> LatencyFit {
+    let mut d = sample.reservoir.clone();
+    d.sort_by(f64::total_cmp);
+    let f_c = |x: f64| c.partition_point(|v| *v <= x) as f64 / c.len() as f64;
+    let mut f_l = Vec::with_capacity(d.len());
+    let mut running: f64 = 0.0;
+    for (i, &x) in d.iter().enumerate() {
+        let fc = f_c(x);
+        let fd = (i + 1) as f64 / d.len() as f64;
+        if fc > 0.0 {
+            running = running.max((fd / fc).min(1.0));
+        }
+        f_l.push(running);
+    }
+    let at = |q: f64| {
+        let i = f_l.partition_point(|f| *f < q).min(d.len() - 1);
+        d[i]
+    };
+    let qs = [
+        0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.98, 0.99, 0.995, 1.0,
+    ];
+    let bins: Vec<(f64, f64, f64)> = qs
+        .windows(2)
+        .map(|w| (w[1] - w[0], at(f64::max(w[0], 1e-9)), at(w[1])))
+        .collect();
+    let cdf_l = |x: f64| {
+        bins.iter()
+            .map(|&(w, lo, hi)| {
+                w * if hi > lo {
+                    ((x - lo) / (hi - lo)).clamp(0.0, 1.0)
+                } else {
+                    f64::from(u8::from(x >= lo))
+                }
+            })
+            .sum::<f64>()
+    };
+    let cdf = |x: f64| cdf_l(x) * f_c(x);
+    let fitted = [0.5, 0.95, 0.99].map(|q| invert(&cdf, q, observed[2]));
+    LatencyFit {
+        latency: Latency::Empirical(bins),
+        observed,
+        errors: errors_of(fitted, observed),
+        samples: sample.count(),
+    }
 }
 
 pub fn latency(sample: &mut Sample) -> LatencyFit {

@@ -328,9 +328,27 @@ impl<'a> Walk<'a> {
         let needed_ns = if overlap {
             last_end.saturating_sub(self.spans[first].start_ns)
         } else {
-            kids.iter()
+            // Durations, and the backoff before each retry attempt (part of what they need).
+            let durations: u64 = kids
+                .iter()
                 .map(|&k| self.spans[k].end_ns - self.spans[k].start_ns)
-                .sum()
+                .sum();
+            let retried = |k: usize| {
+                self.spans[k]
+                    .attr("retry.attempt")
+                    .and_then(|v| v.number())
+                    .is_some_and(|n| n > 1.0)
+            };
+            let backoffs: u64 = kids
+                .windows(2)
+                .filter(|w| retried(w[1]))
+                .map(|w| {
+                    self.spans[w[1]]
+                        .start_ns
+                        .saturating_sub(self.spans[w[0]].end_ns)
+                })
+                .sum();
+            durations + backoffs
         };
         node.needed.add(needed_ns as f64 / 1e6);
         let tight = self.spans[first].start_ns.saturating_sub(parent.start_ns) <= 1_000
