@@ -124,7 +124,11 @@ fn write(fitted: &[Fitted], output: Option<&Path>) -> Result<Vec<Option<PathBuf>
         } else {
             (output.join(format!("{}.yaml", f.name)), output)
         };
-        let dir = if dir.as_os_str().is_empty() { Path::new(".") } else { dir };
+        let dir = if dir.as_os_str().is_empty() {
+            Path::new(".")
+        } else {
+            dir
+        };
         if let Err(error) = std::fs::create_dir_all(dir) {
             eprintln!("error: cannot create {}: {error}", dir.display());
             return Err(Outcome::Failure);

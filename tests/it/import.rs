@@ -136,15 +136,15 @@ fn compare(name: &str, original: &Value, fitted: &Value) -> Vec<String> {
             ("p95", 0.95, 0.1031, 0.08),
             ("p99", 0.99, 0.0267, 0.10),
         ] {
-            let se = sigma * (z * (1.0 - z) as f64).sqrt() / density * root_n;
+            let se = sigma * f64::sqrt(z * (1.0 - z)) / density * root_n;
             let (la, lb) = (
                 f(&a["latency_ms"], q).max(1e-3),
                 f(&b["latency_ms"], q).max(1e-3),
             );
-            if (la.ln() - lb.ln()).abs() > base + 4.0 * se {
+            let bound = widen * base + 4.0 * se;
+            if (la.ln() - lb.ln()).abs() > bound {
                 problems.push(format!(
-                    "{name}/{span}: latency {q} {la} vs {lb} (bound ±{:.3} in log)",
-                    base + 4.0 * se
+                    "{name}/{span}: latency {q} {la} vs {lb} (bound ±{bound:.3} in log)"
                 ));
             }
         }
