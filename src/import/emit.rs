@@ -626,3 +626,54 @@ fn attribute(key: &str, a: &AttrStats, spans: u64) -> Result<String, String> {
         list.join(", ")
     ))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stats(values: impl IntoIterator<Item = AttrValue>) -> AttrStats {
+        let mut a = AttrStats::default();
+        values.into_iter().for_each(|v| a.add(&v));
+        a
+    }
+
+    #[test]
+    fn attributes_become_constants_categories_distributions_or_are_left_out() {
+        let constant = stats((0..10).map(|_| AttrValue::Str("gpt-4o".into())));
+        assert_eq!(attribute("m", &constant, 10).unwrap(), "\"gpt-4o\"");
+        let models = stats((0..10).map(|i| AttrValue::Str(if i < 7 { "a" } else { "b" }.into())));
+        assert_eq!(
+            attribute("m", &models, 10).unwrap(),
+            "{distribution: categorical, values: {\"a\": 0.7, \"b\": 0.3}}"
+        );
+        let ids = stats((0..10).map(|i| AttrValue::Str(format!("req_{i}"))));
+        assert!(
+            attribute("id", &ids, 10)
+                .unwrap_err()
+                .contains("per-trace id")
+        );
+        let tokens = stats((1..=200).map(AttrValue::Int));
+        assert!(
+            attribute("gen_ai.usage.input_tokens", &tokens, 200)
+                .unwrap()
+                .starts_with("{distribution: log_normal")
+        );
+        assert!(
+            attribute("doc.count", &tokens, 200)
+                .unwrap()
+                .starts_with("{distribution: poisson, lambda: 100.5")
+        );
+        assert!(
+            attribute("rare", &constant, 100)
+                .unwrap_err()
+                .contains("on 10 of 100 spans")
+        );
+    }
+
+    #[test]
+    fn numbers_are_short() {
+        assert_eq!(num(2.50, 3), "2.5");
+        assert_eq!(num(3.0, 2), "3");
+        assert_eq!(num(0.12345, 4), "0.1235");
+    }
+}
