@@ -242,13 +242,7 @@ impl Emitter<'_> {
             self.retry(r, &pad);
         }
         self.attributes(node, t, &pad);
-        if node.links > 0 {
-            let _ = writeln!(
-                self.out,
-                "{pad}# {} links seen; not fitted (their targets are in other traces)",
-                node.links
-            );
-        }
+        self.links(node, &pad);
         self.renamed.insert(node.name.clone(), emitted_name.clone());
         if node.attempt_children || node.retry.most_attempts() > 1 {
             let attempts = if node.attempt_children {
@@ -261,6 +255,32 @@ impl Emitter<'_> {
             entry.1 += node.calls;
         }
         self.children(node, depth, service.as_deref(), &pad);
+    }
+
+    /// Links: to the previous trace when most spans link out of their trace (the generator's
+    /// `previous_trace`); links inside a trace (to a step id) are counted but not fitted.
+    fn links(&mut self, node: &Node, pad: &str) {
+        if node.links == 0 {
+            return;
+        }
+        let o = &mut self.out;
+        let inside = node.links - node.links_out_of_trace;
+        if node.links_out_of_trace * 2 >= node.spans {
+            let _ = writeln!(
+                o,
+                "{pad}links: [{{to: previous_trace}}]   # {} links to other traces on {} spans",
+                node.links_out_of_trace, node.spans
+            );
+        } else if node.links_out_of_trace > 0 {
+            let _ = writeln!(
+                o,
+                "{pad}# {} links to other traces on {} spans: too few to fit",
+                node.links_out_of_trace, node.spans
+            );
+        }
+        if inside > 0 {
+            let _ = writeln!(o, "{pad}# {inside} links inside the trace: not fitted");
+        }
     }
 
     fn children(&mut self, node: &mut Node, depth: usize, service: Option<&str>, pad: &str) {

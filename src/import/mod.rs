@@ -190,6 +190,41 @@ fn header(m: &tree::Measured, other_signals: u64, incomplete: u64, prefix: &str)
 mod tests {
     use super::*;
 
+    fn span(trace: u128, id: u64, parent: Option<u64>, name: &str, start_ms: u64) -> span::RawSpan {
+        span::RawSpan {
+            trace_id: trace,
+            span_id: id,
+            parent,
+            name: name.into(),
+            service: Some("svc".into()),
+            kind: 2,
+            start_ns: start_ms * 1_000_000,
+            end_ns: (start_ms + 10) * 1_000_000,
+            error: false,
+            message: String::new(),
+            attributes: Vec::new(),
+            links: Vec::new(),
+            simulated: false,
+        }
+    }
+
+    #[test]
+    fn links_to_the_previous_trace_are_fitted_and_generic_spans_keep_their_names() {
+        let mut imported = Imported::default();
+        for t in 1..=20u128 {
+            let mut root = span(t, 1, None, "consume batch", t as u64 * 100);
+            root.links.push((t - 1, 1));
+            let child = span(t, 2, Some(1), "SELECT {x}", t as u64 * 100 + 1);
+            imported.measured.add_trace(vec![root, child]);
+        }
+        let fitted = fit(&mut imported, Some("batch"));
+        let yaml = &fitted[0].yaml;
+        assert!(yaml.contains("links: [{to: previous_trace}]"), "{yaml}");
+        assert!(yaml.contains("name: \"SELECT {{x}}\""), "{yaml}");
+        assert!(yaml.contains("# Read 40 spans in 20 traces"), "{yaml}");
+        assert_eq!(fitted[0].name, "batch");
+    }
+
     #[test]
     fn names_are_file_stems() {
         assert_eq!(

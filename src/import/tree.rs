@@ -58,6 +58,8 @@ pub struct Node {
     pub fan_outs: u64,
     pub overlapped: u64,
     pub links: u64,
+    /// Links to spans of other traces (a batch consumer's producers, the previous turn).
+    pub links_out_of_trace: u64,
     pub children: Vec<Node>,
 }
 
@@ -306,6 +308,11 @@ impl<'a> Walk<'a> {
                 }
             }
             node.links += span.links.len() as u64;
+            node.links_out_of_trace += span
+                .links
+                .iter()
+                .filter(|(t, _)| *t != span.trace_id)
+                .count() as u64;
             for (key, value) in &span.attributes {
                 node.attributes.entry(key.clone()).or_default().add(value);
             }
