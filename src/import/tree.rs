@@ -474,3 +474,99 @@ impl<'a> Walk<'a> {
         calls
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::import::span::AttrValue;
+
+    fn span(id: u64, parent: Option<u64>, name: &str, ms: (u64, u64), error: bool) -> RawSpan {
+        RawSpan {
+            trace_id: 1,
+            span_id: id,
+            parent,
+            name: name.into(),
+            service: None,
+            kind: 1,
+            start_ns: ms.0 * 1_000_000,
+            end_ns: ms.1 * 1_000_000,
+            error,
+            message: String::new(),
+            attributes: Vec::new(),
+            links: Vec::new(),
+            simulated: false,
+        }
+    }
+
+    fn walk(spans: Vec<RawSpan>) -> Shape {
+        let mut m = Measured::default();
+        m.add_trace(spans);
+        m.shapes.into_values().next().unwrap()
+    }
+
+    #[test]
+    fn same_name_runs_are_separate_nodes_and_failed_repeats_are_retries() {
+        let shape = walk(vec![
+            span(1, None, "root", (0, 100), false),
+            span(2, Some(1), "llm", (1, 10), false),
+            span(3, Some(1), "tool", (11, 20), true),
+            span(4, Some(1), "tool", (25, 30), false),
+            span(5, Some(1), "llm", (31, 40), false),
+        ]);
+        let names: Vec<_> = shape
+            .root
+            .children
+            .iter()
+            .map(|c| (c.name.as_str(), c.run))
+            .collect();
+        assert_eq!(names, [("llm", 0), ("tool", 0), ("llm", 1)]);
+        let tool = &shape.root.children[1];
+        assert_eq!((tool.calls, tool.spans), (1, 2));
+        assert_eq!(tool.retry.attempts, [0, 1]);
+        assert_eq!(tool.retry.gaps[0].mean(), 5.0);
+        assert_eq!(shape.names["tool"].spans, 2);
+    }
+
+    #[test]
+    fn marked_attempts_and_mcp_attempt_children_are_retries_and_unmarked_simulated_spans_are_not() {
+        let mut a = span(2, Some(1), "x.llm.call", (1, 10), true);
+        a.attributes
+            .push(("retry.attempt".into(), AttrValue::Int(1)));
+        let mut b = span(3, Some(1), "x.llm.call", (20, 30), false);
+        b.attributes
+            .push(("retry.attempt".into(), AttrValue::Int(2)));
+        let mut c = span(4, Some(1), "x.task", (31, 40), true);
+        let mut d = span(5, Some(1), "x.task", (41, 50), false);
+        c.simulated = true;
+        d.simulated = true;
+        let shape = walk(vec![
+            span(1, None, "root", (0, 100), false),
+            a,
+            b,
+            c,
+            d,
+            span(6, Some(1), "x.mcp.tool.execute", (51, 90), false),
+            span(7, Some(6), "x.mcp.tool.execute.attempt", (51, 60), true),
+            span(8, Some(6), "x.mcp.tool.execute.attempt", (70, 90), false),
+        ]);
+        let [llm, task, tool] = &shape.root.children[..] else {
+            panic!()
+        };
+        assert_eq!((llm.calls, llm.spans), (1, 2));
+        assert_eq!((task.calls, task.spans), (2, 2));
+        assert!(tool.attempt_children);
+        assert_eq!((tool.calls, tool.spans, tool.children.len()), (1, 2, 0));
+        assert_eq!(tool.retry.gaps[0].mean(), 10.0);
+    }
+
+    #[test]
+    fn a_parent_that_ends_with_its_children_is_counted_as_stretched() {
+        let shape = walk(vec![
+            span(1, None, "root", (0, 20), false),
+            span(2, Some(1), "a", (0, 12), false),
+            span(3, Some(1), "b", (12, 20), false),
+        ]);
+        assert_eq!(shape.root.stretched, 1);
+        assert_eq!(shape.root.needed.mean(), 20.0);
+    }
+}
