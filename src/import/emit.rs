@@ -314,17 +314,26 @@ impl Emitter<'_> {
             instances
         };
         for i in order {
-            let mark = self.out.len();
-            self.step(&mut node.children[i], instances, depth + 2, service, false);
-            // The first key of a list item carries the dash.
-            let item_pad = "  ".repeat(depth + 2);
-            let first = self.out[mark..].find(&item_pad).map(|p| mark + p);
-            if let Some(p) = first {
-                self.out.replace_range(
-                    p..p + item_pad.len(),
-                    &format!("{}- ", "  ".repeat(depth + 1)),
-                );
+            for mut step in split(&node.children[i])
+                .unwrap_or_else(|| vec![std::mem::take(&mut node.children[i])])
+            {
+                self.item(&mut step, instances, depth, service);
             }
+        }
+    }
+
+    /// One list item: the step, its first line carrying the dash.
+    fn item(&mut self, step: &mut Node, instances: u64, depth: usize, service: Option<&str>) {
+        let mark = self.out.len();
+        self.step(step, instances, depth + 2, service, false);
+        // The first key of a list item carries the dash.
+        let item_pad = "  ".repeat(depth + 2);
+        let first = self.out[mark..].find(&item_pad).map(|p| mark + p);
+        if let Some(p) = first {
+            self.out.replace_range(
+                p..p + item_pad.len(),
+                &format!("{}- ", "  ".repeat(depth + 1)),
+            );
         }
     }
 
@@ -580,6 +589,43 @@ impl Emitter<'_> {
     }
 }
 
+/// Two or three steps of one name in a row, told apart by their latencies (30 samples each,
+/// medians more than 25%, half a log-normal sigma and 1 ms apart: instances of one step differ
+/// by less): one step per position, each present with its own probability.
+/// `None` keeps the run as one step with a count.
+fn split(node: &Node) -> Option<Vec<Node>> {
+    let most = *node.counts.keys().max()?;
+    if node.attempt_children || !(2..=super::tree::POSITIONS as u64).contains(&most) {
+        return None;
+    }
+    let mut medians = node.positions.iter().map(|p| {
+        let mut p = p.clone();
+        let [p50, p95, _] = p.percentiles();
+        (p.count(), p50, (p95 / p50.max(1e-9)).ln() / 1.645)
+    });
+    let ((n0, m0, s0), (n1, m1, s1)) = (medians.next()?, medians.next()?);
+    let apart = (m0.max(1e-9) / m1.max(1e-9)).ln().abs();
+    if n0 < 30 || n1 < 30 || apart <= 0.25f64.max(0.5 * s0.max(s1)) || (m0 - m1).abs() < 1.0 {
+        return None;
+    }
+    let steps = node
+        .positions
+        .iter()
+        .enumerate()
+        .map(|(k, latency)| {
+            let reached: u64 = node.counts.range(k as u64 + 1..).map(|(_, n)| *n).sum();
+            let mut step = node.clone();
+            step.latency = latency.clone();
+            step.present = reached;
+            step.counts = std::collections::BTreeMap::from([(1, reached)]);
+            step.span_counts = step.counts.clone();
+            step.positions.clear();
+            step
+        })
+        .collect();
+    Some(steps)
+}
+
 fn literal(v: &AttrValue) -> String {
     match v {
         AttrValue::Str(s) | AttrValue::Other(s) => quote(s),
@@ -688,6 +734,32 @@ mod tests {
                 .unwrap_err()
                 .contains("on 10 of 100 spans")
         );
+    }
+
+    #[test]
+    fn a_run_splits_into_positions_only_when_their_latencies_differ() {
+        let mut node = Node {
+            name: "llm".into(),
+            ..Node::default()
+        };
+        node.counts = BTreeMap::from([(1, 40), (2, 60)]);
+        node.positions = vec![Default::default(), Default::default()];
+        for i in 0..100 {
+            node.positions[0].add(700.0 + f64::from(i));
+        }
+        for i in 0..60 {
+            node.positions[1].add(380.0 + f64::from(i));
+        }
+        let steps = split(&node).unwrap();
+        assert_eq!(steps.len(), 2);
+        assert_eq!((steps[0].present, steps[1].present), (100, 60));
+        assert_eq!(steps[1].counts, BTreeMap::from([(1, 60)]));
+        for i in 0..60 {
+            node.positions[1].add(700.0 + f64::from(i));
+        }
+        let mut same = node.clone();
+        same.positions[1] = node.positions[0].clone();
+        assert!(split(&same).is_none());
     }
 
     #[test]

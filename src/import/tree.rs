@@ -16,6 +16,8 @@ use std::collections::BTreeMap;
 
 /// Most nodes per shape; spans below further new nodes are dropped (and counted).
 pub const MAX_NODES: usize = 2_000;
+/// Positions of a run whose latencies are kept apart.
+pub const POSITIONS: usize = 3;
 /// Most root shapes; traces of further shapes are dropped (and counted).
 pub const MAX_SHAPES: usize = 64;
 
@@ -58,6 +60,9 @@ pub struct Node {
     pub fan_outs: u64,
     pub overlapped: u64,
     pub links: u64,
+    /// Durations of the attempt spans of the k-th call of a run (k < [`POSITIONS`]): two steps
+    /// of one name in a row differ here, instances of one step with a count do not.
+    pub positions: Vec<Sample>,
     /// Links to spans of other traces (a batch consumer's producers, the previous turn).
     pub links_out_of_trace: u64,
     pub children: Vec<Node>,
@@ -438,7 +443,15 @@ impl<'a> Walk<'a> {
             position += 1;
             bump(&mut child.counts, calls.len() as u64);
             bump(&mut child.span_counts, (end - at) as u64);
-            for call in calls {
+            for (k, call) in calls.into_iter().enumerate() {
+                if k < POSITIONS {
+                    if child.positions.len() <= k {
+                        child.positions.resize(k + 1, Sample::default());
+                    }
+                    for &i in &call {
+                        child.positions[k].add(self.spans[i].duration_ms());
+                    }
+                }
                 dropped += self.call(child, &call, (parent_failed, sibling_failed), ctx);
                 sibling_failed |= call.iter().any(|&i| self.spans[i].error);
             }

@@ -78,12 +78,6 @@ fn import(input: &Path, output: &Path, name: &str) -> Output {
     out
 }
 
-/// (scenario, span name) allowed twice the fit's own tolerance, and why. Two consecutive steps of
-/// one type (planner_failure_cascade's planner has `llm.call` then an optional `llm.call`) are
-/// read as one step with a count, their latencies pooled; the parent, stretched to contain them,
-/// comes out about 15% wider at p95. A known limit, documented in the how-to.
-const KNOWN_WIDER: &[(&str, &str)] = &[("planner_failure_cascade", "vendor.planner")];
-
 /// Differences beyond the bounds between two `check` reports, one line each.
 fn compare(name: &str, original: &Value, fitted: &Value) -> Vec<String> {
     let mut problems = Vec::new();
@@ -126,11 +120,6 @@ fn compare(name: &str, original: &Value, fitted: &Value) -> Vec<String> {
         let sigma = ((p95 / p50).ln() / 1.645).max(0.1);
         let n_input = (pa * TRACES.parse::<f64>().unwrap()).max(1.0);
         let root_n = (1.0 / n_input + 1.0 / spans).sqrt();
-        let widen = if KNOWN_WIDER.contains(&(name, span.as_str())) {
-            2.0
-        } else {
-            1.0
-        };
         for (q, z, density, base) in [
             ("p50", 0.5, 0.3989, 0.06),
             ("p95", 0.95, 0.1031, 0.08),
@@ -141,7 +130,7 @@ fn compare(name: &str, original: &Value, fitted: &Value) -> Vec<String> {
                 f(&a["latency_ms"], q).max(1e-3),
                 f(&b["latency_ms"], q).max(1e-3),
             );
-            let bound = widen * base + 4.0 * se;
+            let bound = base + 4.0 * se;
             if (la.ln() - lb.ln()).abs() > bound {
                 problems.push(format!(
                     "{name}/{span}: latency {q} {la} vs {lb} (bound ±{bound:.3} in log)"
