@@ -20,7 +20,7 @@ const LAYERS: &[&[&str]] = &[
     &["generate"],
     &["lint", "encode"],
     &["export", "check"],
-    &["sink"],
+    &["sink", "import"],
     &["workload"],
     &["cli"],
 ];
@@ -34,6 +34,8 @@ const FORBIDDEN: &[(&str, &[&str])] = &[
         &["scenario", "schema", "conventions", "generate", "lint"],
     ),
     ("sink", &["scenario", "schema", "generate", "conventions"]),
+    // `import` reads traces and writes scenario text: it neither encodes nor sends.
+    ("import", &["encode", "export", "sink", "workload"]),
 ];
 
 fn layer_of(module: &str) -> Option<usize> {

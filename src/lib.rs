@@ -38,6 +38,7 @@ pub mod export;
 pub mod files;
 pub mod generate;
 pub mod human;
+pub mod import;
 pub mod input;
 pub mod interrupt;
 #[cfg(test)]

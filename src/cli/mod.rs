@@ -26,6 +26,7 @@ mod check;
 pub mod config;
 mod export;
 mod generate;
+mod import;
 mod list;
 pub mod manual;
 pub mod out;
@@ -38,6 +39,7 @@ mod validate;
 
 pub use args::OutputFormat;
 pub use check::CheckArgs;
+pub use import::ImportArgs;
 pub use list::ListArgs;
 pub use manual::CompletionsArgs;
 pub use run::{MixWeights, RunArgs};
@@ -101,6 +103,8 @@ pub enum Command {
     Sink(SinkArgs),
     /// Simulate a scenario without sending anything: latencies, span counts, error and retry rates
     Check(CheckArgs),
+    /// Fit recorded traces (OTLP/JSON, OTLP protobuf, Jaeger JSON) into scenarios
+    Import(ImportArgs),
     /// Print the JSON Schema of the scenario format (for editors and CI)
     Schema,
     /// Print a shell completion script (docs/cli.md says where to put it)
@@ -155,6 +159,7 @@ pub fn run(cli: Cli) -> Outcome {
         Command::Validate(args) => validate::validate(&cli, args),
         Command::Sink(args) => sink::sink(args),
         Command::Check(args) => check::check(&cli, args),
+        Command::Import(args) => import::import(&cli, args),
         Command::Schema => schema::print_json_schema(),
         Command::Completions(args) => manual::completions(args.shell),
         Command::Man => manual::man(),

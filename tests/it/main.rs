@@ -18,6 +18,7 @@ mod faults;
 mod fuzz_corpus;
 mod genai;
 mod generic;
+mod import;
 mod json_schema;
 mod judge_selftest;
 mod llm;
