@@ -913,6 +913,7 @@ mod tests {
                     retry,
                     attributes: Vec::new(),
                     children: Vec::new(),
+                    evaluations: Vec::new(),
                 },
             );
         leaf.prop_recursive(3, 24, 4, |inner| {
@@ -958,6 +959,7 @@ mod tests {
                 retry,
                 attributes: Vec::new(),
                 children: Vec::new(),
+                evaluations: Vec::new(),
             });
         leaf.prop_recursive(3, 20, 5, |inner| {
             (inner.clone(), prop::collection::vec(inner, 0..5)).prop_map(|(mut step, children)| {
@@ -982,6 +984,7 @@ mod tests {
             weight: 1.0,
             traffic: None,
             root,
+            session: None,
         }
     }
 

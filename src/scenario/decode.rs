@@ -16,6 +16,9 @@ use super::source_map::{SourceMap, StepSource};
 use super::span_type::{SpanType, normalize_prefix};
 use crate::yaml::{self, Diagnostics, Mark, Node, Policy, Report, Severity, Value, join, nearest};
 
+#[path = "session.rs"]
+pub(super) mod session;
+
 /// Settings that change how a file is read.
 #[derive(Clone, Debug)]
 pub struct LoadOptions {
@@ -493,6 +496,10 @@ impl<'a> Decoder<'a> {
         let emit_logs = self.boolean(&mut f, "emit_logs", true);
         let weight = self.number_or(&mut f, "weight", 1.0);
         let traffic = self.traffic(&mut f);
+        let session = match f.take(self, "session") {
+            Some((path, node)) if node.value != Value::Null => self.session(node, &path),
+            _ => None,
+        };
         let root = f.take(self, "root");
         let spans = f.take(self, "spans");
         let document_mark = f.entries.mark;
@@ -564,6 +571,7 @@ impl<'a> Decoder<'a> {
             weight,
             traffic,
             root,
+            session,
         })
     }
 
@@ -651,6 +659,7 @@ impl<'a> Decoder<'a> {
             },
             None => Vec::new(),
         };
+        let evaluations = self.evaluations_of(&mut f);
         f.finish(self);
         Some(Step {
             span_type: span_type?,
@@ -661,6 +670,7 @@ impl<'a> Decoder<'a> {
             retry,
             attributes,
             children,
+            evaluations,
         })
     }
 
@@ -1300,6 +1310,14 @@ root:
       latency: {distribution: log_normal, median_ms: 5, sigma: 0.5}
     - type: vendor.planner
       count: {min: 1, max: 2, distribution: uniform}
+      evaluations:
+        - {name: plan_quality, score: {distribution: uniform}, labels: {good: 0.5}, explanation: e, probability: 0.5}
+session:
+  turns: 3
+  think_time: 1000
+  users: {ids: [a, b], count: 2, weights: [1, 2], attributes: {user.tier: pro}}
+  context: {window: 1000, overflow: truncate, summary_tokens: 100}
+  evaluations: [{name: task_success}]
 "#;
 
     #[test]

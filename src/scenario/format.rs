@@ -95,6 +95,14 @@ pub enum Shape {
     CategoricalValues,
     /// A list of [`MIXTURE_COMPONENT`] mappings.
     Components,
+    /// A nested mapping of its own keys (null for its defaults).
+    Mapping(&'static Mapping),
+    /// A list of mappings of one kind.
+    List(&'static Mapping),
+    /// A distribution mapping (`distribution:` and its parameters).
+    Distribution,
+    /// A mapping of names to numbers.
+    NumberMap,
 }
 
 /// One key of a mapping.
@@ -128,7 +136,7 @@ impl Mapping {
     }
 }
 
-const fn key(names: &'static [&'static str], shape: Shape, doc: &'static str) -> Key {
+pub(super) const fn key(names: &'static [&'static str], shape: Shape, doc: &'static str) -> Key {
     Key { names, shape, doc }
 }
 
@@ -176,6 +184,11 @@ pub static DOCUMENT: Mapping = Mapping {
             &["root"],
             Shape::Step,
             "The root step: the span at the top of every trace.",
+        ),
+        key(
+            &["session"],
+            Shape::Mapping(&super::decode::session::SESSION),
+            "Multi-turn conversations: each trace is one turn of a session of one end user; turns, think time, users, growing context, session evaluations.",
         ),
         key(
             &["spans"],
@@ -228,6 +241,11 @@ pub static STEP: Mapping = Mapping {
             &["children"],
             Shape::Steps,
             "Child steps, laid out one after another inside this span.",
+        ),
+        key(
+            &["evaluations"],
+            Shape::List(&super::decode::session::EVALUATION),
+            "Evaluations of this span, each sent as a `gen_ai.evaluation.result` log record tied to it.",
         ),
     ],
 };
@@ -565,6 +583,7 @@ pub fn mappings() -> impl Iterator<Item = &'static Mapping> {
         &RETRY,
     ]
     .into_iter()
+    .chain(super::decode::session::MAPPINGS)
     .chain(DISTRIBUTIONS.iter().map(|(_, m)| *m))
 }
 

@@ -271,6 +271,18 @@ fn shape(key: &Key, prefix: &str) -> Value {
             "minItems": 1,
             "items": {"$ref": "#/definitions/mixture_component"}
         }),
+        Shape::Mapping(mapping) => {
+            json!({"anyOf": [{"type": "null"}, closed(mapping, &[], prefix)]})
+        }
+        Shape::List(mapping) => json!({
+            "type": ["array", "null"],
+            "items": closed(mapping, &[], prefix)
+        }),
+        Shape::Distribution => json!({"$ref": "#/definitions/distribution"}),
+        Shape::NumberMap => json!({
+            "type": ["object", "null"],
+            "additionalProperties": {"type": "number"}
+        }),
     }
 }
 

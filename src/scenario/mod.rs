@@ -14,6 +14,7 @@ pub mod timing;
 mod traffic;
 
 pub use crate::yaml::{Diagnostic, Diagnostics, Severity, nearest};
+pub use decode::session::{Context, Evaluation, Overflow, Session, Users};
 pub use decode::{
     DEFAULT_DISTRIBUTION_COUNT_MAX, Decoded, LoadOptions, MAX_ATTRIBUTE_NESTING, decode,
     decode_located, worst_case_spans,

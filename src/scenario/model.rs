@@ -25,6 +25,8 @@ pub struct Scenario {
     /// How the rate of a run of this scenario varies over time.
     pub traffic: Option<super::Pattern>,
     pub root: Step,
+    /// Multi-turn conversations: each trace is a turn of a session (`session:`).
+    pub session: Option<super::Session>,
 }
 
 /// One step of the trace tree: a span type and how its instances are drawn.
@@ -39,6 +41,8 @@ pub struct Step {
     pub retry: Option<Retry>,
     pub attributes: Vec<Attribute>,
     pub children: Vec<Step>,
+    /// Evaluations of each span of this step (`evaluations:`).
+    pub evaluations: Vec<super::Evaluation>,
 }
 
 impl Step {
