@@ -12,12 +12,14 @@
 
 mod content;
 mod derive;
+pub mod evaluation;
 mod keys;
 pub mod logs;
 pub mod metrics;
 pub mod openinference;
 mod plan;
 mod sampler;
+pub mod session;
 mod symbols;
 mod trace;
 
@@ -26,7 +28,9 @@ pub use plan::{LatencySampler, Plan, PlanOptions, is_integer_attribute, is_token
 pub use sampler::{Draw, Sampler};
 pub use symbols::Attr;
 pub use symbols::{AttrValue, LiteralId, NodeId, Sym};
-pub use trace::{Iteration, SpanRecord, Trace, ValueDisplay, generate, iteration_rng};
+pub use trace::{
+    Iteration, SpanRecord, Trace, ValueDisplay, generate, generate_turn, iteration_rng,
+};
 
 /// Plans and traces for the unit tests of the modules that read traces.
 #[cfg(test)]

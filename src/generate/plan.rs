@@ -54,6 +54,10 @@ pub struct Plan {
     service_name: String,
     /// Present when message content is on (`--content`).
     pub(crate) content: Option<ContentPlan>,
+    /// Present when the scenario has `session:`.
+    pub session: Option<super::session::SessionPlan>,
+    /// The evaluations of its steps and session.
+    pub evaluations: super::evaluation::Evaluations,
 }
 
 /// Keys the generator sets itself.
@@ -219,6 +223,8 @@ impl Plan {
             derived: DerivedKeys::default(),
             emit_metrics: scenario.emit_metrics,
             emit_logs: scenario.emit_logs,
+            session: None,
+            evaluations: Default::default(),
         };
         let prefix = plan.prefix.clone();
         plan.derived = DerivedKeys::intern(&prefix, &mut |s| plan.intern(s));
@@ -246,6 +252,8 @@ impl Plan {
             let (names, planned_tool) = plan.content_names();
             plan.content = Some(ContentPlan::new(&names, planned_tool, |s| plan.intern(s)));
         }
+        plan.session = super::session::SessionPlan::compile(scenario, &mut plan);
+        plan.evaluations = super::evaluation::Evaluations::compile(scenario, &mut plan);
         plan
     }
 
@@ -695,7 +703,7 @@ impl Plan {
         }
     }
 
-    fn sampled(&mut self, key_sym: Sym, key: &str, d: &Distribution) -> AttrPlan {
+    pub(super) fn sampled(&mut self, key_sym: Sym, key: &str, d: &Distribution) -> AttrPlan {
         let choices = match d {
             Distribution::Categorical { values, .. } => {
                 values.iter().map(|v| self.constant(v)).collect()
@@ -710,7 +718,7 @@ impl Plan {
         }
     }
 
-    fn constant(&mut self, literal: &Literal) -> AttrValue {
+    pub(super) fn constant(&mut self, literal: &Literal) -> AttrValue {
         match literal {
             Literal::Str(s) => AttrValue::Str(self.intern(s)),
             Literal::Int(i) => AttrValue::Int(*i),
