@@ -17,7 +17,8 @@ use super::plan::{AttrPlan, CountPlan, LatencySampler, Plan};
 use super::sampler::{Draw, Sampler};
 use super::symbols::{Attr, AttrValue, NodeId, Sym};
 use super::trace::iteration_rng;
-use crate::scenario::{Context, Count, Overflow, Scenario, SpanType};
+use crate::conventions::OpenInferenceKind;
+use crate::scenario::{Context, Count, Overflow, Scenario};
 use rand::RngExt;
 use rand_distr::{Distribution as _, weighted::WeightedIndex};
 use rand_pcg::Pcg64Mcg;
@@ -127,11 +128,8 @@ impl SessionPlan {
         let pick = (!users.weights.is_empty())
             .then(|| WeightedIndex::new(&users.weights).ok())
             .flatten();
-        let summarizer = scenario
-            .root
-            .walk()
-            .iter()
-            .position(|s| s.span_type == SpanType::LlmCall)
+        let summarizer = (0..plan.nodes.len())
+            .find(|i| plan.nodes[*i].role == OpenInferenceKind::Llm)
             .map(|i| NodeId(i as u32));
         Some(SessionPlan {
             turns: CountPlan::new(&session.turns),

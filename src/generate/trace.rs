@@ -172,6 +172,24 @@ impl Iteration {
         }
     }
 
+    /// Moves every span of the iteration earlier by `ns`.
+    pub fn advance(&mut self, ns: u64) {
+        for trace in &mut self.traces[..self.len] {
+            for span in &mut trace.spans {
+                span.start_ns = span.start_ns.saturating_sub(ns);
+                span.end_ns = span.end_ns.saturating_sub(ns);
+            }
+        }
+    }
+
+    /// The latest span end of the iteration.
+    pub fn latest_end(&self) -> Option<u64> {
+        self.traces()
+            .iter()
+            .flat_map(|t| t.spans.iter().map(|s| s.end_ns))
+            .max()
+    }
+
     /// The earliest span start of the iteration.
     pub fn earliest_start(&self) -> Option<u64> {
         self.traces()
@@ -548,7 +566,7 @@ impl<'a, R: Rng> Builder<'a, R> {
         };
         if self.growing == Growing::No
             && self.turn.is_some()
-            && node.span_type == SpanType::LlmCall
+            && node.role == crate::conventions::OpenInferenceKind::Llm
             && !attempt
         {
             self.growing = Growing::Call;

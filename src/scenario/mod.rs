@@ -46,6 +46,10 @@ pub const BUNDLED: &[(&str, &str)] = &[
         include_str!("../../scenarios/example_scenario.yaml"),
     ),
     (
+        "evaluated_rag",
+        include_str!("../../scenarios/evaluated_rag.yaml"),
+    ),
+    (
         "llm_rate_limited",
         include_str!("../../scenarios/llm_rate_limited.yaml"),
     ),
@@ -64,6 +68,10 @@ pub const BUNDLED: &[(&str, &str)] = &[
     (
         "successful_agent_turn",
         include_str!("../../scenarios/successful_agent_turn.yaml"),
+    ),
+    (
+        "support_chat",
+        include_str!("../../scenarios/support_chat.yaml"),
     ),
     (
         "task_decomposition",

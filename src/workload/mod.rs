@@ -14,6 +14,7 @@ mod launch;
 mod progress;
 mod rate;
 mod schedule;
+mod sessions;
 mod show;
 mod signals;
 mod worker;
@@ -126,6 +127,10 @@ pub struct RunSummary {
     pub interrupted_by: Option<i32>,
     pub export: PipelineSummary,
     pub sample_trace_ids: Vec<String>,
+    /// Sessions started, when the scenario has sessions (each trace is then one turn).
+    pub sessions: Option<u64>,
+    /// Sessions the end of the run cut before their last turn.
+    pub sessions_cut: Option<u64>,
 }
 
 impl RunSummary {
@@ -154,6 +159,14 @@ impl RunSummary {
             self.seed
         );
         out += &self.rate.render(self.iterations);
+        if let (Some(sessions), Some(cut)) = (self.sessions, self.sessions_cut) {
+            out += &format!(
+                "Sessions: {} started, {} complete, {} cut by the end of the run\n",
+                sessions,
+                sessions - cut,
+                cut
+            );
+        }
         if let Some(dead) = &self.export.unreachable {
             out += &format!(
                 "Gave up on {}: nothing accepted for {:.1} s ({}); generation stopped after {}{} traces, {} dropped\n",
@@ -301,6 +314,23 @@ pub fn run<T: Transport>(
         Mix::One(plan) => vec![*plan],
         Mix::Weighted(plans) => plans.iter().map(|(p, _)| *p).collect(),
     };
+    // With sessions the schedule says when sessions start, at the rate of turns asked for
+    // divided by the turns a session has on average.
+    let turns = turns_per_session(mix);
+    let by_session;
+    let settings = match turns {
+        Some(turns) => {
+            by_session = RunSettings {
+                pace: Pace {
+                    rate: settings.pace.rate.map(|r| r / turns),
+                    ..settings.pace.clone()
+                },
+                ..settings.clone()
+            };
+            &by_session
+        }
+        None => settings,
+    };
     let encoders: Vec<SpanEncoder> = plans
         .iter()
         .map(|p| SpanEncoder::new(p).with_exception_events(settings.signals.exception_span_events))
@@ -346,7 +376,34 @@ pub fn run<T: Transport>(
         summary.metric_exports,
     ) = (workers, metric_points, metric_exports);
     summary.interrupted_by = interrupt.requests().signal;
+    if let Some(turns) = turns {
+        summary.sessions = Some(totals.iter().map(|t| t.sessions).sum());
+        summary.sessions_cut = Some(totals.iter().map(|t| t.sessions_cut).sum());
+        summary.rate.target_rate = summary.rate.target_rate.map(|r| r * turns);
+        summary.rate.scheduled_iterations = summary.rate.scheduled_iterations.map(|n| n * turns);
+    }
     summary
+}
+
+/// The mean turns of a session over the mix (a scenario without sessions counting one), when
+/// any of its scenarios has sessions.
+fn turns_per_session(mix: &Mix) -> Option<f64> {
+    let plans: Vec<(&Plan, f64)> = match mix {
+        Mix::One(plan) => vec![(*plan, 1.0)],
+        Mix::Weighted(plans) => plans.clone(),
+    };
+    if plans.iter().all(|(p, _)| p.session.is_none()) {
+        return None;
+    }
+    let total: f64 = plans.iter().map(|(_, w)| w).sum();
+    let turns = |p: &Plan| p.session.as_ref().map_or(1.0, |s| s.mean_turns());
+    Some(
+        plans
+            .iter()
+            .map(|(p, w)| turns(p) * w / total.max(f64::MIN_POSITIVE))
+            .sum::<f64>()
+            .max(1.0),
+    )
 }
 
 /// Generates on `workers` threads the iterations the calling thread hands out from the
@@ -451,6 +508,8 @@ fn summarise(
             .take(SAMPLE_TRACE_IDS)
             .map(|(_, id)| show::hex(id))
             .collect(),
+        sessions: None,
+        sessions_cut: None,
     }
 }
 
