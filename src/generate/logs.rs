@@ -94,6 +94,7 @@ impl TraceLogs {
         for view in views(plan, trace) {
             self.span(&view);
         }
+        self.evaluations(plan, trace);
         // In time order; at the same instant, spans start parents first and end children first.
         self.records[..self.len].sort_by_key(|r| {
             let span = r.span as i64;
@@ -279,6 +280,39 @@ impl TraceLogs {
         }
         self.attr(k.cp_status_code, AttrValue::Str(code));
         self.attr(k.cp_status_result, AttrValue::Bool(ok && code == k.allowed));
+    }
+
+    /// The `gen_ai.evaluation.result` events of the trace's evaluations, each tied to the
+    /// evaluated span and stamped at its end.
+    fn evaluations(&mut self, plan: &Plan, trace: &Trace) {
+        let evaluations = &plan.evaluations;
+        let k = &evaluations.keys;
+        for record in &trace.evaluations {
+            let Some(span) = trace.spans.get(record.span as usize) else {
+                continue;
+            };
+            let v = SpanView {
+                plan,
+                trace,
+                span,
+                index: record.span,
+            };
+            let e = &evaluations.all[record.evaluation as usize];
+            self.open(&v, At::End, LogSeverity::Info, k.event);
+            self.body(format_args!(
+                "Evaluation {}: {:.3}",
+                plan.str(e.name),
+                record.score
+            ));
+            self.attr(k.name, AttrValue::Str(e.name));
+            self.attr(k.score, AttrValue::Double(record.score));
+            if let Some(label) = e.label(record.score) {
+                self.attr(k.label, AttrValue::Str(label));
+            }
+            if let Some(explanation) = e.explanation {
+                self.attr(k.explanation, AttrValue::Str(explanation));
+            }
+        }
     }
 
     /// The exception record of a failed span.

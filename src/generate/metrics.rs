@@ -105,6 +105,7 @@ enum Id {
     GenAiDuration,
     GenAiTokens,
     McpDuration,
+    EvaluationScore,
 }
 
 /// Every instrument under `prefix`, indexed by [`Id`].
@@ -202,8 +203,18 @@ pub fn instruments(prefix: &str) -> Vec<Instrument> {
             "The duration of the MCP request or notification as observed on the sender from the time it was sent until the response or ack is received.",
             Histogram(MCP_DURATION_BOUNDS),
         ),
+        i(
+            "gen_ai.evaluation.score".into(),
+            "1",
+            "Evaluation scores (gen_ai.evaluation.result events), by gen_ai.evaluation.name and label.",
+            Histogram(EVALUATION_SCORE_BOUNDS),
+        ),
     ]
 }
+
+/// Buckets of evaluation scores: tenths of the usual [0, 1] range.
+pub const EVALUATION_SCORE_BOUNDS: &[f64] =
+    &[0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0];
 
 /// A measurement's link to the span it came from.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -430,6 +441,33 @@ impl Aggregator {
             .id(plan.str(plan.tenants[trace.tenant as usize]));
         for view in views(plan, trace) {
             self.record_span(tenant, &view);
+        }
+        self.record_evaluations(tenant, plan, trace);
+    }
+
+    /// The score of each evaluation drawn for the trace, by evaluation name and label.
+    fn record_evaluations(&mut self, tenant: u32, plan: &Plan, trace: &Trace) {
+        let evaluations = &plan.evaluations;
+        for record in &trace.evaluations {
+            let Some(span) = trace.spans.get(record.span as usize) else {
+                continue;
+            };
+            let v = SpanView {
+                plan,
+                trace,
+                span,
+                index: record.span,
+            };
+            let e = &evaluations.all[record.evaluation as usize];
+            self.start(tenant);
+            self.value(
+                &v,
+                evaluations.keys.name,
+                Some(AttrValue::Str(e.name)),
+                None,
+            );
+            self.word(&v, evaluations.keys.label, e.label(record.score));
+            self.observe(Id::EvaluationScore, tenant, record.score, &v);
         }
     }
 

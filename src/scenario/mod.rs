@@ -42,12 +42,12 @@ pub const BUNDLED: &[(&str, &str)] = &[
         include_str!("../../scenarios/control_plane_guard.yaml"),
     ),
     (
-        "example_scenario",
-        include_str!("../../scenarios/example_scenario.yaml"),
-    ),
-    (
         "evaluated_rag",
         include_str!("../../scenarios/evaluated_rag.yaml"),
+    ),
+    (
+        "example_scenario",
+        include_str!("../../scenarios/example_scenario.yaml"),
     ),
     (
         "llm_rate_limited",
