@@ -128,6 +128,27 @@ impl SessionPlan {
         let pick = (!users.weights.is_empty())
             .then(|| WeightedIndex::new(&users.weights).ok())
             .flatten();
+        // Token counts an LLM step writes as constants grow per turn: the encoder must write
+        // them per span, not once per step.
+        for node in plan
+            .nodes
+            .iter_mut()
+            .filter(|n| n.role == OpenInferenceKind::Llm)
+        {
+            for attr in &mut node.attrs {
+                if let AttrPlan::Constant { key, value } = attr
+                    && (*key == keys.input_tokens || *key == keys.output_tokens)
+                    && let AttrValue::Int(n) = value
+                {
+                    *attr = AttrPlan::Sampled {
+                        key: *key,
+                        sampler: Sampler::Constant(*n as f64),
+                        choices: Vec::new(),
+                        integer: true,
+                    };
+                }
+            }
+        }
         let summarizer = (0..plan.nodes.len())
             .find(|i| plan.nodes[*i].role == OpenInferenceKind::Llm)
             .map(|i| NodeId(i as u32));

@@ -315,11 +315,12 @@ pub fn run<T: Transport>(
         Mix::Weighted(plans) => plans.iter().map(|(p, _)| *p).collect(),
     };
     // With sessions the schedule says when sessions start, at the rate of turns asked for
-    // divided by the turns a session has on average.
+    // divided by the turns a session has on average (a backfill's rate already spreads the
+    // count, of sessions, over its window).
     let turns = turns_per_session(mix);
     let by_session;
     let settings = match turns {
-        Some(turns) => {
+        Some(turns) if settings.backfill.is_none() => {
             by_session = RunSettings {
                 pace: Pace {
                     rate: settings.pace.rate.map(|r| r / turns),
@@ -329,7 +330,7 @@ pub fn run<T: Transport>(
             };
             &by_session
         }
-        None => settings,
+        _ => settings,
     };
     let encoders: Vec<SpanEncoder> = plans
         .iter()
@@ -379,8 +380,11 @@ pub fn run<T: Transport>(
     if let Some(turns) = turns {
         summary.sessions = Some(totals.iter().map(|t| t.sessions).sum());
         summary.sessions_cut = Some(totals.iter().map(|t| t.sessions_cut).sum());
-        summary.rate.target_rate = summary.rate.target_rate.map(|r| r * turns);
-        summary.rate.scheduled_iterations = summary.rate.scheduled_iterations.map(|n| n * turns);
+        if settings.backfill.is_none() {
+            summary.rate.target_rate = summary.rate.target_rate.map(|r| r * turns);
+            summary.rate.scheduled_iterations =
+                summary.rate.scheduled_iterations.map(|n| n * turns);
+        }
     }
     summary
 }

@@ -189,7 +189,7 @@ pub(super) fn work<T: Transport>(
                 shared,
                 (plan, encoder),
                 &mut iteration,
-                (due.index, end),
+                (due.index, settings.backfill.is_none().then_some(end)),
                 &mut requests,
                 &mut totals,
             );
@@ -214,13 +214,13 @@ pub(super) fn work<T: Transport>(
     totals
 }
 
-/// Hands the traces of one iteration (or turn) `index`, ending at `end`, to the metrics, the
-/// requests and the screen.
+/// Hands the traces of one iteration (or turn) `index` to the metrics, the requests and the
+/// screen; `live_end` is when a live one ends (metrics move one that ends before their window).
 fn emit<T: Transport>(
     shared: &Shared<T>,
     (plan, encoder): (&Plan, &SpanEncoder),
     iteration: &mut Iteration,
-    (index, end): (u64, u64),
+    (index, live_end): (u64, Option<u64>),
     requests: &mut Requests,
     totals: &mut Totals,
 ) {
@@ -230,8 +230,8 @@ fn emit<T: Transport>(
         tenants: shared.tenants,
     };
     if let Some(metrics) = shared.metrics {
-        metrics.export_due(shared.pipeline, settings.backfill.is_none().then_some(end));
-        metrics.record(plan, iteration, settings.backfill.is_none().then_some(end));
+        metrics.export_due(shared.pipeline, live_end);
+        metrics.record(plan, iteration, live_end);
     }
     for trace in iteration.traces() {
         totals.count(index, trace);
@@ -279,13 +279,14 @@ fn start_session<T: Transport>(
         (settings.seed, due.index, tenant),
         start,
         latest,
+        // A whole session is history (its earlier turns ended before the run's metrics window
+        // opened): its metrics are not moved into the window, which would pull its turns apart.
         &mut |turn| {
-            let end = turn.latest_end().unwrap_or(start);
             emit(
                 shared,
                 (plan, encoder),
                 turn,
-                (due.index, end),
+                (due.index, None),
                 state.requests,
                 state.totals,
             );
@@ -331,7 +332,7 @@ fn send_turns<T: Transport>(
             shared,
             (plan, encoder),
             &mut pending.iteration,
-            (pending.state.index, end),
+            (pending.state.index, Some(end)),
             state.requests,
             state.totals,
         );

@@ -23,6 +23,7 @@ mod make;
 mod pacing;
 mod phoenix;
 mod schema;
+mod sessions;
 mod signals;
 mod tls;
 mod traces;
