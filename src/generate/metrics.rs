@@ -203,13 +203,18 @@ pub fn instruments(prefix: &str) -> Vec<Instrument> {
             "The duration of the MCP request or notification as observed on the sender from the time it was sent until the response or ack is received.",
             Histogram(MCP_DURATION_BOUNDS),
         ),
-        i(
-            "gen_ai.evaluation.score".into(),
-            "1",
-            "Evaluation scores (gen_ai.evaluation.result events), by gen_ai.evaluation.name and label.",
-            Histogram(EVALUATION_SCORE_BOUNDS),
-        ),
+        evaluation_scores(),
     ]
+}
+
+/// `gen_ai.evaluation.score`: the scores of the `gen_ai.evaluation.result` events.
+fn evaluation_scores() -> Instrument {
+    Instrument {
+        name: "gen_ai.evaluation.score".into(),
+        unit: "1",
+        description: "Evaluation scores (gen_ai.evaluation.result events), by gen_ai.evaluation.name and label.",
+        kind: InstrumentKind::Histogram(EVALUATION_SCORE_BOUNDS),
+    }
 }
 
 /// Buckets of evaluation scores: tenths of the usual [0, 1] range.

@@ -152,47 +152,25 @@ pub(super) fn work<T: Transport>(
             let tenant = tenant_pick.as_ref().map_or(0, |w| {
                 w.sample(&mut iteration_rng(settings.seed ^ TENANT_SALT, due.index))
             });
-            let end = end_ns(shared, due.offset);
+            let mut state = WorkerState {
+                idle: &mut idle,
+                requests: &mut requests,
+                totals: &mut totals,
+            };
+            let tenant = tenant as u32;
             if plan.session.is_some() {
-                let mut state = WorkerState {
-                    idle: &mut idle,
-                    requests: &mut requests,
-                    totals: &mut totals,
-                };
-                start_session(
+                let made = (plan, encoder, plan_index);
+                start_session(shared, &mut sessions, made, due, tenant, &mut state);
+            } else {
+                iterate(
                     shared,
-                    &mut sessions,
-                    (plan, encoder, plan_index),
+                    (plan, encoder),
                     due,
-                    tenant as u32,
+                    tenant,
+                    &mut iteration,
                     &mut state,
                 );
-                continue;
             }
-            generate(
-                plan,
-                settings.seed,
-                due.index,
-                tenant as u32,
-                end,
-                &mut iteration,
-            );
-            if let Some(window) = settings.backfill {
-                // History stays inside its window: an early trace that would start before it
-                // moves later, still ending long before now.
-                let start = window_start(shared.started_unix_ns, window);
-                if let Some(earliest) = iteration.earliest_start().filter(|e| *e < start) {
-                    iteration.delay(start - earliest);
-                }
-            }
-            emit(
-                shared,
-                (plan, encoder),
-                &mut iteration,
-                (due.index, settings.backfill.is_none().then_some(end)),
-                &mut requests,
-                &mut totals,
-            );
         }
         publish(shared.live, &mut published, &totals);
         let deadline = Instant::now().checked_sub(MAX_BATCH_AGE);
@@ -212,6 +190,36 @@ pub(super) fn work<T: Transport>(
     requests.flush(&out);
     totals.log_records = requests.logs.as_ref().map_or(0, Logs::sent);
     totals
+}
+
+/// Makes iteration `due` of `plan` for `tenant` in `iteration` and hands it on.
+fn iterate<T: Transport>(
+    shared: &Shared<T>,
+    (plan, encoder): (&Plan, &SpanEncoder),
+    due: Due,
+    tenant: u32,
+    iteration: &mut Iteration,
+    state: &mut WorkerState,
+) {
+    let settings = shared.settings;
+    let end = end_ns(shared, due.offset);
+    generate(plan, settings.seed, due.index, tenant, end, iteration);
+    if let Some(window) = settings.backfill {
+        // History stays inside its window: an early trace that would start before it moves
+        // later, still ending long before now.
+        let start = window_start(shared.started_unix_ns, window);
+        if let Some(earliest) = iteration.earliest_start().filter(|e| *e < start) {
+            iteration.delay(start - earliest);
+        }
+    }
+    emit(
+        shared,
+        (plan, encoder),
+        iteration,
+        (due.index, settings.backfill.is_none().then_some(end)),
+        state.requests,
+        state.totals,
+    );
 }
 
 /// Hands the traces of one iteration (or turn) `index` to the metrics, the requests and the
