@@ -76,7 +76,7 @@ fn verdicts(documents: &BTreeMap<String, Value>) -> BTreeMap<String, Vec<String>
 #[test]
 fn every_bundled_scenario_conforms_to_the_printed_schema() {
     let docs = documents("scenarios");
-    assert_eq!(docs.len(), 10);
+    assert_eq!(docs.len(), 12);
     for (name, errors) in verdicts(&docs) {
         assert!(
             errors.is_empty(),
