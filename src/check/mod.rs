@@ -21,6 +21,7 @@
 //! then covers the iterations simulated.
 
 pub mod plot;
+pub mod session;
 pub mod sketch;
 
 use crate::generate::{AttrValue, Iteration, Plan, SpanRecord, Trace, generate};
@@ -119,6 +120,10 @@ pub struct Report {
     pub worst_case: WorstCase,
     /// The trace whose root duration is the median one, in span order.
     pub typical: Vec<WaterfallSpan>,
+    /// Sessions, when the scenario has them (a sample is then a session).
+    pub session: Option<session::SessionReport>,
+    /// The evaluations' scores, by name.
+    pub evaluations: Vec<session::EvaluationReport>,
 }
 
 /// How many values `check` keeps for exact percentiles (8 bytes each, 16 MiB in all); beyond
@@ -351,11 +356,24 @@ fn simulate(
 ) -> Report {
     let mut iteration = Iteration::default();
     let mut acc = Accumulator::new(budget);
+    let mut evaluations = session::EvaluationTally::default();
     let mut done = 0;
-    while done < samples && !stop() {
+    let mut sessions = None;
+    if let Some(plan_session) = &plan.session {
+        let (made, report) = session::simulate(
+            plan,
+            plan_session,
+            (seed, samples),
+            stop,
+            (&mut acc, &mut evaluations),
+        );
+        (done, sessions) = (made, Some(report));
+    }
+    while sessions.is_none() && done < samples && !stop() {
         generate(plan, seed, done, 0, END_UNIX_NS, &mut iteration);
         for (t, trace) in iteration.traces().iter().enumerate() {
             acc.add_trace(plan, trace, done, t);
+            evaluations.add(plan, trace);
         }
         done += 1;
     }
@@ -402,6 +420,8 @@ fn simulate(
             spans: worst_case_spans(&scenario.root),
         },
         typical,
+        session: sessions,
+        evaluations: evaluations.report(),
     }
 }
 
@@ -529,7 +549,7 @@ impl Report {
                 }),
             );
         }
-        json!({
+        let mut out = json!({
             "scenario": self.scenario,
             "seed": self.seed,
             "samples": self.samples,
@@ -557,7 +577,19 @@ impl Report {
                 "input": {"total": self.input_tokens.total, "per_trace": self.input_tokens.per_trace},
                 "output": {"total": self.output_tokens.total, "per_trace": self.output_tokens.per_trace},
             },
-        })
+        });
+        if let Some(session) = &self.session {
+            out["session"] = session.to_json();
+        }
+        if !self.evaluations.is_empty() {
+            out["evaluations"] = self
+                .evaluations
+                .iter()
+                .map(|e| (e.name.clone(), e.to_json()))
+                .collect::<Map<String, Value>>()
+                .into();
+        }
+        out
     }
 
     /// A table for people.
@@ -645,6 +677,15 @@ impl Report {
                 self.output_tokens.total,
                 self.output_tokens.per_trace
             ));
+        }
+        if let Some(session) = &self.session {
+            out.push_str(&session.render());
+        }
+        if !self.evaluations.is_empty() {
+            out.push_str("\nEvaluations:\n");
+            for e in &self.evaluations {
+                out.push_str(&e.render());
+            }
         }
         out
     }

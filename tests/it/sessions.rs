@@ -370,3 +370,105 @@ fn every_evaluation_event_points_at_a_span_that_was_sent() {
         assert!(metric > 0, "{name}: no gen_ai.evaluation.score histogram");
     }
 }
+
+#[test]
+fn a_history_beyond_the_window_is_summarised_by_a_real_llm_call() {
+    let scenario = CHAT.replace(
+        "context: {window: 1500}",
+        "context: {window: 1000, overflow: summarize, summary_tokens: 200}",
+    );
+    let dir = scenario_dir(&[("chat", &scenario)]);
+    let got = send_to_judge(
+        &[
+            "scenario",
+            "--name",
+            "chat",
+            "--scenarios-dir",
+            dir.path().to_str().unwrap(),
+            "--count",
+            "100",
+            "--interval",
+            "0",
+            "--seed",
+            "3",
+        ],
+        &[],
+    );
+    let traces = got.traces();
+    let mut summaries = 0;
+    for (id, turns) in &sessions(&got) {
+        let mut history = 0i64;
+        for turn in turns {
+            let spans = &traces[&turn.root.trace_id];
+            let calls: Vec<&&Span> = spans.iter().filter(|s| s.name.contains("llm")).collect();
+            let summary = calls
+                .iter()
+                .find(|s| s.attr_bool("vendor.context.summary") == Some(true));
+            let should = turn.index > 0 && history + 100 > 1000;
+            assert_eq!(
+                summary.is_some(),
+                should,
+                "session {id}, turn {}",
+                turn.index
+            );
+            if let Some(summary) = summary {
+                summaries += 1;
+                assert_eq!(summary.attr_i64("gen_ai.usage.input_tokens"), Some(history));
+                assert_eq!(summary.attr_i64("gen_ai.usage.output_tokens"), Some(200));
+                assert_eq!(summary.parent_span_id, turn.root.span_id);
+                history = 200;
+            }
+            let answer = calls
+                .iter()
+                .find(|s| s.attr_bool("vendor.context.summary").is_none())
+                .unwrap();
+            let input = answer.attr_i64("gen_ai.usage.input_tokens").unwrap();
+            assert_eq!(
+                input,
+                (history + 100).min(1000),
+                "session {id}, turn {}",
+                turn.index
+            );
+            history += 100 + answer.attr_i64("gen_ai.usage.output_tokens").unwrap();
+        }
+    }
+    assert!(summaries > 20, "{summaries} summaries");
+}
+
+#[test]
+fn check_reports_sessions_by_turn_and_evaluation_scores() {
+    let out = bin()
+        .args([
+            "check",
+            "--name",
+            "support_chat",
+            "--samples",
+            "400",
+            "--format",
+            "json",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let session = &report["session"];
+    assert_eq!(session["sessions"], 400);
+    let mean = session["turns_per_session"]["mean"].as_f64().unwrap();
+    // Poisson(4) clamped to [1, 12].
+    assert!((mean - 4.02).abs() < 0.4, "{mean}");
+    let by_turn = session["by_turn"].as_array().unwrap();
+    let tokens: Vec<f64> = by_turn
+        .iter()
+        .take(4)
+        .map(|r| r["input_tokens_mean"].as_f64().unwrap())
+        .collect();
+    assert!(tokens.windows(2).all(|w| w[1] > w[0] + 500.0), "{tokens:?}");
+    let success = &report["evaluations"]["task_success"];
+    assert_eq!(success["count"], 400, "one per session");
+    let rate = success["labels"]["success"].as_f64().unwrap() / 400.0;
+    assert!((rate - 0.8).abs() < 0.07, "{rate}");
+}
