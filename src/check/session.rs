@@ -51,8 +51,11 @@ pub struct EvaluationReport {
 /// Running sums of the evaluations seen.
 #[derive(Default)]
 pub(super) struct EvaluationTally {
-    by_name: BTreeMap<String, (u64, f64, f64, f64, BTreeMap<String, u64>)>,
+    by_name: BTreeMap<String, Scores>,
 }
+
+/// Count, sum, min, max and labels of one evaluation's scores.
+type Scores = (u64, f64, f64, f64, BTreeMap<String, u64>);
 
 impl EvaluationTally {
     pub fn add(&mut self, plan: &Plan, trace: &Trace) {
