@@ -461,7 +461,8 @@ impl<'a> Decoder<'a> {
             Some(
                 "convert it: one request becomes a `root` step (`type: a2a.orchestrate`) whose \
                  `children` are its planner, LLM and tool steps; `workload_weight` becomes `weight`; \
-                 tenants come from TELEMETRY_TENANT_UUIDS. docs/compatibility.md, \
+                 tenants come from TELEMETRY_TENANT_UUIDS; its end users and turns become a \
+                 `session:` (users, turns, think_time). docs/compatibility.md, \
                  \"Migrating from the Python tool\", shows a converted file"
                     .into(),
             ),
