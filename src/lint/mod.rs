@@ -28,6 +28,7 @@
 //! depend on.
 
 mod schema;
+mod session;
 
 use crate::generate::{LatencySampler, Sampler, is_integer_attribute};
 use crate::scenario::{
@@ -76,6 +77,7 @@ pub fn lint(decoded: &Decoded, context: &LintContext) -> Diagnostics {
         schema::attributes(&mut out, source, i, step);
         cardinality(&mut out, source, i, step);
     }
+    session::check(&mut out, decoded);
     out.report.finish()
 }
 

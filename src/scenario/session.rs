@@ -332,7 +332,7 @@ impl Decoder<'_> {
         };
         let summary_tokens = self.integer_or(&mut f, "summary_tokens", 500) as u64;
         f.finish(self);
-        if summary_tokens >= window {
+        if overflow == Overflow::Summarize && summary_tokens >= window {
             self.error(
                 node.mark,
                 &crate::yaml::join(path, "summary_tokens"),
