@@ -314,24 +314,9 @@ pub fn run<T: Transport>(
         Mix::One(plan) => vec![*plan],
         Mix::Weighted(plans) => plans.iter().map(|(p, _)| *p).collect(),
     };
-    // With sessions the schedule says when sessions start, at the rate of turns asked for
-    // divided by the turns a session has on average (a backfill's rate already spreads the
-    // count, of sessions, over its window).
     let turns = turns_per_session(mix);
-    let by_session;
-    let settings = match turns {
-        Some(turns) if settings.backfill.is_none() => {
-            by_session = RunSettings {
-                pace: Pace {
-                    rate: settings.pace.rate.map(|r| r / turns),
-                    ..settings.pace.clone()
-                },
-                ..settings.clone()
-            };
-            &by_session
-        }
-        _ => settings,
-    };
+    let (progress, by_session) = for_sessions(settings, turns);
+    let settings = by_session.as_ref().unwrap_or(settings);
     let encoders: Vec<SpanEncoder> = plans
         .iter()
         .map(|p| SpanEncoder::new(p).with_exception_events(settings.signals.exception_span_events))
@@ -359,7 +344,7 @@ pub fn run<T: Transport>(
         live: &live,
         stop: &stop,
     };
-    let (totals, generating, end) = generate_on_workers(&shared, workers, queue);
+    let (totals, generating, end) = generate_on_workers(&shared, workers, queue, &progress);
     if let Some(metrics) = &metrics {
         metrics.export(&pipeline);
     }
@@ -387,6 +372,28 @@ pub fn run<T: Transport>(
         }
     }
     summary
+}
+
+/// The settings of a run whose mix has `turns` per session on average, if it has sessions: the
+/// progress's (turns at the rate of turns, with no total, since the count is of sessions) and
+/// the schedule's (sessions start at the rate of turns divided by the mean turns; a backfill's
+/// rate already spreads the count, of sessions, over its window).
+fn for_sessions(settings: &RunSettings, turns: Option<f64>) -> (RunSettings, Option<RunSettings>) {
+    let Some(turns) = turns else {
+        return (settings.clone(), None);
+    };
+    let progress = RunSettings {
+        count: u64::MAX,
+        ..settings.clone()
+    };
+    let schedule = settings.backfill.is_none().then(|| RunSettings {
+        pace: Pace {
+            rate: settings.pace.rate.map(|r| r / turns),
+            ..settings.pace.clone()
+        },
+        ..settings.clone()
+    });
+    (progress, schedule)
 }
 
 /// The mean turns of a session over the mix (a scenario without sessions counting one), when
@@ -417,6 +424,7 @@ fn generate_on_workers<T: Transport>(
     shared: &Shared<T>,
     workers: usize,
     queue: usize,
+    progress: &RunSettings,
 ) -> (Vec<Totals>, Duration, rate::End) {
     let Shared {
         settings,
@@ -438,7 +446,7 @@ fn generate_on_workers<T: Transport>(
         let (progress_stop, progress_stopped) = mpsc::channel::<()>();
         if !settings.quiet {
             scope.spawn(move || {
-                progress::show(settings, live, pipeline, queue, started, &progress_stopped)
+                progress::show(progress, live, pipeline, queue, started, &progress_stopped)
             });
         }
         let handles: Vec<_> = (0..workers)
