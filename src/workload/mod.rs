@@ -365,7 +365,12 @@ pub fn run<T: Transport>(
     if let Some(turns) = turns {
         summary.sessions = Some(totals.iter().map(|t| t.sessions).sum());
         summary.sessions_cut = Some(totals.iter().map(|t| t.sessions_cut).sum());
-        if settings.backfill.is_none() {
+        // A run bound by a count of sessions ends with their last turns, long after the
+        // schedule's last start: its turns have no target rate to compare with.
+        if settings.backfill.is_some() || end == rate::End::Count {
+            summary.rate.target_rate = None;
+            summary.rate.scheduled_iterations = None;
+        } else {
             summary.rate.target_rate = summary.rate.target_rate.map(|r| r * turns);
             summary.rate.scheduled_iterations =
                 summary.rate.scheduled_iterations.map(|n| n * turns);
