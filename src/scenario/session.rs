@@ -221,6 +221,9 @@ pub static EVALUATION: Mapping = Mapping {
 /// The tables of this module, for [`format::mappings`].
 pub static MAPPINGS: [&Mapping; 4] = [&SESSION, &USERS, &CONTEXT, &EVALUATION];
 
+/// Turns a session may have at most: beyond, a typo rather than a conversation.
+pub const MAX_TURNS: u32 = 10_000;
+
 /// The default context window, in tokens.
 pub const DEFAULT_WINDOW: u64 = 128_000;
 /// The default think time, in ms.
@@ -250,6 +253,16 @@ impl Decoder<'_> {
         };
         let evaluations = self.evaluations_of(&mut f);
         f.finish(self);
+        if turns.max() > MAX_TURNS {
+            self.error(
+                node.mark,
+                &crate::yaml::join(path, "turns"),
+                format!(
+                    "up to {} turns per session; at most {MAX_TURNS} are allowed",
+                    turns.max()
+                ),
+            );
+        }
         if turns.max() == 0 {
             self.error(
                 node.mark,
@@ -501,5 +514,9 @@ session:
         assert!(e.contains("session.users.weights"), "{e}");
         let e = errors("root: {type: vendor.a2a.orchestrate}\nsession: {turns: 0}\n");
         assert!(e.contains("at least one turn"), "{e}");
+        let e = errors(
+            "root: {type: vendor.a2a.orchestrate}\nsession: {turns: {min: 1, max: 20000}}\n",
+        );
+        assert!(e.contains("at most 10000"), "{e}");
     }
 }

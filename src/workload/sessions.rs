@@ -145,6 +145,9 @@ impl Sessions {
 
     /// Session `index` of `plan` whole, its turns laid out from `start_ns` and moved back, if
     /// need be, to end by `latest_end_ns`: for history and unpaced runs. `emit` gets each turn.
+    /// Its turns are kept until the session's end is known, up to [`HELD_SPANS`] spans; a longer
+    /// session is drawn twice (its end first, then its turns, from the same streams) rather than
+    /// held whole.
     pub fn whole(
         &mut self,
         plan: &Plan,
@@ -157,28 +160,52 @@ impl Sessions {
             return;
         };
         self.started += 1;
-        let mut state = session.start(seed, index);
+        let first = session.start(seed, index);
+        let mut state = first.clone();
         let mut turns: Vec<Iteration> = Vec::new();
-        let mut start = start_ns;
+        let (mut held, mut start, mut last_end) = (0usize, start_ns, start_ns);
         while !state.done() {
             let mut iteration = self.pool.pop().unwrap_or_default();
             let (end, tokens) = draw(plan, &state, tenant, start, &mut iteration);
-            turns.push(iteration);
+            held += iteration
+                .traces()
+                .iter()
+                .map(|t| t.spans.len())
+                .sum::<usize>();
+            if held <= HELD_SPANS {
+                turns.push(iteration);
+            } else {
+                self.pool.append(&mut turns);
+                self.pool.push(iteration);
+            }
+            state.advance(session, tokens);
+            last_end = end;
+            start = end.saturating_add(session.think_ns(&mut state));
+        }
+        let back = last_end.saturating_sub(latest_end_ns);
+        if held <= HELD_SPANS {
+            for mut turn in turns {
+                turn.advance(back);
+                emit(&mut turn);
+                self.pool.push(turn);
+            }
+            return;
+        }
+        let (mut state, mut start) = (first, start_ns);
+        let mut iteration = self.pool.pop().unwrap_or_default();
+        while !state.done() {
+            let (end, tokens) = draw(plan, &state, tenant, start, &mut iteration);
+            iteration.advance(back);
+            emit(&mut iteration);
             state.advance(session, tokens);
             start = end.saturating_add(session.think_ns(&mut state));
         }
-        let last_end = turns
-            .last()
-            .and_then(Iteration::latest_end)
-            .unwrap_or(start_ns);
-        let back = last_end.saturating_sub(latest_end_ns);
-        for mut turn in turns {
-            turn.advance(back);
-            emit(&mut turn);
-            self.pool.push(turn);
-        }
+        self.pool.push(iteration);
     }
 }
+
+/// Spans of a whole session held at once before it is drawn twice instead.
+pub(super) const HELD_SPANS: usize = 100_000;
 
 /// Draws the current turn of `state` into `iteration`, starting at `start_ns`; returns when it
 /// ends and what its LLM calls drew.
@@ -244,6 +271,44 @@ session:
         }
         assert!((40..=100).contains(&turns), "{turns}");
         assert_eq!(sessions.started, 20);
+    }
+
+    #[test]
+    fn a_session_too_large_to_hold_is_drawn_twice_the_same() {
+        let big = "
+root:
+  type: vendor.a2a.orchestrate
+  latency: 200
+  children:
+    - type: vendor.planner
+      count: 2000
+      latency: 1
+session:
+  turns: {min: 60, max: 60}
+  think_time: 1000
+";
+        let plan = testing::plan(big);
+        let mut sessions = Sessions::default();
+        let mut turns: Vec<(u64, u64, [u8; 16])> = Vec::new();
+        let (start, end) = (1_000_000_000_000_000_000, 1_000_000_001_000_000_000);
+        sessions.whole(&plan, (1, 0, 0), start, end, &mut |it| {
+            let t = &it.traces()[0];
+            turns.push((
+                it.earliest_start().unwrap(),
+                it.latest_end().unwrap(),
+                t.trace_id,
+            ))
+        });
+        let spans: usize = turns.len() * 2000;
+        assert!(spans > HELD_SPANS, "{spans} spans: the test must not fit");
+        assert_eq!(turns.last().unwrap().1, end);
+        assert!(
+            turns.windows(2).all(|w| w[0].1 < w[1].0),
+            "turns in order, apart"
+        );
+        assert_eq!(turns.len(), 60);
+        let ids: std::collections::BTreeSet<_> = turns.iter().map(|t| t.2).collect();
+        assert_eq!(ids.len(), 60, "each turn drawn once in the second pass");
     }
 
     #[test]
