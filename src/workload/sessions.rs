@@ -96,6 +96,11 @@ impl Sessions {
         }));
     }
 
+    /// Sessions open (each holding its next turn).
+    pub fn open_count(&self) -> usize {
+        self.heap.len()
+    }
+
     /// When the next turn ends.
     pub fn next_end(&self) -> Option<u64> {
         self.heap.peek().map(|Reverse(p)| p.end_ns)

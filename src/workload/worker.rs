@@ -31,6 +31,9 @@ const SCENARIO_SALT: u64 = 0x5CE4_A210_FFEE_0002;
 /// A request waits at most this long for more traces before it is sent.
 const MAX_BATCH_AGE: Duration = Duration::from_secs(1);
 
+/// Open sessions of a run at most (each holds one drawn turn); a worker holds its share.
+const MAX_OPEN_SESSIONS: usize = 100_000;
+
 /// A worker about to wait longer than this sends what it holds first.
 const IDLE: Duration = Duration::from_millis(50);
 
@@ -275,6 +278,23 @@ fn start_session<T: Transport>(
     let settings = shared.settings;
     let start = end_ns(shared, due.offset);
     if settings.backfill.is_none() && settings.pace.rate.is_some() {
+        // Memory holds one drawn turn per open session: past the limit, the worker sends the
+        // turns due first (as their sessions end, room is made) and the schedule waits.
+        let limit = MAX_OPEN_SESSIONS / settings.workers.max(1);
+        while sessions.open_count() >= limit.max(1) {
+            let next = sessions
+                .next_end()
+                .map(|end| Duration::from_nanos(end.saturating_sub(shared.started_unix_ns)));
+            if next.is_none() || !send_turns(shared, sessions, next, state) {
+                break;
+            }
+            if settings
+                .duration
+                .is_some_and(|d| next.is_some_and(|n| n >= d))
+            {
+                break;
+            }
+        }
         sessions.open((plan, plan_index), settings.seed, due.index, tenant, start);
         return;
     }
