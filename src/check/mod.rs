@@ -24,6 +24,7 @@ pub mod failures;
 pub mod llm;
 pub mod plot;
 pub mod services;
+pub mod session;
 pub mod sketch;
 
 use crate::generate::{AttrValue, Iteration, Plan, SpanRecord, Trace, generate};
@@ -130,6 +131,10 @@ pub struct Report {
     pub llm: llm::LlmReport,
     /// Failed spans by error type, and LLM finish reasons.
     pub failures: failures::FailureCounts,
+    /// Sessions, when the scenario has them (a sample is then a session).
+    pub session: Option<session::SessionReport>,
+    /// The evaluations' scores, by name.
+    pub evaluations: Vec<session::EvaluationReport>,
 }
 
 /// How many values `check` keeps for exact percentiles (8 bytes each, 16 MiB in all); beyond
@@ -372,11 +377,24 @@ fn simulate(
 ) -> Report {
     let mut iteration = Iteration::default();
     let mut acc = Accumulator::new(budget);
+    let mut evaluations = session::EvaluationTally::default();
     let mut done = 0;
-    while done < samples && !stop() {
+    let mut sessions = None;
+    if let Some(plan_session) = &plan.session {
+        let (made, report) = session::simulate(
+            plan,
+            plan_session,
+            (seed, samples),
+            stop,
+            (&mut acc, &mut evaluations),
+        );
+        (done, sessions) = (made, Some(report));
+    }
+    while sessions.is_none() && done < samples && !stop() {
         generate(plan, seed, done, 0, END_UNIX_NS, &mut iteration);
         for (t, trace) in iteration.traces().iter().enumerate() {
             acc.add_trace(plan, trace, done, t);
+            evaluations.add(plan, trace);
         }
         done += 1;
     }
@@ -429,6 +447,8 @@ fn simulate(
         services,
         llm: llm.report(traces),
         failures,
+        session: sessions,
+        evaluations: evaluations.report(),
     }
 }
 
@@ -595,6 +615,17 @@ impl Report {
         if let Value::Object(map) = &mut report {
             self.llm.json(map);
         }
+        if let Some(session) = &self.session {
+            report["session"] = session.to_json();
+        }
+        if !self.evaluations.is_empty() {
+            report["evaluations"] = self
+                .evaluations
+                .iter()
+                .map(|e| (e.name.clone(), e.to_json()))
+                .collect::<Map<String, Value>>()
+                .into();
+        }
         report
     }
 
@@ -687,6 +718,15 @@ impl Report {
         out.push_str(&services::render(&self.services));
         self.llm.render(&mut out);
         out.push_str(&self.failures.render(self.traces));
+        if let Some(session) = &self.session {
+            out.push_str(&session.render());
+        }
+        if !self.evaluations.is_empty() {
+            out.push_str("\nEvaluations:\n");
+            for e in &self.evaluations {
+                out.push_str(&e.render());
+            }
+        }
         out
     }
 }

@@ -79,10 +79,20 @@ pub fn svg(report: &Report) -> Result<String, PlotError> {
         .max(1);
     let histograms_height = HISTOGRAM_HEIGHT * rows as u32;
     let waterfall_height = 80 + ROW_HEIGHT * report.typical.len().max(1) as u32;
+    let timeline = report.session.as_ref().map_or(&[][..], |s| &s.timeline[..]);
+    let timeline_height = match timeline.len() {
+        0 => 0,
+        n => 80 + ROW_HEIGHT * n as u32,
+    };
     let mut out = String::new();
     {
-        let backend =
-            SVGBackend::with_string(&mut out, (WIDTH, histograms_height + waterfall_height));
+        let backend = SVGBackend::with_string(
+            &mut out,
+            (
+                WIDTH,
+                histograms_height + waterfall_height + timeline_height,
+            ),
+        );
         let root = backend.into_drawing_area();
         root.fill(&WHITE).map_err(draw_error)?;
         let (top, bottom) = root.split_vertically(histograms_height);
@@ -90,7 +100,23 @@ pub fn svg(report: &Report) -> Result<String, PlotError> {
         for (i, (cell, span_type)) in cells.iter().zip(types.iter().chain(&ttft)).enumerate() {
             histogram(cell, span_type, Palette99::pick(i).to_rgba())?;
         }
-        waterfall(&bottom, report)?;
+        let (bottom, last) = bottom.split_vertically(waterfall_height);
+        let names: Vec<&str> = report.span_types.iter().map(|s| s.name.as_str()).collect();
+        let caption = format!(
+            "A typical trace ({} spans, root {:.1} ms: the median root latency)",
+            report.typical.len(),
+            report.typical.first().map_or(0.0, |s| s.duration_ms)
+        );
+        let x_desc = "time since the root started (ms)";
+        waterfall(&bottom, &report.typical, &names, (&caption, x_desc))?;
+        if !timeline.is_empty() {
+            let caption = format!(
+                "A session as a timeline of its {} turns (root spans; gaps: the user thinking)",
+                timeline.len()
+            );
+            let x_desc = "time since the session started (ms)";
+            waterfall(&last, timeline, &[], (&caption, x_desc))?;
+        }
         root.present().map_err(draw_error)?;
     }
     Ok(out)
@@ -180,27 +206,22 @@ fn histogram<DB: DrawingBackend>(
     Ok(())
 }
 
-fn waterfall<DB: DrawingBackend>(
+/// `spans` as bars on a time axis, one row each, coloured by their place in `names`.
+fn waterfall<'a, DB: DrawingBackend>(
     area: &DrawingArea<DB, plotters::coord::Shift>,
-    report: &Report,
+    spans: &'a [super::WaterfallSpan],
+    names: &[&'a str],
+    (caption, x_desc): (&str, &str),
 ) -> Result<(), PlotError> {
-    let spans = &report.typical;
     let end = spans
         .iter()
         .map(|s| s.start_ms + s.duration_ms)
         .fold(0.0, f64::max)
         .max(1e-3);
     let rows = spans.len().max(1) as f64;
-    let (by_service, names) = palette(report);
+    let (by_service, names) = palette(spans, names);
     let mut chart = ChartBuilder::on(area)
-        .caption(
-            format!(
-                "A typical trace ({} spans, root {:.1} ms: the median root latency)",
-                spans.len(),
-                spans.first().map_or(0.0, |s| s.duration_ms)
-            ),
-            ("sans-serif", 16),
-        )
+        .caption(caption, ("sans-serif", 16))
         .margin(10)
         .x_label_area_size(30)
         .y_label_area_size(10)
@@ -210,7 +231,7 @@ fn waterfall<DB: DrawingBackend>(
         .configure_mesh()
         .disable_y_mesh()
         .disable_y_axis()
-        .x_desc("time since the root started (ms)")
+        .x_desc(x_desc)
         .x_label_formatter(&|x| number_label(*x))
         .light_line_style(RGBColor(235, 235, 235))
         .draw()
@@ -273,20 +294,17 @@ fn waterfall<DB: DrawingBackend>(
     Ok(())
 }
 
-/// What the waterfall's colours stand for: the services when the scenario declares services
-/// (`true`), else the span names.
-fn palette(report: &Report) -> (bool, Vec<&str>) {
+/// What the waterfall's colours stand for: the services when the spans carry services
+/// (`true`), else `names`.
+fn palette<'a>(spans: &'a [WaterfallSpan], names: &[&'a str]) -> (bool, Vec<&'a str>) {
     let mut services: Vec<&str> = Vec::new();
-    for s in report.typical.iter().filter_map(|s| s.service.as_deref()) {
+    for s in spans.iter().filter_map(|s| s.service.as_deref()) {
         if !services.contains(&s) {
             services.push(s);
         }
     }
     if services.is_empty() {
-        (
-            false,
-            report.span_types.iter().map(|s| s.name.as_str()).collect(),
-        )
+        (false, names.to_vec())
     } else {
         (true, services)
     }

@@ -254,15 +254,22 @@ fn start_line(plans: &[Plan], settings: &RunSettings, destination: &str) -> Stri
         [one] => format!("scenario {}", one.scenario),
         many => format!("a mix of {} scenarios", many.len()),
     };
+    // With sessions, `--count` counts sessions and the rate counts turns (each a trace).
+    let sessions = plans.iter().any(|p| p.session.is_some());
+    let (unit, traces) = if sessions {
+        ("session", "turns")
+    } else {
+        ("trace", "traces")
+    };
     let how_many = if settings.count == u64::MAX {
         "until stopped".to_string()
     } else {
-        crate::human::plural(settings.count, "trace")
+        crate::human::plural(settings.count, unit)
     };
     let pace = match (settings.pace.rate, settings.shard) {
-        (Some(rate), (_, 1)) => format!("at {rate} traces/s"),
+        (Some(rate), (_, 1)) => format!("at {rate} {traces}/s"),
         (Some(rate), (k, n)) => format!(
-            "at {rate} traces/s, of which shard {k}/{n} sends {:.1}",
+            "at {rate} {traces}/s, of which shard {k}/{n} sends {:.1}",
             rate / n as f64
         ),
         (None, (_, 1)) => "as fast as possible".to_string(),

@@ -8,7 +8,8 @@ use clap::Args;
 
 #[derive(Debug, Args)]
 pub struct RunArgs {
-    /// Traces to generate [default: 100, or no limit with --duration]
+    /// Traces to generate (sessions, for scenarios with `session:`) [default: 100, or no limit
+    /// with --duration]
     #[arg(long, value_parser = parse_count)]
     pub count: Option<u64>,
     /// Weights of the mix, e.g. `successful_agent_turn=3,tool_retry=1` (replaces the scenarios'

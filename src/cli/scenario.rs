@@ -14,8 +14,9 @@ pub struct ScenarioArgs {
     /// The scenario's name (its file name without .yaml)
     #[arg(long)]
     pub name: String,
-    /// Traces to generate; 0 is the scenario's repeat_count, as in the original [default: the
-    /// scenario's repeat_count, or no limit with --duration]
+    /// Traces to generate (sessions, for a scenario with `session:`); 0 is the scenario's
+    /// repeat_count, as in the original [default: the scenario's repeat_count, or no limit with
+    /// --duration]
     #[arg(long)]
     pub count: Option<u64>,
     /// Milliseconds between traces [default: the scenario's interval_ms]

@@ -253,6 +253,7 @@ fn unknown_tool(plan: &mut Plan, name: &str) -> NodeId {
         llm: None,
         generic: None,
         wiring: Default::default(),
+        evaluations: Vec::new(),
     };
     let agent = plan.scenario.clone();
     let id = plan.add_step(&step, &agent);

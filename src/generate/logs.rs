@@ -95,6 +95,7 @@ impl TraceLogs {
         for view in views(plan, trace).filter(|v| !v.span.server) {
             self.span(&view);
         }
+        self.evaluations(plan, trace);
         // In time order; at the same instant, spans start parents first and end children first.
         self.records[..self.len].sort_by_key(|r| {
             let span = r.span as i64;
@@ -285,6 +286,39 @@ impl TraceLogs {
         self.attr(k.cp_status_result, AttrValue::Bool(ok && code == k.allowed));
     }
 
+    /// The `gen_ai.evaluation.result` events of the trace's evaluations, each tied to the
+    /// evaluated span and stamped at its end.
+    fn evaluations(&mut self, plan: &Plan, trace: &Trace) {
+        let evaluations = &plan.evaluations;
+        let k = &evaluations.keys;
+        for record in &trace.evaluations {
+            let Some(span) = trace.spans.get(record.span as usize) else {
+                continue;
+            };
+            let v = SpanView {
+                plan,
+                trace,
+                span,
+                index: record.span,
+            };
+            let e = &evaluations.all[record.evaluation as usize];
+            self.open(&v, At::End, LogSeverity::Info, k.event);
+            self.body(format_args!(
+                "Evaluation {}: {:.3}",
+                plan.str(e.name),
+                record.score
+            ));
+            self.attr(k.name, AttrValue::Str(e.name));
+            self.attr(k.score, AttrValue::Double(record.score));
+            if let Some(label) = e.label(record.score) {
+                self.attr(k.label, AttrValue::Str(label));
+            }
+            if let Some(explanation) = e.explanation {
+                self.attr(k.explanation, AttrValue::Str(explanation));
+            }
+        }
+    }
+
     /// The exception record of a failed span.
     fn exception(&mut self, v: &SpanView) {
         let k = v.keys();
@@ -385,11 +419,15 @@ mod tests {
                 let records = logs.records();
                 assert!(records.windows(2).all(|w| w[0].time_ns <= w[1].time_ns));
                 let count = |event: Sym| records.iter().filter(|r| r.event_name == event).count();
-                let spans = |t: SpanType| trace.spans.iter().filter(|s| s.span_type == t).count();
+                // A call's SERVER span logs nothing of its own.
+                let spans = |t: SpanType| {
+                    let own = |s: &&crate::generate::SpanRecord| s.span_type == t && !s.server;
+                    trace.spans.iter().filter(own).count()
+                };
                 assert_eq!(count(k.turn_start_event), spans(SpanType::A2aOrchestrate));
                 assert_eq!(count(k.turn_end_event), spans(SpanType::A2aOrchestrate));
                 assert_eq!(count(k.tool_call_event), spans(SpanType::McpToolExecute));
-                assert_eq!(count(k.llm_call_event), spans(SpanType::LlmCall));
+                assert_eq!(count(k.llm_call_event), spans(SpanType::LlmCall), "{name}");
                 assert_eq!(count(k.rag_event), spans(SpanType::RagRetrieve));
                 assert_eq!(count(k.a2a_event), spans(SpanType::A2aCall));
                 assert_eq!(count(k.cp_event), spans(SpanType::CpRequest));
@@ -398,7 +436,9 @@ mod tests {
                         .spans
                         .iter()
                         .filter(|s| {
-                            s.error.is_some() && is_genai_client_operation(s.span_type) == genai
+                            s.error.is_some()
+                                && !s.server
+                                && is_genai_client_operation(s.span_type) == genai
                         })
                         .count()
                 };

@@ -113,6 +113,7 @@ enum Id {
     GenAiTimeToFirstChunk,
     GenAiTimePerOutputChunk,
     LlmCost,
+    EvaluationScore,
 }
 
 /// Every instrument under `prefix`, indexed by [`Id`].
@@ -210,6 +211,7 @@ pub fn instruments(prefix: &str) -> Vec<Instrument> {
             "The duration of the MCP request or notification as observed on the sender from the time it was sent until the response or ack is received.",
             Histogram(MCP_DURATION_BOUNDS),
         ),
+        evaluation_scores(),
     ]
     .into_iter()
     .chain(span_metrics_instruments())
@@ -275,6 +277,19 @@ pub const SPAN_METRICS_BOUNDS: &[f64] = &[
     2.0, 4.0, 6.0, 8.0, 10.0, 50.0, 100.0, 200.0, 400.0, 800.0, 1000.0, 1400.0, 2000.0, 5000.0,
     10000.0, 15000.0,
 ];
+/// `gen_ai.evaluation.score`: the scores of the `gen_ai.evaluation.result` events.
+fn evaluation_scores() -> Instrument {
+    Instrument {
+        name: "gen_ai.evaluation.score".into(),
+        unit: "1",
+        description: "Evaluation scores (gen_ai.evaluation.result events), by gen_ai.evaluation.name and label.",
+        kind: InstrumentKind::Histogram(EVALUATION_SCORE_BOUNDS),
+    }
+}
+
+/// Buckets of evaluation scores: tenths of the usual [0, 1] range.
+pub const EVALUATION_SCORE_BOUNDS: &[f64] =
+    &[0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0];
 
 /// A measurement's link to the span it came from.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -518,6 +533,7 @@ impl Aggregator {
             for view in views(plan, trace) {
                 self.record_span(tenant, &view);
             }
+            self.record_evaluations(tenant, plan, trace);
             return;
         }
         self.map_resources(plan);
@@ -529,6 +545,11 @@ impl Aggregator {
             }
             self.record_span_metrics(tenant, &view);
         }
+        // Evaluations are the agent's: under the root's service.
+        if let Some(root) = trace.spans.first() {
+            self.resource = self.plan_resources[root.resource as usize];
+        }
+        self.record_evaluations(tenant, plan, trace);
         self.resource = 0;
     }
 
@@ -577,6 +598,32 @@ impl Aggregator {
         }
         self.add(Id::SpanCalls, tenant, 1);
         self.observe(Id::SpanDuration, tenant, v.duration_ms(), v);
+    }
+
+    /// The score of each evaluation drawn for the trace, by evaluation name and label.
+    fn record_evaluations(&mut self, tenant: u32, plan: &Plan, trace: &Trace) {
+        let evaluations = &plan.evaluations;
+        for record in &trace.evaluations {
+            let Some(span) = trace.spans.get(record.span as usize) else {
+                continue;
+            };
+            let v = SpanView {
+                plan,
+                trace,
+                span,
+                index: record.span,
+            };
+            let e = &evaluations.all[record.evaluation as usize];
+            self.start(tenant);
+            self.value(
+                &v,
+                evaluations.keys.name,
+                Some(AttrValue::Str(e.name)),
+                None,
+            );
+            self.word(&v, evaluations.keys.label, e.label(record.score));
+            self.observe(Id::EvaluationScore, tenant, record.score, &v);
+        }
     }
 
     fn record_span(&mut self, tenant: u32, v: &SpanView) {
@@ -1015,7 +1062,8 @@ mod tests {
         traces.iter().flat_map(move |t| {
             t.spans
                 .iter()
-                .filter(|s| types.contains(&s.span_type))
+                // A call's SERVER span is the callee's: the agent instruments count its client.
+                .filter(|s| types.contains(&s.span_type) && !s.server)
                 .map(move |s| (t, s))
         })
     }

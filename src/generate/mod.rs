@@ -12,6 +12,7 @@
 
 mod content;
 mod derive;
+pub mod evaluation;
 mod failures;
 mod generic;
 mod keys;
@@ -23,6 +24,7 @@ mod plan;
 mod profile;
 mod sampler;
 pub mod services;
+pub mod session;
 mod symbols;
 mod trace;
 
@@ -33,7 +35,9 @@ pub use plan::{LatencySampler, Plan, PlanOptions, is_integer_attribute, is_token
 pub use sampler::{Draw, Sampler};
 pub use symbols::Attr;
 pub use symbols::{AttrValue, LiteralId, NodeId, Sym};
-pub use trace::{Iteration, SpanRecord, Trace, ValueDisplay, generate, iteration_rng};
+pub use trace::{
+    Iteration, SpanRecord, Trace, ValueDisplay, generate, generate_turn, iteration_rng,
+};
 
 /// Plans and traces for the unit tests of the modules that read traces.
 #[cfg(test)]

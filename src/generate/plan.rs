@@ -65,6 +65,10 @@ pub struct Plan {
     /// A step links to `previous_trace`: each iteration's root carries the ids its successor
     /// names ([`super::generic::anchor`]).
     pub anchored: bool,
+    /// Present when the scenario has `session:`.
+    pub session: Option<super::session::SessionPlan>,
+    /// The evaluations of its steps and session.
+    pub evaluations: super::evaluation::Evaluations,
 }
 
 /// Keys the generator sets itself.
@@ -253,6 +257,8 @@ impl Plan {
             services: ServiceTable::default(),
             profile: options.profile,
             anchored: false,
+            session: None,
+            evaluations: Default::default(),
         };
         let prefix = plan.prefix.clone();
         plan.derived = DerivedKeys::intern(&prefix, &mut |s| plan.intern(s));
@@ -285,6 +291,8 @@ impl Plan {
             plan.content = Some(ContentPlan::new(&names, planned_tool, |s| plan.intern(s)));
         }
         plan.compile_llm(scenario);
+        plan.session = super::session::SessionPlan::compile(scenario, &mut plan);
+        plan.evaluations = super::evaluation::Evaluations::compile(scenario, &mut plan);
         plan.rename_keys(options.profile.semconv.renames());
         plan
     }
@@ -769,7 +777,7 @@ impl Plan {
         }
     }
 
-    fn sampled(&mut self, key_sym: Sym, key: &str, d: &Distribution) -> AttrPlan {
+    pub(super) fn sampled(&mut self, key_sym: Sym, key: &str, d: &Distribution) -> AttrPlan {
         let choices = match d {
             Distribution::Categorical { values, .. } => {
                 values.iter().map(|v| self.constant(v)).collect()

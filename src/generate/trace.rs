@@ -13,10 +13,12 @@
 //! OTLP is the encoder's business, so this module never sees a protobuf type.
 
 use super::content::{Conversation, SpanFacts};
+use super::evaluation::EvaluationRecord;
 use super::generic::{self, LinkRecord};
 use super::plan::{AttrPlan, CountPlan, Plan, PlanNode};
 use super::profile::mcp_session_bytes;
 use super::sampler::Draw;
+use super::session::{Turn, TurnTokens};
 use super::symbols::{Attr, AttrValue, Generated, NodeId, Sym};
 use crate::conventions::SpanKind;
 use crate::scenario::timing::MAX_TRACE_DURATION_MS;
@@ -126,6 +128,8 @@ pub struct Trace {
     text: String,
     /// Every span's links, in span order.
     pub links: Vec<LinkRecord>,
+    /// The evaluations drawn for its spans (`evaluations:`), in span order.
+    pub evaluations: Vec<EvaluationRecord>,
 }
 
 impl Trace {
@@ -147,6 +151,7 @@ impl Trace {
         self.attrs.clear();
         self.text.clear();
         self.links.clear();
+        self.evaluations.clear();
     }
 }
 
@@ -187,6 +192,24 @@ impl Iteration {
         }
     }
 
+    /// Moves every span of the iteration earlier by `ns`.
+    pub fn advance(&mut self, ns: u64) {
+        for trace in &mut self.traces[..self.len] {
+            for span in &mut trace.spans {
+                span.start_ns = span.start_ns.saturating_sub(ns);
+                span.end_ns = span.end_ns.saturating_sub(ns);
+            }
+        }
+    }
+
+    /// The latest span end of the iteration.
+    pub fn latest_end(&self) -> Option<u64> {
+        self.traces()
+            .iter()
+            .flat_map(|t| t.spans.iter().map(|s| s.end_ns))
+            .max()
+    }
+
     /// The earliest span start of the iteration.
     pub fn earliest_start(&self) -> Option<u64> {
         self.traces()
@@ -216,6 +239,31 @@ pub fn generate(
     end_unix_ns: u64,
     out: &mut Iteration,
 ) {
+    generate_with(plan, seed, index, tenant, end_unix_ns, None, out);
+}
+
+/// Generates one turn of a session (`turn`), as [`generate`] an iteration: the session's ids on
+/// every span, its LLM calls' input tokens grown by the history. Returns what its LLM calls drew.
+pub fn generate_turn(
+    plan: &Plan,
+    (seed, index): (u64, u64),
+    tenant: u32,
+    end_unix_ns: u64,
+    turn: &Turn,
+    out: &mut Iteration,
+) -> TurnTokens {
+    generate_with(plan, seed, index, tenant, end_unix_ns, Some(turn), out)
+}
+
+fn generate_with(
+    plan: &Plan,
+    seed: u64,
+    index: u64,
+    tenant: u32,
+    end_unix_ns: u64,
+    turn: Option<&Turn>,
+    out: &mut Iteration,
+) -> TurnTokens {
     out.len = 0;
     let mut rng = iteration_rng(seed, index);
     let root = plan.node(plan.root());
@@ -233,11 +281,11 @@ pub fn generate(
     };
     if attempts.is_empty() {
         let trace = out.next_trace();
-        let mut b = Builder::new(plan, &mut rng, trace, tenant, index, ids);
+        let mut b = Builder::new(plan, &mut rng, trace, tenant, index, ids, turn);
         let block = b.block(plan.root(), None, false, false);
-        b.finish(block.items[0].0, end_unix_ns);
-        return;
+        return b.finish(block.items[0].0, end_unix_ns);
     }
+    let mut tokens = TurnTokens::default();
     // Each attempt of a retried root is its own trace, one after another with the backoff
     // between them; the last one ends at `end_unix_ns`.
     let mut ends = vec![0u64; attempts.len()];
@@ -249,10 +297,13 @@ pub fn generate(
             own: ids.own.filter(|_| k + 1 == attempts.len()),
             ..ids
         };
-        let mut b = Builder::new(plan, &mut rng, trace, tenant, index, ids);
+        let mut b = Builder::new(plan, &mut rng, trace, tenant, index, ids, turn);
         let block = b.single(plan.root(), None, k as u32 + 1, *attempt);
         durations.push(block.duration);
-        b.finish(block.items[0].0, block.duration);
+        let drawn = b.finish(block.items[0].0, block.duration);
+        tokens.fresh_input += drawn.fresh_input;
+        tokens.output += drawn.output;
+        tokens.summarized |= drawn.summarized;
     }
     for k in (0..attempts.len()).rev() {
         ends[k] = end;
@@ -267,6 +318,7 @@ pub fn generate(
             span.end_ns = span.end_ns.saturating_add(delta);
         }
     }
+    tokens
 }
 
 /// The ids of an iteration's root and of its predecessor's, when the plan is anchored.
@@ -402,6 +454,20 @@ struct Builder<'a, R> {
     llm_ns: Option<u64>,
     /// The root's fixed ids and the previous trace's, for links.
     ids: RootIds,
+    /// The session turn this trace is, if any.
+    turn: Option<&'a Turn>,
+    /// What the turn's LLM calls drew so far.
+    tokens: TurnTokens,
+    /// The span being pushed is an LLM call of a turn (its tokens grow), or the summarising one.
+    growing: Growing,
+}
+
+/// Whether the input tokens of the span being pushed grow with a session's history.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Growing {
+    No,
+    Call,
+    Summary,
 }
 
 impl<'a, R: Rng> Builder<'a, R> {
@@ -412,6 +478,7 @@ impl<'a, R: Rng> Builder<'a, R> {
         tenant: u32,
         index: u64,
         ids: RootIds,
+        turn: Option<&'a Turn>,
     ) -> Self {
         rng.fill(&mut trace.trace_id);
         if trace.trace_id == [0; 16] {
@@ -436,6 +503,9 @@ impl<'a, R: Rng> Builder<'a, R> {
             conversation: None,
             llm_ns: None,
             ids,
+            turn,
+            tokens: TurnTokens::default(),
+            growing: Growing::No,
         };
         b.conversation = plan
             .content
@@ -448,7 +518,21 @@ impl<'a, R: Rng> Builder<'a, R> {
         let id = b.trace.trace_id;
         push_hex(&mut b.trace.text, &id);
         b.trace_hex = AttrValue::Text { start, len: 32 };
+        if let Some(turn) = turn {
+            b.session = b.text(&turn.session_id);
+            b.enduser = b.text(&turn.user_id);
+        }
         b
+    }
+
+    /// `text`, stored in the trace's text.
+    fn text(&mut self, text: &str) -> AttrValue {
+        let start = self.trace.text.len() as u32;
+        self.trace.text.push_str(text);
+        AttrValue::Text {
+            start,
+            len: text.len() as u32,
+        }
     }
 
     /// A random `prefix` + `bytes`·2 hex digits, stored in the trace's text.
@@ -547,6 +631,13 @@ impl<'a, R: Rng> Builder<'a, R> {
         } else {
             (&node.name, &node.attrs)
         };
+        if self.growing == Growing::No
+            && self.turn.is_some()
+            && node.role == crate::conventions::OpenInferenceKind::Llm
+            && !attempt
+        {
+            self.growing = Growing::Call;
+        }
         self.push_attrs(plans, attempt, parent, error.is_some(), start);
         if let (Some(llm), false) = (&node.llm, attempt) {
             self.llm_ns = super::llm::apply(llm, plans, &mut self.trace.attrs, start, self.rng);
@@ -556,6 +647,9 @@ impl<'a, R: Rng> Builder<'a, R> {
             Some(by) => generic::drawn_name(by, &self.trace.attrs[start..]).unwrap_or(name),
             None => name,
         };
+        if self.growing == Growing::Call {
+            self.growing = Growing::No;
+        }
         if node.span_type == SpanType::CpRequest {
             self.forward(start, error.is_some());
         }
@@ -568,6 +662,12 @@ impl<'a, R: Rng> Builder<'a, R> {
         }
         self.annotate_content(node, attempt, parent, error, start);
         self.trace.attrs.extend_from_slice(extra);
+        if self.turn.is_some() {
+            self.session_attrs(start);
+        }
+        if !attempt && !self.plan.evaluations.is_empty() {
+            self.evaluate(id, parent, index);
+        }
         let error = error.map(|kind| {
             self.trace.attrs.push(Attr {
                 key: self.plan.keys.error_type,
@@ -628,6 +728,7 @@ impl<'a, R: Rng> Builder<'a, R> {
                 continue;
             }
             if let Some(value) = self.attr_value(plan, failed, start) {
+                let value = self.grow(key, value);
                 self.trace.attrs.push(Attr { key, value });
             }
         }
@@ -678,7 +779,10 @@ impl<'a, R: Rng> Builder<'a, R> {
             Generated::ResponseId => self.hex_text("chatcmpl-", 12),
             Generated::TaskId => self.hex_text("task_", 6),
             Generated::EnduserId => self.enduser,
-            Generated::TurnIndex => AttrValue::Int((self.index % 10) as i64),
+            Generated::TurnIndex => match self.turn {
+                Some(turn) => AttrValue::Int(turn.index as i64),
+                None => AttrValue::Int((self.index % 10) as i64),
+            },
             Generated::Hash => self.hex_text("sha256:", 16),
             Generated::RandomId(prefix) => {
                 let plan = self.plan;
@@ -935,6 +1039,9 @@ impl<'a, R: Rng> Builder<'a, R> {
         let mut blocks = Vec::new();
         let mut sibling_errored = false;
         let mut filtered = None;
+        if parent == 0 && self.turn.is_some_and(|t| t.summarize) && !self.tokens.summarized {
+            blocks.extend(self.summary(parent));
+        }
         'siblings: for &child in &node.children {
             let child_node = self.plan.node(child);
             if child_node.probability < 1.0 && self.rng.random::<f64>() >= child_node.probability {
@@ -995,8 +1102,9 @@ impl<'a, R: Rng> Builder<'a, R> {
         duration
     }
 
-    /// Converts offsets to absolute times, with the root ending at `end_unix_ns`.
-    fn finish(mut self, root: u32, end_unix_ns: u64) {
+    /// Converts offsets to absolute times, with the root ending at `end_unix_ns`; returns what
+    /// the turn's LLM calls drew.
+    fn finish(mut self, root: u32, end_unix_ns: u64) -> TurnTokens {
         let root_duration = self.trace.spans[root as usize].end_ns;
         self.offsets[root as usize] = end_unix_ns.saturating_sub(root_duration);
         for i in 0..self.trace.spans.len() {
@@ -1019,6 +1127,115 @@ impl<'a, R: Rng> Builder<'a, R> {
             self.ids.previous,
             &mut trace.links,
         );
+        self.tokens
+    }
+}
+
+/// Sessions and evaluations: what a turn adds to the spans it is made of.
+impl<R: Rng> Builder<'_, R> {
+    /// The value an attribute of the span being pushed takes in a session: an LLM call's input
+    /// tokens grown by the history (`SessionPlan::grown_input`), the turn's draws noted; a
+    /// summarising call reads the whole history and writes the summary.
+    fn grow(&mut self, key: Sym, value: AttrValue) -> AttrValue {
+        let (Some(turn), Some(session)) = (self.turn, &self.plan.session) else {
+            return value;
+        };
+        if self.growing == Growing::No {
+            return value;
+        }
+        let keys = &session.keys;
+        let drawn = number(value).map_or(0, |x| x.max(0.0) as u64);
+        let summary = session.context.as_ref().map_or(0, |c| c.summary_tokens);
+        match (self.growing, key) {
+            (Growing::Summary, k) if k == keys.input_tokens => AttrValue::Int(turn.history as i64),
+            (Growing::Summary, k) if k == keys.output_tokens => AttrValue::Int(summary as i64),
+            (Growing::Call, k) if k == keys.input_tokens => {
+                self.tokens.fresh_input += drawn;
+                let history = if self.tokens.summarized {
+                    summary
+                } else {
+                    turn.history
+                };
+                AttrValue::Int(session.grown_input(history, drawn) as i64)
+            }
+            (Growing::Call, k) if k == keys.output_tokens => {
+                self.tokens.output += drawn;
+                value
+            }
+            _ => value,
+        }
+    }
+
+    /// The session's ids, turn index and user attributes on the span whose attributes begin
+    /// at `start`, where it has none of its own.
+    fn session_attrs(&mut self, start: usize) {
+        let (Some(turn), Some(session)) = (self.turn, &self.plan.session) else {
+            return;
+        };
+        let k = &session.keys;
+        let ids = [
+            (k.session_id, self.session),
+            (k.conversation_id, self.session),
+            (k.user_id, self.enduser),
+            (k.turn_index, AttrValue::Int(turn.index as i64)),
+        ];
+        for attr in ids
+            .into_iter()
+            .map(|(key, value)| Attr { key, value })
+            .chain(turn.user_attrs.iter().copied())
+        {
+            if find(&self.trace.attrs[start..], attr.key).is_none() {
+                self.trace.attrs.push(attr);
+            }
+        }
+    }
+
+    /// Draws the evaluations of span `index` (of node `id`): its step's, and the session's on
+    /// the last turn's root.
+    fn evaluate(&mut self, id: NodeId, parent: Option<u32>, index: u32) {
+        if self.growing == Growing::Summary {
+            return;
+        }
+        let evaluations = &self.plan.evaluations;
+        let session = match (parent, self.turn) {
+            (None, Some(turn)) if turn.last => &evaluations.session[..],
+            _ => &[],
+        };
+        for &e in evaluations.of(id).iter().chain(session) {
+            let plan = &evaluations.all[e as usize];
+            if plan.probability < 1.0 && self.rng.random::<f64>() >= plan.probability {
+                continue;
+            }
+            let score = plan.score.number(self.rng);
+            self.trace.evaluations.push(EvaluationRecord {
+                span: index,
+                evaluation: e,
+                score,
+            });
+        }
+    }
+
+    /// The summarising LLM call that opens a turn whose history overflows the window: a span of
+    /// the scenario's first LLM step, reading the history and writing a summary.
+    fn summary(&mut self, parent: u32) -> Option<Block> {
+        let session = self.plan.session.as_ref()?;
+        let id = session.summarizer?;
+        let marker = [Attr {
+            key: session.keys.summary,
+            value: AttrValue::Bool(true),
+        }];
+        self.growing = Growing::Summary;
+        let span = self.push_span(id, false, Some(parent), None, &marker);
+        self.growing = Growing::No;
+        self.tokens.summarized = true;
+        let latency = self.latency_ns(self.plan.node(id));
+        self.trace.spans[span as usize].end_ns = latency;
+        Some(Block {
+            items: vec![(span, 0)],
+            duration: latency,
+            errored: false,
+            ends_turn: false,
+        })
     }
 }
 
@@ -1112,6 +1329,7 @@ mod tests {
                     failures: None,
                     generic: None,
                     wiring: Default::default(),
+                    evaluations: Vec::new(),
                 },
             );
         leaf.prop_recursive(3, 24, 4, |inner| {
@@ -1169,6 +1387,7 @@ mod tests {
                 failures: None,
                 generic: None,
                 wiring: Default::default(),
+                evaluations: Vec::new(),
             });
         leaf.prop_recursive(3, 20, 5, |inner| {
             (inner.clone(), prop::collection::vec(inner, 0..5)).prop_map(|(mut step, children)| {
@@ -1195,6 +1414,7 @@ mod tests {
             root,
             services: Vec::new(),
             models: Vec::new(),
+            session: None,
         }
     }
 

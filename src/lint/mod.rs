@@ -36,6 +36,7 @@
 mod generic;
 mod llm;
 mod schema;
+mod session;
 
 use crate::generate::{LatencySampler, Sampler, is_integer_attribute};
 use crate::scenario::{
@@ -86,6 +87,7 @@ pub fn lint(decoded: &Decoded, context: &LintContext) -> Diagnostics {
         generic::conventions(&mut out, source, i, step);
     }
     llm::check(&mut out, source, &decoded.scenario);
+    session::check(&mut out, decoded);
     out.report.finish()
 }
 

@@ -22,6 +22,8 @@ pub use llm::{PricesError, decode_models, load_models, with_models};
 mod failures;
 #[path = "decode_generic.rs"]
 mod generic_keys;
+#[path = "session.rs"]
+pub(super) mod session;
 
 /// Settings that change how a file is read.
 #[derive(Clone, Debug)]
@@ -469,7 +471,8 @@ impl<'a> Decoder<'a> {
             Some(
                 "convert it: one request becomes a `root` step (`type: a2a.orchestrate`) whose \
                  `children` are its planner, LLM and tool steps; `workload_weight` becomes `weight`; \
-                 tenants come from TELEMETRY_TENANT_UUIDS. docs/compatibility.md, \
+                 tenants come from TELEMETRY_TENANT_UUIDS; its end users and turns become a \
+                 `session:` (users, turns, think_time). docs/compatibility.md, \
                  \"Migrating from the Python tool\", shows a converted file"
                     .into(),
             ),
@@ -507,6 +510,10 @@ impl<'a> Decoder<'a> {
         let services = match f.take(self, "services") {
             Some((path, node)) => self.services(node, &path),
             None => Vec::new(),
+        };
+        let session = match f.take(self, "session") {
+            Some((path, node)) if node.value != Value::Null => self.session(node, &path),
+            _ => None,
         };
         let root = f.take(self, "root");
         let spans = f.take(self, "spans");
@@ -586,6 +593,7 @@ impl<'a> Decoder<'a> {
             root,
             services,
             models,
+            session,
         })
     }
 
@@ -693,6 +701,7 @@ impl<'a> Decoder<'a> {
             None => None,
         };
         let wiring = self.wiring(&mut f);
+        let evaluations = self.evaluations_of(&mut f);
         f.finish(self);
         if let Some(g) = &generic {
             self.check_placeholders(g, &attributes, path, node.mark);
@@ -712,6 +721,7 @@ impl<'a> Decoder<'a> {
             failures,
             generic,
             wiring,
+            evaluations,
         })
     }
 
@@ -1377,11 +1387,19 @@ root:
       parallel: true
       attributes: {url.path: /orders}
       links: [{to: fetch, attributes: {k: v}}]
+      evaluations:
+        - {name: plan_quality, score: {distribution: uniform}, labels: {good: 0.5}, explanation: e, probability: 0.5}
 services:
   agent: {version: "1", attributes: {k: v}, instances: 2, instrumented: true}
   search:
 models:
   m: {like: small, output_token_ms: 5}
+session:
+  turns: 3
+  think_time: 1000
+  users: {ids: [a, b], count: 2, weights: [1, 2], attributes: {user.tier: pro}}
+  context: {window: 1000, overflow: truncate, summary_tokens: 100}
+  evaluations: [{name: task_success}]
 "#;
 
     #[test]

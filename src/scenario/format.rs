@@ -121,6 +121,12 @@ pub enum Shape {
     Links,
     /// A mapping of attribute names to constants (a link's attributes).
     Constants,
+    /// A nested mapping of its own keys (null for its defaults).
+    Mapping(&'static Mapping),
+    /// A list of mappings of one kind.
+    List(&'static Mapping),
+    /// A mapping of names to numbers.
+    NumberMap,
 }
 
 /// One key of a mapping.
@@ -154,7 +160,7 @@ impl Mapping {
     }
 }
 
-const fn key(names: &'static [&'static str], shape: Shape, doc: &'static str) -> Key {
+pub(super) const fn key(names: &'static [&'static str], shape: Shape, doc: &'static str) -> Key {
     Key { names, shape, doc }
 }
 
@@ -202,6 +208,11 @@ pub static DOCUMENT: Mapping = Mapping {
             &["root"],
             Shape::Step,
             "The root step: the span at the top of every trace.",
+        ),
+        key(
+            &["session"],
+            Shape::Mapping(&super::decode::session::SESSION),
+            "Multi-turn conversations: each trace is one turn of a session of one end user; turns, think time, users, growing context, session evaluations.",
         ),
         key(
             &["spans"],
@@ -314,6 +325,11 @@ pub static STEP: Mapping = Mapping {
             &["parallel"],
             Shape::Bool,
             "Children start together (a fan-out) instead of one after another (default false).",
+        ),
+        key(
+            &["evaluations"],
+            Shape::List(&super::decode::session::EVALUATION),
+            "Evaluations of this span, each sent as a `gen_ai.evaluation.result` log record tied to it.",
         ),
     ],
 };
@@ -750,6 +766,7 @@ pub fn mappings() -> impl Iterator<Item = &'static Mapping> {
         &LINK,
     ]
     .into_iter()
+    .chain(super::decode::session::MAPPINGS)
     .chain(DISTRIBUTIONS.iter().map(|(_, m)| *m))
 }
 

@@ -339,6 +339,17 @@ fn shape(key: &Key, prefix: &str) -> Value {
             "type": ["array", "null"],
             "items": {"$ref": "#/definitions/link"}
         }),
+        Shape::Mapping(mapping) => {
+            json!({"anyOf": [{"type": "null"}, closed(mapping, &[], prefix)]})
+        }
+        Shape::List(mapping) => json!({
+            "type": ["array", "null"],
+            "items": closed(mapping, &[], prefix)
+        }),
+        Shape::NumberMap => json!({
+            "type": ["object", "null"],
+            "additionalProperties": {"type": "number"}
+        }),
     }
 }
 

@@ -18,6 +18,7 @@ pub mod timing;
 mod traffic;
 
 pub use crate::yaml::{Diagnostic, Diagnostics, Severity, nearest};
+pub use decode::session::{Context, Evaluation, Overflow, Session, Users};
 pub use decode::{
     DEFAULT_DISTRIBUTION_COUNT_MAX, Decoded, LoadOptions, MAX_ATTRIBUTE_NESTING, PricesError,
     decode, decode_located, decode_models, load_models, with_models, worst_case_spans,
@@ -59,6 +60,10 @@ pub const BUNDLED: &[(&str, &str)] = &[
         include_str!("../../scenarios/distributed_agent.yaml"),
     ),
     (
+        "evaluated_rag",
+        include_str!("../../scenarios/evaluated_rag.yaml"),
+    ),
+    (
         "example_scenario",
         include_str!("../../scenarios/example_scenario.yaml"),
     ),
@@ -93,6 +98,10 @@ pub const BUNDLED: &[(&str, &str)] = &[
     (
         "successful_agent_turn",
         include_str!("../../scenarios/successful_agent_turn.yaml"),
+    ),
+    (
+        "support_chat",
+        include_str!("../../scenarios/support_chat.yaml"),
     ),
     (
         "task_decomposition",

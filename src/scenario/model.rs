@@ -29,6 +29,8 @@ pub struct Scenario {
     pub services: Vec<super::Service>,
     /// The `models:` map: timing and prices over the bundled table (empty: the table's).
     pub models: Vec<super::ModelSpec>,
+    /// Multi-turn conversations: each trace is a turn of a session (`session:`).
+    pub session: Option<super::Session>,
 }
 
 /// One step of the trace tree: a span type and how its instances are drawn.
@@ -55,6 +57,8 @@ pub struct Step {
     pub generic: Option<super::Generic>,
     /// Its id, links and whether its children run in parallel.
     pub wiring: super::Wiring,
+    /// Evaluations of each span of this step (`evaluations:`).
+    pub evaluations: Vec<super::Evaluation>,
 }
 
 impl Step {

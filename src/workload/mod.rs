@@ -14,6 +14,7 @@ mod launch;
 mod progress;
 mod rate;
 mod schedule;
+mod sessions;
 mod show;
 mod signals;
 mod worker;
@@ -126,6 +127,10 @@ pub struct RunSummary {
     pub interrupted_by: Option<i32>,
     pub export: PipelineSummary,
     pub sample_trace_ids: Vec<String>,
+    /// Sessions started, when the scenario has sessions (each trace is then one turn).
+    pub sessions: Option<u64>,
+    /// Sessions the end of the run cut before their last turn.
+    pub sessions_cut: Option<u64>,
 }
 
 impl RunSummary {
@@ -154,6 +159,14 @@ impl RunSummary {
             self.seed
         );
         out += &self.rate.render(self.iterations);
+        if let (Some(sessions), Some(cut)) = (self.sessions, self.sessions_cut) {
+            out += &format!(
+                "Sessions: {} started, {} complete, {} cut by the end of the run\n",
+                sessions,
+                sessions - cut,
+                cut
+            );
+        }
         if let Some(dead) = &self.export.unreachable {
             out += &format!(
                 "Gave up on {}: nothing accepted for {:.1} s ({}); generation stopped after {}{} traces, {} dropped\n",
@@ -301,6 +314,9 @@ pub fn run<T: Transport>(
         Mix::One(plan) => vec![*plan],
         Mix::Weighted(plans) => plans.iter().map(|(p, _)| *p).collect(),
     };
+    let turns = turns_per_session(mix);
+    let (progress, by_session) = for_sessions(settings, turns);
+    let settings = by_session.as_ref().unwrap_or(settings);
     let encoders: Vec<SpanEncoder> = plans
         .iter()
         .map(|p| SpanEncoder::new(p).with_exception_events(settings.signals.exception_span_events))
@@ -328,7 +344,7 @@ pub fn run<T: Transport>(
         live: &live,
         stop: &stop,
     };
-    let (totals, generating, end) = generate_on_workers(&shared, workers, queue);
+    let (totals, generating, end) = generate_on_workers(&shared, workers, queue, &progress);
     if let Some(metrics) = &metrics {
         metrics.export(&pipeline);
     }
@@ -346,7 +362,64 @@ pub fn run<T: Transport>(
         summary.metric_exports,
     ) = (workers, metric_points, metric_exports);
     summary.interrupted_by = interrupt.requests().signal;
+    if let Some(turns) = turns {
+        summary.sessions = Some(totals.iter().map(|t| t.sessions).sum());
+        summary.sessions_cut = Some(totals.iter().map(|t| t.sessions_cut).sum());
+        // A run bound by a count of sessions ends with their last turns, long after the
+        // schedule's last start: its turns have no target rate to compare with.
+        if settings.backfill.is_some() || end == rate::End::Count {
+            summary.rate.target_rate = None;
+            summary.rate.scheduled_iterations = None;
+        } else {
+            summary.rate.target_rate = summary.rate.target_rate.map(|r| r * turns);
+            summary.rate.scheduled_iterations =
+                summary.rate.scheduled_iterations.map(|n| n * turns);
+        }
+    }
     summary
+}
+
+/// The settings of a run whose mix has `turns` per session on average, if it has sessions: the
+/// progress's (turns at the rate of turns, with no total, since the count is of sessions) and
+/// the schedule's (sessions start at the rate of turns divided by the mean turns; a backfill's
+/// rate already spreads the count, of sessions, over its window).
+fn for_sessions(settings: &RunSettings, turns: Option<f64>) -> (RunSettings, Option<RunSettings>) {
+    let Some(turns) = turns else {
+        return (settings.clone(), None);
+    };
+    let progress = RunSettings {
+        count: u64::MAX,
+        ..settings.clone()
+    };
+    let schedule = settings.backfill.is_none().then(|| RunSettings {
+        pace: Pace {
+            rate: settings.pace.rate.map(|r| r / turns),
+            ..settings.pace.clone()
+        },
+        ..settings.clone()
+    });
+    (progress, schedule)
+}
+
+/// The mean turns of a session over the mix (a scenario without sessions counting one), when
+/// any of its scenarios has sessions.
+fn turns_per_session(mix: &Mix) -> Option<f64> {
+    let plans: Vec<(&Plan, f64)> = match mix {
+        Mix::One(plan) => vec![(*plan, 1.0)],
+        Mix::Weighted(plans) => plans.clone(),
+    };
+    if plans.iter().all(|(p, _)| p.session.is_none()) {
+        return None;
+    }
+    let total: f64 = plans.iter().map(|(_, w)| w).sum();
+    let turns = |p: &Plan| p.session.as_ref().map_or(1.0, |s| s.mean_turns());
+    Some(
+        plans
+            .iter()
+            .map(|(p, w)| turns(p) * w / total.max(f64::MIN_POSITIVE))
+            .sum::<f64>()
+            .max(1.0),
+    )
 }
 
 /// Generates on `workers` threads the iterations the calling thread hands out from the
@@ -356,6 +429,7 @@ fn generate_on_workers<T: Transport>(
     shared: &Shared<T>,
     workers: usize,
     queue: usize,
+    progress: &RunSettings,
 ) -> (Vec<Totals>, Duration, rate::End) {
     let Shared {
         settings,
@@ -377,7 +451,7 @@ fn generate_on_workers<T: Transport>(
         let (progress_stop, progress_stopped) = mpsc::channel::<()>();
         if !settings.quiet {
             scope.spawn(move || {
-                progress::show(settings, live, pipeline, queue, started, &progress_stopped)
+                progress::show(progress, live, pipeline, queue, started, &progress_stopped)
             });
         }
         let handles: Vec<_> = (0..workers)
@@ -451,6 +525,8 @@ fn summarise(
             .take(SAMPLE_TRACE_IDS)
             .map(|(_, id)| show::hex(id))
             .collect(),
+        sessions: None,
+        sessions_cut: None,
     }
 }
 

@@ -9,6 +9,7 @@
 //! iteration and its own request buffers, one per tenant. A shared batch under a lock was the
 //! alternative rejected; it would put the workers in each other's way on every trace.
 
+use super::sessions::Sessions;
 use super::signals::{Logs, Metrics, Out};
 use super::{Mix, RunSettings, Show, unix_now_ns, window_start};
 use crate::encode::Signal;
@@ -29,6 +30,9 @@ const SCENARIO_SALT: u64 = 0x5CE4_A210_FFEE_0002;
 
 /// A request waits at most this long for more traces before it is sent.
 const MAX_BATCH_AGE: Duration = Duration::from_secs(1);
+
+/// Open sessions of a run at most (each holds one drawn turn); a worker holds its share.
+const MAX_OPEN_SESSIONS: usize = 100_000;
 
 /// A worker about to wait longer than this sends what it holds first.
 const IDLE: Duration = Duration::from_millis(50);
@@ -61,6 +65,9 @@ pub(super) struct Totals {
     pub behind: Duration,
     /// The first few trace ids, with their iteration index.
     pub samples: Vec<(u64, [u8; 16])>,
+    /// Sessions started, and cut by the end of the run.
+    pub sessions: u64,
+    pub sessions_cut: u64,
 }
 
 impl Totals {
@@ -118,6 +125,7 @@ pub(super) fn work<T: Transport>(
     let mut totals = Totals::default();
     let mut published = Totals::default();
     let mut idle = Idle::new(settings.pinned_start_ns.is_some());
+    let mut sessions = Sessions::default();
     'chunks: while let Some(chunk) = next_chunk(chunks, &idle, &mut requests, &out) {
         for due in chunk {
             if shared.interrupt.requested() || !shared.keep_going() {
@@ -130,56 +138,42 @@ pub(super) fn work<T: Transport>(
                 shared.stop.store(true, Ordering::Relaxed);
                 break 'chunks;
             }
+            let mut state = WorkerState {
+                idle: &mut idle,
+                requests: &mut requests,
+                totals: &mut totals,
+            };
+            if !send_turns(shared, &mut sessions, Some(due.offset), &mut state) {
+                break 'chunks;
+            }
             if settings.backfill.is_none()
                 && !wait_for(shared, due, &mut idle, &mut requests, &mut totals)
             {
                 break 'chunks;
             }
-            let (plan, encoder) = choose(shared, scenario_pick.as_ref(), due.index);
+            let (plan, encoder, plan_index) = choose(shared, scenario_pick.as_ref(), due.index);
             let tenant = tenant_pick.as_ref().map_or(0, |w| {
                 w.sample(&mut iteration_rng(settings.seed ^ TENANT_SALT, due.index))
             });
-            let end = end_ns(shared, due.offset);
-            generate(
-                plan,
-                settings.seed,
-                due.index,
-                tenant as u32,
-                end,
-                &mut iteration,
-            );
-            if let Some(window) = settings.backfill {
-                // History stays inside its window: an early trace that would start before it
-                // moves later, still ending long before now.
-                let start = window_start(shared.started_unix_ns, window);
-                if let Some(earliest) = iteration.earliest_start().filter(|e| *e < start) {
-                    iteration.delay(start - earliest);
-                }
-            }
-            if let Some(metrics) = shared.metrics {
-                metrics.export_due(shared.pipeline, settings.backfill.is_none().then_some(end));
-                metrics.record(
-                    plan,
+            let mut state = WorkerState {
+                idle: &mut idle,
+                requests: &mut requests,
+                totals: &mut totals,
+            };
+            let tenant = tenant as u32;
+            if plan.session.is_some() {
+                let made = (plan, encoder, plan_index);
+                start_session(shared, &mut sessions, made, due, tenant, &mut state);
+            } else {
+                iterate(
+                    shared,
+                    (plan, encoder),
+                    due,
+                    tenant,
                     &mut iteration,
-                    settings.backfill.is_none().then_some(end),
+                    &mut state,
                 );
             }
-            for trace in iteration.traces() {
-                totals.count(due.index, trace);
-                requests.add(plan, encoder, trace, &out);
-            }
-            if settings.show != Show::Nothing {
-                let mut out = std::io::stdout().lock();
-                settings.show.print(
-                    &mut out,
-                    plan,
-                    iteration.traces(),
-                    due.index,
-                    settings.count,
-                );
-                let _ = out.flush();
-            }
-            totals.iterations += 1;
         }
         publish(shared.live, &mut published, &totals);
         let deadline = Instant::now().checked_sub(MAX_BATCH_AGE);
@@ -187,10 +181,201 @@ pub(super) fn work<T: Transport>(
             requests.flush_opened_before(deadline, &out);
         }
     }
+    let mut state = WorkerState {
+        idle: &mut idle,
+        requests: &mut requests,
+        totals: &mut totals,
+    };
+    send_turns(shared, &mut sessions, None, &mut state);
+    sessions.cut_all();
+    (totals.sessions, totals.sessions_cut) = (sessions.started, sessions.cut);
     publish(shared.live, &mut published, &totals);
     requests.flush(&out);
     totals.log_records = requests.logs.as_ref().map_or(0, Logs::sent);
     totals
+}
+
+/// Makes iteration `due` of `plan` for `tenant` in `iteration` and hands it on.
+fn iterate<T: Transport>(
+    shared: &Shared<T>,
+    (plan, encoder): (&Plan, &SpanEncoder),
+    due: Due,
+    tenant: u32,
+    iteration: &mut Iteration,
+    state: &mut WorkerState,
+) {
+    let settings = shared.settings;
+    let end = end_ns(shared, due.offset);
+    generate(plan, settings.seed, due.index, tenant, end, iteration);
+    if let Some(window) = settings.backfill {
+        // History stays inside its window: an early trace that would start before it moves
+        // later, still ending long before now.
+        let start = window_start(shared.started_unix_ns, window);
+        if let Some(earliest) = iteration.earliest_start().filter(|e| *e < start) {
+            iteration.delay(start - earliest);
+        }
+    }
+    emit(
+        shared,
+        (plan, encoder),
+        iteration,
+        (due.index, settings.backfill.is_none().then_some(end)),
+        state.requests,
+        state.totals,
+    );
+}
+
+/// Hands the traces of one iteration (or turn) `index` to the metrics, the requests and the
+/// screen; `live_end` is when a live one ends (metrics move one that ends before their window).
+fn emit<T: Transport>(
+    shared: &Shared<T>,
+    (plan, encoder): (&Plan, &SpanEncoder),
+    iteration: &mut Iteration,
+    (index, live_end): (u64, Option<u64>),
+    requests: &mut Requests,
+    totals: &mut Totals,
+) {
+    let settings = shared.settings;
+    let out = Out {
+        pipeline: shared.pipeline,
+        tenants: shared.tenants,
+    };
+    if let Some(metrics) = shared.metrics {
+        metrics.export_due(shared.pipeline, live_end);
+        metrics.record(plan, iteration, live_end);
+    }
+    for trace in iteration.traces() {
+        totals.count(index, trace);
+        requests.add(plan, encoder, trace, &out);
+    }
+    if settings.show != Show::Nothing {
+        let mut out = std::io::stdout().lock();
+        settings
+            .show
+            .print(&mut out, plan, iteration.traces(), index, settings.count);
+        let _ = out.flush();
+    }
+    totals.iterations += 1;
+}
+
+/// What a worker sends through, borrowed for the sessions' turns.
+struct WorkerState<'w> {
+    idle: &'w mut Idle,
+    requests: &'w mut Requests,
+    totals: &'w mut Totals,
+}
+
+/// Starts session `due.index` of `plan`: live, its first turn is drawn and waits for its end;
+/// history and unpaced runs make the whole session at once.
+fn start_session<T: Transport>(
+    shared: &Shared<T>,
+    sessions: &mut Sessions,
+    (plan, encoder, plan_index): (&Plan, &SpanEncoder, usize),
+    due: Due,
+    tenant: u32,
+    state: &mut WorkerState,
+) {
+    let settings = shared.settings;
+    let start = end_ns(shared, due.offset);
+    if settings.backfill.is_none() && settings.pace.rate.is_some() {
+        // Memory holds one drawn turn per open session: past the limit, the worker sends the
+        // turns due first (as their sessions end, room is made) and the schedule waits.
+        let limit = MAX_OPEN_SESSIONS / settings.workers.max(1);
+        while sessions.open_count() >= limit.max(1) {
+            let next = sessions
+                .next_end()
+                .map(|end| Duration::from_nanos(end.saturating_sub(shared.started_unix_ns)));
+            if next.is_none() || !send_turns(shared, sessions, next, state) {
+                break;
+            }
+            if settings
+                .duration
+                .is_some_and(|d| next.is_some_and(|n| n >= d))
+            {
+                break;
+            }
+        }
+        sessions.open((plan, plan_index), settings.seed, due.index, tenant, start);
+        return;
+    }
+    let latest = match settings.backfill {
+        Some(_) => shared.started_unix_ns,
+        None => start,
+    };
+    sessions.whole(
+        plan,
+        (settings.seed, due.index, tenant),
+        start,
+        latest,
+        // A whole session is history (its earlier turns ended before the run's metrics window
+        // opened): its metrics are not moved into the window, which would pull its turns apart.
+        &mut |turn| {
+            emit(
+                shared,
+                (plan, encoder),
+                turn,
+                (due.index, None),
+                state.requests,
+                state.totals,
+            );
+        },
+    );
+}
+
+/// Sends the turns of open sessions that end before `limit` (an offset from the run's start;
+/// `None`: all of them), each when it ends, drawing the next turn of its session; `false` if
+/// the run stopped meanwhile. A turn due at or after the run's duration cuts the sessions
+/// still open.
+fn send_turns<T: Transport>(
+    shared: &Shared<T>,
+    sessions: &mut Sessions,
+    limit: Option<Duration>,
+    state: &mut WorkerState,
+) -> bool {
+    let settings = shared.settings;
+    while let Some(end) = sessions.next_end() {
+        let offset = Duration::from_nanos(end.saturating_sub(shared.started_unix_ns));
+        if limit.is_some_and(|l| offset > l) {
+            return true;
+        }
+        if settings.duration.is_some_and(|d| offset >= d) {
+            return true;
+        }
+        if shared.interrupt.requested() || !shared.keep_going() {
+            return false;
+        }
+        let Some(mut pending) = sessions.pop() else {
+            return true;
+        };
+        let due = Due {
+            index: pending.state.index,
+            offset,
+        };
+        if !wait_for(shared, due, state.idle, state.requests, state.totals) {
+            sessions.follow_later(pending);
+            return false;
+        }
+        let (plan, encoder) = plan_of(shared, pending.plan);
+        emit(
+            shared,
+            (plan, encoder),
+            &mut pending.iteration,
+            (pending.state.index, Some(end)),
+            state.requests,
+            state.totals,
+        );
+        sessions.follow(plan, pending);
+    }
+    true
+}
+
+/// The mix's `i`-th plan and its encoder.
+fn plan_of<'a, T: Transport>(shared: &Shared<'a, T>, i: usize) -> (&'a Plan, &'a SpanEncoder) {
+    let plan = match shared.mix {
+        Mix::One(plan) => *plan,
+        Mix::Weighted(plans) => plans[i].0,
+    };
+    (plan, &shared.encoders[i])
 }
 
 /// The next chunk `chunks` hands out, `None` once it is closed. When none is ready, what
@@ -336,12 +521,12 @@ impl Requests {
     }
 }
 
-/// The plan of iteration `index`, and its encoder.
+/// The plan of iteration `index`, its encoder and its place in the mix.
 fn choose<'a, T: Transport>(
     shared: &Shared<'a, T>,
     pick: Option<&WeightedIndex<f64>>,
     index: u64,
-) -> (&'a Plan, &'a SpanEncoder) {
+) -> (&'a Plan, &'a SpanEncoder, usize) {
     let i = match (shared.mix, pick) {
         (Mix::One(_), _) | (Mix::Weighted(_), None) => 0,
         (Mix::Weighted(_), Some(pick)) => pick.sample(&mut iteration_rng(
@@ -353,7 +538,7 @@ fn choose<'a, T: Transport>(
         Mix::One(plan) => *plan,
         Mix::Weighted(plans) => plans[i].0,
     };
-    (plan, &shared.encoders[i])
+    (plan, &shared.encoders[i], i)
 }
 
 /// When an iteration due at `offset` ends: a paced one at its scheduled instant (reproducible,

@@ -30,6 +30,7 @@ mod phoenix;
 mod schema;
 mod semconv;
 mod services;
+mod sessions;
 mod signals;
 mod tls;
 mod traces;

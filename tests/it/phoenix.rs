@@ -5,7 +5,10 @@
 //! Phoenix's own REST API what Phoenix made of them: the projects they were routed to
 //! (`--project`), every span's kind (AGENT, LLM, TOOL, RETRIEVER, EMBEDDING, GUARDRAIL, CHAIN),
 //! token counts on LLM spans equal to the GenAI ones, parent ids forming one tree per trace,
-//! error statuses, per-session token totals, and the conversation Phoenix renders from `--content`.
+//! error statuses, per-session token totals, the conversation Phoenix renders from `--content`,
+//! and multi-turn sessions grouped by `session.id` through its sessions API. (Phoenix ingests
+//! traces only, so the `gen_ai.evaluation.result` log records are not something it shows: its
+//! evaluations are annotations posted to its own API.)
 //!
 //! Phoenix is large (about 850 MB, 3–4 minutes to install), so this test is `#[ignore]`d: a plain
 //! `cargo test` lists it as ignored, and CI runs it in its own stage after `cargo test`:
@@ -401,4 +404,63 @@ fn phoenix_shows_agent_llm_and_tool_spans_with_tokens_and_whole_trees() {
         .expect("a successful turn");
     assert!(attr(root, "input.value").as_str().unwrap().ends_with('?'));
     assert!(attr(root, "output.value").is_string());
+
+    // Multi-turn sessions: Phoenix groups the turns of each session by `session.id`.
+    let chats = send_to_phoenix(
+        &phoenix,
+        &[
+            "scenario",
+            "--name",
+            "support_chat",
+            "--count",
+            "10",
+            "--seed",
+            "16",
+            "--project",
+            "sim-sessions",
+        ],
+    );
+    let chat_spans = check_project(&phoenix, "sim-sessions", &chats);
+    check_sessions(&phoenix, "sim-sessions", &chat_spans, 10);
+}
+
+/// Phoenix's sessions of `project` are the `sent` sessions, each with all of its turns: its
+/// traces are the traces whose spans carry its `session.id`, and several have more than one.
+fn check_sessions(phoenix: &Phoenix, project: &str, spans: &[Value], sent: usize) {
+    let mut turns: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
+    for span in spans {
+        let session = attr(span, "session.id")
+            .as_str()
+            .unwrap_or_else(|| panic!("a span without session.id: {span}"));
+        assert_eq!(attr(span, "gen_ai.conversation.id").as_str(), Some(session));
+        assert!(attr(span, "user.id").is_string(), "a span without user.id");
+        turns
+            .entry(session)
+            .or_default()
+            .insert(span["context"]["trace_id"].as_str().unwrap());
+    }
+    assert_eq!(turns.len(), sent, "sessions sent");
+    let sessions = phoenix.all(&format!("/v1/projects/{project}/sessions"));
+    assert_eq!(sessions.len(), sent, "Phoenix's sessions of {project}");
+    let mut multi_turn = 0;
+    for session in &sessions {
+        let id = session["session_id"].as_str().unwrap();
+        let traces: BTreeSet<&str> = session["traces"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["trace_id"].as_str().unwrap())
+            .collect();
+        assert_eq!(Some(&traces), turns.get(id), "the turns of session {id}");
+        multi_turn += usize::from(traces.len() > 1);
+    }
+    assert!(
+        multi_turn >= 5,
+        "{multi_turn} of {sent} sessions with several turns"
+    );
+    eprintln!(
+        "{project}: {} sessions, turns {:?}",
+        sessions.len(),
+        turns.values().map(BTreeSet::len).collect::<Vec<_>>()
+    );
 }
