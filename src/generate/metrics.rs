@@ -211,11 +211,11 @@ pub fn instruments(prefix: &str) -> Vec<Instrument> {
             "The duration of the MCP request or notification as observed on the sender from the time it was sent until the response or ack is received.",
             Histogram(MCP_DURATION_BOUNDS),
         ),
-        evaluation_scores(),
     ]
     .into_iter()
     .chain(span_metrics_instruments())
     .chain(llm_instruments(prefix))
+    .chain([evaluation_scores()])
     .collect()
 }
 
@@ -1011,6 +1011,22 @@ fn number(value: Option<AttrValue>) -> Option<f64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn instruments_are_indexed_by_their_id() {
+        let all = instruments("p");
+        let name = |id: Id| all[id as usize].name.as_str();
+        assert_eq!(all.len(), Id::EvaluationScore as usize + 1);
+        assert_eq!(name(Id::McpDuration), "mcp.client.operation.duration");
+        assert_eq!(name(Id::SpanCalls), SPAN_CALLS);
+        assert_eq!(name(Id::SpanDuration), SPAN_DURATION);
+        assert_eq!(
+            name(Id::GenAiTimeToFirstChunk),
+            "gen_ai.client.operation.time_to_first_chunk"
+        );
+        assert_eq!(name(Id::LlmCost), "p.llm.cost");
+        assert_eq!(name(Id::EvaluationScore), "gen_ai.evaluation.score");
+    }
     use crate::generate::testing;
     use crate::scenario::SpanType;
     use std::collections::BTreeMap;

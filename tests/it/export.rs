@@ -4,7 +4,7 @@
 //! the simulator's own accounting (`--summary-json`) must equal what the receiver counted.
 
 use crate::common::{
-    self, Judge, Received, Sink, bin, judge_decode_jsonl, n, read, sdk_send, simulate, text,
+    self, Judge, Received, Sink, Span, bin, judge_decode_jsonl, n, read, sdk_send, simulate, text,
 };
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
@@ -444,13 +444,18 @@ fn requests_are_cut_by_size_and_count_keeping_traces_whole() {
     let accepted = all_accepted(&summary);
     let received = judge.finish();
     assert_eq!(received.spans.len() as u64, accepted);
-    // Which request each trace's spans arrived in.
+    fn instance(s: &Span) -> &str {
+        s.resource_str("service.instance.id").unwrap_or_default()
+    }
+    // Which request each trace's spans of one service instance arrived in (a trace that
+    // crosses services arrives in a request per service instance, as from separate processes).
     let mut offset = 0;
-    let mut requests_of: BTreeMap<&str, BTreeSet<usize>> = BTreeMap::new();
+    let mut requests_of: BTreeMap<(&str, &str), BTreeSet<usize>> = BTreeMap::new();
     for (i, request) in received.requests.iter().enumerate() {
         let items = n(&request["items"]) as usize;
         for span in &received.spans[offset..offset + items] {
-            requests_of.entry(&span.trace_id).or_default().insert(i);
+            let key = (span.trace_id.as_str(), instance(span));
+            requests_of.entry(key).or_default().insert(i);
         }
         offset += items;
     }
@@ -460,12 +465,18 @@ fn requests_are_cut_by_size_and_count_keeping_traces_whole() {
         .map(|r| n(&r["items"]) as usize)
         .collect();
     for (trace, spans) in received.traces() {
-        if spans.len() <= 20 {
-            assert_eq!(
-                requests_of[trace.as_str()].len(),
-                1,
-                "trace {trace} was split"
-            );
+        let mut by_instance: BTreeMap<&str, usize> = BTreeMap::new();
+        for span in &spans {
+            *by_instance.entry(instance(span)).or_default() += 1;
+        }
+        for (service, count) in by_instance {
+            if count <= 20 {
+                assert_eq!(
+                    requests_of[&(trace.as_str(), service)].len(),
+                    1,
+                    "trace {trace} was split in {service}"
+                );
+            }
         }
     }
     assert!(sizes.iter().all(|&s| s <= 20), "{sizes:?}");

@@ -5,12 +5,25 @@
 //!
 //! The same properties are checked against a real Phoenix server in the phoenix module.
 
-use crate::common::{Received, Span, openinference_kind, send_to_judge};
+use crate::common::{Received, Span, agent_scenarios, openinference_kind, send_to_judge};
 use serde_json::Value;
 use std::collections::BTreeMap;
 
 fn send_two_tenants(args: &[&str]) -> Received {
-    let args: Vec<&str> = args.iter().copied().chain(["--interval", "0"]).collect();
+    let dir = agent_scenarios();
+    let dir = dir.path().to_str().unwrap();
+    let scenarios = ["--scenarios-dir", dir];
+    let extra = if args.first() == Some(&"run") {
+        &scenarios[..]
+    } else {
+        &[]
+    };
+    let args: Vec<&str> = args
+        .iter()
+        .copied()
+        .chain(extra.iter().copied())
+        .chain(["--interval", "0"])
+        .collect();
     send_to_judge(&args, &[("TELEMETRY_TENANT_UUIDS", "t-a,t-b")])
 }
 

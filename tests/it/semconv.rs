@@ -7,14 +7,17 @@
 //! The byte-for-byte guard of the default profile is `scripts/fingerprint`; these tests say
 //! which properties the current profile has, and that the default has none of them.
 
-use crate::common::{Received, Span, bin, send_to_judge, text};
+use crate::common::{Received, Span, agent_scenarios, bin, send_to_judge, text};
 use std::collections::{BTreeMap, BTreeSet};
 
 const GENAI_SCHEMA_URL: &str = "https://opentelemetry.io/schemas/gen-ai-dev/1.42.0-dev";
 
 /// Every bundled scenario, mixed, with retries, tool calls, retrieval and remote agents.
 fn send(extra: &[&str], envs: &[(&str, &str)]) -> Received {
+    let dir = agent_scenarios();
+    let dir = dir.path().to_str().unwrap();
     let mut args = vec!["run", "--count", "150", "--seed", "1515", "--interval", "0"];
+    args.extend(["--scenarios-dir", dir]);
     args.extend_from_slice(extra);
     let mut all = vec![("TELEMETRY_TENANT_UUIDS", "t-a")];
     all.extend_from_slice(envs);

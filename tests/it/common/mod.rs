@@ -96,6 +96,18 @@ pub fn free_port() -> u16 {
 }
 
 /// A temporary scenarios folder holding each `(name, yaml)` as `name.yaml`.
+/// The bundled scenarios made only of agent spans in one service (every one but
+/// `distributed_agent`, whose generic and SERVER spans carry no OpenInference kind nor vendor
+/// class: `services.rs` and `generic.rs` check those), for tests of the agent spans' conventions.
+pub fn agent_scenarios() -> tempfile::TempDir {
+    let files: Vec<(&str, &str)> = telemetry_simulator::scenario::BUNDLED
+        .iter()
+        .copied()
+        .filter(|(name, _)| !matches!(*name, "distributed_agent" | "example_scenario"))
+        .collect();
+    scenario_dir(&files)
+}
+
 pub fn scenario_dir(files: &[(&str, &str)]) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     for (name, text) in files {
