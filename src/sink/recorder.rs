@@ -21,7 +21,10 @@ use opentelemetry_proto::tonic::metrics::v1::metric::Data;
 use opentelemetry_proto::tonic::trace::v1::{Span, status::StatusCode};
 
 use super::tenants::{Headers, Item, Tenants, tenant_of};
-use super::tree::{LAST_TRACE_MAX_SPANS, LastTrace, SpanBrief, TREE_MAX_LINES, render_tree};
+use super::tree::{
+    LAST_TRACE_MAX_SPANS, LastTrace, PENDING_TRACES, SpanBrief, TREE_MAX_LINES, eligible,
+    render_tree,
+};
 use super::window::{Problems, SpanRef, TraceWindow, hex};
 use super::{SignalStats, SinkSummary, TraceStats};
 
@@ -258,9 +261,23 @@ impl Recorder {
         };
         // The trace of the request's last span is the most recently arrived trace.
         let last_trace = spans().filter_map(|s| id16(&s.trace_id)).rfind(|&t| t != 0);
-        // So is the trace being kept, whose other services' spans may come in this request.
+        // So is the trace being kept, whose other services' spans may come in this request, and
+        // so are the newest traces every request keeps pieces of (see `tree::eligible`).
         let kept = self.lock().last.trace;
         let mut kept_briefs = Vec::new();
+        let mut pieces: Vec<(u128, Vec<SpanBrief>)> = Vec::new();
+        for t in spans()
+            .filter_map(|s| id16(&s.trace_id))
+            .filter(|&t| eligible(t))
+        {
+            if let Some(at) = pieces.iter().position(|(p, _)| *p == t) {
+                pieces.remove(at);
+            }
+            pieces.push((t, Vec::new()));
+            if pieces.len() > PENDING_TRACES {
+                pieces.remove(0);
+            }
+        }
         let mut problems = Problems::default();
         let mut refs = Vec::with_capacity(spans().size_hint().0);
         let mut briefs = Vec::new();
@@ -279,6 +296,10 @@ impl Recorder {
                     briefs.push(brief(s, &r));
                 } else if r.trace == kept && kept_briefs.len() < LAST_TRACE_MAX_SPANS {
                     kept_briefs.push(brief(s, &r));
+                } else if let Some((_, piece)) = pieces.iter_mut().find(|(t, _)| *t == r.trace) {
+                    if piece.len() < LAST_TRACE_MAX_SPANS {
+                        piece.push(brief(s, &r));
+                    }
                 }
                 refs.push(r);
             }
@@ -291,6 +312,9 @@ impl Recorder {
         st.problems.merge(problems);
         st.window.ingest(&refs, &mut st.problems);
         st.last.update(kept, kept_briefs);
+        for (t, piece) in pieces {
+            st.last.update(t, piece);
+        }
         if let Some(t) = last_trace {
             st.last.update(t, briefs);
         }

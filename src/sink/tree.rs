@@ -5,9 +5,12 @@
 //! a developer to spot a broken hierarchy. Only the most recently arrived trace is kept, as
 //! a few fields per span ([`SpanBrief`]), capped at [`LAST_TRACE_MAX_SPANS`] spans; the
 //! tree is drawn only when a summary is taken. A trace whose services send their spans in
-//! separate requests arrives in pieces, in any order: the kept trace is the last one whose root
-//! arrived, later pieces of it are appended, and the pieces of the few newest traces whose root
-//! has not arrived yet wait aside ([`PENDING_TRACES`]) to join it when it does. Keeping every trace (to show any of them)
+//! separate requests arrives in pieces, in any order, so which trace to keep is decided from its
+//! id alone, the same in every request: an [`eligible`] trace (one in eight) is preferred; the
+//! kept trace is the last eligible one whose root arrived (else the last trace of all), later
+//! pieces of it are appended, and the pieces of the few newest eligible traces whose root has not
+//! arrived yet wait aside ([`PENDING_TRACES`]) to join it when it does. Choosing by arrival alone
+//! was rejected: each service's request ends with another trace, so no trace got all its pieces. Keeping every trace (to show any of them)
 //! was rejected for the same reason the sink counts instead of storing: it must run in
 //! constant memory under benchmark load.
 //!
@@ -43,6 +46,12 @@ pub(crate) struct SpanBrief {
     pub message: String,
 }
 
+/// Whether every request keeps the pieces of `trace`: the top three bits of its id are zero
+/// (random ids: one trace in eight).
+pub(crate) fn eligible(trace: u128) -> bool {
+    trace >> 125 == 0
+}
+
 /// The most recently arrived trace.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct LastTrace {
@@ -64,16 +73,27 @@ impl LastTrace {
             append(&mut self.spans, spans);
             return;
         }
-        if spans.iter().any(is_root) || !self.spans.iter().any(is_root) {
+        let kept_rooted = self.spans.iter().any(is_root);
+        let preferred = eligible(trace) || !eligible(self.trace) || !kept_rooted;
+        if (spans.iter().any(is_root) && preferred) || !kept_rooted {
             let mut earlier = match self.pending.iter().position(|(t, _)| *t == trace) {
                 Some(at) => self.pending.remove(at).map(|(_, s)| s).unwrap_or_default(),
                 None => Vec::new(),
             };
             append(&mut earlier, spans);
-            self.trace = trace;
-            self.spans = earlier;
+            let previous = std::mem::replace(&mut self.spans, earlier);
+            let previous_trace = std::mem::replace(&mut self.trace, trace);
+            if !kept_rooted && !previous.is_empty() {
+                // A piece without its root: its root may still come.
+                self.set_aside(previous_trace, previous);
+            }
             return;
         }
+        self.set_aside(trace, spans);
+    }
+
+    /// Keeps a piece of `trace` aside until its root arrives (the oldest piece makes room).
+    fn set_aside(&mut self, trace: u128, spans: Vec<SpanBrief>) {
         match self.pending.iter_mut().find(|(t, _)| *t == trace) {
             Some((_, kept)) => append(kept, spans),
             None => {
@@ -298,6 +318,27 @@ mod tests {
         assert_eq!(last.trace, 6);
         let lines = render_tree(&last.spans, 40);
         assert_eq!(lines.len(), 4, "{lines:?}");
+        assert!(lines[2].starts_with("    tools/call search"), "{lines:?}");
+    }
+
+    #[test]
+    fn an_eligible_trace_is_kept_over_later_ones_and_gathers_its_pieces() {
+        let chosen: u128 = 7; // top bits zero: eligible
+        let other: u128 = u128::MAX - 3;
+        assert!(eligible(chosen) && !eligible(other));
+        let mut last = LastTrace::default();
+        // The callee's request: the chosen trace's server span, then another trace's.
+        last.update(chosen, vec![b(20, 11, "tools/call search", 2, 3)]);
+        last.update(other, vec![b(30, 31, "tools/call other", 2, 3)]);
+        // The agent's request: the chosen trace's root, then a later trace's root.
+        last.update(
+            chosen,
+            vec![b(10, 0, "root", 0, 10), b(11, 10, "search", 1, 4)],
+        );
+        last.update(other, vec![b(40, 0, "later root", 0, 10)]);
+        assert_eq!(last.trace, chosen);
+        let lines = render_tree(&last.spans, 40);
+        assert_eq!(lines.len(), 3, "{lines:?}");
         assert!(lines[2].starts_with("    tools/call search"), "{lines:?}");
     }
 
