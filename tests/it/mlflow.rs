@@ -21,7 +21,7 @@
 //! It uses `$MLFLOW_PYTHON`, else builds or reuses `target/mlflow-venv` with
 //! `scripts/mlflow-venv`; if that fails the test fails, loudly, rather than skipping.
 
-use crate::common::{free_port, http, manifest_dir, simulate, text};
+use crate::common::{agent_scenarios, free_port, http, manifest_dir, simulate, text};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::os::unix::process::CommandExt;
@@ -251,7 +251,10 @@ fn plain(v: &Value) -> Value {
 fn send(mlflow: &Mlflow, experiment: &str, seed: &str, extra: &[&str]) -> (u64, u64, u64) {
     let header = format!("x-mlflow-experiment-id={experiment}");
     let endpoint = mlflow.endpoint();
+    let dir = agent_scenarios();
+    let dir = dir.path().to_str().unwrap();
     let mut args = vec!["run", "--count", "60", "--seed", seed, "--interval", "0"];
+    args.extend_from_slice(&["--scenarios-dir", dir]);
     args.extend_from_slice(&["--endpoint", &endpoint, "--header", &header]);
     // MLflow ingests traces only; its first request waits for the store to warm up.
     args.extend_from_slice(&["--no-metrics", "--no-logs", "--timeout", "120s", "--quiet"]);

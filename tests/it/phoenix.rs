@@ -20,7 +20,7 @@
 //! It uses `$PHOENIX_PYTHON`, else builds or reuses `target/phoenix-venv` with
 //! `scripts/phoenix-venv`; if that fails the test fails, loudly, rather than skipping.
 
-use crate::common::{bin, free_port, http, manifest_dir, openinference_kind};
+use crate::common::{agent_scenarios, bin, free_port, http, manifest_dir, openinference_kind};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 use std::process::{Child, Command, Stdio};
@@ -343,11 +343,14 @@ fn phoenix_shows_agent_llm_and_tool_spans_with_tokens_and_whole_trees() {
             "--content",
         ],
     );
-    // Every bundled scenario (retries, RAG, embeddings, delegation, guardrails) in another.
+    // Every bundled agent scenario (retries, RAG, embeddings, delegation, guardrails) in another.
+    let agents = agent_scenarios();
     let mix = send_to_phoenix(
         &phoenix,
         &[
             "run",
+            "--scenarios-dir",
+            agents.path().to_str().unwrap(),
             "--count",
             "80",
             "--seed",
