@@ -170,54 +170,8 @@ impl SpanEncoder {
         }
         e.statuses = vec![None; plan.symbol_count()];
         for (index, node) in plan.nodes().enumerate() {
-            let mut codes: [NodeCode; 2] = Default::default();
-            for (attempt, code) in codes.iter_mut().enumerate() {
-                let attempt = attempt == 1;
-                let (names, kind) = if attempt {
-                    (node.attempt_name.all(), node.attempt_kind)
-                } else {
-                    (node.name.all(), node.kind)
-                };
-                let kind = span_kind(kind) as i32 as u64;
-                for name in names {
-                    let head = e.emit(|b| {
-                        write_string_field(b, tag::SPAN_NAME, plan.str(name));
-                        b.push(tag::SPAN_KIND);
-                        encode_varint(kind, b);
-                    });
-                    code.heads.push((name, head));
-                }
-                let constants: Vec<Option<(Sym, AttrValue)>> = plan
-                    .node_constants(crate::generate::NodeId(index as u32), attempt)
-                    .collect();
-                let mut run: Option<(Run, u32)> = None;
-                for constant in constants {
-                    match constant {
-                        Some((key, value)) => {
-                            let field = e.emit_attribute(key, value);
-                            run = Some(match run {
-                                Some((r, n)) => (
-                                    Run {
-                                        start: r.start,
-                                        len: r.len + field.len,
-                                    },
-                                    n + 1,
-                                ),
-                                None => (field, 1),
-                            });
-                        }
-                        None => {
-                            if let Some((run, count)) = run.take() {
-                                code.segments.push(Segment::Constant { run, count });
-                            }
-                            code.segments.push(Segment::Dynamic);
-                        }
-                    }
-                }
-                if let Some((run, count)) = run {
-                    code.segments.push(Segment::Constant { run, count });
-                }
-            }
+            let id = crate::generate::NodeId(index as u32);
+            let codes = [false, true].map(|attempt| e.node_code(plan, id, attempt));
             for message in &node.error.messages {
                 let text = plan.str(*message);
                 let run = e.emit(|b| {
@@ -231,10 +185,61 @@ impl SpanEncoder {
                 e.statuses[message.0 as usize] = Some(run);
             }
             e.nodes.push(codes);
-            let links = e.link_runs(plan, crate::generate::NodeId(index as u32));
+            let links = e.link_runs(plan, id);
             e.links.push(links);
         }
         e
+    }
+
+    /// What is fixed about the spans of node `id` (its MCP attempts' when `attempt`): the
+    /// pre-encoded name and kind per name, and the runs of constant attributes between the
+    /// attributes drawn per span.
+    fn node_code(&mut self, plan: &Plan, id: crate::generate::NodeId, attempt: bool) -> NodeCode {
+        let node = plan.node(id);
+        let mut code = NodeCode::default();
+        let (names, kind) = if attempt {
+            (node.attempt_name.all(), node.attempt_kind)
+        } else {
+            (node.name.all(), node.kind)
+        };
+        let kind = span_kind(kind) as i32 as u64;
+        for name in names {
+            let head = self.emit(|b| {
+                write_string_field(b, tag::SPAN_NAME, plan.str(name));
+                b.push(tag::SPAN_KIND);
+                encode_varint(kind, b);
+            });
+            code.heads.push((name, head));
+        }
+        let constants: Vec<Option<(Sym, AttrValue)>> = plan.node_constants(id, attempt).collect();
+        let mut run: Option<(Run, u32)> = None;
+        for constant in constants {
+            match constant {
+                Some((key, value)) => {
+                    let field = self.emit_attribute(key, value);
+                    run = Some(match run {
+                        Some((r, n)) => (
+                            Run {
+                                start: r.start,
+                                len: r.len + field.len,
+                            },
+                            n + 1,
+                        ),
+                        None => (field, 1),
+                    });
+                }
+                None => {
+                    if let Some((run, count)) = run.take() {
+                        code.segments.push(Segment::Constant { run, count });
+                    }
+                    code.segments.push(Segment::Dynamic);
+                }
+            }
+        }
+        if let Some((run, count)) = run {
+            code.segments.push(Segment::Constant { run, count });
+        }
+        code
     }
 
     /// The attribute fields of each link of the spans of node `id`.

@@ -193,30 +193,43 @@ pub fn instruments(prefix: &str) -> Vec<Instrument> {
             "Control-plane request duration.",
             ms,
         ),
-        i(
-            "gen_ai.client.operation.duration".into(),
-            "s",
-            "GenAI operation duration.",
-            Histogram(GENAI_DURATION_BOUNDS),
-        ),
-        i(
-            "gen_ai.client.token.usage".into(),
-            "{token}",
-            "Number of input and output tokens used.",
-            Histogram(GENAI_TOKEN_BOUNDS),
-        ),
-        i(
-            "mcp.client.operation.duration".into(),
-            "s",
-            "The duration of the MCP request or notification as observed on the sender from the time it was sent until the response or ack is received.",
-            Histogram(MCP_DURATION_BOUNDS),
-        ),
     ]
     .into_iter()
+    .chain(semconv_instruments())
     .chain(span_metrics_instruments())
     .chain(llm_instruments(prefix))
     .chain([evaluation_scores()])
     .collect()
+}
+
+/// The instruments the GenAI and MCP semantic conventions name.
+fn semconv_instruments() -> [Instrument; 3] {
+    let i = |name: &str, unit, description, kind| Instrument {
+        name: name.into(),
+        unit,
+        description,
+        kind,
+    };
+    [
+        i(
+            "gen_ai.client.operation.duration",
+            "s",
+            "GenAI operation duration.",
+            InstrumentKind::Histogram(GENAI_DURATION_BOUNDS),
+        ),
+        i(
+            "gen_ai.client.token.usage",
+            "{token}",
+            "Number of input and output tokens used.",
+            InstrumentKind::Histogram(GENAI_TOKEN_BOUNDS),
+        ),
+        i(
+            "mcp.client.operation.duration",
+            "s",
+            "The duration of the MCP request or notification as observed on the sender from the time it was sent until the response or ack is received.",
+            InstrumentKind::Histogram(MCP_DURATION_BOUNDS),
+        ),
+    ]
 }
 
 /// The instruments only LLM calls with an `llm:` block feed: streaming chunks and cost.
@@ -934,37 +947,7 @@ impl Aggregator {
                     (self.strings.str(*key).to_string(), value)
                 })
                 .collect();
-            let data = match &mut series.data {
-                Data::Sum(total) => {
-                    let point = PointData::Sum(*total);
-                    if delta {
-                        *total = 0;
-                    }
-                    point
-                }
-                Data::DoubleSum(total) => {
-                    let point = PointData::DoubleSum(*total);
-                    if delta {
-                        *total = 0.0;
-                    }
-                    point
-                }
-                Data::Histogram(b) => {
-                    let point = PointData::Histogram(HistogramPoint {
-                        bucket_counts: b.counts.clone(),
-                        count: b.count,
-                        sum: b.sum,
-                        min: b.min,
-                        max: b.max,
-                        exemplars: b.exemplars.iter().flatten().copied().collect(),
-                    });
-                    b.exemplars.iter_mut().for_each(|e| *e = None);
-                    if delta {
-                        b.reset();
-                    }
-                    point
-                }
-            };
+            let data = take_point(&mut series.data, delta);
             series.fresh = false;
             metrics
                 .last_mut()
@@ -980,6 +963,41 @@ impl Aggregator {
             tenants,
             points,
         })
+    }
+}
+
+/// A series' point as collected: its value, reset for the next interval under delta temporality.
+fn take_point(data: &mut Data, delta: bool) -> PointData {
+    match data {
+        Data::Sum(total) => {
+            let point = PointData::Sum(*total);
+            if delta {
+                *total = 0;
+            }
+            point
+        }
+        Data::DoubleSum(total) => {
+            let point = PointData::DoubleSum(*total);
+            if delta {
+                *total = 0.0;
+            }
+            point
+        }
+        Data::Histogram(b) => {
+            let point = PointData::Histogram(HistogramPoint {
+                bucket_counts: b.counts.clone(),
+                count: b.count,
+                sum: b.sum,
+                min: b.min,
+                max: b.max,
+                exemplars: b.exemplars.iter().flatten().copied().collect(),
+            });
+            b.exemplars.iter_mut().for_each(|e| *e = None);
+            if delta {
+                b.reset();
+            }
+            point
+        }
     }
 }
 

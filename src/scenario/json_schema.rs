@@ -296,6 +296,14 @@ fn shape(key: &Key, prefix: &str) -> Value {
             "minItems": 1,
             "items": {"$ref": "#/definitions/mixture_component"}
         }),
+        other => feature_shape(&other, prefix),
+    }
+}
+
+/// The schema of the feature keys' shapes (services, LLM calls, failures, generic steps, links,
+/// sessions): kept apart from [`shape`] so that each stays one screen.
+fn feature_shape(shape: &Shape, prefix: &str) -> Value {
+    match *shape {
         Shape::Services => json!({
             "type": ["object", "null"],
             "additionalProperties": {"anyOf": [
@@ -350,6 +358,7 @@ fn shape(key: &Key, prefix: &str) -> Value {
             "type": ["object", "null"],
             "additionalProperties": {"type": "number"}
         }),
+        _ => unreachable!("`shape` handles the core shapes"),
     }
 }
 

@@ -296,10 +296,11 @@ impl Recorder {
                     briefs.push(brief(s, &r));
                 } else if r.trace == kept && kept_briefs.len() < LAST_TRACE_MAX_SPANS {
                     kept_briefs.push(brief(s, &r));
-                } else if let Some((_, piece)) = pieces.iter_mut().find(|(t, _)| *t == r.trace) {
-                    if piece.len() < LAST_TRACE_MAX_SPANS {
-                        piece.push(brief(s, &r));
-                    }
+                } else if let Some((_, piece)) = pieces
+                    .iter_mut()
+                    .find(|(t, p)| *t == r.trace && p.len() < LAST_TRACE_MAX_SPANS)
+                {
+                    piece.push(brief(s, &r));
                 }
                 refs.push(r);
             }
