@@ -21,7 +21,7 @@
 //! It uses `$MLFLOW_PYTHON`, else builds or reuses `target/mlflow-venv` with
 //! `scripts/mlflow-venv`; if that fails the test fails, loudly, rather than skipping.
 
-use crate::common::{agent_scenarios, free_port, http, manifest_dir, simulate, text};
+use crate::common::{agent_scenarios, free_port, http, simulate, text, venv_python};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::os::unix::process::CommandExt;
@@ -31,21 +31,7 @@ use std::time::{Duration, Instant};
 
 /// The Python with MLflow installed.
 fn mlflow_python() -> String {
-    if let Ok(p) = std::env::var("MLFLOW_PYTHON")
-        && !p.trim().is_empty()
-    {
-        return p;
-    }
-    let out = Command::new(manifest_dir().join("scripts/mlflow-venv"))
-        .stderr(Stdio::inherit())
-        .output()
-        .expect("run scripts/mlflow-venv");
-    assert!(
-        out.status.success(),
-        "scripts/mlflow-venv could not build target/mlflow-venv ({}); it needs python3 and PyPI",
-        out.status
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
+    venv_python("MLFLOW_PYTHON", "scripts/mlflow-venv")
 }
 
 /// A running MLflow tracking server, stopped when dropped.

@@ -20,7 +20,7 @@
 //! It uses `$PHOENIX_PYTHON`, else builds or reuses `target/phoenix-venv` with
 //! `scripts/phoenix-venv`; if that fails the test fails, loudly, rather than skipping.
 
-use crate::common::{agent_scenarios, bin, free_port, http, manifest_dir, openinference_kind};
+use crate::common::{agent_scenarios, bin, free_port, http, openinference_kind, venv_python};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 use std::process::{Child, Command, Stdio};
@@ -28,21 +28,7 @@ use std::time::{Duration, Instant};
 
 /// The Python with Phoenix installed.
 fn phoenix_python() -> String {
-    if let Ok(p) = std::env::var("PHOENIX_PYTHON")
-        && !p.trim().is_empty()
-    {
-        return p;
-    }
-    let out = Command::new(manifest_dir().join("scripts/phoenix-venv"))
-        .stderr(Stdio::inherit())
-        .output()
-        .expect("run scripts/phoenix-venv");
-    assert!(
-        out.status.success(),
-        "scripts/phoenix-venv could not build target/phoenix-venv ({}); it needs python3 and PyPI",
-        out.status
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
+    venv_python("PHOENIX_PYTHON", "scripts/phoenix-venv")
 }
 
 /// A running Phoenix server, stopped when dropped.

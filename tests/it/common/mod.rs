@@ -96,6 +96,26 @@ pub fn free_port() -> u16 {
 }
 
 /// A temporary scenarios folder holding each `(name, yaml)` as `name.yaml`.
+/// The Python of a GenAI backend's venv: `$var` when set, else the one `script` builds (and
+/// prints) in target/, as the backend stage of scripts/test does.
+pub fn venv_python(var: &str, script: &str) -> String {
+    if let Ok(p) = std::env::var(var)
+        && !p.trim().is_empty()
+    {
+        return p;
+    }
+    let out = Command::new(manifest_dir().join(script))
+        .stderr(Stdio::inherit())
+        .output()
+        .unwrap_or_else(|e| panic!("run {script}: {e}"));
+    assert!(
+        out.status.success(),
+        "{script} could not build its venv ({}); it needs python3 and PyPI",
+        out.status
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
 /// The bundled scenarios made only of agent spans in one service (every one but
 /// `distributed_agent`, whose generic and SERVER spans carry no OpenInference kind nor vendor
 /// class: `services.rs` and `generic.rs` check those), for tests of the agent spans' conventions.
