@@ -43,6 +43,15 @@ fn num(x: f64, digits: usize) -> String {
     }
 }
 
+/// `x` with four significant digits (token costs are fractions of a cent).
+fn significant(x: f64) -> String {
+    if x == 0.0 || !x.is_finite() {
+        return "0".into();
+    }
+    let digits = (3 - x.abs().log10().floor() as i32).clamp(0, 12) as usize;
+    num(x, digits)
+}
+
 fn quote(s: &str) -> String {
     serde_json::to_string(s).unwrap_or_default()
 }
@@ -212,11 +221,9 @@ impl Emitter<'_> {
                 );
             }
             Recognised::Generic => {
-                let _ = writeln!(
-                    o,
-                    "{pad}name: {}",
-                    quote(&node.name.replace('{', "{{").replace('}', "}}"))
-                );
+                // Written as recorded: a `{key}` naming none of the step's attributes stays as
+                // written (the format has no escape for braces).
+                let _ = writeln!(o, "{pad}name: {}", quote(&node.name));
                 let _ = writeln!(o, "{pad}kind: {}", KINDS[kind]);
             }
         }
@@ -415,11 +422,15 @@ impl Emitter<'_> {
             Latency::Zero => {
                 let _ = writeln!(o, "{pad}latency: 0");
             }
+            // A spread too small to write is a constant (a log-normal needs sigma > 0).
+            Latency::LogNormal { median, sigma } if sigma < 1e-4 || !sigma.is_finite() => {
+                let _ = writeln!(o, "{pad}latency: {}", significant(median));
+            }
             Latency::LogNormal { median, sigma } => {
                 let _ = writeln!(
                     o,
                     "{pad}latency: {{distribution: log_normal, median_ms: {}, sigma: {}}}",
-                    num(median, 3),
+                    significant(median),
                     num(sigma, 4)
                 );
             }
@@ -432,8 +443,8 @@ impl Emitter<'_> {
                         o,
                         "{pad}    - {{weight: {}, distribution: log_normal, median_ms: {}, sigma: {}}}",
                         num(w, 4),
-                        num(m, 3),
-                        num(s, 4)
+                        significant(m),
+                        num(s.max(1e-4), 4)
                     );
                 }
             }
@@ -532,8 +543,10 @@ impl Emitter<'_> {
     fn attributes(&mut self, node: &Node, t: Option<crate::scenario::SpanType>, pad: &str) {
         let mut lines = Vec::new();
         let mut dropped = Vec::new();
+        let mut derived: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
         for (key, a) in &node.attributes {
-            if generated_key(key, t, self.prefix) {
+            if let Some(why) = generated_key(key, t, self.prefix) {
+                derived.entry(why).or_default().push(key);
                 continue;
             }
             let written = if t.is_some() {
@@ -549,6 +562,13 @@ impl Emitter<'_> {
             }
         }
         let o = &mut self.out;
+        if !derived.is_empty() {
+            let why: Vec<String> = derived
+                .iter()
+                .map(|(why, keys)| format!("{} ({why})", keys.join(", ")))
+                .collect();
+            let _ = writeln!(o, "{pad}# left to the generator: {}", why.join("; "));
+        }
         if !dropped.is_empty() {
             let _ = writeln!(o, "{pad}# attributes left out: {}", dropped.join(", "));
         }
@@ -654,17 +674,28 @@ fn attribute(key: &str, a: &AttrStats, spans: u64) -> Result<String, String> {
         let mut s = a.numbers.clone();
         let [p50, p95, _] = s.percentiles();
         if p50 > 0.0 && s.quantiles.quantile(0.0) > 0.0 {
-            let sigma = ((p95 / p50).ln() / 1.644_853_6).max(0.0);
-            return Ok(format!(
-                "{{distribution: log_normal, median: {}, sigma: {}}}",
-                num(p50, 3),
-                num(sigma, 4)
-            ));
+            let sigma = (p95 / p50).ln() / 1.644_853_6;
+            let median = significant(p50);
+            // A median that rounds to 0, or a spread too small to write, is not a log-normal
+            // the decoder accepts: the median as a constant instead.
+            if sigma.is_finite() && sigma >= 1e-4 && median.parse::<f64>().is_ok_and(|m| m > 0.0) {
+                return Ok(format!(
+                    "{{distribution: log_normal, median: {median}, sigma: {}}}",
+                    num(sigma, 4)
+                ));
+            }
+            return Ok(median);
         }
         let mean = s.mean();
         let sd = (s.reservoir.iter().map(|x| (x - mean).powi(2)).sum::<f64>()
             / s.reservoir.len().max(1) as f64)
             .sqrt();
+        if !mean.is_finite() || !sd.is_finite() {
+            return Err("not finite numbers".into());
+        }
+        if sd <= 0.0 {
+            return Ok(significant(mean));
+        }
         return Ok(format!(
             "{{distribution: normal, mean: {}, stddev: {}}}",
             num(mean, 3),

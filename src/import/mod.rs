@@ -220,7 +220,7 @@ mod tests {
         let fitted = fit(&mut imported, Some("batch"));
         let yaml = &fitted[0].yaml;
         assert!(yaml.contains("links: [{to: previous_trace}]"), "{yaml}");
-        assert!(yaml.contains("name: \"SELECT {{x}}\""), "{yaml}");
+        assert!(yaml.contains("name: \"SELECT {x}\""), "{yaml}");
         assert!(yaml.contains("# Read 40 spans in 20 traces"), "{yaml}");
         assert_eq!(fitted[0].name, "batch");
     }
