@@ -320,12 +320,16 @@ impl Emitter<'_> {
         } else {
             instances
         };
+        let mut steps = Vec::new();
         for i in order {
-            for mut step in split(&node.children[i])
-                .unwrap_or_else(|| vec![std::mem::take(&mut node.children[i])])
-            {
-                self.item(&mut step, instances, depth, service);
-            }
+            steps.extend(
+                split(&node.children[i])
+                    .unwrap_or_else(|| vec![std::mem::take(&mut node.children[i])]),
+            );
+        }
+        super::runs::fold(&mut steps, instances);
+        for mut step in steps {
+            self.item(&mut step, instances, depth, service);
         }
     }
 

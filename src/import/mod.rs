@@ -17,6 +17,7 @@ pub mod otlp_json;
 pub mod read;
 pub mod recognise;
 pub mod report;
+pub mod runs;
 pub mod span;
 pub mod stats;
 pub mod tree;
