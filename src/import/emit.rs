@@ -85,7 +85,9 @@ pub struct Emitter<'a> {
 
 /// The scenario for one shape.
 pub fn scenario(shape: &mut Shape, name: &str, weight: f64, prefix: &str, header: &str) -> Emitted {
-    let multi_service = services(&shape.root).len() > 1;
+    super::remote::fold(&mut shape.root);
+    super::links::resolve(&mut shape.root);
+    let multi_service = shape.services.len() > 1;
     let mut e = Emitter {
         out: String::new(),
         renamed: BTreeMap::new(),
@@ -106,15 +108,16 @@ pub fn scenario(shape: &mut Shape, name: &str, weight: f64, prefix: &str, header
     }
 }
 
-/// Every service in the tree, by spans.
-fn services(node: &Node) -> BTreeMap<String, u64> {
-    let mut all = node.services.clone();
-    for child in &node.children {
-        for (s, n) in services(child) {
-            *all.entry(s).or_default() += n;
-        }
+/// A service's settings: its version and instances, as its resources said.
+fn service_entry(seen: &super::tree::ServiceSeen) -> String {
+    let mut keys = Vec::new();
+    if let Some(v) = dominant(&seen.versions) {
+        keys.push(format!("version: {}", quote(&v)));
     }
-    all
+    if seen.instances.len() > 1 {
+        keys.push(format!("instances: {}", seen.instances.len()));
+    }
+    format!("{{{}}}", keys.join(", "))
 }
 
 impl Emitter<'_> {
@@ -167,8 +170,8 @@ impl Emitter<'_> {
         let _ = writeln!(o, "weight: {}", num(weight, 4));
         if self.multi_service {
             let _ = writeln!(o, "services:");
-            for s in services(&shape.root).keys() {
-                let _ = writeln!(o, "  {}: {{}}", quote(s));
+            for (s, seen) in &shape.services {
+                let _ = writeln!(o, "  {}: {}", quote(s), service_entry(seen));
             }
         }
         let _ = writeln!(o, "root:");
@@ -250,6 +253,7 @@ impl Emitter<'_> {
         }
         self.attributes(node, t, &pad);
         self.links(node, &pad);
+        self.remote(node, &pad, &emitted_name, t.is_none());
         self.renamed.insert(node.name.clone(), emitted_name.clone());
         if node.attempt_children || node.retry.most_attempts() > 1 {
             let attempts = if node.attempt_children {
@@ -261,16 +265,20 @@ impl Emitter<'_> {
             entry.0 += node.spans;
             entry.1 += node.calls;
         }
-        self.children(node, depth, service.as_deref(), &pad);
+        let inside = node.remote.clone().or(service);
+        self.children(node, depth, inside.as_deref(), &pad);
     }
 
     /// Links: to the previous trace when most spans link out of their trace (the generator's
     /// `previous_trace`); links inside a trace (to a step id) are counted but not fitted.
     fn links(&mut self, node: &Node, pad: &str) {
+        let o = &mut self.out;
+        if let Some(id) = &node.id {
+            let _ = writeln!(o, "{pad}id: {id}   # a link's target");
+        }
         if node.links == 0 {
             return;
         }
-        let o = &mut self.out;
         let inside = node.links - node.links_out_of_trace;
         if node.links_out_of_trace * 2 >= node.spans {
             let _ = writeln!(
@@ -285,8 +293,52 @@ impl Emitter<'_> {
                 node.links_out_of_trace, node.spans
             );
         }
-        if inside > 0 {
-            let _ = writeln!(o, "{pad}# {inside} links inside the trace: not fitted");
+        if let Some(to) = &node.link_to {
+            let _ = writeln!(
+                o,
+                "{pad}links: [{{to: {to}}}]   # {inside} links inside the trace on {} spans",
+                node.spans
+            );
+        } else if inside > 0 {
+            let _ = writeln!(o, "{pad}# {inside} links inside the trace: too few to fit");
+        }
+    }
+
+    /// A call into another service, its SERVER span folded in ([`super::remote`]).
+    fn remote(&mut self, node: &mut Node, pad: &str, emitted_name: &str, generic: bool) {
+        let Some(service) = &node.remote else { return };
+        let o = &mut self.out;
+        let _ = writeln!(
+            o,
+            "{pad}remote:   # a SERVER span of {} under {} of {} spans",
+            quote(service),
+            node.served,
+            node.spans
+        );
+        let _ = writeln!(o, "{pad}  service: {}", quote(service));
+        // Typed steps name their server spans by convention; a generic one's is the client's.
+        if let Some(name) = node
+            .remote_name
+            .as_ref()
+            .filter(|n| generic && *n != emitted_name)
+        {
+            let _ = writeln!(o, "{pad}  name: {}", quote(name));
+        }
+        let [p50, p95, _] = node.network.percentiles();
+        let sigma = (p95 / p50.max(1e-9)).ln() / 1.644_853_6;
+        if p50 > 0.0 && sigma.is_finite() && sigma >= 1e-3 {
+            let _ = writeln!(
+                o,
+                "{pad}  network_ms: {{distribution: log_normal, median_ms: {}, sigma: {}}}   # each way",
+                significant(p50),
+                num(sigma.min(3.0), 4)
+            );
+        } else {
+            let _ = writeln!(
+                o,
+                "{pad}  network_ms: {}   # each way",
+                significant(p50.max(0.0))
+            );
         }
     }
 

@@ -24,15 +24,16 @@ pub fn fold(steps: &mut Vec<Node>, instances: u64) {
     let near = |a: u64, b: u64| (a as f64 - b as f64).abs() <= SLACK * instances as f64 + 0.5;
     let mut at = 0;
     while at + 2 < steps.len() {
-        let split = steps[at].name == steps[at + 1].name;
+        let same = |a: &Node, b: &Node| a.name == b.name && a.variant == b.variant;
+        let split = same(&steps[at], &steps[at + 1]);
         let (first, middle, last) = if split {
             (at, at + 2, at + 3)
         } else {
             (at, at + 1, at + 2)
         };
         if last >= steps.len()
-            || steps[last].name != steps[first].name
-            || steps[middle].name == steps[first].name
+            || !same(&steps[last], &steps[first])
+            || same(&steps[middle], &steps[first])
             || steps[middle].counts.keys().any(|&k| k > 1)
         {
             at += 1;

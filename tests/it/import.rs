@@ -507,3 +507,70 @@ for line in open(sys.argv[1]):
         String::from_utf8_lossy(&from_stdin.stdout)
     );
 }
+
+/// The instrumented edges of a `check` report's service graph: (client, server) → calls per trace.
+fn service_graph(report: &Value) -> std::collections::BTreeMap<(String, String), f64> {
+    report["services"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["instrumented"].as_bool() == Some(true))
+        .map(|e| {
+            let s = |k: &str| e[k].as_str().unwrap().to_string();
+            ((s("client"), s("server")), e["per_trace"].as_f64().unwrap())
+        })
+        .collect()
+}
+
+#[test]
+fn services_calls_and_fan_outs_are_fitted_back_to_the_same_service_graph() {
+    // Uninstrumented callees leave only a CLIENT span (its `server.address` may name anything):
+    // those steps keep their kind, and their edges are not compared.
+    let dir = tempfile::tempdir().unwrap();
+    let recorded = dir.path().join("recorded.jsonl");
+    generate("distributed_agent", None, &recorded);
+    let fitted = dir.path().join("fit");
+    import(
+        &recorded,
+        &fitted.join("distributed_agent.yaml"),
+        "distributed_agent",
+    );
+    let yaml = std::fs::read_to_string(fitted.join("distributed_agent.yaml")).unwrap();
+    for expected in [
+        "\"search-mcp\": {version: \"0.9.1\", instances: 2}",
+        "\"support-agent\": {version: \"3.2.0\", instances: 3}",
+        "remote:",
+        "service: \"billing-agent\"",
+        "network_ms: {distribution: log_normal",
+        "parallel: true",
+        "links: [{to: previous_trace}]",
+        "id: web_search",
+        "links: [{to: web_search}]",
+    ] {
+        assert!(yaml.contains(expected), "{expected} missing:\n{yaml}");
+    }
+    assert!(
+        !yaml.contains("kind: server"),
+        "a SERVER span left unfolded:\n{yaml}"
+    );
+    let original = service_graph(&check_json(&["--name", "distributed_agent"]));
+    let fit = service_graph(&check_json(&[
+        "--name",
+        "distributed_agent",
+        "--scenarios-dir",
+        fitted.to_str().unwrap(),
+    ]));
+    assert_eq!(
+        original.keys().collect::<Vec<_>>(),
+        fit.keys().collect::<Vec<_>>(),
+        "edges"
+    );
+    for (edge, a) in &original {
+        // Calls per trace: a mean of counts over 4000 iterations; 4 standard errors and 3%.
+        let b = fit[edge];
+        assert!(
+            (a - b).abs() <= 4.0 * (2.0 * a / 4000.0).sqrt() + 0.03 * a,
+            "{edge:?}: {a} calls per trace became {b}"
+        );
+    }
+}
