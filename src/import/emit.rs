@@ -140,33 +140,34 @@ impl Emitter<'_> {
         let _ = writeln!(o, "tags: [imported]");
         let _ = writeln!(o, "repeat_count: {}", shape.traces.clamp(1, 1_000_000));
         let seconds = (shape.last_start_ns.saturating_sub(shape.first_start_ns)) as f64 / 1e9;
-        let interval_ms = if shape.traces > 1 {
-            1000.0 * seconds / (shape.traces - 1) as f64
+        let t = if shape.per_second_overflow {
+            // Too long a recording for counts per second: per minute, as seconds.
+            let minutes = shape.per_minute.iter().map(|(m, n)| (m * 60, *n)).collect();
+            super::traffic::fit(&minutes, shape.traces)
         } else {
-            500.0
+            super::traffic::fit(&shape.per_second, shape.traces)
         };
-        let busiest = shape.per_minute.values().max().copied().unwrap_or(0);
-        let quietest = shape.per_minute.values().min().copied().unwrap_or(0);
         let _ = writeln!(
             o,
-            "# Arrivals: {} traces over {} s, {} per minute at most and {} at least over {} minutes.",
+            "# Arrivals: {} traces over {} s; per {} s window {} traces/s on average, {} at least, {} at most.",
             shape.traces,
             num(seconds, 1),
-            busiest,
-            quietest,
-            shape.per_minute.len()
+            t.window_s,
+            significant(t.rates[0]),
+            significant(t.rates[1]),
+            significant(t.rates[2])
         );
-        let _ = writeln!(o, "interval_ms: {}", num(interval_ms.max(0.0), 3));
-        let steady = busiest as f64 <= 1.5 * quietest as f64 || shape.per_minute.len() < 10;
-        let _ = writeln!(
-            o,
-            "traffic: constant{}",
-            if steady {
-                ""
-            } else {
-                "   # the rate varied; no periodic shape was fitted"
+        let _ = writeln!(o, "interval_ms: {}", num(t.interval_ms.max(0.0), 3));
+        let why = match t.shape {
+            super::traffic::Shape::Constant => {
+                "   # no shape explains half the counts' variance".to_string()
             }
-        );
+            _ => format!(
+                "   # explains {} of the counts' variance (the input's phase is not kept)",
+                pct(t.explained)
+            ),
+        };
+        let _ = writeln!(o, "traffic: {}{why}", t.value());
         let _ = writeln!(o, "weight: {}", num(weight, 4));
         if self.multi_service {
             let _ = writeln!(o, "services:");

@@ -22,6 +22,7 @@ pub mod report;
 pub mod runs;
 pub mod span;
 pub mod stats;
+pub mod traffic;
 pub mod tree;
 
 pub use emit::Row;

@@ -153,10 +153,16 @@ pub struct Shape {
     pub last_start_ns: u64,
     /// Traces per minute of the input's clock (minute index → traces), for the rate's shape.
     pub per_minute: BTreeMap<u64, u64>,
+    /// Traces per second, while at most [`MAX_SECONDS`] seconds are seen.
+    pub per_second: BTreeMap<u64, u64>,
+    pub per_second_overflow: bool,
     pub names: BTreeMap<String, NameStats>,
     /// Each service's versions and instances, from the resources of its spans.
     pub services: BTreeMap<String, ServiceSeen>,
 }
+
+/// Most seconds counted apart (28 hours): past them, minutes.
+pub const MAX_SECONDS: usize = 100_000;
 
 /// Most instance ids kept per service (the format's limit).
 const MAX_INSTANCES: usize = 1_000;
@@ -226,6 +232,12 @@ impl Measured {
         shape.first_start_ns = shape.first_start_ns.min(root.start_ns);
         shape.last_start_ns = shape.last_start_ns.max(root.start_ns);
         bump(&mut shape.per_minute, root.start_ns / 60_000_000_000);
+        let second = root.start_ns / 1_000_000_000;
+        if shape.per_second.len() < MAX_SECONDS || shape.per_second.contains_key(&second) {
+            bump(&mut shape.per_second, second);
+        } else {
+            shape.per_second_overflow = true;
+        }
         for span in &spans {
             if let Some(service) = &span.service {
                 if !shape.services.contains_key(service) && shape.services.len() >= MAX_INSTANCES {

@@ -574,3 +574,51 @@ fn services_calls_and_fan_outs_are_fitted_back_to_the_same_service_graph() {
         );
     }
 }
+
+#[test]
+fn the_arrival_rate_and_its_shape_become_interval_and_traffic() {
+    let dir = tempfile::tempdir().unwrap();
+    let recorded = dir.path().join("diurnal.jsonl");
+    let out = bin()
+        .args([
+            "scenario",
+            "--name",
+            "successful_agent_turn",
+            "--count",
+            "3000",
+        ])
+        .args([
+            "--seed",
+            "1",
+            "--no-metrics",
+            "--no-logs",
+            "--backfill",
+            "1h",
+        ])
+        .args([
+            "--start-time",
+            "2026-01-01T00:00:00Z",
+            "--traffic",
+            "diurnal:20m:0.6",
+        ])
+        .arg("--output")
+        .arg(&recorded)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    let out = bin().arg("import").arg(&recorded).output().unwrap();
+    let yaml = String::from_utf8_lossy(&out.stdout).into_owned();
+    let traffic = yaml
+        .lines()
+        .find_map(|l| l.strip_prefix("traffic: diurnal:"))
+        .unwrap_or_else(|| panic!("no diurnal traffic:\n{yaml}"));
+    let mut parts = traffic.split_whitespace().next().unwrap().split(':');
+    let period: f64 = parts.next().unwrap().trim_end_matches('s').parse().unwrap();
+    let amplitude: f64 = parts.next().unwrap().parse().unwrap();
+    assert!((period - 1200.0).abs() < 0.15 * 1200.0, "{traffic}");
+    assert!((amplitude - 0.6).abs() < 0.15, "{traffic}");
+    // 3000 traces in an hour: one every 1.2 s on average.
+    let interval = numbers(&yaml, "interval_ms")[0];
+    assert!((interval - 1200.0).abs() < 60.0, "{interval}");
+    assert!(yaml.contains("# Arrivals: 3000 traces"), "{yaml}");
+}
