@@ -31,6 +31,8 @@ pub struct Row {
     pub latency: [f64; 3],
     pub error_rate: f64,
     pub mean_attempts: Option<f64>,
+    /// The input's latencies, for `--plot`.
+    pub latencies_ms: crate::check::sketch::Quantiles,
 }
 
 /// Formats a number with at most `digits` decimals, without trailing zeros.
@@ -658,6 +660,7 @@ impl Emitter<'_> {
                     per_trace: n.spans as f64 / self.traces.max(1) as f64,
                     latency: n.latency.percentiles(),
                     error_rate: n.errors as f64 / n.spans.max(1) as f64,
+                    latencies_ms: n.latency.quantiles.clone(),
                 }
             })
             .collect();

@@ -15,6 +15,7 @@ pub mod fit;
 pub mod jaeger;
 pub mod links;
 pub mod otlp_json;
+pub mod plot;
 pub mod read;
 pub mod recognise;
 pub mod remote;

@@ -239,13 +239,27 @@ fn the_fitted_scenario_says_what_was_measured_and_runs_at_once() {
     let dir = tempfile::tempdir().unwrap();
     let recorded = dir.path().join("recorded.jsonl");
     generate("tool_retry", None, &recorded);
+    let picture = dir.path().join("fit.svg");
     let out = bin()
         .arg("import")
         .arg(&recorded)
-        .args(["--report", "--samples", "500"])
+        .args(["--report", "--samples", "500", "--plot"])
+        .arg(&picture)
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", text(&out));
+    let svg = std::fs::read_to_string(&picture).unwrap();
+    assert!(svg.starts_with("<svg"), "{}", &svg[..svg.len().min(200)]);
+    for expected in [
+        "\ninput\n",
+        "\nfit\n",
+        "vendor.mcp.tool.execute.attempt (input",
+    ] {
+        assert!(
+            svg.contains(expected),
+            "{expected} missing from the picture"
+        );
+    }
     let stdout = String::from_utf8_lossy(&out.stdout);
     for expected in [
         "# Read ",
