@@ -255,6 +255,7 @@ impl Emitter<'_> {
             self.retry(r, &pad);
         }
         self.attributes(node, t, &pad);
+        self.llm(node, t, &pad);
         self.links(node, &pad);
         self.remote(node, &pad, &emitted_name, t.is_none());
         self.renamed.insert(node.name.clone(), emitted_name.clone());
@@ -304,6 +305,34 @@ impl Emitter<'_> {
             );
         } else if inside > 0 {
             let _ = writeln!(o, "{pad}# {inside} links inside the trace: too few to fit");
+        }
+    }
+
+    /// An `llm:` block when the input's LLM spans carried a cost: the generator derives it again
+    /// from the fitted tokens and the model's price (the latency stays the fitted one). A
+    /// streamed call's TTFT needs `timing: tokens`, which would replace the fitted latency: it is
+    /// left out, and said so.
+    fn llm(&mut self, node: &Node, t: Option<crate::scenario::SpanType>, pad: &str) {
+        if t != Some(crate::scenario::SpanType::LlmCall) {
+            return;
+        }
+        let on_most = |key: &str| {
+            node.attributes
+                .get(key)
+                .is_some_and(|a| a.present * 2 >= node.spans)
+        };
+        let o = &mut self.out;
+        if on_most("gen_ai.usage.cost") || on_most("llm.cost.total") {
+            let _ = writeln!(
+                o,
+                "{pad}llm: {{}}   # the input's spans had a cost: derived again from tokens and the model's price"
+            );
+        }
+        if on_most("gen_ai.response.time_to_first_chunk") {
+            let _ = writeln!(
+                o,
+                "{pad}# streamed (time to first chunk on its spans): `llm: {{timing: tokens, stream: true}}` would draw it, with the duration from tokens instead of the fitted latency"
+            );
         }
     }
 
