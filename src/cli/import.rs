@@ -31,6 +31,10 @@ pub struct ImportArgs {
     /// Print the input's statistics beside the fitted scenario's `check` statistics
     #[arg(long)]
     pub report: bool,
+    /// With --report, also draw each span name's latency histogram, input and fit overlaid, into
+    /// this .svg file (with several scenarios, one file each: FILE-NAME.svg)
+    #[arg(long, value_name = "FILE.svg", requires = "report")]
+    pub plot: Option<PathBuf>,
     /// Iterations `check` simulates for --report
     #[arg(long, value_name = "N", default_value_t = 5_000)]
     pub samples: u64,
@@ -202,6 +206,18 @@ fn summarise(
             report.traces
         );
         out!("{}", import::report::render(&f.rows, &report));
+        if let Some(path) = &args.plot {
+            let path = if fitted.len() > 1 {
+                let stem = path.file_stem().unwrap_or_default().to_string_lossy();
+                path.with_file_name(format!("{stem}-{}.svg", f.name))
+            } else {
+                path.clone()
+            };
+            if let Err(error) = import::plot::write(&f.rows, &report, &path) {
+                eprintln!("error: {error}");
+                outcome = Outcome::Failure;
+            }
+        }
     }
     outcome
 }

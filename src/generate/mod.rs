@@ -27,6 +27,7 @@ pub mod services;
 pub mod session;
 mod symbols;
 mod trace;
+pub mod written;
 
 pub use derive::{DerivedKeys, SpanView, is_genai_client_operation, views};
 pub use generic::{LinkRecord, MAX_STAGGER_NS, anchor, anchor_together};

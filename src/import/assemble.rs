@@ -1,18 +1,23 @@
 //! Spans, in whatever order the exporters batched them, to whole traces, in bounded memory.
 //!
-//! A trace is handed on as soon as it looks complete (a root has arrived and every span's parent
-//! is present), checked at the end of each batch, because exporters send a trace's spans in one
-//! or a few neighbouring batches. A trace that never completes (a parent lost upstream) waits
-//! until more than `max_spans` spans are buffered; then the oldest traces are handed on as they
-//! are. The alternative, buffering everything until the end, is exact for any order but holds
-//! the whole input in memory, which a file of millions of spans must not.
+//! A trace is handed on once it looks complete (a root has arrived and every span's parent is
+//! present) and a quarter of the buffer's spans have arrived since its last one: a trace that
+//! crosses services arrives in one batch per service (one resource each), and the callee's batch
+//! may come well after the caller's whole tree, whose SERVER spans' children would otherwise
+//! arrive as a rootless trace. A trace that never completes (a parent lost upstream) waits until
+//! more than `max_spans` spans are buffered; then the oldest traces are handed on as they are.
+//! The alternative, buffering everything until the end, is exact for any order but holds the
+//! whole input in memory, which a file of millions of spans must not.
 
 use super::span::RawSpan;
 use rustc_hash::{FxHashMap, FxHashSet};
 use std::collections::VecDeque;
 
 pub struct Assembler {
-    open: FxHashMap<u128, Vec<RawSpan>>,
+    /// Open traces: (spans seen when the last of them arrived, its spans).
+    open: FxHashMap<u128, (u64, Vec<RawSpan>)>,
+    /// Spans seen so far.
+    seen: u64,
     /// Trace ids in the order they were first seen (may name traces already handed on).
     order: VecDeque<u128>,
     buffered: usize,
@@ -25,6 +30,7 @@ impl Assembler {
     pub fn new(max_spans: usize) -> Assembler {
         Assembler {
             open: FxHashMap::default(),
+            seen: 0,
             order: VecDeque::new(),
             buffered: 0,
             max_spans: max_spans.max(1),
@@ -32,35 +38,40 @@ impl Assembler {
         }
     }
 
-    /// Adds one batch; hands every trace it completed, and the oldest beyond the cap, to `done`.
+    /// Adds one batch; hands every trace that looks complete and settled, and the oldest beyond
+    /// the cap, to `done`.
     pub fn add(&mut self, batch: Vec<RawSpan>, done: &mut dyn FnMut(Vec<RawSpan>)) {
-        let mut touched = FxHashSet::default();
         for span in batch {
-            touched.insert(span.trace_id);
             self.buffered += 1;
-            self.open
-                .entry(span.trace_id)
-                .or_insert_with(|| {
-                    self.order.push_back(span.trace_id);
-                    Vec::new()
-                })
-                .push(span);
+            self.seen += 1;
+            let entry = self.open.entry(span.trace_id).or_insert_with(|| {
+                self.order.push_back(span.trace_id);
+                (0, Vec::new())
+            });
+            entry.0 = self.seen;
+            entry.1.push(span);
         }
-        for id in touched {
-            if self.open.get(&id).is_some_and(|spans| complete(spans))
-                && let Some(spans) = self.open.remove(&id)
-            {
-                self.buffered -= spans.len();
-                done(spans);
+        let settle = (self.max_spans / 4).max(1) as u64;
+        while let Some(&id) = self.order.front() {
+            match self.open.get(&id) {
+                None => {}
+                Some((last, spans)) if self.seen - last >= settle && complete(spans) => {
+                    if let Some((_, spans)) = self.open.remove(&id) {
+                        self.buffered -= spans.len();
+                        done(spans);
+                    }
+                }
+                Some(_) => break,
             }
+            self.order.pop_front();
         }
         while self.buffered > self.max_spans {
             let Some(id) = self.order.pop_front() else {
                 break;
             };
-            if let Some(spans) = self.open.remove(&id) {
+            if let Some((_, spans)) = self.open.remove(&id) {
                 self.buffered -= spans.len();
-                self.flushed_incomplete += 1;
+                self.flushed_incomplete += u64::from(!complete(&spans));
                 done(spans);
             }
         }
@@ -73,7 +84,7 @@ impl Assembler {
     /// Hands on every trace still open, oldest first.
     pub fn finish(&mut self, done: &mut dyn FnMut(Vec<RawSpan>)) {
         while let Some(id) = self.order.pop_front() {
-            if let Some(spans) = self.open.remove(&id) {
+            if let Some((_, spans)) = self.open.remove(&id) {
                 done(spans);
             }
         }
@@ -106,6 +117,7 @@ mod tests {
             parent,
             name: String::new(),
             service: None,
+            resource: None,
             kind: 0,
             start_ns: 0,
             end_ns: 0,
@@ -118,18 +130,25 @@ mod tests {
     }
 
     #[test]
-    fn a_trace_split_over_batches_is_handed_on_whole_once_complete() {
-        let mut a = Assembler::new(100);
+    fn a_trace_split_over_batches_is_handed_on_whole_once_complete_and_settled() {
+        let mut a = Assembler::new(8);
         let mut out = Vec::new();
         a.add(vec![span(1, 2, Some(1))], &mut |t| out.push(t));
         assert!(out.is_empty());
         a.add(vec![span(1, 1, None), span(2, 5, Some(9))], &mut |t| {
             out.push(t)
         });
+        // Complete, but a callee's batch may still come: not yet.
+        assert!(out.is_empty());
+        a.add(vec![span(1, 3, Some(2))], &mut |t| out.push(t));
+        a.add(vec![span(3, 1, None), span(3, 2, Some(1))], &mut |t| {
+            out.push(t)
+        });
         assert_eq!(out.len(), 1);
-        assert_eq!(out[0].len(), 2);
+        assert_eq!(out[0].len(), 3);
         a.finish(&mut |t| out.push(t));
-        assert_eq!(out.len(), 2);
+        assert_eq!(out.len(), 3);
+        assert_eq!(a.flushed_incomplete, 0);
     }
 
     #[test]

@@ -31,6 +31,8 @@ pub struct Row {
     pub latency: [f64; 3],
     pub error_rate: f64,
     pub mean_attempts: Option<f64>,
+    /// The input's latencies, for `--plot`.
+    pub latencies_ms: crate::check::sketch::Quantiles,
 }
 
 /// Formats a number with at most `digits` decimals, without trailing zeros.
@@ -41,6 +43,15 @@ fn num(x: f64, digits: usize) -> String {
     } else {
         text
     }
+}
+
+/// `x` with four significant digits (token costs are fractions of a cent).
+fn significant(x: f64) -> String {
+    if x == 0.0 || !x.is_finite() {
+        return "0".into();
+    }
+    let digits = (3 - x.abs().log10().floor() as i32).clamp(0, 12) as usize;
+    num(x, digits)
 }
 
 fn quote(s: &str) -> String {
@@ -76,7 +87,9 @@ pub struct Emitter<'a> {
 
 /// The scenario for one shape.
 pub fn scenario(shape: &mut Shape, name: &str, weight: f64, prefix: &str, header: &str) -> Emitted {
-    let multi_service = services(&shape.root).len() > 1;
+    super::remote::fold(&mut shape.root);
+    super::links::resolve(&mut shape.root);
+    let multi_service = shape.services.len() > 1;
     let mut e = Emitter {
         out: String::new(),
         renamed: BTreeMap::new(),
@@ -97,15 +110,16 @@ pub fn scenario(shape: &mut Shape, name: &str, weight: f64, prefix: &str, header
     }
 }
 
-/// Every service in the tree, by spans.
-fn services(node: &Node) -> BTreeMap<String, u64> {
-    let mut all = node.services.clone();
-    for child in &node.children {
-        for (s, n) in services(child) {
-            *all.entry(s).or_default() += n;
-        }
+/// A service's settings: its version and instances, as its resources said.
+fn service_entry(seen: &super::tree::ServiceSeen) -> String {
+    let mut keys = Vec::new();
+    if let Some(v) = dominant(&seen.versions) {
+        keys.push(format!("version: {}", quote(&v)));
     }
-    all
+    if seen.instances.len() > 1 {
+        keys.push(format!("instances: {}", seen.instances.len()));
+    }
+    format!("{{{}}}", keys.join(", "))
 }
 
 impl Emitter<'_> {
@@ -128,38 +142,39 @@ impl Emitter<'_> {
         let _ = writeln!(o, "tags: [imported]");
         let _ = writeln!(o, "repeat_count: {}", shape.traces.clamp(1, 1_000_000));
         let seconds = (shape.last_start_ns.saturating_sub(shape.first_start_ns)) as f64 / 1e9;
-        let interval_ms = if shape.traces > 1 {
-            1000.0 * seconds / (shape.traces - 1) as f64
+        let t = if shape.per_second_overflow {
+            // Too long a recording for counts per second: per minute, as seconds.
+            let minutes = shape.per_minute.iter().map(|(m, n)| (m * 60, *n)).collect();
+            super::traffic::fit(&minutes, shape.traces)
         } else {
-            500.0
+            super::traffic::fit(&shape.per_second, shape.traces)
         };
-        let busiest = shape.per_minute.values().max().copied().unwrap_or(0);
-        let quietest = shape.per_minute.values().min().copied().unwrap_or(0);
         let _ = writeln!(
             o,
-            "# Arrivals: {} traces over {} s, {} per minute at most and {} at least over {} minutes.",
+            "# Arrivals: {} traces over {} s; per {} s window {} traces/s on average, {} at least, {} at most.",
             shape.traces,
             num(seconds, 1),
-            busiest,
-            quietest,
-            shape.per_minute.len()
+            t.window_s,
+            significant(t.rates[0]),
+            significant(t.rates[1]),
+            significant(t.rates[2])
         );
-        let _ = writeln!(o, "interval_ms: {}", num(interval_ms.max(0.0), 3));
-        let steady = busiest as f64 <= 1.5 * quietest as f64 || shape.per_minute.len() < 10;
-        let _ = writeln!(
-            o,
-            "traffic: constant{}",
-            if steady {
-                ""
-            } else {
-                "   # the rate varied; no periodic shape was fitted"
+        let _ = writeln!(o, "interval_ms: {}", num(t.interval_ms.max(0.0), 3));
+        let why = match t.shape {
+            super::traffic::Shape::Constant => {
+                "   # no shape explains half the counts' variance".to_string()
             }
-        );
+            _ => format!(
+                "   # explains {} of the counts' variance (the input's phase is not kept)",
+                pct(t.explained)
+            ),
+        };
+        let _ = writeln!(o, "traffic: {}{why}", t.value());
         let _ = writeln!(o, "weight: {}", num(weight, 4));
         if self.multi_service {
             let _ = writeln!(o, "services:");
-            for s in services(&shape.root).keys() {
-                let _ = writeln!(o, "  {}: {{}}", quote(s));
+            for (s, seen) in &shape.services {
+                let _ = writeln!(o, "  {}: {}", quote(s), service_entry(seen));
             }
         }
         let _ = writeln!(o, "root:");
@@ -212,11 +227,9 @@ impl Emitter<'_> {
                 );
             }
             Recognised::Generic => {
-                let _ = writeln!(
-                    o,
-                    "{pad}name: {}",
-                    quote(&node.name.replace('{', "{{").replace('}', "}}"))
-                );
+                // Written as recorded: a `{key}` naming none of the step's attributes stays as
+                // written (the format has no escape for braces).
+                let _ = writeln!(o, "{pad}name: {}", quote(&node.name));
                 let _ = writeln!(o, "{pad}kind: {}", KINDS[kind]);
             }
         }
@@ -242,7 +255,9 @@ impl Emitter<'_> {
             self.retry(r, &pad);
         }
         self.attributes(node, t, &pad);
+        self.llm(node, t, &pad);
         self.links(node, &pad);
+        self.remote(node, &pad, &emitted_name, t.is_none());
         self.renamed.insert(node.name.clone(), emitted_name.clone());
         if node.attempt_children || node.retry.most_attempts() > 1 {
             let attempts = if node.attempt_children {
@@ -254,16 +269,20 @@ impl Emitter<'_> {
             entry.0 += node.spans;
             entry.1 += node.calls;
         }
-        self.children(node, depth, service.as_deref(), &pad);
+        let inside = node.remote.clone().or(service);
+        self.children(node, depth, inside.as_deref(), &pad);
     }
 
     /// Links: to the previous trace when most spans link out of their trace (the generator's
     /// `previous_trace`); links inside a trace (to a step id) are counted but not fitted.
     fn links(&mut self, node: &Node, pad: &str) {
+        let o = &mut self.out;
+        if let Some(id) = &node.id {
+            let _ = writeln!(o, "{pad}id: {id}   # a link's target");
+        }
         if node.links == 0 {
             return;
         }
-        let o = &mut self.out;
         let inside = node.links - node.links_out_of_trace;
         if node.links_out_of_trace * 2 >= node.spans {
             let _ = writeln!(
@@ -278,8 +297,80 @@ impl Emitter<'_> {
                 node.links_out_of_trace, node.spans
             );
         }
-        if inside > 0 {
-            let _ = writeln!(o, "{pad}# {inside} links inside the trace: not fitted");
+        if let Some(to) = &node.link_to {
+            let _ = writeln!(
+                o,
+                "{pad}links: [{{to: {to}}}]   # {inside} links inside the trace on {} spans",
+                node.spans
+            );
+        } else if inside > 0 {
+            let _ = writeln!(o, "{pad}# {inside} links inside the trace: too few to fit");
+        }
+    }
+
+    /// An `llm:` block when the input's LLM spans carried a cost: the generator derives it again
+    /// from the fitted tokens and the model's price (the latency stays the fitted one). A
+    /// streamed call's TTFT needs `timing: tokens`, which would replace the fitted latency: it is
+    /// left out, and said so.
+    fn llm(&mut self, node: &Node, t: Option<crate::scenario::SpanType>, pad: &str) {
+        if t != Some(crate::scenario::SpanType::LlmCall) {
+            return;
+        }
+        let on_most = |key: &str| {
+            node.attributes
+                .get(key)
+                .is_some_and(|a| a.present * 2 >= node.spans)
+        };
+        let o = &mut self.out;
+        if on_most("gen_ai.usage.cost") || on_most("llm.cost.total") {
+            let _ = writeln!(
+                o,
+                "{pad}llm: {{}}   # the input's spans had a cost: derived again from tokens and the model's price"
+            );
+        }
+        if on_most("gen_ai.response.time_to_first_chunk") {
+            let _ = writeln!(
+                o,
+                "{pad}# streamed (time to first chunk on its spans): `llm: {{timing: tokens, stream: true}}` would draw it, with the duration from tokens instead of the fitted latency"
+            );
+        }
+    }
+
+    /// A call into another service, its SERVER span folded in ([`super::remote`]).
+    fn remote(&mut self, node: &mut Node, pad: &str, emitted_name: &str, generic: bool) {
+        let Some(service) = &node.remote else { return };
+        let o = &mut self.out;
+        let _ = writeln!(
+            o,
+            "{pad}remote:   # a SERVER span of {} under {} of {} spans",
+            quote(service),
+            node.served,
+            node.spans
+        );
+        let _ = writeln!(o, "{pad}  service: {}", quote(service));
+        // Typed steps name their server spans by convention; a generic one's is the client's.
+        if let Some(name) = node
+            .remote_name
+            .as_ref()
+            .filter(|n| generic && *n != emitted_name)
+        {
+            let _ = writeln!(o, "{pad}  name: {}", quote(name));
+        }
+        let [p50, p95, _] = node.network.percentiles();
+        let sigma = (p95 / p50.max(1e-9)).ln() / 1.644_853_6;
+        if p50 > 0.0 && sigma.is_finite() && sigma >= 1e-3 {
+            let _ = writeln!(
+                o,
+                "{pad}  network_ms: {{distribution: log_normal, median_ms: {}, sigma: {}}}   # each way",
+                significant(p50),
+                num(sigma.min(3.0), 4)
+            );
+        } else {
+            let _ = writeln!(
+                o,
+                "{pad}  network_ms: {}   # each way",
+                significant(p50.max(0.0))
+            );
         }
     }
 
@@ -313,12 +404,16 @@ impl Emitter<'_> {
         } else {
             instances
         };
+        let mut steps = Vec::new();
         for i in order {
-            for mut step in split(&node.children[i])
-                .unwrap_or_else(|| vec![std::mem::take(&mut node.children[i])])
-            {
-                self.item(&mut step, instances, depth, service);
-            }
+            steps.extend(
+                split(&node.children[i])
+                    .unwrap_or_else(|| vec![std::mem::take(&mut node.children[i])]),
+            );
+        }
+        super::runs::fold(&mut steps, instances);
+        for mut step in steps {
+            self.item(&mut step, instances, depth, service);
         }
     }
 
@@ -415,11 +510,15 @@ impl Emitter<'_> {
             Latency::Zero => {
                 let _ = writeln!(o, "{pad}latency: 0");
             }
+            // A spread too small to write is a constant (a log-normal needs sigma > 0).
+            Latency::LogNormal { median, sigma } if sigma < 1e-4 || !sigma.is_finite() => {
+                let _ = writeln!(o, "{pad}latency: {}", significant(median));
+            }
             Latency::LogNormal { median, sigma } => {
                 let _ = writeln!(
                     o,
                     "{pad}latency: {{distribution: log_normal, median_ms: {}, sigma: {}}}",
-                    num(median, 3),
+                    significant(median),
                     num(sigma, 4)
                 );
             }
@@ -432,8 +531,8 @@ impl Emitter<'_> {
                         o,
                         "{pad}    - {{weight: {}, distribution: log_normal, median_ms: {}, sigma: {}}}",
                         num(w, 4),
-                        num(m, 3),
-                        num(s, 4)
+                        significant(m),
+                        num(s.max(1e-4), 4)
                     );
                 }
             }
@@ -532,8 +631,10 @@ impl Emitter<'_> {
     fn attributes(&mut self, node: &Node, t: Option<crate::scenario::SpanType>, pad: &str) {
         let mut lines = Vec::new();
         let mut dropped = Vec::new();
+        let mut derived: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
         for (key, a) in &node.attributes {
-            if generated_key(key, t, self.prefix) {
+            if let Some(why) = generated_key(key, t, self.prefix) {
+                derived.entry(why).or_default().push(key);
                 continue;
             }
             let written = if t.is_some() {
@@ -549,6 +650,13 @@ impl Emitter<'_> {
             }
         }
         let o = &mut self.out;
+        if !derived.is_empty() {
+            let why: Vec<String> = derived
+                .iter()
+                .map(|(why, keys)| format!("{} ({why})", keys.join(", ")))
+                .collect();
+            let _ = writeln!(o, "{pad}# left to the generator: {}", why.join("; "));
+        }
         if !dropped.is_empty() {
             let _ = writeln!(o, "{pad}# attributes left out: {}", dropped.join(", "));
         }
@@ -581,6 +689,7 @@ impl Emitter<'_> {
                     per_trace: n.spans as f64 / self.traces.max(1) as f64,
                     latency: n.latency.percentiles(),
                     error_rate: n.errors as f64 / n.spans.max(1) as f64,
+                    latencies_ms: n.latency.quantiles.clone(),
                 }
             })
             .collect();
@@ -654,17 +763,28 @@ fn attribute(key: &str, a: &AttrStats, spans: u64) -> Result<String, String> {
         let mut s = a.numbers.clone();
         let [p50, p95, _] = s.percentiles();
         if p50 > 0.0 && s.quantiles.quantile(0.0) > 0.0 {
-            let sigma = ((p95 / p50).ln() / 1.644_853_6).max(0.0);
-            return Ok(format!(
-                "{{distribution: log_normal, median: {}, sigma: {}}}",
-                num(p50, 3),
-                num(sigma, 4)
-            ));
+            let sigma = (p95 / p50).ln() / 1.644_853_6;
+            let median = significant(p50);
+            // A median that rounds to 0, or a spread too small to write, is not a log-normal
+            // the decoder accepts: the median as a constant instead.
+            if sigma.is_finite() && sigma >= 1e-4 && median.parse::<f64>().is_ok_and(|m| m > 0.0) {
+                return Ok(format!(
+                    "{{distribution: log_normal, median: {median}, sigma: {}}}",
+                    num(sigma, 4)
+                ));
+            }
+            return Ok(median);
         }
         let mean = s.mean();
         let sd = (s.reservoir.iter().map(|x| (x - mean).powi(2)).sum::<f64>()
             / s.reservoir.len().max(1) as f64)
             .sqrt();
+        if !mean.is_finite() || !sd.is_finite() {
+            return Err("not finite numbers".into());
+        }
+        if sd <= 0.0 {
+            return Ok(significant(mean));
+        }
         return Ok(format!(
             "{{distribution: normal, mean: {}, stddev: {}}}",
             num(mean, 3),

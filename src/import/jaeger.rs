@@ -118,6 +118,7 @@ fn one_span(span: &Value, processes: Option<&Value>) -> Result<RawSpan, String> 
             .unwrap_or_default()
             .to_string(),
         service,
+        resource: None,
         kind,
         start_ns: start_us.saturating_mul(1000),
         end_ns: start_us.saturating_add(duration_us).saturating_mul(1000),

@@ -67,6 +67,7 @@ pub fn spans(request: &Value) -> Result<Vec<RawSpan>, String> {
             AttrValue::Str(s) if k == "service.name" => Some(s.clone()),
             _ => None,
         });
+        let detail = super::span::Resource::of(&resource_attrs);
         let simulated = resource_attrs.iter().any(|(k, v)| {
             k == "telemetry.sdk.name" && *v == AttrValue::Str("telemetry-simulator".into())
         });
@@ -85,6 +86,7 @@ pub fn spans(request: &Value) -> Result<Vec<RawSpan>, String> {
                 let at = format!("{path}.scopeSpans[{s}].spans[{i}]");
                 let mut span = one_span(span).map_err(|e| format!("{at}.{e}"))?;
                 span.service.clone_from(&service);
+                span.resource.clone_from(&detail);
                 span.simulated = simulated;
                 out.push(span);
             }
@@ -136,6 +138,7 @@ fn one_span(value: &Value) -> Result<RawSpan, String> {
             .unwrap_or_default()
             .to_string(),
         service: None,
+        resource: None,
         kind: kind(o.get("kind")),
         start_ns,
         end_ns: end_ns.max(start_ns),

@@ -314,6 +314,7 @@ fn decode(bytes: &[u8]) -> Result<Vec<RawSpan>, String> {
             AttrValue::Str(s) if k == "service.name" => Some(s.clone()),
             _ => None,
         });
+        let detail = super::span::Resource::of(&resource);
         let simulated = resource.iter().any(|(k, v)| {
             k == "telemetry.sdk.name" && *v == AttrValue::Str("telemetry-simulator".into())
         });
@@ -327,6 +328,7 @@ fn decode(bytes: &[u8]) -> Result<Vec<RawSpan>, String> {
                     parent: Some(id(&span.parent_span_id) as u64).filter(|p| *p != 0),
                     name: span.name,
                     service: service.clone(),
+                    resource: detail.clone(),
                     kind: span.kind.clamp(0, 5) as u8,
                     start_ns: span.start_time_unix_nano,
                     end_ns: span.end_time_unix_nano.max(span.start_time_unix_nano),

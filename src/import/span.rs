@@ -31,6 +31,30 @@ impl AttrValue {
 /// 5 consumer).
 pub type Kind = u8;
 
+/// What a resource says of its service beyond its name.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Resource {
+    pub version: Option<String>,
+    pub instance: Option<String>,
+}
+
+impl Resource {
+    /// `service.version` and `service.instance.id` of resource attributes; `None` without either.
+    pub fn of(attributes: &[(String, AttrValue)]) -> Option<std::sync::Arc<Resource>> {
+        let text = |key: &str| {
+            attributes.iter().find_map(|(k, v)| match v {
+                AttrValue::Str(s) if k == key => Some(s.clone()),
+                _ => None,
+            })
+        };
+        let r = Resource {
+            version: text("service.version"),
+            instance: text("service.instance.id"),
+        };
+        (r != Resource::default()).then(|| std::sync::Arc::new(r))
+    }
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub struct RawSpan {
     pub trace_id: u128,
@@ -38,6 +62,8 @@ pub struct RawSpan {
     pub parent: Option<u64>,
     pub name: String,
     pub service: Option<String>,
+    /// The service's version and instance, from the resource (shared by its spans).
+    pub resource: Option<std::sync::Arc<Resource>>,
     pub kind: Kind,
     pub start_ns: u64,
     pub end_ns: u64,

@@ -26,6 +26,9 @@ pub struct Node {
     pub name: String,
     /// Which run of `name` under the parent this node is (0-based).
     pub run: u32,
+    /// Under a parent whose children overlap (a fan-out, in no fixed order), the tool a call of
+    /// this name made: one node per tool, as a scenario writes one step per tool.
+    pub variant: Option<String>,
     pub services: BTreeMap<String, u64>,
     pub kinds: [u64; 6],
     /// Calls (retry sequences count once).
@@ -65,15 +68,34 @@ pub struct Node {
     pub positions: Vec<Sample>,
     /// Links to spans of other traces (a batch consumer's producers, the previous turn).
     pub links_out_of_trace: u64,
+    /// Spans with a SERVER child of another service, and its network time each way (the gaps
+    /// between the two spans' starts and ends, averaged), in ms.
+    pub served: u64,
+    pub network: Sample,
+    /// Set when fitting: the service a SERVER child ran in, folded into this step's `remote`.
+    pub remote: Option<String>,
+    /// Set when fitting: the folded SERVER child's name.
+    pub remote_name: Option<String>,
+    /// Links inside the trace, by the target span's (name, tool).
+    pub link_targets: BTreeMap<(String, Option<String>), u64>,
+    /// Set when fitting: this step's `id` (a link's target), and the `id` its links go to.
+    pub id: Option<String>,
+    pub link_to: Option<String>,
     pub children: Vec<Node>,
 }
 
 impl Node {
-    fn child(&mut self, name: &str, run: u32, nodes: &mut usize) -> Option<&mut Node> {
+    fn child(
+        &mut self,
+        name: &str,
+        run: u32,
+        variant: Option<&str>,
+        nodes: &mut usize,
+    ) -> Option<&mut Node> {
         let at = match self
             .children
             .iter()
-            .position(|c| c.name == name && c.run == run)
+            .position(|c| c.name == name && c.run == run && c.variant.as_deref() == variant)
         {
             Some(at) => at,
             None if *nodes >= MAX_NODES => return None,
@@ -82,6 +104,7 @@ impl Node {
                 self.children.push(Node {
                     name: name.to_string(),
                     run,
+                    variant: variant.map(str::to_string),
                     ..Node::default()
                 });
                 self.children.len() - 1
@@ -130,7 +153,43 @@ pub struct Shape {
     pub last_start_ns: u64,
     /// Traces per minute of the input's clock (minute index → traces), for the rate's shape.
     pub per_minute: BTreeMap<u64, u64>,
+    /// Traces per second, while at most [`MAX_SECONDS`] seconds are seen.
+    pub per_second: BTreeMap<u64, u64>,
+    pub per_second_overflow: bool,
     pub names: BTreeMap<String, NameStats>,
+    /// Each service's versions and instances, from the resources of its spans.
+    pub services: BTreeMap<String, ServiceSeen>,
+}
+
+/// Most seconds counted apart (28 hours): past them, minutes.
+pub const MAX_SECONDS: usize = 100_000;
+
+/// Most instance ids kept per service (the format's limit).
+const MAX_INSTANCES: usize = 1_000;
+
+/// What the resources said of one service.
+#[derive(Clone, Debug, Default)]
+pub struct ServiceSeen {
+    pub spans: u64,
+    pub versions: BTreeMap<String, u64>,
+    pub instances: std::collections::BTreeSet<String>,
+}
+
+impl ServiceSeen {
+    fn add(&mut self, span: &RawSpan) {
+        self.spans += 1;
+        let Some(r) = &span.resource else { return };
+        if let Some(v) = &r.version
+            && (self.versions.len() < MAX_INSTANCES || self.versions.contains_key(v))
+        {
+            bump(&mut self.versions, v.clone());
+        }
+        if let Some(i) = &r.instance
+            && self.instances.len() < MAX_INSTANCES
+        {
+            self.instances.insert(i.clone());
+        }
+    }
 }
 
 /// Everything measured, and what was dropped.
@@ -173,6 +232,20 @@ impl Measured {
         shape.first_start_ns = shape.first_start_ns.min(root.start_ns);
         shape.last_start_ns = shape.last_start_ns.max(root.start_ns);
         bump(&mut shape.per_minute, root.start_ns / 60_000_000_000);
+        let second = root.start_ns / 1_000_000_000;
+        if shape.per_second.len() < MAX_SECONDS || shape.per_second.contains_key(&second) {
+            bump(&mut shape.per_second, second);
+        } else {
+            shape.per_second_overflow = true;
+        }
+        for span in &spans {
+            if let Some(service) = &span.service {
+                if !shape.services.contains_key(service) && shape.services.len() >= MAX_INSTANCES {
+                    continue;
+                }
+                shape.services.entry(service.clone()).or_default().add(span);
+            }
+        }
         shape.root.present += 1;
         bump(&mut shape.root.counts, 1);
         let mut ctx = Ctx {
@@ -189,6 +262,7 @@ impl Measured {
 /// One trace, indexed for the walk.
 struct Walk<'a> {
     spans: &'a [RawSpan],
+    index: FxHashMap<u64, usize>,
     children: Vec<Vec<usize>>,
     root: usize,
     reachable: usize,
@@ -216,6 +290,7 @@ impl<'a> Walk<'a> {
         }
         let mut walk = Walk {
             spans,
+            index,
             children,
             root,
             reachable: 0,
@@ -282,6 +357,12 @@ impl<'a> Walk<'a> {
             };
             dropped += self.children_of(node, span, skip, ctx);
         }
+        // An MCP call's attempts have children of their own: the callee's SERVER span.
+        if node.attempt_children {
+            for &attempt in &attempts {
+                dropped += self.children_of(node, attempt, None, ctx);
+            }
+        }
         dropped
     }
 
@@ -312,7 +393,32 @@ impl<'a> Walk<'a> {
                     bump(&mut node.services, s.clone());
                 }
             }
+            if let Some(&k) = self.children[i].iter().find(|&&k| {
+                let child = &self.spans[k];
+                child.kind == 2 && child.service != span.service
+            }) {
+                let server = &self.spans[k];
+                let before = server.start_ns.saturating_sub(span.start_ns);
+                let after = span.end_ns.saturating_sub(server.end_ns);
+                node.served += 1;
+                node.network.add((before + after) as f64 / 2e6);
+            }
             node.links += span.links.len() as u64;
+            for (trace, id) in &span.links {
+                if let Some(&target) = (*trace == span.trace_id)
+                    .then(|| self.index.get(id))
+                    .flatten()
+                {
+                    let t = &self.spans[target];
+                    let key = (
+                        t.name.clone(),
+                        t.attr_str("gen_ai.tool.name").map(str::to_string),
+                    );
+                    if node.link_targets.len() < 8 || node.link_targets.contains_key(&key) {
+                        bump(&mut node.link_targets, key);
+                    }
+                }
+            }
             node.links_out_of_trace += span
                 .links
                 .iter()
@@ -401,34 +507,51 @@ impl<'a> Walk<'a> {
         skip: Option<&str>,
         ctx: &mut Ctx,
     ) -> u64 {
-        let kids: Vec<usize> = self.children[parent]
+        let mut kids: Vec<usize> = self.children[parent]
             .iter()
             .copied()
             .filter(|&c| Some(self.spans[c].name.as_str()) != skip)
             .collect();
+        let mut overlap = false;
         if kids.len() >= 2 {
             node.fan_outs += 1;
-            let overlap = kids.windows(2).any(|w| {
+            overlap = kids.windows(2).any(|w| {
                 let (a, b) = (&self.spans[w[0]], &self.spans[w[1]]);
                 b.start_ns < a.end_ns && a.end_ns > a.start_ns
             });
             node.overlapped += u64::from(overlap);
         }
+        // A fan-out's children start in no fixed order: grouped by name and tool instead.
+        let variant = |k: usize| {
+            overlap
+                .then(|| self.spans[k].attr_str("gen_ai.tool.name"))
+                .flatten()
+        };
+        if overlap {
+            kids.sort_by_key(|&k| {
+                (
+                    self.spans[k].name.as_str(),
+                    variant(k),
+                    self.spans[k].start_ns,
+                )
+            });
+        }
         let parent_failed = self.spans[parent].error;
         let mut sibling_failed = false;
-        let mut runs: FxHashMap<&str, u32> = FxHashMap::default();
+        let mut runs: FxHashMap<(&str, Option<&str>), u32> = FxHashMap::default();
         let mut dropped = 0;
         let mut at = 0;
         let mut position = 0;
         while at < kids.len() {
             let name = self.spans[kids[at]].name.as_str();
+            let tool = variant(kids[at]);
             let end = at
                 + kids[at..]
                     .iter()
-                    .take_while(|&&k| self.spans[k].name == name)
+                    .take_while(|&&k| self.spans[k].name == name && variant(k) == tool)
                     .count();
-            let run = runs.entry(name).or_default();
-            let Some(child) = node.child(name, *run, &mut ctx.nodes) else {
+            let run = runs.entry((name, tool)).or_default();
+            let Some(child) = node.child(name, *run, tool, &mut ctx.nodes) else {
                 dropped += kids[at..end]
                     .iter()
                     .map(|&k| self.size(k, 0) as u64)
@@ -500,6 +623,7 @@ mod tests {
             parent,
             name: name.into(),
             service: None,
+            resource: None,
             kind: 1,
             start_ns: ms.0 * 1_000_000,
             end_ns: ms.1 * 1_000_000,

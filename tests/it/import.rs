@@ -239,13 +239,27 @@ fn the_fitted_scenario_says_what_was_measured_and_runs_at_once() {
     let dir = tempfile::tempdir().unwrap();
     let recorded = dir.path().join("recorded.jsonl");
     generate("tool_retry", None, &recorded);
+    let picture = dir.path().join("fit.svg");
     let out = bin()
         .arg("import")
         .arg(&recorded)
-        .args(["--report", "--samples", "500"])
+        .args(["--report", "--samples", "500", "--plot"])
+        .arg(&picture)
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", text(&out));
+    let svg = std::fs::read_to_string(&picture).unwrap();
+    assert!(svg.starts_with("<svg"), "{}", &svg[..svg.len().min(200)]);
+    for expected in [
+        "\ninput\n",
+        "\nfit\n",
+        "vendor.mcp.tool.execute.attempt (input",
+    ] {
+        assert!(
+            svg.contains(expected),
+            "{expected} missing from the picture"
+        );
+    }
     let stdout = String::from_utf8_lossy(&out.stdout);
     for expected in [
         "# Read ",
@@ -506,4 +520,119 @@ for line in open(sys.argv[1]):
         String::from_utf8_lossy(&from_json.stdout),
         String::from_utf8_lossy(&from_stdin.stdout)
     );
+}
+
+/// The instrumented edges of a `check` report's service graph: (client, server) → calls per trace.
+fn service_graph(report: &Value) -> std::collections::BTreeMap<(String, String), f64> {
+    report["services"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["instrumented"].as_bool() == Some(true))
+        .map(|e| {
+            let s = |k: &str| e[k].as_str().unwrap().to_string();
+            ((s("client"), s("server")), e["per_trace"].as_f64().unwrap())
+        })
+        .collect()
+}
+
+#[test]
+fn services_calls_and_fan_outs_are_fitted_back_to_the_same_service_graph() {
+    // Uninstrumented callees leave only a CLIENT span (its `server.address` may name anything):
+    // those steps keep their kind, and their edges are not compared.
+    let dir = tempfile::tempdir().unwrap();
+    let recorded = dir.path().join("recorded.jsonl");
+    generate("distributed_agent", None, &recorded);
+    let fitted = dir.path().join("fit");
+    import(
+        &recorded,
+        &fitted.join("distributed_agent.yaml"),
+        "distributed_agent",
+    );
+    let yaml = std::fs::read_to_string(fitted.join("distributed_agent.yaml")).unwrap();
+    for expected in [
+        "\"search-mcp\": {version: \"0.9.1\", instances: 2}",
+        "\"support-agent\": {version: \"3.2.0\", instances: 3}",
+        "remote:",
+        "service: \"billing-agent\"",
+        "network_ms: {distribution: log_normal",
+        "parallel: true",
+        "links: [{to: previous_trace}]",
+        "id: web_search",
+        "links: [{to: web_search}]",
+    ] {
+        assert!(yaml.contains(expected), "{expected} missing:\n{yaml}");
+    }
+    assert!(
+        !yaml.contains("kind: server"),
+        "a SERVER span left unfolded:\n{yaml}"
+    );
+    let original = service_graph(&check_json(&["--name", "distributed_agent"]));
+    let fit = service_graph(&check_json(&[
+        "--name",
+        "distributed_agent",
+        "--scenarios-dir",
+        fitted.to_str().unwrap(),
+    ]));
+    assert_eq!(
+        original.keys().collect::<Vec<_>>(),
+        fit.keys().collect::<Vec<_>>(),
+        "edges"
+    );
+    for (edge, a) in &original {
+        // Calls per trace: a mean of counts over 4000 iterations; 4 standard errors and 3%.
+        let b = fit[edge];
+        assert!(
+            (a - b).abs() <= 4.0 * (2.0 * a / 4000.0).sqrt() + 0.03 * a,
+            "{edge:?}: {a} calls per trace became {b}"
+        );
+    }
+}
+
+#[test]
+fn the_arrival_rate_and_its_shape_become_interval_and_traffic() {
+    let dir = tempfile::tempdir().unwrap();
+    let recorded = dir.path().join("diurnal.jsonl");
+    let out = bin()
+        .args([
+            "scenario",
+            "--name",
+            "successful_agent_turn",
+            "--count",
+            "3000",
+        ])
+        .args([
+            "--seed",
+            "1",
+            "--no-metrics",
+            "--no-logs",
+            "--backfill",
+            "1h",
+        ])
+        .args([
+            "--start-time",
+            "2026-01-01T00:00:00Z",
+            "--traffic",
+            "diurnal:20m:0.6",
+        ])
+        .arg("--output")
+        .arg(&recorded)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    let out = bin().arg("import").arg(&recorded).output().unwrap();
+    let yaml = String::from_utf8_lossy(&out.stdout).into_owned();
+    let traffic = yaml
+        .lines()
+        .find_map(|l| l.strip_prefix("traffic: diurnal:"))
+        .unwrap_or_else(|| panic!("no diurnal traffic:\n{yaml}"));
+    let mut parts = traffic.split_whitespace().next().unwrap().split(':');
+    let period: f64 = parts.next().unwrap().trim_end_matches('s').parse().unwrap();
+    let amplitude: f64 = parts.next().unwrap().parse().unwrap();
+    assert!((period - 1200.0).abs() < 0.15 * 1200.0, "{traffic}");
+    assert!((amplitude - 0.6).abs() < 0.15, "{traffic}");
+    // 3000 traces in an hour: one every 1.2 s on average.
+    let interval = numbers(&yaml, "interval_ms")[0];
+    assert!((interval - 1200.0).abs() < 60.0, "{interval}");
+    assert!(yaml.contains("# Arrivals: 3000 traces"), "{yaml}");
 }
