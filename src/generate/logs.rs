@@ -203,8 +203,10 @@ impl TraceLogs {
         self.copy(v, k.input_tokens);
         self.copy(v, k.output_tokens);
         // Present only on calls with an `llm:` block: the span's own values, never drawn again.
-        self.copy(v, k.ttft);
-        self.copy(v, k.cost);
+        if plan.node(v.span.node).llm.is_some() {
+            self.copy(v, k.ttft);
+            self.copy(v, k.cost);
+        }
         self.attr(k.duration_ms, AttrValue::Double(v.duration_ms()));
     }
 

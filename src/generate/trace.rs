@@ -717,6 +717,7 @@ impl<'a, R: Rng> Builder<'a, R> {
         start: usize,
     ) {
         let keys = &self.plan.keys;
+        let growing = self.growing != Growing::No;
         for plan in plans {
             let key = plan.key();
             // An attempt is one try of its tool call: same call id, same tool.
@@ -728,7 +729,11 @@ impl<'a, R: Rng> Builder<'a, R> {
                 continue;
             }
             if let Some(value) = self.attr_value(plan, failed, start) {
-                let value = self.grow(key, value);
+                let value = if growing {
+                    self.grow(key, value)
+                } else {
+                    value
+                };
                 self.trace.attrs.push(Attr { key, value });
             }
         }
