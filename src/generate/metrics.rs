@@ -405,7 +405,10 @@ struct Series {
 
 enum Data {
     Sum(i64),
-    DoubleSum(f64),
+    /// A sum of fractional values (USD), kept in whole [`DOUBLE_SUM_UNITS`] so that it is the
+    /// same whatever order the workers record in: float addition is not associative, and the
+    /// same `--seed` must give the same points at any worker count.
+    DoubleSum(i128),
     Histogram(Buckets),
 }
 
@@ -770,7 +773,7 @@ impl Aggregator {
             self.value(v, k.provider, v.provider(), Some(k.unknown));
             let series = self.series_for(Id::LlmCost, tenant);
             if let Data::DoubleSum(total) = &mut series.data {
-                *total += cost;
+                *total += (cost * DOUBLE_SUM_UNITS).round() as i128;
             }
             series.fresh = true;
         }
@@ -872,7 +875,7 @@ impl Aggregator {
         }
         let data = match self.instruments[id as usize].kind {
             InstrumentKind::Counter => Data::Sum(0),
-            InstrumentKind::DoubleCounter => Data::DoubleSum(0.0),
+            InstrumentKind::DoubleCounter => Data::DoubleSum(0),
             InstrumentKind::Histogram(bounds) => Data::Histogram(Buckets::new(bounds)),
         };
         let i = self.series.len() as u32;
@@ -966,6 +969,9 @@ impl Aggregator {
     }
 }
 
+/// Units per 1 of a [`Data::DoubleSum`]: 1e-12 (a picodollar), far below any price's precision.
+const DOUBLE_SUM_UNITS: f64 = 1e12;
+
 /// A series' point as collected: its value, reset for the next interval under delta temporality.
 fn take_point(data: &mut Data, delta: bool) -> PointData {
     match data {
@@ -977,9 +983,9 @@ fn take_point(data: &mut Data, delta: bool) -> PointData {
             point
         }
         Data::DoubleSum(total) => {
-            let point = PointData::DoubleSum(*total);
+            let point = PointData::DoubleSum(*total as f64 / DOUBLE_SUM_UNITS);
             if delta {
-                *total = 0.0;
+                *total = 0;
             }
             point
         }
@@ -1121,6 +1127,34 @@ mod tests {
         }
         assert_eq!(b.counts, [2, 2, 1]);
         assert_eq!((b.count, b.sum, b.min, b.max), (5, 7.0, 0.0, 2.5));
+    }
+
+    #[test]
+    fn the_cost_counter_is_the_same_whatever_order_the_traces_are_recorded_in() {
+        let plan = testing::bundled("streaming_assistant");
+        let traces = testing::traces(&plan, 4, 400);
+        let cost = |order: &mut dyn Iterator<Item = &Trace>| {
+            let mut agg = Aggregator::new("vendor", Temporality::Cumulative, 0);
+            for trace in order {
+                agg.record(&plan, trace);
+            }
+            let export = agg.collect(u64::MAX).expect("points");
+            let mut points: Vec<String> = export
+                .tenants
+                .iter()
+                .flat_map(|t| &t.metrics)
+                .filter(|m| m.instrument.name == "vendor.llm.cost")
+                .flat_map(|m| {
+                    m.points
+                        .iter()
+                        .map(|p| format!("{:?} {:?}", p.attributes, p.data))
+                })
+                .collect();
+            assert!(!points.is_empty());
+            points.sort();
+            points
+        };
+        assert_eq!(cost(&mut traces.iter()), cost(&mut traces.iter().rev()));
     }
 
     #[test]
