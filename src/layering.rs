@@ -11,9 +11,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 /// The layers, bottom first. A module may import any module of a lower layer, none of its own or a
-/// higher one. Leaves (files, input, human, interrupt, value) import nothing of the crate.
+/// higher one. Leaves (files, input, human, interrupt, value, grpc_code) import nothing of the crate.
 const LAYERS: &[&[&str]] = &[
-    &["value", "files", "input", "human", "interrupt"],
+    &["value", "files", "input", "human", "interrupt", "grpc_code"],
     &["yaml"],
     &["scenario", "schema"],
     &["conventions"],

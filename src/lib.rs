@@ -37,6 +37,7 @@ pub mod encode;
 pub mod export;
 pub mod files;
 pub mod generate;
+pub mod grpc_code;
 pub mod human;
 pub mod import;
 pub mod input;

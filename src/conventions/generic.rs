@@ -31,7 +31,7 @@ pub enum ErrorTypeFrom {
     ErrorType,
     /// The status code as text (`"504"`).
     Code,
-    /// The status code's name from [`GRPC_CODE_NAMES`] (`DEADLINE_EXCEEDED`).
+    /// The status code's name from [`crate::grpc_code::known_name`] (`DEADLINE_EXCEEDED`).
     GrpcName,
 }
 
@@ -80,27 +80,6 @@ const GRPC_STATUS: StatusCode = StatusCode {
     other: 2,
     error_type: ErrorTypeFrom::GrpcName,
 };
-
-/// gRPC status code names by number.
-pub const GRPC_CODE_NAMES: [&str; 17] = [
-    "OK",
-    "CANCELLED",
-    "UNKNOWN",
-    "INVALID_ARGUMENT",
-    "DEADLINE_EXCEEDED",
-    "NOT_FOUND",
-    "ALREADY_EXISTS",
-    "PERMISSION_DENIED",
-    "RESOURCE_EXHAUSTED",
-    "FAILED_PRECONDITION",
-    "ABORTED",
-    "OUT_OF_RANGE",
-    "UNIMPLEMENTED",
-    "INTERNAL",
-    "UNAVAILABLE",
-    "DATA_LOSS",
-    "UNAUTHENTICATED",
-];
 
 /// One row per convention, in the order of [`Convention::ALL`].
 pub static TABLE: [GenericConvention; Convention::ALL.len()] = [
@@ -196,9 +175,10 @@ impl StatusCode {
         match self.error_type {
             ErrorTypeFrom::ErrorType => error_type.to_string(),
             ErrorTypeFrom::Code => code.to_string(),
-            ErrorTypeFrom::GrpcName => GRPC_CODE_NAMES
-                .get(code as usize)
-                .map_or_else(|| code.to_string(), |n| n.to_string()),
+            ErrorTypeFrom::GrpcName => i32::try_from(code)
+                .ok()
+                .and_then(crate::grpc_code::known_name)
+                .map_or_else(|| code.to_string(), str::to_string),
         }
     }
 }

@@ -31,66 +31,8 @@ use tonic::codegen::Service as _;
 use tonic::codegen::http::{self, HeaderMap, HeaderName, HeaderValue};
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity};
 
-/// gRPC status codes (`google.rpc.Code`).
-pub mod code {
-    pub const OK: i32 = 0;
-    pub const CANCELLED: i32 = 1;
-    pub const UNKNOWN: i32 = 2;
-    pub const INVALID_ARGUMENT: i32 = 3;
-    pub const DEADLINE_EXCEEDED: i32 = 4;
-    pub const NOT_FOUND: i32 = 5;
-    pub const ALREADY_EXISTS: i32 = 6;
-    pub const PERMISSION_DENIED: i32 = 7;
-    pub const RESOURCE_EXHAUSTED: i32 = 8;
-    pub const FAILED_PRECONDITION: i32 = 9;
-    pub const ABORTED: i32 = 10;
-    pub const OUT_OF_RANGE: i32 = 11;
-    pub const UNIMPLEMENTED: i32 = 12;
-    pub const INTERNAL: i32 = 13;
-    pub const UNAVAILABLE: i32 = 14;
-    pub const DATA_LOSS: i32 = 15;
-    pub const UNAUTHENTICATED: i32 = 16;
-
-    pub fn name(code: i32) -> &'static str {
-        const NAMES: [&str; 17] = [
-            "OK",
-            "CANCELLED",
-            "UNKNOWN",
-            "INVALID_ARGUMENT",
-            "DEADLINE_EXCEEDED",
-            "NOT_FOUND",
-            "ALREADY_EXISTS",
-            "PERMISSION_DENIED",
-            "RESOURCE_EXHAUSTED",
-            "FAILED_PRECONDITION",
-            "ABORTED",
-            "OUT_OF_RANGE",
-            "UNIMPLEMENTED",
-            "INTERNAL",
-            "UNAVAILABLE",
-            "DATA_LOSS",
-            "UNAUTHENTICATED",
-        ];
-        usize::try_from(code)
-            .ok()
-            .and_then(|i| NAMES.get(i))
-            .copied()
-            .unwrap_or("UNKNOWN")
-    }
-
-    /// The code a gRPC client reports for a non-200 HTTP status (gRPC's
-    /// `http-grpc-status-mapping`).
-    pub fn for_http_status(status: u16) -> i32 {
-        match status {
-            400 => INTERNAL,
-            401 => UNAUTHENTICATED,
-            403 => PERMISSION_DENIED,
-            404 => UNIMPLEMENTED,
-            429 | 502 | 503 | 504 => UNAVAILABLE,
-            _ => UNKNOWN,
-        }
-    }
-}
+/// gRPC status codes (`google.rpc.Code`), from the crate's leaf that holds them.
+pub use crate::grpc_code as code;
 
 /// OTLP/gRPC to one endpoint.
 pub struct GrpcTransport {
