@@ -21,13 +21,15 @@
 //! It uses `$MLFLOW_PYTHON`, else builds or reuses `target/mlflow-venv` with
 //! `scripts/mlflow-venv`; if that fails the test fails, loudly, rather than skipping.
 
-use crate::common::{agent_scenarios, free_port, http, simulate, text, venv_python};
+use crate::common::{
+    agent_scenarios, free_port, http, log_tail, simulate, text, venv_python, wait_for_backend,
+};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// The Python with MLflow installed.
 fn mlflow_python() -> String {
@@ -77,22 +79,14 @@ impl Mlflow {
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start MLflow with {python}: {e}"));
         let mut mlflow = Mlflow { child, port, dir };
-        let started = Instant::now();
-        // First start creates the database tables: tens of seconds on 2 cores.
-        while started.elapsed() < Duration::from_secs(240) {
-            if let Ok(Some(status)) = mlflow.child.try_wait() {
-                panic!("MLflow exited ({status}) before serving:\n{}", mlflow.log());
-            }
-            if matches!(mlflow.try_call("GET", "/health", None), Some((200, _))) {
-                eprintln!(
-                    "MLflow is up on 127.0.0.1:{port} after {:.0} s",
-                    started.elapsed().as_secs_f64()
-                );
-                return mlflow;
-            }
-            std::thread::sleep(Duration::from_millis(500));
-        }
-        panic!("MLflow did not serve within 240 s:\n{}", mlflow.log());
+        wait_for_backend(
+            "MLflow",
+            &mut mlflow.child,
+            port,
+            mlflow.dir.path(),
+            "/health",
+        );
+        mlflow
     }
 
     fn endpoint(&self) -> String {
@@ -100,9 +94,7 @@ impl Mlflow {
     }
 
     fn log(&self) -> String {
-        let text = std::fs::read_to_string(self.dir.path().join("server.log")).unwrap_or_default();
-        let tail: Vec<&str> = text.lines().rev().take(40).collect();
-        tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+        log_tail(self.dir.path())
     }
 
     fn try_call(&self, method: &str, path: &str, body: Option<&Value>) -> Option<(u16, Vec<u8>)> {

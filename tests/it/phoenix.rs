@@ -20,7 +20,10 @@
 //! It uses `$PHOENIX_PYTHON`, else builds or reuses `target/phoenix-venv` with
 //! `scripts/phoenix-venv`; if that fails the test fails, loudly, rather than skipping.
 
-use crate::common::{agent_scenarios, bin, free_port, http, openinference_kind, venv_python};
+use crate::common::{
+    agent_scenarios, bin, free_port, http, log_tail, openinference_kind, venv_python,
+    wait_for_backend,
+};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 use std::process::{Child, Command, Stdio};
@@ -64,25 +67,14 @@ impl Phoenix {
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start Phoenix with {python}: {e}"));
         let mut phoenix = Phoenix { child, port, dir };
-        let started = Instant::now();
-        // First start runs the database migrations: tens of seconds on 2 cores.
-        while started.elapsed() < Duration::from_secs(240) {
-            if let Ok(Some(status)) = phoenix.child.try_wait() {
-                panic!(
-                    "Phoenix exited ({status}) before serving:\n{}",
-                    phoenix.log()
-                );
-            }
-            if matches!(phoenix.try_get("/healthz"), Some((200, _))) {
-                eprintln!(
-                    "Phoenix is up on 127.0.0.1:{port} after {:.0} s",
-                    started.elapsed().as_secs_f64()
-                );
-                return phoenix;
-            }
-            std::thread::sleep(Duration::from_millis(500));
-        }
-        panic!("Phoenix did not serve within 240 s:\n{}", phoenix.log());
+        wait_for_backend(
+            "Phoenix",
+            &mut phoenix.child,
+            port,
+            phoenix.dir.path(),
+            "/healthz",
+        );
+        phoenix
     }
 
     fn endpoint(&self) -> String {
@@ -90,9 +82,7 @@ impl Phoenix {
     }
 
     fn log(&self) -> String {
-        let text = std::fs::read_to_string(self.dir.path().join("server.log")).unwrap_or_default();
-        let tail: Vec<&str> = text.lines().rev().take(40).collect();
-        tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+        log_tail(self.dir.path())
     }
 
     /// One HTTP/1.1 GET on a fresh connection: (status, body), `None` if nothing answers.

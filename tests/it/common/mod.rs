@@ -96,6 +96,37 @@ pub fn free_port() -> u16 {
 }
 
 /// A temporary scenarios folder holding each `(name, yaml)` as `name.yaml`.
+/// Waits until the GenAI backend `name` (Phoenix, MLflow), started as `child` on `port` with its
+/// output in `dir/server.log`, answers `GET health` with 200. Its first start migrates its store:
+/// tens of seconds on 2 cores, so it has 240 s. Panics with the log's tail if it exits first or
+/// never answers.
+pub fn wait_for_backend(name: &str, child: &mut Child, port: u16, dir: &Path, health: &str) {
+    let started = Instant::now();
+    while started.elapsed() < Duration::from_secs(240) {
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!(
+                "{name} exited ({status}) before serving:\n{}",
+                log_tail(dir)
+            );
+        }
+        let answer = http::request(port, "GET", health, None, Duration::from_secs(30));
+        if matches!(answer, Some((200, _))) {
+            let secs = started.elapsed().as_secs_f64();
+            eprintln!("{name} is up on 127.0.0.1:{port} after {secs:.0} s");
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    panic!("{name} did not serve within 240 s:\n{}", log_tail(dir));
+}
+
+/// The last 40 lines of a backend's `dir/server.log`.
+pub fn log_tail(dir: &Path) -> String {
+    let text = std::fs::read_to_string(dir.join("server.log")).unwrap_or_default();
+    let tail: Vec<&str> = text.lines().rev().take(40).collect();
+    tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+}
+
 /// The Python of a GenAI backend's venv: `$var` when set, else the one `script` builds (and
 /// prints) in target/, as the backend stage of scripts/test does.
 pub fn venv_python(var: &str, script: &str) -> String {
